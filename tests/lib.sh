@@ -1,0 +1,70 @@
+# tests/lib.sh - TAP helpers for the shell tests (sourced, POSIX sh).
+#
+#   . "$(dirname "$0")/lib.sh"
+#   plan 3                      or  need_model smollm2  (skip_all if absent)
+#   ok "name" cmd args...       passes if the command exits 0
+#   is "name" "$got" "$want"
+#   fails "name" STATUS cmd...  passes if the command exits with STATUS
+#   done_testing
+#
+# Programs come from $LMU_BIN (set by `make test`), models from $LMU_MODELS
+# (default models/ in the source tree).
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+: "${LMU_BIN:=$top/bin}"
+: "${LMU_MODELS:=$top/models}"
+PATH=$LMU_BIN:$top/bin:$PATH
+export PATH LMU_BIN LMU_MODELS
+SMOLLM2=$LMU_MODELS/smollm2-135m-instruct-q4_1.gguf
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmutils-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+_n=0
+_failed=0
+
+plan() { echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+diag() { printf '%s\n' "$*" | sed 's/^/# /' >&2; }
+
+_result() {
+	_n=$((_n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $_n - $2"
+	else
+		echo "not ok $_n - $2"
+		_failed=$((_failed + 1))
+	fi
+}
+
+ok() {
+	_name=$1; shift
+	if "$@" >"$tmp/out" 2>"$tmp/err"; then _result 0 "$_name"; else
+		_result 1 "$_name"; diag "command: $*"; diag "$(tail -n 5 "$tmp/err")"; fi
+}
+
+fails() {
+	_name=$1; _want=$2; shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	_st=$?
+	if [ "$_st" = "$_want" ]; then _result 0 "$_name"; else
+		_result 1 "$_name"; diag "exit status $_st, wanted $_want: $*"; diag "$(tail -n 5 "$tmp/err")"; fi
+}
+
+is() {
+	if [ "$2" = "$3" ]; then _result 0 "$1"; else
+		_result 1 "$1"; diag "got:  $2"; diag "want: $3"; fi
+}
+
+like() {
+	if printf '%s' "$2" | grep -q -e "$3"; then _result 0 "$1"; else
+		_result 1 "$1"; diag "got:  $2"; diag "want match: $3"; fi
+}
+
+skip() { _n=$((_n + 1)); echo "ok $_n # SKIP $*"; }
+
+need_model() {
+	case $1 in
+	smollm2) [ -f "$SMOLLM2" ] || { echo "not ok 1 - test model $SMOLLM2 is missing: run 'make model'"; echo "1..1"; exit 1; } ;;
+	esac
+}
+
+done_testing() { echo "1..$_n"; [ "$_failed" = 0 ]; }
