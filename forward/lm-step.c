@@ -10,6 +10,7 @@
 #include "gguf.h"
 #include "info.h"
 #include "model.h"
+#include "modelpath.h"
 #include "opt.h"
 
 static void usage(FILE *f)
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	model = opt_model(model);
+	model = model_resolve(opt_model(model));
 	if (!info)
 		die_usage("only --info is implemented so far");
 	g = gguf_open_or_die(model);
