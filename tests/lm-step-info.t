@@ -20,7 +20,7 @@ is "LM_MODEL is the default model" "$(LM_MODEL=$SMOLLM2 lm-step --info | head -n
 fails "no model is a usage error" 2 env -u LM_MODEL lm-step --info
 fails "unknown option is a usage error" 2 lm-step -m "$SMOLLM2" --no-such-option
 fails "missing file is a runtime error" 1 lm-step -m "$tmp/nonexistent.gguf" --info
-like "missing file message names the file" "$(cat "$tmp/err")" "lm-step: $tmp/nonexistent.gguf: No such file"
+like "missing file message names the file" "$(cat "$tmp/err")" "lm-step: $tmp/nonexistent.gguf: no such file"
 printf 'GGUF' > "$tmp/short.gguf"
 fails "truncated header is a runtime error" 1 lm-step -m "$tmp/short.gguf" --info
 like "message says cut short" "$(cat "$tmp/err")" 'cut short'
