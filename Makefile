@@ -90,7 +90,7 @@ unit-tests: $(TESTS)
 
 # The tests find the programs through LMU_BIN and the unit tests through
 # LMU_TESTBIN; porcelain scripts find the programs on PATH.
-TEST_ENV = LMU_BIN=$(abspath $(BINDIR)) LMU_TESTBIN=$(abspath $(B)/tests) \
+TEST_ENV = LMU_MODELS=$(abspath models) LMU_BIN=$(abspath $(BINDIR)) LMU_TESTBIN=$(abspath $(B)/tests) \
 	LMU_VARIANT=$(VARIANT) PATH="$(abspath $(BINDIR)):$(abspath bin):$$PATH"
 TEST_FILES = $(sort $(wildcard tests/*.t))
 
@@ -117,5 +117,7 @@ install: all
 
 clean:
 	rm -rf build $(addprefix bin/,$(PROGS))
+
+.SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)

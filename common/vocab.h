@@ -1,0 +1,62 @@
+/* vocab.h - a model's vocabulary: token texts, types, special ids, and the
+ * bytes each token stands for.  Shared by tok-encode / tok-decode (which add
+ * the encoders in tokenize/), lm-sample (end-of-sequence ids, stop strings)
+ * and constrained sampling.  formats.md section 3. */
+#ifndef LMU_VOCAB_H
+#define LMU_VOCAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "gguf.h"
+
+enum vocab_kind { VOCAB_BPE, VOCAB_SPM };  /* tokenizer.ggml.model gpt2 / llama */
+
+enum token_type {  /* tokenizer.ggml.token_type values */
+	TOKEN_UNDEFINED = 0, TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3,
+	TOKEN_USER_DEFINED = 4, TOKEN_UNUSED = 5, TOKEN_BYTE = 6,
+};
+
+struct vocab {
+	enum vocab_kind kind;
+	char pre[32];            /* tokenizer.ggml.pre, "" if absent */
+	uint32_t n;              /* number of tokens */
+	char **text;             /* (n) token text as stored, NUL-terminated */
+	uint32_t *text_len;      /* (n) */
+	uint8_t *type;           /* (n) enum token_type */
+	float *score;            /* (n) SPM scores, or NULL */
+	char **bytes;            /* (n) what the token decodes to (not NUL-safe: use bytes_len) */
+	uint32_t *bytes_len;     /* (n) */
+	int32_t bos, eos, eot, unk, pad;  /* -1 if none */
+	bool add_bos, add_eos, add_space_prefix;
+	bool *eog;               /* (n) ends generation: eos, eot and the usual end-of-turn tokens */
+	uint32_t *sorted;        /* (n) ids sorted by text, for vocab_find */
+	uint32_t n_merges;
+	struct gguf_value merges;  /* string array, rank = index (BPE); into the GGUF map */
+};
+
+/* Load from GGUF metadata; false with a message on a missing or malformed
+ * key.  The vocab keeps pointers into g (merges): keep g open. */
+bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e);
+void vocab_free(struct vocab *v);
+
+/* True for tokens that tok-decode skips unless --special: control tokens
+ * (and unknown/unused ones). */
+bool vocab_is_special(const struct vocab *v, int32_t id);
+
+/* The bytes a token decodes to: byte-level BPE maps each character back to
+ * its byte (formats.md 3.4); SPM turns U+2581 into a space and <0xNN> into
+ * the byte.  Control tokens decode to their text. */
+static inline const char *vocab_piece(const struct vocab *v, int32_t id, size_t *len)
+{
+	*len = v->bytes_len[id];
+	return v->bytes[id];
+}
+
+/* The token id whose text is exactly s, or -1 (a sorted index is built at
+ * load, so this is O(log n)). */
+int32_t vocab_find(const struct vocab *v, const char *s, size_t len);
+
+#endif
