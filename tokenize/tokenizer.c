@@ -593,7 +593,7 @@ static void bpe_word(struct tokenizer *t, const unsigned char *w, size_t n, stru
 		bpe_push_pair(t, a);
 	}
 	/* a byte with no token is dropped, as Hugging Face's byte-level
-	 * models (no unk_token) do; SmolLM2 lacks the one for 0x7f */
+	 * models (no unk_token) do; SmolLM2 lacks the one for 0x1d */
 	for (int32_t i = 0; i >= 0; i = s[i].next)
 		if (s[i].id >= 0)
 			ids_push(out, s[i].id);
