@@ -394,8 +394,9 @@ static void find_junctions(struct tokenizer *t)
 	for (uint32_t id = 0; id < v->n; id++) {
 		const char *s = t->tmap.key[id];
 		size_t len = t->tmap.key_len[id];
-		for (size_t p = 3; p + 3 <= len; p++) {
-			if (s[p] != '\xe2' || memcmp(s + p, SPACE_MARK, 3) != 0 || memcmp(s + p - 3, SPACE_MARK, 3) == 0)
+		for (size_t p = 1; p + 3 <= len; p++) {
+			if (s[p] != '\xe2' || memcmp(s + p, SPACE_MARK, 3) != 0 ||
+			    (p >= 3 && memcmp(s + p - 3, SPACE_MARK, 3) == 0))
 				continue;
 			if (t->n_cross == MAX_JUNCTIONS) {
 				free(t->cross);
@@ -875,8 +876,9 @@ static void spm_fragment(struct tokenizer *t, const char *s, size_t n, bool pref
 	 * character, where no merge can cross; each word then merges alone,
 	 * through the cache.  The result is the same as merging the whole. */
 	size_t start = 0;
-	for (size_t p = 3; p + 3 <= m; p++) {
-		if (text[p] != '\xe2' || memcmp(text + p, SPACE_MARK, 3) != 0 || memcmp(text + p - 3, SPACE_MARK, 3) == 0 ||
+	for (size_t p = 1; p + 3 <= m; p++) {
+		if (text[p] != '\xe2' || memcmp(text + p, SPACE_MARK, 3) != 0 ||
+		    (p >= 3 && memcmp(text + p - 3, SPACE_MARK, 3) == 0) ||
 		    spm_joined_at(t, text, m, p))
 			continue;
 		cached_word(t, spm_word, (const unsigned char *)text + start, p - start, out);
