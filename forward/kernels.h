@@ -9,6 +9,7 @@
 #define LMU_KERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quant.h"
@@ -37,6 +38,25 @@ _Static_assert(sizeof(struct blk_q4_k) == 144, "q4_k");
 _Static_assert(sizeof(struct blk_q5_k) == 176, "q5_k");
 _Static_assert(sizeof(struct blk_q6_k) == 210, "q6_k");
 _Static_assert(sizeof(struct blk_q8_k) == 292, "q8_k");
+
+/* Bytes per block of a supported weight type, as a constant the compiler
+ * can fold into the kernels (ggml_type_size() is the checked table). */
+static inline size_t blk_bytes(enum ggml_type t)
+{
+	switch (t) {
+	case GGML_F32: return 4;
+	case GGML_F16: case GGML_BF16: return 2;
+	case GGML_Q4_0: return sizeof(struct blk_q4_0);
+	case GGML_Q4_1: return sizeof(struct blk_q4_1);
+	case GGML_Q5_0: return sizeof(struct blk_q5_0);
+	case GGML_Q5_1: return sizeof(struct blk_q5_1);
+	case GGML_Q8_0: return sizeof(struct blk_q8_0);
+	case GGML_Q4_K: return sizeof(struct blk_q4_k);
+	case GGML_Q5_K: return sizeof(struct blk_q5_k);
+	case GGML_Q6_K: return sizeof(struct blk_q6_k);
+	default: return 0;
+	}
+}
 
 /* IEEE binary16 <-> binary32 (round to nearest even), and bfloat16. */
 float f16_to_f32(uint16_t h);
@@ -71,6 +91,23 @@ float quant_dot_ref(enum ggml_type wtype, const void *w, const void *xq, int n, 
  * quant_matmul(). */
 typedef void quant_matmul_fn(const void *W, size_t row_bytes, int n,
 			     const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+
+/* SIMD families compute a tile: R rows of W against C activations over all
+ * n elements, Y[c*ldy + r] for r < R, c < C (Y already offset to the
+ * tile's first row and activation).  Each type has four tile shapes: R x C,
+ * R x 1 (decode, and the batch remainder), 1 x C and 1 x 1 (the row
+ * remainder). */
+typedef void quant_tile_fn(const uint8_t *W, size_t row_bytes, int n,
+			   const uint8_t *X, size_t xq_stride, float *Y, int ldy);
+struct quant_tiles {
+	int rows, acts;  /* R and C of the full tile */
+	quant_tile_fn *full, *rows_only, *acts_only, *one;
+};
+
+/* quant_matmul() over tiles: activations in groups that stay in cache,
+ * rows in tiles of R within a group, activations in tiles of C. */
+void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
 struct quant_family {
 	const char *name;   /* as quant_kernel_name() reports it */
