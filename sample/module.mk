@@ -1,0 +1,13 @@
+# sample/module.mk - lm-sample's unit test includes sample/; `make run`.
+
+$(B)/obj/tests/unit/test-sampler.o: CPPFLAGS += -Isample
+
+# make run PROMPT="..."  builds everything, fetches the default model if it
+# is missing, and generates with it through lm-run (the README's first
+# command).  MODEL, RUNFLAGS (extra lm-run options) may be given too.
+RUN_MODEL ?= models/smollm2-135m-instruct-q4_1.gguf
+PROMPT ?= Write a haiku about pipes.
+.PHONY: run
+run: all
+	@test -f "$(RUN_MODEL)" || $(MAKE) model
+	PATH="$(abspath $(BINDIR)):$(abspath bin):$$PATH" sh bin/lm-run -m "$(RUN_MODEL)" $(RUNFLAGS) "$$PROMPT"

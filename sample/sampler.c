@@ -1,0 +1,288 @@
+/* sampler.c - see sampler.h for the order of the steps and why. */
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+void sampler_defaults(struct sampler_params *p)
+{
+	p->temperature = 0.8;
+	p->top_k = 40;
+	p->top_p = 0.95;
+	p->min_p = 0.05;
+	p->repeat_penalty = 1.0;
+	p->presence_penalty = 0.0;
+	p->frequency_penalty = 0.0;
+	p->repeat_last_n = 64;
+	p->seed = 0;
+}
+
+/* ---- the generator: splitmix64 to spread the seed, xoshiro256** to draw ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next_u64(uint64_t s[4])
+{
+	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+double sampler_uniform(struct sampler *s)
+{
+	return (double)(next_u64(s->rng) >> 11) * 0x1.0p-53;
+}
+
+void sampler_init(struct sampler *s, const struct sampler_params *p)
+{
+	uint64_t x = p->seed;
+
+	memset(s, 0, sizeof *s);
+	s->par = *p;
+	for (int i = 0; i < 4; i++)
+		s->rng[i] = splitmix64(&x);
+	if (p->repeat_last_n > 0) {
+		s->hist_cap = (size_t)p->repeat_last_n;
+		s->hist = xreallocarray(NULL, s->hist_cap, sizeof *s->hist);
+	}
+}
+
+void sampler_free(struct sampler *s)
+{
+	free(s->hist);
+	free(s->count);
+	free(s->cand);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- the window of recent ids ---- */
+
+static bool penalties_on(const struct sampler_params *p)
+{
+	return p->repeat_last_n != 0 &&
+	       (p->repeat_penalty != 1.0 || p->presence_penalty != 0.0 || p->frequency_penalty != 0.0);
+}
+
+void sampler_accept(struct sampler *s, int32_t id)
+{
+	if (id < 0 || s->par.repeat_last_n == 0)
+		return;
+	if ((size_t)id >= s->count_cap) {
+		size_t cap = s->count_cap ? s->count_cap : 1024;
+		while (cap <= (size_t)id)
+			cap *= 2;
+		s->count = xreallocarray(s->count, cap, sizeof *s->count);
+		memset(s->count + s->count_cap, 0, (cap - s->count_cap) * sizeof *s->count);
+		s->count_cap = cap;
+	}
+	if (s->par.repeat_last_n < 0) {
+		/* everything seen: only the counts matter */
+		s->count[id]++;
+		s->hist_n++;
+		return;
+	}
+	if (s->hist_n == s->hist_cap) {
+		/* drop the oldest id from the ring */
+		s->count[s->hist[s->hist_head]]--;
+		s->hist[s->hist_head] = id;
+		s->hist_head = (s->hist_head + 1) % s->hist_cap;
+	} else {
+		s->hist[(s->hist_head + s->hist_n) % s->hist_cap] = id;
+		s->hist_n++;
+	}
+	s->count[id]++;
+}
+
+/* The score of id after the penalties of the window. */
+static float penalised(const struct sampler *s, int32_t id, float x)
+{
+	uint32_t c = (size_t)id < s->count_cap ? s->count[id] : 0;
+	if (c == 0)
+		return x;
+	if (s->par.repeat_penalty != 1.0)
+		x = x > 0 ? (float)(x / s->par.repeat_penalty) : (float)(x * s->par.repeat_penalty);
+	x -= (float)(s->par.presence_penalty + s->par.frequency_penalty * c);
+	return x;
+}
+
+/* ---- ranking: a max-heap of candidates, best = higher logit, then lower id ---- */
+
+static bool better(const struct candidate *a, const struct candidate *b)
+{
+	return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+static void sift_down(struct candidate *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && better(&h[l], &h[m]))
+			m = l;
+		if (r < n && better(&h[r], &h[m]))
+			m = r;
+		if (m == i)
+			return;
+		struct candidate t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Take the best of heap h[0..*n) out, shrinking the heap. */
+static struct candidate heap_pop(struct candidate *h, size_t *n)
+{
+	struct candidate best = h[0];
+	h[0] = h[--*n];
+	sift_down(h, *n, 0);
+	return best;
+}
+
+int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
+{
+	const struct sampler_params *p = &s->par;
+	bool pen = penalties_on(p);
+	size_t nc = 0;
+	float max = -INFINITY;
+
+	if (p->temperature == 0) {
+		int32_t best = -1;
+		for (uint32_t i = 0; i < n; i++) {
+			float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
+			if (x > max) {  /* strict: ties go to the lowest id; NaN never wins */
+				max = x;
+				best = (int32_t)i;
+			}
+		}
+		return best;
+	}
+
+	/* candidates: the ids with a score above -inf, scaled by 1/T */
+	if (s->cand_cap < (size_t)n + 1) {
+		s->cand = xreallocarray(s->cand, (size_t)n + 1, 2 * sizeof *s->cand);
+		s->cand_cap = (size_t)n + 1;
+	}
+	struct candidate *c = s->cand, *ranked = s->cand + s->cand_cap;
+	for (uint32_t i = 0; i < n; i++) {
+		float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
+		if (!(x > -INFINITY))
+			continue;
+		x = (float)(x / p->temperature);
+		c[nc++] = (struct candidate){(int32_t)i, x, 0};
+		if (x > max)
+			max = x;
+	}
+	if (nc == 0)
+		return -1;
+	/* +inf scores: only those remain, equally likely */
+	double z = 0;
+	for (size_t i = 0; i < nc; i++) {
+		if (max == INFINITY)
+			c[i].p = c[i].logit == INFINITY;
+		else
+			c[i].p = exp((double)c[i].logit - max);
+		z += c[i].p;
+	}
+	for (size_t i = 0; i < nc; i++)
+		c[i].p /= z;
+
+	size_t nk = nc;  /* candidates kept */
+	bool truncate = (p->top_k > 0 && p->top_k < nc) || p->top_p < 1.0 || p->min_p > 0.0;
+	if (truncate) {
+		/* pop the best ones in order, only as many as the filters need */
+		size_t hn = nc, nr = 0, keep = 0;
+		size_t limit = p->top_k > 0 && p->top_k < nc ? p->top_k : nc;
+		for (size_t i = nc / 2; i-- > 0;)
+			sift_down(c, nc, i);
+		/* top-p applies to the distribution that top-k leaves */
+		double zk = 1.0;
+		if (limit < nc) {
+			zk = 0;
+			while (nr < limit) {
+				ranked[nr] = heap_pop(c, &hn);
+				zk += ranked[nr++].p;
+			}
+		}
+		double cum = 0, need = p->top_p * zk;
+		while (keep < limit) {
+			if (keep == nr)
+				ranked[nr++] = heap_pop(c, &hn);
+			/* min-p: ids at least min_p times as likely as the best */
+			if (keep > 0 && ranked[keep].p < p->min_p * ranked[0].p)
+				break;
+			cum += ranked[keep++].p;
+			/* top-p: the smallest prefix whose probability reaches top_p */
+			if (p->top_p < 1.0 && cum >= need)
+				break;
+		}
+		c = ranked;
+		nk = keep;
+	}
+
+	double total = 0;
+	for (size_t i = 0; i < nk; i++)
+		total += c[i].p;
+	double u = sampler_uniform(s) * total, acc = 0;
+	for (size_t i = 0; i < nk; i++) {
+		acc += c[i].p;
+		if (u < acc)
+			return c[i].id;
+	}
+	return c[nk - 1].id;  /* rounding left u at the very top */
+}
+
+/* ---- log-probabilities of the raw scores ---- */
+
+double logsumexp(const float *scores, uint32_t n)
+{
+	float max = -INFINITY;
+	double z = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (scores[i] > max)
+			max = scores[i];
+	if (!(max > -INFINITY) || max == INFINITY)
+		return max;
+	for (uint32_t i = 0; i < n; i++)
+		if (scores[i] > -INFINITY)
+			z += exp((double)scores[i] - max);
+	return max + log(z);
+}
+
+uint32_t top_ids(const float *scores, uint32_t n, uint32_t k, int32_t *top)
+{
+	uint32_t m = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (!(scores[i] > -INFINITY))
+			continue;
+		if (m == k && !(k > 0 && scores[i] > scores[top[k - 1]]))
+			continue;
+		uint32_t j = m < k ? m++ : k - 1;
+		while (j > 0 && scores[i] > scores[top[j - 1]]) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j] = (int32_t)i;
+	}
+	return m;
+}

@@ -1,0 +1,243 @@
+/* test-sampler: the samplers of sample/sampler.c on hand-made scores. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sampler.h"
+
+static int n_test, n_fail;
+
+static void ok(int cond, const char *name)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
+	if (!cond)
+		n_fail++;
+}
+
+static struct sampler_params plain(double temperature)
+{
+	struct sampler_params p;
+	sampler_defaults(&p);
+	p.temperature = temperature;
+	p.top_k = 0;
+	p.top_p = 1;
+	p.min_p = 0;
+	p.seed = 42;
+	return p;
+}
+
+/* Draw n ids and count them by id (ids < 16). */
+static void histogram(const struct sampler_params *p, const float *scores, uint32_t nv, int n, int *count)
+{
+	struct sampler s;
+	sampler_init(&s, p);
+	memset(count, 0, 16 * sizeof *count);
+	for (int i = 0; i < n; i++) {
+		int32_t id = sampler_sample(&s, scores, nv);
+		if (id >= 0 && id < 16)
+			count[id]++;
+	}
+	sampler_free(&s);
+}
+
+static void test_generator(void)
+{
+	struct sampler_params p = plain(1);
+	struct sampler s;
+
+	/* golden values: xoshiro256** seeded by splitmix64, computed
+	 * independently (Python integers); the same on every machine */
+	p.seed = 0;
+	sampler_init(&s, &p);
+	double a = sampler_uniform(&s), b = sampler_uniform(&s), c = sampler_uniform(&s);
+	ok(a == 0.6012629994179048 && b == 0.7477740925472398 && c == 0.10301998939503632,
+	   "seed 0: first three draws match the reference");
+	sampler_free(&s);
+	p.seed = 42;
+	sampler_init(&s, &p);
+	a = sampler_uniform(&s);
+	ok(a == 0.08386297105988216, "seed 42: first draw matches the reference");
+	sampler_free(&s);
+}
+
+static void test_greedy(void)
+{
+	struct sampler_params p = plain(0);
+	struct sampler s;
+	float x[6] = {1, 3, -INFINITY, 3, NAN, 2};
+	float none[3] = {-INFINITY, NAN, -INFINITY};
+
+	sampler_init(&s, &p);
+	ok(sampler_sample(&s, x, 6) == 1, "greedy: ties go to the lowest id");
+	ok(sampler_sample(&s, none, 3) == -1, "greedy: no finite score gives -1");
+	sampler_free(&s);
+	p.temperature = 1;
+	sampler_init(&s, &p);
+	ok(sampler_sample(&s, none, 3) == -1, "sampling: no finite score gives -1");
+	sampler_free(&s);
+	/* top-k 1 is greedy at any temperature */
+	p = plain(5);
+	p.top_k = 1;
+	int count[16];
+	histogram(&p, x, 6, 200, count);
+	ok(count[1] == 200, "top-k 1 is greedy, ties to the lowest id");
+}
+
+static void test_distribution(void)
+{
+	/* probabilities 0.5 0.3 0.2 at temperature 1 */
+	float x[4] = {logf(0.5f), logf(0.3f), logf(0.2f), -INFINITY};
+	struct sampler_params p = plain(1);
+	int count[16], n = 20000;
+
+	histogram(&p, x, 4, n, count);
+	ok(fabs(count[0] / (double)n - 0.5) < 0.02 && fabs(count[1] / (double)n - 0.3) < 0.02 &&
+	   fabs(count[2] / (double)n - 0.2) < 0.02 && count[3] == 0,
+	   "temperature 1 follows the softmax (fixed seed, 20000 draws)");
+	/* temperature 0.5 squares the odds: 25:9:4 */
+	p.temperature = 0.5;
+	histogram(&p, x, 4, n, count);
+	ok(fabs(count[0] / (double)n - 25.0 / 38) < 0.02 && fabs(count[2] / (double)n - 4.0 / 38) < 0.02,
+	   "temperature 0.5 sharpens to 25:9:4");
+	p = plain(1);
+	p.top_k = 2;
+	histogram(&p, x, 4, n, count);
+	ok(count[2] == 0 && fabs(count[0] / (double)n - 0.625) < 0.02, "top-k 2 keeps two, renormalised");
+	p = plain(1);
+	p.top_p = 0.5;
+	histogram(&p, x, 4, 500, count);
+	ok(count[0] == 500, "top-p 0.5: the best alone reaches it");
+	p.top_p = 0.75;
+	histogram(&p, x, 4, n, count);
+	ok(count[2] == 0 && count[1] > 0, "top-p 0.75 keeps the best two");
+	p.top_p = 0.85;
+	histogram(&p, x, 4, n, count);
+	ok(count[2] > 0, "top-p 0.85 keeps all three");
+	p = plain(1);
+	p.top_k = 2;
+	p.top_p = 0.6;
+	histogram(&p, x, 4, n, count);
+	ok(count[0] == n, "top-p applies to what top-k leaves: 0.5 / 0.8 reaches 0.6");
+	p = plain(1);
+	p.min_p = 0.5;
+	histogram(&p, x, 4, n, count);
+	ok(count[1] > 0 && count[2] == 0, "min-p 0.5 drops 0.2 (< 0.25), keeps 0.3");
+	p.min_p = 0.39;
+	histogram(&p, x, 4, n, count);
+	ok(count[2] > 0, "min-p 0.39 keeps 0.2 (> 0.39 x 0.5)");
+	float inf[3] = {1, INFINITY, INFINITY};
+	p = plain(1);
+	histogram(&p, inf, 3, 2000, count);
+	ok(count[0] == 0 && count[1] > 800 && count[2] > 800, "+inf scores share the draw");
+}
+
+static void test_seed(void)
+{
+	float x[8] = {1, 1.2f, 0.9f, 1.1f, 0.5f, 1.3f, 0.7f, 1};
+	struct sampler_params p = plain(1);
+	struct sampler a, b, c;
+	int same = 1, differ = 0;
+
+	sampler_init(&a, &p);
+	sampler_init(&b, &p);
+	p.seed = 43;
+	sampler_init(&c, &p);
+	for (int i = 0; i < 50; i++) {
+		int32_t ia = sampler_sample(&a, x, 8), ib = sampler_sample(&b, x, 8), ic = sampler_sample(&c, x, 8);
+		same &= ia == ib;
+		differ |= ia != ic;
+	}
+	ok(same, "same seed, same ids");
+	ok(differ, "different seeds, different ids");
+	sampler_free(&a);
+	sampler_free(&b);
+	sampler_free(&c);
+}
+
+static void test_penalties(void)
+{
+	struct sampler_params p = plain(0);
+	struct sampler s;
+	float x[3] = {2.0f, 1.9f, -1.0f};
+	float neg[2] = {-1.0f, -1.05f};
+
+	p.repeat_penalty = 1.1;
+	sampler_init(&s, &p);
+	ok(sampler_sample(&s, x, 3) == 0, "no penalty before the id is seen");
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, x, 3) == 1, "repeat penalty: 2 / 1.1 < 1.9");
+	ok(x[0] == 2.0f, "the caller's scores are left unchanged");
+	sampler_free(&s);
+	sampler_init(&s, &p);
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, neg, 2) == 1, "repeat penalty multiplies a negative logit: -1.1 < -1.05");
+	sampler_free(&s);
+
+	p = plain(0);
+	p.presence_penalty = 0.05;
+	sampler_init(&s, &p);
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, x, 3) == 0, "presence 0.05: 1.95 > 1.9");
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, x, 3) == 0, "presence counts once");
+	sampler_free(&s);
+	p.presence_penalty = 0;
+	p.frequency_penalty = 0.06;
+	sampler_init(&s, &p);
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, x, 3) == 0, "frequency 0.06 once: 1.94 > 1.9");
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, x, 3) == 1, "frequency 0.06 twice: 1.88 < 1.9");
+	sampler_free(&s);
+
+	p = plain(0);
+	p.repeat_penalty = 1.1;
+	p.repeat_last_n = 2;
+	sampler_init(&s, &p);
+	sampler_accept(&s, 0);
+	sampler_accept(&s, 2);
+	ok(sampler_sample(&s, x, 3) == 1, "window 2: id 0 still in it");
+	sampler_accept(&s, 2);
+	ok(sampler_sample(&s, x, 3) == 0, "window 2: id 0 has left it");
+	sampler_free(&s);
+	p.repeat_last_n = 0;
+	sampler_init(&s, &p);
+	sampler_accept(&s, 0);
+	ok(sampler_sample(&s, x, 3) == 0, "window 0: no penalties");
+	sampler_free(&s);
+	p.repeat_last_n = -1;
+	sampler_init(&s, &p);
+	sampler_accept(&s, 0);
+	for (int i = 0; i < 1000; i++)
+		sampler_accept(&s, 2);
+	ok(sampler_sample(&s, x, 3) == 1, "window -1: everything seen counts");
+	sampler_accept(&s, 70000);
+	ok(sampler_sample(&s, x, 3) == 1, "an id beyond the frame's vocabulary is ignored");
+	sampler_free(&s);
+}
+
+static void test_logprobs(void)
+{
+	float x[5] = {logf(0.5f), logf(0.3f), -INFINITY, logf(0.2f), logf(0.3f)};
+	int32_t top[5];
+
+	/* the scores sum to 1.3 in probability */
+	ok(fabs(logsumexp(x, 5) - log(1.3)) < 1e-6, "log-sum-exp");
+	uint32_t m = top_ids(x, 5, 3, top);
+	ok(m == 3 && top[0] == 0 && top[1] == 1 && top[2] == 4, "top 3, ties to the lowest id");
+	m = top_ids(x, 5, 5, top);
+	ok(m == 4 && top[3] == 3, "top ids leave out -inf");
+	ok(top_ids(x, 5, 0, top) == 0, "top 0 is empty");
+}
+
+int main(void)
+{
+	test_generator();
+	test_greedy();
+	test_distribution();
+	test_seed();
+	test_penalties();
+	test_logprobs();
+	printf("1..%d\n", n_test);
+	return n_fail != 0;
+}
