@@ -183,7 +183,7 @@ static void template_specials(jv pp, char **bos, char **eos)
 				if (is_kind(id, JV_KIND_STRING) && !*slot)
 					*slot = xstrdup(jv_string_value(id));
 				jv_free(id);
-			} else if (jv_is_valid(jv_copy(item)) && jv_object_has(jv_copy(item), jv_string("Sequence"))) {
+			} else if (is_kind(item, JV_KIND_OBJECT) && jv_object_has(jv_copy(item), jv_string("Sequence"))) {
 				seen_text = true;
 			}
 			jv_free(sp);
