@@ -332,9 +332,11 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 		goto out;
 	}
 
+	int64_t n_entries = 0;
 	jv_object_foreach(vocab, key, val) {
 		if (is_kind(val, JV_KIND_NUMBER) && jv_number_value(val) > max_id)
 			max_id = (int64_t)jv_number_value(val);
+		n_entries++;
 		jv_free(key);
 		jv_free(val);
 	}
@@ -347,8 +349,16 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 		jv_free(id);
 		jv_free(t);
 	}
+	n_entries += n_added;
 	if (max_id < 0 || max_id >= INT32_MAX) {
 		err_set(e, "tokenizer.json: empty vocabulary or ids out of range");
+		goto out;
+	}
+	/* ids are dense in real files; a few holes are tolerated, a huge id
+	 * that would make us allocate for nothing is not */
+	if (max_id >= n_entries + 4096) {
+		err_set(e, "tokenizer.json: id %lld with only %lld tokens: ids are not dense", (long long)max_id,
+			(long long)n_entries);
 		goto out;
 	}
 	v->n = (uint32_t)max_id + 1;
@@ -362,7 +372,8 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 		if (!set_token(v, i, "", 0, TOKEN_UNUSED, e))
 			goto out;
 	jv_object_foreach(vocab, key, val) {
-		bool good = is_kind(val, JV_KIND_NUMBER) && jv_number_value(val) >= 0;
+		bool good = is_kind(val, JV_KIND_NUMBER) && jv_number_value(val) >= 0 &&
+			    jv_number_value(val) == (double)(int64_t)jv_number_value(val);
 		if (good) {
 			const char *s = jv_string_value(key);
 			uint8_t type = TOKEN_NORMAL;

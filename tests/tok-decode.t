@@ -20,6 +20,7 @@ LC_ALL=C grep -v "$(printf '\035')" "$fx/corpus.txt" > "$tmp/corpus-no1d"
 is "one corpus line has the byte 0x1d" "$(wc -l < "$tmp/corpus-no1d")" $(($(wc -l < "$fx/corpus.txt") - 1))
 roundtrip "$SMOLLM2" "$tmp/corpus-no1d" smollm2
 is "smollm2: 0x1d is dropped, as Hugging Face does" "$(printf 'a\035b' | tok-encode -m "$SMOLLM2")" "81 82"
+is "smollm2: and its neighbours still merge (\" -\" is one token)" "$(printf " \035-" | tok-encode -m "$SMOLLM2")" 731
 if [ -f "$GEMMA3" ]; then
 	roundtrip "$GEMMA3" "$fx/corpus.txt" gemma3
 	is "gemma3: <bos> skipped, SPM space markers" "$(echo '2 9259 1902' | tok-decode -m "$GEMMA3")" "Hello world"

@@ -33,6 +33,7 @@ corpus() {
 	compare "$2: corpus lines, --special" "$fx/$2.special.ids" -m "$1" --lines --special < "$fx/corpus.txt"
 	compare "$2: whole corpus as one text" "$fx/$2.all.ids" -m "$1" < "$fx/corpus.txt"
 	compare "$2: ill-formed UTF-8 as U+FFFD" "$fx/$2.invalid.ids" -m "$1" --lines < "$fx/invalid.txt"
+	compare "$2: random lines of tricky characters" "$fx/$2.random.ids" -m "$1" --lines < "$fx/random.txt"
 }
 
 corpus "$SMOLLM2" smollm2
@@ -90,6 +91,16 @@ fails "unsupported model type is a runtime error" 1 tok-encode -m "$tmp/bad" hi
 like "message says so" "$(cat "$tmp/err")" "not BPE"
 printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 99999999999}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
 fails "huge id in tokenizer.json is a runtime error" 1 tok-encode -m "$tmp/bad" hi
+printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 2000000000}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
+fails "an id far beyond the vocabulary is refused, not allocated" 1 tok-encode -m "$tmp/bad" hi
+like "message says the ids are not dense" "$(cat "$tmp/err")" "not dense"
+printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": [["a"]]}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
+fails "a malformed merge is an error" 1 tok-encode -m "$tmp/bad" hi
+printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}, "pre_tokenizer": {"type": "Whitespace"}}' > "$tmp/bad/tokenizer.json"
+fails "an unknown pre-tokenizer is an error" 1 tok-encode -m "$tmp/bad" hi
+like "message names the pre_tokenizer" "$(cat "$tmp/err")" "pre_tokenizer"
+printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
+is "a minimal tokenizer.json works" "$(tok-encode -m "$tmp/bad" ab)" 2
 ok "-V" tok-encode -V
 ok "-h" tok-encode -h
 like "usage line" "$(cat "$tmp/out")" '^usage: tok-encode'

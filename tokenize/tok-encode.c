@@ -180,6 +180,8 @@ static int emit(struct tokenizer *t, const struct opts *o, const char *raw, size
 {
 	const struct vocab *v = tokenizer_vocab(t);
 	size_t clean_len, bad;
+	if (len > (1u << 30))  /* offsets inside the encoder are 32-bit */
+		die("input of %zu bytes is larger than the 1 GiB tok-encode takes at once (try --lines)", len);
 	char *text = utf8_repair(raw, len, &clean_len, &bad);
 	bool bos = o->bos < 0 ? v->add_bos : o->bos, eos = o->eos < 0 ? v->add_eos : o->eos;
 

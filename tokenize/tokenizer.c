@@ -653,12 +653,24 @@ static void bpe_word(struct tokenizer *t, const unsigned char *w, size_t n, stru
 			return;
 		}
 	}
+	/* a byte with no token is left out before merging, as Hugging Face's
+	 * byte-level models (no unk_token) do: its neighbours may then merge.
+	 * SmolLM2 has no token for 0x1d. */
 	grow_sym(t, n);
 	s = t->sym;
-	for (size_t i = 0; i < n; i++)
-		s[i] = (struct sym){t->byte_tok[w[i]], (uint32_t)i, 1, 1, (int32_t)i - 1, i + 1 < n ? (int32_t)i + 1 : -1};
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t->byte_tok[w[i]] < 0)
+			continue;
+		s[m] = (struct sym){t->byte_tok[w[i]], (uint32_t)i, 1, 1, (int32_t)m - 1, -1};
+		if (m)
+			s[m - 1].next = (int32_t)m;
+		m++;
+	}
+	if (m == 0)
+		return;
 	t->heap.n = 0;
-	for (size_t i = 0; i + 1 < n; i++)
+	for (size_t i = 0; i + 1 < m; i++)
 		bpe_push_pair(t, (int32_t)i);
 	while (pop_valid(t, &c)) {
 		int32_t a = (int32_t)c.pos;
@@ -667,11 +679,8 @@ static void bpe_word(struct tokenizer *t, const unsigned char *w, size_t n, stru
 			bpe_push_pair(t, s[a].prev);
 		bpe_push_pair(t, a);
 	}
-	/* a byte with no token is dropped, as Hugging Face's byte-level
-	 * models (no unk_token) do; SmolLM2 lacks the one for 0x1d */
 	for (int32_t i = 0; i >= 0; i = s[i].next)
-		if (s[i].id >= 0)
-			ids_push(out, s[i].id);
+		ids_push(out, s[i].id);
 }
 
 /* A cache of pieces already encoded: prose repeats its words. */

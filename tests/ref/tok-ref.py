@@ -7,6 +7,8 @@ Writes into tests/fixtures/tok/:
   NAME.ids          one line of ids per corpus line, special tokens as text
   NAME.special.ids  the same with special tokens parsed (tok-encode --special)
   NAME.all.ids      the whole corpus file as one text (newlines included)
+  random.txt / NAME.random.ids   300 random lines from an alphabet of the
+                    tricky parts (fixed seed)
   invalid.txt / NAME.invalid.ids   lines with ill-formed UTF-8 (decoded
                     with errors="replace" first, as text reaching a Python
                     tokenizer has been)
@@ -31,6 +33,7 @@ References:
 import gzip
 import json
 import os
+import random
 import sys
 
 from tokenizers import Regex, Tokenizer, pre_tokenizers
@@ -71,10 +74,25 @@ def encode(tok, text, special):
     return tok.encode(text, add_special_tokens=True).ids
 
 
+# random.txt: lines drawn from an alphabet of the tricky parts (contractions,
+# digits, marks, odd spaces, bytes without a token, special-token and
+# added-token text, U+2581 ...), fixed seed
+ALPHABET = list("aAbBzZ  \t\t\r'sStTrReEvVmMlLdD0123456789.,;:!?-_()[]{}<>|/\\\"$%&*+=~^@#") + [
+    "é", "e\u0301", "ñ", "ß", "ſ", "日", "本", "😀", "👍🏽", "\u200d", "\u00a0", "\u3000", "\u2028", "\u0085",
+    "١", "Ⅻ", "½", "▁", "\x00", "\x1d", "\x7f", "<|im_start|>", "<|im_end|>", "<bos>", "<start_of_turn>",
+    "</font>", " </", "> ", "<table>", "\n\n", "  ", "'re", "'LL", "ǅ", "𝔘", "\ufeff"]
+rng = random.Random(20261123)
+random_lines = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 40))).replace("\n", " ")
+                for _ in range(300)]
+with open(f"{fx}/random.txt", "w", encoding="utf-8", newline="\n") as f:
+    f.write("\n".join(random_lines) + "\n")
+
+
 def fixtures(name, tok):
     write_ids(f"{fx}/{name}.ids", [encode(tok, l, False) for l in lines])
     write_ids(f"{fx}/{name}.special.ids", [encode(tok, l, True) for l in lines])
     write_ids(f"{fx}/{name}.all.ids", [encode(tok, corpus, False)])
+    write_ids(f"{fx}/{name}.random.ids", [encode(tok, l, False) for l in random_lines])
     bad = [b.decode("utf-8", "replace") for b in INVALID]
     write_ids(f"{fx}/{name}.invalid.ids", [encode(tok, l, False) for l in bad])
     # decode(encode(x)) == x where the tokenizer is lossless
