@@ -32,6 +32,14 @@ struct vocab {
 	uint32_t *bytes_len;     /* (n) */
 	int32_t bos, eos, eot, unk, pad;  /* -1 if none */
 	bool add_bos, add_eos, add_space_prefix;
+	/* SPM dummy prefix, when add_space_prefix (Hugging Face's rules):
+	 * PREFIX_FIRST  the text at the start of the input, unless it starts
+	 *               with a space (Metaspace "first"; how transformers
+	 *               reads a GGUF)
+	 * PREFIX_EACH   every text fragment between added tokens, unless it
+	 *               starts with a space (Metaspace "always")
+	 * PREFIX_PREPEND  every fragment, always (a Prepend normalizer) */
+	enum { PREFIX_FIRST, PREFIX_EACH, PREFIX_PREPEND } prefix_rule;
 	bool *eog;               /* (n) ends generation: eos, eot and the usual end-of-turn tokens */
 	uint32_t *sorted;        /* (n) ids sorted by text, for vocab_find */
 	uint32_t n_merges;

@@ -319,8 +319,19 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 		jv dump = jv_dump_string(jv_copy(norm), 0);
 		txt = xstrdup(jv_string_value(dump));
 		jv_free(dump);
-		v->add_space_prefix = strstr(txt, "\"Prepend\"") != NULL ||
-				      (str_is(pre, "type", "Metaspace") && !str_is(pre, "prepend_scheme", "never"));
+		bool meta = str_is(pre, "type", "Metaspace");
+		if (meta && get_bool(pre, "split", false)) {
+			free(txt);
+			err_set(e, "tokenizer.json: Metaspace with split is not supported");
+			goto out;
+		}
+		if (strstr(txt, "\"Prepend\"")) {
+			v->add_space_prefix = true;
+			v->prefix_rule = PREFIX_PREPEND;
+		} else if (meta && !str_is(pre, "prepend_scheme", "never")) {
+			v->add_space_prefix = true;
+			v->prefix_rule = str_is(pre, "prepend_scheme", "always") ? PREFIX_EACH : PREFIX_FIRST;
+		}
 		bool replaces = strstr(txt, "\"Replace\"") != NULL || str_is(pre, "type", "Metaspace");
 		free(txt);
 		if (!replaces) {

@@ -56,6 +56,15 @@ for v in llama3 qwen2 gpt2; do
 	corpus "$tmp/$v" "smollm2-$v"
 done
 
+# a Llama-2-style SentencePiece tokenizer.json (merges list, Metaspace
+# dummy prefix), made by tests/ref/spm-ref.py from part of Gemma's vocabulary
+mkdir "$tmp/llama-spm"
+gzip -dc "$fx/llama-spm-tokenizer.json.gz" > "$tmp/llama-spm/tokenizer.json"
+cp "$fx/llama-spm-tokenizer_config.json" "$tmp/llama-spm/tokenizer_config.json"
+compare "llama-spm: corpus lines" "$fx/llama-spm.ids" -m "$tmp/llama-spm" --lines < "$fx/corpus.txt"
+compare "llama-spm: random lines of tricky characters" "$fx/llama-spm.random.ids" -m "$tmp/llama-spm" --lines < "$fx/random.txt"
+is "llama-spm: the decoder drops the dummy prefix" "$(tok-encode -m "$tmp/llama-spm" 'Hello world' | tok-decode -m "$tmp/llama-spm")" "Hello world"
+
 # options
 is "TEXT arguments joined by one space" "$(tok-encode -m "$SMOLLM2" Hello world)" "$(printf 'Hello world' | tok-encode -m "$SMOLLM2")"
 is "--count" "$(tok-encode -m "$SMOLLM2" --count 'Hello world')" 2

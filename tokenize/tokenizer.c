@@ -902,10 +902,18 @@ static void spm_fragment(struct tokenizer *t, const char *s, size_t n, bool pref
 
 static void encode_fragment(struct tokenizer *t, const char *s, size_t n, bool at_start, struct ids *out)
 {
-	if (t->v->kind == VOCAB_BPE)
+	const struct vocab *v = t->v;
+	if (v->kind == VOCAB_BPE) {
 		bpe_fragment(t, s, n, out);
-	else
-		spm_fragment(t, s, n, at_start && t->v->add_space_prefix, out);
+		return;
+	}
+	bool prefix = v->add_space_prefix;
+	if (prefix && v->prefix_rule != PREFIX_PREPEND) {
+		/* Metaspace: no prefix on text that already starts with one */
+		bool spaced = n && (s[0] == ' ' || (n >= 3 && memcmp(s, SPACE_MARK, 3) == 0));
+		prefix = !spaced && (at_start || v->prefix_rule == PREFIX_EACH);
+	}
+	spm_fragment(t, s, n, prefix, out);
 }
 
 void tokenizer_encode(struct tokenizer *t, const char *text, size_t len, bool special, struct ids *out)

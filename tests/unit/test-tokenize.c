@@ -1,6 +1,7 @@
 /* test-tokenize: UTF-8 repair, Unicode classes, the pre-tokenizer
  * splitters, and the merge order of both encoders on small vocabularies
  * written here. */
+#include <jv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,146 @@ static void test_spm(void)
 	gguf_writer_free(w);
 }
 
+/* Read a whole file; NULL if it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+	if (!f)
+		return NULL;
+	do {
+		if (n == cap)
+			buf = xrealloc(buf, (cap = cap ? 2 * cap : 1 << 16) + 1);
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got);
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* Count the lines of TEXT whose ids (BOS added as the vocabulary says)
+ * equal the line of IDS. */
+static int count_equal(struct tokenizer *t, const struct vocab *v, const char *text_path, const char *ids_path,
+		       int *total)
+{
+	size_t tl = 0, il = 0;
+	char *text = slurp(text_path, &tl), *ids = slurp(ids_path, &il);
+	int same = 0;
+	*total = 0;
+	if (!text || !ids) {
+		free(text);
+		free(ids);
+		return -1;
+	}
+	char *tp = text, *ip = ids, *tend = text + tl, *iend = ids + il;
+	struct ids out = {0};
+	while (tp < tend && ip < iend) {
+		char *te = memchr(tp, '\n', (size_t)(tend - tp)), *ie = memchr(ip, '\n', (size_t)(iend - ip));
+		if (!te || !ie)
+			break;
+		out.n = 0;
+		if (v->add_bos)
+			ids_push(&out, v->bos);
+		tokenizer_encode(t, tp, (size_t)(te - tp), false, &out);
+		char line[65536];
+		size_t o = 0;
+		for (size_t i = 0; i < out.n && o + 16 < sizeof line; i++)
+			o += (size_t)snprintf(line + o, sizeof line - o, i ? " %d" : "%d", out.v[i]);
+		line[o] = 0;
+		if ((size_t)(ie - ip) == o && memcmp(line, ip, o) == 0)
+			same++;
+		else if (same == *total)
+			printf("# first difference, line %d:\n# got  %s\n# want %.*s\n", *total + 1, line, (int)(ie - ip), ip);
+		(*total)++;
+		tp = te + 1;
+		ip = ie + 1;
+	}
+	free(out.v);
+	free(text);
+	free(ids);
+	return same;
+}
+
+/* A Llama-2-style GGUF (scores, dummy prefix, BOS) written here from
+ * tests/fixtures/tok/spm-vocab.jsonl, against the ids transformers gives
+ * for the same file (tests/ref/spm-ref.py). */
+static void test_llama_spm(void)
+{
+	const char *fx = "tests/fixtures/tok";
+	char path[512];
+	size_t len;
+	snprintf(path, sizeof path, "%s/spm-vocab.jsonl", fx);
+	char *jl = slurp(path, &len);
+	if (!jl) {
+		printf("not ok %d - %s missing (run from the top directory)\n", ++n_test, path);
+		n_fail++;
+		return;
+	}
+	size_t n = 0, cap = 0;
+	char **tok = NULL;
+	float *score = NULL;
+	int32_t *type = NULL;
+	for (char *p = jl, *e; *p; p = e + 1) {
+		if (!(e = strchr(p, '\n')))
+			break;
+		jv row = jv_parse_sized(p, (int)(e - p));
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			tok = xreallocarray(tok, cap, sizeof *tok);
+			score = xreallocarray(score, cap, sizeof *score);
+			type = xreallocarray(type, cap, sizeof *type);
+		}
+		jv a = jv_array_get(jv_copy(row), 0), b = jv_array_get(jv_copy(row), 1), c = jv_array_get(jv_copy(row), 2);
+		tok[n] = xstrdup(jv_string_value(a));
+		score[n] = (float)jv_number_value(b);
+		type[n] = (int32_t)jv_number_value(c);
+		n++;
+		jv_free(a);
+		jv_free(b);
+		jv_free(c);
+		jv_free(row);
+	}
+	free(jl);
+
+	struct gguf_writer *w = gguf_writer_new();
+	struct vocab v;
+	struct tokenizer *t;
+	gguf_w_str(w, "general.architecture", "llama");
+	gguf_w_str(w, "tokenizer.ggml.model", "llama");
+	gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, n);
+	gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, type, n);
+	gguf_w_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, score, n);
+	gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", 1);
+	struct gguf *g = open_written(w, &v, &t);
+	ok(t != NULL, "Llama-2-style SPM vocabulary from spm-vocab.jsonl loads");
+	if (t) {
+		static const char *const sets[][2] = {{"corpus.txt", "llama-spm.ids"},
+						       {"random.txt", "llama-spm.random.ids"}};
+		for (int i = 0; i < 2; i++) {
+			char tp[512], ip[512], name[160];
+			int total, same;
+			snprintf(tp, sizeof tp, "%s/%s", fx, sets[i][0]);
+			snprintf(ip, sizeof ip, "%s/%s", fx, sets[i][1]);
+			same = count_equal(t, &v, tp, ip, &total);
+			snprintf(name, sizeof name, "Llama-2-style SPM (scores, dummy prefix): %s: %d of %d lines equal to Hugging Face",
+				 sets[i][0], same, total);
+			ok(same >= 0 && same == total && total > 0, name);
+		}
+		tokenizer_free(t);
+		vocab_free(&v);
+	}
+	gguf_close(g);
+	gguf_writer_free(w);
+	for (size_t i = 0; i < n; i++)
+		free(tok[i]);
+	free(tok);
+	free(score);
+	free(type);
+}
+
 int main(void)
 {
 	test_repair();
@@ -202,6 +343,7 @@ int main(void)
 	test_split();
 	test_bpe();
 	test_spm();
+	test_llama_spm();
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
