@@ -307,8 +307,9 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 	v->ignore_merges = get_bool(model, "ignore_merges", false);
 	if (byte_level) {
 		v->kind = VOCAB_BPE;
-		if (!is_kind(norm, JV_KIND_NULL) && jv_is_valid(norm)) {
-			err_set(e, "tokenizer.json: a normalizer with a byte-level model is not supported");
+		v->nfc = str_is(norm, "type", "NFC");
+		if (!v->nfc && !is_kind(norm, JV_KIND_NULL) && jv_is_valid(norm)) {
+			err_set(e, "tokenizer.json: this normalizer is not supported with a byte-level model (NFC is)");
 			goto out;
 		}
 	} else if (v->byte_fallback) {

@@ -49,12 +49,20 @@ mkdir "$tmp/smollm2"
 gzip -dc "$fx/smollm2-tokenizer.json.gz" > "$tmp/smollm2/tokenizer.json"
 cp "$fx/smollm2-tokenizer_config.json" "$tmp/smollm2/tokenizer_config.json"
 corpus "$tmp/smollm2" smollm2
-for v in llama3 qwen2 gpt2; do
-	mkdir "$tmp/$v"
-	awk -v f="$fx/pre-$v.json" 'NR == 2 { while ((getline l < f) > 0) printf "\"pre_tokenizer\":%s,\n", l; next } 1' \
-		"$tmp/smollm2/tokenizer.json" > "$tmp/$v/tokenizer.json"
-	corpus "$tmp/$v" "smollm2-$v"
-done
+variant() {  # variant NAME PRE NORMALIZER: lines 2 and 3 of the file replaced
+	mkdir "$tmp/$1"
+	awk -v f="$fx/pre-$2.json" -v norm="$3" '
+		NR == 2 { while ((getline l < f) > 0) printf "\"pre_tokenizer\":%s,\n", l; next }
+		NR == 3 { printf "\"normalizer\":%s,\n", norm; next } 1' \
+		"$tmp/smollm2/tokenizer.json" > "$tmp/$1/tokenizer.json"
+	corpus "$tmp/$1" "smollm2-$1"
+}
+variant llama3 llama3 null
+variant qwen2 qwen2 null
+variant gpt2 gpt2 null
+variant qwen2-nfc qwen2 '{"type":"NFC"}'
+is "qwen2-nfc: e + combining acute is one token, as precomposed" \
+	"$(printf 'e\314\201' | tok-encode -m "$tmp/qwen2-nfc")" "$(printf '\303\251' | tok-encode -m "$tmp/qwen2-nfc")"
 
 # a Llama-2-style SentencePiece tokenizer.json (merges list, Metaspace
 # dummy prefix), made by tests/ref/spm-ref.py from part of Gemma's vocabulary

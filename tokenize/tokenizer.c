@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "normalize.h"
 #include "pretok.h"
 #include "unicode.h"
 
@@ -903,6 +904,14 @@ static void spm_fragment(struct tokenizer *t, const char *s, size_t n, bool pref
 static void encode_fragment(struct tokenizer *t, const char *s, size_t n, bool at_start, struct ids *out)
 {
 	const struct vocab *v = t->v;
+	if (v->nfc) {
+		/* the normalizer sees the text between added tokens */
+		size_t len;
+		char *norm = nfc(s, n, &len);
+		bpe_fragment(t, norm, len, out);
+		free(norm);
+		return;
+	}
 	if (v->kind == VOCAB_BPE) {
 		bpe_fragment(t, s, n, out);
 		return;

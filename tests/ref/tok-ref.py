@@ -28,7 +28,8 @@ References:
             differs.
   smollm2-llama3 / -qwen2 / -gpt2   the same vocabulary with the Llama 3,
             Qwen2 and GPT-2 pre-tokenizers (tokenizer.json variants), to test
-            those splitters against the tokenizers library.
+            those splitters against the tokenizers library; smollm2-qwen2-nfc
+            adds Qwen2's NFC normalizer.
 """
 import gzip
 import json
@@ -122,10 +123,12 @@ smollm.encode_special_tokens = True
 diff = sum(plain.encode(l).ids != smollm.encode(l).ids for l in lines)
 print(f"smollm2: transformers' GGUF loader (GPT-2 splitting) differs from Digits+ByteLevel on {diff} lines")
 
-# the directory fixture: pre_tokenizer on line 2 so that tests can swap it
-rest = {k: v for k, v in spec.items() if k != "pre_tokenizer"}
+# the directory fixture: pre_tokenizer on line 2 and normalizer on line 3,
+# so that tests can swap them
+rest = {k: v for k, v in spec.items() if k not in ("pre_tokenizer", "normalizer")}
 body = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
-text = "{\n" + '"pre_tokenizer":' + json.dumps(smollm_pre) + ",\n" + body[1:] + "\n"
+text = ("{\n" + '"pre_tokenizer":' + json.dumps(smollm_pre) + ",\n" + '"normalizer":' +
+        json.dumps(spec.get("normalizer")) + ",\n" + body[1:] + "\n")
 with gzip.GzipFile(f"{fx}/smollm2-tokenizer.json.gz", "wb", mtime=0) as f:
     f.write(text.encode("utf-8"))
 with open(f"{fx}/smollm2-tokenizer_config.json", "w") as f:
@@ -147,3 +150,7 @@ for vname, pre in variants.items():
         f.write(json.dumps(pre) + "\n")
     spec["pre_tokenizer"] = pre
     fixtures(f"smollm2-{vname}", Tokenizer.from_str(json.dumps(spec)))
+# Qwen2's tokenizer.json also puts the text in NFC first
+spec["pre_tokenizer"] = variants["qwen2"]
+spec["normalizer"] = {"type": "NFC"}
+fixtures("smollm2-qwen2-nfc", Tokenizer.from_str(json.dumps(spec)))

@@ -8,6 +8,7 @@
 
 #include "gguf.h"
 #include "gguf_write.h"
+#include "normalize.h"
 #include "pretok.h"
 #include "tokenizer.h"
 #include "unicode.h"
@@ -336,6 +337,75 @@ static void test_llama_spm(void)
 	free(type);
 }
 
+/* hex code points separated by spaces -> UTF-8 */
+static size_t field_utf8(const char *f, const char *end, char *out)
+{
+	size_t o = 0;
+	while (f < end) {
+		char *e;
+		unsigned long cp = strtoul(f, &e, 16);
+		if (e == f)
+			break;
+		o += (size_t)utf8_encode((uint32_t)cp, out + o);
+		f = e;
+		while (f < end && *f == ' ')
+			f++;
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* NFC against the Unicode conformance file (NormalizationTest.txt of
+ * Debian's unicode-data): c2 == NFC(c1) == NFC(c2) == NFC(c3) and
+ * c4 == NFC(c4) == NFC(c5) on every line. */
+static void test_nfc(void)
+{
+	const char *path = "/usr/share/unicode/NormalizationTest.txt.bz2";
+	char cmd[256], line[4096], col[5][1024], first_bad[4096] = "";
+	size_t len[5];
+	int lines = 0, bad = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof cmd, "bzcat %s 2>/dev/null", path);
+	if (!(f = fopen(path, "rb")) || (fclose(f), !(f = popen(cmd, "r")))) {
+		printf("ok %d # SKIP %s not readable (Debian package unicode-data, and bzcat)\n", ++n_test, path);
+		return;
+	}
+	while (fgets(line, sizeof line, f)) {
+		if (line[0] == '#' || line[0] == '@' || line[0] == '\n')
+			continue;
+		const char *p = line;
+		int k;
+		for (k = 0; k < 5; k++) {
+			const char *semi = strchr(p, ';');
+			if (!semi)
+				break;
+			len[k] = field_utf8(p, semi, col[k]);
+			p = semi + 1;
+		}
+		if (k < 5)
+			continue;
+		static const int src[5] = {0, 1, 2, 3, 4}, want[5] = {1, 1, 1, 3, 3};
+		for (k = 0; k < 5; k++) {
+			size_t n;
+			char *r = nfc(col[src[k]], len[src[k]], &n);
+			if (n != len[want[k]] || memcmp(r, col[want[k]], n) != 0) {
+				if (!bad)
+					snprintf(first_bad, sizeof first_bad, "%s", line);
+				bad++;
+			}
+			free(r);
+		}
+		lines++;
+	}
+	pclose(f);
+	char name[160];
+	snprintf(name, sizeof name, "NFC conformance: %d lines of NormalizationTest.txt, %d wrong", lines, bad);
+	ok(lines > 10000 && bad == 0, name);
+	if (bad)
+		printf("# first wrong: %s", first_bad);
+}
+
 int main(void)
 {
 	test_repair();
@@ -344,6 +414,7 @@ int main(void)
 	test_bpe();
 	test_spm();
 	test_llama_spm();
+	test_nfc();
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
