@@ -38,4 +38,7 @@ like "... with its name" "$(cat "$tmp/err")" "architecture 'test' is not support
 ok "every value type: lm-step --info -v lists the keys" sh -c "lm-step -m '$tmp/h/valid-types.gguf' --info -v; true"
 like "a uint64 over 2^63 shown exactly" "$(cat "$tmp/out")" 't\.u64 .*9223372036854775813'
 like "a string array summarised" "$(cat "$tmp/out")" 'a\.str .*\[string x 4\]'
+ok "tiny llama: lm-step --info exits 0" lm-step -m "$tmp/h/valid-tiny-llama.gguf" --info
+like "tiny llama: 2 layers" "$(cat "$tmp/out")" '^layers *2$'
+like "tiny llama: vocabulary 5" "$(cat "$tmp/out")" '^vocabulary *5$'
 done_testing
