@@ -261,6 +261,22 @@ static bool mul_ok(uint64_t a, uint64_t b, uint64_t *r)
 	return !__builtin_mul_overflow(a, b, r);
 }
 
+/* Make room for record i of n: the arrays grow with the records actually
+ * read, so a count that merely fits the file size costs nothing until the
+ * records are there (a hostile count fails at the first short record). */
+static void *grow(void *arr, uint64_t i, uint64_t n, size_t size, uint64_t *cap)
+{
+	if (i < *cap)
+		return arr;
+	uint64_t c = *cap ? *cap * 2 : 64;
+	if (c > n)
+		c = n;
+	arr = xreallocarray(arr, (size_t)c, size);
+	memset((char *)arr + *cap * size, 0, (size_t)(c - *cap) * size);
+	*cap = c;
+	return arr;
+}
+
 static bool parse(struct gguf *g, struct cur *c)
 {
 	uint32_t magic;
@@ -297,9 +313,10 @@ static bool parse(struct gguf *g, struct cur *c)
 		FAIL(c, "tensor count %llu cannot fit in a file of %llu bytes",
 		     (unsigned long long)g->n_tensors, (unsigned long long)c->size);
 
-	g->kv = xcalloc(g->n_kv, sizeof *g->kv);
+	uint64_t cap = 0;
 	g->alignment = GGUF_DEFAULT_ALIGNMENT;
 	for (i = 0; i < g->n_kv; i++) {
+		g->kv = grow(g->kv, i, g->n_kv, sizeof *g->kv, &cap);
 		struct gguf_kv *kv = &g->kv[i];
 		uint32_t t;
 		snprintf(c->where, sizeof c->where, "key %llu of %llu", (unsigned long long)i,
@@ -330,8 +347,9 @@ static bool parse(struct gguf *g, struct cur *c)
 		if (cmp_kv(&g->kv_sorted[i - 1], &g->kv_sorted[i]) == 0)
 			FAIL(c, "duplicate key '%s'", shown(kb, sizeof kb, g->kv_sorted[i]->key.s, g->kv_sorted[i]->key.len));
 
-	g->tensors = xcalloc(g->n_tensors, sizeof *g->tensors);
+	cap = 0;
 	for (i = 0; i < g->n_tensors; i++) {
+		g->tensors = grow(g->tensors, i, g->n_tensors, sizeof *g->tensors, &cap);
 		struct gguf_tensor *t = &g->tensors[i];
 		struct gguf_str name;
 		uint32_t type;

@@ -11,7 +11,7 @@
 #                               reproducers land in build/fuzz/
 #   make fuzz-build             only build build/fuzz/fuzz-gguf
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov
 
 asan-hostile:
 	$(MAKE) SAN=1 asan-hostile-run
@@ -40,3 +40,20 @@ fuzz: build/fuzz/fuzz-gguf $(B)/tests/test-gguf
 	mkdir -p tests/fuzz/corpus-run
 	build/fuzz/fuzz-gguf $(FUZZ_ARGS) -dict=tests/fuzz/gguf.dict -artifact_prefix=build/fuzz/ \
 		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run build/fuzz/seeds
+
+# make fuzz-cov: line and branch coverage of the reader (and the layers the
+# target drives) over the fuzz corpus and the seeds, with llvm-cov.
+FUZZ_COV_FLAGS := -g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
+LLVM_PROFDATA ?= llvm-profdata
+LLVM_COV ?= llvm-cov
+
+build/fuzz/fuzz-gguf-cov: $(FUZZ_SRCS) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(FUZZ_COV_FLAGS) -o $@ $(FUZZ_SRCS) -pthread $(LDLIBS)
+
+fuzz-cov: build/fuzz/fuzz-gguf-cov
+	mkdir -p tests/fuzz/corpus-run build/fuzz/seeds
+	LLVM_PROFILE_FILE=build/fuzz/cov.profraw build/fuzz/fuzz-gguf-cov -runs=0 tests/fuzz/corpus-run build/fuzz/seeds
+	$(LLVM_PROFDATA) merge -sparse build/fuzz/cov.profraw -o build/fuzz/cov.profdata
+	$(LLVM_COV) report build/fuzz/fuzz-gguf-cov -instr-profile=build/fuzz/cov.profdata \
+		common/gguf.c common/model.c common/vocab.c
