@@ -1,5 +1,6 @@
 /* tok-decode - token batches in, UTF-8 text out, flushed per batch.
  * man tok-decode(1); the token stream is lm-tokens(5). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,11 @@ static int flush_text(struct pending *p, bool at_end)
 	free(s);
 	memmove(p->b, p->b + n, p->n - n);
 	p->n -= n;
-	if (ok != len)
-		return out_flush();
+	if (ok != len) {
+		if (errno == EPIPE)
+			return 0;
+		die("write error on standard output: %s", strerror(errno));
+	}
 	return out_flush();
 }
 

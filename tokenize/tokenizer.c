@@ -24,15 +24,27 @@
 #include "pretok.h"
 #include "unicode.h"
 
+#define SPACE_MARK "\xe2\x96\x81"  /* U+2581, SentencePiece's space */
+
 /* ---- hash maps ---- */
 
+/* A multiply-xorshift hash over 8-byte words: the lookups of SPM merging
+ * are most of its time. */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
-	return h ^ (h >> 29);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, x;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&x, s, 8);
+		h = (h ^ x) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+	}
+	x = 0;
+	memcpy(&x, s, n);
+	h = (h ^ x) * 0x94d049bb133111ebull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
 }
 
 static uint64_t hash_u64(uint64_t x)
@@ -44,13 +56,18 @@ static uint64_t hash_u64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-/* text -> id, open addressing; keys are the key[] strings by id */
+/* text -> id, open addressing; keys are the key[] strings by id.  A slot
+ * packs 24 bits of the hash, the key length (16 bits, 0xffff = longer)
+ * and id + 1 (24 bits; 0 = empty), so a lookup touches the string only
+ * when it almost surely matches: the table is most of SPM's time. */
 struct text_map {
-	uint32_t *slot;  /* id + 1, 0 = empty */
+	uint64_t *slot;
 	size_t mask;
 	char **key;
 	uint32_t *key_len;
 };
+
+#define TM_MAX_ID ((1u << 24) - 2)
 
 static size_t pow2_at_least(size_t n)
 {
@@ -67,15 +84,23 @@ static void tm_init(struct text_map *m, size_t n)
 	m->mask = cap - 1;
 }
 
+static uint64_t tm_tag(uint64_t h, size_t n)
+{
+	return (h >> 40) << 40 | (uint64_t)(n < 0xffff ? n : 0xffff) << 24;
+}
+
 static int32_t tm_get(const struct text_map *m, const char *s, size_t n)
 {
-	size_t i = hash_bytes(s, n) & m->mask;
-	for (;; i = (i + 1) & m->mask) {
-		uint32_t v = m->slot[i];
+	uint64_t h = hash_bytes(s, n), tag = tm_tag(h, n);
+	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+		uint64_t v = m->slot[i];
 		if (!v)
 			return -1;
-		if (m->key_len[v - 1] == n && memcmp(m->key[v - 1], s, n) == 0)
-			return (int32_t)(v - 1);
+		if ((v & ~0xffffffull) == tag) {
+			uint32_t id = (uint32_t)(v & 0xffffff) - 1;
+			if (m->key_len[id] == n && memcmp(m->key[id], s, n) == 0)
+				return (int32_t)id;
+		}
 	}
 }
 
@@ -84,11 +109,12 @@ static int32_t tm_get(const struct text_map *m, const char *s, size_t n)
 static void tm_put(struct text_map *m, uint32_t id)
 {
 	size_t n = m->key_len[id];
-	size_t i = hash_bytes(m->key[id], n) & m->mask;
-	for (;; i = (i + 1) & m->mask) {
-		uint32_t v = m->slot[i];
-		if (!v || (m->key_len[v - 1] == n && memcmp(m->key[v - 1], m->key[id], n) == 0)) {
-			m->slot[i] = id + 1;
+	uint64_t h = hash_bytes(m->key[id], n), tag = tm_tag(h, n);
+	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+		uint64_t v = m->slot[i];
+		uint32_t old = (uint32_t)(v & 0xffffff) - 1;
+		if (!v || ((v & ~0xffffffull) == tag && m->key_len[old] == n && memcmp(m->key[old], m->key[id], n) == 0)) {
+			m->slot[i] = tag | (id + 1);
 			return;
 		}
 	}
@@ -260,6 +286,12 @@ struct tokenizer {
 	uint32_t *score_rank;  /* SPM from GGUF: dense rank of each token's score, best = 0 */
 	int32_t byte_tok[256]; /* BPE: the token of each single byte; SPM: <0xNN> */
 	struct trie added;
+	bool spm_split;        /* SPM: words may be merged apart (see spm_fragment) */
+	struct {
+		int32_t id;
+		uint32_t at;       /* byte offset of the U+2581 that follows another character */
+	} *cross;              /* SPM: tokens with such a junction */
+	size_t n_cross;
 	/* scratch */
 	struct pieces pieces;
 	struct sym *sym;
@@ -347,12 +379,51 @@ static int cmp_score_desc(const void *a, const void *b, void *ctx)
 	return (x < y) - (x > y);
 }
 
+/* SPM words: which tokens join a character to a following U+2581?  With
+ * few of them, cutting the text there is safe where none occurs.  An
+ * unknown character would fuse its <unk> with a neighbour's across a cut:
+ * cut only when every byte has its fallback token. */
+#define MAX_JUNCTIONS 256
+
+static void find_junctions(struct tokenizer *t)
+{
+	const struct vocab *v = t->v;
+	for (int b = 0; b < 256; b++)
+		if (t->byte_tok[b] < 0 || !v->byte_fallback)
+			return;
+	for (uint32_t id = 0; id < v->n; id++) {
+		const char *s = t->tmap.key[id];
+		size_t len = t->tmap.key_len[id];
+		for (size_t p = 1; p + 3 <= len; p++) {
+			if (s[p] != '\xe2' || memcmp(s + p, SPACE_MARK, 3) != 0 ||
+			    (p >= 3 && memcmp(s + p - 3, SPACE_MARK, 3) == 0))
+				continue;
+			if (t->n_cross == MAX_JUNCTIONS) {
+				free(t->cross);
+				t->cross = NULL;
+				t->n_cross = 0;
+				return;
+			}
+			t->cross = xreallocarray(t->cross, t->n_cross + 1, sizeof *t->cross);
+			t->cross[t->n_cross].id = (int32_t)id;
+			t->cross[t->n_cross].at = (uint32_t)p;
+			t->n_cross++;
+		}
+	}
+	t->spm_split = true;
+}
+
 struct tokenizer *tokenizer_new(const struct vocab *v, struct lmu_err *e)
 {
 	struct tokenizer *t = xcalloc(1, sizeof *t);
 	uint32_t i;
 
 	t->v = v;
+	if (v->n > TM_MAX_ID) {
+		err_set(e, "%u tokens: more than this tokenizer handles (%u)", v->n, TM_MAX_ID);
+		free(t);
+		return NULL;
+	}
 	if (v->kind == VOCAB_BPE) {
 		int p = pretok_from_name(v->pre);
 		if (p < 0) {
@@ -438,6 +509,9 @@ struct tokenizer *tokenizer_new(const struct vocab *v, struct lmu_err *e)
 		t->byte_tok[i] = tm_get(&t->tmap, s, (size_t)n);
 	}
 
+	if (v->kind == VOCAB_SPM)
+		find_junctions(t);
+
 	/* added tokens, matched in the raw text before anything else */
 	memset(t->added.root_child, 0xff, sizeof t->added.root_child);
 	for (i = 0; i < v->n; i++) {
@@ -496,6 +570,7 @@ void tokenizer_free(struct tokenizer *t)
 	free(t->merges.out);
 	free(t->score_rank);
 	free(t->added.node);
+	free(t->cross);
 	pieces_free(&t->pieces);
 	free(t->sym);
 	free(t->heap.a);
@@ -600,7 +675,7 @@ static void bpe_word(struct tokenizer *t, const unsigned char *w, size_t n, stru
 }
 
 /* A cache of pieces already encoded: prose repeats its words. */
-#define CACHE_SLOTS (1u << 16)
+#define CACHE_SLOTS (1u << 18)
 #define CACHE_MAX_PIECE 64
 
 static void cache_reset(struct word_cache *c)
@@ -608,8 +683,8 @@ static void cache_reset(struct word_cache *c)
 	if (!c->slot) {
 		c->slot = xcalloc(CACHE_SLOTS, sizeof *c->slot);
 		c->mask = CACHE_SLOTS - 1;
-		c->cap_bytes = 1 << 20;
-		c->cap_ids = 1 << 18;
+		c->cap_bytes = 1 << 23;
+		c->cap_ids = 1 << 21;
 		c->bytes = xmalloc(c->cap_bytes);
 		c->ids = xmalloc(c->cap_ids * sizeof *c->ids);
 	} else {
@@ -618,13 +693,15 @@ static void cache_reset(struct word_cache *c)
 	c->used = c->nbytes = c->nids = 0;
 }
 
-static void bpe_piece(struct tokenizer *t, const unsigned char *w, size_t n, struct ids *out)
+typedef void word_fn(struct tokenizer *t, const unsigned char *w, size_t n, struct ids *out);
+
+static void cached_word(struct tokenizer *t, word_fn *fn, const unsigned char *w, size_t n, struct ids *out)
 {
 	struct word_cache *c = &t->cache;
 	size_t i;
 
 	if (n > CACHE_MAX_PIECE) {
-		bpe_word(t, w, n, out);
+		fn(t, w, n, out);
 		return;
 	}
 	if (!c->slot)
@@ -638,7 +715,7 @@ static void bpe_piece(struct tokenizer *t, const unsigned char *w, size_t n, str
 		}
 	}
 	size_t before = out->n;
-	bpe_word(t, w, n, out);
+	fn(t, w, n, out);
 	size_t nids = out->n - before;
 	if (c->used * 2 > CACHE_SLOTS || c->nbytes + n > c->cap_bytes || c->nids + nids > c->cap_ids) {
 		cache_reset(c);
@@ -663,7 +740,7 @@ static void bpe_fragment(struct tokenizer *t, const char *s, size_t n, struct id
 	pretok_split(t->pre, s, n, &t->pieces);
 	for (size_t i = 0; i < t->pieces.n; i++) {
 		size_t end = t->pieces.end[i];
-		bpe_piece(t, (const unsigned char *)s + start, end - start, out);
+		cached_word(t, bpe_word, (const unsigned char *)s + start, end - start, out);
 		start = end;
 	}
 }
@@ -721,36 +798,18 @@ static void spm_emit(struct tokenizer *t, const char *text, const struct sym *s,
 	}
 }
 
-static void spm_fragment(struct tokenizer *t, const char *s, size_t n, bool prefix, struct ids *out)
+/* Merge within one segment of normalized text. */
+static void spm_word(struct tokenizer *t, const unsigned char *w, size_t m, struct ids *out)
 {
-	size_t need = 3 * n + 4, m = 0, nsym = 0;
+	const char *text = (const char *)w;
+	size_t nsym = 0;
 	struct cand c;
 
-	/* spaces become U+2581; the dummy prefix is one more */
-	if (need > t->buf_cap) {
-		t->buf_cap = need;
-		t->buf = xrealloc(t->buf, need);
-	}
-	char *text = t->buf;
-	if (prefix) {
-		memcpy(text, "\xe2\x96\x81", 3);
-		m = 3;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == ' ') {
-			memcpy(text + m, "\xe2\x96\x81", 3);
-			m += 3;
-		} else {
-			text[m++] = s[i];
-		}
-	}
-	if (m == 0)
-		return;
 	grow_sym(t, m);
 	struct sym *sy = t->sym;
 	for (size_t i = 0; i < m;) {
 		uint32_t cp;
-		int len = utf8_decode((const unsigned char *)text + i, &cp);
+		int len = utf8_decode(w + i, &cp);
 		sy[nsym] = (struct sym){tm_get(&t->tmap, text + i, (size_t)len), (uint32_t)i, (uint32_t)len, 1,
 					 (int32_t)nsym - 1, -1};
 		if (nsym)
@@ -771,6 +830,62 @@ static void spm_fragment(struct tokenizer *t, const char *s, size_t n, bool pref
 	bool last_unk = false;
 	for (int32_t i = 0; i >= 0; i = sy[i].next)
 		spm_emit(t, text, &sy[i], out, &last_unk);
+}
+
+/* May merging ever join the character before byte p (not a U+2581) with
+ * the U+2581 at p?  Only if a token that has such a junction occurs in
+ * the text across p (tokenizer_new lists them). */
+static bool spm_joined_at(const struct tokenizer *t, const char *text, size_t m, size_t p)
+{
+	for (size_t i = 0; i < t->n_cross; i++) {
+		int32_t id = t->cross[i].id;
+		size_t k = t->cross[i].at, len = t->tmap.key_len[id];
+		if (p >= k && p - k + len <= m && memcmp(text + p - k, t->tmap.key[id], len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void spm_fragment(struct tokenizer *t, const char *s, size_t n, bool prefix, struct ids *out)
+{
+	size_t need = 3 * n + 4, m = 0;
+
+	/* spaces become U+2581; the dummy prefix is one more */
+	if (need > t->buf_cap) {
+		t->buf_cap = need;
+		t->buf = xrealloc(t->buf, need);
+	}
+	char *text = t->buf;
+	if (prefix) {
+		memcpy(text, SPACE_MARK, 3);
+		m = 3;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ' ') {
+			memcpy(text + m, SPACE_MARK, 3);
+			m += 3;
+		} else {
+			text[m++] = s[i];
+		}
+	}
+	if (!t->spm_split) {
+		spm_word(t, (const unsigned char *)text, m, out);
+		return;
+	}
+	/* Words: cut before each run of U+2581 that follows another
+	 * character, where no merge can cross; each word then merges alone,
+	 * through the cache.  The result is the same as merging the whole. */
+	size_t start = 0;
+	for (size_t p = 1; p + 3 <= m; p++) {
+		if (text[p] != '\xe2' || memcmp(text + p, SPACE_MARK, 3) != 0 ||
+		    (p >= 3 && memcmp(text + p - 3, SPACE_MARK, 3) == 0) ||
+		    spm_joined_at(t, text, m, p))
+			continue;
+		cached_word(t, spm_word, (const unsigned char *)text + start, p - start, out);
+		start = p;
+	}
+	if (m > start)
+		cached_word(t, spm_word, (const unsigned char *)text + start, m - start, out);
 }
 
 /* ---- the whole text ---- */
