@@ -55,6 +55,7 @@ struct J {
 	int depth;
 	struct tok *toks; /* (ntok) */
 	size_t ntok, tcap, tp;
+	struct val **small_ints; /* (SMALL_INTS) shared values of 0..SMALL_INTS-1 */
 	char *out; /* malloc'd result being built (outlen, outcap) */
 	size_t outlen, outcap;
 };
@@ -626,10 +627,24 @@ static struct val *mkundef(struct J *j, const char *hint, size_t n)
 
 static struct val *mkbool(bool b) { return b ? &v_true : &v_false; }
 
+/* Values are never modified once made, so small integers (loop
+ * counters, range() items) are made once per render. */
+#define SMALL_INTS 4096
+
 static struct val *mkint(struct J *j, long long i)
 {
+	if (i >= 0 && i < SMALL_INTS) {
+		if (!j->small_ints) {
+			j->small_ints = alloc(j, SMALL_INTS * sizeof *j->small_ints);
+			memset(j->small_ints, 0, SMALL_INTS * sizeof *j->small_ints);
+		}
+		if (j->small_ints[i])
+			return j->small_ints[i];
+	}
 	struct val *v = mkval(j, V_INT);
 	v->i = i;
+	if (i >= 0 && i < SMALL_INTS)
+		j->small_ints[i] = v;
 	return v;
 }
 
@@ -2800,8 +2815,9 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	struct val **items = iter_items(j, seq, &n, x->pos);
 	if (x->b) { /* {% for x in xs if cond %}: filter first, loop over the rest */
 		struct vec kept = {0};
+		struct scope s = {.up = sc};
 		for (size_t i = 0; i < n; i++) {
-			struct scope s = {.up = sc};
+			s.names.n = s.vals.n = 0;
 			bind(j, &s, &x->targets, items[i], x->pos);
 			if (truthy(eval(j, &s, x->b)))
 				vpush(j, &kept, items[i]);
@@ -2816,10 +2832,11 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	l->len = n;
 	struct val *lv = mkval(j, V_LOOP);
 	lv->loop = l;
+	struct scope s = {.up = sc};
 	for (size_t i = 0; i < n; i++) {
-		/* each iteration gets a fresh scope: Jinja does not carry
+		/* each iteration starts with an empty scope: Jinja does not carry
 		 * assignments from one iteration to the next or out of the loop */
-		struct scope s = {.up = sc};
+		s.names.n = s.vals.n = 0;
 		l->idx = i;
 		bind(j, &s, &x->targets, items[i], x->pos);
 		assign(j, &s, "loop", lv);

@@ -32,6 +32,7 @@ TOKENS = {
     "llama3.1": ("<|begin_of_text|>", "<|eot_id|>"),
     "llama2": ("<s>", "</s>"),
     "mistral": ("<s>", "</s>"),
+    "synthetic": ("<s>", None),
 }
 
 def m(role, content):
@@ -55,6 +56,7 @@ CONVERSATIONS = [
     [m("user", "one"), m("user", "two in a row")],
     [m("system", "s"), m("assistant", "assistant first"), m("user", "u")],
     [m("developer", "custom role"), m("user", "hi")],
+    [m("user", " \u3000\u00a0edge spaces\u2003\x1f"), m("assistant", "\u00a0"), m("user", '{"json": "like"}')],
 ]
 
 def render(tmpl, msgs, agp, bos, eos):
