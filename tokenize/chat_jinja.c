@@ -597,10 +597,17 @@ struct val {
 	size_t n;
 	struct val **items; /* V_LIST (items, len) */
 	size_t len;
+	int kind;           /* V_LIST: what Python type it stands for (L_*) */
 	struct dict *d;        /* V_DICT, V_NS */
 	struct loopst *loop;   /* V_LOOP */
 	struct val *self;      /* V_METHOD receiver */
 };
+
+/* Python types that a V_LIST stands for: they print, compare and measure
+ * differently.  Generators (map, select, reverse...) and views
+ * (dict.items(), range()) only iterate here; printing them, which in
+ * Python gives "<generator object ...>", is an error. */
+enum { L_LIST, L_TUPLE, L_ITER, L_VIEW };
 
 struct loopst {
 	struct val **items;
@@ -670,6 +677,13 @@ static struct val *mklist(struct J *j, struct val **items, size_t len)
 	struct val *v = mkval(j, V_LIST);
 	v->items = items;
 	v->len = len;
+	return v;
+}
+
+static struct val *mkseq(struct J *j, struct val **items, size_t len, int kind)
+{
+	struct val *v = mklist(j, items, len);
+	v->kind = kind;
 	return v;
 }
 
@@ -841,10 +855,12 @@ static struct node *parse_primary(struct J *j)
 		if (is_op(cur(j), ")")) {
 			nexttok(j);
 			x = mknode(j, N_LIST, k->pos); /* the empty tuple */
+			x->neg = true;
 		} else {
 			x = parse_expr(j, 1);
 			if (is_op(cur(j), ",")) { /* a tuple: a list for our purposes */
 				struct node *t = mknode(j, N_LIST, k->pos);
+				t->neg = true; /* a tuple */
 				vpush(j, &t->args, x);
 				while (is_op(cur(j), ",")) {
 					nexttok(j);
@@ -1184,7 +1200,7 @@ static struct tok *parse_body(struct J *j, struct vec *body, const char *const *
 static void parse_if(struct J *j, struct node *x)
 {
 	static const char *const ends[] = {"elif", "else", "endif", NULL};
-	x->a = parse_expr(j, 1);
+	x->a = parse_expr(j, 0); /* Jinja takes no "a if b else c" here */
 	end_block(j);
 	struct tok *k = parse_body(j, &x->body, ends, x->pos, "if");
 	if (is_name(k, "elif")) {
@@ -1263,6 +1279,7 @@ static struct node *parse_stmt(struct J *j)
 				x->a = parse_expr(j, 1);
 				if (is_op(cur(j), ",")) { /* set a, b = x, y */
 					struct node *t = mknode(j, N_LIST, x->a->pos);
+					t->neg = true; /* a tuple */
 					vpush(j, &t->args, x->a);
 					while (is_op(cur(j), ",")) {
 						nexttok(j);
@@ -1465,14 +1482,17 @@ static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 		break;
 	case V_STR: sput(j, b, v->s, v->n); break;
 	case V_LIST:
-		sputs(j, b, "[");
+		if (v->kind == L_ITER || v->kind == L_VIEW)
+			fail(j, pos, "printing a generator or view (the result of map, select, reverse, items, range...) "
+			             "is not supported: add '| list'");
+		sputs(j, b, v->kind == L_TUPLE ? "(" : "[");
 		for (size_t i = 0; i < v->len; i++) {
 			if (i)
 				sputs(j, b, ", ");
 			step(j, pos);
 			repr_into(j, b, v->items[i], pos);
 		}
-		sputs(j, b, "]");
+		sputs(j, b, v->kind == L_TUPLE ? (v->len == 1 ? ",)" : ")") : "]");
 		break;
 	case V_DICT:
 		sputs(j, b, "{");
@@ -1543,6 +1563,8 @@ static void json_into(struct J *j, struct sbuf *b, struct val *v, int indent, in
 	case V_LIST:
 	case V_DICT: {
 		int isdict = v->t == V_DICT;
+		if (!isdict && (v->kind == L_ITER || v->kind == L_VIEW))
+			fail(j, pos, "tojson: a generator or view is not JSON serializable");
 		size_t n = isdict ? v->d->keys.n : v->len;
 		sputs(j, b, isdict ? "{" : "[");
 		if (n == 0) {
@@ -1606,7 +1628,7 @@ static bool truthy(struct val *v)
 	case V_INT: return v->i != 0;
 	case V_FLOAT: return v->f != 0;
 	case V_STR: return v->n != 0;
-	case V_LIST: return v->len != 0;
+	case V_LIST: return v->kind == L_ITER || v->len != 0; /* a generator is always true */
 	case V_DICT: return v->d->keys.n != 0;
 	default: return true;
 	}
@@ -1632,6 +1654,8 @@ static bool equal(struct J *j, struct val *a, struct val *b, size_t pos)
 	case V_NONE: return true;
 	case V_STR: return a->n == b->n && !memcmp(a->s, b->s, a->n);
 	case V_LIST:
+		if (a->kind != b->kind || a->kind == L_ITER || a->kind == L_VIEW)
+			return a == b && a->kind == b->kind;
 		if (a->len != b->len)
 			return false;
 		for (size_t i = 0; i < a->len; i++)
@@ -1833,6 +1857,8 @@ static struct val *get_item(struct J *j, struct val *obj, struct val *key, size_
 		     (int)obj->n, obj->s ? obj->s : "");
 	}
 	case V_LIST:
+		if (obj->kind == L_ITER || obj->kind == L_VIEW)
+			fail(j, pos, "indexing a generator or view is not supported: add '| list'");
 		if (key->t == V_INT || key->t == V_BOOL) {
 			long long i = norm_index(inum(key), obj->len);
 			return i < 0 ? mkundef(j, "list item", 9) : obj->items[i];
@@ -1877,6 +1903,8 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 	if (st == 0)
 		fail(j, pos, "slice step cannot be zero");
 	size_t len;
+	if (obj->t == V_LIST && (obj->kind == L_ITER || obj->kind == L_VIEW))
+		fail(j, pos, "slicing a generator or view is not supported: add '| list'");
 	if (obj->t == V_LIST)
 		len = obj->len;
 	else if (obj->t == V_STR)
@@ -1909,7 +1937,7 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 		size_t k = 0;
 		for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
 			items[k++] = obj->items[i];
-		return mklist(j, items, cnt);
+		return mkseq(j, items, cnt, obj->kind);
 	}
 	size_t *off = alloc(j, (len + 1) * sizeof *off);
 	for (size_t c = 0, i = 0; c <= len; c++) {
@@ -2149,10 +2177,10 @@ static struct val *call_method(struct J *j, struct val *m, struct args *a, size_
 				struct val **kv = alloc(j, 2 * sizeof *kv);
 				kv[0] = self->d->keys.v[i];
 				kv[1] = self->d->vals.v[i];
-				items[i] = mklist(j, kv, 2);
+				items[i] = mkseq(j, kv, 2, L_TUPLE);
 			}
 		}
-		return mklist(j, items, n);
+		return mkseq(j, items, n, L_VIEW);
 	}
 	if (self->t == V_LOOP) { /* loop.cycle(a, b, ...) */
 		if (a->npos == 0)
@@ -2208,7 +2236,7 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 		for (long long i = 0; i < cnt; i++)
 			items[i] = mkint(j, v[0] + i * v[2]);
 		j->steps += cnt;
-		return mklist(j, items, (size_t)cnt);
+		return mkseq(j, items, (size_t)cnt, L_VIEW);
 	}
 	if (!strcmp(name, "strftime_now")) {
 		check_args(j, a, 1, NULL, name, pos);
@@ -2259,7 +2287,7 @@ static struct val *filter_select(struct J *j, const char *name, struct val *v, s
 		if (r == keep)
 			vpush(j, &out, items[i]);
 	}
-	return mklist(j, (struct val **)out.v, out.n);
+	return mkseq(j, (struct val **)out.v, out.n, L_ITER);
 }
 
 static struct val *apply_filter(struct J *j, const char *name, struct val *v, struct args *a, size_t pos)
@@ -2274,7 +2302,10 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		switch (v->t) {
 		case V_UNDEF: return mkint(j, 0);
 		case V_STR: return mkint(j, (long long)cp_count(v->s, v->n));
-		case V_LIST: return mkint(j, (long long)v->len);
+		case V_LIST:
+			if (v->kind == L_ITER)
+				fail(j, pos, "a generator (the result of map, select, reverse...) has no length: add '| list'");
+			return mkint(j, (long long)v->len);
 		case V_DICT: return mkint(j, (long long)v->d->keys.n);
 		default: fail(j, pos, "a %s has no length", tname(v));
 		}
@@ -2295,6 +2326,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 0, NULL, name, pos);
 		size_t n;
 		struct val **items = iter_items(j, v, &n, pos);
+		if (name[0] == 'l' && v->t == V_LIST && v->kind == L_ITER)
+			fail(j, pos, "last of a generator is not supported: add '| list'");
 		if (n == 0)
 			return mkundef(j, name, strlen(name));
 		return items[name[0] == 'f' ? 0 : n - 1];
@@ -2321,17 +2354,19 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 0, NULL, name, pos);
 		size_t n;
 		struct val **items = iter_items(j, v, &n, pos);
-		return mklist(j, items, n);
+		return mkseq(j, items, n, L_LIST);
 	}
 	if (!strcmp(name, "items")) {
 		check_args(j, a, 0, NULL, name, pos);
 		if (v->t == V_UNDEF)
-			return mklist(j, NULL, 0);
+			return mkseq(j, NULL, 0, L_ITER);
 		if (v->t != V_DICT)
 			fail(j, pos, "items needs a dict, got %s", tname(v));
 		struct val m = {.t = V_METHOD, .self = v, .s = "items"};
 		struct args none = {0};
-		return call_method(j, &m, &none, pos);
+		struct val *r = call_method(j, &m, &none, pos);
+		r->kind = L_ITER;
+		return r;
 	}
 	if (!strcmp(name, "tojson")) {
 		static const char *const kw[] = {"ensure_ascii", "indent", "separators", "sort_keys", NULL};
@@ -2402,7 +2437,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		for (size_t i = 0; i < n; i++)
 			r[i] = items[n - 1 - i];
 		if (v->t != V_STR)
-			return mklist(j, r, n);
+			return mkseq(j, r, n, L_ITER);
 		struct sbuf b = {0};
 		sput(j, &b, "", 0);
 		for (size_t i = 0; i < n; i++)
@@ -2434,7 +2469,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 			for (size_t i = 0; i < n; i++)
 				r[i] = apply_filter(j, dupn(j, fn->s, fn->n), items[i], &fa, pos);
 		}
-		return mklist(j, r, n);
+		return mkseq(j, r, n, L_ITER);
 	}
 	fail(j, pos, "unsupported filter '%s'", name);
 }
@@ -2455,12 +2490,18 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 	if (!strcmp(name, "string")) return v->t == V_STR;
 	if (!strcmp(name, "mapping")) return v->t == V_DICT;
 	if (!strcmp(name, "iterable")) return v->t == V_STR || v->t == V_LIST || v->t == V_DICT || v->t == V_UNDEF;
-	if (!strcmp(name, "sequence")) return v->t == V_STR || v->t == V_LIST || v->t == V_DICT;
+	if (!strcmp(name, "sequence"))
+		return v->t == V_STR || v->t == V_DICT || v->t == V_UNDEF || (v->t == V_LIST && v->kind != L_ITER);
 	if (!strcmp(name, "callable")) return v->t == V_FUNC || v->t == V_METHOD;
 	if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
 		if (v->t != V_STR)
 			fail(j, pos, "test '%s' needs a string", name);
-		return equal(j, v, str_case(j, v, name, pos), pos);
+		/* str.islower(): no cased character of the other case, and one at least */
+		int cased = 0;
+		for (size_t i = 0; i < v->n; i++)
+			if ((v->s[i] >= 'a' && v->s[i] <= 'z') || (v->s[i] >= 'A' && v->s[i] <= 'Z'))
+				cased = 1;
+		return cased && equal(j, v, str_case(j, v, name, pos), pos);
 	}
 	if (!strcmp(name, "even") || !strcmp(name, "odd") || !strcmp(name, "divisibleby")) {
 		if (v->t != V_INT && v->t != V_BOOL)
@@ -2476,8 +2517,15 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 	}
 	if (!x)
 		fail(j, pos, "unsupported test '%s'", name);
-	if (!strcmp(name, "equalto") || !strcmp(name, "eq") || !strcmp(name, "==") || !strcmp(name, "sameas"))
+	if (!strcmp(name, "equalto") || !strcmp(name, "eq") || !strcmp(name, "=="))
 		return equal(j, v, x, pos);
+	if (!strcmp(name, "sameas")) { /* Python "is": exact for the singletons */
+		if ((v->t == V_NONE || v->t == V_BOOL) && (x->t == V_NONE || x->t == V_BOOL))
+			return v->t == x->t && v->b == x->b;
+		if (v->t == V_UNDEF || x->t == V_UNDEF || v == x)
+			return v == x;
+		fail(j, pos, "'sameas' is only supported with none, true and false");
+	}
 	if (!strcmp(name, "ne") || !strcmp(name, "!=")) return !equal(j, v, x, pos);
 	if (!strcmp(name, "lt") || !strcmp(name, "lessthan")) return order(j, v, x, "<", pos) < 0;
 	if (!strcmp(name, "le")) return order(j, v, x, "<=", pos) <= 0;
@@ -2539,13 +2587,13 @@ static struct val *arith(struct J *j, const char *op, struct val *a, struct val 
 			s[a->n + b->n] = 0;
 			return mkstr(j, s, a->n + b->n);
 		}
-		if (a->t == V_LIST && b->t == V_LIST) {
+		if (a->t == V_LIST && b->t == V_LIST && a->kind == b->kind && (a->kind == L_LIST || a->kind == L_TUPLE)) {
 			struct val **items = alloc(j, (a->len + b->len + 1) * sizeof *items);
 			if (a->len)
 				memcpy(items, a->items, a->len * sizeof *items);
 			if (b->len)
 				memcpy(items + a->len, b->items, b->len * sizeof *items);
-			return mklist(j, items, a->len + b->len);
+			return mkseq(j, items, a->len + b->len, a->kind);
 		}
 	}
 	if (!strcmp(op, "*") && ((a->t == V_STR && (b->t == V_INT || b->t == V_BOOL)) ||
@@ -2754,7 +2802,7 @@ static struct val *eval(struct J *j, struct scope *sc, struct node *x)
 		struct val **items = alloc(j, (x->args.n + 1) * sizeof *items);
 		for (size_t i = 0; i < x->args.n; i++)
 			items[i] = eval(j, sc, x->args.v[i]);
-		r = mklist(j, items, x->args.n);
+		r = mkseq(j, items, x->args.n, x->neg ? L_TUPLE : L_LIST);
 		break;
 	}
 	case N_DICT: {

@@ -388,8 +388,101 @@ static void test_semantics(void)
 	}
 }
 
-int main(void)
+/* Mutated copies of the real templates (bytes flipped, cut, duplicated):
+ * each must render or fail with a message, never crash or hang.  Run
+ * under `make SAN=1 test` this is a small deterministic fuzzer. */
+static void test_mutations(void)
 {
+	static const char *const names[] = {"smollm2", "qwen2.5", "gemma3", "llama3.1", "llama2", "synthetic"};
+	static const char alphabet[] = "{}%#-+'\"()[]|.,:=~ \n\\abxyz019";
+	unsigned long long seed = 42;
+	int crashes = 0, rendered = 0, failed = 0;
+	struct chat_msg c[] = {M("system", "s"), M("user", "u {{ x }}"), M("assistant", "a"), M("user", "")};
+	for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
+		char path[256];
+		snprintf(path, sizeof path, FIXDIR "%s.jinja", names[t]);
+		size_t len;
+		char *orig = slurp(path, &len);
+		if (!orig)
+			continue;
+		char *buf = xmalloc(2 * len + 2);
+		for (int k = 0; k < 300; k++) {
+			memcpy(buf, orig, len + 1);
+			size_t n = len;
+			for (int m = 0; m < 1 + k % 4; m++) {
+				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+				size_t at = (size_t)(seed >> 33) % (n ? n : 1);
+				switch ((seed >> 20) % 4) {
+				case 0: buf[at] = alphabet[(seed >> 40) % (sizeof alphabet - 1)]; break;
+				case 1: n = at; buf[n] = 0; break;                       /* cut */
+				case 2: memmove(buf + at, buf + at + 1, n - at); n--; break; /* delete */
+				default: /* duplicate a span */
+					if (n + 16 < 2 * len) {
+						memmove(buf + at + 16, buf + at, n - at + 1);
+						n += 16;
+					}
+				}
+			}
+			struct lmu_err e = {{0}};
+			char *r = chat_render(buf, c, 4, k & 1, "<s>", "</s>", &e);
+			if (r)
+				rendered++;
+			else if (e.msg[0])
+				failed++;
+			else
+				crashes++;
+			free(r);
+		}
+		free(buf);
+		free(orig);
+	}
+	ok(crashes == 0 && rendered + failed == 1800,
+	   "mutations: 1800 mutated templates: %d rendered, %d failed with a message", rendered, failed);
+}
+
+/* test-chat --render TEMPLATES MESSAGES: the driver of tests/ref/chat-fuzz.py.
+ * TEMPLATES holds templates separated by 0x1e; each is rendered without
+ * and with the generation prompt, one line each: "OK text" (newlines and
+ * backslashes escaped) or "ERR message". */
+static int render_mode(const char *tpath, const char *mpath)
+{
+	size_t mlen, n;
+	char *all = slurp(tpath, NULL), *js = slurp(mpath, &mlen);
+	struct lmu_err e = {{0}};
+	struct chat_msg *m = all && js ? chat_parse_json(js, mlen, &n, &e) : NULL;
+	if (!m) {
+		fprintf(stderr, "test-chat: %s\n", all && js ? e.msg : "cannot read the input files");
+		return 1;
+	}
+	for (char *t = all; t;) {
+		char *sep = strchr(t, '\x1e');
+		if (sep)
+			*sep = 0;
+		for (int agp = 0; agp < 2; agp++) {
+			memset(&e, 0, sizeof e);
+			char *r = chat_render(t, m, n, agp, "<s>", "</s>", &e);
+			if (!r) {
+				printf("ERR %s\n", e.msg);
+				continue;
+			}
+			fputs("OK ", stdout);
+			for (char *p = r; *p; p++)
+				fputs(*p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : (char[]){*p, 0}, stdout);
+			putchar('\n');
+			free(r);
+		}
+		t = sep ? sep + 1 : NULL;
+	}
+	chat_msgs_free(m, n);
+	free(all);
+	free(js);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "--render"))
+		return render_mode(argv[2], argv[3]);
 	static const char *const fixtures[][2] = {
 		{"smollm2", "chatml"}, {"qwen2.5", "chatml"}, {"gemma3", "gemma"}, {"llama3", "llama3"},
 		{"llama3.1", "llama3"}, {"llama2", "llama2"}, {"mistral", "mistral"}, {"synthetic", "unknown"},
@@ -404,6 +497,7 @@ int main(void)
 	test_json();
 	test_hostile();
 	test_semantics();
+	test_mutations();
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
