@@ -32,6 +32,7 @@ TOKENS = {
     "llama3.1": ("<|begin_of_text|>", "<|eot_id|>"),
     "llama2": ("<s>", "</s>"),
     "mistral": ("<s>", "</s>"),
+    "mistral-nemo": ("<s>", "</s>"),
     "synthetic": ("<s>", None),
 }
 

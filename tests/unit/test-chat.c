@@ -485,7 +485,7 @@ int main(int argc, char **argv)
 		return render_mode(argv[2], argv[3]);
 	static const char *const fixtures[][2] = {
 		{"smollm2", "chatml"}, {"qwen2.5", "chatml"}, {"gemma3", "gemma"}, {"llama3", "llama3"},
-		{"llama3.1", "llama3"}, {"llama2", "llama2"}, {"mistral", "mistral"}, {"synthetic", "unknown"},
+		{"llama3.1", "llama3"}, {"llama2", "llama2"}, {"mistral", "mistral"}, {"mistral-nemo", "mistral"}, {"synthetic", "unknown"},
 	};
 	for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++) {
 		run_fixture(fixtures[i][0]);
