@@ -1004,11 +1004,14 @@ static struct node *parse_filters(struct J *j, struct node *x)
 			if (is_op(cur(j), "(")) {
 				parse_args(j, y);
 			} else {
+				/* one argument without parentheses, as Jinja allows:
+				 * "is divisibleby 3", "is sameas false" */
 				struct tok *a = cur(j);
-				int arg = a->t == T_STR || a->t == T_INT || a->t == T_FLOAT ||
-				          (a->t == T_NAME && !is_name(a, "else") && !is_name(a, "or") &&
-				           !is_name(a, "and") && !is_name(a, "if") && !is_name(a, "is") &&
-				           !is_name(a, "in") && !is_name(a, "not"));
+				int arg = a->t == T_STR || a->t == T_INT || a->t == T_FLOAT || is_op(a, "[") ||
+				          is_op(a, "{") ||
+				          (a->t == T_NAME && !is_name(a, "else") && !is_name(a, "or") && !is_name(a, "and"));
+				if (is_name(a, "is"))
+					fail(j, a->pos, "tests cannot be chained with 'is'");
 				if (arg)
 					vpush(j, &y->args, parse_postfix(j, parse_primary(j)));
 			}
@@ -2476,8 +2479,13 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 
 static bool apply_test(struct J *j, const char *name, struct val *v, struct args *a, size_t pos)
 {
+	static const char *const unary[] = {"defined", "undefined", "none", "boolean", "true", "false", "integer",
+	                                    "float", "number", "string", "mapping", "iterable", "sequence",
+	                                    "callable", "lower", "upper", "even", "odd", NULL};
 	step(j, pos);
 	struct val *x = arg(a, 0, NULL);
+	if (in_list(unary, name) && (a->npos || a->nkw))
+		fail(j, pos, "test '%s' takes no argument", name);
 	if (!strcmp(name, "defined")) return v->t != V_UNDEF;
 	if (!strcmp(name, "undefined")) return v->t == V_UNDEF;
 	if (!strcmp(name, "none")) return v->t == V_NONE;
