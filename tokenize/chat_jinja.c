@@ -580,13 +580,15 @@ static void lex(struct J *j)
 /* ------------------------------------------------------------------ */
 /* Values                                                              */
 
-enum vt { V_UNDEF, V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_LIST, V_DICT, V_NS, V_LOOP, V_FUNC, V_METHOD };
+enum vt { V_UNDEF, V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_LIST, V_DICT, V_NS, V_LOOP, V_FUNC, V_METHOD, V_MACRO };
 
 struct dict {
 	struct vec keys, vals; /* struct val * each */
 };
 
 struct loopst;
+struct node;
+struct scope;
 
 struct val {
 	enum vt t;
@@ -601,6 +603,8 @@ struct val {
 	struct dict *d;        /* V_DICT, V_NS */
 	struct loopst *loop;   /* V_LOOP */
 	struct val *self;      /* V_METHOD receiver */
+	struct node *macro;    /* V_MACRO definition */
+	struct scope *mscope;  /* V_MACRO: the scope it was defined in */
 };
 
 /* Python types that a V_LIST stands for: they print, compare and measure
@@ -698,7 +702,7 @@ static struct val *mkdict(struct J *j, enum vt t)
 static const char *tname(const struct val *v)
 {
 	static const char *const names[] = {"undefined", "none", "bool", "int", "float", "str", "list",
-	                                    "dict", "namespace", "loop", "function", "method"};
+	                                    "dict", "namespace", "loop", "function", "method", "macro"};
 	return names[v->t];
 }
 
@@ -710,7 +714,7 @@ enum nk {
 	N_CONST, N_NAME, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_FILTER, N_TEST, N_NOT, N_NEG, N_POS,
 	N_BIN, N_CMP, N_AND, N_OR, N_COND, N_LIST, N_DICT, N_CONCAT,
 	/* statements */
-	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK
+	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK, S_MACRO
 };
 
 struct node {
@@ -1304,6 +1308,29 @@ static struct node *parse_stmt(struct J *j)
 		end_block(j);
 	} else if (is_name(k, "break") || is_name(k, "continue")) {
 		x = mknode(j, is_name(k, "break") ? S_BREAK : S_CONTINUE, k->pos);
+		end_block(j);
+	} else if (is_name(k, "macro")) {
+		/* {% macro name(a, b=default) %}...{% endmacro %} */
+		static const char *const ends[] = {"endmacro", NULL};
+		x = mknode(j, S_MACRO, k->pos);
+		x->name = expect_name(j);
+		expect_op(j, "(");
+		while (!is_op(cur(j), ")")) {
+			if (x->targets.n)
+				expect_op(j, ",");
+			vpush(j, &x->targets, (void *)expect_name(j));
+			struct node *def = NULL;
+			if (is_op(cur(j), "=")) {
+				nexttok(j);
+				def = parse_expr(j, 1);
+			} else if (x->args.n && x->args.v[x->args.n - 1]) {
+				fail(j, cur(j)->pos, "macro parameter without a default after one with a default");
+			}
+			vpush(j, &x->args, def);
+		}
+		nexttok(j);
+		end_block(j);
+		parse_body(j, &x->body, ends, k->pos, "macro");
 		end_block(j);
 	} else if (is_name(k, "generation")) {
 		/* transformers' marker for assistant tokens: renders its body */
@@ -2254,8 +2281,12 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 	fail(j, pos, "unsupported function '%s'", name);
 }
 
+static struct val *call_macro(struct J *j, struct val *m, struct args *a, size_t pos);
+
 static struct val *call(struct J *j, struct val *f, struct args *a, size_t pos)
 {
+	if (f->t == V_MACRO)
+		return call_macro(j, f, a, pos);
 	if (f->t == V_METHOD)
 		return call_method(j, f, a, pos);
 	if (f->t == V_FUNC)
@@ -2273,6 +2304,8 @@ static struct val *filter_select(struct J *j, const char *name, struct val *v, s
 {
 	int attr = strstr(name, "attr") != NULL, keep = name[0] == 's';
 	size_t n;
+	if (!truthy(v)) /* Jinja yields nothing for a false value, none included */
+		return mkseq(j, NULL, 0, L_ITER);
 	struct val **items = iter_items(j, v, &n, pos);
 	struct vec out = {0};
 	size_t first = 0;
@@ -2447,6 +2480,58 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 			sput(j, &b, r[i]->s, r[i]->n);
 		return mkstr(j, b.s, b.n);
 	}
+	if (!strcmp(name, "dictsort") || !strcmp(name, "sort")) {
+		static const char *const kw[] = {"case_sensitive", "by", "reverse", "attribute", NULL};
+		int dict = name[0] == 'd';
+		check_args(j, a, dict ? 3 : 3, kw, name, pos);
+		/* dictsort(case_sensitive, by, reverse); sort(reverse, case_sensitive, attribute) */
+		struct val *cs = dict ? arg(a, 0, "case_sensitive") : arg(a, 1, "case_sensitive");
+		struct val *rev = dict ? arg(a, 2, "reverse") : arg(a, 0, "reverse");
+		struct val *by = dict ? arg(a, 1, "by") : NULL, *attr = dict ? NULL : arg(a, 2, "attribute");
+		int byval = by && by->t == V_STR && by->n == 5 && !memcmp(by->s, "value", 5);
+		if (by && !byval && !(by->t == V_STR && by->n == 3 && !memcmp(by->s, "key", 3)))
+			fail(j, pos, "dictsort: by must be 'key' or 'value'");
+		struct val **items;
+		size_t n;
+		if (dict) {
+			if (v->t != V_DICT)
+				fail(j, pos, "dictsort needs a dict, got %s", tname(v));
+			struct val m = {.t = V_METHOD, .self = v, .s = "items"};
+			struct args none = {0};
+			struct val *l = call_method(j, &m, &none, pos);
+			items = l->items;
+			n = l->len;
+		} else {
+			struct val **src = iter_items(j, v, &n, pos);
+			items = alloc(j, (n ? n : 1) * sizeof *items);
+			if (n)
+				memcpy(items, src, n * sizeof *items);
+		}
+		struct val **keys = alloc(j, (n ? n : 1) * sizeof *keys);
+		for (size_t i = 0; i < n; i++) {
+			struct val *k = dict ? items[i]->items[byval] : items[i];
+			if (attr)
+				k = get_attr(j, k, dupn(j, to_str(j, attr, pos)->s, to_str(j, attr, pos)->n), pos);
+			if (k->t == V_STR && !(cs && truthy(cs)))
+				k = str_case(j, k, "lower", pos);
+			keys[i] = k;
+		}
+		int desc = rev && truthy(rev);
+		for (size_t i = 1; i < n; i++) /* stable insertion sort, like Python's sorted() */
+			for (size_t k = i; k > 0; k--) {
+				step(j, pos);
+				int c = order(j, keys[k - 1], keys[k], "<", pos);
+				if (desc ? c >= 0 : c <= 0)
+					break;
+				struct val *t = keys[k];
+				keys[k] = keys[k - 1];
+				keys[k - 1] = t;
+				t = items[k];
+				items[k] = items[k - 1];
+				items[k - 1] = t;
+			}
+		return mkseq(j, items, n, L_LIST);
+	}
 	if (!strcmp(name, "select") || !strcmp(name, "reject") || !strcmp(name, "selectattr") ||
 	    !strcmp(name, "rejectattr")) {
 		check_args(j, a, 16, NULL, name, pos);
@@ -2454,6 +2539,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	}
 	if (!strcmp(name, "map")) {
 		size_t n;
+		if (!truthy(v)) /* as select: nothing for a false value */
+			return mkseq(j, NULL, 0, L_ITER);
 		struct val **items = iter_items(j, v, &n, pos);
 		struct val **r = alloc(j, (n ? n : 1) * sizeof *r);
 		struct val *attr = arg(a, 99, "attribute");
@@ -2888,15 +2975,17 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	l->len = n;
 	struct val *lv = mkval(j, V_LOOP);
 	lv->loop = l;
-	struct scope s = {.up = sc};
+	struct scope *s = alloc(j, sizeof *s); /* in the arena: a macro may keep it */
+	memset(s, 0, sizeof *s);
+	s->up = sc;
 	for (size_t i = 0; i < n; i++) {
 		/* each iteration starts with an empty scope: Jinja does not carry
 		 * assignments from one iteration to the next or out of the loop */
-		s.names.n = s.vals.n = 0;
+		s->names.n = s->vals.n = 0;
 		l->idx = i;
-		bind(j, &s, &x->targets, items[i], x->pos);
-		assign(j, &s, "loop", lv);
-		if (exec(j, &s, &x->body, capture) == F_BREAK)
+		bind(j, s, &x->targets, items[i], x->pos);
+		assign(j, s, "loop", lv);
+		if (exec(j, s, &x->body, capture) == F_BREAK)
 			break;
 	}
 	return F_NORMAL;
@@ -2964,11 +3053,53 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 		case S_BREAK: f = F_BREAK; break;
 		case S_CONTINUE: f = F_CONTINUE; break;
 		case S_BLOCK: f = exec(j, sc, &x->body, capture); break;
+		case S_MACRO: {
+			struct val *m = mkval(j, V_MACRO);
+			m->macro = x;
+			m->mscope = sc;
+			m->s = x->name;
+			m->n = strlen(x->name);
+			assign(j, sc, x->name, m);
+			break;
+		}
 		default: fail(j, x->pos, "internal error: expression used as statement");
 		}
 	}
 	j->depth--;
 	return f;
+}
+
+/* A macro call: parameters from the arguments or their defaults (missing
+ * ones undefined), the body rendered into a string. */
+static struct val *call_macro(struct J *j, struct val *m, struct args *a, size_t pos)
+{
+	struct node *x = m->macro;
+	if (a->npos > x->targets.n)
+		fail(j, pos, "macro '%s' takes at most %zu arguments, got %zu", x->name, x->targets.n, a->npos);
+	struct scope *s = alloc(j, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->up = m->mscope;
+	for (size_t k = 0; k < a->nkw; k++) {
+		size_t i;
+		for (i = 0; i < x->targets.n; i++)
+			if (!strcmp(x->targets.v[i], a->kwn[k]))
+				break;
+		if (i == x->targets.n)
+			fail(j, pos, "macro '%s' has no parameter '%s'", x->name, a->kwn[k]);
+		if (i < a->npos)
+			fail(j, pos, "macro '%s' got two values for '%s'", x->name, a->kwn[k]);
+	}
+	for (size_t i = 0; i < x->targets.n; i++) {
+		struct val *v = i < a->npos ? a->pos[i] : arg(a, (size_t)-1, x->targets.v[i]);
+		if (!v)
+			v = x->args.v[i] ? eval(j, s, x->args.v[i]) : mkundef(j, x->targets.v[i], strlen(x->targets.v[i]));
+		assign(j, s, x->targets.v[i], v);
+	}
+	struct sbuf b = {0};
+	sput(j, &b, "", 0);
+	if (exec(j, s, &x->body, &b) != F_NORMAL)
+		fail(j, pos, "'break' or 'continue' outside a loop in macro '%s'", x->name);
+	return mkstr(j, b.s, b.n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -3045,7 +3176,7 @@ char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, 
 		return NULL;
 	}
 	struct vec *body = parse(&j, tmpl);
-	struct scope globals = {0}, top = {.up = &globals};
+	struct scope globals = {0}, top = {.up = &globals}; /* live until the end of the render */
 	struct val **items = alloc(&j, (n_msgs + 1) * sizeof *items);
 	for (size_t i = 0; i < n_msgs; i++) {
 		struct val *m = mkdict(&j, V_DICT);

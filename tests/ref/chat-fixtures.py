@@ -33,6 +33,9 @@ TOKENS = {
     "llama2": ("<s>", "</s>"),
     "mistral": ("<s>", "</s>"),
     "mistral-nemo": ("<s>", "</s>"),
+    "qwen3": (None, "<|im_end|>"),
+    "deepseek-r1-distill": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>", "<\uff5cend\u2581of\u2581sentence\uff5c>"),
+    "phi3.5": ("<s>", "<|endoftext|>"),
     "synthetic": ("<s>", None),
 }
 

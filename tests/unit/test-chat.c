@@ -293,7 +293,10 @@ static void test_hostile(void)
 	expect_fail("missing endif", "{% if true %}x", "unclosed 'if' block: missing 'endif'");
 	expect_fail("missing endfor", "{% for m in messages %}x{% if 1 %}{% endif %}", "missing 'endfor'");
 	expect_fail("stray endfor", "x{% endfor %}", "unexpected 'endfor'");
-	expect_fail("macro", "{% macro f() %}{% endmacro %}", "unsupported statement 'macro'");
+	expect_fail("call block", "{% macro f() %}{{ caller() }}{% endmacro %}{% call f() %}x{% endcall %}",
+	            "unsupported statement 'call'");
+	expect_fail("macro arguments", "{% macro f(a) %}{% endmacro %}{{ f(1, 2) }}", "takes at most 1");
+	expect_fail("recursive macro", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "too deeply");
 	expect_fail("include", "{% include 'x' %}", "unsupported statement 'include'");
 	expect_fail("unknown filter", "{{ messages | shuffle }}", "line 1 col 15: unsupported filter 'shuffle'");
 	expect_fail("unknown test", "{{ 1 is prime }}", "unsupported test 'prime'");
@@ -373,6 +376,9 @@ static void test_semantics(void)
 		{"a\n  {%+ if true %}x{% endif %}\n  {%- if true +%}\ny{% endif %}", "a\n  x\ny"},
 		{"{% set t %}{{ 'in' }}side{% endset %}[{{ t }}]", "[inside]"},
 		{"{% generation %}{{ 'gen' }}{% endgeneration %}", "gen"},
+		{"{% macro f(a, b='B', c=none) -%}\n  [{{ a }}{{ b }}{{ c }}{{ messages | length }}]\n{%- endmacro %}"
+		 "{{ f(1) }}{{ f(2, c=3) }}{% set g = f %}{{ g('x', 'y') | length }}", "[1BNone1][2B31]9"},
+		{"{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1) | int }}{% endmacro %}{{ fact(5) }}", "120"},
 		{"{{ bos_token }}{{ eos_token }}{{ tools }}{{ add_generation_prompt }}", "<s></s>NoneTrue"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
@@ -485,7 +491,8 @@ int main(int argc, char **argv)
 		return render_mode(argv[2], argv[3]);
 	static const char *const fixtures[][2] = {
 		{"smollm2", "chatml"}, {"qwen2.5", "chatml"}, {"gemma3", "gemma"}, {"llama3", "llama3"},
-		{"llama3.1", "llama3"}, {"llama2", "llama2"}, {"mistral", "mistral"}, {"mistral-nemo", "mistral"}, {"synthetic", "unknown"},
+		{"llama3.1", "llama3"}, {"llama2", "llama2"}, {"mistral", "mistral"}, {"mistral-nemo", "mistral"},
+		{"qwen3", "chatml"}, {"deepseek-r1-distill", "unknown"}, {"phi3.5", "unknown"}, {"synthetic", "unknown"},
 	};
 	for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++) {
 		run_fixture(fixtures[i][0]);
