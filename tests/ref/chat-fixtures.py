@@ -32,6 +32,11 @@ TOKENS = {
     "llama3.1": ("<|begin_of_text|>", "<|eot_id|>"),
     "llama2": ("<s>", "</s>"),
     "mistral": ("<s>", "</s>"),
+    "mistral-nemo": ("<s>", "</s>"),
+    "qwen3": (None, "<|im_end|>"),
+    "deepseek-r1-distill": ("<\uff5cbegin\u2581of\u2581sentence\uff5c>", "<\uff5cend\u2581of\u2581sentence\uff5c>"),
+    "phi3.5": ("<s>", "<|endoftext|>"),
+    "synthetic": ("<s>", None),
 }
 
 def m(role, content):
@@ -55,6 +60,7 @@ CONVERSATIONS = [
     [m("user", "one"), m("user", "two in a row")],
     [m("system", "s"), m("assistant", "assistant first"), m("user", "u")],
     [m("developer", "custom role"), m("user", "hi")],
+    [m("user", " \u3000\u00a0edge spaces\u2003\x1f"), m("assistant", "\u00a0"), m("user", '{"json": "like"}')],
 ]
 
 def render(tmpl, msgs, agp, bos, eos):
