@@ -244,7 +244,9 @@ static uint16_t rand_half(int signed_ok)
 }
 
 /* Random weight row of n elements of type t.  exact: every scale a power
- * of two (d = 2^-4, mins +-2^-3), so a dot product has no float rounding. */
+ * of two (d = 2^-4, mins +-2^-3), so a dot product has no float rounding.
+ * exact == 2: the largest quants and scales of the format (the limits of
+ * 16-bit intermediate sums in the kernels). */
 static void *rand_weights(enum ggml_type t, int n, int exact)
 {
 	size_t bytes = row_bytes(t, n), bs = ggml_type_size(t);
@@ -253,7 +255,14 @@ static void *rand_weights(enum ggml_type t, int n, int exact)
 	float *f = (float *)p;
 
 	for (size_t i = 0; i < bytes; i++)
-		p[i] = (uint8_t)rnd();
+		p[i] = exact == 2 ? 0xff : (uint8_t)rnd();
+	if (exact == 2 && (t == GGML_Q8_0 || t == GGML_Q6_K))
+		for (uint8_t *b = p; b < p + bytes; b += bs) {
+			if (t == GGML_Q8_0)
+				memset(b + 2, 0x80, 32);   /* quants -128 */
+			else
+				memset(b + 192, 0x80, 16); /* scales -128 */
+		}
 	switch (t) {
 	case GGML_F32:
 		for (int i = 0; i < n; i++)
@@ -294,6 +303,12 @@ static void *rand_acts(enum ggml_type t, int n, int nb, int exact, size_t *strid
 	*stride = rb;
 	for (int b = 0; b < nb; b++) {
 		uint8_t *row = p + (size_t)b * rb;
+		if (exact == 2 && a != GGML_F32) {  /* all +127, then all -127 */
+			for (int i = 0; i < n; i++)
+				x[i] = b & 1 ? -1.0f : 1.0f;
+			quant_act_row(t, x, row, n);
+			continue;
+		}
 		if (!exact || a == GGML_F32) {
 			float scale = frand(0.1f, 10);
 			for (int i = 0; i < n; i++)
@@ -395,7 +410,7 @@ static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, in
 			float want = quant_dot_ref(t, W + r * rb, (uint8_t *)xq + b * stride, n, &abssum);
 			/* any order of at most n + 16 float additions of terms whose
 			 * magnitudes sum to at most abssum, in both computations */
-			double tol = exact && t > GGML_F16 && t != GGML_BF16 ? 0 : 2.0 * (n + 16) * 0x1p-24 * abssum;
+			double tol = exact == 1 && t > GGML_F16 && t != GGML_BF16 ? 0 : 2.0 * (n + 16) * 0x1p-24 * abssum;
 			double err = fabs((double)y - want);
 			if (err > tol)
 				worst = fmax(worst, tol > 0 ? err / tol : 1e9);
@@ -429,9 +444,12 @@ static void test_families(void)
 			   name, ggml_type_name(t), worst);
 			if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
 				continue;
-			worst = fmax(check_matmul(t, bs == 256 ? 256 : 256, 9, 0, 9, 1, 1),
+			worst = fmax(check_matmul(t, 256, 9, 0, 9, 1, 1),
 				     check_matmul(t, 256, 9, 1, 8, 6, 1));
 			ok(worst == 0, "%s %s matmul = reference exactly when no float op rounds", name, ggml_type_name(t));
+			worst = check_matmul(t, 512, 5, 0, 5, 2, 2);
+			ok(worst <= 1, "%s %s matmul = reference with the largest quants (worst error %.3g of tolerance)",
+			   name, ggml_type_name(t), worst);
 		}
 	}
 }
