@@ -306,6 +306,85 @@ KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 2)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 2)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 2)
 
+/* Activation quantization, bit for bit quant_act_row's scalar code:
+ * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
+INLINE __m256i q8_8(__m256 x, float id)
+{
+	__m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(x, _mm256_set1_ps(id)));
+	return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-127)), _mm256_set1_epi32(127));
+}
+
+INLINE __m256 abs8(__m256 x)
+{
+	return _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff)));
+}
+
+INLINE float hmax(__m256 v)
+{
+	__m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_max_ss(m, _mm_movehdup_ps(m));
+	return _mm_cvtss_f32(m);
+}
+
+INLINE int hsum_i32(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+	return _mm_cvtsi128_si32(s);
+}
+
+/* 32 quants of x (4 x 8) as bytes in order; the int32 quants in q[]. */
+INLINE __m256i q8_32(const float *x, float id, __m256i q[4])
+{
+	for (int k = 0; k < 4; k++)
+		q[k] = q8_8(_mm256_loadu_ps(x + 8 * k), id);
+	__m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+	return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
+{
+	__m256i q[4];
+
+	if (a == GGML_Q8_K) {
+		struct blk_q8_k *b = dst;
+		for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+			__m256 m = _mm256_setzero_ps();
+			for (int g = 0; g < 32; g++)
+				m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + 8 * g)));
+			float d = hmax(m) / 127, id = d != 0 ? 1 / d : 0;
+			b[i].d = d;
+			for (int g = 0; g < 8; g++) {
+				_mm256_storeu_si256((void *)(b[i].qs + 32 * g), q8_32(x + 32 * g, id, q));
+				b[i].bsums[2 * g] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
+				b[i].bsums[2 * g + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
+			}
+		}
+		return;
+	}
+	struct blk_q8_0 *b0 = dst;
+	struct blk_q8_1 *b1 = dst;
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		__m256 m = _mm256_max_ps(_mm256_max_ps(abs8(_mm256_loadu_ps(x)), abs8(_mm256_loadu_ps(x + 8))),
+					 _mm256_max_ps(abs8(_mm256_loadu_ps(x + 16)), abs8(_mm256_loadu_ps(x + 24))));
+		uint16_t dh;
+		float id;
+		q8_scale(hmax(m), &dh, &id);
+		__m256i bytes = q8_32(x, id, q);
+		if (a == GGML_Q8_1) {
+			int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+			b1[i].d = dh;
+			b1[i].s = f32_to_f16(f16_to_f32(dh) * (float)sum);
+			_mm256_storeu_si256((void *)b1[i].qs, bytes);
+		} else {
+			b0[i].d = dh;
+			_mm256_storeu_si256((void *)b0[i].qs, bytes);
+		}
+	}
+}
+
 static bool cpu_ok(void)
 {
 	__builtin_cpu_init();
@@ -318,5 +397,5 @@ const struct quant_family quant_family_avx2 = {
 		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
 		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
-	}
+	}, act_q8
 };

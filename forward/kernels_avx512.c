@@ -345,17 +345,75 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 		quant_tile_drive(&name##_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 	}
 
-KERNEL(mm_f32, tile_float, GGML_F32, 4, 4)
-KERNEL(mm_f16, tile_float, GGML_F16, 4, 4)
-KERNEL(mm_bf16, tile_float, GGML_BF16, 4, 4)
-KERNEL(mm_q4_0, tile_legacy, GGML_Q4_0, 4, 4)
-KERNEL(mm_q4_1, tile_legacy, GGML_Q4_1, 4, 4)
-KERNEL(mm_q5_0, tile_legacy, GGML_Q5_0, 4, 4)
-KERNEL(mm_q5_1, tile_legacy, GGML_Q5_1, 4, 4)
-KERNEL(mm_q8_0, tile_legacy, GGML_Q8_0, 4, 4)
-KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 4)
-KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 4)
-KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 4)
+#define KERNEL_(...) KERNEL(__VA_ARGS__)
+#ifndef F_T
+#define F_T 4, 4
+#define L_T 4, 4
+#define K_T 4, 4
+#endif
+KERNEL_(mm_f32, tile_float, GGML_F32, F_T)
+KERNEL_(mm_f16, tile_float, GGML_F16, F_T)
+KERNEL_(mm_bf16, tile_float, GGML_BF16, F_T)
+KERNEL_(mm_q4_0, tile_legacy, GGML_Q4_0, L_T)
+KERNEL_(mm_q4_1, tile_legacy, GGML_Q4_1, L_T)
+KERNEL_(mm_q5_0, tile_legacy, GGML_Q5_0, L_T)
+KERNEL_(mm_q5_1, tile_legacy, GGML_Q5_1, L_T)
+KERNEL_(mm_q8_0, tile_legacy, GGML_Q8_0, L_T)
+KERNEL_(mm_q4_k, tile_kquant, GGML_Q4_K, K_T)
+KERNEL_(mm_q5_k, tile_kquant, GGML_Q5_K, K_T)
+KERNEL_(mm_q6_k, tile_kquant, GGML_Q6_K, K_T)
+
+/* Activation quantization, bit for bit quant_act_row's scalar code:
+ * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
+INLINE __m512i q8_16(__m512 x, float id)
+{
+	__m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(x, _mm512_set1_ps(id)));
+	return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+}
+
+INLINE __m512 abs16(__m512 x)
+{
+	return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+}
+
+TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
+{
+	if (a == GGML_Q8_K) {
+		struct blk_q8_k *b = dst;
+		for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+			__m512 m = _mm512_setzero_ps();
+			for (int g = 0; g < 16; g++)
+				m = _mm512_max_ps(m, abs16(_mm512_loadu_ps(x + 16 * g)));
+			float d = _mm512_reduce_max_ps(m) / 127, id = d != 0 ? 1 / d : 0;
+			b[i].d = d;
+			for (int g = 0; g < 16; g++) {
+				__m512i q = q8_16(_mm512_loadu_ps(x + 16 * g), id);
+				_mm_storeu_si128((void *)(b[i].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+				b[i].bsums[g] = (int16_t)_mm512_reduce_add_epi32(q);
+			}
+		}
+		return;
+	}
+	struct blk_q8_0 *b0 = dst;
+	struct blk_q8_1 *b1 = dst;
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		__m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+		uint16_t dh;
+		float id;
+		q8_scale(_mm512_reduce_max_ps(_mm512_max_ps(abs16(x0), abs16(x1))), &dh, &id);
+		__m512i q0 = q8_16(x0, id), q1 = q8_16(x1, id);
+		__m256i q = _mm256_set_m128i(_mm512_cvtepi32_epi8(q1), _mm512_cvtepi32_epi8(q0));
+		if (a == GGML_Q8_1) {
+			int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+			b1[i].d = dh;
+			b1[i].s = f32_to_f16(f16_to_f32(dh) * (float)sum);
+			_mm256_storeu_si256((void *)b1[i].qs, q);
+		} else {
+			b0[i].d = dh;
+			_mm256_storeu_si256((void *)b0[i].qs, q);
+		}
+	}
+}
 
 static bool cpu_ok(void)
 {
@@ -372,5 +430,5 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
 		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
-	}
+	}, act_q8
 };

@@ -79,11 +79,12 @@ size_t quant_act_row_bytes(enum ggml_type wtype, int n)
 	return (size_t)n / ggml_block_size(a) * ggml_type_size(a);
 }
 
-/* Round x / d to the nearest integer in [-127, 127]. */
+/* Round x / d to the nearest integer (ties to even) in [-127, 127]; a NaN
+ * becomes -127, as the SIMD conversions make it. */
 static int8_t q8(float x, float id)
 {
 	float q = nearbyintf(x * id);
-	return (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+	return (int8_t)(q > 127 ? 127 : q >= -127 ? q : -127);
 }
 
 static float absmax(const float *x, int n)
@@ -94,16 +95,24 @@ static float absmax(const float *x, int n)
 	return m;
 }
 
-/* Q8_0 and Q8_1: the stored half-precision scale is the one used to round,
- * so d * q is as close to x as that scale allows. */
+void q8_scale(float amax, uint16_t *dh, float *id)
+{
+	float d;
+	*dh = f32_to_f16(amax / 127);
+	d = f16_to_f32(*dh);
+	*id = d != 0 ? 1 / d : 0;
+}
+
 static void quant_q8_0_1(const float *x, void *dst, int n, bool with_sum)
 {
 	struct blk_q8_0 *b0 = dst;
 	struct blk_q8_1 *b1 = dst;
 
 	for (int i = 0; i < n / QK; i++, x += QK) {
-		uint16_t dh = f32_to_f16(absmax(x, QK) / 127);
-		float d = f16_to_f32(dh), id = d != 0 ? 1 / d : 0;
+		uint16_t dh;
+		float id, d;
+		q8_scale(absmax(x, QK), &dh, &id);
+		d = f16_to_f32(dh);
 		int8_t *qs = with_sum ? b1[i].qs : b0[i].qs;
 		int sum = 0;
 		for (int j = 0; j < QK; j++) {
@@ -135,9 +144,20 @@ static void quant_q8_k(const float *x, struct blk_q8_k *b, int n)
 	}
 }
 
+static const struct quant_family *family;
+static pthread_once_t family_once = PTHREAD_ONCE_INIT;
+static void family_choose(void);
+
 void quant_act_row(enum ggml_type wtype, const float *x, void *dst, int n)
 {
-	switch (quant_act_type(wtype)) {
+	enum ggml_type a = quant_act_type(wtype);
+
+	pthread_once(&family_once, family_choose);
+	if (a != GGML_F32 && family->act) {
+		family->act(a, x, dst, n);
+		return;
+	}
+	switch (a) {
 	case GGML_Q8_0: quant_q8_0_1(x, dst, n, false); break;
 	case GGML_Q8_1: quant_q8_0_1(x, dst, n, true); break;
 	case GGML_Q8_K: quant_q8_k(x, dst, n); break;
@@ -460,14 +480,11 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0} };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL };
 
 static const struct quant_family *const families[] = {
 	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
 };
-static const struct quant_family *family;
-static pthread_once_t family_once = PTHREAD_ONCE_INIT;
-
 static const struct quant_family *family_named(const char *env)
 {
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++)

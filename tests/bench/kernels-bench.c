@@ -1,13 +1,19 @@
 /* kernels-bench - speed of quant_matmul per weight type and kernel family,
  * one thread.  Not part of make test; run tests/bench/kernels-bench.sh.
  *
+ *   kernels-bench [NB [FAMILY]]   prefill batch NB (128); only FAMILY
+ *                                 (scalar, avx2, avx512)
+ *
  *   decode:  W (larger than the L3 cache) x one activation row: GB/s of
  *            weights streamed, and GFLOP/s (2 * rows * n per row);
  *   prefill: W (rows x n) x NB activation rows: GFLOP/s, activation
  *            quantization included.
- * Each figure is the best of several timed repetitions of at least 0.2 s. */
+ * Each figure is the best of several repetitions of at least 0.2 s of this
+ * thread's CPU time (the machine is shared: CPU time is less noisy than
+ * wall time). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../../forward/kernels.h"
@@ -16,7 +22,7 @@
 static double now(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -73,7 +79,7 @@ int main(int argc, char **argv)
 
 		fill(W, rb * rows, t);
 		for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
-			if (!quant_force(fams[f]))
+			if ((argc > 2 && strcmp(argv[2], fams[f]) != 0) || !quant_force(fams[f]))
 				continue;
 			quant_act_row(t, x, xq, n);
 			double td = TIME(quant_matmul(t, W, rb, n, xq, ab, 1, Y, rows, 0, rows));
