@@ -148,10 +148,21 @@ static const struct quant_family *family;
 static pthread_once_t family_once = PTHREAD_ONCE_INIT;
 static void family_choose(void);
 
+/* Shapes are checked when a model is loaded; a wrong one here is a bug in
+ * the caller, caught before it reads past a row. */
+static void check_row(const char *what, enum ggml_type t, int n)
+{
+	if (!quant_supported(t) && t != GGML_Q8_1 && t != GGML_Q8_K)
+		die("%s: unsupported tensor type %s", what, ggml_type_name(t) ? ggml_type_name(t) : "?");
+	if (n < 0 || n % (int)ggml_block_size(t) != 0)
+		die("%s: a row of %d elements is not a whole number of %s blocks", what, n, ggml_type_name(t));
+}
+
 void quant_act_row(enum ggml_type wtype, const float *x, void *dst, int n)
 {
 	enum ggml_type a = quant_act_type(wtype);
 
+	check_row("quant_act_row", wtype, n);
 	pthread_once(&family_once, family_choose);
 	if (a != GGML_F32 && family->act) {
 		family->act(a, x, dst, n);
@@ -196,6 +207,7 @@ void dequant_row(enum ggml_type t, const void *src, float *y, int n)
 	const uint16_t *h = src;
 	const float *f = src;
 
+	check_row("dequant_row", t, n);
 	switch (t) {
 	case GGML_F32:
 		memcpy(y, f, (size_t)n * sizeof(float));
@@ -443,6 +455,7 @@ float quant_dot_ref(enum ggml_type t, const void *w, const void *xq, int n, floa
 void quant_matmul_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
 {
+	check_row("quant_matmul_ref", t, n);
 	for (int b = 0; b < nb; b++)
 		for (int r = r0; r < r1; r++)
 			Y[(size_t)b * ldy + r] = quant_dot_ref(t, (const uint8_t *)W + (size_t)r * row_bytes,
@@ -531,6 +544,7 @@ const char *quant_kernel_name(void)
 void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
 {
+	check_row("quant_matmul", t, n);
 	pthread_once(&family_once, family_choose);
 	if ((unsigned)t < GGML_NTYPES && family->mm[t])
 		family->mm[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);

@@ -486,7 +486,7 @@ static void test_families(void)
 
 /* LMU_KERNELS is read at the first use: try it in fresh processes (this
  * program run with --kernel-name). */
-static int child_kernel(const char *env, char *name, size_t len)
+static int child_run(const char *env, const char *arg, char *name, size_t len)
 {
 	int fd[2], status;
 	pid_t pid;
@@ -500,7 +500,7 @@ static int child_kernel(const char *env, char *name, size_t len)
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 2);
 		setenv("LMU_KERNELS", env, 1);
-		execl("/proc/self/exe", "test-quant", "--kernel-name", (char *)NULL);
+		execl("/proc/self/exe", "test-quant", arg, (char *)NULL);
 		_exit(127);
 	}
 	close(fd[1]);
@@ -511,6 +511,11 @@ static int child_kernel(const char *env, char *name, size_t len)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static int child_kernel(const char *env, char *name, size_t len)
+{
+	return child_run(env, "--kernel-name", name, len);
+}
+
 static void test_env(void)
 {
 	char name[64];
@@ -518,6 +523,8 @@ static void test_env(void)
 	ok(rc == 0 && strcmp(name, "scalar") == 0, "LMU_KERNELS=scalar forces the scalar family");
 	rc = child_kernel("sse9", name, sizeof name);
 	ok(rc == 1 && !*name, "LMU_KERNELS=sse9 is an error");
+	rc = child_run("", "--bad-row", name, sizeof name);
+	ok(rc == 1, "a Q4_0 row of 48 elements is an error (exit 1)");
 	for (int i = 1; i < 3; i++) {
 		const char *want = i == 1 ? "avx2" : "avx512-vnni";
 		int supported = i == 1 ? quant_family_avx2.cpu_ok() : quant_family_avx512.cpu_ok();
@@ -593,6 +600,12 @@ int main(int argc, char **argv)
 	lmu_init(argc, argv);
 	if (argc == 2 && strcmp(argv[1], "--kernel-name") == 0) {
 		printf("%s", quant_kernel_name());
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--bad-row") == 0) {  /* must die, not read past the row */
+		uint8_t w[18 * 2] = {0}, a[34 * 2] = {0};
+		float y;
+		quant_matmul(GGML_Q4_0, w, sizeof w, 48, a, sizeof a, 1, &y, 1, 0, 1);
 		return 0;
 	}
 	test_f16();
