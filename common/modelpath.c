@@ -321,7 +321,7 @@ char *model_resolve(const char *model)
 	}
 	if (errno != ENOENT)
 		die("%s: %s", model, strerror(errno));
-	if (model[0] != '/' && model[0] != '.' && strchr(model, '/') && !ends_with(model, ".gguf"))
+	if (model[0] != '/' && model[0] != '.' && strchr(model, '/'))
 		return from_cache(model);
 	die("%s: no such file or directory", model);
 }

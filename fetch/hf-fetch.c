@@ -312,7 +312,10 @@ static void fetch_blob(const struct opts *o, const char *cache, const char *repo
 	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lfd < 0)
 		die("%s: %s", lock, strerror(errno));
-	if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+	/* HF_FETCH_NO_LOCK=1 makes every lock succeed at once, as on the
+	 * network filesystems of anchors.md; the tests use it to show that the
+	 * per-process file names alone keep the cache whole. */
+	if (!truthy(getenv("HF_FETCH_NO_LOCK")) && flock(lfd, LOCK_EX | LOCK_NB) != 0) {
 		if (!o->quiet)
 			warnx_("%s: another process is fetching it; waiting", f->path);
 		if (flock(lfd, LOCK_EX) != 0)
@@ -666,6 +669,7 @@ int main(int argc, char **argv)
 		if (o.offline)
 			die("--search needs the network, and offline mode is on");
 		token = load_token(o.token_file);
+		o.http.token = token;
 		http_init(&o.http);
 		rc = do_search(&o, token);
 		http_cleanup();
@@ -692,6 +696,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	token = load_token(o.token_file);
+	o.http.token = token;
 	http_init(&o.http);
 	rc = do_fetch(&o, token);
 	http_cleanup();

@@ -295,11 +295,11 @@ class Hub(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if "trickle" in acts:
-            bps = float(acts["trickle"][0])
-            for i in range(len(part)):
-                self.wfile.write(part[i:i + 1])
+            step = max(1, int(float(acts["trickle"][0]) / 20))
+            for i in range(0, len(part), step):
+                self.wfile.write(part[i:i + step])
                 self.wfile.flush()
-                time.sleep(1 / bps)
+                time.sleep(0.05)
             return
         self.wfile.write(part)
 
