@@ -156,6 +156,23 @@ static int check_all(const char *archive, struct lmu_err *e)
 	return ok;
 }
 
+static int mkdir_p(const char *dir)
+{
+	char *p = xstrdup(dir), *s;
+	int ok = 1;
+
+	for (s = p + 1; ok && *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		ok = mkdir(p, 0777) == 0 || errno == EEXIST;
+		*s = '/';
+	}
+	ok = ok && (mkdir(p, 0777) == 0 || errno == EEXIST);
+	free(p);
+	return ok;
+}
+
 static int copy_data(struct archive *in, struct archive *out, struct lmu_err *e)
 {
 	const void *buf;
@@ -186,7 +203,7 @@ int unpack_archive(const char *archive, const char *dir, char **members, int nme
 
 	if (!check_all(archive, e))
 		return 0;
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+	if (!mkdir_p(dir)) {
 		err_set(e, "%s: %s", dir, strerror(errno));
 		return 0;
 	}
