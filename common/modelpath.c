@@ -275,7 +275,7 @@ static char *from_cache(const char *model)
 	if (file && hf_safe_relpath(file)) {
 		path = path_join(snap, file);
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			return path;
+			goto out;
 		free(path);
 	}
 	find_gguf(snap, "", 0, &fd);
@@ -300,6 +300,7 @@ static char *from_cache(const char *model)
 		exit(EXIT_RUNTIME);
 	}
 	path = path_join(snap, fd.rel[pick]);
+out:
 	for (i = 0; i < fd.n; i++)
 		free(fd.rel[i]);
 	free(fd.rel);

@@ -300,7 +300,7 @@ static void fetch_blob(const struct opts *o, const char *cache, const char *repo
 	char *locks = xmalloc(strlen(cache) + strlen(repo_dir) + 16), *lock;
 	char *incomplete = xmalloc(strlen(blob) + 16), *tmp = xmalloc(strlen(blob) + 40);
 	char *epath, *url;
-	struct http_res r;
+	struct http_res r = {0};
 	struct lmu_err e = {{0}};
 	int lfd;
 
@@ -442,7 +442,7 @@ static void write_ref(const char *repo_dir, const char *revision, const char *co
 
 static int do_search(const struct opts *o, const char *token)
 {
-	struct http_res r;
+	struct http_res r = {0};
 	struct lmu_err e = {{0}};
 
 	if (!hub_search(o->endpoint, o->search, o->author, o->limit, stdout, &r, &e))
@@ -457,7 +457,7 @@ static int do_fetch(const struct opts *o, const char *token)
 	char *cache = o->cache ? xstrdup(o->cache) : hf_hub_cache();
 	char *repo_dir = hf_repo_dir(cache, o->repo), *snaps, *snap, commit[41];
 	struct hub_list l = {0};
-	struct http_res r;
+	struct http_res r = {0};
 	struct lmu_err e = {{0}};
 	struct progress pg = {0};
 	char *want;
@@ -475,6 +475,11 @@ static int do_fetch(const struct opts *o, const char *token)
 					warnx_("cannot reach %s (%s); using the cached snapshot", o->endpoint,
 					       r.msg);
 				print_snapshot(s);
+				free(s);
+				http_res_free(&r);
+				hub_list_free(&l);
+				free(repo_dir);
+				free(cache);
 				return 0;
 			}
 			die("cannot reach %s (%s), and %s is not in the cache (%s); check the network, "
@@ -542,7 +547,7 @@ static int do_fetch(const struct opts *o, const char *token)
 			warnx_("%s at %s: %zu files, %lld bytes to fetch", o->repo, commit, nsel,
 			       (long long)bytes);
 		out_close();
-		return 0;
+		goto out;
 	}
 	for (i = 0; i < l.n; i++) {
 		const char *name = l.f[i].sha256[0] ? l.f[i].sha256 : l.f[i].oid;
@@ -559,6 +564,7 @@ static int do_fetch(const struct opts *o, const char *token)
 	if (!hf_is_commit(o->revision))
 		write_ref(repo_dir, o->revision, commit);
 	print_snapshot(snap);
+out:
 	free(want);
 	free(snap);
 	hub_list_free(&l);
@@ -673,6 +679,8 @@ int main(int argc, char **argv)
 		http_init(&o.http);
 		rc = do_search(&o, token);
 		http_cleanup();
+		free(token);
+		free(ep);
 		return rc;
 	}
 	if (optind >= argc)
@@ -693,6 +701,10 @@ int main(int argc, char **argv)
 		if (!(snap = cached_snapshot(&o, repo_dir, &e)))
 			die("%s: offline, and not in the cache %s: %s", o.repo, cache, e.msg);
 		print_snapshot(snap);
+		free(snap);
+		free(repo_dir);
+		free(cache);
+		free(ep);
 		return 0;
 	}
 	token = load_token(o.token_file);
@@ -704,5 +716,8 @@ int main(int argc, char **argv)
 		memset(token, 0, strlen(token));
 		free(token);
 	}
+	free(ep);
+	free(o.incl);
+	free(o.excl);
 	return rc;
 }

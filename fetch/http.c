@@ -562,6 +562,7 @@ int http_get(const char *url, size_t max, struct http_res *r)
 	struct xfer x;
 
 	memset(&x, 0, sizeof x);
+	http_res_free(r);
 	memset(r, 0, sizeof *r);
 	x.r = r;
 	x.fd = -1;
@@ -576,6 +577,7 @@ int http_download(const char *url, const char *path, int64_t size, struct progre
 	struct xfer x;
 	int ok, fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
+	http_res_free(r);
 	memset(r, 0, sizeof *r);
 	if (fd < 0) {
 		r->fail = HTTP_BAD;

@@ -54,6 +54,8 @@ void http_init(const struct http_cfg *cfg);
 void http_cleanup(void);
 void http_res_free(struct http_res *r);
 
+/* R must start zeroed ({0}); each call frees what R held before. */
+
 /* GET URL into r->body (at most MAX bytes).  Returns 1 on a 2xx answer. */
 int http_get(const char *url, size_t max, struct http_res *r);
 
