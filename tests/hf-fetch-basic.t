@@ -94,6 +94,19 @@ like "it opened b.gguf" "$(cat "$tmp/err")" "$snap2/b.gguf"
 fails "not in the cache: exit 1" 1 lm-step -m nobody/nothing --info
 like "says how to fetch it" "$(cat "$tmp/err")" 'hf-fetch nobody/nothing'
 
+# Progress bars only on a terminal (script(1) gives the run one).
+if command -v script >/dev/null 2>&1; then
+	r3=$(mkrepo org/bar); mkbytes 40000 9 >"$r3/model.gguf"
+	script -qec "hf-fetch org/bar" /dev/null 2>&1 | tr '\r' '\n' >"$tmp/tty"
+	like "on a terminal: a progress bar per file with the total" "$(cat "$tmp/tty")" 'model.gguf 100% 39.1 KiB/39.1 KiB .*/s | total 100%'
+	like "and the snapshot" "$(cat "$tmp/tty")" "models--org--bar/snapshots/"
+	rm -rf "$HF_HUB_CACHE/models--org--bar"
+	script -qec "hf-fetch -q org/bar" /dev/null 2>&1 | tr '\r' '\n' >"$tmp/tty"
+	is "-q: no bar even on a terminal" "$(grep -c '%' "$tmp/tty")" 0
+else
+	skip "script(1) is not installed: no terminal to test progress bars on"
+fi
+
 # Usage.
 fails "no repo: usage error" 2 hf-fetch
 fails "bad repo id: usage error" 2 hf-fetch ../etc
