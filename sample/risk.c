@@ -784,7 +784,10 @@ static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci,
 	}
 	char *text = n_up > 0 ? literal_output(up[0]) : NULL;
 	bool decoder = false, followed = text != NULL;
-	for (int i = 1; i < n_up && followed; i++)
+	/* a here-string feeds the first command, which may itself decode */
+	const char *first = n_up > 0 ? cmd_name(up[0], NULL) : "";
+	int from = (!strcmp(first, "echo") || !strcmp(first, "printf")) ? 1 : 0;
+	for (int i = from; i < n_up && followed; i++)
 		followed = decode_stage(up[i], &text, &decoder);
 	if (!followed) {
 		for (int i = 0; i < n_up; i++) {
@@ -968,37 +971,74 @@ static void judge_packages(struct judge *j, const struct sh_word *w, size_t n, s
 		add(j, l, "packages", "%s removes installed packages", tool);
 }
 
+/* Judge what a filtered find does one level lower: it touches only the
+ * matching files under its start, not all of them. */
+static void begin_filtered(struct judge *j, bool filtered, struct verdict *tmp, struct verdict **saved)
+{
+	*saved = j->v;
+	if (filtered) {
+		memset(tmp, 0, sizeof *tmp);
+		j->v = tmp;
+	}
+}
+
+static void end_filtered(struct judge *j, bool filtered, struct verdict *tmp, struct verdict *saved)
+{
+	j->v = saved;
+	if (!filtered)
+		return;
+	for (size_t i = 0; i < tmp->n; i++) {
+		enum risk_level l = reason_level(tmp->reason[i]);
+		const char *rest = tmp->reason[i] + strlen(level_names[l]) + 2;
+		char text[512];
+		if (l == RISK_SAFE || --l == RISK_SAFE)
+			continue;
+		snprintf(text, sizeof text, "%s: %s (matching files only)", level_names[l], rest);
+		verdict_add(j->v, l, text);
+	}
+	verdict_free(tmp);
+}
+
 static void judge_find(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n)
 {
 	static const char *const filters[] = {"-name", "-iname", "-path", "-ipath", "-regex", "-iregex",
-		"-newer", "-mtime", "-mmin", "-atime", "-size", "-user", "-empty", "-wholename", "-type", NULL};
+		"-newer", "-mtime", "-mmin", "-atime", "-size", "-user", "-empty", "-wholename", NULL};
 	size_t i = 1;
-	const char *start[16];
+	const struct sh_word *start[16];
+	static const struct sh_word dot = {.text = ".", .sub_begin = -1, .sub_end = -1};
 	int n_start = 0;
 	bool filtered = false;
+	struct verdict tmp, *saved;
 	while (i < n && w[i].text[0] != '-' && strcmp(w[i].text, "(") && strcmp(w[i].text, "!")) {
 		if (n_start < 16)
-			start[n_start++] = w[i].text;
+			start[n_start++] = &w[i];
 		i++;
 	}
 	if (n_start == 0)
-		start[n_start++] = ".";
+		start[n_start++] = &dot;
 	for (size_t k = i; k < n; k++)
-		if (in_list(w[k].text, filters) && strcmp(w[k].text, "-type"))
+		if (in_list(w[k].text, filters))
 			filtered = true;
+	/* matching files below the working directory are the usual clean-up */
+	static const struct sh_word below = {.text = "./x", .sub_begin = -1, .sub_end = -1};
+	for (int k = 0; k < n_start && filtered; k++) {
+		struct path p;
+		classify_path(start[k]->text, start[k]->dynamic, start[k]->lead_dynamic, &p);
+		if (p.cls == PC_CWD_ALL)
+			start[k] = &below;
+	}
 	for (; i < n; i++) {
 		const char *t = w[i].text;
 		if (!strcmp(t, "-delete")) {
-			for (int k = 0; k < n_start; k++) {
-				char path[600];
-				snprintf(path, sizeof path, filtered ? "%s/x" : "%s", start[k]);
-				struct sh_word pw = {.text = path, .sub_begin = -1, .sub_end = -1};
-				judge_delete(j, &pw, true, "find -delete", S);
-			}
+			begin_filtered(j, filtered, &tmp, &saved);
+			for (int k = 0; k < n_start; k++)
+				judge_delete(j, start[k], true, "find -delete", S);
+			end_filtered(j, filtered, &tmp, saved);
 		} else if (!strcmp(t, "-exec") || !strcmp(t, "-execdir") || !strcmp(t, "-ok") || !strcmp(t, "-okdir")) {
 			size_t e = i + 1;
 			while (e < n && strcmp(w[e].text, ";") && strcmp(w[e].text, "+"))
 				e++;
+			begin_filtered(j, filtered, &tmp, &saved);
 			for (int k = 0; k < n_start; k++) {
 				struct sh_word sub[64];
 				char texts[64][600];
@@ -1008,14 +1048,17 @@ static void judge_find(struct judge *j, const struct sh_script *s, int ci, const
 					if (strstr(w[a].text, "{}")) {
 						/* {} stands for each file found: the start or below it */
 						const char *br = strstr(w[a].text, "{}");
-						snprintf(texts[m], sizeof texts[m], "%.*s%s%s%s", (int)(br - w[a].text), w[a].text,
-							 start[k], filtered ? "/x" : "", br + 2);
+						snprintf(texts[m], sizeof texts[m], "%.*s%s%s", (int)(br - w[a].text), w[a].text,
+							 start[k]->text, br + 2);
 						sub[m].text = texts[m];
+						sub[m].dynamic = start[k]->dynamic;
+						sub[m].lead_dynamic = start[k]->lead_dynamic && br == w[a].text;
 					}
 				}
 				if (m > 0)
 					judge_argv(j, s, ci, sub, m);
 			}
+			end_filtered(j, filtered, &tmp, saved);
 			i = e;
 		}
 	}
@@ -1186,16 +1229,18 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 		}
 		if (!strcmp(name, "sudo") || !strcmp(name, "doas") || !strcmp(name, "pkexec") || !strcmp(name, "run0")) {
 			i = skip_opts(w, n, 1, sudo_val);
-			if (has_opt(w, i, 's', "--shell") || has_opt(w, i, 'i', "--login") || i >= n) {
-				if (i >= n)
-					add(j, M, "privilege", "%s opens a root shell", name);
-			}
-			if (has_opt(w, i, 'e', "--edit") || !strcmp(name, "sudoedit")) {
+			if (has_opt(w, i, 'e', "--edit")) {
 				for (size_t k = i; k < n; k++)
 					judge_write(j, &w[k], "sudoedit");
 				return;
 			}
-			if (i >= n)
+			if (i >= n) {
+				/* sudo -l, -v, -k only list or refresh credentials */
+				if (has_opt(w, i, 's', "--shell") || has_opt(w, i, 'i', "--login"))
+					add(j, M, "privilege", "%s opens a root shell", name);
+				return;
+			}
+			if (!strcmp(w[i].text, "true") || !strcmp(w[i].text, ":"))
 				return;
 			show(w + i, n - i, shown, sizeof shown);
 			add(j, M, "privilege", "runs as root: %s", shown);
@@ -1229,6 +1274,10 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 					add(j, H, "history", "env %s stops the shell history", t);
 				else if (starts(t, "LD_PRELOAD="))
 					add(j, M, "code", "env %s loads a library into the program", t);
+			}
+			if (i >= n) {  /* env alone lists the environment */
+				judge_reads(j, s, ci, w, n, "env");
+				return;
 			}
 			w += i;
 			n -= i;
@@ -1266,14 +1315,23 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 				w = &echo;
 				n = 1;
 			}
-			/* the arguments come from standard input: unknown here */
-			struct sh_word sub[66];
+			/* the arguments come from standard input: fixed words when
+			 * an echo feeds it directly, otherwise unknown here */
+			struct sh_word sub[80];
 			size_t m = 0;
 			for (size_t k = i; k < n && m < 64; k++)
 				sub[m++] = w[k];
-			sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1, .sub_end = -1};
-			if (m > 1 || i < n)
-				judge_argv(j, s, ci, sub, m);
+			const struct sh_cmd *cmd = &s->cmd[ci];
+			char *input = NULL;
+			for (size_t q = 0; q < s->n && cmd->pipe_pos == 1; q++)
+				if (s->cmd[q].pipeline == cmd->pipeline && s->cmd[q].pipe_pos == 0)
+					input = literal_output(&s->cmd[q]);
+			for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
+				sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
+			if (!input)
+				sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1, .sub_end = -1};
+			judge_argv(j, s, ci, sub, m);
+			free(input);
 			return;
 		}
 		if (!strcmp(name, "watch")) {
