@@ -96,6 +96,8 @@ static char *read_input(const char *path, size_t *len)
 		if (got == 0)
 			break;
 	}
+	if (n > MAX_INPUT)
+		die("%s: more than %d bytes: not a model's answer", path ? path : "stdin", MAX_INPUT);
 	if (ferror(f))
 		die("%s: read error: %s", path ? path : "stdin", strerror(errno));
 	if (path)

@@ -69,25 +69,27 @@ static char *strip_prompts(const char *s, size_t n)
 	return out;
 }
 
-static bool shell_lang(const char *lang, size_t n)
+/* How much a fence's language says "shell": 2 a shell or JSON, 1 none
+ * given, 0 another language. */
+static int shell_rank(const char *lang, size_t n)
 {
 	static const char *const langs[] = {"sh", "bash", "shell", "zsh", "console", "terminal", "shell-session",
-		"shellsession", "ksh", "fish", "cmd", NULL};
+		"shellsession", "ksh", "fish", "json", NULL};
 	if (n == 0)
-		return true;
+		return 1;
 	for (const char *const *l = langs; *l; l++)
 		if (strlen(*l) == n && !strncasecmp(lang, *l, n))
-			return true;
-	return false;
+			return 2;
+	return 0;
 }
 
-/* The first fenced block (a shell one if there is one); 1 found, 0 none,
+/* The first fenced block, a shell one if any, else an unlabelled one; 1 found, 0 none,
  * -1 error from a JSON block. */
 static int from_fence(const char *s, size_t n, char **out, bool *json, struct lmu_err *e)
 {
 	const char *best = NULL, *best_lang = NULL;
 	size_t best_n = 0, best_lang_n = 0;
-	bool best_shell = false;
+	int best_rank = -1;
 	for (size_t i = 0; i + 3 <= n; i++) {
 		if (!(i == 0 || s[i - 1] == '\n'))
 			continue;
@@ -122,15 +124,15 @@ static int from_fence(const char *s, size_t n, char **out, bool *json, struct lm
 		}
 		if (!end)
 			end = s + n;
-		bool sh = shell_lang(lang, lang_n) || (lang_n == 4 && !strncasecmp(lang, "json", 4));
-		if (!best || (sh && !best_shell)) {
+		int rank = shell_rank(lang, lang_n);
+		if (rank > best_rank) {
 			best = body;
 			best_n = (size_t)(end - body);
 			best_lang = lang;
 			best_lang_n = lang_n;
-			best_shell = sh;
+			best_rank = rank;
 		}
-		if (best_shell)
+		if (best_rank == 2)
 			break;
 		const char *next = memchr(end, '\n', (size_t)(s + n - end));
 		if (!next)

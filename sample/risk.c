@@ -183,7 +183,30 @@ static bool is_devsafe(const char *rest)
 	       (starts(rest, "tty") && !strchr(rest, '/'));
 }
 
+/* The directory that relative paths start from, as far as the script's
+ * own cd commands tell ("" where they do not).  Judging is therefore not
+ * reentrant across threads: one command line at a time. */
+static char current_dir[512];
+
+static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, struct path *out);
+
 static void classify_path(const char *text, bool dynamic, bool lead_dynamic, struct path *out)
+{
+	char joined[1100];
+	if (starts(text, "$PWD") && (text[4] == '\0' || text[4] == '/')) {
+		snprintf(joined, sizeof joined, "%s%s", current_dir[0] ? current_dir : ".", text + 4);
+		classify_path_in(joined, strchr(current_dir, '$') != NULL, current_dir[0] == '$', out);
+		return;
+	}
+	if (current_dir[0] && text[0] != '/' && text[0] != '~' && text[0] != '$') {
+		snprintf(joined, sizeof joined, "%s/%s", current_dir, text);
+		classify_path_in(joined, dynamic || strchr(current_dir, '$'), current_dir[0] == '$', out);
+		return;
+	}
+	classify_path_in(text, dynamic, lead_dynamic, out);
+}
+
+static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, struct path *out)
 {
 	char in[512], comp[64][128];
 	int nc = 0;
@@ -501,8 +524,8 @@ static void judge_write(struct judge *j, const struct sh_word *w, const char *wh
 			add(j, H, "ssh-keys", "%s changes ssh keys or settings (%s)", what, n);
 		else if (is_shell_rc(&p))
 			add(j, M, "persistence", "%s changes a file run at every login (%s)", what, n);
-		else
-			add(j, M, "config", "%s changes configuration in a home directory (%s)", what, n);
+		else if (credential_kind(&p))
+			add(j, M, "credentials", "%s overwrites stored credentials (%s)", what, n);
 		break;
 	default:
 		break;
@@ -1953,36 +1976,35 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 static void judge_cmd(struct judge *j, const struct sh_script *s, int ci)
 {
 	const struct sh_cmd *c = &s->cmd[ci];
-	bool stdin_net = false, stdout_net = false;
+	bool net_fd[10] = {false}, any_net = false;
 	for (size_t i = 0; i < c->n_redir; i++) {
 		const struct sh_redir *r = &c->redir[i];
-		if (r->op == SH_R_OUT || r->op == SH_R_APPEND || r->op == SH_R_INOUT || (r->op == SH_R_DUP_OUT && r->both)) {
+		bool out = r->op == SH_R_OUT || r->op == SH_R_APPEND || (r->op == SH_R_DUP_OUT && r->both);
+		int fd = r->fd >= 0 ? r->fd : (out ? 1 : 0);
+		if (out || r->op == SH_R_INOUT || r->op == SH_R_IN) {
 			struct path p;
 			classify_path(r->target.text, r->target.dynamic, r->target.lead_dynamic, &p);
 			if (p.cls == PC_NET) {
-				if (r->fd <= 1 || r->both)
-					stdout_net = true;
-				if (r->op == SH_R_INOUT)
-					stdin_net = stdout_net = true;
-				continue;
+				any_net = true;
+				if (fd < 10)
+					net_fd[fd] = true;
+				if (r->both)
+					net_fd[2] = true;
+			} else if (out || r->op == SH_R_INOUT) {
+				judge_write(j, &r->target, r->op == SH_R_APPEND ? "appending (>>)" : "redirecting (>)");
 			}
-			judge_write(j, &r->target, r->op == SH_R_APPEND ? "appending (>>)" : "redirecting (>)");
-		} else if (r->op == SH_R_IN || r->op == SH_R_DUP_IN) {
-			struct path p;
-			classify_path(r->target.text, false, false, &p);
-			if (p.cls == PC_NET)
-				stdin_net = true;
+		} else if ((r->op == SH_R_DUP_OUT || r->op == SH_R_DUP_IN) && fd < 10) {
+			/* 0>&1, 0<&5: the descriptor now shares the target's connection */
+			int target = atoi(r->target.text);
+			if (isdigit((unsigned char)r->target.text[0]) && target < 10)
+				net_fd[fd] = net_fd[target];
 		}
 	}
-	/* 0>&1 / 0<&5 after a /dev/tcp redirection: stdin comes from the socket too */
-	for (size_t i = 0; i < c->n_redir; i++)
-		if ((c->redir[i].op == SH_R_DUP_OUT || c->redir[i].op == SH_R_DUP_IN) && c->redir[i].fd == 0 && stdout_net)
-			stdin_net = true;
-	if (stdin_net && stdout_net)
-		add(j, C, "remote-shell", "%s has its input and output on a network connection (a remote shell)",
-		    c->argc ? sh_basename(c->argv[0].text) : "a command");
-	else if (stdin_net || stdout_net)
-		add(j, M, "network", "%s opens a network connection through /dev/tcp", c->argc ? sh_basename(c->argv[0].text) : "a redirection");
+	const char *who = c->argc ? sh_basename(c->argv[0].text) : "a redirection";
+	if (net_fd[0] && net_fd[1])
+		add(j, C, "remote-shell", "%s has its input and output on a network connection (a remote shell)", who);
+	else if (any_net)
+		add(j, M, "network", "%s opens a network connection through /dev/tcp", who);
 	for (size_t i = 0; i < c->n_assign; i++) {
 		const char *a = c->assign[i].text;
 		if (starts(a, "HISTFILE=") || starts(a, "HISTSIZE=0") || starts(a, "HISTFILESIZE=0"))
@@ -1992,6 +2014,18 @@ static void judge_cmd(struct judge *j, const struct sh_script *s, int ci)
 	}
 	if (c->argc > 0)
 		judge_argv(j, s, ci, c->argv, c->argc);
+	if (c->argc > 0 && c->depth == 0 && (!strcmp(c->argv[0].text, "cd") || !strcmp(c->argv[0].text, "pushd"))) {
+		size_t k = first_operand(c->argv, c->argc, 1);
+		const char *dir = k < c->argc ? c->argv[k].text : "~";
+		char joined[1100];
+		if (k < c->argc && c->argv[k].dynamic && dir[0] != '$')
+			dir = "$DIR";
+		if (dir[0] != '/' && dir[0] != '~' && dir[0] != '$' && current_dir[0])
+			snprintf(joined, sizeof joined, "%s/%s", current_dir, dir);
+		else
+			snprintf(joined, sizeof joined, "%s", dir);
+		snprintf(current_dir, sizeof current_dir, "%.500s", joined);
+	}
 }
 
 /* Files written by curl -o / -O and wget (-O or the URL's last part). */
@@ -2057,7 +2091,9 @@ void risk_judge_command(const char *cmd, size_t len, struct verdict *v)
 {
 	struct judge j = {.v = v};
 	memset(v, 0, sizeof *v);
+	current_dir[0] = '\0';
 	judge_text(&j, cmd, len);
+	current_dir[0] = '\0';
 }
 
 /* ---- requests ---- */
