@@ -447,7 +447,10 @@ static void add_subst_result(struct wctx *w, int begin, int end, bool quoted)
 	if (w->sub_begin < 0)
 		w->sub_begin = begin;
 	w->sub_end = end;
-	if (end - begin == 1 && s->cmd[begin].argc >= 1 && s->cmd[begin].n_redir == 0) {
+	bool single = end > begin;
+	for (int i = begin + 1; i < end; i++)
+		single = single && s->cmd[i].parent >= begin;  /* nested in the first one */
+	if (single && s->cmd[begin].argc >= 1 && s->cmd[begin].n_redir == 0) {
 		struct sh_cmd *c = &s->cmd[begin];
 		const char *name = c->argv[0].text;
 		bool is_echo = !strcmp(name, "echo"), is_printf = !strcmp(name, "printf");
@@ -475,7 +478,7 @@ static void add_subst_result(struct wctx *w, int begin, int end, bool quoted)
 		}
 	}
 	/* $(pwd) is the working directory: keep that fact for the judge */
-	if (end - begin == 1 && s->cmd[begin].argc == 1 && !strcmp(s->cmd[begin].argv[0].text, "pwd"))
+	if (single && s->cmd[begin].argc == 1 && !strcmp(s->cmd[begin].argv[0].text, "pwd"))
 		add_dyn(w, "$PWD");
 	else
 		add_dyn(w, "$(...)");
@@ -965,6 +968,10 @@ static void parse_simple(struct parser *p, int pipeline, int pipe_pos)
 		}
 		if (c == '\n' || c == ';' || c == '|' || c == ')' || c == '&')
 			break;
+		if (c == '#') {  /* a word starting with # begins a comment */
+			skip_comment(p);
+			continue;
+		}
 		if (c == '(') {
 			struct sh_cmd *cmd = cmd_at(p, ci);
 			size_t i = p->pos + 1;
