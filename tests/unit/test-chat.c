@@ -252,6 +252,47 @@ static void test_json(void)
 		{"[{\"role\":\"user\",\"content\":[\"x\"]}]", "content part 0"},
 		{"[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]", "NUL"},
 	};
+	/* deeply nested JSON: jq's parser refuses it, we report, nothing crashes */
+	{
+		size_t depth = 100000;
+		char *deep = xmalloc(2 * depth + 1);
+		memset(deep, '[', depth);
+		memset(deep + depth, ']', depth);
+		deep[2 * depth] = 0;
+		m = chat_parse_json(deep, 2 * depth, &n, &e);
+		ok(!m && e.msg[0], "json: 100000 nested arrays rejected: %s", e.msg);
+		chat_msgs_free(m, n);
+		free(deep);
+	}
+	/* mutated documents: parsed or refused with a message, never a crash */
+	{
+		const char *base = "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\","
+		                   "\"content\":[{\"type\":\"text\",\"text\":\"a\\u00e9\"}]},{\"role\":\"assistant\","
+		                   "\"content\":null}]}";
+		size_t len = strlen(base);
+		char *buf = xmalloc(len + 1);
+		unsigned long long seed = 7;
+		int parsed = 0, refused = 0, silent = 0;
+		for (int k = 0; k < 2000; k++) {
+			memcpy(buf, base, len + 1);
+			for (int q = 0; q < 1 + k % 3; q++) {
+				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+				buf[(seed >> 33) % len] = "{}[]\":,nul0 \\x"[(seed >> 20) % 16];
+			}
+			memset(&e, 0, sizeof e);
+			m = chat_parse_json(buf, len, &n, &e);
+			if (m)
+				parsed++;
+			else if (e.msg[0])
+				refused++;
+			else
+				silent++;
+			chat_msgs_free(m, n);
+		}
+		free(buf);
+		ok(silent == 0 && parsed + refused == 2000, "json: 2000 mutated documents: %d parsed, %d refused with a message",
+		   parsed, refused);
+	}
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		memset(&e, 0, sizeof e);
 		m = chat_parse_json(bad[i].json, strlen(bad[i].json), &n, &e);
