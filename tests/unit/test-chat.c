@@ -277,7 +277,8 @@ static void test_json(void)
 			memcpy(buf, base, len + 1);
 			for (int q = 0; q < 1 + k % 3; q++) {
 				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-				buf[(seed >> 33) % len] = "{}[]\":,nul0 \\x"[(seed >> 20) % 16];
+				static const char alphabet[] = "{}[]\":,nul0 \\x";
+				buf[(seed >> 33) % len] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
 			}
 			memset(&e, 0, sizeof e);
 			m = chat_parse_json(buf, len, &n, &e);
