@@ -277,9 +277,10 @@ static void test_json(void)
 			memcpy(buf, base, len + 1);
 			for (int q = 0; q < 1 + k % 3; q++) {
 				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-				/* no '"': jq 1.6's parser itself leaks on input such as
-				 * {"a"":1}, which LeakSanitizer would blame on us */
-				static const char alphabet[] = "{}[]:,nul0 \\x";
+				/* no '"' and no space: jq 1.6's parser itself leaks on two
+				 * adjacent strings ({"a"":1}, ["a" "b"]), which
+				 * LeakSanitizer would blame on this test */
+				static const char alphabet[] = "{}[]:,nul0\\x";
 				buf[(seed >> 33) % len] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
 			}
 			memset(&e, 0, sizeof e);
