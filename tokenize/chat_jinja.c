@@ -1299,8 +1299,12 @@ static struct node *parse_stmt(struct J *j)
 				if (x->targets.n != 1)
 					fail(j, k->pos, "a block set takes one name");
 				x->k = S_SETBLOCK;
-				if (is_op(cur(j), "|")) /* {% set x | filter %} */
+				if (is_op(cur(j), "|")) { /* {% set x | filter %} */
 					x->a = parse_filters(j, mknode(j, N_CONST, cur(j)->pos));
+					for (struct node *f = x->a; f->k != N_CONST; f = f->a)
+						if (f->k != N_FILTER)
+							fail(j, f->pos, "only filters may follow a block set");
+				}
 				end_block(j);
 				parse_body(j, &x->body, ends, k->pos, "set");
 			}
@@ -2026,7 +2030,7 @@ static struct val *want_str(struct J *j, struct val *v, const char *what, size_t
 static struct val *str_case(struct J *j, struct val *v, const char *how, size_t pos)
 {
 	if (!is_ascii(v->s, v->n))
-		fail(j, pos, "%s of non-ASCII text is not supported", how);
+		fail(j, pos, "%s of non-ASCII text is not supported", how[0] == 'j' ? "title" : how);
 	char *s = dupn(j, v->s, v->n);
 	int word_start = 1;
 	for (size_t i = 0; i < v->n; i++) {
@@ -2036,14 +2040,16 @@ static struct val *str_case(struct J *j, struct val *v, const char *how, size_t 
 			s[i] = (char)(c - 32);
 		else if (!strcmp(how, "lower") && c >= 'A' && c <= 'Z')
 			s[i] = (char)(c + 32);
-		else if (!strcmp(how, "title") || !strcmp(how, "capitalize")) {
-			int up = !strcmp(how, "title") ? word_start : i == 0;
+		else if (!strcmp(how, "title") || !strcmp(how, "capitalize") || !strcmp(how, "jtitle")) {
+			int up = how[0] != 'c' ? word_start : i == 0;
 			if (up && c >= 'a' && c <= 'z')
 				s[i] = (char)(c - 32);
 			else if (!up && c >= 'A' && c <= 'Z')
 				s[i] = (char)(c + 32);
 		}
-		word_start = !alpha;
+		/* str.title() starts a word after any non-letter; Jinja's title
+		 * filter only after "-", whitespace and "({[<" */
+		word_start = how[0] == 'j' ? c && strchr("-({[< \t\n\r\f\v\x1c\x1d\x1e\x1f", c) != NULL : !alpha;
 	}
 	return mkstr(j, s, v->n);
 }
@@ -2349,7 +2355,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "title") ||
 	    !strcmp(name, "capitalize")) {
 		check_args(j, a, 0, NULL, name, pos);
-		return str_case(j, to_str(j, v, pos), name, pos);
+		return str_case(j, to_str(j, v, pos), !strcmp(name, "title") ? "jtitle" : name, pos);
 	}
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {
 		check_args(j, a, 2, (const char *const[]){"default_value", "boolean", NULL}, name, pos);

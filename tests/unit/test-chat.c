@@ -436,6 +436,10 @@ static void test_semantics(void)
 		{"a\n  {%+ if true %}x{% endif %}\n  {%- if true +%}\ny{% endif %}", "a\n  x\ny"},
 		{"{% set t %}{{ 'in' }}side{% endset %}[{{ t }}]", "[inside]"},
 		{"{% generation %}{{ 'gen' }}{% endgeneration %}", "gen"},
+		{"{% set s = \"hello they're 1st-class (x) [y]z  ABC\\tdEF\" %}{{ s | title }}|{{ s.title() }}|{{ s | capitalize }}",
+		 "Hello They're 1st-Class (X) [Y]z  Abc\tDef|Hello They'Re 1St-Class (X) [Y]Z  Abc\tDef|"
+		 "Hello they're 1st-class (x) [y]z  abc\tdef"},
+		{"{% set t | upper | replace('A', '4') %}abc{% endset %}{{ t }}", "4BC"},
 		{"{% macro f(a, b='B', c=none) -%}\n  [{{ a }}{{ b }}{{ c }}{{ messages | length }}]\n{%- endmacro %}"
 		 "{{ f(1) }}{{ f(2, c=3) }}{% set g = f %}{{ g('x', 'y') | length }}", "[1BNone1][2B31]9"},
 		{"{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1) | int }}{% endmacro %}{{ fact(5) }}", "120"},
