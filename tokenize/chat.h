@@ -34,8 +34,9 @@
 #define CHAT_MAX_STEPS 20000000L         /* evaluation steps */
 #define CHAT_MAX_MEMORY (256u << 20)     /* bytes of working memory */
 
-/* One message.  content NULL stands for JSON null (Python None), which a
- * template sees as none (and prints as "None", as transformers does). */
+/* One message.  content NULL stands for JSON null (Python None): the
+ * message then has no "content" key at all (undefined to the template),
+ * because apply_chat_template drops the keys whose value is None. */
 struct chat_msg {
 	char *role;
 	char *content;

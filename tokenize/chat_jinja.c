@@ -3189,7 +3189,9 @@ char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, 
 		if (!msgs[i].role)
 			fail(&j, (size_t)-1, "message %zu has no role", i);
 		dict_set(&j, m, mkstrc(&j, "role"), mkstrc(&j, msgs[i].role), 0);
-		dict_set(&j, m, mkstrc(&j, "content"), msgs[i].content ? mkstrc(&j, msgs[i].content) : &v_none, 0);
+		/* apply_chat_template drops None values: no content, no key */
+		if (msgs[i].content)
+			dict_set(&j, m, mkstrc(&j, "content"), mkstrc(&j, msgs[i].content), 0);
 		items[i] = m;
 	}
 	assign(&j, &globals, "messages", mklist(&j, items, n_msgs));
