@@ -2077,10 +2077,8 @@ static struct val *do_split(struct J *j, struct val *s, struct val *sep, struct 
 				i += space_at(s->s, s->n, i);
 			if (i >= s->n)
 				break;
-			if (max >= 0 && (long long)out.n == max) {
-				size_t b, e;
-				py_strip(s->s + i, s->n - i, 2, NULL, 0, &b, &e);
-				vpush(j, &out, mkstr(j, s->s + i, e));
+			if (max >= 0 && (long long)out.n == max) { /* the rest, trailing spaces kept */
+				vpush(j, &out, mkstr(j, s->s + i, s->n - i));
 				break;
 			}
 			size_t k = i;
