@@ -13,6 +13,7 @@
  * message; nothing is silently truncated. */
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -2279,7 +2280,15 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 		time_t t = time(NULL);
 		struct tm tm;
 		localtime_r(&t, &tm);
-		size_t n = strftime(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm);
+		/* in the C locale, as Python's strftime (which never sets LC_TIME)
+		 * gives "26 Jul 2024" whatever the user's locale */
+		locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+		if (c == (locale_t)0)
+			fail(j, pos, "strftime_now: no C locale");
+		size_t n = strftime_l(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm, c);
+		freelocale(c);
+		if (n == 0 && fmt->n)
+			fail(j, pos, "strftime_now: empty or too long result for '%.*s'", (int)fmt->n, fmt->s);
 		return mkstr(j, dupn(j, buf, n), n);
 	}
 	fail(j, pos, "unsupported function '%s'", name);

@@ -447,6 +447,7 @@ static void test_semantics(void)
 		 "{{ f(1) }}{{ f(2, c=3) }}{% set g = f %}{{ g('x', 'y') | length }}", "[1BNone1][2B31]9"},
 		{"{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1) | int }}{% endmacro %}{{ fact(5) }}", "120"},
 		{"{{ bos_token }}{{ eos_token }}{{ tools }}{{ add_generation_prompt }}", "<s></s>NoneTrue"},
+		{"{{ strftime_now('%Y') | length }}{{ strftime_now is defined }}", "4True"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
 		struct lmu_err e = {{0}};
