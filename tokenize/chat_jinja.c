@@ -89,6 +89,8 @@ static void fail(struct J *j, size_t pos, const char *fmt, ...)
 
 static void *alloc(struct J *j, size_t n)
 {
+	if (n > CHAT_MAX_MEMORY)
+		fail(j, (size_t)-1, "template needs more than %u MiB of working memory", CHAT_MAX_MEMORY >> 20);
 	n = (n + 15) & ~(size_t)15;
 	struct chunk *c = j->chunks;
 	if (!c || c->size - c->used < n) {
@@ -1503,6 +1505,8 @@ static void repr_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 {
 	char buf[64];
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "value nested too deeply to print");
 	switch (v->t) {
 	case V_UNDEF: break;
 	case V_NONE: sputs(j, b, "None"); break;
@@ -1543,6 +1547,7 @@ static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 		break;
 	default: fail(j, pos, "cannot print a %s", tname(v));
 	}
+	j->depth--;
 }
 
 static struct val *to_str(struct J *j, struct val *v, size_t pos)
@@ -1674,7 +1679,18 @@ static double num(struct val *v) { return v->t == V_FLOAT ? v->f : v->t == V_INT
 static long long inum(struct val *v) { return v->t == V_INT ? v->i : v->b; }
 
 /* Python ==. */
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos);
+
 static bool equal(struct J *j, struct val *a, struct val *b, size_t pos)
+{
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "values nested too deeply to compare");
+	bool r = equal_in(j, a, b, pos);
+	j->depth--;
+	return r;
+}
+
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos)
 {
 	step(j, pos);
 	if (is_num(a) && is_num(b)) {
@@ -1964,15 +1980,17 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 		if (lo >= n) lo = n - 1;
 		if (hi >= n) hi = n - 1;
 	}
-	size_t cnt = 0;
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-		cnt++;
+	/* the number of items, computed without overflow for any step */
+	unsigned long long cnt = 0;
+	if (st > 0 && lo < hi)
+		cnt = ((unsigned long long)(hi - lo) - 1) / (unsigned long long)st + 1;
+	else if (st < 0 && lo > hi)
+		cnt = ((unsigned long long)(lo - hi) - 1) / (0ULL - (unsigned long long)st) + 1;
 	if (obj->t == V_LIST) {
-		struct val **items = alloc(j, (cnt ? cnt : 1) * sizeof *items);
-		size_t k = 0;
-		for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-			items[k++] = obj->items[i];
-		return mkseq(j, items, cnt, obj->kind);
+		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
+		for (unsigned long long k = 0; k < cnt; k++)
+			items[k] = obj->items[lo + (long long)k * st];
+		return mkseq(j, items, (size_t)cnt, obj->kind);
 	}
 	size_t *off = alloc(j, (len + 1) * sizeof *off);
 	for (size_t c = 0, i = 0; c <= len; c++) {
@@ -1984,8 +2002,10 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 	}
 	struct sbuf b = {0};
 	sput(j, &b, "", 0);
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
+	for (unsigned long long k = 0; k < cnt; k++) {
+		long long i = lo + (long long)k * st;
 		sput(j, &b, obj->s + off[i], off[i + 1] - off[i]);
+	}
 	return mkstr(j, b.s, b.n);
 }
 
@@ -2260,13 +2280,14 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 				v[i] = inum(a->pos[i]);
 		if (v[2] == 0)
 			fail(j, pos, "range() step must not be zero");
-		long long cnt = 0;
+		unsigned long long ucnt = 0; /* computed without overflow */
 		if (v[2] > 0 && v[1] > v[0])
-			cnt = (v[1] - v[0] + v[2] - 1) / v[2];
+			ucnt = ((unsigned long long)v[1] - (unsigned long long)v[0] - 1) / (unsigned long long)v[2] + 1;
 		else if (v[2] < 0 && v[1] < v[0])
-			cnt = (v[0] - v[1] - v[2] - 1) / -v[2];
-		if (cnt > CHAT_MAX_STEPS - j->steps)
-			fail(j, pos, "range() of %lld items is too large", cnt);
+			ucnt = ((unsigned long long)v[0] - (unsigned long long)v[1] - 1) / (0ULL - (unsigned long long)v[2]) + 1;
+		if (ucnt > (unsigned long long)(CHAT_MAX_STEPS - j->steps))
+			fail(j, pos, "range() of %llu items is too large", ucnt);
+		long long cnt = (long long)ucnt;
 		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
 		for (long long i = 0; i < cnt; i++)
 			items[i] = mkint(j, v[0] + i * v[2]);
@@ -2449,6 +2470,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 1, (const char *const[]){"default", NULL}, name, pos);
 		struct val *d = arg(a, 0, "default");
 		int isint = name[0] == 'i';
+		if (isint && v->t == V_FLOAT && !(v->f > -9.2e18 && v->f < 9.2e18))
+			fail(j, pos, "int: %g does not fit an integer", v->f);
 		if (is_num(v))
 			return isint ? mkint(j, v->t == V_FLOAT ? (long long)v->f : inum(v)) : mkfloat(j, num(v));
 		if (v->t == V_STR) {
@@ -2620,7 +2643,7 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 				fail(j, pos, "divisibleby needs a non-zero integer");
 			d = inum(x);
 		}
-		long long r = inum(v) % d;
+		long long r = d == -1 ? 0 : inum(v) % d; /* LLONG_MIN % -1 is undefined in C */
 		return name[0] == 'o' ? r != 0 : r == 0;
 	}
 	if (!x)

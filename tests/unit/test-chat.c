@@ -392,6 +392,13 @@ static void test_hostile(void)
 	expect_fail("too many steps", "{% for i in range(3000) %}{% for k in range(3000) %}{{ '' }}{% endfor %}{% endfor %}",
 	            "steps");
 	expect_fail("repeat bomb", "{{ 'x' * 100000000000 }}", "longer than");
+	expect_fail("deeply nested list printed", "{% set ns = namespace(l=[]) %}{% for i in range(5000) %}"
+	            "{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}", "nested too deeply");
+	expect_fail("deeply nested list compared", "{% set ns = namespace(l=[], m=[]) %}{% for i in range(5000) %}"
+	            "{% set ns.l = [ns.l] %}{% set ns.m = [ns.m] %}{% endfor %}{{ ns.l == ns.m }}", "nested too deeply");
+	expect_fail("range near the integer limits", "{{ range(-9223372036854775807, 9223372036854775807) | length }}",
+	            "too large");
+	expect_fail("int of infinity", "{{ (1e308 * 10) | int }}", "does not fit");
 	struct lmu_err e = {{0}};
 	ok(chat_template_check("{% for x in y %}{{ x | bogus }}{% endfor %}", &e) == 0,
 	   "check: an unknown filter is a render-time error, the template parses");
@@ -448,6 +455,9 @@ static void test_semantics(void)
 		{"{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1) | int }}{% endmacro %}{{ fact(5) }}", "120"},
 		{"{{ bos_token }}{{ eos_token }}{{ tools }}{{ add_generation_prompt }}", "<s></s>NoneTrue"},
 		{"{{ strftime_now('%Y') | length }}{{ strftime_now is defined }}", "4True"},
+		{"{{ [1, 2, 3][1::9223372036854775807] }}{{ [1, 2, 3][::-9223372036854775807] }}{{ 'abc'[::-2] }}"
+		 "{{ range(9223372036854775806, 9223372036854775807) | list }}{{ (-9223372036854775807 - 1) is divisibleby(-1) }}",
+		 "[2][3]ca[9223372036854775806]True"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
 		struct lmu_err e = {{0}};
