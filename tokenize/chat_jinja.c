@@ -2519,7 +2519,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "dictsort") || !strcmp(name, "sort")) {
 		static const char *const kw[] = {"case_sensitive", "by", "reverse", "attribute", NULL};
 		int dict = name[0] == 'd';
-		check_args(j, a, dict ? 3 : 3, kw, name, pos);
+		check_args(j, a, 3, kw, name, pos);
 		/* dictsort(case_sensitive, by, reverse); sort(reverse, case_sensitive, attribute) */
 		struct val *cs = dict ? arg(a, 0, "case_sensitive") : arg(a, 1, "case_sensitive");
 		struct val *rev = dict ? arg(a, 2, "reverse") : arg(a, 0, "reverse");
