@@ -13,6 +13,7 @@
  * message; nothing is silently truncated. */
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +89,8 @@ static void fail(struct J *j, size_t pos, const char *fmt, ...)
 
 static void *alloc(struct J *j, size_t n)
 {
+	if (n > CHAT_MAX_MEMORY)
+		fail(j, (size_t)-1, "template needs more than %u MiB of working memory", CHAT_MAX_MEMORY >> 20);
 	n = (n + 15) & ~(size_t)15;
 	struct chunk *c = j->chunks;
 	if (!c || c->size - c->used < n) {
@@ -1299,8 +1302,12 @@ static struct node *parse_stmt(struct J *j)
 				if (x->targets.n != 1)
 					fail(j, k->pos, "a block set takes one name");
 				x->k = S_SETBLOCK;
-				if (is_op(cur(j), "|")) /* {% set x | filter %} */
+				if (is_op(cur(j), "|")) { /* {% set x | filter %} */
 					x->a = parse_filters(j, mknode(j, N_CONST, cur(j)->pos));
+					for (struct node *f = x->a; f->k != N_CONST; f = f->a)
+						if (f->k != N_FILTER)
+							fail(j, f->pos, "only filters may follow a block set");
+				}
 				end_block(j);
 				parse_body(j, &x->body, ends, k->pos, "set");
 			}
@@ -1498,6 +1505,8 @@ static void repr_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 {
 	char buf[64];
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "value nested too deeply to print");
 	switch (v->t) {
 	case V_UNDEF: break;
 	case V_NONE: sputs(j, b, "None"); break;
@@ -1538,6 +1547,7 @@ static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 		break;
 	default: fail(j, pos, "cannot print a %s", tname(v));
 	}
+	j->depth--;
 }
 
 static struct val *to_str(struct J *j, struct val *v, size_t pos)
@@ -1669,7 +1679,18 @@ static double num(struct val *v) { return v->t == V_FLOAT ? v->f : v->t == V_INT
 static long long inum(struct val *v) { return v->t == V_INT ? v->i : v->b; }
 
 /* Python ==. */
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos);
+
 static bool equal(struct J *j, struct val *a, struct val *b, size_t pos)
+{
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "values nested too deeply to compare");
+	bool r = equal_in(j, a, b, pos);
+	j->depth--;
+	return r;
+}
+
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos)
 {
 	step(j, pos);
 	if (is_num(a) && is_num(b)) {
@@ -1959,15 +1980,17 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 		if (lo >= n) lo = n - 1;
 		if (hi >= n) hi = n - 1;
 	}
-	size_t cnt = 0;
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-		cnt++;
+	/* the number of items, computed without overflow for any step */
+	unsigned long long cnt = 0;
+	if (st > 0 && lo < hi)
+		cnt = ((unsigned long long)(hi - lo) - 1) / (unsigned long long)st + 1;
+	else if (st < 0 && lo > hi)
+		cnt = ((unsigned long long)(lo - hi) - 1) / (0ULL - (unsigned long long)st) + 1;
 	if (obj->t == V_LIST) {
-		struct val **items = alloc(j, (cnt ? cnt : 1) * sizeof *items);
-		size_t k = 0;
-		for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-			items[k++] = obj->items[i];
-		return mkseq(j, items, cnt, obj->kind);
+		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
+		for (unsigned long long k = 0; k < cnt; k++)
+			items[k] = obj->items[lo + (long long)k * st];
+		return mkseq(j, items, (size_t)cnt, obj->kind);
 	}
 	size_t *off = alloc(j, (len + 1) * sizeof *off);
 	for (size_t c = 0, i = 0; c <= len; c++) {
@@ -1979,8 +2002,10 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 	}
 	struct sbuf b = {0};
 	sput(j, &b, "", 0);
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
+	for (unsigned long long k = 0; k < cnt; k++) {
+		long long i = lo + (long long)k * st;
 		sput(j, &b, obj->s + off[i], off[i + 1] - off[i]);
+	}
 	return mkstr(j, b.s, b.n);
 }
 
@@ -2026,7 +2051,7 @@ static struct val *want_str(struct J *j, struct val *v, const char *what, size_t
 static struct val *str_case(struct J *j, struct val *v, const char *how, size_t pos)
 {
 	if (!is_ascii(v->s, v->n))
-		fail(j, pos, "%s of non-ASCII text is not supported", how);
+		fail(j, pos, "%s of non-ASCII text is not supported", how[0] == 'j' ? "title" : how);
 	char *s = dupn(j, v->s, v->n);
 	int word_start = 1;
 	for (size_t i = 0; i < v->n; i++) {
@@ -2036,14 +2061,16 @@ static struct val *str_case(struct J *j, struct val *v, const char *how, size_t 
 			s[i] = (char)(c - 32);
 		else if (!strcmp(how, "lower") && c >= 'A' && c <= 'Z')
 			s[i] = (char)(c + 32);
-		else if (!strcmp(how, "title") || !strcmp(how, "capitalize")) {
-			int up = !strcmp(how, "title") ? word_start : i == 0;
+		else if (!strcmp(how, "title") || !strcmp(how, "capitalize") || !strcmp(how, "jtitle")) {
+			int up = how[0] != 'c' ? word_start : i == 0;
 			if (up && c >= 'a' && c <= 'z')
 				s[i] = (char)(c - 32);
 			else if (!up && c >= 'A' && c <= 'Z')
 				s[i] = (char)(c + 32);
 		}
-		word_start = !alpha;
+		/* str.title() starts a word after any non-letter; Jinja's title
+		 * filter only after "-", whitespace and "({[<" */
+		word_start = how[0] == 'j' ? c && strchr("-({[< \t\n\r\f\v\x1c\x1d\x1e\x1f", c) != NULL : !alpha;
 	}
 	return mkstr(j, s, v->n);
 }
@@ -2071,10 +2098,8 @@ static struct val *do_split(struct J *j, struct val *s, struct val *sep, struct 
 				i += space_at(s->s, s->n, i);
 			if (i >= s->n)
 				break;
-			if (max >= 0 && (long long)out.n == max) {
-				size_t b, e;
-				py_strip(s->s + i, s->n - i, 2, NULL, 0, &b, &e);
-				vpush(j, &out, mkstr(j, s->s + i, e));
+			if (max >= 0 && (long long)out.n == max) { /* the rest, trailing spaces kept */
+				vpush(j, &out, mkstr(j, s->s + i, s->n - i));
 				break;
 			}
 			size_t k = i;
@@ -2255,13 +2280,14 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 				v[i] = inum(a->pos[i]);
 		if (v[2] == 0)
 			fail(j, pos, "range() step must not be zero");
-		long long cnt = 0;
+		unsigned long long ucnt = 0; /* computed without overflow */
 		if (v[2] > 0 && v[1] > v[0])
-			cnt = (v[1] - v[0] + v[2] - 1) / v[2];
+			ucnt = ((unsigned long long)v[1] - (unsigned long long)v[0] - 1) / (unsigned long long)v[2] + 1;
 		else if (v[2] < 0 && v[1] < v[0])
-			cnt = (v[0] - v[1] - v[2] - 1) / -v[2];
-		if (cnt > CHAT_MAX_STEPS - j->steps)
-			fail(j, pos, "range() of %lld items is too large", cnt);
+			ucnt = ((unsigned long long)v[0] - (unsigned long long)v[1] - 1) / (0ULL - (unsigned long long)v[2]) + 1;
+		if (ucnt > (unsigned long long)(CHAT_MAX_STEPS - j->steps))
+			fail(j, pos, "range() of %llu items is too large", ucnt);
+		long long cnt = (long long)ucnt;
 		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
 		for (long long i = 0; i < cnt; i++)
 			items[i] = mkint(j, v[0] + i * v[2]);
@@ -2275,7 +2301,15 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 		time_t t = time(NULL);
 		struct tm tm;
 		localtime_r(&t, &tm);
-		size_t n = strftime(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm);
+		/* in the C locale, as Python's strftime (which never sets LC_TIME)
+		 * gives "26 Jul 2024" whatever the user's locale */
+		locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+		if (c == (locale_t)0)
+			fail(j, pos, "strftime_now: no C locale");
+		size_t n = strftime_l(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm, c);
+		freelocale(c);
+		if (n == 0 && fmt->n)
+			fail(j, pos, "strftime_now: empty or too long result for '%.*s'", (int)fmt->n, fmt->s);
 		return mkstr(j, dupn(j, buf, n), n);
 	}
 	fail(j, pos, "unsupported function '%s'", name);
@@ -2349,7 +2383,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "title") ||
 	    !strcmp(name, "capitalize")) {
 		check_args(j, a, 0, NULL, name, pos);
-		return str_case(j, to_str(j, v, pos), name, pos);
+		return str_case(j, to_str(j, v, pos), !strcmp(name, "title") ? "jtitle" : name, pos);
 	}
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {
 		check_args(j, a, 2, (const char *const[]){"default_value", "boolean", NULL}, name, pos);
@@ -2436,6 +2470,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 1, (const char *const[]){"default", NULL}, name, pos);
 		struct val *d = arg(a, 0, "default");
 		int isint = name[0] == 'i';
+		if (isint && v->t == V_FLOAT && !(v->f > -9.2e18 && v->f < 9.2e18))
+			fail(j, pos, "int: %g does not fit an integer", v->f);
 		if (is_num(v))
 			return isint ? mkint(j, v->t == V_FLOAT ? (long long)v->f : inum(v)) : mkfloat(j, num(v));
 		if (v->t == V_STR) {
@@ -2483,7 +2519,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "dictsort") || !strcmp(name, "sort")) {
 		static const char *const kw[] = {"case_sensitive", "by", "reverse", "attribute", NULL};
 		int dict = name[0] == 'd';
-		check_args(j, a, dict ? 3 : 3, kw, name, pos);
+		check_args(j, a, 3, kw, name, pos);
 		/* dictsort(case_sensitive, by, reverse); sort(reverse, case_sensitive, attribute) */
 		struct val *cs = dict ? arg(a, 0, "case_sensitive") : arg(a, 1, "case_sensitive");
 		struct val *rev = dict ? arg(a, 2, "reverse") : arg(a, 0, "reverse");
@@ -2607,7 +2643,7 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 				fail(j, pos, "divisibleby needs a non-zero integer");
 			d = inum(x);
 		}
-		long long r = inum(v) % d;
+		long long r = d == -1 ? 0 : inum(v) % d; /* LLONG_MIN % -1 is undefined in C */
 		return name[0] == 'o' ? r != 0 : r == 0;
 	}
 	if (!x)
@@ -3183,7 +3219,9 @@ char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, 
 		if (!msgs[i].role)
 			fail(&j, (size_t)-1, "message %zu has no role", i);
 		dict_set(&j, m, mkstrc(&j, "role"), mkstrc(&j, msgs[i].role), 0);
-		dict_set(&j, m, mkstrc(&j, "content"), msgs[i].content ? mkstrc(&j, msgs[i].content) : &v_none, 0);
+		/* apply_chat_template drops None values: no content, no key */
+		if (msgs[i].content)
+			dict_set(&j, m, mkstrc(&j, "content"), mkstrc(&j, msgs[i].content), 0);
 		items[i] = m;
 	}
 	assign(&j, &globals, "messages", mklist(&j, items, n_msgs));
