@@ -8,7 +8,18 @@
  * Three kernel families: "scalar" (plain C, the reference), "avx2" and
  * "avx512-vnni", picked at run time from the CPU (LMU_KERNELS in the
  * environment forces one).  Every family gives the reference's result up to
- * float rounding: the integer parts are exact in all of them. */
+ * float rounding: the integer parts are exact in all of them.
+ *
+ * Use, for a GGUF tensor W of `rows` rows of n elements and a batch of nb
+ * activation rows x (nb x n floats), Y (nb x rows):
+ *
+ *	size_t ab = quant_act_row_bytes(W->type, n);
+ *	for (int b = 0; b < nb; b++)          (once per input, shared by every
+ *		quant_act_row(W->type, x + b * n, xq + b * ab, n);   W of its type)
+ *	quant_matmul(W->type, W->data, W->row_bytes, n, xq, ab, nb, Y, rows, r0, r1);
+ *
+ * with each thread taking its own rows [r0, r1).  All functions are
+ * thread-safe; the buffers are the caller's. */
 #ifndef LMU_QUANT_H
 #define LMU_QUANT_H
 
