@@ -55,7 +55,8 @@ void dequant_row(enum ggml_type t, const void *src, float *dst, int n);
 /* Y[b*ldy + r] = dot(row r of W, activation b) for rows r in [r0, r1) and
  * b in [0, nb).  W rows are row_bytes apart (GGUF layout, n elements each);
  * activations were quantized by quant_act_row() and are xq_stride bytes
- * apart (a multiple of 4).  Uses the kernel family of quant_kernel_name():
+ * apart (at least quant_act_row_bytes(); even, and a multiple of 4 for
+ * Q8_K and F32 activations, so every block stays aligned).  Uses the kernel family of quant_kernel_name():
  * several rows at once for nb == 1 (decode), a blocked matrix x matrix for
  * larger nb (prefill).  Threads split [r0, r1) between them. */
 void quant_matmul(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
