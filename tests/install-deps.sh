@@ -3,7 +3,7 @@
 # Run as root (CI does); `make deps` calls it.
 set -eu
 pkgs="build-essential make pkg-config perl python3 python3-pip
-libcurl4-openssl-dev libjq-dev libarchive-dev unicode-data"
+libcurl4-openssl-dev libjq-dev libarchive-dev unicode-data jq"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
