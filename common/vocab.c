@@ -9,7 +9,7 @@
 static uint32_t byte_to_cp[256];
 static int16_t cp_to_byte[324];  /* code points < 0x144 cover the table */
 
-static void init_byte_map(void)
+void vocab_init_byte_map(void)
 {
 	int next = 0x100;
 	if (byte_to_cp['!'])
@@ -94,6 +94,16 @@ static char *decode_text(const struct vocab *v, uint32_t id, uint32_t *out_len)
 	return out;
 }
 
+static bool is_llama3_pre(const char *pre)
+{
+	static const char *const names[] = {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1",
+					    "pixtral", "midm-2.0", "lfm2"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strcmp(pre, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static int32_t get_id(const struct gguf *g, const char *key, int32_t def, uint32_t n)
 {
 	uint32_t v;
@@ -120,6 +130,33 @@ static int cmp_text(const void *a, const void *b)
 	return r ? r : (lx > ly) - (lx < ly);
 }
 
+void vocab_finish(struct vocab *v)
+{
+	uint32_t i;
+
+	for (i = 0; i < v->n; i++)
+		v->bytes[i] = decode_text(v, i, &v->bytes_len[i]);
+	v->sorted = xcalloc(v->n, sizeof *v->sorted);
+	for (i = 0; i < v->n; i++)
+		v->sorted[i] = i;
+	sort_vocab = v;
+	qsort(v->sorted, v->n, sizeof *v->sorted, cmp_text);
+	sort_vocab = NULL;
+
+	/* end of generation: eos, eot, and the usual end-of-turn tokens */
+	static const char *const eog_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+						"<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>"};
+	if (v->eos >= 0)
+		v->eog[v->eos] = true;
+	if (v->eot >= 0)
+		v->eog[v->eot] = true;
+	for (i = 0; i < sizeof eog_names / sizeof *eog_names; i++) {
+		int32_t id = vocab_find(v, eog_names[i], strlen(eog_names[i]));
+		if (id >= 0 && v->type[id] == TOKEN_CONTROL)
+			v->eog[id] = true;
+	}
+}
+
 bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 {
 	struct gguf_value tokens, types, scores;
@@ -128,7 +165,7 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	uint32_t i;
 
 	memset(v, 0, sizeof *v);
-	init_byte_map();
+	vocab_init_byte_map();
 	if (gguf_get_str(g, "tokenizer.ggml.model", &s) != 1) {
 		err_set(e, "%s: no tokenizer (tokenizer.ggml.model missing)", g->path);
 		return false;
@@ -144,6 +181,8 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	}
 	if (gguf_get_str(g, "tokenizer.ggml.pre", &s) == 1 && s.len < sizeof v->pre)
 		memcpy(v->pre, s.s, s.len);
+	if (gguf_get_str(g, "general.architecture", &s) == 1 && s.len < sizeof v->arch)
+		memcpy(v->arch, s.s, s.len);
 	if (gguf_get_arr(g, "tokenizer.ggml.tokens", GGUF_STRING, &tokens) != 1 || tokens.count == 0 ||
 	    tokens.count > INT32_MAX) {
 		err_set(e, "%s: tokenizer.ggml.tokens missing or not a non-empty string array", g->path);
@@ -165,7 +204,28 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 		err_set(e, "%s: tokenizer.ggml.merges must be a string array", g->path);
 		return false;
 	}
+	if (rm == 1 && v->merges.count > INT32_MAX) {
+		err_set(e, "%s: too many merges", g->path);
+		return false;
+	}
 	v->n_merges = rm == 1 ? (uint32_t)v->merges.count : 0;
+	if (v->n_merges) {
+		/* split "left right" at the first space at position >= 1
+		 * (formats.md 3.1); pointers stay in the GGUF map */
+		v->merge_pair = xcalloc(v->n_merges, 2 * sizeof *v->merge_pair);
+		gguf_str_iter_init(&it, &v->merges);
+		for (i = 0; gguf_str_iter_next(&it, &s); i++) {
+			const char *sp = s.len > 1 ? memchr(s.s + 1, ' ', s.len - 1) : NULL;
+			if (!sp) {
+				err_set(e, "%s: merge %u has no space between its two tokens", g->path, i);
+				free(v->merge_pair);
+				v->merge_pair = NULL;
+				return false;
+			}
+			v->merge_pair[2 * i] = (struct gguf_str){s.s, (uint64_t)(sp - s.s)};
+			v->merge_pair[2 * i + 1] = (struct gguf_str){sp + 1, s.len - (uint64_t)(sp - s.s) - 1};
+		}
+	}
 
 	v->text = xcalloc(v->n, sizeof *v->text);
 	v->text_len = xcalloc(v->n, sizeof *v->text_len);
@@ -197,8 +257,10 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 		if (v->score && gguf_arr_f64(&scores, i, &sc))
 			v->score[i] = (float)sc;
 	}
-	for (i = 0; i < v->n; i++)
-		v->bytes[i] = decode_text(v, i, &v->bytes_len[i]);
+	v->byte_fallback = v->kind == VOCAB_SPM;
+	/* llama.cpp emits a whole pre-token found in the vocabulary for the
+	 * Llama 3 family (formats.md 3.2) */
+	v->ignore_merges = v->kind == VOCAB_BPE && is_llama3_pre(v->pre);
 
 	/* special ids: defaults as llama.cpp applies them (formats.md 3.1) */
 	if (v->kind == VOCAB_SPM) {
@@ -210,9 +272,8 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	} else {
 		v->bos = v->eos = 11 < v->n ? 11 : -1;
 		v->unk = -1;
-		v->add_bos = strcmp(v->pre, "llama3") == 0 || strcmp(v->pre, "llama-v3") == 0 ||
-			     strcmp(v->pre, "llama-bpe") == 0 || strcmp(v->pre, "falcon3") == 0 ||
-			     strcmp(v->pre, "tekken") == 0 || strcmp(v->pre, "chameleon") == 0;
+		v->add_bos = is_llama3_pre(v->pre) || strcmp(v->pre, "tekken") == 0 ||
+			     strcmp(v->pre, "chameleon") == 0;
 	}
 	v->eot = -1;
 	v->pad = -1;
@@ -225,26 +286,17 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	get_flag(g, "tokenizer.ggml.add_eos_token", &v->add_eos);
 	get_flag(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix);
 
-	v->sorted = xcalloc(v->n, sizeof *v->sorted);
-	for (i = 0; i < v->n; i++)
-		v->sorted[i] = i;
-	sort_vocab = v;
-	qsort(v->sorted, v->n, sizeof *v->sorted, cmp_text);
-	sort_vocab = NULL;
-
-	/* end of generation: eos, eot, and the usual end-of-turn tokens */
-	static const char *const eog_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-						"<|endoftext|>", "<|eom_id|>", "<EOT>", "<|end_of_text|>"};
-	if (v->eos >= 0)
-		v->eog[v->eos] = true;
-	if (v->eot >= 0)
-		v->eog[v->eot] = true;
-	for (i = 0; i < sizeof eog_names / sizeof *eog_names; i++) {
-		int32_t id = vocab_find(v, eog_names[i], strlen(eog_names[i]));
-		if (id >= 0 && v->type[id] == TOKEN_CONTROL)
-			v->eog[id] = true;
-	}
+	vocab_finish(v);
 	return true;
+}
+
+int32_t vocab_find_linear(const struct vocab *v, const char *s)
+{
+	size_t len = strlen(s);
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->text_len[i] == len && memcmp(v->text[i], s, len) == 0)
+			return (int32_t)i;
+	return -1;
 }
 
 int32_t vocab_find(const struct vocab *v, const char *s, size_t len)
@@ -264,6 +316,15 @@ int32_t vocab_find(const struct vocab *v, const char *s, size_t len)
 			hi = mid;
 	}
 	return -1;
+}
+
+bool vocab_merge(const struct vocab *v, uint32_t i, struct gguf_str *left, struct gguf_str *right)
+{
+	if (i >= v->n_merges || !v->merge_pair)
+		return false;
+	*left = v->merge_pair[2 * i];
+	*right = v->merge_pair[2 * i + 1];
+	return true;
 }
 
 bool vocab_is_special(const struct vocab *v, int32_t id)
@@ -286,5 +347,7 @@ void vocab_free(struct vocab *v)
 	free(v->bytes_len);
 	free(v->eog);
 	free(v->sorted);
+	free(v->merge_pair);
+	free(v->merge_buf);
 	memset(v, 0, sizeof *v);
 }

@@ -22,6 +22,7 @@ enum token_type {  /* tokenizer.ggml.token_type values */
 struct vocab {
 	enum vocab_kind kind;
 	char pre[32];            /* tokenizer.ggml.pre, "" if absent */
+	char arch[32];           /* general.architecture, "" if absent (Gemma's SPM ranks differ) */
 	uint32_t n;              /* number of tokens */
 	char **text;             /* (n) token text as stored, NUL-terminated */
 	uint32_t *text_len;      /* (n) */
@@ -35,12 +36,33 @@ struct vocab {
 	uint32_t *sorted;        /* (n) ids sorted by text, for vocab_find */
 	uint32_t n_merges;
 	struct gguf_value merges;  /* string array, rank = index (BPE); into the GGUF map */
+	struct gguf_str *merge_pair;  /* (n_merges, 2) left, right: merges read from tokenizer.json */
+	char *merge_buf;              /* owns the merge_pair strings */
+	bool ignore_merges;      /* a whole pre-token found in the vocabulary is one token (Llama 3) */
+	bool byte_fallback;      /* SPM: characters not in the vocabulary become <0xNN> tokens */
+	bool from_json;          /* loaded from a tokenizer.json directory */
 };
 
 /* Load from GGUF metadata; false with a message on a missing or malformed
  * key.  The vocab keeps pointers into g (merges): keep g open. */
 bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e);
 void vocab_free(struct vocab *v);
+
+/* Load from a Hugging Face model directory: tokenizer.json (model BPE,
+ * byte-level or SentencePiece-style with byte fallback; pre-tokenizers
+ * ByteLevel, Digits+ByteLevel, Split with the Llama 3 / Qwen2 patterns) and
+ * tokenizer_config.json (add_bos_token, add_eos_token, bos/eos tokens).
+ * v->pre names the pre-tokenizer found, as tokenizer.ggml.pre would. */
+bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e);
+
+/* What -m names, opened for its vocabulary: a directory with a
+ * tokenizer.json, else whatever model_resolve() finds (a GGUF file), which
+ * stays open in *g (NULL for a directory).  Dies with a message. */
+void vocab_open_or_die(struct vocab *v, const char *model, struct gguf **g);
+
+/* Merge i (rank i) as its two token texts.  False if the entry is
+ * malformed (no separating space). */
+bool vocab_merge(const struct vocab *v, uint32_t i, struct gguf_str *left, struct gguf_str *right);
 
 /* True for tokens that tok-decode skips unless --special: control tokens
  * (and unknown/unused ones). */
@@ -58,5 +80,13 @@ static inline const char *vocab_piece(const struct vocab *v, int32_t id, size_t 
 /* The token id whose text is exactly s, or -1 (a sorted index is built at
  * load, so this is O(log n)). */
 int32_t vocab_find(const struct vocab *v, const char *s, size_t len);
+
+/* For the loaders (vocab.c, vocab_json.c): the byte-level alphabet, the
+ * steps after the token texts, types and ids are set (decoded pieces, the
+ * sorted index, end-of-generation flags), and a lookup before the index
+ * exists. */
+void vocab_init_byte_map(void);
+void vocab_finish(struct vocab *v);
+int32_t vocab_find_linear(const struct vocab *v, const char *s);
 
 #endif

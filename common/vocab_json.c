@@ -1,0 +1,537 @@
+/* vocab_json.c - a vocabulary from a Hugging Face model directory:
+ * tokenizer.json and tokenizer_config.json (formats.md 3.6), parsed with
+ * libjq's jv.  The result is the same struct vocab a GGUF gives, so the
+ * encoders do not care where it came from. */
+#include "vocab.h"
+
+#include <errno.h>
+#include <jv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "modelpath.h"
+
+#define JSON_MAX_SIZE (1u << 30)
+
+/* The Llama 3 and Qwen2 split patterns as tokenizer.json spells them. */
+static const char PAT_LLAMA3[] =
+	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+	"\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char PAT_QWEN2[] =
+	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+	"\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+static char *read_file(const char *path, size_t *len, struct lmu_err *e)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (n == cap) {
+			if (cap >= JSON_MAX_SIZE) {
+				err_set(e, "%s: larger than %u bytes", path, JSON_MAX_SIZE);
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			cap = cap ? 2 * cap : 1 << 16;
+			buf = xrealloc(buf, cap + 1);
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		err_set(e, "%s: read error", path);
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* obj[key] as a new reference; invalid if obj is not an object or lacks key. */
+static jv get(jv obj, const char *key)
+{
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return jv_invalid();
+	return jv_object_get(jv_copy(obj), jv_string(key));
+}
+
+static bool is_kind(jv v, jv_kind k)
+{
+	return jv_get_kind(v) == k;
+}
+
+/* obj[key] is a boolean: its value; else def. */
+static bool get_bool(jv obj, const char *key, bool def)
+{
+	jv v = get(obj, key);
+	bool r = is_kind(v, JV_KIND_TRUE) ? true : is_kind(v, JV_KIND_FALSE) ? false : def;
+	jv_free(v);
+	return r;
+}
+
+/* obj[key] is the string s */
+static bool str_is(jv obj, const char *key, const char *s)
+{
+	jv v = get(obj, key);
+	bool r = is_kind(v, JV_KIND_STRING) && strcmp(jv_string_value(v), s) == 0;
+	jv_free(v);
+	return r;
+}
+
+/* The text of a token field: a string, or an object with "content". */
+static char *token_text(jv v)
+{
+	char *r = NULL;
+	if (is_kind(v, JV_KIND_OBJECT)) {
+		jv c = get(v, "content");
+		if (is_kind(c, JV_KIND_STRING))
+			r = xstrdup(jv_string_value(c));
+		jv_free(c);
+	} else if (is_kind(v, JV_KIND_STRING)) {
+		r = xstrdup(jv_string_value(v));
+	}
+	return r;
+}
+
+/* Which pre-tokenizer a pre_tokenizer node describes, in the names of
+ * tokenizer.ggml.pre; NULL if it is not one we implement. */
+static const char *pre_name(jv pre, bool *byte_level)
+{
+	*byte_level = false;
+	if (is_kind(pre, JV_KIND_NULL) || !jv_is_valid(pre))
+		return "";
+	if (str_is(pre, "type", "ByteLevel") && get_bool(pre, "use_regex", true)) {
+		*byte_level = true;
+		return get_bool(pre, "add_prefix_space", false) ? NULL : "gpt-2";
+	}
+	if (str_is(pre, "type", "Metaspace"))
+		return "";
+	if (!str_is(pre, "type", "Sequence"))
+		return NULL;
+	jv list = get(pre, "pretokenizers");
+	const char *name = NULL;
+	if (is_kind(list, JV_KIND_ARRAY) && jv_array_length(jv_copy(list)) == 2) {
+		jv a = jv_array_get(jv_copy(list), 0), b = jv_array_get(jv_copy(list), 1);
+		bool bl = str_is(b, "type", "ByteLevel") && !get_bool(b, "add_prefix_space", false);
+		if (bl && str_is(a, "type", "Digits") && get_bool(a, "individual_digits", false) &&
+		    get_bool(b, "use_regex", true)) {
+			name = "smollm";
+		} else if (bl && !get_bool(b, "use_regex", true) && str_is(a, "type", "Split") &&
+			   str_is(a, "behavior", "Isolated") && !get_bool(a, "invert", false)) {
+			jv pat = get(a, "pattern");
+			jv re = get(pat, "Regex");
+			if (is_kind(re, JV_KIND_STRING)) {
+				if (strcmp(jv_string_value(re), PAT_LLAMA3) == 0)
+					name = "llama-bpe";
+				else if (strcmp(jv_string_value(re), PAT_QWEN2) == 0)
+					name = "qwen2";
+			}
+			jv_free(re);
+			jv_free(pat);
+		}
+		*byte_level = bl;
+		jv_free(a);
+		jv_free(b);
+	}
+	jv_free(list);
+	return name;
+}
+
+/* The post-processor's template: does it put a special token before /
+ * after the text?  Sets *bos / *eos to the token text (fresh) or NULL. */
+static void template_specials(jv pp, char **bos, char **eos)
+{
+	if (str_is(pp, "type", "Sequence")) {
+		jv list = get(pp, "processors");
+		if (is_kind(list, JV_KIND_ARRAY)) {
+			int n = jv_array_length(jv_copy(list));
+			for (int i = 0; i < n; i++) {
+				jv p = jv_array_get(jv_copy(list), i);
+				template_specials(p, bos, eos);
+				jv_free(p);
+			}
+		}
+		jv_free(list);
+		return;
+	}
+	if (!str_is(pp, "type", "TemplateProcessing"))
+		return;
+	jv single = get(pp, "single");
+	if (is_kind(single, JV_KIND_ARRAY)) {
+		int n = jv_array_length(jv_copy(single));
+		bool seen_text = false;
+		for (int i = 0; i < n; i++) {
+			jv item = jv_array_get(jv_copy(single), i);
+			jv sp = get(item, "SpecialToken");
+			if (jv_is_valid(sp)) {
+				jv id = get(sp, "id");
+				char **slot = seen_text ? eos : bos;
+				if (is_kind(id, JV_KIND_STRING) && !*slot)
+					*slot = xstrdup(jv_string_value(id));
+				jv_free(id);
+			} else if (jv_is_valid(jv_copy(item)) && jv_object_has(jv_copy(item), jv_string("Sequence"))) {
+				seen_text = true;
+			}
+			jv_free(sp);
+			jv_free(item);
+		}
+	}
+	jv_free(single);
+}
+
+static bool set_token(struct vocab *v, int64_t id, const char *s, size_t len, uint8_t type, struct lmu_err *e)
+{
+	if (id < 0 || id >= v->n) {
+		err_set(e, "token id %lld out of range", (long long)id);
+		return false;
+	}
+	free(v->text[id]);
+	v->text[id] = xmalloc(len + 1);
+	memcpy(v->text[id], s, len);
+	v->text[id][len] = 0;
+	v->text_len[id] = (uint32_t)len;
+	v->type[id] = type;
+	return true;
+}
+
+static bool load_merges(struct vocab *v, jv merges, struct lmu_err *e)
+{
+	int n = jv_array_length(jv_copy(merges));
+	size_t total = 0;
+
+	/* first pass: sizes */
+	for (int i = 0; i < n; i++) {
+		jv m = jv_array_get(jv_copy(merges), i);
+		if (is_kind(m, JV_KIND_STRING)) {
+			total += (size_t)jv_string_length_bytes(jv_copy(m)) + 1;
+		} else if (is_kind(m, JV_KIND_ARRAY) && jv_array_length(jv_copy(m)) == 2) {
+			for (int k = 0; k < 2; k++) {
+				jv s = jv_array_get(jv_copy(m), k);
+				if (!is_kind(s, JV_KIND_STRING)) {
+					jv_free(s);
+					jv_free(m);
+					err_set(e, "merge %d is not a pair of strings", i);
+					return false;
+				}
+				total += (size_t)jv_string_length_bytes(s) + 1;
+			}
+		} else {
+			jv_free(m);
+			err_set(e, "merge %d is neither \"a b\" nor [\"a\", \"b\"]", i);
+			return false;
+		}
+		jv_free(m);
+	}
+	v->n_merges = (uint32_t)n;
+	v->merge_pair = xcalloc((size_t)n ? (size_t)n : 1, 2 * sizeof *v->merge_pair);
+	v->merge_buf = xmalloc(total + 1);
+	char *p = v->merge_buf;
+	for (int i = 0; i < n; i++) {
+		jv m = jv_array_get(jv_copy(merges), i);
+		const char *l, *r;
+		size_t ll, rl;
+		jv a = jv_invalid(), b = jv_invalid();
+		if (is_kind(m, JV_KIND_STRING)) {
+			const char *s = jv_string_value(m);
+			size_t len = strlen(s);
+			const char *sp = len > 1 ? memchr(s + 1, ' ', len - 1) : NULL;
+			if (!sp) {
+				jv_free(m);
+				err_set(e, "merge %d has no space between its two tokens", i);
+				return false;
+			}
+			l = s, ll = (size_t)(sp - s), r = sp + 1, rl = len - ll - 1;
+		} else {
+			a = jv_array_get(jv_copy(m), 0);
+			b = jv_array_get(jv_copy(m), 1);
+			l = jv_string_value(a), ll = strlen(l);
+			r = jv_string_value(b), rl = strlen(r);
+		}
+		memcpy(p, l, ll);
+		v->merge_pair[2 * i] = (struct gguf_str){p, ll};
+		p += ll;
+		*p++ = 0;
+		memcpy(p, r, rl);
+		v->merge_pair[2 * i + 1] = (struct gguf_str){p, rl};
+		p += rl;
+		*p++ = 0;
+		jv_free(a);
+		jv_free(b);
+		jv_free(m);
+	}
+	return true;
+}
+
+static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
+{
+	jv model = get(tj, "model");
+	jv vocab = get(model, "vocab");
+	jv merges = get(model, "merges");
+	jv added = get(tj, "added_tokens");
+	jv pre = get(tj, "pre_tokenizer");
+	jv norm = get(tj, "normalizer");
+	char *bos = NULL, *eos = NULL;
+	bool ok = false, byte_level;
+	int64_t max_id = -1;
+
+	if (!str_is(model, "type", "BPE")) {
+		err_set(e, "tokenizer.json: model type is not BPE (only BPE models are supported)");
+		goto out;
+	}
+	if (!is_kind(vocab, JV_KIND_OBJECT) || !is_kind(merges, JV_KIND_ARRAY)) {
+		err_set(e, "tokenizer.json: model.vocab or model.merges missing");
+		goto out;
+	}
+	const char *name = pre_name(pre, &byte_level);
+	if (!name) {
+		err_set(e, "tokenizer.json: this pre_tokenizer is not supported (supported: ByteLevel, "
+			   "Digits+ByteLevel, Split with the Llama 3 or Qwen2 pattern, Metaspace)");
+		goto out;
+	}
+	snprintf(v->pre, sizeof v->pre, "%s", name);
+	v->byte_fallback = get_bool(model, "byte_fallback", false);
+	v->ignore_merges = get_bool(model, "ignore_merges", false);
+	if (byte_level) {
+		v->kind = VOCAB_BPE;
+		if (!is_kind(norm, JV_KIND_NULL) && jv_is_valid(norm)) {
+			err_set(e, "tokenizer.json: a normalizer with a byte-level model is not supported");
+			goto out;
+		}
+	} else if (v->byte_fallback) {
+		/* SentencePiece-style: the normalizer turns spaces into U+2581;
+		 * a Prepend step or a Metaspace pre-tokenizer adds the dummy prefix */
+		v->kind = VOCAB_SPM;
+		char *txt = NULL;
+		jv dump = jv_dump_string(jv_copy(norm), 0);
+		txt = xstrdup(jv_string_value(dump));
+		jv_free(dump);
+		v->add_space_prefix = strstr(txt, "\"Prepend\"") != NULL ||
+				      (str_is(pre, "type", "Metaspace") && !str_is(pre, "prepend_scheme", "never"));
+		bool replaces = strstr(txt, "\"Replace\"") != NULL || str_is(pre, "type", "Metaspace");
+		free(txt);
+		if (!replaces) {
+			err_set(e, "tokenizer.json: byte-fallback BPE without a space-to-U+2581 step is not supported");
+			goto out;
+		}
+	} else {
+		err_set(e, "tokenizer.json: neither a byte-level nor a byte-fallback BPE model");
+		goto out;
+	}
+
+	jv_object_foreach(vocab, key, val) {
+		if (is_kind(val, JV_KIND_NUMBER) && jv_number_value(val) > max_id)
+			max_id = (int64_t)jv_number_value(val);
+		jv_free(key);
+		jv_free(val);
+	}
+	int n_added = is_kind(added, JV_KIND_ARRAY) ? jv_array_length(jv_copy(added)) : 0;
+	for (int i = 0; i < n_added; i++) {
+		jv t = jv_array_get(jv_copy(added), i);
+		jv id = get(t, "id");
+		if (is_kind(id, JV_KIND_NUMBER) && jv_number_value(id) > max_id)
+			max_id = (int64_t)jv_number_value(id);
+		jv_free(id);
+		jv_free(t);
+	}
+	if (max_id < 0 || max_id >= INT32_MAX) {
+		err_set(e, "tokenizer.json: empty vocabulary or ids out of range");
+		goto out;
+	}
+	v->n = (uint32_t)max_id + 1;
+	v->text = xcalloc(v->n, sizeof *v->text);
+	v->text_len = xcalloc(v->n, sizeof *v->text_len);
+	v->type = xcalloc(v->n, sizeof *v->type);
+	v->bytes = xcalloc(v->n, sizeof *v->bytes);
+	v->bytes_len = xcalloc(v->n, sizeof *v->bytes_len);
+	v->eog = xcalloc(v->n, sizeof *v->eog);
+	for (uint32_t i = 0; i < v->n; i++)
+		if (!set_token(v, i, "", 0, TOKEN_UNUSED, e))
+			goto out;
+	jv_object_foreach(vocab, key, val) {
+		bool good = is_kind(val, JV_KIND_NUMBER) && jv_number_value(val) >= 0;
+		if (good) {
+			const char *s = jv_string_value(key);
+			uint8_t type = TOKEN_NORMAL;
+			unsigned hx;
+			if (v->kind == VOCAB_SPM && strlen(s) == 6 && sscanf(s, "<0x%2X>", &hx) == 1)
+				type = TOKEN_BYTE;
+			good = set_token(v, (int64_t)jv_number_value(val), s, strlen(s), type, e);
+		}
+		jv_free(key);
+		jv_free(val);
+		if (!good) {
+			if (!e->msg[0])
+				err_set(e, "tokenizer.json: a vocabulary id is not a number");
+			goto out;
+		}
+	}
+	for (int i = 0; i < n_added; i++) {
+		jv t = jv_array_get(jv_copy(added), i);
+		jv id = get(t, "id"), content = get(t, "content");
+		bool good = is_kind(id, JV_KIND_NUMBER) && is_kind(content, JV_KIND_STRING);
+		if (good) {
+			const char *s = jv_string_value(content);
+			good = set_token(v, (int64_t)jv_number_value(id), s, strlen(s),
+					 get_bool(t, "special", false) ? TOKEN_CONTROL : TOKEN_USER_DEFINED, e);
+		}
+		jv_free(id);
+		jv_free(content);
+		jv_free(t);
+		if (!good) {
+			err_set(e, "tokenizer.json: added token %d is malformed", i);
+			goto out;
+		}
+	}
+	if (!load_merges(v, merges, e))
+		goto out;
+
+	/* special ids and flags: tokenizer_config.json, else the template of
+	 * the post-processor (Llama 3 adds <|begin_of_text|> there) */
+	jv pp = get(tj, "post_processor");
+	template_specials(pp, &bos, &eos);
+	jv_free(pp);
+	v->add_bos = bos != NULL;
+	v->add_eos = eos != NULL;
+	v->add_bos = get_bool(cfg, "add_bos_token", v->add_bos);
+	v->add_eos = get_bool(cfg, "add_eos_token", v->add_eos);
+	{
+		jv b = get(cfg, "bos_token"), x = get(cfg, "eos_token"), u = get(cfg, "unk_token"),
+		   p = get(cfg, "pad_token");
+		char *bs = token_text(b), *es = token_text(x), *us = token_text(u), *ps = token_text(p);
+		if (bs) {
+			free(bos);
+			bos = bs;
+		}
+		if (es) {
+			free(eos);
+			eos = es;
+		}
+		v->bos = bos ? vocab_find_linear(v, bos) : -1;
+		v->eos = eos ? vocab_find_linear(v, eos) : -1;
+		v->unk = us ? vocab_find_linear(v, us) : -1;
+		v->pad = ps ? vocab_find_linear(v, ps) : -1;
+		v->eot = -1;
+		free(us);
+		free(ps);
+		jv_free(b);
+		jv_free(x);
+		jv_free(u);
+		jv_free(p);
+	}
+	if (v->unk < 0) {
+		jv u = get(model, "unk_token");
+		if (is_kind(u, JV_KIND_STRING))
+			v->unk = vocab_find_linear(v, jv_string_value(u));
+		jv_free(u);
+	}
+	if (v->add_bos && v->bos < 0) {
+		err_set(e, "the model adds a BOS token but names none that is in the vocabulary");
+		goto out;
+	}
+	if (v->add_eos && v->eos < 0) {
+		err_set(e, "the model adds an EOS token but names none that is in the vocabulary");
+		goto out;
+	}
+	v->from_json = true;
+	ok = true;
+out:
+	free(bos);
+	free(eos);
+	jv_free(model);
+	jv_free(vocab);
+	jv_free(merges);
+	jv_free(added);
+	jv_free(pre);
+	jv_free(norm);
+	return ok;
+}
+
+bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e)
+{
+	char path[4096];
+	size_t len;
+	char *buf;
+	jv tj, cfg = jv_null();
+	bool ok;
+
+	memset(v, 0, sizeof *v);
+	vocab_init_byte_map();
+	snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+	if (!(buf = read_file(path, &len, e)))
+		return false;
+	if (len > INT32_MAX) {
+		err_set(e, "%s: too large", path);
+		free(buf);
+		return false;
+	}
+	tj = jv_parse_sized(buf, (int)len);
+	free(buf);
+	if (!jv_is_valid(tj)) {
+		jv msg = jv_invalid_get_msg(tj);
+		err_set(e, "%s: %s", path, is_kind(msg, JV_KIND_STRING) ? jv_string_value(msg) : "invalid JSON");
+		jv_free(msg);
+		return false;
+	}
+	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (!(buf = read_file(path, &len, e))) {
+			jv_free(tj);
+			return false;
+		}
+		cfg = jv_parse_sized(buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+		free(buf);
+		if (!jv_is_valid(cfg)) {
+			jv_free(cfg);
+			jv_free(tj);
+			err_set(e, "%s: invalid JSON", path);
+			return false;
+		}
+	}
+	ok = load_json(v, tj, cfg, e);
+	jv_free(tj);
+	jv_free(cfg);
+	if (!ok) {
+		char msg[sizeof e->msg];
+		snprintf(msg, sizeof msg, "%s", e->msg);
+		err_set(e, "%s: %s", dir, msg);
+		vocab_free(v);
+		return false;
+	}
+	vocab_finish(v);
+	return true;
+}
+
+void vocab_open_or_die(struct vocab *v, const char *model, struct gguf **g)
+{
+	struct lmu_err e = {{0}};
+	struct stat st;
+	char path[4096];
+
+	*g = NULL;
+	snprintf(path, sizeof path, "%s/tokenizer.json", model);
+	if (stat(model, &st) == 0 && S_ISDIR(st.st_mode) && stat(path, &st) == 0) {
+		if (!vocab_load_dir(v, model, &e))
+			die("%s", e.msg);
+		return;
+	}
+	char *file = model_resolve(model);
+	*g = gguf_open_or_die(file);
+	free(file);
+	if (!vocab_load_gguf(v, *g, &e))
+		die("%s", e.msg);
+}

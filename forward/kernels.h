@@ -1,0 +1,133 @@
+/* kernels.h - internals shared by quant.c, the SIMD kernel families
+ * (kernels_*.c) and the unit tests: block layouts, half-precision
+ * conversion, the family table.  Users of the kernels include quant.h.
+ *
+ * Block layouts are formats.md 2.1/2.2 in on-disk field order; every field
+ * is naturally aligned inside its block, and blocks are 2-byte (Q8_K:
+ * 4-byte) aligned in a GGUF row, so they are read through these structs. */
+#ifndef LMU_KERNELS_H
+#define LMU_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant.h"
+
+#define QK 32    /* elements per legacy block */
+#define QK_K 256 /* elements per K-quant super-block */
+
+struct blk_q4_0 { uint16_t d; uint8_t qs[16]; };
+struct blk_q4_1 { uint16_t d, m; uint8_t qs[16]; };
+struct blk_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; };
+struct blk_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; };
+struct blk_q8_0 { uint16_t d; int8_t qs[32]; };
+struct blk_q8_1 { uint16_t d, s; int8_t qs[32]; };  /* s = d * sum(qs) */
+struct blk_q4_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; };
+struct blk_q5_k { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; };
+struct blk_q6_k { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; };
+struct blk_q8_k { float d; int8_t qs[256]; int16_t bsums[16]; };  /* bsums[i] = sum of qs[16i..16i+15] */
+
+_Static_assert(sizeof(struct blk_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(struct blk_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(struct blk_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(struct blk_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(struct blk_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(struct blk_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(struct blk_q4_k) == 144, "q4_k");
+_Static_assert(sizeof(struct blk_q5_k) == 176, "q5_k");
+_Static_assert(sizeof(struct blk_q6_k) == 210, "q6_k");
+_Static_assert(sizeof(struct blk_q8_k) == 292, "q8_k");
+
+/* Bytes per block of a supported weight type, as a constant the compiler
+ * can fold into the kernels (ggml_type_size() is the checked table). */
+static inline size_t blk_bytes(enum ggml_type t)
+{
+	switch (t) {
+	case GGML_F32: return 4;
+	case GGML_F16: case GGML_BF16: return 2;
+	case GGML_Q4_0: return sizeof(struct blk_q4_0);
+	case GGML_Q4_1: return sizeof(struct blk_q4_1);
+	case GGML_Q5_0: return sizeof(struct blk_q5_0);
+	case GGML_Q5_1: return sizeof(struct blk_q5_1);
+	case GGML_Q8_0: return sizeof(struct blk_q8_0);
+	case GGML_Q4_K: return sizeof(struct blk_q4_k);
+	case GGML_Q5_K: return sizeof(struct blk_q5_k);
+	case GGML_Q6_K: return sizeof(struct blk_q6_k);
+	default: return 0;
+	}
+}
+
+/* The scale of a Q8_0/Q8_1 block with largest magnitude amax: the half
+ * amax/127, and 1/d of that half (0 when it is 0): quants are rounded
+ * with the stored scale, so d * q is as close to x as that scale allows. */
+void q8_scale(float amax, uint16_t *dh, float *id);
+
+/* IEEE binary16 <-> binary32 (round to nearest even), and bfloat16. */
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+static inline float bf16_to_f32(uint16_t h)
+{
+	union { uint32_t u; float f; } v = { .u = (uint32_t)h << 16 };
+	return v.f;
+}
+
+/* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block
+ * (formats.md 2.2). */
+static inline void kq_scale_min(const uint8_t *b, int j, int *sc, int *m)
+{
+	if (j < 4) {
+		*sc = b[j] & 63;
+		*m = b[j + 4] & 63;
+	} else {
+		*sc = (b[j + 4] & 0x0F) | ((b[j - 4] >> 6) << 4);
+		*m = (b[j + 4] >> 4) | ((b[j] >> 6) << 4);
+	}
+}
+
+/* Reference dot product of one weight row with one quantized activation row
+ * (n elements).  If abssum is not NULL it receives a bound on the sum of the
+ * magnitudes of every float term any summation order can meet (products of
+ * scales with partial integer sums): the tests derive their tolerance from
+ * it. */
+float quant_dot_ref(enum ggml_type wtype, const void *w, const void *xq, int n, float *abssum);
+
+/* A matmul kernel of one family for one weight type: the contract of
+ * quant_matmul(). */
+typedef void quant_matmul_fn(const void *W, size_t row_bytes, int n,
+			     const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+
+/* SIMD families compute a tile: R rows of W against C activations over all
+ * n elements, Y[c*ldy + r] for r < R, c < C (Y already offset to the
+ * tile's first row and activation).  Each type has four tile shapes: R x C,
+ * R x 1 (decode, and the batch remainder), 1 x C and 1 x 1 (the row
+ * remainder). */
+typedef void quant_tile_fn(const uint8_t *W, size_t row_bytes, int n,
+			   const uint8_t *X, size_t xq_stride, float *Y, int ldy);
+struct quant_tiles {
+	int rows, acts;  /* R and C of the full tile */
+	quant_tile_fn *full, *rows_only, *acts_only, *one;
+};
+
+/* quant_matmul() over tiles: activations in groups that stay in cache,
+ * rows in tiles of R within a group, activations in tiles of C. */
+void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+
+struct quant_family {
+	const char *name;   /* as quant_kernel_name() reports it */
+	const char *env;    /* as LMU_KERNELS names it */
+	bool (*cpu_ok)(void);
+	quant_matmul_fn *mm[GGML_NTYPES];  /* NULL: the reference serves */
+	/* Activation quantization to Q8_0, Q8_1 or Q8_K (act), bit for bit
+	 * the scalar one; NULL: the scalar one serves. */
+	void (*act)(enum ggml_type act, const float *x, void *dst, int n);
+};
+
+extern const struct quant_family quant_family_scalar, quant_family_avx2, quant_family_avx512;
+
+/* For the tests: use the family LMU_KERNELS would name env; false if it is
+ * unknown or this CPU lacks it (the family in use is then unchanged). */
+bool quant_force(const char *env);
+
+#endif

@@ -1,0 +1,434 @@
+/* kernels_avx512.c - the "avx512-vnni" kernel family: 512-bit integer dot
+ * products (VPDPBUSD, VPDPWSSD) over several rows and activations at once.
+ *
+ * Compiled with target attributes, not -march, so a portable build has it
+ * too; quant.c only calls it when the CPU reports AVX512F/BW/VL/DQ, VNNI,
+ * FMA and F16C.
+ *
+ * Shapes used throughout (weights stay in GGUF layout):
+ *   legacy 32-blocks: two blocks per 512-bit step, lanes 0-7 block i,
+ *     lanes 8-15 block i+1; weights as unsigned bytes (Q4/Q5 quants
+ *     without their offset, Q8_0 with its sign bit flipped), the offset
+ *     times the sum of the activations subtracted through the accumulator
+ *     VPDPBUSD starts from, so the integer sums are exact;
+ *   K-quants: 64 elements per step; VPMADDUBSW gives 16-bit pair sums,
+ *     VPDPWSSD multiplies them by the sub-block scales into 32 bits;
+ *     mins (and Q6_K's offset 32) come from the activation's bsums. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline)) TARGET
+
+#define MAXR 4
+#define MAXC 4
+
+/* [f(h0) x8 | f(h1) x8] from two halves. */
+INLINE __m512 halves2(uint16_t h0, uint16_t h1)
+{
+	__m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 | (uint32_t)h1 << 16)));
+	return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+				     _mm512_castps128_ps512(f));
+}
+
+INLINE uint32_t load32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* VPERMW indices for two consecutive Q4_0/Q4_1/Q5_0/Q5_1 blocks loaded
+ * into one register: nib[] puts the 16 quant bytes of block 0 in 128-bit
+ * lanes 0 and 1, of block 1 in lanes 2 and 3 (lanes 1 and 3 are shifted
+ * by 4 for the high nibbles); dm[] puts d0 d1 m0 m1 in words 0-3.  All
+ * fields start at even offsets, so 16-bit granularity suffices. */
+#define R8(x) x, x + 1, x + 2, x + 3, x + 4, x + 5, x + 6, x + 7
+#define NIB(q0, q1) {R8(q0), R8(q0), R8(q1), R8(q1)}
+static const int16_t nib_idx[4][32] __attribute__((aligned(64))) = {
+	NIB(1, 10),  /* Q4_0: 18-byte blocks, qs at byte 2 */
+	NIB(2, 12),  /* Q4_1: 20, qs at 4 */
+	NIB(3, 14),  /* Q5_0: 22, qs at 6 */
+	NIB(4, 16),  /* Q5_1: 24, qs at 8 */
+};
+static const int16_t dm_idx[4][32] __attribute__((aligned(64))) = {
+	{0, 9}, {0, 10, 1, 11}, {0, 11}, {0, 12, 1, 13},
+};
+#undef NIB
+#undef R8
+
+INLINE int nibble_type_index(enum ggml_type t)
+{
+	return t == GGML_Q4_0 ? 0 : t == GGML_Q4_1 ? 1 : t == GGML_Q5_0 ? 2 : 3;
+}
+
+/* Blocks w0 and w0 + 1 (if two) of a 4- or 5-bit type: unsigned quants in
+ * element order (block 0 in lanes 0-7, block 1 in 8-15), d and m. */
+INLINE void nibble_pair(const enum ggml_type t, const uint8_t *w0, const int two,
+			__m512i *q, __m512 *wd, __m512 *wm)
+{
+	const size_t wsz = blk_bytes(t);
+	const int k = nibble_type_index(t);
+	const __m512i shift = _mm512_inserti64x4(
+		_mm512_castsi256_si512(_mm256_set_epi64x(0x0004000400040004, 0x0004000400040004, 0, 0)),
+		_mm256_set_epi64x(0x0004000400040004, 0x0004000400040004, 0, 0), 1);
+	__m512i v = _mm512_maskz_loadu_epi8(two ? (1ull << 2 * wsz) - 1 : (1ull << wsz) - 1, w0);
+	__m512i x = _mm512_permutexvar_epi16(_mm512_load_si512(nib_idx[k]), v);
+	*q = _mm512_and_si512(_mm512_srlv_epi16(x, shift), _mm512_set1_epi8(15));
+	if (t == GGML_Q5_0 || t == GGML_Q5_1) {
+		size_t qh = t == GGML_Q5_0 ? 2 : 4;
+		__mmask64 h = load32(w0 + qh) | (two ? (uint64_t)load32(w0 + wsz + qh) << 32 : 0);
+		*q = _mm512_or_si512(*q, _mm512_maskz_mov_epi8(h, _mm512_set1_epi8(16)));
+	}
+	__m512 dm = _mm512_castps128_ps512(_mm_cvtph_ps(_mm512_castsi512_si128(
+		_mm512_permutexvar_epi16(_mm512_load_si512(dm_idx[k]), v))));
+	*wd = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), dm);
+	if (t == GGML_Q4_1 || t == GGML_Q5_1)
+		*wm = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2), dm);
+}
+
+/* The weight rows stream from memory in tiles of R short rows, too short
+ * for the hardware prefetcher to follow: while a step reads `bytes` at w,
+ * fetch the same bytes of the same row of the next tile. */
+INLINE void prefetch_next_tile(const uint8_t *w, size_t rb, const int R, const size_t bytes)
+{
+	for (size_t o = 0; o < bytes; o += 64)
+		_mm_prefetch((const char *)(w + R * rb + o), _MM_HINT_T0);
+}
+
+/* Offset of the unsigned weight quants: 8 (Q4_0), 16 (Q5_0), 128 (Q8_0). */
+INLINE int legacy_offset_log2(enum ggml_type t)
+{
+	return t == GGML_Q4_0 ? 3 : t == GGML_Q5_0 ? 4 : t == GGML_Q8_0 ? 7 : -1;
+}
+
+/* Blocks i and i+1 (if two) of the tile's rows and activations. */
+INLINE void legacy_step(const enum ggml_type t, const uint8_t *W, size_t rb, const uint8_t *X, size_t xs,
+			int i, const int two, __m512 acc[MAXR][MAXC], const int R, const int C)
+{
+	const size_t wsz = blk_bytes(t);
+	const int with_sum = t == GGML_Q4_1 || t == GGML_Q5_1, off = legacy_offset_log2(t);
+	const size_t asz = with_sum ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
+	__m512i aq[MAXC], aoff[MAXC];
+	__m512 ad[MAXC], as[MAXC];
+
+	for (int c = 0; c < C; c++) {
+		const uint8_t *a0 = X + c * xs + (size_t)i * asz, *a1 = a0 + asz;
+		const struct blk_q8_1 *b0 = (const void *)a0, *b1 = (const void *)a1;
+		const size_t qoff = with_sum ? 4 : 2;
+		__m256i lo = _mm256_loadu_si256((const void *)(a0 + qoff));
+		__m256i hi = two ? _mm256_loadu_si256((const void *)(a1 + qoff)) : _mm256_setzero_si256();
+		aq[c] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+		ad[c] = halves2(b0->d, two ? b1->d : 0);
+		if (with_sum)
+			as[c] = _mm512_mul_ps(halves2(b0->s, two ? b1->s : 0), _mm512_set1_ps(0.125f));
+		if (off >= 0) {
+			__m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), aq[c]);
+			aoff[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, off));
+		}
+	}
+	for (int r = 0; r < R; r++) {
+		const uint8_t *w0 = W + r * rb + (size_t)i * wsz, *w1 = w0 + wsz;
+		__m512i q;
+		prefetch_next_tile(w0, rb, R, 2 * wsz);
+		__m512 wd, wm = _mm512_setzero_ps();
+		switch (t) {
+		case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1:
+			nibble_pair(t, w0, two, &q, &wd, &wm);
+			break;
+		default: {  /* Q8_0 */
+			const struct blk_q8_0 *b0 = (const void *)w0, *b1 = (const void *)w1;
+			__m256i lo = _mm256_loadu_si256((const void *)b0->qs);
+			__m256i hi = two ? _mm256_loadu_si256((const void *)b1->qs) : _mm256_setzero_si256();
+			q = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(-128));
+			wd = halves2(b0->d, two ? b1->d : 0);
+			break;
+		}
+		}
+		for (int c = 0; c < C; c++) {
+			__m512i s = _mm512_dpbusd_epi32(off >= 0 ? aoff[c] : _mm512_setzero_si512(), q, aq[c]);
+			acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(wd, ad[c]), acc[r][c]);
+			if (with_sum)
+				acc[r][c] = _mm512_fmadd_ps(wm, as[c], acc[r][c]);
+		}
+	}
+}
+
+INLINE void store_tile(__m512 acc[MAXR][MAXC], float *Y, int ldy, const int R, const int C)
+{
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++)
+			Y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			float *Y, int ldy, const int R, const int C)
+{
+	__m512 acc[MAXR][MAXC];
+	int nblk = n / QK, i = 0;
+
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (; i + 1 < nblk; i += 2)
+		legacy_step(t, W, rb, X, xs, i, 1, acc, R, C);
+	if (i < nblk)
+		legacy_step(t, W, rb, X, xs, i, 0, acc, R, C);
+	store_tile(acc, Y, ldy, R, C);
+}
+
+/* Index vectors for VPERMW: the scale of each 16-bit lane of a 64-element
+ * step.  Q4_K/Q5_K step k covers sub-blocks 2k, 2k+1 (32 elements each,
+ * 16 lanes); Q6_K step k covers sub-blocks 4k..4k+3 (16 elements, 8 lanes). */
+static const int16_t kq4_idx[4][32] __attribute__((aligned(64))) = {
+#define H(a, b) {a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a, b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b}
+	H(0, 1), H(2, 3), H(4, 5), H(6, 7),
+#undef H
+};
+static const int16_t kq6_idx[4][32] __attribute__((aligned(64))) = {
+#define Q(a) {a,a,a,a,a,a,a,a, a+1,a+1,a+1,a+1,a+1,a+1,a+1,a+1, a+2,a+2,a+2,a+2,a+2,a+2,a+2,a+2, a+3,a+3,a+3,a+3,a+3,a+3,a+3,a+3}
+	Q(0), Q(4), Q(8), Q(12),
+#undef Q
+};
+
+/* The 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K/Q5_K
+ * super-block, four at a time (formats.md 2.2). */
+INLINE __m128i kq_scales_mins(const uint8_t *b)
+{
+	uint32_t w0 = load32(b), w1 = load32(b + 4), w2 = load32(b + 8);
+	uint32_t sc_lo = w0 & 0x3f3f3f3f, m_lo = w1 & 0x3f3f3f3f;
+	uint32_t sc_hi = (w2 & 0x0f0f0f0f) | ((w0 >> 6) & 0x03030303) << 4;
+	uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0f) | ((w1 >> 6) & 0x03030303) << 4;
+	return _mm_set_epi32((int)m_hi, (int)m_lo, (int)sc_hi, (int)sc_lo);
+}
+
+INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			float *Y, int ldy, const int R, const int C)
+{
+	const size_t wsz = blk_bytes(t);
+	__m512 acc[MAXR][MAXC];
+
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (int i = 0; i < n / QK_K; i++) {
+		for (int r = 0; r < R; r++) {
+			const uint8_t *w = W + r * rb + (size_t)i * wsz;
+			__m512i q[4], scv[4];
+			prefetch_next_tile(w, rb, R, wsz);
+			__m256i mins = _mm256_setzero_si256(), sc16 = _mm256_setzero_si256();
+			float d, dmin = 0;
+
+			if (t == GGML_Q6_K) {
+				const struct blk_q6_k *b = (const void *)w;
+				const __m512i lo4 = _mm512_set1_epi8(15), hi2 = _mm512_set1_epi8(0x30);
+				const __m512i sl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+				const __m512i sr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+				d = _cvtsh_ss(b->d);
+				sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)b->scales));
+				for (int h = 0; h < 2; h++) {
+					__m512i l = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
+					__m256i qh = _mm256_loadu_si256((const void *)(b->qh + 32 * h));
+					__m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+					q[2 * h] = _mm512_or_si512(_mm512_and_si512(l, lo4),
+								   _mm512_and_si512(_mm512_sllv_epi16(hh, sl), hi2));
+					q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), lo4),
+								       _mm512_and_si512(_mm512_srlv_epi16(hh, sr), hi2));
+				}
+				for (int k = 0; k < 4; k++)
+					scv[k] = _mm512_permutexvar_epi16(_mm512_load_si512(kq6_idx[k]),
+									  _mm512_castsi256_si512(sc16));
+			} else {
+				const struct blk_q4_k *b4 = (const void *)w;
+				const struct blk_q5_k *b5 = (const void *)w;
+				const uint8_t *qs = t == GGML_Q4_K ? b4->qs : b5->qs;
+				__m128i sm = kq_scales_mins(b4->scales);
+				__m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+				d = _cvtsh_ss(b4->d);
+				dmin = _cvtsh_ss(b4->dmin);
+				mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  /* m0 m0 m1 m1 ... */
+				__m256i qh = t == GGML_Q5_K ? _mm256_loadu_si256((const void *)b5->qh) : _mm256_setzero_si256();
+				__m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+				for (int k = 0; k < 4; k++) {
+					__m256i x = _mm256_loadu_si256((const void *)(qs + 32 * k));
+					__m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(x), _mm256_srli_epi16(x, 4), 1);
+					q[k] = _mm512_and_si512(v, _mm512_set1_epi8(15));
+					if (t == GGML_Q5_K) {
+						__m512i bit = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * k))),
+										 _mm256_set1_epi8((char)(1 << (2 * k + 1))), 1);
+						__mmask64 m = _mm512_test_epi8_mask(hh, bit);
+						q[k] = _mm512_mask_add_epi8(q[k], m, q[k], _mm512_set1_epi8(16));
+					}
+					scv[k] = _mm512_permutexvar_epi16(_mm512_load_si512(kq4_idx[k]), sc);
+				}
+			}
+			for (int c = 0; c < C; c++) {
+				const struct blk_q8_k *a = (const void *)(X + c * xs + (size_t)i * sizeof(struct blk_q8_k));
+				__m256i bsums = _mm256_loadu_si256((const void *)a->bsums);
+				__m512i s = _mm512_setzero_si512();
+				for (int k = 0; k < 4; k++) {
+					__m512i p = _mm512_maddubs_epi16(q[k], _mm512_loadu_si512((const void *)(a->qs + 64 * k)));
+					s = _mm512_dpwssd_epi32(s, p, scv[k]);
+				}
+				if (t == GGML_Q6_K) {  /* quants were stored +32: take 32 * sum(scale * bsum) off */
+					__m256i o = _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc16), 5);
+					s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(o));
+				}
+				acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d * a->d), acc[r][c]);
+				if (t != GGML_Q6_K) {
+					__m256i m = _mm256_madd_epi16(bsums, mins);
+					acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(m)),
+								    _mm512_set1_ps(-(dmin * a->d)), acc[r][c]);
+				}
+			}
+		}
+	}
+	store_tile(acc, Y, ldy, R, C);
+}
+
+/* Float weights (F32, F16, BF16) of 16 elements at p, the first `left`. */
+INLINE __m512 float16(const enum ggml_type t, const uint8_t *p, __mmask16 m)
+{
+	if (t == GGML_F32)
+		return _mm512_maskz_loadu_ps(m, p);
+	__m256i h = _mm256_maskz_loadu_epi16(m, p);
+	if (t == GGML_F16)
+		return _mm512_cvtph_ps(h);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rb, const uint8_t *X, size_t xs, int i,
+		       __mmask16 m, __m512 acc[MAXR][MAXC], const int R, const int C)
+{
+	const size_t es = t == GGML_F32 ? 4 : 2;
+	__m512 a[MAXC];
+
+	for (int c = 0; c < C; c++)
+		a[c] = _mm512_maskz_loadu_ps(m, X + c * xs + (size_t)i * 4);
+	for (int r = 0; r < R; r++) {
+		prefetch_next_tile(W + r * rb + (size_t)i * es, rb, R, 16 * es);
+		__m512 w = float16(t, W + r * rb + (size_t)i * es, m);
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_fmadd_ps(w, a[c], acc[r][c]);
+	}
+}
+
+INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+		       float *Y, int ldy, const int R, const int C)
+{
+	__m512 acc[MAXR][MAXC];
+	int i = 0;
+
+	for (int r = 0; r < R; r++)
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (; i + 16 <= n; i += 16)
+		float_step(t, W, rb, X, xs, i, 0xffff, acc, R, C);
+	if (i < n)
+		float_step(t, W, rb, X, xs, i, (__mmask16)((1u << (n - i)) - 1), acc, R, C);
+	store_tile(acc, Y, ldy, R, C);
+}
+
+/* Four tile shapes and the matmul entry of one weight type. */
+#define TILE_ARGS const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs, float *Y, int ldy
+#define KERNEL(name, tile, type, RT, CT) \
+	TARGET static void name##_full(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, RT, CT); } \
+	TARGET static void name##_rows(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, RT, 1); } \
+	TARGET static void name##_acts(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, 1, CT); } \
+	TARGET static void name##_one(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, 1, 1); } \
+	static const struct quant_tiles name##_tiles = { RT, CT, name##_full, name##_rows, name##_acts, name##_one }; \
+	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		quant_tile_drive(&name##_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	}
+
+#define KERNEL_(...) KERNEL(__VA_ARGS__)
+#ifndef F_T
+#define F_T 4, 4
+#define L_T 4, 4
+#define K_T 4, 4
+#endif
+KERNEL_(mm_f32, tile_float, GGML_F32, F_T)
+KERNEL_(mm_f16, tile_float, GGML_F16, F_T)
+KERNEL_(mm_bf16, tile_float, GGML_BF16, F_T)
+KERNEL_(mm_q4_0, tile_legacy, GGML_Q4_0, L_T)
+KERNEL_(mm_q4_1, tile_legacy, GGML_Q4_1, L_T)
+KERNEL_(mm_q5_0, tile_legacy, GGML_Q5_0, L_T)
+KERNEL_(mm_q5_1, tile_legacy, GGML_Q5_1, L_T)
+KERNEL_(mm_q8_0, tile_legacy, GGML_Q8_0, L_T)
+KERNEL_(mm_q4_k, tile_kquant, GGML_Q4_K, K_T)
+KERNEL_(mm_q5_k, tile_kquant, GGML_Q5_K, K_T)
+KERNEL_(mm_q6_k, tile_kquant, GGML_Q6_K, K_T)
+
+/* Activation quantization, bit for bit quant_act_row's scalar code:
+ * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
+INLINE __m512i q8_16(__m512 x, float id)
+{
+	__m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(x, _mm512_set1_ps(id)));
+	return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+}
+
+INLINE __m512 abs16(__m512 x)
+{
+	return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+}
+
+TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
+{
+	if (a == GGML_Q8_K) {
+		struct blk_q8_k *b = dst;
+		for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+			__m512 m = _mm512_setzero_ps();
+			for (int g = 0; g < 16; g++)
+				m = _mm512_max_ps(m, abs16(_mm512_loadu_ps(x + 16 * g)));
+			float d = _mm512_reduce_max_ps(m) / 127, id = d != 0 ? 1 / d : 0;
+			b[i].d = d;
+			for (int g = 0; g < 16; g++) {
+				__m512i q = q8_16(_mm512_loadu_ps(x + 16 * g), id);
+				_mm_storeu_si128((void *)(b[i].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+				b[i].bsums[g] = (int16_t)_mm512_reduce_add_epi32(q);
+			}
+		}
+		return;
+	}
+	struct blk_q8_0 *b0 = dst;
+	struct blk_q8_1 *b1 = dst;
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		__m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+		uint16_t dh;
+		float id;
+		q8_scale(_mm512_reduce_max_ps(_mm512_max_ps(abs16(x0), abs16(x1))), &dh, &id);
+		__m512i q0 = q8_16(x0, id), q1 = q8_16(x1, id);
+		__m256i q = _mm256_set_m128i(_mm512_cvtepi32_epi8(q1), _mm512_cvtepi32_epi8(q0));
+		if (a == GGML_Q8_1) {
+			int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+			b1[i].d = dh;
+			b1[i].s = f32_to_f16(f16_to_f32(dh) * (float)sum);
+			_mm256_storeu_si256((void *)b1[i].qs, q);
+		} else {
+			b0[i].d = dh;
+			_mm256_storeu_si256((void *)b0[i].qs, q);
+		}
+	}
+}
+
+static bool cpu_ok(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") &&
+	       __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+const struct quant_family quant_family_avx512 = {
+	"avx512-vnni", "avx512", cpu_ok, {
+		[GGML_F32] = mm_f32, [GGML_F16] = mm_f16, [GGML_BF16] = mm_bf16,
+		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
+		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
+		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
+	}, act_q8
+};

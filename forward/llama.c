@@ -1,0 +1,587 @@
+/* llama.c - the llama-family forward pass (formats.md 4.3, 4.4).
+ *
+ * The pass is written as one commented step per operation, in the order of
+ * the model; each step that has work worth sharing is run on the thread
+ * pool (one synchronisation point per step).  The matrix products go
+ * through quant.h, which multiplies the weights in their stored type by
+ * activations quantized for that type. */
+#include "llama.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "pool.h"
+#include "quant.h"
+
+/* Positions evaluated as one matrix: bounds the activation buffers. */
+#define MAX_BATCH 256
+/* Positions whose logits are computed as one matrix with --all-logits. */
+#define LOGIT_ROWS 32
+
+/* ---- opening the model ---- */
+
+static uint64_t fnv1a(const uint8_t *p, uint64_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint64_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static const struct gguf_tensor *find(const struct gguf *g, const char *name, bool required)
+{
+	const struct gguf_tensor *t = gguf_tensor(g, name);
+	if (!t && required)
+		die("%s: tensor %s is missing", g->path, name);
+	return t;
+}
+
+static void matrix_get(const struct gguf *g, struct matrix *m, const char *name, uint32_t n_in, uint32_t n_out)
+{
+	const struct gguf_tensor *t = find(g, name, true);
+
+	if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out)
+		die("%s: tensor %s has shape {%llu, %llu}, expected {%u, %u}", g->path, name,
+		    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], n_in, n_out);
+	if (!quant_supported(t->type))
+		die("%s: tensor %s: type %s is not supported", g->path, name,
+		    ggml_type_name(t->type) ? ggml_type_name(t->type) : "(unknown)");
+	m->data = t->data;
+	m->type = t->type;
+	m->row_bytes = t->row_bytes;
+	m->n_in = n_in;
+	m->n_out = n_out;
+}
+
+/* A 1-D tensor of n elements, converted to float (norm weights). */
+static float *vector_get(const struct gguf *g, const char *name, uint32_t n)
+{
+	const struct gguf_tensor *t = find(g, name, true);
+	float *v;
+
+	if (t->n_dims != 1 || t->ne[0] != n)
+		die("%s: tensor %s has %u dimensions and %llu elements, expected a vector of %u", g->path, name,
+		    t->n_dims, (unsigned long long)t->ne[0], n);
+	if (!quant_supported(t->type))
+		die("%s: tensor %s: type %s is not supported", g->path, name,
+		    ggml_type_name(t->type) ? ggml_type_name(t->type) : "(unknown)");
+	v = xmalloc(n * sizeof *v);
+	dequant_row(t->type, t->data, v, n);
+	return v;
+}
+
+/* RoPE angle per position for pair i: base^(-2i/n_rot), divided by the
+ * linear scale factor and by the per-pair factor of rope_freqs.weight
+ * (Llama-3 scaling, formats.md 4.7) when the file has one.  Computed in
+ * float32 as the references do. */
+static float *rope_inv_freq(const struct gguf *g, const struct hparams *hp)
+{
+	uint32_t half = hp->n_rot / 2;
+	float *inv = xmalloc(half * sizeof *inv);
+	float *factor = NULL;
+
+	if (find(g, "rope_freqs.weight", false))
+		factor = vector_get(g, "rope_freqs.weight", half);
+	for (uint32_t i = 0; i < half; i++) {
+		inv[i] = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
+		inv[i] /= hp->rope_scale;
+		if (factor) {
+			if (!(factor[i] > 0) || !isfinite(factor[i]))
+				die("%s: tensor rope_freqs.weight: factor %u is not a positive number", g->path, i);
+			inv[i] /= factor[i];
+		}
+	}
+	free(factor);
+	return inv;
+}
+
+struct transformer *transformer_from_gguf(struct gguf *g)
+{
+	struct transformer *t = xcalloc(1, sizeof *t);
+	struct hparams *hp = &t->hp;
+	struct weights *w = &t->w;
+	struct lmu_err e = {{0}};
+	char name[GGUF_MAX_NAME + 1];
+
+	t->g = g;
+	if (!hparams_load(g, hp, &e))
+		die("%s", e.msg);
+	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+
+	matrix_get(g, &w->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab);
+	w->output_norm = vector_get(g, "output_norm.weight", hp->n_embd);
+	if (hp->tied_output)
+		w->output = w->tok_embd;
+	else
+		matrix_get(g, &w->output, "output.weight", hp->n_embd, hp->n_vocab);
+	w->inv_freq = rope_inv_freq(g, hp);
+	w->layers = xcalloc(hp->n_layer, sizeof *w->layers);
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		struct layer_weights *lw = &w->layers[l];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%u." s ".weight", l), name)
+		lw->attn_norm = vector_get(g, NAME("attn_norm"), hp->n_embd);
+		matrix_get(g, &lw->wq, NAME("attn_q"), hp->n_embd, q_dim);
+		matrix_get(g, &lw->wk, NAME("attn_k"), hp->n_embd, kv_dim);
+		matrix_get(g, &lw->wv, NAME("attn_v"), hp->n_embd, kv_dim);
+		matrix_get(g, &lw->wo, NAME("attn_output"), q_dim, hp->n_embd);
+		lw->ffn_norm = vector_get(g, NAME("ffn_norm"), hp->n_embd);
+		matrix_get(g, &lw->w_gate, NAME("ffn_gate"), hp->n_embd, hp->n_ff);
+		matrix_get(g, &lw->w_up, NAME("ffn_up"), hp->n_embd, hp->n_ff);
+		matrix_get(g, &lw->w_down, NAME("ffn_down"), hp->n_ff, hp->n_embd);
+#undef NAME
+	}
+	/* The file before its tensor data: header, metadata, tensor table. */
+	t->id = fnv1a(g->map, g->data_offset);
+	return t;
+}
+
+struct transformer *transformer_open(const char *path)
+{
+	return transformer_from_gguf(gguf_open_or_die(path));
+}
+
+void transformer_close(struct transformer *t)
+{
+	if (!t)
+		return;
+	for (uint32_t l = 0; l < t->hp.n_layer; l++) {
+		free(t->w.layers[l].attn_norm);
+		free(t->w.layers[l].ffn_norm);
+	}
+	free(t->w.layers);
+	free(t->w.output_norm);
+	free(t->w.inv_freq);
+	gguf_close(t->g);
+	free(t);
+}
+
+/* ---- the context ---- */
+
+static size_t max_act_bytes(size_t cur, const struct matrix *m)
+{
+	size_t b = quant_act_row_bytes(m->type, m->n_in);
+	return b > cur ? b : cur;
+}
+
+struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits)
+{
+	const struct hparams *hp = &t->hp;
+	struct context *c = xcalloc(1, sizeof *c);
+	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+	size_t stride = 0;
+
+	c->t = t;
+	c->n_ctx = n_ctx ? n_ctx : hp->n_ctx_train;
+	if (c->n_ctx == 0)
+		die("%s: the model gives no context length: use -c N", t->g->path);
+	c->max_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
+	c->logit_rows = all_logits ? (c->max_batch < LOGIT_ROWS ? c->max_batch : LOGIT_ROWS) : 1;
+	c->pool = pool_new(n_threads);
+
+	/* The KV cache is the one large allocation; calloc leaves untouched
+	 * pages to the kernel, so a long context costs only what is used. */
+	size_t kv = (size_t)hp->n_layer * c->n_ctx * kv_dim;
+	c->k_cache = calloc(kv, sizeof(float));
+	c->v_cache = calloc(kv, sizeof(float));
+	if (!c->k_cache || !c->v_cache)
+		die("a KV cache of %zu MiB for %u positions does not fit in memory: use -c N for a smaller context",
+		    2 * kv * sizeof(float) >> 20, c->n_ctx);
+	c->ids = xcalloc(c->n_ctx, sizeof *c->ids);
+
+	size_t mb = c->max_batch;
+	c->x = xcalloc(mb * hp->n_embd, sizeof(float));
+	c->xb = xcalloc(mb * hp->n_embd, sizeof(float));
+	c->q = xcalloc(mb * q_dim, sizeof(float));
+	c->att_out = xcalloc(mb * q_dim, sizeof(float));
+	c->tmp = xcalloc(mb * hp->n_embd, sizeof(float));
+	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
+	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
+	c->att = xcalloc((size_t)pool_size(c->pool) * c->n_ctx, sizeof(float));
+	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
+
+	stride = max_act_bytes(stride, &t->w.output);
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		const struct layer_weights *lw = &t->w.layers[l];
+		const struct matrix *ms[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->w_gate, &lw->w_up, &lw->w_down};
+		for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+			stride = max_act_bytes(stride, ms[i]);
+	}
+	c->xq_stride = (stride + 63) & ~(size_t)63;
+	for (int i = 0; i < 3; i++)
+		c->xq[i] = xcalloc(mb, c->xq_stride);
+	return c;
+}
+
+void context_free(struct context *c)
+{
+	if (!c)
+		return;
+	pool_free(c->pool);
+	free(c->k_cache);
+	free(c->v_cache);
+	free(c->ids);
+	free(c->x);
+	free(c->xb);
+	free(c->q);
+	free(c->att_out);
+	free(c->tmp);
+	free(c->hb);
+	free(c->hb2);
+	free(c->att);
+	free(c->logits);
+	for (int i = 0; i < 3; i++)
+		free(c->xq[i]);
+	free(c);
+}
+
+void context_reset(struct context *c)
+{
+	c->n_pos = 0;
+}
+
+/* ---- kernels below the forward pass ---- */
+
+static float dot(const float *a, const float *b, uint32_t n)
+{
+	float acc[8] = {0};
+	uint32_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			acc[j] += a[i + j] * b[i + j];
+	for (; i < n; i++)
+		acc[0] += a[i] * b[i];
+	return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* out = w * x / sqrt(mean(x^2) + eps) */
+static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
+{
+	double ss = 0;
+	for (uint32_t i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	float scale = (float)(1.0 / sqrt(ss / n + eps));
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = w[i] * (x[i] * scale);
+}
+
+/* RoPE, NORM pairing (GGUF llama weights, formats.md 4.3): pair i is
+ * (x[2i], x[2i+1]), rotated by the angle pos * inv_freq[i]. */
+static void rope(float *x, uint32_t pos, const float *inv_freq, uint32_t n_rot)
+{
+	for (uint32_t i = 0; i < n_rot / 2; i++) {
+		float theta = (float)pos * inv_freq[i];
+		float cs = (float)cos(theta), sn = (float)sin(theta);
+		float a = x[2 * i], b = x[2 * i + 1];
+		x[2 * i] = a * cs - b * sn;
+		x[2 * i + 1] = a * sn + b * cs;
+	}
+}
+
+static float silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+/* ---- parallel steps ----
+ *
+ * A step is described in struct step and run by step_run() on every
+ * thread; each thread takes its share of rows (matrix products), positions
+ * (norms, quantization) or (position, head) pairs (attention). */
+
+enum step_kind { NORM_QUANT, MATMUL, ATTENTION };
+enum mm_post { POST_NONE, POST_ROPE_Q, POST_ROPE_K, POST_RESIDUAL, POST_SWIGLU };
+
+struct mm_job {
+	const struct matrix *w;
+	const uint8_t *xq;       /* (nb, xq_stride) activations quantized for w */
+	float *y;                /* y[b * ldy + r] = row r of w . activation b */
+	size_t ldy;
+	enum mm_post post;
+};
+
+struct step {
+	enum step_kind kind;
+	uint32_t nb;             /* positions in the slice */
+	uint32_t pos0;           /* position of the slice's first row */
+	uint32_t layer;
+	/* NORM_QUANT: rows of src (ld n) are normed with norm (unless NULL)
+	 * into dst, then quantized for each matrix in mats[] */
+	const float *src;
+	float *dst;
+	const float *norm;
+	uint32_t n;
+	const struct matrix *mats[3];
+	int n_mats;
+	/* MATMUL: jobs share the rows between the threads.  For SWIGLU the two
+	 * jobs (gate, up) are split alike so that a thread owns both halves
+	 * of its rows. */
+	struct mm_job jobs[3];
+	int n_jobs;
+	uint32_t unit;           /* rows are handed out in multiples of this */
+};
+
+static const uint8_t *xq_for(const struct context *c, const struct step *s, int m)
+{
+	/* matrices with the same activation type share one quantized copy */
+	for (int j = 0; j < m; j++)
+		if (quant_act_type(s->mats[j]->type) == quant_act_type(s->mats[m]->type))
+			return xq_for(c, s, j);
+	return c->xq[m];
+}
+
+static void share(uint32_t total, int ith, int nth, uint32_t *lo, uint32_t *hi)
+{
+	*lo = (uint32_t)((uint64_t)total * ith / nth);
+	*hi = (uint32_t)((uint64_t)total * (ith + 1) / nth);
+}
+
+static void norm_quant(struct context *c, const struct step *s, int ith, int nth)
+{
+	uint32_t b0, b1;
+	share(s->nb, ith, nth, &b0, &b1);
+	for (uint32_t b = b0; b < b1; b++) {
+		const float *in = s->src + (size_t)b * s->n;
+		if (s->norm) {
+			rmsnorm(s->dst + (size_t)b * s->n, in, s->norm, s->n, c->t->hp.rms_eps);
+			in = s->dst + (size_t)b * s->n;
+		}
+		for (int m = 0; m < s->n_mats; m++) {
+			uint8_t *q = (uint8_t *)xq_for(c, s, m);
+			if (q == c->xq[m])
+				quant_act_row(s->mats[m]->type, in, q + (size_t)b * c->xq_stride, s->n);
+		}
+	}
+}
+
+static void matmul(struct context *c, const struct step *s, int ith, int nth)
+{
+	const struct hparams *hp = &c->t->hp;
+	uint32_t units = 0, u0, u1, base = 0;
+	int n_share = s->jobs[0].post == POST_SWIGLU ? 1 : s->n_jobs;
+
+	for (int j = 0; j < n_share; j++)
+		units += (s->jobs[j].w->n_out + s->unit - 1) / s->unit;
+	share(units, ith, nth, &u0, &u1);
+	for (int j = 0; j < n_share; j++) {
+		const struct mm_job *jb = &s->jobs[j];
+		uint32_t first = base, last = base + (jb->w->n_out + s->unit - 1) / s->unit;
+		uint32_t lo = u0 > first ? u0 : first, hi = u1 < last ? u1 : last;
+		base = last;
+		if (lo >= hi)
+			continue;
+		uint32_t r0 = (lo - first) * s->unit, r1 = (hi - first) * s->unit;
+		if (r1 > jb->w->n_out)
+			r1 = jb->w->n_out;
+		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++) {
+			const struct mm_job *x = &s->jobs[k];
+			quant_matmul(x->w->type, x->w->data, x->w->row_bytes, x->w->n_in, x->xq, c->xq_stride, s->nb,
+				     x->y, x->ldy, r0, r1);
+		}
+		for (uint32_t b = 0; b < s->nb; b++) {
+			float *y = jb->y + b * jb->ldy;
+			switch (jb->post) {
+			case POST_NONE:
+				break;
+			case POST_ROPE_Q: /* rows r0..r1 are whole heads (unit = head_dim) */
+			case POST_ROPE_K:
+				for (uint32_t r = r0; r < r1; r += hp->head_dim)
+					rope(y + r, s->pos0 + b, c->t->w.inv_freq, hp->n_rot);
+				break;
+			case POST_RESIDUAL: /* x += y */
+				for (uint32_t r = r0; r < r1; r++)
+					c->x[(size_t)b * hp->n_embd + r] += y[r];
+				break;
+			case POST_SWIGLU: { /* gate = silu(gate) * up */
+				const float *up = s->jobs[1].y + b * s->jobs[1].ldy;
+				for (uint32_t r = r0; r < r1; r++)
+					y[r] = silu(y[r]) * up[r];
+				break;
+			}
+			}
+		}
+	}
+}
+
+/* Causal attention of query (b, h) over cache positions [0, pos0 + b]. */
+static void attention(struct context *c, const struct step *s, int ith, int nth)
+{
+	const struct hparams *hp = &c->t->hp;
+	uint32_t hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+	uint32_t group = hp->n_head / hp->n_head_kv;
+	const float *kc = c->k_cache + (size_t)s->layer * c->n_ctx * kv_dim;
+	const float *vc = c->v_cache + (size_t)s->layer * c->n_ctx * kv_dim;
+	float *att = c->att + (size_t)ith * c->n_ctx;
+	float scale = 1.0f / sqrtf((float)hd);
+	uint32_t t0, t1;
+
+	share(s->nb * hp->n_head, ith, nth, &t0, &t1);
+	for (uint32_t task = t0; task < t1; task++) {
+		uint32_t b = task / hp->n_head, h = task % hp->n_head, kvh = h / group;
+		uint32_t n_keys = s->pos0 + b + 1;
+		const float *q = c->q + (size_t)b * q_dim + h * hd;
+		float *out = c->att_out + (size_t)b * q_dim + h * hd;
+
+		/* scores = q . k / sqrt(head_dim), softmax over the keys */
+		float max = -INFINITY;
+		for (uint32_t t = 0; t < n_keys; t++) {
+			att[t] = dot(q, kc + (size_t)t * kv_dim + kvh * hd, hd) * scale;
+			if (att[t] > max)
+				max = att[t];
+		}
+		float sum = 0;
+		for (uint32_t t = 0; t < n_keys; t++) {
+			att[t] = expf(att[t] - max);
+			sum += att[t];
+		}
+		/* out = sum over keys of softmax weight * v */
+		memset(out, 0, hd * sizeof *out);
+		for (uint32_t t = 0; t < n_keys; t++) {
+			const float *v = vc + (size_t)t * kv_dim + kvh * hd;
+			float a = att[t] / sum;
+			for (uint32_t i = 0; i < hd; i++)
+				out[i] += a * v[i];
+		}
+	}
+}
+
+static void step_fn(void *arg, int ith, int nth)
+{
+	struct context *c = arg;
+	const struct step *s = c->step;
+	switch (s->kind) {
+	case NORM_QUANT: norm_quant(c, s, ith, nth); break;
+	case MATMUL: matmul(c, s, ith, nth); break;
+	case ATTENTION: attention(c, s, ith, nth); break;
+	}
+}
+
+static void run_step(struct context *c, struct step *s)
+{
+	c->step = s;
+	pool_run(c->pool, step_fn, c);
+}
+
+/* Quantize nb rows of src (normed with norm unless NULL) for up to three
+ * matrices; return through xq[] the copy each matrix reads. */
+static void prepare(struct context *c, uint32_t nb, const float *src, float *dst, const float *norm, uint32_t n,
+		    const struct matrix *m0, const struct matrix *m1, const struct matrix *m2, const uint8_t **xq)
+{
+	struct step s = {.kind = NORM_QUANT, .nb = nb, .src = src, .dst = dst, .norm = norm, .n = n,
+			 .mats = {m0, m1, m2}, .n_mats = m2 ? 3 : m1 ? 2 : 1};
+	run_step(c, &s);
+	for (int m = 0; m < s.n_mats; m++)
+		xq[m] = xq_for(c, &s, m);
+}
+
+/* ---- the forward pass ---- */
+
+/* Run the transformer layers over nb positions starting at pos0, whose
+ * ids are in c->ids.  Leaves the residual stream in c->x and the keys and
+ * values of every layer in the cache. */
+static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
+{
+	const struct transformer *t = c->t;
+	const struct hparams *hp = &t->hp;
+	uint32_t n_embd = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+	const uint8_t *xq[3];
+
+	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
+	for (uint32_t b = 0; b < nb; b++) {
+		const struct matrix *e = &t->w.tok_embd;
+		dequant_row(e->type, (const uint8_t *)e->data + (size_t)c->ids[pos0 + b] * e->row_bytes,
+			    c->x + (size_t)b * n_embd, n_embd);
+	}
+
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		const struct layer_weights *lw = &t->w.layers[l];
+		float *k = c->k_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
+		float *v = c->v_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
+
+		/* attention norm: xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv */
+		prepare(c, nb, c->x, c->xb, lw->attn_norm, n_embd, &lw->wq, &lw->wk, &lw->wv, xq);
+
+		/* projections: q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T
+		 * written straight into the cache; RoPE on q and k, whole heads per thread */
+		struct step qkv = {.kind = MATMUL, .nb = nb, .pos0 = pos0, .unit = hp->head_dim, .n_jobs = 3,
+				   .jobs = {{&lw->wq, xq[0], c->q, q_dim, POST_ROPE_Q},
+					    {&lw->wk, xq[1], k, kv_dim, POST_ROPE_K},
+					    {&lw->wv, xq[2], v, kv_dim, POST_NONE}}};
+		run_step(c, &qkv);
+
+		/* attention: att_out (nb, q_dim), query head h reads KV head h / (n_head / n_head_kv) */
+		struct step att = {.kind = ATTENTION, .nb = nb, .pos0 = pos0, .layer = l};
+		run_step(c, &att);
+
+		/* output projection and residual: x += att_out Wo^T */
+		prepare(c, nb, c->att_out, NULL, NULL, q_dim, &lw->wo, NULL, NULL, xq);
+		struct step out = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
+				   .jobs = {{&lw->wo, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
+		run_step(c, &out);
+
+		/* feed-forward norm: xb = rmsnorm(x) * ffn_norm, quantized for Wgate, Wup */
+		prepare(c, nb, c->x, c->xb, lw->ffn_norm, n_embd, &lw->w_gate, &lw->w_up, NULL, xq);
+
+		/* SwiGLU: hb (nb, n_ff) = silu(xb Wgate^T) * (xb Wup^T) */
+		struct step ffn = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 2,
+				   .jobs = {{&lw->w_gate, xq[0], c->hb, hp->n_ff, POST_SWIGLU},
+					    {&lw->w_up, xq[1], c->hb2, hp->n_ff, POST_NONE}}};
+		run_step(c, &ffn);
+
+		/* down projection and residual: x += hb Wdown^T */
+		prepare(c, nb, c->hb, NULL, NULL, hp->n_ff, &lw->w_down, NULL, NULL, xq);
+		struct step down = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
+				    .jobs = {{&lw->w_down, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
+		run_step(c, &down);
+	}
+}
+
+/* Logits of n rows of the residual stream from row b0:
+ * logits (n, n_vocab) = rmsnorm(x) * output_norm, times output^T. */
+static void forward_logits(struct context *c, uint32_t b0, uint32_t n)
+{
+	const struct transformer *t = c->t;
+	const uint8_t *xq[3];
+	uint32_t n_embd = t->hp.n_embd;
+
+	prepare(c, n, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd, &t->w.output, NULL, NULL, xq);
+	struct step s = {.kind = MATMUL, .nb = n, .unit = 16, .n_jobs = 1,
+			 .jobs = {{&t->w.output, xq[0], c->logits, t->hp.n_vocab, POST_NONE}}};
+	run_step(c, &s);
+}
+
+int context_eval(struct context *c, const int32_t *ids, uint32_t n, bool all_logits, logits_fn emit, void *arg)
+{
+	uint32_t skip = 0, keep = all_logits ? 0 : n - 1;
+
+	/* ids that repeat the cached rows after a reset need no work, except
+	 * the positions whose logits are asked for (logits are not cached) */
+	while (skip < keep && c->n_pos + skip < c->n_cached && c->ids[c->n_pos + skip] == ids[skip])
+		skip++;
+	c->n_pos += skip;
+	ids += skip;
+	n -= skip;
+
+	while (n > 0) {
+		uint32_t nb = n < c->max_batch ? n : c->max_batch, pos0 = c->n_pos;
+		memcpy(c->ids + pos0, ids, nb * sizeof *ids);
+		forward_layers(c, pos0, nb);
+		c->n_evaluated += nb;
+		c->n_pos = c->n_cached = pos0 + nb;
+		ids += nb;
+		n -= nb;
+		for (uint32_t b0 = all_logits ? 0 : nb - 1; b0 < nb; b0 += c->logit_rows) {
+			if (!all_logits && n > 0)
+				break;  /* only the batch's last position has a frame */
+			uint32_t rows = nb - b0 < c->logit_rows ? nb - b0 : c->logit_rows;
+			forward_logits(c, b0, rows);
+			for (uint32_t r = 0; r < rows; r++)
+				if (!emit(arg, c->ids[pos0 + b0 + r], pos0 + b0 + r,
+					  c->logits + (size_t)r * c->t->hp.n_vocab))
+					return 0;
+		}
+	}
+	return 1;
+}

@@ -1,0 +1,22 @@
+/* pool.h - a persistent pthread pool for the forward pass.
+ *
+ * pool_run(p, fn, arg) calls fn(arg, i, n) once on each of the n threads
+ * (the caller is thread 0) and returns when all have finished: one
+ * synchronisation point per call.  Workers spin briefly before sleeping,
+ * so back-to-back calls in the layer loop do not pay a wake-up each. */
+#ifndef LMU_POOL_H
+#define LMU_POOL_H
+
+typedef void (*pool_fn)(void *arg, int ith, int nth);
+
+struct pool;
+
+struct pool *pool_new(int n_threads);
+void pool_run(struct pool *p, pool_fn fn, void *arg);
+int pool_size(const struct pool *p);
+void pool_free(struct pool *p);
+
+/* The number of online CPUs (at least 1). */
+int cpu_count(void);
+
+#endif

@@ -1,0 +1,553 @@
+/* quant.c - activation quantization, dequantization, the scalar reference
+ * dot products and the choice of kernel family (quant.h).
+ *
+ * The reference keeps one shape for every quantized type: an exact integer
+ * sum per block (or sub-block), then one float product with the block
+ * scales.  The SIMD families compute the same integers in another order,
+ * so they differ from it only by float rounding. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "kernels.h"
+
+float f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 31, m = h & 0x3ff;
+	union { uint32_t u; float f; } v;
+
+	if (e == 0) {  /* zero or subnormal: m * 2^-24 */
+		v.f = (float)m * 0x1p-24f;
+		v.u |= sign;
+	} else if (e == 31) {
+		v.u = sign | 0x7f800000 | (m << 13);
+	} else {
+		v.u = sign | ((e + 112) << 23) | (m << 13);
+	}
+	return v.f;
+}
+
+uint16_t f32_to_f16(float f)
+{
+	union { float f; uint32_t u; } v = { .f = f };
+	uint16_t sign = (v.u >> 16) & 0x8000;
+	uint32_t x = v.u & 0x7fffffff;
+
+	if (x >= 0x7f800000)  /* inf, nan (kept quiet) */
+		return sign | 0x7c00 | (x > 0x7f800000 ? 0x200 : 0);
+	if (x >= 0x477ff000)  /* 65520 and up round to inf */
+		return sign | 0x7c00;
+	if (x < 0x38800000) {  /* below 2^-14: a subnormal half, round(|f| * 2^24) */
+		v.u = x;
+		return sign | (uint16_t)nearbyintf(v.f * 0x1p24f);
+	}
+	uint32_t h = ((x >> 23) - 112) << 10 | (x >> 13 & 0x3ff), rem = x & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+		h++;  /* a carry into the exponent is the right answer */
+	return sign | (uint16_t)h;
+}
+
+/* ---- activation formats ---- */
+
+enum ggml_type quant_act_type(enum ggml_type wtype)
+{
+	switch (wtype) {
+	case GGML_Q4_0: case GGML_Q5_0: case GGML_Q8_0: return GGML_Q8_0;
+	case GGML_Q4_1: case GGML_Q5_1: return GGML_Q8_1;
+	case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return GGML_Q8_K;
+	default: return GGML_F32;
+	}
+}
+
+bool quant_supported(enum ggml_type wtype)
+{
+	switch (wtype) {
+	case GGML_F32: case GGML_F16: case GGML_BF16: case GGML_Q8_0:
+	case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1:
+	case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K:
+		return true;
+	default:
+		return false;
+	}
+}
+
+size_t quant_act_row_bytes(enum ggml_type wtype, int n)
+{
+	enum ggml_type a = quant_act_type(wtype);
+	return (size_t)n / ggml_block_size(a) * ggml_type_size(a);
+}
+
+/* Round x / d to the nearest integer (ties to even) in [-127, 127]; a NaN
+ * becomes -127, as the SIMD conversions make it. */
+static int8_t q8(float x, float id)
+{
+	float q = nearbyintf(x * id);
+	return (int8_t)(q > 127 ? 127 : q >= -127 ? q : -127);
+}
+
+static float absmax(const float *x, int n)
+{
+	float m = 0;
+	for (int i = 0; i < n; i++)
+		m = fmaxf(m, fabsf(x[i]));
+	return m;
+}
+
+void q8_scale(float amax, uint16_t *dh, float *id)
+{
+	float d;
+	*dh = f32_to_f16(amax / 127);
+	d = f16_to_f32(*dh);
+	*id = d != 0 ? 1 / d : 0;
+}
+
+static void quant_q8_0_1(const float *x, void *dst, int n, bool with_sum)
+{
+	struct blk_q8_0 *b0 = dst;
+	struct blk_q8_1 *b1 = dst;
+
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		uint16_t dh;
+		float id, d;
+		q8_scale(absmax(x, QK), &dh, &id);
+		d = f16_to_f32(dh);
+		int8_t *qs = with_sum ? b1[i].qs : b0[i].qs;
+		int sum = 0;
+		for (int j = 0; j < QK; j++) {
+			qs[j] = q8(x[j], id);
+			sum += qs[j];
+		}
+		if (with_sum) {
+			b1[i].d = dh;
+			b1[i].s = f32_to_f16(d * (float)sum);
+		} else {
+			b0[i].d = dh;
+		}
+	}
+}
+
+static void quant_q8_k(const float *x, struct blk_q8_k *b, int n)
+{
+	for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+		float d = absmax(x, QK_K) / 127, id = d != 0 ? 1 / d : 0;
+		b[i].d = d;
+		for (int j = 0; j < QK_K; j++)
+			b[i].qs[j] = q8(x[j], id);
+		for (int g = 0; g < 16; g++) {
+			int s = 0;
+			for (int j = 0; j < 16; j++)
+				s += b[i].qs[16 * g + j];
+			b[i].bsums[g] = (int16_t)s;
+		}
+	}
+}
+
+static const struct quant_family *family;
+static pthread_once_t family_once = PTHREAD_ONCE_INIT;
+static void family_choose(void);
+
+/* Shapes are checked when a model is loaded; a wrong one here is a bug in
+ * the caller, caught before it reads past a row. */
+static void check_row(const char *what, enum ggml_type t, int n)
+{
+	if (!quant_supported(t) && t != GGML_Q8_1 && t != GGML_Q8_K)
+		die("%s: unsupported tensor type %s", what, ggml_type_name(t) ? ggml_type_name(t) : "?");
+	if (n < 0 || n % (int)ggml_block_size(t) != 0)
+		die("%s: a row of %d elements is not a whole number of %s blocks", what, n, ggml_type_name(t));
+}
+
+void quant_act_row(enum ggml_type wtype, const float *x, void *dst, int n)
+{
+	enum ggml_type a = quant_act_type(wtype);
+
+	check_row("quant_act_row", wtype, n);
+	pthread_once(&family_once, family_choose);
+	if (a != GGML_F32 && family->act) {
+		family->act(a, x, dst, n);
+		return;
+	}
+	switch (a) {
+	case GGML_Q8_0: quant_q8_0_1(x, dst, n, false); break;
+	case GGML_Q8_1: quant_q8_0_1(x, dst, n, true); break;
+	case GGML_Q8_K: quant_q8_k(x, dst, n); break;
+	default: memcpy(dst, x, (size_t)n * sizeof(float)); break;
+	}
+}
+
+/* ---- dequantization (formats.md 2.1, 2.2) ---- */
+
+/* The 5-bit quant e of a Q5_0/Q5_1 block. */
+static int q5_quant(const uint8_t qh[4], const uint8_t qs[16], int e)
+{
+	uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+	int nib = e < 16 ? qs[e] & 15 : qs[e - 16] >> 4;
+	return nib | (int)((h >> e) & 1) << 4;
+}
+
+/* The 4-bit quant e (0..255) of a Q4_K/Q5_K super-block. */
+static int q4k_nibble(const uint8_t qs[128], int e)
+{
+	int c = e / 64, r = e % 64;
+	return r < 32 ? qs[32 * c + r] & 15 : qs[32 * c + r - 32] >> 4;
+}
+
+/* The signed 6-bit quant e of a Q6_K super-block. */
+static int q6k_quant(const struct blk_q6_k *b, int e)
+{
+	int n = e / 128, r = e % 128, g = r / 32, l = r % 32;
+	int lo = b->ql[64 * n + l + 32 * (g & 1)];
+	lo = g < 2 ? lo & 15 : lo >> 4;
+	return (lo | ((b->qh[32 * n + l] >> (2 * g)) & 3) << 4) - 32;
+}
+
+void dequant_row(enum ggml_type t, const void *src, float *y, int n)
+{
+	const uint16_t *h = src;
+	const float *f = src;
+
+	check_row("dequant_row", t, n);
+	switch (t) {
+	case GGML_F32:
+		memcpy(y, f, (size_t)n * sizeof(float));
+		break;
+	case GGML_F16:
+		for (int i = 0; i < n; i++)
+			y[i] = f16_to_f32(h[i]);
+		break;
+	case GGML_BF16:
+		for (int i = 0; i < n; i++)
+			y[i] = bf16_to_f32(h[i]);
+		break;
+	case GGML_Q4_0:
+		for (const struct blk_q4_0 *b = src; n > 0; b++, n -= QK, y += QK)
+			for (int e = 0; e < QK; e++)
+				y[e] = f16_to_f32(b->d) * ((e < 16 ? b->qs[e] & 15 : b->qs[e - 16] >> 4) - 8);
+		break;
+	case GGML_Q4_1:
+		for (const struct blk_q4_1 *b = src; n > 0; b++, n -= QK, y += QK)
+			for (int e = 0; e < QK; e++)
+				y[e] = f16_to_f32(b->d) * (e < 16 ? b->qs[e] & 15 : b->qs[e - 16] >> 4) + f16_to_f32(b->m);
+		break;
+	case GGML_Q5_0:
+		for (const struct blk_q5_0 *b = src; n > 0; b++, n -= QK, y += QK)
+			for (int e = 0; e < QK; e++)
+				y[e] = f16_to_f32(b->d) * (q5_quant(b->qh, b->qs, e) - 16);
+		break;
+	case GGML_Q5_1:
+		for (const struct blk_q5_1 *b = src; n > 0; b++, n -= QK, y += QK)
+			for (int e = 0; e < QK; e++)
+				y[e] = f16_to_f32(b->d) * q5_quant(b->qh, b->qs, e) + f16_to_f32(b->m);
+		break;
+	case GGML_Q8_0:
+		for (const struct blk_q8_0 *b = src; n > 0; b++, n -= QK, y += QK)
+			for (int e = 0; e < QK; e++)
+				y[e] = f16_to_f32(b->d) * b->qs[e];
+		break;
+	case GGML_Q8_1:
+		for (const struct blk_q8_1 *b = src; n > 0; b++, n -= QK, y += QK)
+			for (int e = 0; e < QK; e++)
+				y[e] = f16_to_f32(b->d) * b->qs[e];
+		break;
+	case GGML_Q4_K:
+		for (const struct blk_q4_k *b = src; n > 0; b++, n -= QK_K, y += QK_K)
+			for (int e = 0; e < QK_K; e++) {
+				int sc, m;
+				kq_scale_min(b->scales, e / 32, &sc, &m);
+				y[e] = f16_to_f32(b->d) * sc * q4k_nibble(b->qs, e) - f16_to_f32(b->dmin) * m;
+			}
+		break;
+	case GGML_Q5_K:
+		for (const struct blk_q5_k *b = src; n > 0; b++, n -= QK_K, y += QK_K)
+			for (int e = 0; e < QK_K; e++) {
+				int sc, m, q = q4k_nibble(b->qs, e) + 16 * ((b->qh[e % 32] >> (e / 32)) & 1);
+				kq_scale_min(b->scales, e / 32, &sc, &m);
+				y[e] = f16_to_f32(b->d) * sc * q - f16_to_f32(b->dmin) * m;
+			}
+		break;
+	case GGML_Q6_K:
+		for (const struct blk_q6_k *b = src; n > 0; b++, n -= QK_K, y += QK_K)
+			for (int e = 0; e < QK_K; e++)
+				y[e] = f16_to_f32(b->d) * b->scales[e / 16] * q6k_quant(b, e);
+		break;
+	case GGML_Q8_K:
+		for (const struct blk_q8_k *b = src; n > 0; b++, n -= QK_K, y += QK_K)
+			for (int e = 0; e < QK_K; e++)
+				y[e] = b->d * b->qs[e];
+		break;
+	default:
+		die("dequant_row: unsupported tensor type %s", ggml_type_name(t) ? ggml_type_name(t) : "?");
+	}
+}
+
+/* ---- reference dot products ---- */
+
+/* Float weights against float activations, summed in double. */
+static float dot_float(enum ggml_type t, const void *w, const float *a, int n, float *abssum)
+{
+	double s = 0, sa = 0;
+	for (int i = 0; i < n; i++) {
+		float x = t == GGML_F32 ? ((const float *)w)[i] :
+			  t == GGML_F16 ? f16_to_f32(((const uint16_t *)w)[i]) :
+					  bf16_to_f32(((const uint16_t *)w)[i]);
+		s += (double)x * a[i];
+		sa += fabs((double)x * a[i]);
+	}
+	*abssum = (float)sa;
+	return (float)s;
+}
+
+/* Legacy 32-blocks: q[e] is the signed quant (offset already removed for
+ * Q4_0/Q5_0), the block adds d_w*d_a*isum + m_w*s_a.  The bound counts each
+ * product as (|q| + off)|q_a| because a kernel may sum unsigned quants and
+ * subtract the offset times sum(q_a) (off = 32 covers 8 and 16, 128 the
+ * sign flip of Q8_0 weights). */
+static void legacy_quants(enum ggml_type t, const uint8_t *blk, int q[32], float *d, float *m)
+{
+	switch (t) {
+	case GGML_Q4_0: {
+		const struct blk_q4_0 *b = (const void *)blk;
+		for (int e = 0; e < 16; e++) {
+			q[e] = (b->qs[e] & 15) - 8;
+			q[e + 16] = (b->qs[e] >> 4) - 8;
+		}
+		*d = f16_to_f32(b->d), *m = 0;
+		break;
+	}
+	case GGML_Q4_1: {
+		const struct blk_q4_1 *b = (const void *)blk;
+		for (int e = 0; e < 16; e++) {
+			q[e] = b->qs[e] & 15;
+			q[e + 16] = b->qs[e] >> 4;
+		}
+		*d = f16_to_f32(b->d), *m = f16_to_f32(b->m);
+		break;
+	}
+	case GGML_Q5_0: {
+		const struct blk_q5_0 *b = (const void *)blk;
+		for (int e = 0; e < 32; e++)
+			q[e] = q5_quant(b->qh, b->qs, e) - 16;
+		*d = f16_to_f32(b->d), *m = 0;
+		break;
+	}
+	case GGML_Q5_1: {
+		const struct blk_q5_1 *b = (const void *)blk;
+		for (int e = 0; e < 32; e++)
+			q[e] = q5_quant(b->qh, b->qs, e);
+		*d = f16_to_f32(b->d), *m = f16_to_f32(b->m);
+		break;
+	}
+	default: {  /* Q8_0 */
+		const struct blk_q8_0 *b = (const void *)blk;
+		for (int e = 0; e < 32; e++)
+			q[e] = b->qs[e];
+		*d = f16_to_f32(b->d), *m = 0;
+		break;
+	}
+	}
+}
+
+static float dot_legacy(enum ggml_type t, const uint8_t *w, const uint8_t *xq, int n, float *abssum)
+{
+	size_t wsize = ggml_type_size(t), asize = ggml_type_size(quant_act_type(t));
+	int off = t == GGML_Q8_0 ? 128 : 32;
+	float sum = 0, sabs = 0;
+
+	for (int i = 0; i < n / QK; i++, w += wsize, xq += asize) {
+		const struct blk_q8_1 *a1 = (const void *)xq;
+		const struct blk_q8_0 *a0 = (const void *)xq;
+		const int8_t *qa = asize == sizeof *a1 ? a1->qs : a0->qs;
+		float da = f16_to_f32(a0->d), dw, mw;  /* d comes first in both */
+		int q[32], isum = 0, iabs = 0;
+
+		legacy_quants(t, w, q, &dw, &mw);
+		for (int e = 0; e < QK; e++) {
+			isum += q[e] * qa[e];
+			iabs += (abs(q[e]) + off) * abs(qa[e]);
+		}
+		float scale = dw * da;
+		sum += scale * (float)isum;
+		sabs += fabsf(scale) * (float)iabs;
+		if (asize == sizeof *a1) {
+			float ms = mw * f16_to_f32(a1->s);
+			sum += ms;
+			sabs += fabsf(ms);
+		}
+	}
+	*abssum = sabs;
+	return sum;
+}
+
+/* K-quants against Q8_K: per super-block d_a*d*isum - d_a*dmin*msum, with
+ * isum = sum over sub-blocks of scale * sum(q*q_a) and msum = sum of
+ * min * sum(q_a) (from bsums). */
+static float dot_kquant(enum ggml_type t, const uint8_t *w, const struct blk_q8_k *a, int n, float *abssum)
+{
+	size_t wsize = ggml_type_size(t);
+	float sum = 0, sabs = 0;
+
+	for (int i = 0; i < n / QK_K; i++, w += wsize, a++) {
+		int64_t isum = 0, iabs = 0, msum = 0, mabs = 0;
+		float d, dmin = 0;
+
+		if (t == GGML_Q6_K) {
+			const struct blk_q6_k *b = (const void *)w;
+			d = f16_to_f32(b->d);
+			for (int s = 0; s < 16; s++) {
+				int sub = 0, subabs = 0;
+				for (int e = 16 * s; e < 16 * s + 16; e++) {
+					int q = q6k_quant(b, e);
+					sub += q * a->qs[e];
+					subabs += (abs(q) + 32) * abs(a->qs[e]);
+				}
+				isum += b->scales[s] * sub;
+				iabs += abs(b->scales[s]) * subabs;
+			}
+		} else {
+			const struct blk_q4_k *b4 = (const void *)w;
+			const struct blk_q5_k *b5 = (const void *)w;
+			const uint8_t *scales = t == GGML_Q4_K ? b4->scales : b5->scales;
+			const uint8_t *qs = t == GGML_Q4_K ? b4->qs : b5->qs;
+			d = f16_to_f32(b4->d);  /* d, dmin first in both */
+			dmin = f16_to_f32(b4->dmin);
+			for (int j = 0; j < 8; j++) {
+				int sc, m, sub = 0, subabs = 0;
+				kq_scale_min(scales, j, &sc, &m);
+				for (int e = 32 * j; e < 32 * j + 32; e++) {
+					int q = q4k_nibble(qs, e);
+					if (t == GGML_Q5_K)
+						q += 16 * ((b5->qh[e % 32] >> j) & 1);
+					sub += q * a->qs[e];
+					subabs += q * abs(a->qs[e]);
+				}
+				isum += sc * sub;
+				iabs += sc * subabs;
+				msum += m * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+				mabs += m * (abs(a->bsums[2 * j]) + abs(a->bsums[2 * j + 1]));
+			}
+		}
+		float s1 = d * a->d, s2 = dmin * a->d;
+		sum += s1 * (float)isum - s2 * (float)msum;
+		sabs += fabsf(s1) * (float)iabs + fabsf(s2) * (float)mabs;
+	}
+	*abssum = sabs;
+	return sum;
+}
+
+float quant_dot_ref(enum ggml_type t, const void *w, const void *xq, int n, float *abssum)
+{
+	float dummy;
+	if (!abssum)
+		abssum = &dummy;
+	switch (t) {
+	case GGML_F32: case GGML_F16: case GGML_BF16:
+		return dot_float(t, w, xq, n, abssum);
+	case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1: case GGML_Q8_0:
+		return dot_legacy(t, w, xq, n, abssum);
+	case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K:
+		return dot_kquant(t, w, xq, n, abssum);
+	default:
+		die("quant: unsupported weight type %s", ggml_type_name(t) ? ggml_type_name(t) : "?");
+	}
+}
+
+void quant_matmul_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	check_row("quant_matmul_ref", t, n);
+	for (int b = 0; b < nb; b++)
+		for (int r = r0; r < r1; r++)
+			Y[(size_t)b * ldy + r] = quant_dot_ref(t, (const uint8_t *)W + (size_t)r * row_bytes,
+							       (const uint8_t *)xq + (size_t)b * xq_stride, n, NULL);
+}
+
+/* ---- tiled products for the SIMD families ---- */
+
+/* Activations per group: 64 rows of Q8 activations of n = 2048 are 136 KB,
+ * which stays in L2 while the rows of W stream past them. */
+#define ACT_GROUP 64
+
+void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	const uint8_t *w = W, *x = xq;
+
+	for (int g0 = 0; g0 < nb; g0 += ACT_GROUP) {
+		int g1 = nb - g0 < ACT_GROUP ? nb : g0 + ACT_GROUP;
+		for (int r = r0; r < r1;) {
+			int full = r1 - r >= k->rows, b = g0;
+			const uint8_t *wr = w + (size_t)r * row_bytes;
+			for (; b + k->acts <= g1; b += k->acts)
+				(full ? k->full : k->acts_only)(wr, row_bytes, n, x + (size_t)b * xq_stride, xq_stride,
+								 Y + (size_t)b * ldy + r, ldy);
+			for (; b < g1; b++)
+				(full ? k->rows_only : k->one)(wr, row_bytes, n, x + (size_t)b * xq_stride, xq_stride,
+								Y + (size_t)b * ldy + r, ldy);
+			r += full ? k->rows : 1;
+		}
+	}
+}
+
+/* ---- kernel family ---- */
+
+static bool scalar_ok(void) { return true; }
+
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL };
+
+static const struct quant_family *const families[] = {
+	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
+};
+static const struct quant_family *family_named(const char *env)
+{
+	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+		if (strcmp(families[i]->env, env) == 0)
+			return families[i];
+	return NULL;
+}
+
+static void family_choose(void)
+{
+	const char *env = getenv("LMU_KERNELS");
+
+	if (env && *env) {
+		family = family_named(env);
+		if (!family)
+			die("LMU_KERNELS=%s: unknown kernel family (scalar, avx2, avx512)", env);
+		if (!family->cpu_ok())
+			die("LMU_KERNELS=%s: this CPU lacks the instructions it needs", env);
+		return;
+	}
+	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
+		if (families[i]->cpu_ok()) {
+			family = families[i];
+			return;
+		}
+}
+
+bool quant_force(const char *env)
+{
+	const struct quant_family *f = family_named(env);
+	pthread_once(&family_once, family_choose);
+	if (!f || !f->cpu_ok())
+		return false;
+	family = f;
+	return true;
+}
+
+const char *quant_kernel_name(void)
+{
+	pthread_once(&family_once, family_choose);
+	return family->name;
+}
+
+void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
+		  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	check_row("quant_matmul", t, n);
+	pthread_once(&family_once, family_choose);
+	if ((unsigned)t < GGML_NTYPES && family->mm[t])
+		family->mm[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+	else
+		quant_matmul_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+}

@@ -1,0 +1,62 @@
+/* quant.h - weight formats and the matrix products of the forward pass.
+ *
+ * Weights stay in their GGUF block layout (formats.md 2.1-2.2).  A
+ * product W x a quantizes the activations a first, to the format that pairs
+ * with the weight type (formats.md 2.3), so that the inner loops are integer
+ * dot products; the block scales are applied once per block.
+ *
+ * Three kernel families: "scalar" (plain C, the reference), "avx2" and
+ * "avx512-vnni", picked at run time from the CPU (LMU_KERNELS in the
+ * environment forces one).  Every family gives the reference's result up to
+ * float rounding: the integer parts are exact in all of them. */
+#ifndef LMU_QUANT_H
+#define LMU_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gguf.h"
+
+/* Activation format that pairs with a weight type for integer dot products
+ * (formats.md 2.3): Q4_0/Q5_0/Q8_0 -> Q8_0, Q4_1/Q5_1 -> Q8_1,
+ * Q4_K/Q5_K/Q6_K -> Q8_K; F32/F16/BF16 -> F32.  Unsupported types: F32 too
+ * (check quant_supported() first). */
+enum ggml_type quant_act_type(enum ggml_type wtype);
+
+/* True for the weight types the kernels handle: F32 F16 BF16 Q8_0 Q4_0 Q4_1
+ * Q5_0 Q5_1 Q4_K Q5_K Q6_K. */
+bool quant_supported(enum ggml_type wtype);
+
+/* Bytes of one quantized activation row of n elements for weight type wtype.
+ * n must be a multiple of the weight type's block size (32 or 256). */
+size_t quant_act_row_bytes(enum ggml_type wtype, int n);
+
+/* Quantize the activation row x[n] into dst (quant_act_row_bytes() bytes)
+ * in the format quant_act_type(wtype).  Q8_0/Q8_1/Q8_K use d = amax/127 and
+ * round to nearest, so every quant lies in [-127, 127].  dst must be 4-byte
+ * aligned. */
+void quant_act_row(enum ggml_type wtype, const float *x, void *dst, int n);
+
+/* Dequantize n elements of one row of type t (any supported weight type and
+ * also Q8_0, Q8_1, Q8_K) into dst.  n must be a multiple of the block size. */
+void dequant_row(enum ggml_type t, const void *src, float *dst, int n);
+
+/* Y[b*ldy + r] = dot(row r of W, activation b) for rows r in [r0, r1) and
+ * b in [0, nb).  W rows are row_bytes apart (GGUF layout, n elements each);
+ * activations were quantized by quant_act_row() and are xq_stride bytes
+ * apart (a multiple of 4).  Uses the kernel family of quant_kernel_name():
+ * several rows at once for nb == 1 (decode), a blocked matrix x matrix for
+ * larger nb (prefill).  Threads split [r0, r1) between them. */
+void quant_matmul(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
+		  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+
+/* Scalar reference of the same (the tests compare every SIMD path with it). */
+void quant_matmul_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+
+/* The kernel family in use ("scalar", "avx2", "avx512-vnni"), chosen at the
+ * first call from the CPU; LMU_KERNELS=scalar|avx2|avx512 in the environment
+ * forces one (the program dies if the CPU lacks it or the name is unknown). */
+const char *quant_kernel_name(void);
+
+#endif

@@ -1,0 +1,101 @@
+#!/bin/bash
+# lm-bench.sh - lm-step against llama.cpp's llama-bench, side by side, in one
+# run on this machine (issue 6).  Not part of `make test`.
+#
+#   tests/bench/lm-bench.sh [-r REPS] [MODEL...]
+#
+# For each model (default: SmolLM2-135M-Instruct as shipped in Q4_1, plus
+# Q8_0 and F16 made from it with llama.cpp's quantize tool) and 1 and 2
+# threads it prints prefill tokens/s (a 512-token prompt as one batch) and
+# decode tokens/s (128 tokens, one batch each, from an empty context) for
+# both programs, the ratio lm-step / llama.cpp, peak RSS of each, and decode
+# as a fraction of the memory-bandwidth roofline (weight bytes read per
+# token / read bandwidth measured by tests/bench/bwprobe.c in the same run).
+#
+# lm-step timings are medians over REPS runs of whole processes: prefill =
+# t(prompt) - t(load), decode = t(128 single-token batches) - t(load), where
+# t(load) is a run on empty input.  llama-bench reports its own medians.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cache=$here/cache
+reps=5
+if [ "${1:-}" = -r ]; then reps=$2; shift 2; fi
+
+make -s -C "$top" >&2
+lmbin=$(sh "$here/build-llama-cpp.sh")
+mkdir -p "$cache"
+cc -O2 -march=native -pthread "$here/bwprobe.c" -o "$cache/bwprobe"
+
+base=$top/models/smollm2-135m-instruct-q4_1.gguf
+if [ $# -eq 0 ]; then
+	[ -f "$base" ] || make -s -C "$top" model >&2
+	for t in Q8_0 F16; do
+		[ -f "$cache/smollm2-$t.gguf" ] ||
+			"$lmbin/llama-quantize" --allow-requantize "$base" "$cache/smollm2-$t.gguf" "$t" >/dev/null 2>&1
+	done
+	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf"
+fi
+
+python3 - "$cache/prompt512.txt" "$cache/decode128.txt" <<'PY'
+import random, sys
+r = random.Random(1)
+open(sys.argv[1], "w").write(" ".join(str(r.randrange(100, 49000)) for _ in range(512)) + "\n")
+open(sys.argv[2], "w").write("".join(f"{r.randrange(100, 49000)}\n" for _ in range(128)))
+PY
+
+# seconds and peak KiB of one lm-step run on the given input file
+run_once() { # threads input model
+	/usr/bin/time -f "%e %M" -o "$cache/time.out" "$top/bin/lm-step" -m "$3" -t "$1" < "$2" > /dev/null
+	cat "$cache/time.out"
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# wall time with sub-ms resolution: use bash's EPOCHREALTIME
+time_run() { # threads input model -> seconds
+	local t0 t1
+	t0=$EPOCHREALTIME
+	"$top/bin/lm-step" -m "$3" -t "$1" < "$2" > /dev/null
+	t1=$EPOCHREALTIME
+	echo "$t1 - $t0" | bc -l
+}
+
+: > "$cache/empty.txt"
+printf '# machine: %s, %s CPUs; lm-step kernels: %s\n' \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
+	"$("$top/bin/lm-step" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')"
+for t in 1 2; do bw[$t]=$("$cache/bwprobe" "$t" 1024 2>/dev/null); done
+printf '# read bandwidth (bwprobe): 1 thread %s GB/s, 2 threads %s GB/s; %s repetitions\n\n' "${bw[1]}" "${bw[2]}" "$reps"
+
+printf '| model | threads | test | lm-step t/s | llama.cpp t/s | ratio | RSS lm-step MiB | RSS llama.cpp MiB | decode / roofline |\n'
+printf '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+for m in "$@"; do
+	name=$(basename "$m" .gguf)
+	wbytes=$("$top/bin/lm-step" -m "$m" --info | awk '$1 == "total" { print $4 }')
+	for t in 1 2; do
+		load=$(for i in $(seq "$reps"); do time_run "$t" "$cache/empty.txt" "$m"; done | median)
+		pp=$(for i in $(seq "$reps"); do time_run "$t" "$cache/prompt512.txt" "$m"; done | median)
+		tg=$(for i in $(seq "$reps"); do time_run "$t" "$cache/decode128.txt" "$m"; done | median)
+		rss1=$(run_once "$t" "$cache/prompt512.txt" "$m" | awk '{ print $2 }')
+		rss2=$(run_once "$t" "$cache/decode128.txt" "$m" | awk '{ print $2 }')
+		rss=$(( rss1 > rss2 ? rss1 : rss2 ))
+		pp_ts=$(echo "512 / ($pp - $load)" | bc -l)
+		tg_ts=$(echo "128 / ($tg - $load)" | bc -l)
+		/usr/bin/time -f "%M" -o "$cache/time.out" "$lmbin/llama-bench" -m "$m" -t "$t" -p 512 -n 128 \
+			-r "$reps" -o csv > "$cache/llama-bench.csv" 2>/dev/null
+		lrss=$(cat "$cache/time.out")
+		read -r lpp ltg < <(python3 - "$cache/llama-bench.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+pp = [r for r in rows if int(r["n_prompt"]) > 0][0]["avg_ts"]
+tg = [r for r in rows if int(r["n_gen"]) > 0][0]["avg_ts"]
+print(pp, tg)
+PY
+)
+		roof=$(echo "${bw[$t]} * 1000000000 / $wbytes" | bc -l)
+		printf '| %s | %d | pp512 | %.1f | %.1f | %.2f | %.0f | %.0f | |\n' "$name" "$t" "$pp_ts" "$lpp" \
+			"$(echo "$pp_ts / $lpp" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$lrss / 1024" | bc -l)"
+		printf '| %s | %d | tg128 | %.1f | %.1f | %.2f | | | %.0f%% (roof %.0f t/s) |\n' "$name" "$t" "$tg_ts" "$ltg" \
+			"$(echo "$tg_ts / $ltg" | bc -l)" "$(echo "100 * $tg_ts / $roof" | bc -l)" "$roof"
+	done
+done

@@ -1,0 +1,120 @@
+#!/bin/sh
+# lm-step streams, directives, errors and --state on the tiny random-weight
+# models that test-forward writes (reference logits: tests/ref/tiny_llama.py).
+. "$(dirname "$0")/lib.sh"
+: "${LMU_TESTBIN:=$top/build/native/tests}"
+fixture=$top/tests/fixtures/fwd/tiny-logits.txt
+"$LMU_TESTBIN/test-forward" --write "$tmp" || { echo "1..0 # SKIP test-forward is not built"; exit 0; }
+M=$tmp/tiny-f32-gqa-tied.gguf
+M16=$tmp/tiny-f16-mqa-untied.gguf
+
+# ids of a model in the fixture, and the reference's best id at each position
+ref_ids() { awk -v m="$1" '$1 == "model" { f = ($2 == m) } f && $1 == "ids" { $1 = ""; sub(/^ /, ""); print; exit }' "$fixture"; }
+ref_top1() {
+	awk -v m="$1" '$1 == "model" { f = ($2 == m) }
+		f && $1 == "logits" { b = 3; for (i = 4; i <= NF; i++) if ($i + 0 > $b + 0) b = i; print $2, b - 3 }' "$fixture"
+}
+ids=$(ref_ids tiny-f32-gqa-tied)
+first10=$(echo "$ids" | cut -d' ' -f1-10)
+rest=$(echo "$ids" | cut -d' ' -f11-)
+
+# --- frames ---
+ok "one batch, binary frame" sh -c "echo '$ids' | lm-step -m '$M' -t 2 > '$tmp/bin'"
+is "one binary frame of 24 + 96 x 4 bytes" "$(wc -c < "$tmp/bin" | tr -d ' ')" 408
+is "frame magic and version" "$(od -An -tx1 -N8 "$tmp/bin" | tr -d ' ')" 894c475401000000
+got=$(echo "$ids" | lm-step -m "$M" --text=2)
+like "text frame: last position and token" "$got" '^pos=23 token=74 vocab=96 [0-9]*:[-0-9.e]* [0-9]*:[-0-9.e]*$'
+echo "$ids" | lm-step -m "$M" --all-logits --text=1 | sed 's/^pos=\([0-9]*\) .* \([0-9]*\):.*/\1 \2/' > "$tmp/top1"
+ref_top1 tiny-f32-gqa-tied > "$tmp/reftop1"
+is "--all-logits: a frame per position, best ids as transformers'" "$(cmp "$tmp/top1" "$tmp/reftop1" && wc -l < "$tmp/top1" | tr -d ' ')" 24
+echo "$ids" | lm-step -m "$M" --all-logits | "$LMU_TESTBIN/test-forward" --top1 | cut -d' ' -f1,2 > "$tmp/top1b"
+ok "binary --all-logits frames read back: same best ids" cmp "$tmp/top1b" "$tmp/reftop1"
+is "an empty line is an empty batch: no frame" "$(printf '\n1 2\n\n' | lm-step -m "$M" --text | wc -l | tr -d ' ')" 1
+got=$(printf '5 6 7\n!reset\n5 6 7\n# a comment\n8\n' | lm-step -m "$M" --text=3)
+is "!reset: the same batch gives the same frame" "$(echo "$got" | sed -n 1p)" "$(echo "$got" | sed -n 2p)"
+like "a batch after it continues the context" "$(echo "$got" | sed -n 3p)" '^pos=3 token=8 '
+is "default --text lists 10 ids" "$(echo 1 | lm-step -m "$M" --text | wc -w | tr -d ' ')" 13
+ok "-v reports statistics on stderr" sh -c "echo '1 2 3' | lm-step -m '$M' -v >/dev/null 2>'$tmp/v'"
+like "3 positions evaluated" "$(cat "$tmp/v")" '3 positions evaluated, context 3 of 64'
+
+# --- errors ---
+fails "an id out of range is an error" 1 sh -c "echo '1 96' | lm-step -m '$M'"
+like "message names the line and the id" "$(cat "$tmp/err")" 'line 1: id 96 is out of range'
+fails "a malformed line is an error" 1 sh -c "printf '1 2\n3 x\n' | lm-step -m '$M'"
+like "message names line 2" "$(cat "$tmp/err")" 'line 2: unexpected character'
+fails "an unknown directive is an error" 1 sh -c "echo '!frobnicate' | lm-step -m '$M'"
+fails "a batch that overflows the context is an error" 1 sh -c "printf '1 2 3\n4 5 6 7 8 9\n' | lm-step -m '$M' -c 8"
+like "message says it does not fit" "$(cat "$tmp/err")" 'line 2: a batch of 6 ids does not fit in the context (3 of 8 positions used)'
+ok "a batch that fills the context exactly is fine" sh -c "echo '1 2 3 4 5 6 7 8' | lm-step -m '$M' -c 8 --text"
+fails "-c 0 is a usage error" 2 lm-step -m "$M" -c 0
+fails "-t 0 is a usage error" 2 lm-step -m "$M" -t 0
+fails "--text=0 is a usage error" 2 lm-step -m "$M" --text=0
+for bad in bad-arch bad-type bad-shape no-norm; do
+	fails "refuses $bad.gguf" 1 sh -c "echo 1 | lm-step -m '$tmp/$bad.gguf'"
+done
+like "unsupported architecture named" "$(echo 1 | lm-step -m "$tmp/bad-arch.gguf" 2>&1)" "architecture 'llamax' is not supported"
+like "unsupported tensor type named" "$(echo 1 | lm-step -m "$tmp/bad-type.gguf" 2>&1)" 'tensor blk.0.attn_q.weight: type I32 is not supported'
+like "wrong shape named" "$(echo 1 | lm-step -m "$tmp/bad-shape.gguf" 2>&1)" 'blk.1.attn_k.weight has shape {64, 16}, expected {64, 32}'
+
+# --- state files ---
+# compare two text frames of every id (--text=96) to 1e-4
+same_frame() {
+	printf '%s\n%s\n' "$1" "$2" | awk '
+		{ for (i = 4; i <= NF; i++) { split($i, p, ":"); v[NR, p[1]] = p[2] } h[NR] = $1 " " $2 " " $3 }
+		END { if (h[1] != h[2]) exit 1
+		      for (k in v) { split(k, q, SUBSEP); d = v[1, q[2]] - v[2, q[2]]; if (d > 1e-4 || d < -1e-4) exit 1 } }'
+}
+one=$(echo "$ids" | lm-step -m "$M" --text=96)
+S=$tmp/s.state
+ok "split run 1 saves a state" sh -c "echo '$first10' | lm-step -m '$M' --state '$S' > /dev/null"
+ok "the state file exists" test -s "$S"
+two=$(echo "$rest" | lm-step -m "$M" --state "$S" --text=96)
+ok "split runs give the logits of one run" same_frame "$one" "$two"
+like "the second run continues at position 23" "$two" '^pos=23 token=74 '
+cp "$S" "$tmp/s.before"
+fails "a state of another model is refused" 1 sh -c "echo 1 | lm-step -m '$M16' --state '$S'"
+like "message says another model" "$(cat "$tmp/err")" 'made for another model'
+ok "the refused state is left as it was" cmp "$S" "$tmp/s.before"
+echo "$first10" | lm-step -m "$M" --state "$tmp/p.state" > /dev/null
+got=$({ echo '!reset'; echo "$ids"; } | lm-step -m "$M" --state "$tmp/p.state" --text=96 -v 2>"$tmp/v")
+ok "prefix reuse after !reset: the logits of one run" same_frame "$one" "$got"
+like "only the 14 new positions were evaluated" "$(cat "$tmp/v")" '14 positions evaluated, context 24 of 64'
+fails "a state larger than -c is refused" 1 sh -c "echo 1 | lm-step -m '$M' -c 20 --state '$S'"
+head -c 1000 "$S" > "$tmp/cut.state"
+fails "a truncated state is refused" 1 sh -c "echo 1 | lm-step -m '$M' --state '$tmp/cut.state'"
+like "message names the size" "$(cat "$tmp/err")" 'state file has 1000 bytes'
+echo junk > "$tmp/junk.state"
+fails "a file that is not a state is refused" 1 sh -c "echo 1 | lm-step -m '$M' --state '$tmp/junk.state'"
+
+# downstream closes the pipe: exit 0, the state is saved all the same
+rm -f "$tmp/e.state"
+st=$( { { printf '%s\n' "$ids" "$ids" "$ids"; } | lm-step -m "$M" --all-logits --state "$tmp/e.state"; echo $? > "$tmp/st"; } | head -c 100 > /dev/null; cat "$tmp/st")
+is "EPIPE is a quiet normal end" "$st" 0
+ok "the state is saved after EPIPE" test -s "$tmp/e.state"
+ok "and loads again" sh -c "echo 1 | lm-step -m '$M' --state '$tmp/e.state' >/dev/null"
+ls "$tmp" | grep -q 'state\.' && ls "$tmp" >&2
+is "no temporary state files are left" "$(ls "$tmp" | grep -c 'state\.')" 0
+
+# --- the generation loop through a fifo (design.md) ---
+# greedy N: the best id of each text frame (--text=1), N times; a shell
+# loop because awk implementations may buffer their input
+greedy() {
+	_g=0
+	while [ "$_g" -lt "$1" ] && IFS= read -r _line; do
+		_id=${_line##* }
+		echo "${_id%%:*}"
+		_g=$((_g + 1))
+	done
+}
+mkfifo "$tmp/loop"
+{ echo "$first10"; cat "$tmp/loop"; } | lm-step -m "$M" --text=1 |
+	greedy 8 | tee "$tmp/loop" > "$tmp/gen"
+is "a fifo loop generates 8 ids" "$(wc -l < "$tmp/gen" | tr -d ' ')" 8
+# the same greedy continuation, one id per run through a state file
+rm -f "$tmp/g.state"; next=$first10; : > "$tmp/gen2"
+for i in 1 2 3 4 5 6 7 8; do
+	next=$(echo "$next" | lm-step -m "$M" --state "$tmp/g.state" --text=1 | sed 's/.* \([0-9]*\):.*/\1/')
+	echo "$next" >> "$tmp/gen2"
+done
+ok "repeated --state runs continue exactly like the loop" cmp "$tmp/gen" "$tmp/gen2"
+done_testing

@@ -1,0 +1,56 @@
+#!/bin/sh
+# tok-decode: round trips over the corpus, streaming, special tokens, and
+# bad streams.
+. "$(dirname "$0")/lib.sh"
+need_model smollm2
+fx=$top/tests/fixtures/tok
+GEMMA3=$LMU_MODELS/gemma-3-270m-q4_k_m.gguf
+
+# decode(encode(x)) == x: the whole corpus, and each line on its own.
+# SmolLM2's vocabulary has no token for the byte 0x1d (Hugging Face drops
+# it too), so its lossless corpus leaves that line out.
+roundtrip() {
+	tok-encode -m "$1" < "$2" | tok-decode -m "$1" > "$tmp/rt"
+	ok "$3: decode(encode(corpus)) is the corpus" cmp "$tmp/rt" "$2"
+	tok-encode -m "$1" --lines < "$2" | tok-decode -m "$1" > "$tmp/rt"
+	tr -d '\n' < "$2" > "$tmp/nonl"
+	ok "$3: line batches decode to the lines, newlines aside" cmp "$tmp/rt" "$tmp/nonl"
+}
+LC_ALL=C grep -v "$(printf '\035')" "$fx/corpus.txt" > "$tmp/corpus-no1d"
+is "one corpus line has the byte 0x1d" "$(wc -l < "$tmp/corpus-no1d")" $(($(wc -l < "$fx/corpus.txt") - 1))
+roundtrip "$SMOLLM2" "$tmp/corpus-no1d" smollm2
+is "smollm2: 0x1d is dropped, as Hugging Face does" "$(printf 'a\035b' | tok-encode -m "$SMOLLM2")" "81 82"
+if [ -f "$GEMMA3" ]; then
+	roundtrip "$GEMMA3" "$fx/corpus.txt" gemma3
+	is "gemma3: <bos> skipped, SPM space markers" "$(echo '2 9259 1902' | tok-decode -m "$GEMMA3")" "Hello world"
+	is "gemma3: byte tokens join into a character" "$(echo '481 414 366 366' | tok-decode -m "$GEMMA3" | od -An -tx1 | tr -d ' ')" f3b08080
+else
+	skip "Gemma 3 model $GEMMA3 missing (run 'make model')"
+fi
+
+# streaming: one token per batch; an emoji is four byte tokens
+printf '\360\237\230\200 ok' | tok-encode -m "$SMOLLM2" | tr ' ' '\n' > "$tmp/one-per-line"
+is "emoji split over batches comes out whole" "$(tok-decode -m "$SMOLLM2" < "$tmp/one-per-line")" "$(printf '\360\237\230\200 ok')"
+head -n 1 "$tmp/one-per-line" > "$tmp/first"
+is "character cut by the end of input becomes U+FFFD" "$(tok-decode -m "$SMOLLM2" < "$tmp/first" | od -An -tx1 | tr -d ' ')" efbfbd
+
+# special tokens
+is "special tokens skipped by default" "$(echo '1 19556 2' | tok-decode -m "$SMOLLM2")" Hello
+is "--special prints them" "$(echo '1 19556 2' | tok-decode -m "$SMOLLM2" --special)" '<|im_start|>Hello<|im_end|>'
+is "directives and comments are not text" "$(printf '19556\n!reset\n# note\n905\n' | tok-decode -m "$SMOLLM2")" 'Hello world'
+is "empty batch prints nothing" "$(printf '\n\n' | tok-decode -m "$SMOLLM2" | wc -c | tr -d ' ')" 0
+
+# bad streams
+fails "id out of range is an error" 1 sh -c "printf '19556\n49152\n' | tok-decode -m '$SMOLLM2'"
+like "message names the line" "$(cat "$tmp/err")" 'line 2: id 49152 is out of range'
+fails "text in the stream is an error" 1 sh -c "printf 'hello\n' | tok-decode -m '$SMOLLM2'"
+fails "huge id is an error" 1 sh -c "printf '99999999999999999999\n' | tok-decode -m '$SMOLLM2'"
+fails "negative id is an error" 1 sh -c "printf -- '-1\n' | tok-decode -m '$SMOLLM2'"
+fails "last line without newline is an error" 1 sh -c "printf '19556' | tok-decode -m '$SMOLLM2'"
+yes '19556' | head -n 20000 > "$tmp/many"
+ok "closed downstream is a quiet end" sh -c "tok-decode -m '$SMOLLM2' < '$tmp/many' | head -c 1 > /dev/null"
+fails "argument is a usage error" 2 tok-decode -m "$SMOLLM2" extra
+ok "-V" tok-decode -V
+ok "-h" tok-decode -h
+like "usage line" "$(cat "$tmp/out")" '^usage: tok-decode'
+done_testing

@@ -1,0 +1,96 @@
+#!/bin/sh
+# tok-encode against Hugging Face: the corpus in tests/fixtures/tok, line by
+# line and whole, for SmolLM2 (GGUF), Gemma 3 (GGUF) and tokenizer.json
+# directories; reference ids made by tests/ref/tok-ref.py.  Then options
+# and errors.
+. "$(dirname "$0")/lib.sh"
+need_model smollm2
+fx=$top/tests/fixtures/tok
+GEMMA3=$LMU_MODELS/gemma-3-270m-q4_k_m.gguf
+
+# compare NAME WANT_FILE tok-encode args...: per-line match rate in a diag
+compare() {
+	_cname=$1 _want=$2
+	shift 2
+	if ! tok-encode "$@" > "$tmp/got" 2> "$tmp/err"; then
+		_result 1 "$_cname: tok-encode failed"
+		diag "$(tail -n 3 "$tmp/err")"
+		return
+	fi
+	_total=$(wc -l < "$_want")
+	_same=$(paste -d '|' "$tmp/got" "$_want" | awk -F '|' '$1 == $2' | wc -l)
+	_gotn=$(wc -l < "$tmp/got")
+	diag "$_cname: $_same of $_total lines equal to Hugging Face"
+	if [ "$_same" = "$_total" ] && [ "$_gotn" = "$_total" ]; then _result 0 "$_cname"; else
+		_result 1 "$_cname"
+		paste -d '|' "$tmp/got" "$_want" | awk -F '|' '$1 != $2 { print "line " NR ": got  " $1; print "line " NR ": want " $2; exit }' >&2
+	fi
+}
+
+# corpus MODEL NAME: all the reference files of one tokenizer
+corpus() {
+	compare "$2: corpus lines" "$fx/$2.ids" -m "$1" --lines < "$fx/corpus.txt"
+	compare "$2: corpus lines, --special" "$fx/$2.special.ids" -m "$1" --lines --special < "$fx/corpus.txt"
+	compare "$2: whole corpus as one text" "$fx/$2.all.ids" -m "$1" < "$fx/corpus.txt"
+	compare "$2: ill-formed UTF-8 as U+FFFD" "$fx/$2.invalid.ids" -m "$1" --lines < "$fx/invalid.txt"
+}
+
+corpus "$SMOLLM2" smollm2
+if [ -f "$GEMMA3" ]; then
+	corpus "$GEMMA3" gemma3
+else
+	skip "Gemma 3 model $GEMMA3 missing (run 'make model')"
+fi
+
+# tokenizer.json directories: SmolLM2's own, and the same vocabulary with
+# the Llama 3, Qwen2 and GPT-2 pre-tokenizers (line 2 of the file)
+mkdir "$tmp/smollm2"
+gzip -dc "$fx/smollm2-tokenizer.json.gz" > "$tmp/smollm2/tokenizer.json"
+cp "$fx/smollm2-tokenizer_config.json" "$tmp/smollm2/tokenizer_config.json"
+corpus "$tmp/smollm2" smollm2
+for v in llama3 qwen2 gpt2; do
+	mkdir "$tmp/$v"
+	awk -v f="$fx/pre-$v.json" 'NR == 2 { while ((getline l < f) > 0) printf "\"pre_tokenizer\":%s,\n", l; next } 1' \
+		"$tmp/smollm2/tokenizer.json" > "$tmp/$v/tokenizer.json"
+	corpus "$tmp/$v" "smollm2-$v"
+done
+
+# options
+is "TEXT arguments joined by one space" "$(tok-encode -m "$SMOLLM2" Hello world)" "$(printf 'Hello world' | tok-encode -m "$SMOLLM2")"
+is "--count" "$(tok-encode -m "$SMOLLM2" --count 'Hello world')" 2
+is "--pieces" "$(tok-encode -m "$SMOLLM2" --pieces 'Hello world')" "$(printf '19556\tHello\n905\t world')"
+is "--pieces escapes a newline" "$(printf 'a\n' | tok-encode -m "$SMOLLM2" --pieces | tail -n 1 | cut -f 2)" '\n'
+is "SmolLM2 adds no BOS by default" "$(tok-encode -m "$SMOLLM2" Hi)" 26843
+is "--bos adds <|im_start|>" "$(tok-encode -m "$SMOLLM2" --bos Hi)" "1 26843"
+is "--eos adds <|im_end|>" "$(tok-encode -m "$SMOLLM2" --eos Hi)" "26843 2"
+is "special token text is plain text by default" "$(tok-encode -m "$SMOLLM2" --count '<|im_end|>')" 7
+is "--special parses it" "$(tok-encode -m "$SMOLLM2" --special '<|im_end|>')" 2
+is "empty input is an empty batch" "$(printf '' | tok-encode -m "$SMOLLM2" | od -An -c | tr -d ' ')" '\n'
+is "--lines: one batch per line" "$(printf 'a\nb\n\nc' | tok-encode -m "$SMOLLM2" --lines | wc -l | tr -d ' ')" 4
+if [ -f "$GEMMA3" ]; then
+	is "Gemma adds <bos>" "$(tok-encode -m "$GEMMA3" Hello)" "2 9259"
+	is "--no-bos" "$(tok-encode -m "$GEMMA3" --no-bos Hello)" 9259
+	is "Gemma: byte fallback for U+F0000 (ids from Hugging Face)" "$(printf '\363\260\200\200' | tok-encode -m "$GEMMA3" --no-bos)" "481 414 366 366"
+else
+	skip "Gemma 3 model missing"
+fi
+
+# errors
+fails "no model is a usage error" 2 env -u LM_MODEL tok-encode hi
+fails "unknown option is a usage error" 2 tok-encode -m "$SMOLLM2" --frobnicate
+fails "--pieces with --count is a usage error" 2 tok-encode -m "$SMOLLM2" --pieces --count hi
+fails "--lines with TEXT is a usage error" 2 tok-encode -m "$SMOLLM2" --lines hi
+fails "missing model is a runtime error" 1 tok-encode -m "$tmp/none.gguf" hi
+mkdir "$tmp/bad"
+printf '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": ' > "$tmp/bad/tokenizer.json"
+fails "truncated tokenizer.json is a runtime error" 1 tok-encode -m "$tmp/bad" hi
+like "message names the file" "$(cat "$tmp/err")" "tokenizer.json"
+printf '{"model": {"type": "WordPiece", "vocab": {"a": 0}}}' > "$tmp/bad/tokenizer.json"
+fails "unsupported model type is a runtime error" 1 tok-encode -m "$tmp/bad" hi
+like "message says so" "$(cat "$tmp/err")" "not BPE"
+printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 99999999999}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
+fails "huge id in tokenizer.json is a runtime error" 1 tok-encode -m "$tmp/bad" hi
+ok "-V" tok-encode -V
+ok "-h" tok-encode -h
+like "usage line" "$(cat "$tmp/out")" '^usage: tok-encode'
+done_testing

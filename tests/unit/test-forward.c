@@ -1,0 +1,494 @@
+/* test-forward: the llama forward pass against transformers on tiny
+ * random-weight models (tests/ref/tiny_llama.py makes the reference logits
+ * in tests/fixtures/fwd/tiny-logits.txt from the same weights).
+ *
+ * Without arguments: TAP tests.  Helper modes for the shell tests:
+ *   test-forward --write DIR        write the tiny models as DIR/NAME.gguf
+ *   test-forward --ppl IDS_FILE     read logits frames on stdin (a frame for
+ *                                   every position of the ids in IDS_FILE)
+ *                                   and print "positions N nll X ppl Y"
+ *   test-forward --top1             read logits frames on stdin, print
+ *                                   "pos id margin" (best id, gap to 2nd) */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "gguf.h"
+#include "gguf_write.h"
+#include "../../forward/llama.h"
+#include "stream.h"
+
+static int n_test, n_fail;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+	printf("%sok %d - ", cond ? "" : "not ", ++n_test);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (!cond)
+		n_fail++;
+}
+
+/* ---- the tiny models: must match MODELS in tests/ref/tiny_llama.py ---- */
+
+struct tiny {
+	const char *name;
+	uint32_t vocab, embd, layers, heads, kv_heads, ff, ctx;
+	int tied;
+	enum ggml_type type;
+	float rope_base;
+	int llama3;
+	uint64_t seed;
+};
+
+static const struct tiny tinies[] = {
+	{"tiny-f32-gqa-tied", 96, 64, 2, 4, 2, 128, 64, 1, GGML_F32, 10000.0f, 0, 1},
+	{"tiny-f16-mqa-untied", 96, 64, 2, 4, 1, 128, 64, 0, GGML_F16, 10000.0f, 0, 2},
+	{"tiny-f32-llama3-untied", 96, 64, 2, 4, 4, 128, 64, 0, GGML_F32, 500000.0f, 1, 3},
+};
+#define N_TINY (sizeof tinies / sizeof *tinies)
+/* Llama-3 RoPE scaling of the llama3 model */
+static const double l3_factor = 8, l3_low = 1, l3_high = 4, l3_orig = 16;
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* (k - 512) / 512 for a 10-bit k: exact in float16 and float32 */
+static float unit(uint64_t *s)
+{
+	return (float)((int)(splitmix64(s) >> 54) - 512) / 512.0f;
+}
+
+static float scale(uint32_t n_in)
+{
+	int k = 0;
+	while ((1ull << (2 * k)) < n_in)
+		k++;
+	return ldexpf(1.0f, -k);
+}
+
+/* float32 -> IEEE half, round to nearest even (values here are exact) */
+static uint16_t f16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	uint32_t sign = (u >> 16) & 0x8000, e = (u >> 23) & 0xff, m = u & 0x7fffff;
+	if (e == 0 && m == 0)
+		return (uint16_t)sign;
+	int ex = (int)e - 127 + 15;
+	if (ex <= 0 || ex >= 31)
+		abort();  /* not needed by these weights */
+	uint32_t h = sign | (uint32_t)ex << 10 | m >> 13, rest = m & 0x1fff;
+	if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+		h++;
+	return (uint16_t)h;
+}
+
+/* Draw a rows x cols matrix in HF layout (row = output feature). */
+static float *draw(uint64_t *s, uint32_t rows, uint32_t cols, float sc)
+{
+	float *m = xmalloc((size_t)rows * cols * sizeof *m);
+	for (size_t i = 0; i < (size_t)rows * cols; i++)
+		m[i] = unit(s) * sc;
+	return m;
+}
+
+static float *draw_norm(uint64_t *s, uint32_t n)
+{
+	float *v = xmalloc(n * sizeof *v);
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = 1.0f + 0.25f * unit(s);
+	return v;
+}
+
+/* GGUF llama Q/K rows: within each head of d rows, GGUF row 2j+s is HF
+ * row s*d/2 + j (formats.md 4.3). */
+static void permute_heads(float *m, uint32_t n_head, uint32_t d, uint32_t cols)
+{
+	float *tmp = xmalloc((size_t)d * cols * sizeof *tmp);
+	for (uint32_t h = 0; h < n_head; h++) {
+		float *head = m + (size_t)h * d * cols;
+		for (uint32_t j = 0; j < d / 2; j++)
+			for (uint32_t s = 0; s < 2; s++)
+				memcpy(tmp + (size_t)(2 * j + s) * cols, head + (size_t)(s * d / 2 + j) * cols,
+				       cols * sizeof *tmp);
+		memcpy(head, tmp, (size_t)d * cols * sizeof *tmp);
+	}
+	free(tmp);
+}
+
+static void put_matrix(struct gguf_writer *w, const char *name, enum ggml_type type, float *m, uint32_t rows,
+		       uint32_t cols)
+{
+	uint64_t ne[2] = {cols, rows};
+	size_t n = (size_t)rows * cols;
+	if (type == GGML_I32) {  /* a type no matrix product takes */
+		gguf_w_tensor(w, name, GGML_I32, 2, ne, m, n * 4);
+	} else if (type == GGML_F16) {
+		uint16_t *h = xmalloc(n * sizeof *h);
+		for (size_t i = 0; i < n; i++)
+			h[i] = f16(m[i]);
+		gguf_w_tensor(w, name, GGML_F16, 2, ne, h, n * 2);
+		free(h);
+	} else {
+		gguf_w_tensor(w, name, GGML_F32, 2, ne, m, n * 4);
+	}
+	free(m);
+}
+
+static void put_vector(struct gguf_writer *w, const char *name, float *v, uint32_t n)
+{
+	uint64_t ne[1] = {n};
+	gguf_w_tensor(w, name, GGML_F32, 1, ne, v, n * 4);
+	free(v);
+}
+
+/* Broken variants for the refusal tests of the shell tests. */
+enum variant { GOOD, BAD_ARCH, BAD_TYPE, BAD_SHAPE, NO_NORM };
+
+static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
+{
+	struct gguf_writer *w = gguf_writer_new();
+	uint32_t hd = t->embd / t->heads;
+	uint64_t s = t->seed;
+	char name[64];
+
+	gguf_w_str(w, "general.architecture", var == BAD_ARCH ? "llamax" : "llama");
+	gguf_w_str(w, "general.name", t->name);
+	if (var == BAD_ARCH)
+		gguf_w_u32(w, "llamax.context_length", t->ctx);
+	gguf_w_u32(w, "llama.context_length", t->ctx);
+	gguf_w_u32(w, "llama.embedding_length", t->embd);
+	gguf_w_u32(w, "llama.block_count", t->layers);
+	gguf_w_u32(w, "llama.feed_forward_length", t->ff);
+	gguf_w_u32(w, "llama.attention.head_count", t->heads);
+	gguf_w_u32(w, "llama.attention.head_count_kv", t->kv_heads);
+	gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+	gguf_w_f32(w, "llama.rope.freq_base", t->rope_base);
+	gguf_w_u32(w, "llama.rope.dimension_count", hd);
+
+	put_matrix(w, "token_embd.weight", t->type, draw(&s, t->vocab, t->embd, 1.0f), t->vocab, t->embd);
+	for (uint32_t l = 0; l < t->layers; l++) {
+#define NAME(x) (snprintf(name, sizeof name, "blk.%u." x ".weight", l), name)
+		put_vector(w, NAME("attn_norm"), draw_norm(&s, t->embd), t->embd);
+		float *q = draw(&s, t->heads * hd, t->embd, scale(t->embd));
+		permute_heads(q, t->heads, hd, t->embd);
+		put_matrix(w, NAME("attn_q"), var == BAD_TYPE ? GGML_I32 : t->type, q, t->heads * hd, t->embd);
+		float *k = draw(&s, t->kv_heads * hd, t->embd, scale(t->embd));
+		permute_heads(k, t->kv_heads, hd, t->embd);
+		if (var == BAD_SHAPE && l == 1)
+			put_matrix(w, NAME("attn_k"), t->type, k, t->kv_heads * hd / 2, t->embd);
+		else
+			put_matrix(w, NAME("attn_k"), t->type, k, t->kv_heads * hd, t->embd);
+		put_matrix(w, NAME("attn_v"), t->type, draw(&s, t->kv_heads * hd, t->embd, scale(t->embd)),
+			   t->kv_heads * hd, t->embd);
+		put_matrix(w, NAME("attn_output"), t->type, draw(&s, t->embd, t->heads * hd, scale(t->heads * hd)),
+			   t->embd, t->heads * hd);
+		if (var == NO_NORM && l == 1)
+			free(draw_norm(&s, t->embd));
+		else
+			put_vector(w, NAME("ffn_norm"), draw_norm(&s, t->embd), t->embd);
+		put_matrix(w, NAME("ffn_gate"), t->type, draw(&s, t->ff, t->embd, scale(t->embd)), t->ff, t->embd);
+		put_matrix(w, NAME("ffn_up"), t->type, draw(&s, t->ff, t->embd, scale(t->embd)), t->ff, t->embd);
+		put_matrix(w, NAME("ffn_down"), t->type, draw(&s, t->embd, t->ff, scale(t->ff)), t->embd, t->ff);
+#undef NAME
+	}
+	put_vector(w, "output_norm.weight", draw_norm(&s, t->embd), t->embd);
+	if (!t->tied)
+		put_matrix(w, "output.weight", t->type, draw(&s, t->vocab, t->embd, scale(t->embd)), t->vocab, t->embd);
+	if (t->llama3) {
+		/* per-pair divisors of the angle, as the llama converter writes them */
+		float *f = xmalloc(hd / 2 * sizeof *f);
+		for (uint32_t i = 0; i < hd / 2; i++) {
+			double freq = 1.0 / pow(t->rope_base, 2.0 * i / hd), wavelen = 2 * M_PI / freq;
+			if (wavelen < l3_orig / l3_high)
+				f[i] = 1.0f;
+			else if (wavelen > l3_orig / l3_low)
+				f[i] = (float)l3_factor;
+			else {
+				double sm = (l3_orig / wavelen - l3_low) / (l3_high - l3_low);
+				f[i] = (float)(1.0 / ((1 - sm) / l3_factor + sm));
+			}
+		}
+		put_vector(w, "rope_freqs.weight", f, hd / 2);
+	}
+	return w;
+}
+
+/* ---- the reference fixture ---- */
+
+struct ref {
+	int32_t ids[64];
+	uint32_t n;
+	float *logits;  /* (n, vocab) */
+};
+
+static int load_ref(const char *path, const struct tiny *t, struct ref *r)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int in_model = 0;
+
+	memset(r, 0, sizeof *r);
+	if (!f)
+		return 0;
+	r->logits = xcalloc(64 * t->vocab, sizeof(float));
+	while (getline(&line, &cap, f) > 0) {
+		char *p = line, *end;
+		if (strncmp(line, "model ", 6) == 0) {
+			line[strcspn(line, "\n")] = 0;
+			in_model = strcmp(line + 6, t->name) == 0;
+		} else if (in_model && strncmp(line, "ids ", 4) == 0) {
+			for (p = line + 4; r->n < 64; p = end) {
+				long v = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				r->ids[r->n++] = (int32_t)v;
+			}
+		} else if (in_model && strncmp(line, "logits ", 7) == 0) {
+			long pos = strtol(line + 7, &p, 10);
+			if (pos < 0 || pos >= (long)r->n)
+				return 0;
+			for (uint32_t i = 0; i < t->vocab; i++)
+				r->logits[pos * t->vocab + i] = strtof(p, &p);
+		}
+	}
+	free(line);
+	fclose(f);
+	return r->n > 0;
+}
+
+/* ---- running the forward pass ---- */
+
+struct collect {
+	float *logits;   /* (n_ctx, vocab) by position */
+	uint32_t vocab;
+	int frames;
+	int bad_token;
+	const int32_t *ids;
+};
+
+static int collect(void *arg, int32_t token, uint64_t pos, const float *logits)
+{
+	struct collect *c = arg;
+	memcpy(c->logits + pos * c->vocab, logits, c->vocab * sizeof *logits);
+	c->frames++;
+	if (token != c->ids[pos])
+		c->bad_token = 1;
+	return 1;
+}
+
+static float max_diff(const float *a, const float *b, size_t n)
+{
+	float m = 0;
+	for (size_t i = 0; i < n; i++) {
+		float d = fabsf(a[i] - b[i]);
+		if (!(d <= m))
+			m = d;
+	}
+	return m;
+}
+
+/* Evaluate ref->ids in batches of the given sizes (0 ends the list). */
+static float run_batches(struct context *c, const struct ref *ref, const uint32_t *sizes, struct collect *col)
+{
+	uint32_t done = 0;
+	for (int i = 0; done < ref->n; i++) {
+		uint32_t n = sizes[i] && sizes[i] < ref->n - done ? sizes[i] : ref->n - done;
+		context_eval(c, ref->ids + done, n, true, collect, col);
+		done += n;
+	}
+	return max_diff(col->logits, ref->logits, (size_t)ref->n * col->vocab);
+}
+
+static void test_tiny(const struct tiny *t, const char *fixture)
+{
+	struct lmu_err e = {{0}};
+	struct gguf_writer *w = tiny_model(t, GOOD);
+	struct ref ref;
+	size_t size;
+	const uint8_t *bytes = gguf_writer_bytes(w, &size);
+	struct gguf *g = gguf_open_mem(bytes, size, t->name, &e);
+
+	if (!g || !load_ref(fixture, t, &ref)) {
+		ok(0, "%s: open model and reference (%s)", t->name, g ? fixture : e.msg);
+		return;
+	}
+	struct transformer *tr = transformer_from_gguf(g);
+	struct collect col = {xcalloc((size_t)ref.n * t->vocab, sizeof(float)), t->vocab, 0, 0, ref.ids};
+	float d;
+
+	ok(tr->hp.tied_output == t->tied && tr->hp.n_head_kv == t->kv_heads, "%s: hyper-parameters", t->name);
+
+	/* one batch, every position, 2 threads */
+	struct context *c = context_new(tr, 0, 2, true);
+	ok(c->n_ctx == t->ctx, "%s: context size from the model (%u)", t->name, c->n_ctx);
+	static const uint32_t whole[] = {0};
+	d = run_batches(c, &ref, whole, &col);
+	ok(d <= 1e-3f && col.frames == (int)ref.n && !col.bad_token,
+	   "%s: one batch of %u: max |dlogit| %.2g <= 1e-3, a frame per position", t->name, ref.n, d);
+	context_free(c);
+
+	/* uneven batches, 1 thread */
+	static const uint32_t uneven[] = {1, 5, 1, 7, 0};
+	c = context_new(tr, 0, 1, true);
+	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
+	d = run_batches(c, &ref, uneven, &col);
+	ok(d <= 1e-3f, "%s: batches 1,5,1,7,rest on 1 thread: max |dlogit| %.2g", t->name, d);
+	context_free(c);
+
+	/* a batch longer than the slice evaluated at once, 3 threads */
+	c = context_new(tr, 0, 3, true);
+	c->max_batch = 5;
+	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
+	d = run_batches(c, &ref, whole, &col);
+	ok(d <= 1e-3f, "%s: slices of 5 positions on 3 threads: max |dlogit| %.2g", t->name, d);
+	context_free(c);
+
+	/* last-position logits only; then prefix reuse after a reset */
+	c = context_new(tr, 0, 2, false);
+	col.frames = 0;
+	context_eval(c, ref.ids, ref.n, false, collect, &col);
+	d = max_diff(col.logits + (size_t)(ref.n - 1) * t->vocab, ref.logits + (size_t)(ref.n - 1) * t->vocab, t->vocab);
+	ok(col.frames == 1 && d <= 1e-3f && c->n_pos == ref.n, "%s: one frame for the batch's last position", t->name);
+	context_reset(c);
+	uint64_t before = c->n_evaluated;
+	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
+	context_eval(c, ref.ids, 10, false, collect, &col);
+	d = max_diff(col.logits + 9 * t->vocab, ref.logits + 9 * t->vocab, t->vocab);
+	ok(c->n_evaluated - before == 1 && c->n_pos == 10 && d <= 1e-3f,
+	   "%s: after !reset a repeated prefix of 10 is reused (computed %llu position)", t->name,
+	   (unsigned long long)(c->n_evaluated - before));
+	context_eval(c, ref.ids + 10, ref.n - 10, false, collect, &col);
+	d = max_diff(col.logits + (size_t)(ref.n - 1) * t->vocab, ref.logits + (size_t)(ref.n - 1) * t->vocab, t->vocab);
+	ok(d <= 1e-3f, "%s: continuing after the reused prefix: max |dlogit| %.2g", t->name, d);
+	context_reset(c);
+	int32_t other[3] = {ref.ids[0], (ref.ids[1] + 1) % (int32_t)t->vocab, ref.ids[2]};
+	before = c->n_evaluated;
+	context_eval(c, other, 3, false, collect, &col);
+	ok(c->n_evaluated - before == 2 && c->n_cached == 3, "%s: a different id ends the reuse", t->name);
+	context_free(c);
+
+	transformer_close(tr);
+	free(col.logits);
+	free(ref.logits);
+	gguf_writer_free(w);
+}
+
+/* ---- helper modes ---- */
+
+static int write_models(const char *dir)
+{
+	static const char *const broken[] = {"", "bad-arch", "bad-type", "bad-shape", "no-norm"};
+	char path[4096];
+	for (size_t i = 0; i < N_TINY + 4; i++) {
+		enum variant var = i < N_TINY ? GOOD : (enum variant)(i - N_TINY + 1);
+		struct gguf_writer *w = tiny_model(&tinies[i < N_TINY ? i : 0], var);
+		snprintf(path, sizeof path, "%s/%s.gguf", dir, var == GOOD ? tinies[i].name : broken[var]);
+		if (gguf_writer_save(w, path) != 0)
+			die("%s: cannot write", path);
+		gguf_writer_free(w);
+	}
+	return 0;
+}
+
+static int32_t *read_ids(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	int32_t *ids = NULL;
+	size_t cap = 0;
+	long v;
+
+	if (!f)
+		die("%s: cannot open", path);
+	*n = 0;
+	while (fscanf(f, "%ld", &v) == 1) {
+		if (*n == cap)
+			ids = xreallocarray(ids, cap = cap ? 2 * cap : 1024, sizeof *ids);
+		ids[(*n)++] = (int32_t)v;
+	}
+	fclose(f);
+	return ids;
+}
+
+static void top2(const struct logits_frame *f, uint32_t *best, float *margin)
+{
+	uint32_t b = 0, s = f->n_vocab > 1 ? 1 : 0;
+	if (f->scores[s] > f->scores[b])
+		b = 1, s = 0;
+	for (uint32_t i = 2; i < f->n_vocab; i++) {
+		if (f->scores[i] > f->scores[b])
+			s = b, b = i;
+		else if (f->scores[i] > f->scores[s])
+			s = i;
+	}
+	*best = b;
+	*margin = f->scores[b] - f->scores[s];
+}
+
+static int frames_mode(const char *ids_path)
+{
+	struct logits_frame f = {0};
+	struct lmu_err e = {{0}};
+	size_t n_ids = 0, n = 0;
+	int32_t *ids = ids_path ? read_ids(ids_path, &n_ids) : NULL;
+	double nll = 0;
+	int r;
+
+	while ((r = logits_read(stdin, &f, &e)) == 1) {
+		if (!ids) {
+			uint32_t best;
+			float margin;
+			top2(&f, &best, &margin);
+			printf("%llu %u %.6f\n", (unsigned long long)f.pos, best, margin);
+			continue;
+		}
+		if (f.pos + 1 >= n_ids)
+			continue;
+		double max = -INFINITY, sum = 0;
+		for (uint32_t i = 0; i < f.n_vocab; i++)
+			if (f.scores[i] > max)
+				max = f.scores[i];
+		for (uint32_t i = 0; i < f.n_vocab; i++)
+			sum += exp(f.scores[i] - max);
+		nll += log(sum) + max - f.scores[ids[f.pos + 1]];
+		n++;
+	}
+	if (r < 0)
+		die("%s", e.msg);
+	if (ids)
+		printf("positions %zu nll %.6f ppl %.6f\n", n, n ? nll / n : 0, n ? exp(nll / n) : 0);
+	free(ids);
+	logits_frame_free(&f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *fixture = "tests/fixtures/fwd/tiny-logits.txt";
+
+	lmu_init(argc, argv);
+	if (argc == 3 && strcmp(argv[1], "--write") == 0)
+		return write_models(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--ppl") == 0)
+		return frames_mode(argv[2]);
+	if (argc == 2 && strcmp(argv[1], "--top1") == 0)
+		return frames_mode(NULL);
+	for (size_t i = 0; i < N_TINY; i++)
+		test_tiny(&tinies[i], fixture);
+	printf("1..%d\n", n_test);
+	return n_fail != 0;
+}

@@ -1,0 +1,242 @@
+/* tok-encode - text in, token ids out (one batch per line).
+ * man tok-encode(1); the token stream is lm-tokens(5). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "opt.h"
+#include "stream.h"
+#include "tokenizer.h"
+#include "unicode.h"
+
+static const char usage_text[] =
+	"usage: tok-encode -m MODEL [--special] [--bos|--no-bos] [--eos|--no-eos]\n"
+	"                  [--lines] [--pieces|--count] [TEXT ...]\n"
+	"  -m, --model MODEL   GGUF file or model directory (default $LM_MODEL)\n"
+	"      --special       parse special tokens written in the text (<|im_start|> ...)\n"
+	"      --bos, --no-bos add / do not add the BOS token (default: as the model says)\n"
+	"      --eos, --no-eos add / do not add the EOS token (default: as the model says)\n"
+	"      --lines         each input line is its own batch\n"
+	"      --pieces        print \"id<TAB>piece\" per token instead of a batch\n"
+	"      --count         print the number of tokens instead of the ids\n"
+	"  -h, --help          this help;  -V, --version  the version\n"
+	"TEXT arguments are joined by one space; without them stdin is read.\n";
+
+struct opts {
+	const char *model;
+	bool special, lines, pieces, count;
+	int bos, eos;  /* -1 = as the model says */
+};
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+	fputs(usage_text, stdout);
+	out_close();
+	exit(0);
+}
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_SPECIAL = 256, O_BOS, O_NO_BOS, O_EOS, O_NO_EOS, O_LINES, O_PIECES, O_COUNT };
+	static const struct option longopts[] = {
+		{"model", required_argument, 0, 'm'}, {"special", no_argument, 0, O_SPECIAL},
+		{"bos", no_argument, 0, O_BOS}, {"no-bos", no_argument, 0, O_NO_BOS},
+		{"eos", no_argument, 0, O_EOS}, {"no-eos", no_argument, 0, O_NO_EOS},
+		{"lines", no_argument, 0, O_LINES}, {"pieces", no_argument, 0, O_PIECES},
+		{"count", no_argument, 0, O_COUNT}, {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
+	};
+	int c;
+
+	*o = (struct opts){.bos = -1, .eos = -1};
+	while ((c = getopt_long(argc, argv, "m:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case O_SPECIAL: o->special = true; break;
+		case O_BOS: o->bos = 1; break;
+		case O_NO_BOS: o->bos = 0; break;
+		case O_EOS: o->eos = 1; break;
+		case O_NO_EOS: o->eos = 0; break;
+		case O_LINES: o->lines = true; break;
+		case O_PIECES: o->pieces = true; break;
+		case O_COUNT: o->count = true; break;
+		case 'h': usage();
+		case 'V': opt_version();
+		default: die_usage("unknown option");
+		}
+	}
+	if (o->pieces && o->count)
+		die_usage("--pieces and --count exclude each other");
+	if (o->lines && optind < argc)
+		die_usage("--lines reads stdin: give no TEXT arguments");
+	o->model = opt_model(o->model);
+}
+
+/* A piece for eyes: printable UTF-8 as is, the rest escaped. */
+static void put_piece(FILE *f, const char *p, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	for (size_t i = 0; i < n;) {
+		int k = utf8_valid_len(s + i, n - i);
+		if (k > 1) {
+			fwrite(s + i, 1, (size_t)k, f);
+			i += (size_t)k;
+			continue;
+		}
+		unsigned char c = s[i++];
+		if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c == '\r')
+			fputs("\\r", f);
+		else if (c == '\\')
+			fputs("\\\\", f);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			putc(c, f);
+	}
+}
+
+/* One batch line, as tok_write() writes it, formatted here in one buffer:
+ * a large input gives millions of ids and printf per id is slow. */
+static int write_batch(const struct ids *ids)
+{
+	static char *buf;
+	static size_t cap;
+	size_t need = ids->n * 12 + 2, o = 0;
+
+	if (need > cap) {
+		cap = need;
+		buf = xrealloc(buf, cap);
+	}
+	for (size_t i = 0; i < ids->n; i++) {
+		char tmp[12];
+		int k = 0;
+		uint32_t x = (uint32_t)ids->v[i];
+		do
+			tmp[k++] = (char)('0' + x % 10);
+		while (x /= 10);
+		if (i)
+			buf[o++] = ' ';
+		while (k)
+			buf[o++] = tmp[--k];
+	}
+	buf[o++] = '\n';
+	if (fwrite(buf, 1, o, stdout) != o) {
+		if (errno == EPIPE)
+			return 0;
+		die("write error on standard output: %s", strerror(errno));
+	}
+	return out_flush();
+}
+
+/* Encode one batch and write it; return 0 once downstream has closed. */
+static int emit(struct tokenizer *t, const struct opts *o, const char *raw, size_t len, struct ids *ids)
+{
+	const struct vocab *v = tokenizer_vocab(t);
+	size_t clean_len, bad;
+	char *text = utf8_repair(raw, len, &clean_len, &bad);
+	bool bos = o->bos < 0 ? v->add_bos : o->bos, eos = o->eos < 0 ? v->add_eos : o->eos;
+
+	if (bad)
+		warnx_("input is not valid UTF-8: %zu ill-formed sequence%s replaced by U+FFFD", bad,
+		       bad == 1 ? "" : "s");
+	ids->n = 0;
+	if (bos) {
+		if (v->bos < 0)
+			die("%s: the model has no BOS token (--bos)", o->model);
+		ids_push(ids, v->bos);
+	}
+	tokenizer_encode(t, text, clean_len, o->special, ids);
+	free(text);
+	if (eos) {
+		if (v->eos < 0)
+			die("%s: the model has no EOS token (--eos)", o->model);
+		ids_push(ids, v->eos);
+	}
+	if (o->count) {
+		printf("%zu\n", ids->n);
+		return out_flush();
+	}
+	if (o->pieces) {
+		for (size_t i = 0; i < ids->n; i++) {
+			size_t n;
+			const char *p = vocab_piece(v, ids->v[i], &n);
+			printf("%d\t", ids->v[i]);
+			put_piece(stdout, p, n);
+			putchar('\n');
+		}
+		if (o->lines)
+			putchar('\n');
+		return out_flush();
+	}
+	return write_batch(ids);
+}
+
+static char *read_all(FILE *f, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n == cap)
+			buf = xrealloc(buf, cap *= 2);
+		else if (got == 0)
+			break;
+	}
+	if (ferror(f))
+		die("reading standard input: %s", strerror(errno));
+	*len = n;
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct ids ids = {0};
+	struct tokenizer *t;
+
+	lmu_init(argc, argv);
+	parse_opts(argc, argv, &o);
+	t = tokenizer_open(o.model);
+
+	if (optind < argc) {
+		size_t len = 0;
+		for (int i = optind; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		char *text = xmalloc(len + 1), *p = text;
+		for (int i = optind; i < argc; i++)
+			p += sprintf(p, i > optind ? " %s" : "%s", argv[i]);
+		emit(t, &o, text, (size_t)(p - text), &ids);
+		free(text);
+	} else if (o.lines) {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		while ((n = getline(&line, &cap, stdin)) >= 0) {
+			if (n > 0 && line[n - 1] == '\n')
+				n--;
+			if (!emit(t, &o, line, (size_t)n, &ids))
+				break;
+		}
+		if (ferror(stdin))
+			die("reading standard input: %s", strerror(errno));
+		free(line);
+	} else {
+		size_t len;
+		char *text = read_all(stdin, &len);
+		emit(t, &o, text, len, &ids);
+		free(text);
+	}
+	free(ids.v);
+	tokenizer_free(t);
+	out_close();
+	return 0;
+}
