@@ -6,7 +6,7 @@ set -eu
 # man-db lets tests/install.t render the installed man pages.  Only
 # `make fuzz` needs clang (libFuzzer): apt-get install clang.
 pkgs="build-essential make pkg-config perl python3 python3-pip
-libcurl4-openssl-dev libjq-dev libarchive-dev unicode-data man-db"
+libcurl4-openssl-dev libjq-dev libarchive-dev unicode-data man-db jq"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
