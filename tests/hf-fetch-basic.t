@@ -10,6 +10,7 @@ mkbytes 5000 1 >"$r/model.gguf"
 mkdir -p "$r/sub/deep"
 echo hi >"$r/sub/deep/x.txt"
 echo readme >"$r/README.md"
+: >"$r/empty.txt"
 repo=$HF_HUB_CACHE/models--org--model
 
 ok "fetch a whole repo" hf-fetch org/model
@@ -25,8 +26,10 @@ is "small blob named by its git blob id" "$(readlink "$snap/config.json")" "../.
 is "deeper paths add ../" "$(readlink "$snap/sub/deep/x.txt")" "../../../../blobs/$(python3 -c 'import hashlib; print(hashlib.sha1(b"blob 3\0hi\n").hexdigest())')"
 ok "the files read back intact" cmp "$snap/model.gguf" "$r/model.gguf"
 ok "nested file intact" cmp "$snap/sub/deep/x.txt" "$r/sub/deep/x.txt"
+is "an empty file is its git blob" "$(readlink "$snap/empty.txt")" "../../blobs/e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+ok "and is empty" test ! -s "$snap/empty.txt"
 is "no temporary files left in blobs/" "$(ls "$repo/blobs" | grep -c -e incomplete -e tmp)" 0
-like "the listing was paginated (Link rel=next followed)" "$(cat "$HUBLOG")" 'tree/.*cursor=4'
+like "the listing was paginated (Link rel=next followed)" "$(cat "$HUBLOG")" 'tree/.*cursor=6'
 like "the LFS file came from the CDN redirect" "$(cat "$HUBLOG")" "GET /cdn/org/model/$sha"
 
 : >"$HUBLOG"

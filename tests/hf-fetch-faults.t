@@ -49,6 +49,16 @@ like "from byte 5000" "$(grep /cdn/t/resume/ "$HUBLOG" | tail -n 1)" 'range=byte
 ok "and the file is intact" cmp "$(cat "$tmp/out")/model.gguf" "$HUBROOT/t/resume/model.gguf"
 is "no .incomplete left" "$(blobs_of t/resume | grep -c incomplete)" 0
 
+# --- a run killed outright left BLOB.incomplete.PID: the next run adopts it
+mk t/orphan
+sha=$(sha256sum <"$HUBROOT/t/orphan/model.gguf" | cut -d' ' -f1)
+d=$HF_HUB_CACHE/models--t--orphan/blobs; mkdir -p "$d"
+head -c 5000 "$HUBROOT/t/orphan/model.gguf" >"$d/$sha.incomplete.2147483000"
+ok "a dead run's part is adopted" hf-fetch t/orphan
+like "and resumed from byte 5000" "$(grep /cdn/t/orphan/ "$HUBLOG")" 'range=bytes=5000-'
+ok "the file is intact" cmp "$(cat "$tmp/out")/model.gguf" "$HUBROOT/t/orphan/model.gguf"
+is "no part left behind" "$(blobs_of t/orphan | grep -c incomplete)" 0
+
 # --- Range ignored (200 to a Range request): restart, never append
 mk t/norange
 d=$HF_HUB_CACHE/models--t--norange/blobs; mkdir -p "$d"
@@ -101,6 +111,11 @@ if grep -q hf_testtoken "$tmp/err" "$tmp/out"; then _result 1 "token file conten
 rm -f "$HF_HOME/token"
 printf 'hf_testtoken\n' >"$tmp/tok"
 ok "--token-file opens it" hf-fetch --token-file "$tmp/tok" private/model config.json
+n=$(wc -l <"$HUBLOG")
+fails "a token with a line break: exit 1" 1 env HF_TOKEN="$(printf 'hf_x\r\nX-Evil: 1')" hf-fetch private/model
+like "refused before sending" "$(cat "$tmp/err")" 'HF_TOKEN holds a character a token cannot have'
+is "nothing was sent" "$(wc -l <"$HUBLOG")" "$n"
+if grep -q -e hf_x -e X-Evil "$tmp/err"; then _result 1 "the bad token is not printed"; else _result 0 "the bad token is not printed"; fi
 mk gated/model
 fails "gated repo without a token: exit 1" 1 hf-fetch gated/model
 like "gated message (401)" "$(cat "$tmp/err")" 'gated/model is a gated repo (HTTP 401): request access at'

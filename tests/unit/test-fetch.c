@@ -176,6 +176,18 @@ static void test_tree(void)
 	   "a path with NUL is refused");
 	hub_list_free(&l);
 	ok(parse("[]", &l, &e) && l.n == 0, "an empty page is fine");
+	{
+		/* nesting far deeper than any listing: an error, not a stack overflow */
+		size_t depth = 100000, i;
+		char *deep = xmalloc(2 * depth + 1);
+		for (i = 0; i < depth; i++) {
+			deep[i] = '[';
+			deep[depth + i] = ']';
+		}
+		deep[2 * depth] = '\0';
+		ok(!parse(deep, &l, &e), "deeply nested JSON is refused");
+		free(deep);
+	}
 	ok(hub_parse_commit("{\"sha\":\"0123456789abcdef0123456789abcdef01234567\"}", 50, commit, &e) &&
 	   strcmp(commit, "0123456789abcdef0123456789abcdef01234567") == 0, "repo info sha");
 	ok(!hub_parse_commit("{\"sha\":\"../../x\"}", 17, commit, &e), "a bad sha is refused");
