@@ -387,7 +387,7 @@ static void fetch_blob(const struct opts *o, const char *cache, const char *repo
 		struct stat st;
 		/* Keep what arrived for the next run's Range request, unless
 		 * it can not be trusted. */
-		if (r.fail != HTTP_BAD && stat(tmp, &st) == 0 && st.st_size > 0)
+		if (r.fail != HTTP_BAD && r.status != 416 && stat(tmp, &st) == 0 && st.st_size > 0)
 			rename(tmp, incomplete);
 		else
 			unlink(tmp);
@@ -561,6 +561,8 @@ static int do_fetch(const struct opts *o, const char *token)
 			die("%s: %s: no such file at revision %s", o->repo, shown, o->revision);
 		}
 	}
+	if (nsel == 0 && l.n == 0)
+		die("%s: the repo has no files at revision %s", o->repo, o->revision);
 	if (nsel == 0)
 		die("%s: no file matches the --include/--exclude globs", o->repo);
 

@@ -186,26 +186,34 @@ like "with a warning about each unsafe name" "$(cat "$tmp/err")" "ignoring the u
 ok "no escape.txt or up.txt anywhere under the test dir" sh -c "! find '$tmp' -name escape.txt -o -name up.txt | grep -q ."
 ok "no /tmp/abs.txt" test ! -e /tmp/abs.txt
 
-# --- two runs at once on the same files
-mk t/twice 200000
-fault /cdn/t/twice/ 0 trickle 400000
-hf-fetch -q t/twice >"$tmp/o1" 2>"$tmp/e1" & p1=$!
-hf-fetch -q t/twice >"$tmp/o2" 2>"$tmp/e2" & p2=$!
+# --- two runs at once on the same files: the second starts while the
+# first is downloading (its CDN request is in the log; the transfer takes
+# 1.5 s), waits for the lock and reuses the blob
+await_cdn() { _i=0; while ! grep -q "/cdn/$1/" "$HUBLOG" && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done; }
+mk t/twice 150000
+fault /cdn/t/twice/ 0 trickle 100000
+hf-fetch t/twice >"$tmp/o1" 2>"$tmp/e1" & p1=$!
+await_cdn t/twice
+hf-fetch t/twice >"$tmp/o2" 2>"$tmp/e2" & p2=$!
 wait $p1; s1=$?; wait $p2; s2=$?
 is "both concurrent runs succeed" "$s1 $s2" "0 0"
 is "both print the snapshot" "$(cat "$tmp/o1")" "$(cat "$tmp/o2")"
+like "the second waited for the first" "$(cat "$tmp/e2")" 'model.gguf: another process is fetching it; waiting'
+is "one download only" "$(grep -c /cdn/t/twice/ "$HUBLOG")" 1
 ok "the file is intact" cmp "$(cat "$tmp/o1")/model.gguf" "$HUBROOT/t/twice/model.gguf"
 is "only the blobs remain in blobs/" "$(blobs_of t/twice | wc -w | tr -d ' ')" 2
 ok "every blob in the cache matches its name" cache_is_clean t/twice
+
 # the same with locks that succeed for everyone (network filesystems):
 # each process writes its own temporary file and renames it into place
-mk t/nolock 200000 7
-fault /cdn/t/nolock/ 0 trickle 200000
+mk t/nolock 150000 7
+fault /cdn/t/nolock/ 0 trickle 100000
 HF_FETCH_NO_LOCK=1 hf-fetch -q t/nolock >"$tmp/o1" 2>"$tmp/e1" & p1=$!
+await_cdn t/nolock
 HF_FETCH_NO_LOCK=1 hf-fetch -q t/nolock >"$tmp/o2" 2>"$tmp/e2" & p2=$!
 wait $p1; s1=$?; wait $p2; s2=$?
 is "both unlocked concurrent runs succeed" "$s1 $s2" "0 0"
-is "both CDN downloads ran (no lock held the second back)" "$(grep -c /cdn/t/nolock/ "$HUBLOG")" 2
+is "both downloaded at once (no lock held the second back)" "$(grep -c /cdn/t/nolock/ "$HUBLOG")" 2
 ok "the file is intact" cmp "$(cat "$tmp/o1")/model.gguf" "$HUBROOT/t/nolock/model.gguf"
 is "only the blobs remain in blobs/" "$(blobs_of t/nolock | wc -w | tr -d ' ')" 2
 ok "every blob matches its name" cache_is_clean t/nolock
