@@ -528,8 +528,8 @@ static int do_fetch(const struct opts *o, const char *token)
 				free(cache);
 				return 0;
 			}
-			die("cannot reach %s (%s), and %s is not in the cache (%s); check the network, "
-			    "or set HF_ENDPOINT for a mirror", o->endpoint, r.msg, o->repo, ce.msg);
+			die("cannot reach %s (%s), and the cache cannot stand in: %s: %s; check the "
+			    "network, or set HF_ENDPOINT for a mirror", o->endpoint, r.msg, o->repo, ce.msg);
 		}
 		hub_die(&r, &e, o->endpoint, o->repo, o->revision, NULL, token != NULL);
 	}

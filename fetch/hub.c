@@ -372,8 +372,8 @@ void hub_die(const struct http_res *r, const struct lmu_err *e, const char *ep, 
 	case HTTP_OK:
 		die("%s: %s", repo, e && e->msg[0] ? e->msg : "bad answer from the server");
 	case HTTP_NONET:
-		die("cannot reach %s (%s), and %s is not in the cache; check the network, or set "
-		    "HF_ENDPOINT for a mirror", ep, r->msg, repo);
+		die("%s: cannot reach %s (%s); check the network, or set HF_ENDPOINT for a mirror",
+		    repo, ep, r->msg);
 	case HTTP_TRANSPORT:
 		die("%s%s%s: %s", repo, file ? ": " : "", f, r->msg);
 	case HTTP_BAD:

@@ -73,7 +73,7 @@ ok "no network, files cached: success from the cache" hf-fetch --endpoint "$dead
 is "no network prints the cached snapshot" "$(cat "$tmp/out")" "$snap"
 like "and says it worked offline" "$(cat "$tmp/err")" 'cannot reach .*using the cached snapshot'
 fails "no network, not cached: exit 1" 1 hf-fetch --endpoint "$dead" org/pick notes.txt
-like "no network message" "$(cat "$tmp/err")" "cannot reach $dead .*not in the cache"
+like "no network message" "$(cat "$tmp/err")" "cannot reach $dead (.*), and the cache cannot stand in: org/pick: 'notes.txt' is not in the cached snapshot"
 
 # Search.
 mkrepo other/model-two >/dev/null
