@@ -37,6 +37,22 @@ ok "a second run succeeds" hf-fetch org/model
 is "same snapshot" "$(cat "$tmp/out")" "$snap"
 is "and downloads nothing" "$(grep -c -e /resolve/ -e /cdn/ "$HUBLOG")" 0
 
+# A new commit: only the changed file is fetched; the rest share blobs.
+cp "$r/config.json" "$tmp/config.old"
+printf '{"model_type": "qwen2"}\n' >"$r/config.json"
+: >"$HUBLOG"
+ok "fetch after a new commit" hf-fetch org/model
+snapb=$(cat "$tmp/out")
+ok "a new snapshot folder" test "$snapb" != "$snap"
+is "refs/main moved to the new commit" "$(cat "$repo/refs/main")" "$(basename "$snapb")"
+is "only the changed file was downloaded" "$(grep -e /resolve/ "$HUBLOG" | sed 's|.*/resolve/[0-9a-f]*/||; s| .*||')" "config.json"
+is "unchanged files share the blob" "$(readlink "$snapb/model.gguf")" "$(readlink "$snap/model.gguf")"
+ok "the old snapshot is intact" cmp "$snap/config.json" "$tmp/config.old"
+ok "the new one has the new file" cmp "$snapb/config.json" "$r/config.json"
+cp "$tmp/config.old" "$r/config.json"
+ok "and back to the first commit" hf-fetch org/model
+is "same snapshot as before" "$(cat "$tmp/out")" "$snap"
+
 ok "dry run" hf-fetch --dry-run org/model '*.gguf' config.json
 is "dry run lists size, state, path" "$(cat "$tmp/out")" "$(printf '24\tcached\tconfig.json\n5000\tcached\tmodel.gguf')"
 
