@@ -71,6 +71,12 @@ fails "a glob matching nothing: exit 1" 1 hf-fetch org/pick '*.safetensors'
 like "message names the glob" "$(cat "$tmp/err")" "no file matches '\*.safetensors'"
 ok "an explicit commit as --revision" hf-fetch -r "$commit" org/model config.json
 is "commit revision gives the same snapshot" "$(cat "$tmp/out")" "$snap"
+ok "a tag" hf-fetch -r v1.0 org/model config.json
+is "refs/v1.0 written" "$(cat "$repo/refs/v1.0")" "$commit"
+ok "a revision with slashes" hf-fetch -r refs/pr/1 org/model config.json
+is "refs/refs/pr/1 written" "$(cat "$repo/refs/refs/pr/1")" "$commit"
+like "sent URL-encoded" "$(cat "$HUBLOG")" 'revision/refs%2Fpr%2F1 '
+ok "offline by tag" hf-fetch --offline -r v1.0 org/model config.json
 fails "unknown revision: exit 1" 1 hf-fetch -r v9 org/model
 like "revision not found message" "$(cat "$tmp/err")" "org/model: revision 'v9' not found (HTTP 404)"
 
