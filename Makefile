@@ -103,8 +103,8 @@ asan-test:
 portable-test:
 	$(MAKE) PORTABLE=1 test
 
-model:
-	sh tests/fetch-models.sh models
+model: $(BINDIR)/hf-fetch
+	HF_FETCH=$(abspath $(BINDIR)/hf-fetch) sh tests/fetch-models.sh models
 
 deps:
 	sh tests/install-deps.sh
