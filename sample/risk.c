@@ -763,6 +763,30 @@ static char *literal_output(const struct sh_cmd *c)
 	return out;
 }
 
+/* What the pipeline up[0..n) writes, when its input is fixed text and
+ * every stage can be followed (cat, base64 -d, xxd -r -p, rev, rot13);
+ * NULL otherwise.  *decoder tells whether a decoding stage is in it. */
+static char *pipeline_output(const struct sh_cmd *const *up, int n, bool *decoder)
+{
+	char *text = n > 0 ? literal_output(up[0]) : NULL;
+	bool followed = text != NULL;
+	/* a here-string feeds the first command, which may itself decode */
+	const char *first = n > 0 ? cmd_name(up[0], NULL) : "";
+	int from = (!strcmp(first, "echo") || !strcmp(first, "printf")) ? 1 : 0;
+	for (int i = from; i < n && followed; i++)
+		followed = decode_stage(up[i], &text, decoder);
+	if (!followed) {
+		for (int i = 0; i < n; i++) {
+			char *dummy = xstrdup("");
+			decode_stage(up[i], &dummy, decoder);
+			free(dummy);
+		}
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* A command reads code from its standard input: where does it come from? */
 static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci, const char *name, bool shell)
 {
@@ -805,20 +829,9 @@ static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci,
 			return;
 		}
 	}
-	char *text = n_up > 0 ? literal_output(up[0]) : NULL;
-	bool decoder = false, followed = text != NULL;
-	/* a here-string feeds the first command, which may itself decode */
-	const char *first = n_up > 0 ? cmd_name(up[0], NULL) : "";
-	int from = (!strcmp(first, "echo") || !strcmp(first, "printf")) ? 1 : 0;
-	for (int i = from; i < n_up && followed; i++)
-		followed = decode_stage(up[i], &text, &decoder);
-	if (!followed) {
-		for (int i = 0; i < n_up; i++) {
-			char *dummy = xstrdup("");
-			decode_stage(up[i], &dummy, &decoder);
-			free(dummy);
-		}
-	}
+	bool decoder = false;
+	char *text = pipeline_output(up, n_up, &decoder);
+	bool followed = text != NULL;
 	if (decoder) {
 		add(j, H, "obfuscation", "%s runs commands that are decoded first, hiding what runs", name);
 		if (followed && shell) {
@@ -838,6 +851,22 @@ static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci,
 	free(text);
 }
 
+/* The output of the substitution in word w when it is one pipeline from
+ * fixed text ($(echo ... | base64 -d)); NULL otherwise. */
+static char *substitution_output(const struct sh_script *s, const struct sh_word *w, bool *decoder)
+{
+	const struct sh_cmd *pipe[64];
+	int n_pipe = 0;
+	bool one_pipeline = w->sub_begin >= 0 && w->sub_begin < (int)s->n;
+	for (int k = w->sub_begin; one_pipeline && k < w->sub_end && k < (int)s->n && n_pipe < 64; k++) {
+		if (s->cmd[k].depth != s->cmd[w->sub_begin].depth)
+			continue;
+		one_pipeline = s->cmd[k].pipeline == s->cmd[w->sub_begin].pipeline;
+		pipe[n_pipe++] = &s->cmd[k];
+	}
+	return one_pipeline ? pipeline_output(pipe, n_pipe, decoder) : NULL;
+}
+
 /* A word that holds code for a shell (sh -c WORD, eval WORDS). */
 static void judge_shell_word(struct judge *j, const struct sh_script *s, const char *text, const struct sh_word *w, size_t n, const char *name)
 {
@@ -848,12 +877,21 @@ static void judge_shell_word(struct judge *j, const struct sh_script *s, const c
 		for (int k = w[i].sub_begin; k >= 0 && k < w[i].sub_end && k < (int)s->n; k++)
 			if (in_list(cmd_name(&s->cmd[k], NULL), fetchers))
 				fetched = true;
-		if (fetched)
+		bool decoder = false;
+		char *decoded = substitution_output(s, &w[i], &decoder);
+		if (fetched) {
 			add(j, H, "download-run", "%s runs code downloaded from the network without showing it", name);
-		else
-			add(j, M, "dynamic", "%s runs a command built only when it runs", name);
+		} else if (decoded) {
+			if (decoder)
+				add(j, H, "obfuscation", "%s runs commands that are decoded first, hiding what runs", name);
+			judge_text(j, decoded, strlen(decoded));
+		} else {
+			add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "%s runs a command built only when it runs", name);
+		}
+		free(decoded);
 	}
-	judge_text(j, text, strlen(text));
+	if (strcmp(text, "$(...)") != 0)
+		judge_text(j, text, strlen(text));
 }
 
 static void judge_code(struct judge *j, const char *code, const char *lang)
@@ -1246,8 +1284,37 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 		const char *name = sh_basename(w[0].text);
 		size_t i;
 		if (w[0].dynamic) {
+			bool decoder = false;
+			char *decoded = substitution_output(s, &w[0], &decoder);
 			show(w, n, shown, sizeof shown);
-			add(j, M, "dynamic", "the command name is known only when it runs: %s", shown);
+			if (decoded && !strcmp(w[0].text, "$(...)")) {
+				/* the decoded name and the words after it */
+				size_t len = strlen(decoded) + 1;
+				for (size_t k = 1; k < n; k++)
+					len += 4 * strlen(w[k].text) + 3;
+				char *line = xmalloc(len + 1), *q = line + strlen(decoded);
+				strcpy(line, decoded);
+				for (size_t k = 1; k < n; k++) {
+					*q++ = ' ';
+					*q++ = '\'';
+					for (const char *c = w[k].text; *c; c++)
+						if (*c == '\'') {
+							memcpy(q, "'\\''", 4);
+							q += 4;
+						} else {
+							*q++ = *c;
+						}
+					*q++ = '\'';
+				}
+				*q = '\0';
+				if (decoder)
+					add(j, H, "obfuscation", "the command is decoded when it runs, hiding what runs");
+				judge_text(j, line, strlen(line));
+				free(line);
+			} else {
+				add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "the command name is known only when it runs: %s", shown);
+			}
+			free(decoded);
 			return;
 		}
 		if (!strcmp(name, "sudo") || !strcmp(name, "doas") || !strcmp(name, "pkexec") || !strcmp(name, "run0")) {
