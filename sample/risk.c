@@ -14,6 +14,7 @@
 #include "err.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -351,6 +352,18 @@ static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, 
 	if ((!strcmp(comp[0], "tmp") && nc >= 2) || (!strcmp(comp[0], "var") && nc >= 3 && !strcmp(comp[1], "tmp"))) {
 		out->cls = PC_TMP;
 		return;
+	}
+	if (strpbrk(comp[0], "*?[")) {
+		/* /e*, /???: a pattern that names system directories */
+		for (const char *const *d = system_dirs; *d; d++)
+			if (fnmatch(comp[0], *d, 0) == 0) {
+				out->cls = nc == 1 ? PC_SYSDIR : PC_SYS_UNDER;
+				return;
+			}
+		if (fnmatch(comp[0], "home", 0) == 0) {
+			out->cls = nc <= 2 ? PC_HOME : PC_HOME_UNDER;
+			return;
+		}
 	}
 	if (!strcmp(comp[0], "home") || !strcmp(comp[0], "Users")) {
 		bool whole = nc == 1 || nc == 2 || (nc == 3 && (!strcmp(comp[2], "*") || !strcmp(comp[2], ".*")));
@@ -1283,6 +1296,25 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 	for (int guard = 0; n > 0 && guard < 32; guard++) {
 		const char *name = sh_basename(w[0].text);
 		size_t i;
+		if (!w[0].dynamic && strpbrk(w[0].text, "*?[")) {
+			/* /???/r? : judge it as each dangerous command it may name */
+			static const char *const names[] = {"rm", "dd", "shred", "mkfs", "wipefs", "chmod", "chown",
+				"curl", "wget", "nc", "ncat", "sh", "bash", "python3", "perl", "cat", "mv", "cp",
+				"reboot", "shutdown", "halt", "poweroff", "kill", "insmod", "rmmod", "crontab", NULL};
+			bool named = false;
+			for (const char *const *c = names; *c; c++)
+				if (fnmatch(sh_basename(w[0].text), *c, 0) == 0) {
+					struct sh_word sub[64];
+					size_t m = n < 64 ? n : 64;
+					memcpy(sub, w, m * sizeof *sub);
+					sub[0].text = (char *)*c;
+					judge_argv(j, s, ci, sub, m);
+					named = true;
+				}
+			show(w, n, shown, sizeof shown);
+			add(j, M, "dynamic", "the command name is a file name pattern%s: %s", named ? " matching dangerous commands" : "", shown);
+			return;
+		}
 		if (w[0].dynamic) {
 			bool decoder = false;
 			char *decoded = substitution_output(s, &w[0], &decoder);
@@ -1313,6 +1345,10 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 				free(line);
 			} else {
 				add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "the command name is known only when it runs: %s", shown);
+				/* $SHELL -c '...': whatever the name, the string may be a script */
+				for (size_t k = 1; k + 1 < n; k++)
+					if (!strcmp(w[k].text, "-c"))
+						judge_text(j, w[k + 1].text, strlen(w[k + 1].text));
 			}
 			free(decoded);
 			return;
