@@ -109,6 +109,9 @@ struct judge {
 	int depth;
 	char *downloads[MAX_DOWNLOADS];  /* basenames of files a fetcher writes */
 	int n_downloads;
+	char *written[MAX_DOWNLOADS];    /* basenames of files written with fixed text */
+	char *content[MAX_DOWNLOADS];    /* ... and that text */
+	int n_written;
 };
 
 static void judge_text(struct judge *j, const char *text, size_t len);
@@ -732,6 +735,56 @@ static bool decode_stage(const struct sh_cmd *c, char **text, bool *decoder)
 
 /* The fixed text a command writes: echo/printf of fixed words, or a
  * here-string / here-document given to cat, base64 ... */
+static void append(char **out, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	*out = xrealloc(*out, *len + n + 1);
+	memcpy(*out + *len, s, n + 1);
+	*len += n;
+}
+
+/* printf FORMAT ARGS: %s and %b take the next argument (%b with escapes),
+ * other conversions too; the format repeats while arguments remain. */
+static char *printf_output(const struct sh_word *a, size_t n)
+{
+	char *out = xstrdup(""), *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
+	size_t len = 0, next = 1;
+	do {
+		bool converted = false;
+		for (const char *f = fmt; *f; f++) {
+			char one[2] = {*f, 0};
+			if (*f != '%') {
+				append(&out, &len, one);
+				continue;
+			}
+			f++;
+			while (*f && strchr("-+ #0123456789.", *f))
+				f++;
+			if (!*f)
+				break;
+			if (*f == '%') {
+				append(&out, &len, "%");
+				continue;
+			}
+			converted = true;
+			const char *arg = next < n ? a[next++].text : "";
+			if (*f == 'b') {
+				char *d = sh_c_escapes(arg, strlen(arg));
+				append(&out, &len, d);
+				free(d);
+			} else {
+				append(&out, &len, arg);
+			}
+		}
+		if (!converted)
+			break;
+	} while (next < n && len < 65536);
+	free(fmt);
+	return out;
+}
+
+/* The fixed text a command writes: echo/printf of fixed words, or a
+ * here-string / here-document given to cat, base64 ... */
 static char *literal_output(const struct sh_cmd *c)
 {
 	size_t skip;
@@ -742,36 +795,27 @@ static char *literal_output(const struct sh_cmd *c)
 	if (strcmp(n, "echo") && strcmp(n, "printf"))
 		return NULL;
 	size_t i = skip + 1, len = 0;
-	while (!strcmp(n, "echo") && i < c->argc && c->argv[i].text[0] == '-' && strlen(c->argv[i].text) == 2)
+	bool escapes = false;
+	while (!strcmp(n, "echo") && i < c->argc && c->argv[i].text[0] == '-' && strlen(c->argv[i].text) == 2) {
+		escapes = escapes || c->argv[i].text[1] == 'e';
 		i++;
-	for (size_t k = i; k < c->argc; k++) {
+	}
+	for (size_t k = i; k < c->argc; k++)
 		if (c->argv[k].dynamic)
 			return NULL;
-		len += strlen(c->argv[k].text) + 1;
-	}
-	char *out = xmalloc(len + 1);
-	out[0] = '\0';
+	if (!strcmp(n, "printf"))
+		return i < c->argc ? printf_output(c->argv + i, c->argc - i) : xstrdup("");
+	char *out = xstrdup("");
 	for (size_t k = i; k < c->argc; k++) {
 		if (k > i)
-			strcat(out, " ");
-		strcat(out, c->argv[k].text);
-	}
-	/* printf's \n and friends: enough for code hidden in a printf */
-	if (!strcmp(n, "printf")) {
-		char *w = out;
-		for (char *r = out; *r; r++) {
-			if (r[0] == '\\' && r[1] == 'n') {
-				*w++ = '\n';
-				r++;
-			} else if (r[0] == '\\' && r[1] == 'x' && isxdigit((unsigned char)r[2]) && isxdigit((unsigned char)r[3])) {
-				char hex[3] = {r[2], r[3], 0};
-				*w++ = (char)strtol(hex, NULL, 16);
-				r += 3;
-			} else {
-				*w++ = *r;
-			}
+			append(&out, &len, " ");
+		if (escapes) {
+			char *d = sh_c_escapes(c->argv[k].text, strlen(c->argv[k].text));
+			append(&out, &len, d);
+			free(d);
+		} else {
+			append(&out, &len, c->argv[k].text);
 		}
-		*w = '\0';
 	}
 	return out;
 }
@@ -880,6 +924,47 @@ static char *substitution_output(const struct sh_script *s, const struct sh_word
 	return one_pipeline ? pipeline_output(pipe, n_pipe, decoder) : NULL;
 }
 
+/* text with $0..$9, ${0}..${9}, $@ and $* replaced by the arguments
+ * a[0..n) ($0 first) where those are plain words. */
+static char *with_positionals(const char *text, const struct sh_word *a, size_t n)
+{
+	char *out = xstrdup("");
+	size_t len = 0;
+	for (size_t k = 0; k < n; k++)
+		if (strpbrk(a[k].text, "'\"`$\\;&|<>(){}\n") || a[k].dynamic)
+			return xstrdup(text);
+	for (const char *p = text; *p; p++) {
+		const char *arg = NULL;
+		char all[1024] = "";
+		size_t skip = 0;
+		if (p[0] == '$' && isdigit((unsigned char)p[1])) {
+			size_t i = (size_t)(p[1] - '0');
+			arg = i < n ? a[i].text : "";
+			skip = 1;
+		} else if (p[0] == '$' && p[1] == '{' && isdigit((unsigned char)p[2]) && p[3] == '}') {
+			size_t i = (size_t)(p[2] - '0');
+			arg = i < n ? a[i].text : "";
+			skip = 3;
+		} else if (p[0] == '$' && (p[1] == '@' || p[1] == '*')) {
+			for (size_t k = 1; k < n; k++) {
+				if (k > 1)
+					strncat(all, " ", sizeof all - strlen(all) - 1);
+				strncat(all, a[k].text, sizeof all - strlen(all) - 1);
+			}
+			arg = all;
+			skip = 1;
+		}
+		if (arg) {
+			append(&out, &len, arg);
+			p += skip;
+		} else {
+			char one[2] = {*p, 0};
+			append(&out, &len, one);
+		}
+	}
+	return out;
+}
+
 /* A word that holds code for a shell (sh -c WORD, eval WORDS). */
 static void judge_shell_word(struct judge *j, const struct sh_script *s, const char *text, const struct sh_word *w, size_t n, const char *name)
 {
@@ -910,7 +995,7 @@ static void judge_shell_word(struct judge *j, const struct sh_script *s, const c
 static void judge_code(struct judge *j, const char *code, const char *lang)
 {
 	static const char *const runners[] = {"system", "popen", "exec", "spawn", "subprocess", "shell_exec",
-		"passthru", "child_process", "Runtime", "`", NULL};
+		"passthru", "child_process", "Runtime", "`", "| \"sh\"", "|\"sh\"", "| \"bash\"", "getline", NULL};
 	static const char *const deleters[] = {"rmtree", "remove", "unlink", "rmdir", "rm_rf", "rmSync", "rm(", NULL};
 	bool runs = false, deletes = false;
 	if (strstr(code, "fork") && (strstr(code, "while") || strstr(code, "for") || strstr(code, "loop") || strstr(code, "until")))
@@ -1496,6 +1581,17 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			add(j, H, "download-run", "%s runs %s, a file just downloaded, unseen", shown, j->downloads[d]);
 	}
 
+	/* running a script this command line wrote: judge what it holds */
+	for (int d = 0; d < j->n_written; d++) {
+		bool runs = !strcmp(name, j->written[d]) && strchr(w[0].text, '/');
+		if ((is_shell(name) || !strcmp(name, "source") || !strcmp(name, ".")) && n > 1) {
+			size_t k = first_operand(w, n, 1);
+			runs = runs || (k < n && !strcmp(sh_basename(w[k].text), j->written[d]));
+		}
+		if (runs)
+			judge_text(j, j->content[d], strlen(j->content[d]));
+	}
+
 	judge_reads(j, s, ci, w, n, name);
 	if (in_list(name, senders))
 		judge_net_sender_args(j, w, n, name);
@@ -1516,8 +1612,12 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 		for (size_t k = 1; k < n; k++) {
 			const char *t = w[k].text;
 			if (t[0] == '-' && t[1] != '-' && strchr(t, 'c') && is_shell(name)) {
-				if (k + 1 < n)
-					judge_shell_word(j, s, w[k + 1].text, &w[k + 1], 1, name);
+				if (k + 1 < n) {
+					/* sh -c 'rm -rf "$1"' name ARGS: the arguments fill $0 $1 ... */
+					char *text = with_positionals(w[k + 1].text, w + k + 2, n - k - 2);
+					judge_shell_word(j, s, text, &w[k + 1], 1, name);
+					free(text);
+				}
 				return;
 			}
 			if (t[0] == '-' && t[1] != '-' && strchr(t, 'i'))
@@ -1597,6 +1697,51 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 		return;
 	}
 
+	/* options whose value is a shell command */
+	{
+		static const struct {
+			const char *cmd, *prefix;
+		} exec_opts[] = {
+			{"tar", "--checkpoint-action=exec="}, {"tar", "--to-command="}, {"tar", "--use-compress-program="},
+			{"tar", "--info-script="}, {"tar", "--new-volume-script="}, {"tar", "-I"}, {"zip", "-TT"},
+			{"zip", "--unzip-command="}, {"rsync", "-e"}, {"rsync", "--rsh="}, {"rsync", "--rsync-path="},
+			{"ssh", "ProxyCommand="}, {"ssh", "LocalCommand="}, {"ssh", "-oProxyCommand="}, {"scp", "ProxyCommand="},
+			{"scp", "-oProxyCommand="}, {"sftp", "ProxyCommand="}, {"git", "core.pager="}, {"git", "core.sshCommand="},
+			{"git", "core.editor="}, {"git", "core.fsmonitor="}, {"git", "sequence.editor="}, {"git", "diff.external="},
+			{"man", "-P"}, {"man", "--pager="}, {"script", "-c"}, {"expect", "-c"}, {"vim", "-c"}, {"vi", "-c"},
+			{"nvim", "-c"}, {"ex", "-c"}, {"view", "-c"}, {"vim", "+"}, {"vi", "+"}, {"nvim", "+"}, {NULL, NULL},
+		};
+		bool editor = !strcmp(name, "vim") || !strcmp(name, "vi") || !strcmp(name, "nvim") || !strcmp(name, "ex") || !strcmp(name, "view");
+		for (size_t k = 1; k < n; k++) {
+			for (int o = 0; exec_opts[o].cmd; o++) {
+				size_t pl = strlen(exec_opts[o].prefix);
+				if (strcmp(name, exec_opts[o].cmd) || strncmp(w[k].text, exec_opts[o].prefix, pl))
+					continue;
+				const char *value = w[k].text[pl] ? w[k].text + pl : k + 1 < n ? w[k + 1].text : "";
+				if (editor) {  /* :!cmd runs a shell command */
+					while (*value == ':' || *value == ' ')
+						value++;
+					if (*value != '!')
+						continue;
+					value++;
+				}
+				judge_text(j, value, strlen(value));
+			}
+			if (!strcmp(name, "git") && starts(w[k].text, "alias.") && strstr(w[k].text, "=!"))
+				judge_text(j, strstr(w[k].text, "=!") + 2, strlen(strstr(w[k].text, "=!") + 2));
+		}
+	}
+	if (!strcmp(name, "awk") || !strcmp(name, "gawk") || !strcmp(name, "mawk") || !strcmp(name, "nawk") || !strcmp(name, "busybox-awk")) {
+		size_t k = 1;
+		while (k < n && w[k].text[0] == '-') {
+			if (!strcmp(w[k].text, "-F") || !strcmp(w[k].text, "-v") || !strcmp(w[k].text, "-f"))
+				k++;
+			k++;
+		}
+		if (k < n)
+			judge_code(j, w[k].text, name);
+		return;
+	}
 	if (!strcmp(name, "rm") || !strcmp(name, "unlink") || !strcmp(name, "srm") || !strcmp(name, "rmdir") ||
 	    !strcmp(name, "shred") || !strcmp(name, "wipe") || !strcmp(name, "truncate")) {
 		bool recursive = has_opt(w, n, 'r', "--recursive") || has_opt(w, n, 'R', NULL) || !strcmp(name, "srm");
@@ -2140,6 +2285,15 @@ static void note_downloads(struct judge *j, const struct sh_script *s)
 		const char *n = cmd_name(c, &skip);
 		const struct sh_word *w = c->argv + skip;
 		size_t na = c->argc - skip;
+		for (size_t r = 0; r < c->n_redir && j->n_written < MAX_DOWNLOADS; r++) {
+			if ((c->redir[r].op != SH_R_OUT && c->redir[r].op != SH_R_APPEND) || (c->redir[r].fd > 1))
+				continue;
+			char *text = literal_output(c);
+			if (text) {
+				j->written[j->n_written] = xstrdup(sh_basename(c->redir[r].target.text));
+				j->content[j->n_written++] = text;
+			}
+		}
 		if (!in_list(n, fetchers))
 			continue;
 		const char *file = NULL, *url = NULL;
@@ -2177,7 +2331,7 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 	}
 	j->depth++;
 	struct sh_script *s = sh_parse(text, len);
-	int saved = j->n_downloads;
+	int saved = j->n_downloads, saved_written = j->n_written;
 	if (s->error[0])
 		add(j, M, "syntax", "the shell would read it differently or reject it: %s", s->error);
 	note_downloads(j, s);
@@ -2186,6 +2340,11 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 	for (int d = saved; d < j->n_downloads; d++)
 		free(j->downloads[d]);
 	j->n_downloads = saved;
+	for (int d = saved_written; d < j->n_written; d++) {
+		free(j->written[d]);
+		free(j->content[d]);
+	}
+	j->n_written = saved_written;
 	sh_script_free(s);
 	j->depth--;
 }
