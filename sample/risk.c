@@ -490,6 +490,20 @@ static bool is_shell_rc(const struct path *p)
 	return r && (in_list(r, rc) || starts(r, ".config/autostart"));
 }
 
+/* Inside the directories the system runs from (not /usr/local, /opt,
+ * /var, /srv: places where local software and data live). */
+static bool core_system(const struct path *p)
+{
+	static const char *const core[] = {"/etc/", "/boot/", "/bin/", "/sbin/", "/lib", "/usr/", "/root/",
+		"/sys/", "/proc/", "/System/", "/Library/", NULL};
+	if (starts(p->norm, "/usr/local/"))
+		return false;
+	for (const char *const *c = core; *c; c++)
+		if (starts(p->norm, *c))
+			return true;
+	return false;
+}
+
 static void judge_write(struct judge *j, const struct sh_word *w, const char *what)
 {
 	struct path p;
@@ -530,7 +544,7 @@ static void judge_write(struct judge *j, const struct sh_word *w, const char *wh
 		add(j, H, "kernel", "%s changes kernel settings (%s)", what, n);
 		break;
 	case PC_SYSDIR: case PC_SYS_UNDER: case PC_ROOT:
-		add(j, H, "system-files", "%s writes to %s (%s)", what, n, describe(&p));
+		add(j, p.cls == PC_SYS_UNDER && !core_system(&p) ? M : H, "system-files", "%s writes to %s (%s)", what, n, describe(&p));
 		break;
 	case PC_NET:
 		add(j, M, "network", "%s sends data over the network (%s)", what, n);
@@ -1248,7 +1262,10 @@ static void judge_chmod(struct judge *j, const struct sh_word *w, size_t n, cons
 		case PC_ROOT: case PC_SYSDIR: case PC_HOME: case PC_VITAL: case PC_DEVICE:
 			l = recursive || p.cls == PC_VITAL || p.cls == PC_DEVICE ? C : H;
 			break;
-		case PC_SYS_UNDER: case PC_KERNEL: case PC_DYN_ROOT:
+		case PC_SYS_UNDER:
+			l = recursive || world || core_system(&p) ? H : M;
+			break;
+		case PC_KERNEL: case PC_DYN_ROOT:
 			l = H;
 			break;
 		case PC_HOME_DOT:
