@@ -5,8 +5,8 @@
  * The renderer (chat_jinja.c) implements the subset of Jinja2 that real
  * chat templates use, with the environment transformers sets up:
  * trim_blocks and lstrip_blocks on, a single trailing newline of the
- * template dropped, loop controls (break/continue), macros, the
- * {% generation %} block, and the globals raise_exception(),
+ * template dropped, loop controls (break/continue), macros, raw and
+ * filter blocks, the {% generation %} block, and the globals raise_exception(),
  * strftime_now(), namespace(), range() and dict().  Variables: messages (list of {role, content}),
  * add_generation_prompt, bos_token, eos_token (undefined when NULL),
  * tools = none, documents = none.

@@ -503,6 +503,93 @@ static size_t lex_tag(struct J *j, size_t p, size_t start, int block, int *strip
 	}
 }
 
+/* Emit the text s[p..q) that precedes a tag of the given kind ('{', '%',
+ * '#') and whitespace marker: "-" strips the whitespace before the tag;
+ * otherwise, for block and comment tags not marked "+", spaces and tabs
+ * between the start of the line and the tag go (lstrip_blocks). */
+static void emit_text(struct J *j, size_t p, size_t q, char kind, char mod, int line_starting)
+{
+	const char *s = j->src;
+	size_t te = q;
+	if (kind && mod == '-') {
+		size_t b, e;
+		py_strip(s + p, q - p, 2, NULL, 0, &b, &e);
+		te = p + e;
+	} else if (kind && kind != '{' && mod != '+') {
+		size_t l = q;
+		while (l > p && s[l - 1] != '\n')
+			l--;
+		if (l > p || line_starting) {
+			size_t i = l;
+			while (i < q && space_at(s, j->srclen, i))
+				i += space_at(s, j->srclen, i);
+			if (i == q && l < q)
+				te = l;
+		}
+	}
+	if (te > p) {
+		struct tok *k = emit(j, T_TEXT, p);
+		k->s = s + p;
+		k->n = te - p;
+	}
+}
+
+/* At s[i], "STR" after optional spaces; returns the offset after it, or 0. */
+static size_t word_at(const char *s, size_t n, size_t i, const char *w)
+{
+	while (i < n && strchr(" \t\n\r\f\v", s[i]))
+		i++;
+	size_t l = strlen(w);
+	return i + l <= n && !memcmp(s + i, w, l) ? i + l : 0;
+}
+
+/* The end of a block tag at s[i] after optional spaces: "-%}" (*mark '-'),
+ * "+%}" ('+') or "%}" (0); returns the offset after it, or 0. */
+static size_t block_end_at(const char *s, size_t n, size_t i, char *mark)
+{
+	size_t e;
+	*mark = 0;
+	if ((e = word_at(s, n, i, "-%}")) || (e = word_at(s, n, i, "+%}"))) {
+		*mark = s[e - 3];
+		return e;
+	}
+	return word_at(s, n, i, "%}");
+}
+
+/* {% raw %}...{% endraw %}: the text in between is kept as it is.  As in
+ * Jinja, "{% raw -%}" strips the whitespace after it but "{% raw %}" does
+ * not eat a newline.  Returns the offset after the endraw tag, 0 if the
+ * tag at q is not a raw tag. */
+static size_t lex_raw(struct J *j, size_t q, size_t body, int *line_starting)
+{
+	const char *s = j->src;
+	size_t n = j->srclen, p = word_at(s, n, body, "raw"), e;
+	char mark;
+	if (!p || (p < n && !strchr(" \t\n\r\f\v-%", s[p])) || !(e = block_end_at(s, n, p, &mark)) || mark == '+')
+		return 0;
+	*line_starting = 0;
+	if (mark == '-')
+		e = skip_space(s, n, e, line_starting);
+	for (size_t i = e; i + 1 < n; i++) {
+		if (s[i] != '{' || s[i + 1] != '%')
+			continue;
+		char mod = i + 2 < n ? s[i + 2] : 0;
+		size_t k = word_at(s, n, i + 2 + (mod == '-' || mod == '+'), "endraw"), end;
+		if (!k || !(end = block_end_at(s, n, k, &mark)))
+			continue;
+		emit_text(j, e, i, '%', mod, *line_starting);
+		*line_starting = 0;
+		if (mark == '-')
+			end = skip_space(s, n, end, line_starting);
+		else if (!mark && end < n && s[end] == '\n') {
+			end++;
+			*line_starting = 1;
+		}
+		return end;
+	}
+	fail(j, q, "unterminated {%% raw %%} block: missing {%% endraw %%}");
+}
+
 /* Cut the template into tokens.  Whitespace control as in Jinja with
  * trim_blocks and lstrip_blocks: "{%-"/"{{-" strip the whitespace before
  * the tag, "-%}"/"-}}" the whitespace after it; a block or comment tag
@@ -520,36 +607,15 @@ static void lex(struct J *j)
 			q++;
 		if (q + 1 >= n)
 			q = n;
-		size_t te = q; /* text is s[p..te) */
 		char kind = q < n ? s[q + 1] : 0;
 		char mod = q + 2 < n ? s[q + 2] : 0;
-		if (q < n) {
-			if (mod == '-') {
-				size_t b, e;
-				py_strip(s + p, q - p, 2, NULL, 0, &b, &e);
-				te = p + e;
-			} else if (kind != '{' && mod != '+') {
-				size_t l = q;
-				while (l > p && s[l - 1] != '\n')
-					l--;
-				if (l > p || line_starting) {
-					size_t i = l;
-					while (i < q && space_at(s, n, i))
-						i += space_at(s, n, i);
-					if (i == q && l < q)
-						te = l;
-				}
-			}
-		}
-		if (te > p) {
-			struct tok *k = emit(j, T_TEXT, p);
-			k->s = s + p;
-			k->n = te - p;
-		}
+		emit_text(j, p, q, kind, mod, line_starting);
 		if (q >= n)
 			break;
 		size_t body = q + 2 + (mod == '-' || mod == '+');
 		int strip_after = 0, keep = 0;
+		if (kind == '%' && (p = lex_raw(j, q, body, &line_starting)))
+			continue;
 		if (kind == '#') {
 			const char *e = NULL;
 			for (size_t i = body; i + 1 < n; i++)
@@ -717,7 +783,8 @@ enum nk {
 	N_CONST, N_NAME, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_FILTER, N_TEST, N_NOT, N_NEG, N_POS,
 	N_BIN, N_CMP, N_AND, N_OR, N_COND, N_LIST, N_DICT, N_CONCAT,
 	/* statements */
-	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK, S_MACRO
+	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK, S_MACRO,
+	S_FILTERBLOCK
 };
 
 struct node {
@@ -1339,6 +1406,22 @@ static struct node *parse_stmt(struct J *j)
 		end_block(j);
 		parse_body(j, &x->body, ends, k->pos, "macro");
 		end_block(j);
+	} else if (is_name(k, "filter")) {
+		/* {% filter name(args) | name2 %}...{% endfilter %} */
+		static const char *const ends[] = {"endfilter", NULL};
+		x = mknode(j, S_FILTERBLOCK, k->pos);
+		struct node *f = mknode(j, N_FILTER, cur(j)->pos);
+		f->a = mknode(j, N_CONST, k->pos);
+		f->name = expect_name(j);
+		if (is_op(cur(j), "("))
+			parse_args(j, f);
+		x->a = parse_filters(j, f);
+		for (struct node *g = x->a; g->k != N_CONST; g = g->a)
+			if (g->k != N_FILTER)
+				fail(j, g->pos, "only filters may follow a filter block");
+		end_block(j);
+		parse_body(j, &x->body, ends, k->pos, "filter");
+		end_block(j);
 	} else if (is_name(k, "generation")) {
 		/* transformers' marker for assistant tokens: renders its body */
 		static const char *const ends[] = {"endgeneration", NULL};
@@ -1389,7 +1472,7 @@ static struct tok *parse_body(struct J *j, struct vec *body, const char *const *
 						return kw;
 					}
 				static const char *const closers[] = {"endif", "endfor", "endset", "elif", "else",
-				                                      "endgeneration", "endmacro", "endraw", NULL};
+				                                      "endgeneration", "endmacro", "endraw", "endfilter", NULL};
 				for (const char *const *e = closers; *e; e++)
 					if (is_name(kw, *e))
 						fail(j, kw->pos, "unexpected '%s'%s%s", *e, ends ? " inside " : "",
@@ -3027,6 +3110,17 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	return F_NORMAL;
 }
 
+/* The scope of a block body (block set, filter, generation): like a
+ * function body in Jinja, its assignments do not leak out.  In the arena,
+ * since a macro defined inside may keep it. */
+static struct scope *inner_scope(struct J *j, struct scope *sc)
+{
+	struct scope *s = alloc(j, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->up = sc;
+	return s;
+}
+
 static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sbuf *capture)
 {
 	if (++j->depth > CHAT_MAX_DEPTH * 4)
@@ -3067,15 +3161,15 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 			dict_set(j, ns, mkstrc(j, x->targets.v[0]), eval(j, sc, x->a), x->pos);
 			break;
 		}
-		case S_SETBLOCK: {
+		case S_SETBLOCK:
+		case S_FILTERBLOCK: {
 			struct sbuf b = {0};
 			sput(j, &b, "", 0);
-			f = exec(j, sc, &x->body, &b);
+			f = exec(j, inner_scope(j, sc), &x->body, &b);
 			struct val *v = mkstr(j, b.s, b.n);
-			if (x->a) { /* filters applied to the captured text */
-				struct node *fx = x->a;
+			if (x->a) { /* filters applied to the captured text, innermost first */
 				struct vec chain = {0};
-				for (; fx && fx->k == N_FILTER; fx = fx->a)
+				for (struct node *fx = x->a; fx->k == N_FILTER; fx = fx->a)
 					vpush(j, &chain, fx);
 				for (size_t k = chain.n; k-- > 0;) {
 					struct args a;
@@ -3083,12 +3177,21 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 					v = apply_filter(j, ((struct node *)chain.v[k])->name, v, &a, x->pos);
 				}
 			}
-			assign(j, sc, x->targets.v[0], v);
+			if (x->k == S_SETBLOCK) {
+				assign(j, sc, x->targets.v[0], v);
+				break;
+			}
+			if (v->t != V_STR) /* Jinja joins it as is: a TypeError */
+				fail(j, x->pos, "a filter block must give a string, this one gives a %s", tname(v));
+			if (capture)
+				sput(j, capture, v->s, v->n);
+			else
+				out(j, v->s, v->n, x->pos);
 			break;
 		}
 		case S_BREAK: f = F_BREAK; break;
 		case S_CONTINUE: f = F_CONTINUE; break;
-		case S_BLOCK: f = exec(j, sc, &x->body, capture); break;
+		case S_BLOCK: f = exec(j, inner_scope(j, sc), &x->body, capture); break;
 		case S_MACRO: {
 			struct val *m = mkval(j, V_MACRO);
 			m->macro = x;

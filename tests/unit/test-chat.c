@@ -358,6 +358,7 @@ static void test_hostile(void)
 	expect_fail("macro arguments", "{% macro f(a) %}{% endmacro %}{{ f(1, 2) }}", "takes at most 1");
 	expect_fail("recursive macro", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "too deeply");
 	expect_fail("include", "{% include 'x' %}", "unsupported statement 'include'");
+	expect_fail("unterminated raw", "a {% raw %} b {% endraw", "missing {% endraw %}");
 	expect_fail("unknown filter", "{{ messages | shuffle }}", "line 1 col 15: unsupported filter 'shuffle'");
 	expect_fail("unknown test", "{{ 1 is prime }}", "unsupported test 'prime'");
 	expect_fail("unknown method", "{{ 'a'.zfill(3) }}", "undefined and cannot be called");
@@ -446,10 +447,18 @@ static void test_semantics(void)
 		{"a\n  {%+ if true %}x{% endif %}\n  {%- if true +%}\ny{% endif %}", "a\n  x\ny"},
 		{"{% set t %}{{ 'in' }}side{% endset %}[{{ t }}]", "[inside]"},
 		{"{% generation %}{{ 'gen' }}{% endgeneration %}", "gen"},
+		{"a {% raw %}{{ x }}\n  {% if %}{% endraw %}\nb|a\n  {% raw -%}  x  \n  {%- endraw %} b|"
+		 "{%- raw %} y {% endraw -%}  \n z|x\n   {% raw %}r\n   {% endraw %}\n   q",
+		 "a {{ x }}\n  {% if %}b|a\nx b| y z|x\nr\n   q"},
 		{"{% set s = \"hello they're 1st-class (x) [y]z  ABC\\tdEF\" %}{{ s | title }}|{{ s.title() }}|{{ s | capitalize }}",
 		 "Hello They're 1st-Class (X) [Y]z  Abc\tDef|Hello They'Re 1St-Class (X) [Y]Z  Abc\tDef|"
 		 "Hello they're 1st-class (x) [y]z  abc\tdef"},
 		{"{% set t | upper | replace('A', '4') %}abc{% endset %}{{ t }}", "4BC"},
+		{"{% set x = 1 %}{% filter trim %}{% set x = 2 %}{{ x }}{% endfilter %}{{ x }}|{% set b %}{% set x = 3 %}"
+		 "{{ x }}{% endset %}{{ b }}{{ x }}|{% generation %}{% set x = 4 %}{{ x }}{% endgeneration %}{{ x }}|"
+		 "{% set ns = namespace(a=1) %}{% filter trim %}{% set ns.a = 2 %}{% endfilter %}{{ ns.a }}", "21|31|41|2"},
+		{"<{% filter upper | replace('B', '8') %}ab{{ 'c' }}{% filter trim %}  d  {% endfilter %}{% endfilter %}>",
+		 "<A8CD>"},
 		{"{% macro f(a, b='B', c=none) -%}\n  [{{ a }}{{ b }}{{ c }}{{ messages | length }}]\n{%- endmacro %}"
 		 "{{ f(1) }}{{ f(2, c=3) }}{% set g = f %}{{ g('x', 'y') | length }}", "[1BNone1][2B31]9"},
 		{"{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1) | int }}{% endmacro %}{{ fact(5) }}", "120"},
