@@ -110,6 +110,19 @@ static void fail_at(struct cur *c, const char *fmt, ...)
 		err_set(c->e, "%s: %s", c->name, msg);
 }
 
+/* A key from the file, fit for a message: at most 80 bytes, control and
+ * non-ASCII bytes shown as '?', so a hostile key cannot drive the terminal. */
+static const char *shown(char *buf, size_t cap, const char *s, uint64_t len)
+{
+	size_t n = len < cap - 4 ? (size_t)len : cap - 4, i;
+	if (n > 80)
+		n = 80;
+	for (i = 0; i < n; i++)
+		buf[i] = s[i] >= 32 && s[i] < 127 ? s[i] : '?';
+	strcpy(buf + i, n < len ? "..." : "");
+	return buf;
+}
+
 static bool need(struct cur *c, uint64_t n)
 {
 	if (n > c->size - c->pos)
@@ -217,6 +230,11 @@ static bool rd_value(struct cur *c, uint32_t t, struct gguf_value *v)
 		uint64_t bytes = n * vtype_size[et];  /* n <= 2^30, size <= 8 */
 		if (!need(c, bytes))
 			return false;
+		if (et == GGUF_BOOL)
+			for (uint64_t i = 0; i < n; i++)
+				if (c->base[c->pos + i] > 1)
+					FAIL(c, "bool element %llu is %u, neither 0 nor 1", (unsigned long long)i,
+					     c->base[c->pos + i]);
 		c->pos += bytes;
 	}
 	v->size = (uint64_t)(c->base + c->pos - v->p);
@@ -243,10 +261,27 @@ static bool mul_ok(uint64_t a, uint64_t b, uint64_t *r)
 	return !__builtin_mul_overflow(a, b, r);
 }
 
+/* Make room for record i of n: the arrays grow with the records actually
+ * read, so a count that merely fits the file size costs nothing until the
+ * records are there (a hostile count fails at the first short record). */
+static void *grow(void *arr, uint64_t i, uint64_t n, size_t size, uint64_t *cap)
+{
+	if (i < *cap)
+		return arr;
+	uint64_t c = *cap ? *cap * 2 : 64;
+	if (c > n)
+		c = n;
+	arr = xreallocarray(arr, (size_t)c, size);
+	memset((char *)arr + *cap * size, 0, (size_t)(c - *cap) * size);
+	*cap = c;
+	return arr;
+}
+
 static bool parse(struct gguf *g, struct cur *c)
 {
 	uint32_t magic;
 	uint64_t i;
+	char kb[96];
 
 	snprintf(c->where, sizeof c->where, "header");
 	if (c->size == 0)
@@ -262,7 +297,8 @@ static bool parse(struct gguf *g, struct cur *c)
 	if (g->version == 1)
 		FAIL(c, "GGUF version 1 is not supported (convert the file to version 3)");
 	if (g->version != 2 && g->version != 3) {
-		if ((g->version & 0xffff) == 0)
+		/* ggml's heuristic: a byte-swapped small version has its low half zero */
+		if (g->version != 0 && (g->version & 0xffff) == 0)
 			FAIL(c, "version %u: the file looks big-endian, which is not supported", g->version);
 		FAIL(c, "unsupported GGUF version %u (supported: 2, 3)", g->version);
 	}
@@ -277,9 +313,10 @@ static bool parse(struct gguf *g, struct cur *c)
 		FAIL(c, "tensor count %llu cannot fit in a file of %llu bytes",
 		     (unsigned long long)g->n_tensors, (unsigned long long)c->size);
 
-	g->kv = xcalloc(g->n_kv, sizeof *g->kv);
+	uint64_t cap = 0;
 	g->alignment = GGUF_DEFAULT_ALIGNMENT;
 	for (i = 0; i < g->n_kv; i++) {
+		g->kv = grow(g->kv, i, g->n_kv, sizeof *g->kv, &cap);
 		struct gguf_kv *kv = &g->kv[i];
 		uint32_t t;
 		snprintf(c->where, sizeof c->where, "key %llu of %llu", (unsigned long long)i,
@@ -290,7 +327,7 @@ static bool parse(struct gguf *g, struct cur *c)
 			FAIL(c, "empty key");
 		if (kv->key.len > 65535)
 			FAIL(c, "key of %llu bytes is over the 65535-byte limit", (unsigned long long)kv->key.len);
-		snprintf(c->where, sizeof c->where, "key '%.*s'", (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.s);
+		snprintf(c->where, sizeof c->where, "key '%s'", shown(kb, sizeof kb, kv->key.s, kv->key.len));
 		if (!rd_u32(c, &t) || !rd_value(c, t, &kv->val))
 			return false;
 		if (kv->key.len == 17 && memcmp(kv->key.s, "general.alignment", 17) == 0) {
@@ -308,11 +345,11 @@ static bool parse(struct gguf *g, struct cur *c)
 	qsort(g->kv_sorted, g->n_kv, sizeof *g->kv_sorted, cmp_kv);
 	for (i = 1; i < g->n_kv; i++)
 		if (cmp_kv(&g->kv_sorted[i - 1], &g->kv_sorted[i]) == 0)
-			FAIL(c, "duplicate key '%.*s'", (int)(g->kv_sorted[i]->key.len > 80 ? 80 : g->kv_sorted[i]->key.len),
-			     g->kv_sorted[i]->key.s);
+			FAIL(c, "duplicate key '%s'", shown(kb, sizeof kb, g->kv_sorted[i]->key.s, g->kv_sorted[i]->key.len));
 
-	g->tensors = xcalloc(g->n_tensors, sizeof *g->tensors);
+	cap = 0;
 	for (i = 0; i < g->n_tensors; i++) {
+		g->tensors = grow(g->tensors, i, g->n_tensors, sizeof *g->tensors, &cap);
 		struct gguf_tensor *t = &g->tensors[i];
 		struct gguf_str name;
 		uint32_t type;
@@ -330,7 +367,7 @@ static bool parse(struct gguf *g, struct cur *c)
 			FAIL(c, "tensor name contains a NUL byte");
 		memcpy(t->name, name.s, name.len);
 		t->name[name.len] = 0;
-		snprintf(c->where, sizeof c->where, "tensor %s", t->name);
+		snprintf(c->where, sizeof c->where, "tensor '%s'", shown(kb, sizeof kb, t->name, strlen(t->name)));
 		if (!rd_u32(c, &t->n_dims))
 			return false;
 		if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
@@ -352,8 +389,10 @@ static bool parse(struct gguf *g, struct cur *c)
 		if (t->ne[0] % ggml_block_size(t->type))
 			FAIL(c, "row of %llu elements is not a multiple of the %s block size %u",
 			     (unsigned long long)t->ne[0], ggml_type_name(t->type), ggml_block_size(t->type));
-		t->row_bytes = t->ne[0] / ggml_block_size(t->type) * ggml_type_size(t->type);
-		if (!mul_ok(t->row_bytes, n / t->ne[0], &t->nbytes))
+		/* the element count fits in 2^63, the bytes may not (found by fuzzing:
+		 * 2^62 F32 elements made a row of 2^64 = 0 bytes) */
+		if (!mul_ok(t->ne[0] / ggml_block_size(t->type), ggml_type_size(t->type), &t->row_bytes) ||
+		    !mul_ok(t->row_bytes, n / t->ne[0], &t->nbytes))
 			FAIL(c, "byte size overflows");
 		if (!rd_u64(c, &t->offset))
 			return false;
@@ -366,7 +405,8 @@ static bool parse(struct gguf *g, struct cur *c)
 	qsort(g->tensor_sorted, g->n_tensors, sizeof *g->tensor_sorted, cmp_tensor);
 	for (i = 1; i < g->n_tensors; i++)
 		if (strcmp(g->tensor_sorted[i - 1]->name, g->tensor_sorted[i]->name) == 0)
-			FAIL(c, "duplicate tensor name '%s'", g->tensor_sorted[i]->name);
+			FAIL(c, "duplicate tensor name '%s'",
+			     shown(kb, sizeof kb, g->tensor_sorted[i]->name, strlen(g->tensor_sorted[i]->name)));
 
 	/* data section */
 	uint64_t a = g->alignment, start = c->pos;
@@ -377,15 +417,18 @@ static bool parse(struct gguf *g, struct cur *c)
 	uint64_t avail = c->size >= start ? c->size - start : 0, end_prev = 0;
 	for (i = 0; i < g->n_tensors; i++) {
 		struct gguf_tensor *t = &g->tensors[i];
-		snprintf(c->where, sizeof c->where, "tensor %s", t->name);
+		snprintf(c->where, sizeof c->where, "tensor '%s'", shown(kb, sizeof kb, t->name, strlen(t->name)));
 		if (t->offset % a)
 			FAIL(c, "data offset %llu is not a multiple of the alignment %u",
 			     (unsigned long long)t->offset, g->alignment);
+		if (i > 0 && t->offset < g->tensors[i - 1].offset)
+			FAIL(c, "data offset %llu is out of order (the previous tensor starts at %llu)",
+			     (unsigned long long)t->offset, (unsigned long long)g->tensors[i - 1].offset);
 		if (t->offset < end_prev)
-			FAIL(c, "data offset %llu overlaps the previous tensor or is out of order (previous ends at %llu)",
+			FAIL(c, "data offset %llu overlaps the previous tensor (which ends at %llu)",
 			     (unsigned long long)t->offset, (unsigned long long)end_prev);
 		if (t->offset > avail || t->nbytes > avail - t->offset)
-			FAIL(c, "data (offset %llu, %llu bytes) runs past the end of the file (%llu bytes of data)",
+			FAIL(c, "data (offset %llu, %llu bytes) runs past the end of the file (cut short? %llu bytes of data)",
 			     (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)avail);
 		end_prev = t->offset + t->nbytes;
 		t->data = c->base + start + t->offset;

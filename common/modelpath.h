@@ -1,11 +1,47 @@
 /* modelpath.h - what -m MODEL names (design.md): a .gguf file, a model
- * directory, or a repo id (ORG/NAME) found in the local Hugging Face cache. */
+ * directory, or a repo id (ORG/NAME) found in the local Hugging Face cache.
+ * Also the cache layout facts hf-fetch shares (formats.md 6.4). */
 #ifndef LMU_MODELPATH_H
 #define LMU_MODELPATH_H
 
+#include "err.h"
+
 /* Resolve MODEL to the path of a GGUF file (a fresh string), or die with
- * a message that says what was looked for.  A directory is searched for
- * exactly one *.gguf file. */
+ * a message that says what was looked for.  MODEL is
+ *   - a file: used as it is;
+ *   - a directory: it must hold exactly one *.gguf file;
+ *   - ORG/NAME[@REVISION][:FILE], when no such file exists: the snapshot of
+ *     that repo in the Hugging Face cache (refs/REVISION, default main, or
+ *     a 40-hex commit), searched for exactly one .gguf file, or for FILE
+ *     (a path in the repo, or a part of one .gguf file's name, e.g. Q4_K_M). */
 char *model_resolve(const char *model);
+
+/* The hub cache directory: $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE,
+ * $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub.
+ * A fresh string. */
+char *hf_hub_cache(void);
+/* $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+char *hf_home(void);
+
+/* A repo id the Hub could have issued: NAME or ORG/NAME, each part made of
+ * letters, digits, '-', '_', '.', not starting with '.' or '-', no "..",
+ * at most 96 characters each. */
+int hf_repo_id_valid(const char *id);
+
+/* CACHE/models--ORG--NAME (a fresh string). */
+char *hf_repo_dir(const char *cache, const char *repo_id);
+
+/* A path inside a repo that is safe to create under a directory: relative,
+ * no empty, "." or ".." component, no backslash, no control character,
+ * at most 1024 bytes.  Returns 1 if safe. */
+int hf_safe_relpath(const char *p);
+
+/* A branch or tag name usable as refs/<revision>: hf_safe_relpath. */
+int hf_is_commit(const char *rev);	/* 40 lower-case hex digits */
+
+/* Resolve REVISION (branch, tag or commit) of REPO_DIR to a commit using
+ * REPO_DIR/refs; 0 with E filled when it is not cached. */
+int hf_cached_commit(const char *repo_dir, const char *revision, char commit[41],
+		     struct lmu_err *e);
 
 #endif

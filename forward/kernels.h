@@ -58,6 +58,11 @@ static inline size_t blk_bytes(enum ggml_type t)
 	}
 }
 
+/* The scale of a Q8_0/Q8_1 block with largest magnitude amax: the half
+ * amax/127, and 1/d of that half (0 when it is 0): quants are rounded
+ * with the stored scale, so d * q is as close to x as that scale allows. */
+void q8_scale(float amax, uint16_t *dh, float *id);
+
 /* IEEE binary16 <-> binary32 (round to nearest even), and bfloat16. */
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
@@ -114,6 +119,9 @@ struct quant_family {
 	const char *env;    /* as LMU_KERNELS names it */
 	bool (*cpu_ok)(void);
 	quant_matmul_fn *mm[GGML_NTYPES];  /* NULL: the reference serves */
+	/* Activation quantization to Q8_0, Q8_1 or Q8_K (act), bit for bit
+	 * the scalar one; NULL: the scalar one serves. */
+	void (*act)(enum ggml_type act, const float *x, void *dst, int n);
 };
 
 extern const struct quant_family quant_family_scalar, quant_family_avx2, quant_family_avx512;

@@ -33,21 +33,68 @@ INLINE __m512 halves2(uint16_t h0, uint16_t h1)
 				     _mm512_castps128_ps512(f));
 }
 
-/* The 32 nibbles of qs0 (then qs1, or zeros) in element order. */
-INLINE __m512i nibbles2(const uint8_t *qs0, const uint8_t *qs1, const int two)
-{
-	__m128i x0 = _mm_loadu_si128((const void *)qs0);
-	__m128i x1 = two ? _mm_loadu_si128((const void *)qs1) : _mm_setzero_si128();
-	__m256i lo = _mm256_set_m128i(_mm_srli_epi16(x0, 4), x0);
-	__m256i hi = _mm256_set_m128i(_mm_srli_epi16(x1, 4), x1);
-	return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(15));
-}
-
 INLINE uint32_t load32(const uint8_t *p)
 {
 	uint32_t v;
 	memcpy(&v, p, 4);
 	return v;
+}
+
+/* VPERMW indices for two consecutive Q4_0/Q4_1/Q5_0/Q5_1 blocks loaded
+ * into one register: nib[] puts the 16 quant bytes of block 0 in 128-bit
+ * lanes 0 and 1, of block 1 in lanes 2 and 3 (lanes 1 and 3 are shifted
+ * by 4 for the high nibbles); dm[] puts d0 d1 m0 m1 (Q4_0, Q5_0: d0 d1) in words 0-3.  All
+ * fields start at even offsets, so 16-bit granularity suffices. */
+#define R8(x) x, x + 1, x + 2, x + 3, x + 4, x + 5, x + 6, x + 7
+#define NIB(q0, q1) {R8(q0), R8(q0), R8(q1), R8(q1)}
+static const int16_t nib_idx[4][32] __attribute__((aligned(64))) = {
+	NIB(1, 10),  /* Q4_0: 18-byte blocks, qs at byte 2 */
+	NIB(2, 12),  /* Q4_1: 20, qs at 4 */
+	NIB(3, 14),  /* Q5_0: 22, qs at 6 */
+	NIB(4, 16),  /* Q5_1: 24, qs at 8 */
+};
+static const int16_t dm_idx[4][32] __attribute__((aligned(64))) = {
+	{0, 9}, {0, 10, 1, 11}, {0, 11}, {0, 12, 1, 13},
+};
+#undef NIB
+#undef R8
+
+INLINE int nibble_type_index(enum ggml_type t)
+{
+	return t == GGML_Q4_0 ? 0 : t == GGML_Q4_1 ? 1 : t == GGML_Q5_0 ? 2 : 3;
+}
+
+/* Blocks w0 and w0 + 1 (if two) of a 4- or 5-bit type: unsigned quants in
+ * element order (block 0 in lanes 0-7, block 1 in 8-15), d and m. */
+INLINE void nibble_pair(const enum ggml_type t, const uint8_t *w0, const int two,
+			__m512i *q, __m512 *wd, __m128 *dm4)
+{
+	const size_t wsz = blk_bytes(t);
+	const int k = nibble_type_index(t);
+	const __m512i shift = _mm512_inserti64x4(
+		_mm512_castsi256_si512(_mm256_set_epi64x(0x0004000400040004, 0x0004000400040004, 0, 0)),
+		_mm256_set_epi64x(0x0004000400040004, 0x0004000400040004, 0, 0), 1);
+	__m512i v = _mm512_maskz_loadu_epi8(two ? (1ull << 2 * wsz) - 1 : (1ull << wsz) - 1, w0);
+	__m512i x = _mm512_permutexvar_epi16(_mm512_load_si512(nib_idx[k]), v);
+	*q = _mm512_and_si512(_mm512_srlv_epi16(x, shift), _mm512_set1_epi8(15));
+	if (t == GGML_Q5_0 || t == GGML_Q5_1) {
+		size_t qh = t == GGML_Q5_0 ? 2 : 4;
+		__mmask64 h = load32(w0 + qh) | (two ? (uint64_t)load32(w0 + wsz + qh) << 32 : 0);
+		*q = _mm512_or_si512(*q, _mm512_maskz_mov_epi8(h, _mm512_set1_epi8(16)));
+	}
+	*dm4 = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(_mm512_load_si512(dm_idx[k]), v)));
+	if (t == GGML_Q4_0 || t == GGML_Q5_0)
+		*wd = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+					    _mm512_castps128_ps512(*dm4));
+}
+
+/* The weight rows stream from memory in tiles of R short rows, too short
+ * for the hardware prefetcher to follow: while a step reads `bytes` at w,
+ * fetch the same bytes of the same row of the next tile. */
+INLINE void prefetch_next_tile(const uint8_t *w, size_t rb, const int R, const size_t bytes)
+{
+	for (size_t o = 0; o < bytes; o += 64)
+		_mm_prefetch((const char *)(w + R * rb + o), _MM_HINT_T0);
 }
 
 /* Offset of the unsigned weight quants: 8 (Q4_0), 16 (Q5_0), 128 (Q8_0). */
@@ -64,8 +111,10 @@ INLINE void legacy_step(const enum ggml_type t, const uint8_t *W, size_t rb, con
 	const int with_sum = t == GGML_Q4_1 || t == GGML_Q5_1, off = legacy_offset_log2(t);
 	const size_t asz = with_sum ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
 	__m512i aq[MAXC], aoff[MAXC];
-	__m512 ad[MAXC], as[MAXC];
+	__m512 ad[MAXC];
+	__m128 ds[MAXC];
 
+	_Pragma("GCC unroll 4")
 	for (int c = 0; c < C; c++) {
 		const uint8_t *a0 = X + c * xs + (size_t)i * asz, *a1 = a0 + asz;
 		const struct blk_q8_1 *b0 = (const void *)a0, *b1 = (const void *)a1;
@@ -73,49 +122,27 @@ INLINE void legacy_step(const enum ggml_type t, const uint8_t *W, size_t rb, con
 		__m256i lo = _mm256_loadu_si256((const void *)(a0 + qoff));
 		__m256i hi = two ? _mm256_loadu_si256((const void *)(a1 + qoff)) : _mm256_setzero_si256();
 		aq[c] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-		ad[c] = halves2(b0->d, two ? b1->d : 0);
-		if (with_sum)
-			as[c] = _mm512_mul_ps(halves2(b0->s, two ? b1->s : 0), _mm512_set1_ps(0.125f));
+		if (with_sum)  /* d0 d1 s0 s1, to multiply by the weights' d0 d1 m0 m1 */
+			ds[c] = _mm_cvtph_ps(_mm_unpacklo_epi16(_mm_cvtsi32_si128((int)load32(a0)),
+								_mm_cvtsi32_si128(two ? (int)load32(a1) : 0)));
+		else
+			ad[c] = halves2(b0->d, two ? b1->d : 0);
 		if (off >= 0) {
 			__m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), aq[c]);
 			aoff[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s, off));
 		}
 	}
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++) {
 		const uint8_t *w0 = W + r * rb + (size_t)i * wsz, *w1 = w0 + wsz;
 		__m512i q;
-		__m512 wd, wm = _mm512_setzero_ps();
+		prefetch_next_tile(w0, rb, R, 2 * wsz);
+		__m512 wd = _mm512_setzero_ps();
+		__m128 dm = _mm_setzero_ps();
 		switch (t) {
-		case GGML_Q4_0: {
-			const struct blk_q4_0 *b0 = (const void *)w0, *b1 = (const void *)w1;
-			q = nibbles2(b0->qs, b1->qs, two);
-			wd = halves2(b0->d, two ? b1->d : 0);
+		case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1:
+			nibble_pair(t, w0, two, &q, &wd, &dm);
 			break;
-		}
-		case GGML_Q4_1: {
-			const struct blk_q4_1 *b0 = (const void *)w0, *b1 = (const void *)w1;
-			q = nibbles2(b0->qs, b1->qs, two);
-			wd = halves2(b0->d, two ? b1->d : 0);
-			wm = halves2(b0->m, two ? b1->m : 0);
-			break;
-		}
-		case GGML_Q5_0: {
-			const struct blk_q5_0 *b0 = (const void *)w0, *b1 = (const void *)w1;
-			__mmask64 h = load32(b0->qh) | (two ? (uint64_t)load32(b1->qh) << 32 : 0);
-			q = nibbles2(b0->qs, b1->qs, two);
-			q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(h, _mm512_set1_epi8(16)));
-			wd = halves2(b0->d, two ? b1->d : 0);
-			break;
-		}
-		case GGML_Q5_1: {
-			const struct blk_q5_1 *b0 = (const void *)w0, *b1 = (const void *)w1;
-			__mmask64 h = load32(b0->qh) | (two ? (uint64_t)load32(b1->qh) << 32 : 0);
-			q = nibbles2(b0->qs, b1->qs, two);
-			q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(h, _mm512_set1_epi8(16)));
-			wd = halves2(b0->d, two ? b1->d : 0);
-			wm = halves2(b0->m, two ? b1->m : 0);
-			break;
-		}
 		default: {  /* Q8_0 */
 			const struct blk_q8_0 *b0 = (const void *)w0, *b1 = (const void *)w1;
 			__m256i lo = _mm256_loadu_si256((const void *)b0->qs);
@@ -125,18 +152,29 @@ INLINE void legacy_step(const enum ggml_type t, const uint8_t *W, size_t rb, con
 			break;
 		}
 		}
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++) {
 			__m512i s = _mm512_dpbusd_epi32(off >= 0 ? aoff[c] : _mm512_setzero_si512(), q, aq[c]);
-			acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(wd, ad[c]), acc[r][c]);
-			if (with_sum)
-				acc[r][c] = _mm512_fmadd_ps(wm, as[c], acc[r][c]);
+			if (with_sum) {
+				/* p = d0*da0 d1*da1 m0*s0 m1*s1: the block scales for lanes
+				 * 0-7 and 8-15, and the two min terms, added to lanes 2, 3 */
+				__m512 p = _mm512_castps128_ps512(_mm_mul_ps(dm, ds[c]));
+				__m512 sc = _mm512_permutexvar_ps(
+					_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), p);
+				acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[r][c]);
+				acc[r][c] = _mm512_mask_add_ps(acc[r][c], 0xc, acc[r][c], p);
+			} else {
+				acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(wd, ad[c]), acc[r][c]);
+			}
 		}
 	}
 }
 
 INLINE void store_tile(__m512 acc[MAXR][MAXC], float *Y, int ldy, const int R, const int C)
 {
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			Y[(size_t)c * ldy + r] = _mm512_reduce_add_ps(acc[r][c]);
 }
@@ -147,7 +185,9 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 	__m512 acc[MAXR][MAXC];
 	int nblk = n / QK, i = 0;
 
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
 	for (; i + 1 < nblk; i += 2)
@@ -188,13 +228,17 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 	const size_t wsz = blk_bytes(t);
 	__m512 acc[MAXR][MAXC];
 
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
 	for (int i = 0; i < n / QK_K; i++) {
+		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *w = W + r * rb + (size_t)i * wsz;
 			__m512i q[4], scv[4];
+			prefetch_next_tile(w, rb, R, wsz);
 			__m256i mins = _mm256_setzero_si256(), sc16 = _mm256_setzero_si256();
 			float d, dmin = 0;
 
@@ -241,6 +285,7 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 					scv[k] = _mm512_permutexvar_epi16(_mm512_load_si512(kq4_idx[k]), sc);
 				}
 			}
+			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++) {
 				const struct blk_q8_k *a = (const void *)(X + c * xs + (size_t)i * sizeof(struct blk_q8_k));
 				__m256i bsums = _mm256_loadu_si256((const void *)a->bsums);
@@ -282,10 +327,14 @@ INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rb, cons
 	const size_t es = t == GGML_F32 ? 4 : 2;
 	__m512 a[MAXC];
 
+	_Pragma("GCC unroll 4")
 	for (int c = 0; c < C; c++)
 		a[c] = _mm512_maskz_loadu_ps(m, X + c * xs + (size_t)i * 4);
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++) {
+		prefetch_next_tile(W + r * rb + (size_t)i * es, rb, R, 16 * es);
 		__m512 w = float16(t, W + r * rb + (size_t)i * es, m);
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_fmadd_ps(w, a[c], acc[r][c]);
 	}
@@ -297,7 +346,9 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 	__m512 acc[MAXR][MAXC];
 	int i = 0;
 
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
 	for (; i + 16 <= n; i += 16)
@@ -321,6 +372,8 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 		quant_tile_drive(&name##_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 	}
 
+/* 4 x 4 tiles: tile shapes from 2 x 4 to 4 x 4 measured the same within
+ * the noise of this machine; 4 rows keep decode streaming 4 rows at once. */
 KERNEL(mm_f32, tile_float, GGML_F32, 4, 4)
 KERNEL(mm_f16, tile_float, GGML_F16, 4, 4)
 KERNEL(mm_bf16, tile_float, GGML_BF16, 4, 4)
@@ -332,6 +385,58 @@ KERNEL(mm_q8_0, tile_legacy, GGML_Q8_0, 4, 4)
 KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 4)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 4)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 4)
+
+/* Activation quantization, bit for bit quant_act_row's scalar code:
+ * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
+INLINE __m512i q8_16(__m512 x, float id)
+{
+	__m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(x, _mm512_set1_ps(id)));
+	return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+}
+
+INLINE __m512 abs16(__m512 x)
+{
+	return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
+}
+
+TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
+{
+	if (a == GGML_Q8_K) {
+		struct blk_q8_k *b = dst;
+		for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+			__m512 m = _mm512_setzero_ps();
+			for (int g = 0; g < 16; g++)
+				m = _mm512_max_ps(m, abs16(_mm512_loadu_ps(x + 16 * g)));
+			float d = _mm512_reduce_max_ps(m) / 127, id = d != 0 ? 1 / d : 0;
+			b[i].d = d;
+			for (int g = 0; g < 16; g++) {
+				__m512i q = q8_16(_mm512_loadu_ps(x + 16 * g), id);
+				_mm_storeu_si128((void *)(b[i].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+				b[i].bsums[g] = (int16_t)_mm512_reduce_add_epi32(q);
+			}
+		}
+		return;
+	}
+	struct blk_q8_0 *b0 = dst;
+	struct blk_q8_1 *b1 = dst;
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		__m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+		uint16_t dh;
+		float id;
+		q8_scale(_mm512_reduce_max_ps(_mm512_max_ps(abs16(x0), abs16(x1))), &dh, &id);
+		__m512i q0 = q8_16(x0, id), q1 = q8_16(x1, id);
+		__m256i q = _mm256_set_m128i(_mm512_cvtepi32_epi8(q1), _mm512_cvtepi32_epi8(q0));
+		if (a == GGML_Q8_1) {
+			int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+			b1[i].d = dh;
+			b1[i].s = f32_to_f16(f16_to_f32(dh) * (float)sum);
+			_mm256_storeu_si256((void *)b1[i].qs, q);
+		} else {
+			b0[i].d = dh;
+			_mm256_storeu_si256((void *)b0[i].qs, q);
+		}
+	}
+}
 
 static bool cpu_ok(void)
 {
@@ -348,5 +453,5 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
 		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
-	}
+	}, act_q8
 };

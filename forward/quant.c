@@ -79,11 +79,12 @@ size_t quant_act_row_bytes(enum ggml_type wtype, int n)
 	return (size_t)n / ggml_block_size(a) * ggml_type_size(a);
 }
 
-/* Round x / d to the nearest integer in [-127, 127]. */
+/* Round x / d to the nearest integer (ties to even) in [-127, 127]; a NaN
+ * becomes -127, as the SIMD conversions make it. */
 static int8_t q8(float x, float id)
 {
 	float q = nearbyintf(x * id);
-	return (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+	return (int8_t)(q > 127 ? 127 : q >= -127 ? q : -127);
 }
 
 static float absmax(const float *x, int n)
@@ -94,16 +95,24 @@ static float absmax(const float *x, int n)
 	return m;
 }
 
-/* Q8_0 and Q8_1: the stored half-precision scale is the one used to round,
- * so d * q is as close to x as that scale allows. */
+void q8_scale(float amax, uint16_t *dh, float *id)
+{
+	float d;
+	*dh = f32_to_f16(amax / 127);
+	d = f16_to_f32(*dh);
+	*id = d != 0 ? 1 / d : 0;
+}
+
 static void quant_q8_0_1(const float *x, void *dst, int n, bool with_sum)
 {
 	struct blk_q8_0 *b0 = dst;
 	struct blk_q8_1 *b1 = dst;
 
 	for (int i = 0; i < n / QK; i++, x += QK) {
-		uint16_t dh = f32_to_f16(absmax(x, QK) / 127);
-		float d = f16_to_f32(dh), id = d != 0 ? 1 / d : 0;
+		uint16_t dh;
+		float id, d;
+		q8_scale(absmax(x, QK), &dh, &id);
+		d = f16_to_f32(dh);
 		int8_t *qs = with_sum ? b1[i].qs : b0[i].qs;
 		int sum = 0;
 		for (int j = 0; j < QK; j++) {
@@ -135,9 +144,31 @@ static void quant_q8_k(const float *x, struct blk_q8_k *b, int n)
 	}
 }
 
+static const struct quant_family *family;
+static pthread_once_t family_once = PTHREAD_ONCE_INIT;
+static void family_choose(void);
+
+/* Shapes are checked when a model is loaded; a wrong one here is a bug in
+ * the caller, caught before it reads past a row. */
+static void check_row(const char *what, enum ggml_type t, int n)
+{
+	if (!quant_supported(t) && t != GGML_Q8_1 && t != GGML_Q8_K)
+		die("%s: unsupported tensor type %s", what, ggml_type_name(t) ? ggml_type_name(t) : "?");
+	if (n < 0 || n % (int)ggml_block_size(t) != 0)
+		die("%s: a row of %d elements is not a whole number of %s blocks", what, n, ggml_type_name(t));
+}
+
 void quant_act_row(enum ggml_type wtype, const float *x, void *dst, int n)
 {
-	switch (quant_act_type(wtype)) {
+	enum ggml_type a = quant_act_type(wtype);
+
+	check_row("quant_act_row", wtype, n);
+	pthread_once(&family_once, family_choose);
+	if (a != GGML_F32 && family->act) {
+		family->act(a, x, dst, n);
+		return;
+	}
+	switch (a) {
 	case GGML_Q8_0: quant_q8_0_1(x, dst, n, false); break;
 	case GGML_Q8_1: quant_q8_0_1(x, dst, n, true); break;
 	case GGML_Q8_K: quant_q8_k(x, dst, n); break;
@@ -176,6 +207,7 @@ void dequant_row(enum ggml_type t, const void *src, float *y, int n)
 	const uint16_t *h = src;
 	const float *f = src;
 
+	check_row("dequant_row", t, n);
 	switch (t) {
 	case GGML_F32:
 		memcpy(y, f, (size_t)n * sizeof(float));
@@ -423,6 +455,7 @@ float quant_dot_ref(enum ggml_type t, const void *w, const void *xq, int n, floa
 void quant_matmul_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
 {
+	check_row("quant_matmul_ref", t, n);
 	for (int b = 0; b < nb; b++)
 		for (int r = r0; r < r1; r++)
 			Y[(size_t)b * ldy + r] = quant_dot_ref(t, (const uint8_t *)W + (size_t)r * row_bytes,
@@ -460,14 +493,11 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0} };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL };
 
 static const struct quant_family *const families[] = {
 	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
 };
-static const struct quant_family *family;
-static pthread_once_t family_once = PTHREAD_ONCE_INIT;
-
 static const struct quant_family *family_named(const char *env)
 {
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
@@ -514,6 +544,7 @@ const char *quant_kernel_name(void)
 void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
 {
+	check_row("quant_matmul", t, n);
 	pthread_once(&family_once, family_choose);
 	if ((unsigned)t < GGML_NTYPES && family->mm[t])
 		family->mm[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);

@@ -4,9 +4,11 @@ $(B)/obj/tests/unit/test-sampler.o: CPPFLAGS += -Isample
 
 # make run PROMPT="..."  builds everything, fetches the default model if it
 # is missing, and generates with it through lm-run (the README's first
-# command).  MODEL, RUNFLAGS (extra lm-run options) may be given too.
+# command).  RUN_MODEL and RUNFLAGS (more lm-run options) may be given too;
+# PROMPT reaches lm-run through the environment, so no quoting can break it.
 RUN_MODEL ?= models/smollm2-135m-instruct-q4_1.gguf
 PROMPT ?= Write a haiku about pipes.
+export PROMPT
 .PHONY: run
 run: all
 	@test -f "$(RUN_MODEL)" || $(MAKE) model

@@ -124,20 +124,29 @@ static float penalised(const struct sampler *s, int32_t id, float x)
 	return x;
 }
 
-/* ---- ranking: a max-heap of candidates, best = higher logit, then lower id ---- */
+/* ---- ranking: best = higher logit, then lower id ---- */
 
 static bool better(const struct candidate *a, const struct candidate *b)
 {
 	return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
 }
 
-static void sift_down(struct candidate *h, size_t n, size_t i)
+static bool worse(const struct candidate *a, const struct candidate *b)
+{
+	return better(b, a);
+}
+
+/* A heap whose root is the first by the order `first`: better gives the
+ * best at the root, worse the worst. */
+typedef bool (*order_fn)(const struct candidate *, const struct candidate *);
+
+static void sift_down(struct candidate *h, size_t n, size_t i, order_fn first)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < n && better(&h[l], &h[m]))
+		if (l < n && first(&h[l], &h[m]))
 			m = l;
-		if (r < n && better(&h[r], &h[m]))
+		if (r < n && first(&h[r], &h[m]))
 			m = r;
 		if (m == i)
 			return;
@@ -148,13 +157,19 @@ static void sift_down(struct candidate *h, size_t n, size_t i)
 	}
 }
 
-/* Take the best of heap h[0..*n) out, shrinking the heap. */
-static struct candidate heap_pop(struct candidate *h, size_t *n)
+static void heapify(struct candidate *h, size_t n, order_fn first)
 {
-	struct candidate best = h[0];
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(h, n, i, first);
+}
+
+/* Take the root of heap h[0..*n) out, shrinking the heap. */
+static struct candidate heap_pop(struct candidate *h, size_t *n, order_fn first)
+{
+	struct candidate root = h[0];
 	h[0] = h[--*n];
-	sift_down(h, *n, 0);
-	return best;
+	sift_down(h, *n, 0, first);
+	return root;
 }
 
 int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
@@ -193,7 +208,22 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 	}
 	if (nc == 0)
 		return -1;
-	/* +inf scores: only those remain, equally likely */
+
+	/* top-k: one pass with a heap of the k best so far, its worst at the
+	 * root; the rest need no exp() at all.  The best score stays in. */
+	if (p->top_k > 0 && p->top_k < nc) {
+		heapify(c, p->top_k, worse);
+		for (size_t i = p->top_k; i < nc; i++)
+			if (better(&c[i], &c[0])) {
+				c[0] = c[i];
+				sift_down(c, p->top_k, 0, worse);
+			}
+		nc = p->top_k;
+	}
+
+	/* probabilities over what is left (top-p then applies to the
+	 * distribution top-k leaves, as in transformers); +inf scores: only
+	 * those remain, equally likely */
 	double z = 0;
 	for (size_t i = 0; i < nc; i++) {
 		if (max == INFINITY)
@@ -206,32 +236,19 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 		c[i].p /= z;
 
 	size_t nk = nc;  /* candidates kept */
-	bool truncate = (p->top_k > 0 && p->top_k < nc) || p->top_p < 1.0 || p->min_p > 0.0;
-	if (truncate) {
+	if (p->top_p < 1.0 || p->min_p > 0.0) {
 		/* pop the best ones in order, only as many as the filters need */
-		size_t hn = nc, nr = 0, keep = 0;
-		size_t limit = p->top_k > 0 && p->top_k < nc ? p->top_k : nc;
-		for (size_t i = nc / 2; i-- > 0;)
-			sift_down(c, nc, i);
-		/* top-p applies to the distribution that top-k leaves */
-		double zk = 1.0;
-		if (limit < nc) {
-			zk = 0;
-			while (nr < limit) {
-				ranked[nr] = heap_pop(c, &hn);
-				zk += ranked[nr++].p;
-			}
-		}
-		double cum = 0, need = p->top_p * zk;
-		while (keep < limit) {
-			if (keep == nr)
-				ranked[nr++] = heap_pop(c, &hn);
+		size_t hn = nc, keep = 0;
+		double cum = 0;
+		heapify(c, nc, better);
+		while (hn > 0) {
+			ranked[keep] = heap_pop(c, &hn, better);
 			/* min-p: ids at least min_p times as likely as the best */
 			if (keep > 0 && ranked[keep].p < p->min_p * ranked[0].p)
 				break;
 			cum += ranked[keep++].p;
 			/* top-p: the smallest prefix whose probability reaches top_p */
-			if (p->top_p < 1.0 && cum >= need)
+			if (p->top_p < 1.0 && cum >= p->top_p)
 				break;
 		}
 		c = ranked;

@@ -2,8 +2,11 @@
 # install-deps.sh - the Debian packages the build and the tests need.
 # Run as root (CI does); `make deps` calls it.
 set -eu
+# perl brings prove; python3-pip fetches the test models (make model);
+# man-db lets tests/install.t render the installed man pages.  Only
+# `make fuzz` needs clang (libFuzzer): apt-get install clang.
 pkgs="build-essential make pkg-config perl python3 python3-pip
-libcurl4-openssl-dev libjq-dev libarchive-dev unicode-data"
+libcurl4-openssl-dev libjq-dev libarchive-dev unicode-data man-db jq"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -5,14 +5,14 @@
  * The renderer (chat_jinja.c) implements the subset of Jinja2 that real
  * chat templates use, with the environment transformers sets up:
  * trim_blocks and lstrip_blocks on, a single trailing newline of the
- * template dropped, loop controls (break/continue), the {% generation %}
- * block, and the globals raise_exception(), strftime_now(), namespace(),
- * range() and dict().  Variables: messages (list of {role, content}),
+ * template dropped, loop controls (break/continue), macros, raw and
+ * filter blocks, the {% generation %} block, and the globals raise_exception(),
+ * strftime_now(), namespace(), range() and dict().  Variables: messages (list of {role, content}),
  * add_generation_prompt, bos_token, eos_token (undefined when NULL),
  * tools = none, documents = none.
  *
- * Whatever the renderer does not implement (macros, includes, an unknown
- * filter, test or method, Python repr of non-ASCII text, case mapping of
+ * Whatever the renderer does not implement (call blocks, includes, an
+ * unknown filter, test or method, Python repr of non-ASCII text, case mapping of
  * non-ASCII text...) is an error that names the construct and its line and
  * column in the template: never a silently different rendering.
  *
@@ -34,8 +34,9 @@
 #define CHAT_MAX_STEPS 20000000L         /* evaluation steps */
 #define CHAT_MAX_MEMORY (256u << 20)     /* bytes of working memory */
 
-/* One message.  content NULL stands for JSON null (Python None), which a
- * template sees as none (and prints as "None", as transformers does). */
+/* One message.  content NULL stands for JSON null (Python None): the
+ * message then has no "content" key at all (undefined to the template),
+ * because apply_chat_template drops the keys whose value is None. */
 struct chat_msg {
 	char *role;
 	char *content;
@@ -43,7 +44,13 @@ struct chat_msg {
 
 /* Render the template; returns a malloc'd NUL-terminated string, or NULL
  * with e set.  raise_exception(msg) in the template gives the error
- * "template error: MSG". */
+ * "template error: MSG".  bos_token/eos_token are the TEXTS of the model's
+ * BOS/EOS tokens (e.g. "<|begin_of_text|>"), as transformers passes them.
+ *
+ * To get apply_chat_template(tokenize=True)'s ids, encode the result with
+ * special tokens parsed (the template writes "<|im_start|>" etc. as text)
+ * and WITHOUT adding BOS/EOS: templates that want BOS write bos_token
+ * themselves (transformers encodes with add_special_tokens=False). */
 char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs,
                   bool add_generation_prompt, const char *bos_token, const char *eos_token,
                   struct lmu_err *e);
@@ -76,8 +83,10 @@ const char *chat_template_family(const char *tmpl);
  *   full = render(msgs[0 .. n_msgs), add_generation_prompt)
  *
  * The result is full minus head when head is a prefix of full.  When it is
- * not (templates that rewrite earlier turns, for example ones that move
- * the system prompt into the last user turn), the result is NULL with an
+ * not (templates that rewrite earlier turns: Mistral Nemo moves the system
+ * prompt into the last user turn, Qwen3 drops the thinking block of
+ * assistant turns once a user turn follows, Phi-3.5 ends a conversation
+ * without generation prompt with eos_token), the result is NULL with an
  * error saying so: the caller must then re-evaluate the whole
  * conversation.  n_new == n_msgs (nothing before) gives the whole render.
  * n_new must be 1..n_msgs.  Note: the head is rendered without the

@@ -13,6 +13,7 @@
  * message; nothing is silently truncated. */
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,6 +56,7 @@ struct J {
 	int depth;
 	struct tok *toks; /* (ntok) */
 	size_t ntok, tcap, tp;
+	struct val **small_ints; /* (SMALL_INTS) shared values of 0..SMALL_INTS-1 */
 	char *out; /* malloc'd result being built (outlen, outcap) */
 	size_t outlen, outcap;
 };
@@ -87,6 +89,8 @@ static void fail(struct J *j, size_t pos, const char *fmt, ...)
 
 static void *alloc(struct J *j, size_t n)
 {
+	if (n > CHAT_MAX_MEMORY)
+		fail(j, (size_t)-1, "template needs more than %u MiB of working memory", CHAT_MAX_MEMORY >> 20);
 	n = (n + 15) & ~(size_t)15;
 	struct chunk *c = j->chunks;
 	if (!c || c->size - c->used < n) {
@@ -499,6 +503,93 @@ static size_t lex_tag(struct J *j, size_t p, size_t start, int block, int *strip
 	}
 }
 
+/* Emit the text s[p..q) that precedes a tag of the given kind ('{', '%',
+ * '#') and whitespace marker: "-" strips the whitespace before the tag;
+ * otherwise, for block and comment tags not marked "+", spaces and tabs
+ * between the start of the line and the tag go (lstrip_blocks). */
+static void emit_text(struct J *j, size_t p, size_t q, char kind, char mod, int line_starting)
+{
+	const char *s = j->src;
+	size_t te = q;
+	if (kind && mod == '-') {
+		size_t b, e;
+		py_strip(s + p, q - p, 2, NULL, 0, &b, &e);
+		te = p + e;
+	} else if (kind && kind != '{' && mod != '+') {
+		size_t l = q;
+		while (l > p && s[l - 1] != '\n')
+			l--;
+		if (l > p || line_starting) {
+			size_t i = l;
+			while (i < q && space_at(s, j->srclen, i))
+				i += space_at(s, j->srclen, i);
+			if (i == q && l < q)
+				te = l;
+		}
+	}
+	if (te > p) {
+		struct tok *k = emit(j, T_TEXT, p);
+		k->s = s + p;
+		k->n = te - p;
+	}
+}
+
+/* At s[i], "STR" after optional spaces; returns the offset after it, or 0. */
+static size_t word_at(const char *s, size_t n, size_t i, const char *w)
+{
+	while (i < n && strchr(" \t\n\r\f\v", s[i]))
+		i++;
+	size_t l = strlen(w);
+	return i + l <= n && !memcmp(s + i, w, l) ? i + l : 0;
+}
+
+/* The end of a block tag at s[i] after optional spaces: "-%}" (*mark '-'),
+ * "+%}" ('+') or "%}" (0); returns the offset after it, or 0. */
+static size_t block_end_at(const char *s, size_t n, size_t i, char *mark)
+{
+	size_t e;
+	*mark = 0;
+	if ((e = word_at(s, n, i, "-%}")) || (e = word_at(s, n, i, "+%}"))) {
+		*mark = s[e - 3];
+		return e;
+	}
+	return word_at(s, n, i, "%}");
+}
+
+/* {% raw %}...{% endraw %}: the text in between is kept as it is.  As in
+ * Jinja, "{% raw -%}" strips the whitespace after it but "{% raw %}" does
+ * not eat a newline.  Returns the offset after the endraw tag, 0 if the
+ * tag at q is not a raw tag. */
+static size_t lex_raw(struct J *j, size_t q, size_t body, int *line_starting)
+{
+	const char *s = j->src;
+	size_t n = j->srclen, p = word_at(s, n, body, "raw"), e;
+	char mark;
+	if (!p || (p < n && !strchr(" \t\n\r\f\v-%", s[p])) || !(e = block_end_at(s, n, p, &mark)) || mark == '+')
+		return 0;
+	*line_starting = 0;
+	if (mark == '-')
+		e = skip_space(s, n, e, line_starting);
+	for (size_t i = e; i + 1 < n; i++) {
+		if (s[i] != '{' || s[i + 1] != '%')
+			continue;
+		char mod = i + 2 < n ? s[i + 2] : 0;
+		size_t k = word_at(s, n, i + 2 + (mod == '-' || mod == '+'), "endraw"), end;
+		if (!k || !(end = block_end_at(s, n, k, &mark)))
+			continue;
+		emit_text(j, e, i, '%', mod, *line_starting);
+		*line_starting = 0;
+		if (mark == '-')
+			end = skip_space(s, n, end, line_starting);
+		else if (!mark && end < n && s[end] == '\n') {
+			end++;
+			*line_starting = 1;
+		}
+		return end;
+	}
+	fail(j, q, "unterminated {%% raw %%} block: missing {%% endraw %%}");
+}
+
 /* Cut the template into tokens.  Whitespace control as in Jinja with
  * trim_blocks and lstrip_blocks: "{%-"/"{{-" strip the whitespace before
  * the tag, "-%}"/"-}}" the whitespace after it; a block or comment tag
@@ -516,36 +607,15 @@ static void lex(struct J *j)
 			q++;
 		if (q + 1 >= n)
 			q = n;
-		size_t te = q; /* text is s[p..te) */
 		char kind = q < n ? s[q + 1] : 0;
 		char mod = q + 2 < n ? s[q + 2] : 0;
-		if (q < n) {
-			if (mod == '-') {
-				size_t b, e;
-				py_strip(s + p, q - p, 2, NULL, 0, &b, &e);
-				te = p + e;
-			} else if (kind != '{' && mod != '+') {
-				size_t l = q;
-				while (l > p && s[l - 1] != '\n')
-					l--;
-				if (l > p || line_starting) {
-					size_t i = l;
-					while (i < q && space_at(s, n, i))
-						i += space_at(s, n, i);
-					if (i == q && l < q)
-						te = l;
-				}
-			}
-		}
-		if (te > p) {
-			struct tok *k = emit(j, T_TEXT, p);
-			k->s = s + p;
-			k->n = te - p;
-		}
+		emit_text(j, p, q, kind, mod, line_starting);
 		if (q >= n)
 			break;
 		size_t body = q + 2 + (mod == '-' || mod == '+');
 		int strip_after = 0, keep = 0;
+		if (kind == '%' && (p = lex_raw(j, q, body, &line_starting)))
+			continue;
 		if (kind == '#') {
 			const char *e = NULL;
 			for (size_t i = body; i + 1 < n; i++)
@@ -579,13 +649,15 @@ static void lex(struct J *j)
 /* ------------------------------------------------------------------ */
 /* Values                                                              */
 
-enum vt { V_UNDEF, V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_LIST, V_DICT, V_NS, V_LOOP, V_FUNC, V_METHOD };
+enum vt { V_UNDEF, V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_LIST, V_DICT, V_NS, V_LOOP, V_FUNC, V_METHOD, V_MACRO };
 
 struct dict {
 	struct vec keys, vals; /* struct val * each */
 };
 
 struct loopst;
+struct node;
+struct scope;
 
 struct val {
 	enum vt t;
@@ -596,10 +668,19 @@ struct val {
 	size_t n;
 	struct val **items; /* V_LIST (items, len) */
 	size_t len;
+	int kind;           /* V_LIST: what Python type it stands for (L_*) */
 	struct dict *d;        /* V_DICT, V_NS */
 	struct loopst *loop;   /* V_LOOP */
 	struct val *self;      /* V_METHOD receiver */
+	struct node *macro;    /* V_MACRO definition */
+	struct scope *mscope;  /* V_MACRO: the scope it was defined in */
 };
+
+/* Python types that a V_LIST stands for: they print, compare and measure
+ * differently.  Generators (map, select, reverse...) and views
+ * (dict.items(), range()) only iterate here; printing them, which in
+ * Python gives "<generator object ...>", is an error. */
+enum { L_LIST, L_TUPLE, L_ITER, L_VIEW };
 
 struct loopst {
 	struct val **items;
@@ -626,10 +707,24 @@ static struct val *mkundef(struct J *j, const char *hint, size_t n)
 
 static struct val *mkbool(bool b) { return b ? &v_true : &v_false; }
 
+/* Values are never modified once made, so small integers (loop
+ * counters, range() items) are made once per render. */
+#define SMALL_INTS 4096
+
 static struct val *mkint(struct J *j, long long i)
 {
+	if (i >= 0 && i < SMALL_INTS) {
+		if (!j->small_ints) {
+			j->small_ints = alloc(j, SMALL_INTS * sizeof *j->small_ints);
+			memset(j->small_ints, 0, SMALL_INTS * sizeof *j->small_ints);
+		}
+		if (j->small_ints[i])
+			return j->small_ints[i];
+	}
 	struct val *v = mkval(j, V_INT);
 	v->i = i;
+	if (i >= 0 && i < SMALL_INTS)
+		j->small_ints[i] = v;
 	return v;
 }
 
@@ -658,6 +753,13 @@ static struct val *mklist(struct J *j, struct val **items, size_t len)
 	return v;
 }
 
+static struct val *mkseq(struct J *j, struct val **items, size_t len, int kind)
+{
+	struct val *v = mklist(j, items, len);
+	v->kind = kind;
+	return v;
+}
+
 static struct val *mkdict(struct J *j, enum vt t)
 {
 	struct val *v = mkval(j, t);
@@ -669,7 +771,7 @@ static struct val *mkdict(struct J *j, enum vt t)
 static const char *tname(const struct val *v)
 {
 	static const char *const names[] = {"undefined", "none", "bool", "int", "float", "str", "list",
-	                                    "dict", "namespace", "loop", "function", "method"};
+	                                    "dict", "namespace", "loop", "function", "method", "macro"};
 	return names[v->t];
 }
 
@@ -681,7 +783,8 @@ enum nk {
 	N_CONST, N_NAME, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_FILTER, N_TEST, N_NOT, N_NEG, N_POS,
 	N_BIN, N_CMP, N_AND, N_OR, N_COND, N_LIST, N_DICT, N_CONCAT,
 	/* statements */
-	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK
+	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK, S_MACRO,
+	S_FILTERBLOCK
 };
 
 struct node {
@@ -826,10 +929,12 @@ static struct node *parse_primary(struct J *j)
 		if (is_op(cur(j), ")")) {
 			nexttok(j);
 			x = mknode(j, N_LIST, k->pos); /* the empty tuple */
+			x->neg = true;
 		} else {
 			x = parse_expr(j, 1);
 			if (is_op(cur(j), ",")) { /* a tuple: a list for our purposes */
 				struct node *t = mknode(j, N_LIST, k->pos);
+				t->neg = true; /* a tuple */
 				vpush(j, &t->args, x);
 				while (is_op(cur(j), ",")) {
 					nexttok(j);
@@ -973,11 +1078,14 @@ static struct node *parse_filters(struct J *j, struct node *x)
 			if (is_op(cur(j), "(")) {
 				parse_args(j, y);
 			} else {
+				/* one argument without parentheses, as Jinja allows:
+				 * "is divisibleby 3", "is sameas false" */
 				struct tok *a = cur(j);
-				int arg = a->t == T_STR || a->t == T_INT || a->t == T_FLOAT ||
-				          (a->t == T_NAME && !is_name(a, "else") && !is_name(a, "or") &&
-				           !is_name(a, "and") && !is_name(a, "if") && !is_name(a, "is") &&
-				           !is_name(a, "in") && !is_name(a, "not"));
+				int arg = a->t == T_STR || a->t == T_INT || a->t == T_FLOAT || is_op(a, "[") ||
+				          is_op(a, "{") ||
+				          (a->t == T_NAME && !is_name(a, "else") && !is_name(a, "or") && !is_name(a, "and"));
+				if (is_name(a, "is"))
+					fail(j, a->pos, "tests cannot be chained with 'is'");
 				if (arg)
 					vpush(j, &y->args, parse_postfix(j, parse_primary(j)));
 			}
@@ -1169,7 +1277,7 @@ static struct tok *parse_body(struct J *j, struct vec *body, const char *const *
 static void parse_if(struct J *j, struct node *x)
 {
 	static const char *const ends[] = {"elif", "else", "endif", NULL};
-	x->a = parse_expr(j, 1);
+	x->a = parse_expr(j, 0); /* Jinja takes no "a if b else c" here */
 	end_block(j);
 	struct tok *k = parse_body(j, &x->body, ends, x->pos, "if");
 	if (is_name(k, "elif")) {
@@ -1248,6 +1356,7 @@ static struct node *parse_stmt(struct J *j)
 				x->a = parse_expr(j, 1);
 				if (is_op(cur(j), ",")) { /* set a, b = x, y */
 					struct node *t = mknode(j, N_LIST, x->a->pos);
+					t->neg = true; /* a tuple */
 					vpush(j, &t->args, x->a);
 					while (is_op(cur(j), ",")) {
 						nexttok(j);
@@ -1260,8 +1369,12 @@ static struct node *parse_stmt(struct J *j)
 				if (x->targets.n != 1)
 					fail(j, k->pos, "a block set takes one name");
 				x->k = S_SETBLOCK;
-				if (is_op(cur(j), "|")) /* {% set x | filter %} */
+				if (is_op(cur(j), "|")) { /* {% set x | filter %} */
 					x->a = parse_filters(j, mknode(j, N_CONST, cur(j)->pos));
+					for (struct node *f = x->a; f->k != N_CONST; f = f->a)
+						if (f->k != N_FILTER)
+							fail(j, f->pos, "only filters may follow a block set");
+				}
 				end_block(j);
 				parse_body(j, &x->body, ends, k->pos, "set");
 			}
@@ -1269,6 +1382,45 @@ static struct node *parse_stmt(struct J *j)
 		end_block(j);
 	} else if (is_name(k, "break") || is_name(k, "continue")) {
 		x = mknode(j, is_name(k, "break") ? S_BREAK : S_CONTINUE, k->pos);
+		end_block(j);
+	} else if (is_name(k, "macro")) {
+		/* {% macro name(a, b=default) %}...{% endmacro %} */
+		static const char *const ends[] = {"endmacro", NULL};
+		x = mknode(j, S_MACRO, k->pos);
+		x->name = expect_name(j);
+		expect_op(j, "(");
+		while (!is_op(cur(j), ")")) {
+			if (x->targets.n)
+				expect_op(j, ",");
+			vpush(j, &x->targets, (void *)expect_name(j));
+			struct node *def = NULL;
+			if (is_op(cur(j), "=")) {
+				nexttok(j);
+				def = parse_expr(j, 1);
+			} else if (x->args.n && x->args.v[x->args.n - 1]) {
+				fail(j, cur(j)->pos, "macro parameter without a default after one with a default");
+			}
+			vpush(j, &x->args, def);
+		}
+		nexttok(j);
+		end_block(j);
+		parse_body(j, &x->body, ends, k->pos, "macro");
+		end_block(j);
+	} else if (is_name(k, "filter")) {
+		/* {% filter name(args) | name2 %}...{% endfilter %} */
+		static const char *const ends[] = {"endfilter", NULL};
+		x = mknode(j, S_FILTERBLOCK, k->pos);
+		struct node *f = mknode(j, N_FILTER, cur(j)->pos);
+		f->a = mknode(j, N_CONST, k->pos);
+		f->name = expect_name(j);
+		if (is_op(cur(j), "("))
+			parse_args(j, f);
+		x->a = parse_filters(j, f);
+		for (struct node *g = x->a; g->k != N_CONST; g = g->a)
+			if (g->k != N_FILTER)
+				fail(j, g->pos, "only filters may follow a filter block");
+		end_block(j);
+		parse_body(j, &x->body, ends, k->pos, "filter");
 		end_block(j);
 	} else if (is_name(k, "generation")) {
 		/* transformers' marker for assistant tokens: renders its body */
@@ -1320,7 +1472,7 @@ static struct tok *parse_body(struct J *j, struct vec *body, const char *const *
 						return kw;
 					}
 				static const char *const closers[] = {"endif", "endfor", "endset", "elif", "else",
-				                                      "endgeneration", "endmacro", "endraw", NULL};
+				                                      "endgeneration", "endmacro", "endraw", "endfilter", NULL};
 				for (const char *const *e = closers; *e; e++)
 					if (is_name(kw, *e))
 						fail(j, kw->pos, "unexpected '%s'%s%s", *e, ends ? " inside " : "",
@@ -1436,6 +1588,8 @@ static void repr_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 {
 	char buf[64];
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "value nested too deeply to print");
 	switch (v->t) {
 	case V_UNDEF: break;
 	case V_NONE: sputs(j, b, "None"); break;
@@ -1450,14 +1604,17 @@ static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 		break;
 	case V_STR: sput(j, b, v->s, v->n); break;
 	case V_LIST:
-		sputs(j, b, "[");
+		if (v->kind == L_ITER || v->kind == L_VIEW)
+			fail(j, pos, "printing a generator or view (the result of map, select, reverse, items, range...) "
+			             "is not supported: add '| list'");
+		sputs(j, b, v->kind == L_TUPLE ? "(" : "[");
 		for (size_t i = 0; i < v->len; i++) {
 			if (i)
 				sputs(j, b, ", ");
 			step(j, pos);
 			repr_into(j, b, v->items[i], pos);
 		}
-		sputs(j, b, "]");
+		sputs(j, b, v->kind == L_TUPLE ? (v->len == 1 ? ",)" : ")") : "]");
 		break;
 	case V_DICT:
 		sputs(j, b, "{");
@@ -1473,6 +1630,7 @@ static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 		break;
 	default: fail(j, pos, "cannot print a %s", tname(v));
 	}
+	j->depth--;
 }
 
 static struct val *to_str(struct J *j, struct val *v, size_t pos)
@@ -1528,6 +1686,8 @@ static void json_into(struct J *j, struct sbuf *b, struct val *v, int indent, in
 	case V_LIST:
 	case V_DICT: {
 		int isdict = v->t == V_DICT;
+		if (!isdict && (v->kind == L_ITER || v->kind == L_VIEW))
+			fail(j, pos, "tojson: a generator or view is not JSON serializable");
 		size_t n = isdict ? v->d->keys.n : v->len;
 		sputs(j, b, isdict ? "{" : "[");
 		if (n == 0) {
@@ -1591,7 +1751,7 @@ static bool truthy(struct val *v)
 	case V_INT: return v->i != 0;
 	case V_FLOAT: return v->f != 0;
 	case V_STR: return v->n != 0;
-	case V_LIST: return v->len != 0;
+	case V_LIST: return v->kind == L_ITER || v->len != 0; /* a generator is always true */
 	case V_DICT: return v->d->keys.n != 0;
 	default: return true;
 	}
@@ -1602,7 +1762,18 @@ static double num(struct val *v) { return v->t == V_FLOAT ? v->f : v->t == V_INT
 static long long inum(struct val *v) { return v->t == V_INT ? v->i : v->b; }
 
 /* Python ==. */
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos);
+
 static bool equal(struct J *j, struct val *a, struct val *b, size_t pos)
+{
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "values nested too deeply to compare");
+	bool r = equal_in(j, a, b, pos);
+	j->depth--;
+	return r;
+}
+
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos)
 {
 	step(j, pos);
 	if (is_num(a) && is_num(b)) {
@@ -1617,6 +1788,8 @@ static bool equal(struct J *j, struct val *a, struct val *b, size_t pos)
 	case V_NONE: return true;
 	case V_STR: return a->n == b->n && !memcmp(a->s, b->s, a->n);
 	case V_LIST:
+		if (a->kind != b->kind || a->kind == L_ITER || a->kind == L_VIEW)
+			return a == b && a->kind == b->kind;
 		if (a->len != b->len)
 			return false;
 		for (size_t i = 0; i < a->len; i++)
@@ -1818,6 +1991,8 @@ static struct val *get_item(struct J *j, struct val *obj, struct val *key, size_
 		     (int)obj->n, obj->s ? obj->s : "");
 	}
 	case V_LIST:
+		if (obj->kind == L_ITER || obj->kind == L_VIEW)
+			fail(j, pos, "indexing a generator or view is not supported: add '| list'");
 		if (key->t == V_INT || key->t == V_BOOL) {
 			long long i = norm_index(inum(key), obj->len);
 			return i < 0 ? mkundef(j, "list item", 9) : obj->items[i];
@@ -1862,6 +2037,8 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 	if (st == 0)
 		fail(j, pos, "slice step cannot be zero");
 	size_t len;
+	if (obj->t == V_LIST && (obj->kind == L_ITER || obj->kind == L_VIEW))
+		fail(j, pos, "slicing a generator or view is not supported: add '| list'");
 	if (obj->t == V_LIST)
 		len = obj->len;
 	else if (obj->t == V_STR)
@@ -1886,15 +2063,17 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 		if (lo >= n) lo = n - 1;
 		if (hi >= n) hi = n - 1;
 	}
-	size_t cnt = 0;
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-		cnt++;
+	/* the number of items, computed without overflow for any step */
+	unsigned long long cnt = 0;
+	if (st > 0 && lo < hi)
+		cnt = ((unsigned long long)(hi - lo) - 1) / (unsigned long long)st + 1;
+	else if (st < 0 && lo > hi)
+		cnt = ((unsigned long long)(lo - hi) - 1) / (0ULL - (unsigned long long)st) + 1;
 	if (obj->t == V_LIST) {
-		struct val **items = alloc(j, (cnt ? cnt : 1) * sizeof *items);
-		size_t k = 0;
-		for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-			items[k++] = obj->items[i];
-		return mklist(j, items, cnt);
+		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
+		for (unsigned long long k = 0; k < cnt; k++)
+			items[k] = obj->items[lo + (long long)k * st];
+		return mkseq(j, items, (size_t)cnt, obj->kind);
 	}
 	size_t *off = alloc(j, (len + 1) * sizeof *off);
 	for (size_t c = 0, i = 0; c <= len; c++) {
@@ -1906,8 +2085,10 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 	}
 	struct sbuf b = {0};
 	sput(j, &b, "", 0);
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
+	for (unsigned long long k = 0; k < cnt; k++) {
+		long long i = lo + (long long)k * st;
 		sput(j, &b, obj->s + off[i], off[i + 1] - off[i]);
+	}
 	return mkstr(j, b.s, b.n);
 }
 
@@ -1953,7 +2134,7 @@ static struct val *want_str(struct J *j, struct val *v, const char *what, size_t
 static struct val *str_case(struct J *j, struct val *v, const char *how, size_t pos)
 {
 	if (!is_ascii(v->s, v->n))
-		fail(j, pos, "%s of non-ASCII text is not supported", how);
+		fail(j, pos, "%s of non-ASCII text is not supported", how[0] == 'j' ? "title" : how);
 	char *s = dupn(j, v->s, v->n);
 	int word_start = 1;
 	for (size_t i = 0; i < v->n; i++) {
@@ -1963,14 +2144,16 @@ static struct val *str_case(struct J *j, struct val *v, const char *how, size_t 
 			s[i] = (char)(c - 32);
 		else if (!strcmp(how, "lower") && c >= 'A' && c <= 'Z')
 			s[i] = (char)(c + 32);
-		else if (!strcmp(how, "title") || !strcmp(how, "capitalize")) {
-			int up = !strcmp(how, "title") ? word_start : i == 0;
+		else if (!strcmp(how, "title") || !strcmp(how, "capitalize") || !strcmp(how, "jtitle")) {
+			int up = how[0] != 'c' ? word_start : i == 0;
 			if (up && c >= 'a' && c <= 'z')
 				s[i] = (char)(c - 32);
 			else if (!up && c >= 'A' && c <= 'Z')
 				s[i] = (char)(c + 32);
 		}
-		word_start = !alpha;
+		/* str.title() starts a word after any non-letter; Jinja's title
+		 * filter only after "-", whitespace and "({[<" */
+		word_start = how[0] == 'j' ? c && strchr("-({[< \t\n\r\f\v\x1c\x1d\x1e\x1f", c) != NULL : !alpha;
 	}
 	return mkstr(j, s, v->n);
 }
@@ -1998,10 +2181,8 @@ static struct val *do_split(struct J *j, struct val *s, struct val *sep, struct 
 				i += space_at(s->s, s->n, i);
 			if (i >= s->n)
 				break;
-			if (max >= 0 && (long long)out.n == max) {
-				size_t b, e;
-				py_strip(s->s + i, s->n - i, 2, NULL, 0, &b, &e);
-				vpush(j, &out, mkstr(j, s->s + i, e));
+			if (max >= 0 && (long long)out.n == max) { /* the rest, trailing spaces kept */
+				vpush(j, &out, mkstr(j, s->s + i, s->n - i));
 				break;
 			}
 			size_t k = i;
@@ -2134,10 +2315,10 @@ static struct val *call_method(struct J *j, struct val *m, struct args *a, size_
 				struct val **kv = alloc(j, 2 * sizeof *kv);
 				kv[0] = self->d->keys.v[i];
 				kv[1] = self->d->vals.v[i];
-				items[i] = mklist(j, kv, 2);
+				items[i] = mkseq(j, kv, 2, L_TUPLE);
 			}
 		}
-		return mklist(j, items, n);
+		return mkseq(j, items, n, L_VIEW);
 	}
 	if (self->t == V_LOOP) { /* loop.cycle(a, b, ...) */
 		if (a->npos == 0)
@@ -2182,18 +2363,19 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 				v[i] = inum(a->pos[i]);
 		if (v[2] == 0)
 			fail(j, pos, "range() step must not be zero");
-		long long cnt = 0;
+		unsigned long long ucnt = 0; /* computed without overflow */
 		if (v[2] > 0 && v[1] > v[0])
-			cnt = (v[1] - v[0] + v[2] - 1) / v[2];
+			ucnt = ((unsigned long long)v[1] - (unsigned long long)v[0] - 1) / (unsigned long long)v[2] + 1;
 		else if (v[2] < 0 && v[1] < v[0])
-			cnt = (v[0] - v[1] - v[2] - 1) / -v[2];
-		if (cnt > CHAT_MAX_STEPS - j->steps)
-			fail(j, pos, "range() of %lld items is too large", cnt);
+			ucnt = ((unsigned long long)v[0] - (unsigned long long)v[1] - 1) / (0ULL - (unsigned long long)v[2]) + 1;
+		if (ucnt > (unsigned long long)(CHAT_MAX_STEPS - j->steps))
+			fail(j, pos, "range() of %llu items is too large", ucnt);
+		long long cnt = (long long)ucnt;
 		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
 		for (long long i = 0; i < cnt; i++)
 			items[i] = mkint(j, v[0] + i * v[2]);
 		j->steps += cnt;
-		return mklist(j, items, (size_t)cnt);
+		return mkseq(j, items, (size_t)cnt, L_VIEW);
 	}
 	if (!strcmp(name, "strftime_now")) {
 		check_args(j, a, 1, NULL, name, pos);
@@ -2202,14 +2384,26 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 		time_t t = time(NULL);
 		struct tm tm;
 		localtime_r(&t, &tm);
-		size_t n = strftime(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm);
+		/* in the C locale, as Python's strftime (which never sets LC_TIME)
+		 * gives "26 Jul 2024" whatever the user's locale */
+		locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+		if (c == (locale_t)0)
+			fail(j, pos, "strftime_now: no C locale");
+		size_t n = strftime_l(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm, c);
+		freelocale(c);
+		if (n == 0 && fmt->n)
+			fail(j, pos, "strftime_now: empty or too long result for '%.*s'", (int)fmt->n, fmt->s);
 		return mkstr(j, dupn(j, buf, n), n);
 	}
 	fail(j, pos, "unsupported function '%s'", name);
 }
 
+static struct val *call_macro(struct J *j, struct val *m, struct args *a, size_t pos);
+
 static struct val *call(struct J *j, struct val *f, struct args *a, size_t pos)
 {
+	if (f->t == V_MACRO)
+		return call_macro(j, f, a, pos);
 	if (f->t == V_METHOD)
 		return call_method(j, f, a, pos);
 	if (f->t == V_FUNC)
@@ -2227,6 +2421,8 @@ static struct val *filter_select(struct J *j, const char *name, struct val *v, s
 {
 	int attr = strstr(name, "attr") != NULL, keep = name[0] == 's';
 	size_t n;
+	if (!truthy(v)) /* Jinja yields nothing for a false value, none included */
+		return mkseq(j, NULL, 0, L_ITER);
 	struct val **items = iter_items(j, v, &n, pos);
 	struct vec out = {0};
 	size_t first = 0;
@@ -2244,7 +2440,7 @@ static struct val *filter_select(struct J *j, const char *name, struct val *v, s
 		if (r == keep)
 			vpush(j, &out, items[i]);
 	}
-	return mklist(j, (struct val **)out.v, out.n);
+	return mkseq(j, (struct val **)out.v, out.n, L_ITER);
 }
 
 static struct val *apply_filter(struct J *j, const char *name, struct val *v, struct args *a, size_t pos)
@@ -2259,7 +2455,10 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		switch (v->t) {
 		case V_UNDEF: return mkint(j, 0);
 		case V_STR: return mkint(j, (long long)cp_count(v->s, v->n));
-		case V_LIST: return mkint(j, (long long)v->len);
+		case V_LIST:
+			if (v->kind == L_ITER)
+				fail(j, pos, "a generator (the result of map, select, reverse...) has no length: add '| list'");
+			return mkint(j, (long long)v->len);
 		case V_DICT: return mkint(j, (long long)v->d->keys.n);
 		default: fail(j, pos, "a %s has no length", tname(v));
 		}
@@ -2267,7 +2466,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "title") ||
 	    !strcmp(name, "capitalize")) {
 		check_args(j, a, 0, NULL, name, pos);
-		return str_case(j, to_str(j, v, pos), name, pos);
+		return str_case(j, to_str(j, v, pos), !strcmp(name, "title") ? "jtitle" : name, pos);
 	}
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {
 		check_args(j, a, 2, (const char *const[]){"default_value", "boolean", NULL}, name, pos);
@@ -2280,6 +2479,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 0, NULL, name, pos);
 		size_t n;
 		struct val **items = iter_items(j, v, &n, pos);
+		if (name[0] == 'l' && v->t == V_LIST && v->kind == L_ITER)
+			fail(j, pos, "last of a generator is not supported: add '| list'");
 		if (n == 0)
 			return mkundef(j, name, strlen(name));
 		return items[name[0] == 'f' ? 0 : n - 1];
@@ -2306,17 +2507,19 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 0, NULL, name, pos);
 		size_t n;
 		struct val **items = iter_items(j, v, &n, pos);
-		return mklist(j, items, n);
+		return mkseq(j, items, n, L_LIST);
 	}
 	if (!strcmp(name, "items")) {
 		check_args(j, a, 0, NULL, name, pos);
 		if (v->t == V_UNDEF)
-			return mklist(j, NULL, 0);
+			return mkseq(j, NULL, 0, L_ITER);
 		if (v->t != V_DICT)
 			fail(j, pos, "items needs a dict, got %s", tname(v));
 		struct val m = {.t = V_METHOD, .self = v, .s = "items"};
 		struct args none = {0};
-		return call_method(j, &m, &none, pos);
+		struct val *r = call_method(j, &m, &none, pos);
+		r->kind = L_ITER;
+		return r;
 	}
 	if (!strcmp(name, "tojson")) {
 		static const char *const kw[] = {"ensure_ascii", "indent", "separators", "sort_keys", NULL};
@@ -2350,6 +2553,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 1, (const char *const[]){"default", NULL}, name, pos);
 		struct val *d = arg(a, 0, "default");
 		int isint = name[0] == 'i';
+		if (isint && v->t == V_FLOAT && !(v->f > -9.2e18 && v->f < 9.2e18))
+			fail(j, pos, "int: %g does not fit an integer", v->f);
 		if (is_num(v))
 			return isint ? mkint(j, v->t == V_FLOAT ? (long long)v->f : inum(v)) : mkfloat(j, num(v));
 		if (v->t == V_STR) {
@@ -2387,12 +2592,64 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		for (size_t i = 0; i < n; i++)
 			r[i] = items[n - 1 - i];
 		if (v->t != V_STR)
-			return mklist(j, r, n);
+			return mkseq(j, r, n, L_ITER);
 		struct sbuf b = {0};
 		sput(j, &b, "", 0);
 		for (size_t i = 0; i < n; i++)
 			sput(j, &b, r[i]->s, r[i]->n);
 		return mkstr(j, b.s, b.n);
+	}
+	if (!strcmp(name, "dictsort") || !strcmp(name, "sort")) {
+		static const char *const kw[] = {"case_sensitive", "by", "reverse", "attribute", NULL};
+		int dict = name[0] == 'd';
+		check_args(j, a, 3, kw, name, pos);
+		/* dictsort(case_sensitive, by, reverse); sort(reverse, case_sensitive, attribute) */
+		struct val *cs = dict ? arg(a, 0, "case_sensitive") : arg(a, 1, "case_sensitive");
+		struct val *rev = dict ? arg(a, 2, "reverse") : arg(a, 0, "reverse");
+		struct val *by = dict ? arg(a, 1, "by") : NULL, *attr = dict ? NULL : arg(a, 2, "attribute");
+		int byval = by && by->t == V_STR && by->n == 5 && !memcmp(by->s, "value", 5);
+		if (by && !byval && !(by->t == V_STR && by->n == 3 && !memcmp(by->s, "key", 3)))
+			fail(j, pos, "dictsort: by must be 'key' or 'value'");
+		struct val **items;
+		size_t n;
+		if (dict) {
+			if (v->t != V_DICT)
+				fail(j, pos, "dictsort needs a dict, got %s", tname(v));
+			struct val m = {.t = V_METHOD, .self = v, .s = "items"};
+			struct args none = {0};
+			struct val *l = call_method(j, &m, &none, pos);
+			items = l->items;
+			n = l->len;
+		} else {
+			struct val **src = iter_items(j, v, &n, pos);
+			items = alloc(j, (n ? n : 1) * sizeof *items);
+			if (n)
+				memcpy(items, src, n * sizeof *items);
+		}
+		struct val **keys = alloc(j, (n ? n : 1) * sizeof *keys);
+		for (size_t i = 0; i < n; i++) {
+			struct val *k = dict ? items[i]->items[byval] : items[i];
+			if (attr)
+				k = get_attr(j, k, dupn(j, to_str(j, attr, pos)->s, to_str(j, attr, pos)->n), pos);
+			if (k->t == V_STR && !(cs && truthy(cs)))
+				k = str_case(j, k, "lower", pos);
+			keys[i] = k;
+		}
+		int desc = rev && truthy(rev);
+		for (size_t i = 1; i < n; i++) /* stable insertion sort, like Python's sorted() */
+			for (size_t k = i; k > 0; k--) {
+				step(j, pos);
+				int c = order(j, keys[k - 1], keys[k], "<", pos);
+				if (desc ? c >= 0 : c <= 0)
+					break;
+				struct val *t = keys[k];
+				keys[k] = keys[k - 1];
+				keys[k - 1] = t;
+				t = items[k];
+				items[k] = items[k - 1];
+				items[k - 1] = t;
+			}
+		return mkseq(j, items, n, L_LIST);
 	}
 	if (!strcmp(name, "select") || !strcmp(name, "reject") || !strcmp(name, "selectattr") ||
 	    !strcmp(name, "rejectattr")) {
@@ -2401,6 +2658,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	}
 	if (!strcmp(name, "map")) {
 		size_t n;
+		if (!truthy(v)) /* as select: nothing for a false value */
+			return mkseq(j, NULL, 0, L_ITER);
 		struct val **items = iter_items(j, v, &n, pos);
 		struct val **r = alloc(j, (n ? n : 1) * sizeof *r);
 		struct val *attr = arg(a, 99, "attribute");
@@ -2419,15 +2678,20 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 			for (size_t i = 0; i < n; i++)
 				r[i] = apply_filter(j, dupn(j, fn->s, fn->n), items[i], &fa, pos);
 		}
-		return mklist(j, r, n);
+		return mkseq(j, r, n, L_ITER);
 	}
 	fail(j, pos, "unsupported filter '%s'", name);
 }
 
 static bool apply_test(struct J *j, const char *name, struct val *v, struct args *a, size_t pos)
 {
+	static const char *const unary[] = {"defined", "undefined", "none", "boolean", "true", "false", "integer",
+	                                    "float", "number", "string", "mapping", "iterable", "sequence",
+	                                    "callable", "lower", "upper", "even", "odd", NULL};
 	step(j, pos);
 	struct val *x = arg(a, 0, NULL);
+	if (in_list(unary, name) && (a->npos || a->nkw))
+		fail(j, pos, "test '%s' takes no argument", name);
 	if (!strcmp(name, "defined")) return v->t != V_UNDEF;
 	if (!strcmp(name, "undefined")) return v->t == V_UNDEF;
 	if (!strcmp(name, "none")) return v->t == V_NONE;
@@ -2440,12 +2704,18 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 	if (!strcmp(name, "string")) return v->t == V_STR;
 	if (!strcmp(name, "mapping")) return v->t == V_DICT;
 	if (!strcmp(name, "iterable")) return v->t == V_STR || v->t == V_LIST || v->t == V_DICT || v->t == V_UNDEF;
-	if (!strcmp(name, "sequence")) return v->t == V_STR || v->t == V_LIST || v->t == V_DICT;
+	if (!strcmp(name, "sequence"))
+		return v->t == V_STR || v->t == V_DICT || v->t == V_UNDEF || (v->t == V_LIST && v->kind != L_ITER);
 	if (!strcmp(name, "callable")) return v->t == V_FUNC || v->t == V_METHOD;
 	if (!strcmp(name, "lower") || !strcmp(name, "upper")) {
 		if (v->t != V_STR)
 			fail(j, pos, "test '%s' needs a string", name);
-		return equal(j, v, str_case(j, v, name, pos), pos);
+		/* str.islower(): no cased character of the other case, and one at least */
+		int cased = 0;
+		for (size_t i = 0; i < v->n; i++)
+			if ((v->s[i] >= 'a' && v->s[i] <= 'z') || (v->s[i] >= 'A' && v->s[i] <= 'Z'))
+				cased = 1;
+		return cased && equal(j, v, str_case(j, v, name, pos), pos);
 	}
 	if (!strcmp(name, "even") || !strcmp(name, "odd") || !strcmp(name, "divisibleby")) {
 		if (v->t != V_INT && v->t != V_BOOL)
@@ -2456,13 +2726,20 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 				fail(j, pos, "divisibleby needs a non-zero integer");
 			d = inum(x);
 		}
-		long long r = inum(v) % d;
+		long long r = d == -1 ? 0 : inum(v) % d; /* LLONG_MIN % -1 is undefined in C */
 		return name[0] == 'o' ? r != 0 : r == 0;
 	}
 	if (!x)
 		fail(j, pos, "unsupported test '%s'", name);
-	if (!strcmp(name, "equalto") || !strcmp(name, "eq") || !strcmp(name, "==") || !strcmp(name, "sameas"))
+	if (!strcmp(name, "equalto") || !strcmp(name, "eq") || !strcmp(name, "=="))
 		return equal(j, v, x, pos);
+	if (!strcmp(name, "sameas")) { /* Python "is": exact for the singletons */
+		if ((v->t == V_NONE || v->t == V_BOOL) && (x->t == V_NONE || x->t == V_BOOL))
+			return v->t == x->t && v->b == x->b;
+		if (v->t == V_UNDEF || x->t == V_UNDEF || v == x)
+			return v == x;
+		fail(j, pos, "'sameas' is only supported with none, true and false");
+	}
 	if (!strcmp(name, "ne") || !strcmp(name, "!=")) return !equal(j, v, x, pos);
 	if (!strcmp(name, "lt") || !strcmp(name, "lessthan")) return order(j, v, x, "<", pos) < 0;
 	if (!strcmp(name, "le")) return order(j, v, x, "<=", pos) <= 0;
@@ -2524,13 +2801,13 @@ static struct val *arith(struct J *j, const char *op, struct val *a, struct val 
 			s[a->n + b->n] = 0;
 			return mkstr(j, s, a->n + b->n);
 		}
-		if (a->t == V_LIST && b->t == V_LIST) {
+		if (a->t == V_LIST && b->t == V_LIST && a->kind == b->kind && (a->kind == L_LIST || a->kind == L_TUPLE)) {
 			struct val **items = alloc(j, (a->len + b->len + 1) * sizeof *items);
 			if (a->len)
 				memcpy(items, a->items, a->len * sizeof *items);
 			if (b->len)
 				memcpy(items + a->len, b->items, b->len * sizeof *items);
-			return mklist(j, items, a->len + b->len);
+			return mkseq(j, items, a->len + b->len, a->kind);
 		}
 	}
 	if (!strcmp(op, "*") && ((a->t == V_STR && (b->t == V_INT || b->t == V_BOOL)) ||
@@ -2739,7 +3016,7 @@ static struct val *eval(struct J *j, struct scope *sc, struct node *x)
 		struct val **items = alloc(j, (x->args.n + 1) * sizeof *items);
 		for (size_t i = 0; i < x->args.n; i++)
 			items[i] = eval(j, sc, x->args.v[i]);
-		r = mklist(j, items, x->args.n);
+		r = mkseq(j, items, x->args.n, x->neg ? L_TUPLE : L_LIST);
 		break;
 	}
 	case N_DICT: {
@@ -2800,8 +3077,9 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	struct val **items = iter_items(j, seq, &n, x->pos);
 	if (x->b) { /* {% for x in xs if cond %}: filter first, loop over the rest */
 		struct vec kept = {0};
+		struct scope s = {.up = sc};
 		for (size_t i = 0; i < n; i++) {
-			struct scope s = {.up = sc};
+			s.names.n = s.vals.n = 0;
 			bind(j, &s, &x->targets, items[i], x->pos);
 			if (truthy(eval(j, &s, x->b)))
 				vpush(j, &kept, items[i]);
@@ -2816,17 +3094,31 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	l->len = n;
 	struct val *lv = mkval(j, V_LOOP);
 	lv->loop = l;
+	struct scope *s = alloc(j, sizeof *s); /* in the arena: a macro may keep it */
+	memset(s, 0, sizeof *s);
+	s->up = sc;
 	for (size_t i = 0; i < n; i++) {
-		/* each iteration gets a fresh scope: Jinja does not carry
+		/* each iteration starts with an empty scope: Jinja does not carry
 		 * assignments from one iteration to the next or out of the loop */
-		struct scope s = {.up = sc};
+		s->names.n = s->vals.n = 0;
 		l->idx = i;
-		bind(j, &s, &x->targets, items[i], x->pos);
-		assign(j, &s, "loop", lv);
-		if (exec(j, &s, &x->body, capture) == F_BREAK)
+		bind(j, s, &x->targets, items[i], x->pos);
+		assign(j, s, "loop", lv);
+		if (exec(j, s, &x->body, capture) == F_BREAK)
 			break;
 	}
 	return F_NORMAL;
+}
+
+/* The scope of a block body (block set, filter, generation): like a
+ * function body in Jinja, its assignments do not leak out.  In the arena,
+ * since a macro defined inside may keep it. */
+static struct scope *inner_scope(struct J *j, struct scope *sc)
+{
+	struct scope *s = alloc(j, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->up = sc;
+	return s;
 }
 
 static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sbuf *capture)
@@ -2869,15 +3161,15 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 			dict_set(j, ns, mkstrc(j, x->targets.v[0]), eval(j, sc, x->a), x->pos);
 			break;
 		}
-		case S_SETBLOCK: {
+		case S_SETBLOCK:
+		case S_FILTERBLOCK: {
 			struct sbuf b = {0};
 			sput(j, &b, "", 0);
-			f = exec(j, sc, &x->body, &b);
+			f = exec(j, inner_scope(j, sc), &x->body, &b);
 			struct val *v = mkstr(j, b.s, b.n);
-			if (x->a) { /* filters applied to the captured text */
-				struct node *fx = x->a;
+			if (x->a) { /* filters applied to the captured text, innermost first */
 				struct vec chain = {0};
-				for (; fx && fx->k == N_FILTER; fx = fx->a)
+				for (struct node *fx = x->a; fx->k == N_FILTER; fx = fx->a)
 					vpush(j, &chain, fx);
 				for (size_t k = chain.n; k-- > 0;) {
 					struct args a;
@@ -2885,17 +3177,68 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 					v = apply_filter(j, ((struct node *)chain.v[k])->name, v, &a, x->pos);
 				}
 			}
-			assign(j, sc, x->targets.v[0], v);
+			if (x->k == S_SETBLOCK) {
+				assign(j, sc, x->targets.v[0], v);
+				break;
+			}
+			if (v->t != V_STR) /* Jinja joins it as is: a TypeError */
+				fail(j, x->pos, "a filter block must give a string, this one gives a %s", tname(v));
+			if (capture)
+				sput(j, capture, v->s, v->n);
+			else
+				out(j, v->s, v->n, x->pos);
 			break;
 		}
 		case S_BREAK: f = F_BREAK; break;
 		case S_CONTINUE: f = F_CONTINUE; break;
-		case S_BLOCK: f = exec(j, sc, &x->body, capture); break;
+		case S_BLOCK: f = exec(j, inner_scope(j, sc), &x->body, capture); break;
+		case S_MACRO: {
+			struct val *m = mkval(j, V_MACRO);
+			m->macro = x;
+			m->mscope = sc;
+			m->s = x->name;
+			m->n = strlen(x->name);
+			assign(j, sc, x->name, m);
+			break;
+		}
 		default: fail(j, x->pos, "internal error: expression used as statement");
 		}
 	}
 	j->depth--;
 	return f;
+}
+
+/* A macro call: parameters from the arguments or their defaults (missing
+ * ones undefined), the body rendered into a string. */
+static struct val *call_macro(struct J *j, struct val *m, struct args *a, size_t pos)
+{
+	struct node *x = m->macro;
+	if (a->npos > x->targets.n)
+		fail(j, pos, "macro '%s' takes at most %zu arguments, got %zu", x->name, x->targets.n, a->npos);
+	struct scope *s = alloc(j, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->up = m->mscope;
+	for (size_t k = 0; k < a->nkw; k++) {
+		size_t i;
+		for (i = 0; i < x->targets.n; i++)
+			if (!strcmp(x->targets.v[i], a->kwn[k]))
+				break;
+		if (i == x->targets.n)
+			fail(j, pos, "macro '%s' has no parameter '%s'", x->name, a->kwn[k]);
+		if (i < a->npos)
+			fail(j, pos, "macro '%s' got two values for '%s'", x->name, a->kwn[k]);
+	}
+	for (size_t i = 0; i < x->targets.n; i++) {
+		struct val *v = i < a->npos ? a->pos[i] : arg(a, (size_t)-1, x->targets.v[i]);
+		if (!v)
+			v = x->args.v[i] ? eval(j, s, x->args.v[i]) : mkundef(j, x->targets.v[i], strlen(x->targets.v[i]));
+		assign(j, s, x->targets.v[i], v);
+	}
+	struct sbuf b = {0};
+	sput(j, &b, "", 0);
+	if (exec(j, s, &x->body, &b) != F_NORMAL)
+		fail(j, pos, "'break' or 'continue' outside a loop in macro '%s'", x->name);
+	return mkstr(j, b.s, b.n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2972,14 +3315,16 @@ char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, 
 		return NULL;
 	}
 	struct vec *body = parse(&j, tmpl);
-	struct scope globals = {0}, top = {.up = &globals};
+	struct scope globals = {0}, top = {.up = &globals}; /* live until the end of the render */
 	struct val **items = alloc(&j, (n_msgs + 1) * sizeof *items);
 	for (size_t i = 0; i < n_msgs; i++) {
 		struct val *m = mkdict(&j, V_DICT);
 		if (!msgs[i].role)
 			fail(&j, (size_t)-1, "message %zu has no role", i);
 		dict_set(&j, m, mkstrc(&j, "role"), mkstrc(&j, msgs[i].role), 0);
-		dict_set(&j, m, mkstrc(&j, "content"), msgs[i].content ? mkstrc(&j, msgs[i].content) : &v_none, 0);
+		/* apply_chat_template drops None values: no content, no key */
+		if (msgs[i].content)
+			dict_set(&j, m, mkstrc(&j, "content"), mkstrc(&j, msgs[i].content), 0);
 		items[i] = m;
 	}
 	assign(&j, &globals, "messages", mklist(&j, items, n_msgs));

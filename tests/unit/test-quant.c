@@ -244,7 +244,9 @@ static uint16_t rand_half(int signed_ok)
 }
 
 /* Random weight row of n elements of type t.  exact: every scale a power
- * of two (d = 2^-4, mins +-2^-3), so a dot product has no float rounding. */
+ * of two (d = 2^-4, mins +-2^-3), so a dot product has no float rounding.
+ * exact == 2: the largest quants and scales of the format (the limits of
+ * 16-bit intermediate sums in the kernels). */
 static void *rand_weights(enum ggml_type t, int n, int exact)
 {
 	size_t bytes = row_bytes(t, n), bs = ggml_type_size(t);
@@ -253,7 +255,14 @@ static void *rand_weights(enum ggml_type t, int n, int exact)
 	float *f = (float *)p;
 
 	for (size_t i = 0; i < bytes; i++)
-		p[i] = (uint8_t)rnd();
+		p[i] = exact == 2 ? 0xff : (uint8_t)rnd();
+	if (exact == 2 && (t == GGML_Q8_0 || t == GGML_Q6_K))
+		for (uint8_t *b = p; b < p + bytes; b += bs) {
+			if (t == GGML_Q8_0)
+				memset(b + 2, 0x80, 32);   /* quants -128 */
+			else
+				memset(b + 192, 0x80, 16); /* scales -128 */
+		}
 	switch (t) {
 	case GGML_F32:
 		for (int i = 0; i < n; i++)
@@ -294,6 +303,12 @@ static void *rand_acts(enum ggml_type t, int n, int nb, int exact, size_t *strid
 	*stride = rb;
 	for (int b = 0; b < nb; b++) {
 		uint8_t *row = p + (size_t)b * rb;
+		if (exact == 2 && a != GGML_F32) {  /* all +127, then all -127 */
+			for (int i = 0; i < n; i++)
+				x[i] = b & 1 ? -1.0f : 1.0f;
+			quant_act_row(t, x, row, n);
+			continue;
+		}
 		if (!exact || a == GGML_F32) {
 			float scale = frand(0.1f, 10);
 			for (int i = 0; i < n; i++)
@@ -395,7 +410,7 @@ static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, in
 			float want = quant_dot_ref(t, W + r * rb, (uint8_t *)xq + b * stride, n, &abssum);
 			/* any order of at most n + 16 float additions of terms whose
 			 * magnitudes sum to at most abssum, in both computations */
-			double tol = exact && t > GGML_F16 && t != GGML_BF16 ? 0 : 2.0 * (n + 16) * 0x1p-24 * abssum;
+			double tol = exact == 1 && t > GGML_F16 && t != GGML_BF16 ? 0 : 2.0 * (n + 16) * 0x1p-24 * abssum;
 			double err = fabs((double)y - want);
 			if (err > tol)
 				worst = fmax(worst, tol > 0 ? err / tol : 1e9);
@@ -406,6 +421,34 @@ static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, in
 	return worst;
 }
 
+/* Activation quantization of every family is the scalar one, byte for
+ * byte: random rows, a zero block, tiny values, exact ties. */
+static void check_act_quant(const char *name)
+{
+	enum { N = 1024 };
+	static const enum ggml_type w[] = {GGML_Q8_0, GGML_Q4_1, GGML_Q6_K};
+	float x[N];
+	uint8_t want[N * 2], got[N * 2];
+
+	for (int i = 0; i < N; i++)
+		x[i] = frand(-3, 3);
+	for (int i = 256; i < 288; i++)
+		x[i] = 0;
+	for (int i = 288; i < 320; i++)
+		x[i] = frand(-1, 1) * 1e-9f;
+	for (int i = 512; i < 768; i++)  /* amax 127: scale 1, x = k + 0.5 ties */
+		x[i] = i == 512 ? 127 : (float)((i % 64) - 32) + 0.5f;
+	for (int k = 0; k < 3; k++) {
+		size_t bytes = quant_act_row_bytes(w[k], N);
+		quant_force("scalar");
+		quant_act_row(w[k], x, want, N);
+		quant_force(name);
+		quant_act_row(w[k], x, got, N);
+		ok(memcmp(want, got, bytes) == 0, "%s %s activations = scalar ones, byte for byte",
+		   quant_kernel_name(), ggml_type_name(quant_act_type(w[k])));
+	}
+}
+
 static void test_families(void)
 {
 	for (size_t f = 0; f < sizeof family_envs / sizeof *family_envs; f++) {
@@ -413,6 +456,8 @@ static void test_families(void)
 			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, family_envs[f]);
 			continue;
 		}
+		if (f > 0)  /* the scalar code is the reference itself */
+			check_act_quant(family_envs[f]);
 		const char *name = quant_kernel_name();
 		for (int k = 0; k < N_TYPES; k++) {
 			enum ggml_type t = all_types[k];
@@ -429,15 +474,19 @@ static void test_families(void)
 			   name, ggml_type_name(t), worst);
 			if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
 				continue;
-			worst = fmax(check_matmul(t, bs == 256 ? 256 : 256, 9, 0, 9, 1, 1),
+			worst = fmax(check_matmul(t, 256, 9, 0, 9, 1, 1),
 				     check_matmul(t, 256, 9, 1, 8, 6, 1));
 			ok(worst == 0, "%s %s matmul = reference exactly when no float op rounds", name, ggml_type_name(t));
+			worst = check_matmul(t, 512, 5, 0, 5, 2, 2);
+			ok(worst <= 1, "%s %s matmul = reference with the largest quants (worst error %.3g of tolerance)",
+			   name, ggml_type_name(t), worst);
 		}
 	}
 }
 
-/* LMU_KERNELS is read at the first use: try it in child processes. */
-static int child_kernel(const char *env, char *name, size_t len)
+/* LMU_KERNELS is read at the first use: try it in fresh processes (this
+ * program run with --kernel-name). */
+static int child_run(const char *env, const char *arg, char *name, size_t len)
 {
 	int fd[2], status;
 	pid_t pid;
@@ -451,9 +500,8 @@ static int child_kernel(const char *env, char *name, size_t len)
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 2);
 		setenv("LMU_KERNELS", env, 1);
-		printf("%s", quant_kernel_name());
-		fflush(stdout);
-		_exit(0);
+		execl("/proc/self/exe", "test-quant", arg, (char *)NULL);
+		_exit(127);
 	}
 	close(fd[1]);
 	ssize_t got = read(fd[0], name, len - 1);
@@ -463,6 +511,11 @@ static int child_kernel(const char *env, char *name, size_t len)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static int child_kernel(const char *env, char *name, size_t len)
+{
+	return child_run(env, "--kernel-name", name, len);
+}
+
 static void test_env(void)
 {
 	char name[64];
@@ -470,6 +523,8 @@ static void test_env(void)
 	ok(rc == 0 && strcmp(name, "scalar") == 0, "LMU_KERNELS=scalar forces the scalar family");
 	rc = child_kernel("sse9", name, sizeof name);
 	ok(rc == 1 && !*name, "LMU_KERNELS=sse9 is an error");
+	rc = child_run("", "--bad-row", name, sizeof name);
+	ok(rc == 1, "a Q4_0 row of 48 elements is an error (exit 1)");
 	for (int i = 1; i < 3; i++) {
 		const char *want = i == 1 ? "avx2" : "avx512-vnni";
 		int supported = i == 1 ? quant_family_avx2.cpu_ok() : quant_family_avx512.cpu_ok();
@@ -543,6 +598,16 @@ static void test_fixture(void)
 int main(int argc, char **argv)
 {
 	lmu_init(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "--kernel-name") == 0) {
+		printf("%s", quant_kernel_name());
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--bad-row") == 0) {  /* must die, not read past the row */
+		uint8_t w[18 * 2] = {0}, a[34 * 2] = {0};
+		float y;
+		quant_matmul(GGML_Q4_0, w, sizeof w, 48, a, sizeof a, 1, &y, 1, 0, 1);
+		return 0;
+	}
 	test_f16();
 	test_hand_blocks();
 	test_act_quant();

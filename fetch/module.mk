@@ -1,0 +1,2 @@
+# fetch/module.mk - the fetch unit test includes fetch/'s headers.
+$(B)/obj/tests/unit/test-fetch.o: CPPFLAGS += -Ifetch

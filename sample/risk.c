@@ -1,0 +1,2437 @@
+/* risk.c - a rule table over the simple commands of a shell command line.
+ *
+ * Every simple command that shellparse.c finds is judged on its own, after
+ * the wrappers in front of it are peeled off (sudo env nohup timeout xargs
+ * busybox ...), and again wherever it hands code to another interpreter
+ * (sh -c, eval, su -c, find -exec, watch, ssh host CMD, a here-document or
+ * a pipe into a shell, base64/xxd/rev decoders in front of a shell).  A few
+ * rules look across commands: a download followed by running the file, a
+ * credential read whose bytes go to a network tool, a function that calls
+ * itself in a pipe (a fork bomb).  The verdict is the highest level found;
+ * every finding is kept as a reason a person can read. */
+#include "risk.h"
+#include "shellparse.h"
+#include "err.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define S RISK_SAFE
+#define M RISK_MODERATE
+#define H RISK_HIGH
+#define C RISK_CRITICAL
+
+#define MAX_TEXT_DEPTH 8   /* sh -c "sh -c '...'" nesting we follow */
+#define MAX_DOWNLOADS 32
+
+static const char *const level_names[] = {"safe", "moderate", "high", "critical"};
+
+const char *risk_name(enum risk_level r) { return level_names[r]; }
+
+int risk_exit_status(enum risk_level r)
+{
+	static const int status[] = {0, 3, 4, 5};
+	return status[r];
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+static bool starts(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
+
+/* ---- verdicts ---- */
+
+static enum risk_level reason_level(const char *reason)
+{
+	for (int l = RISK_CRITICAL; l > RISK_SAFE; l--)
+		if (starts(reason, level_names[l]))
+			return (enum risk_level)l;
+	return RISK_SAFE;
+}
+
+/* Reasons stay ordered by level, highest first, in finding order within
+ * a level; a repeated reason is kept once. */
+static void verdict_add(struct verdict *v, enum risk_level level, const char *text)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->reason[i], text))
+			return;
+	if (v->n >= 64)
+		return;
+	size_t at = 0;
+	while (at < v->n && reason_level(v->reason[at]) >= level)
+		at++;
+	v->reason = xreallocarray(v->reason, v->n + 1, sizeof *v->reason);
+	memmove(v->reason + at + 1, v->reason + at, (v->n - at) * sizeof *v->reason);
+	v->reason[at] = xstrdup(text);
+	v->n++;
+	if (level > v->level)
+		v->level = level;
+}
+
+void verdict_merge(struct verdict *dst, const struct verdict *src, const char *prefix)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		enum risk_level l = reason_level(src->reason[i]);
+		const char *rest = src->reason[i] + strlen(level_names[l]) + 2;
+		char text[512];
+		snprintf(text, sizeof text, "%s: %s%s", level_names[l], prefix, rest);
+		verdict_add(dst, l, text);
+	}
+	if (src->level > dst->level)
+		dst->level = src->level;
+}
+
+void verdict_free(struct verdict *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->reason[i]);
+	free(v->reason);
+	memset(v, 0, sizeof *v);
+}
+
+/* ---- judging state ---- */
+
+struct judge {
+	struct verdict *v;
+	int depth;
+	char *downloads[MAX_DOWNLOADS];  /* basenames of files a fetcher writes */
+	int n_downloads;
+	char *written[MAX_DOWNLOADS];    /* basenames of files written with fixed text */
+	char *content[MAX_DOWNLOADS];    /* ... and that text */
+	int n_written;
+};
+
+static void judge_text(struct judge *j, const char *text, size_t len);
+
+/* A short printable rendering of a command for the reasons. */
+static void show(const struct sh_word *w, size_t n, char *out, size_t size)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && k + 4 < size; i++) {
+		if (i)
+			out[k++] = ' ';
+		for (const char *t = w[i].text; *t && k + 4 < size; t++)
+			out[k++] = (*t == '\n' || *t == '\t') ? ' ' : *t;
+	}
+	if (k + 4 >= size)
+		strcpy(out + size - 4, "...");
+	else
+		out[k] = '\0';
+}
+
+static void add(struct judge *j, enum risk_level level, const char *category, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add(struct judge *j, enum risk_level level, const char *category, const char *fmt, ...)
+{
+	char detail[320], text[420];
+	va_list ap;
+	if (level == RISK_SAFE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	snprintf(text, sizeof text, "%s: %s: %s", level_names[level], category, detail);
+	verdict_add(j->v, level, text);
+}
+
+/* ---- paths ---- */
+
+enum pclass {
+	PC_REL,        /* relative, below the working directory */
+	PC_TMP,        /* under /tmp or /var/tmp */
+	PC_ABS,        /* some other absolute path */
+	PC_CWD_ALL,    /* ., *, .., "../" and below: everything here or above */
+	PC_HOME_UNDER, /* a file in a home directory */
+	PC_HOME_DOT,   /* a dot file or directory in a home (configuration, keys) */
+	PC_HOME,       /* a whole home directory, or all of them */
+	PC_SYS_UNDER,  /* inside a system directory */
+	PC_SYSDIR,     /* a system directory itself (/etc, /usr, /usr/bin) */
+	PC_ROOT,       /* / or /ASTERISK */
+	PC_VITAL,      /* a file the system cannot boot or log in without */
+	PC_DEVICE,     /* a disk or memory device */
+	PC_DEVSAFE,    /* /dev/null, /dev/tty, ... */
+	PC_NET,        /* /dev/tcp, /dev/udp */
+	PC_KERNEL,     /* /proc/sys, /sys, /proc/sysrq-trigger */
+	PC_DYN,        /* known only at run time */
+	PC_DYN_ROOT,   /* "$DIR/" : / itself when DIR is empty */
+};
+
+struct path {
+	enum pclass cls;
+	char norm[512];  /* normalised: "~/..." for homes, "/..." or relative */
+};
+
+static const char *const system_dirs[] = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64",
+	"libx32", "opt", "proc", "root", "sbin", "srv", "sys", "usr", "var", "snap", "mnt", "media",
+	"run", "System", "Library", "Applications", "private", NULL};
+
+static bool is_devsafe(const char *rest)
+{
+	static const char *const safe[] = {"null", "zero", "stdout", "stderr", "stdin", "tty", "random",
+		"urandom", "full", "ptmx", "console", NULL};
+	return in_list(rest, safe) || starts(rest, "fd/") || starts(rest, "pts/") || starts(rest, "shm/") ||
+	       (starts(rest, "tty") && !strchr(rest, '/'));
+}
+
+/* The directory that relative paths start from, as far as the script's
+ * own cd commands tell ("" where they do not).  Judging is therefore not
+ * reentrant across threads: one command line at a time. */
+static char current_dir[512];
+
+static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, struct path *out);
+
+static void classify_path(const char *text, bool dynamic, bool lead_dynamic, struct path *out)
+{
+	char joined[1100];
+	if (starts(text, "$PWD") && (text[4] == '\0' || text[4] == '/')) {
+		snprintf(joined, sizeof joined, "%s%s", current_dir[0] ? current_dir : ".", text + 4);
+		classify_path_in(joined, strchr(current_dir, '$') != NULL, current_dir[0] == '$', out);
+		return;
+	}
+	if (current_dir[0] && text[0] != '/' && text[0] != '~' && text[0] != '$') {
+		snprintf(joined, sizeof joined, "%s/%s", current_dir, text);
+		classify_path_in(joined, dynamic || strchr(current_dir, '$'), current_dir[0] == '$', out);
+		return;
+	}
+	classify_path_in(text, dynamic, lead_dynamic, out);
+}
+
+static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, struct path *out)
+{
+	char in[512], comp[64][128];
+	int nc = 0;
+	bool abs = false, home = false;
+	const char *t = text;
+	struct {
+		const char *var;
+		const char *repl;
+	} homes[] = {{"$HOME", "~"}, {"$USERPROFILE", "~"}, {NULL, NULL}};
+
+	out->norm[0] = '\0';
+	snprintf(in, sizeof in, "%s", t);
+	for (int h = 0; homes[h].var; h++) {
+		size_t n = strlen(homes[h].var);
+		if (starts(in, homes[h].var) && !isalnum((unsigned char)in[n]) && in[n] != '_') {
+			char tmp[512];
+			snprintf(tmp, sizeof tmp, "~%s", in + n);
+			snprintf(in, sizeof in, "%s", tmp);
+			lead_dynamic = false;
+			dynamic = strchr(in, '$') != NULL;
+		}
+	}
+	if (lead_dynamic || (in[0] == '$')) {
+		const char *p = in + 1;
+		if (*p == '(') {
+			p = strchr(p, ')');
+			p = p ? p + 1 : in + strlen(in);
+		} else {
+			while (*p == '_' || isalnum((unsigned char)*p) || *p == '{' || *p == '}')
+				p++;
+		}
+		out->cls = (!strcmp(p, "/") || !strcmp(p, "/*") || !strcmp(p, "/.") || !strcmp(p, "/.*")) ? PC_DYN_ROOT : PC_DYN;
+		snprintf(out->norm, sizeof out->norm, "%s", in);
+		return;
+	}
+	if (dynamic) {
+		/* keep the fixed prefix: "/etc/$x" is somewhere in /etc */
+		char *d = strchr(in, '$');
+		if (d) {
+			if (d == in + 1 && in[0] == '/') {
+				out->cls = PC_DYN_ROOT;
+				snprintf(out->norm, sizeof out->norm, "%s", in);
+				return;
+			}
+			*d = 'x';
+			d[1] = '\0';
+		}
+	}
+	t = in;
+	if (t[0] == '~') {
+		home = true;
+		t++;
+		if (*t && *t != '/') {  /* ~user */
+			char user[128];
+			size_t n = strcspn(t, "/");
+			snprintf(user, sizeof user, "%.*s", (int)(n < 127 ? n : 127), t);
+			t += n;
+			if (!strcmp(user, "root")) {
+				home = false;
+				abs = true;
+				snprintf(comp[nc++], sizeof comp[0], "root");
+			} else {
+				home = false;
+				abs = true;
+				snprintf(comp[nc++], sizeof comp[0], "home");
+				snprintf(comp[nc++], sizeof comp[0], "%s", user);
+			}
+		}
+	} else if (t[0] == '/') {
+		abs = true;
+	}
+	while (*t && nc < 64) {
+		while (*t == '/')
+			t++;
+		if (!*t)
+			break;
+		size_t n = strcspn(t, "/");
+		char c[128];
+		snprintf(c, sizeof c, "%.*s", (int)(n < 127 ? n : 127), t);
+		t += n;
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..") && (abs || home)) {
+			if (nc > 0)
+				nc--;
+			else if (home) {  /* ~/.. is /home */
+				home = false;
+				abs = true;
+				snprintf(comp[nc++], sizeof comp[0], "home");
+			}
+			continue;
+		}
+		if (!strcmp(c, "..") && nc > 0 && strcmp(comp[nc - 1], "..")) {
+			nc--;
+			continue;
+		}
+		snprintf(comp[nc++], sizeof comp[0], "%s", c);
+	}
+	size_t k = 0;
+	k += (size_t)snprintf(out->norm, sizeof out->norm, "%s", home ? "~" : abs ? "" : nc ? "" : ".");
+	for (int i = 0; i < nc && k < sizeof out->norm; i++)
+		k += (size_t)snprintf(out->norm + k, sizeof out->norm - k, "%s%s", (i || home || abs) ? "/" : "", comp[i]);
+	if (abs && nc == 0)
+		snprintf(out->norm, sizeof out->norm, "/");
+
+	bool all = nc == 0 || (nc == 1 && (!strcmp(comp[0], "*") || !strcmp(comp[0], ".*")));
+	if (home) {
+		out->cls = all ? PC_HOME : comp[0][0] == '.' ? PC_HOME_DOT : PC_HOME_UNDER;
+		return;
+	}
+	if (!abs) {
+		bool up = true;
+		for (int i = 0; i < nc; i++)
+			if (strcmp(comp[i], "..") && !(i == nc - 1 && (!strcmp(comp[i], "*") || !strcmp(comp[i], ".*"))))
+				up = false;
+		out->cls = (all || up) ? PC_CWD_ALL : PC_REL;
+		return;
+	}
+	if (all) {
+		out->cls = PC_ROOT;
+		return;
+	}
+	const char *n = out->norm;
+	static const char *const vital[] = {"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow",
+		"/etc/sudoers", "/etc/fstab", "/etc/ld.so.preload", "/etc/pam.d", "/etc/inittab",
+		"/etc/crypttab", "/bin/sh", "/bin/bash", "/usr/bin/sudo", NULL};
+	if (in_list(n, vital) || starts(n, "/etc/sudoers.d") || starts(n, "/etc/pam.d/") ||
+	    (!strcmp(comp[0], "boot") && nc >= 2)) {
+		out->cls = PC_VITAL;
+		return;
+	}
+	if (!strcmp(comp[0], "dev") && nc >= 2) {
+		const char *rest = n + 5;
+		out->cls = is_devsafe(rest) ? PC_DEVSAFE : (starts(rest, "tcp/") || starts(rest, "udp/")) ? PC_NET : PC_DEVICE;
+		return;
+	}
+	if ((!strcmp(comp[0], "proc") && nc >= 2 && (!strcmp(comp[1], "sys") || !strcmp(comp[1], "sysrq-trigger"))) ||
+	    (!strcmp(comp[0], "sys") && nc >= 2)) {
+		out->cls = PC_KERNEL;
+		return;
+	}
+	if ((!strcmp(comp[0], "tmp") && nc >= 2) || (!strcmp(comp[0], "var") && nc >= 3 && !strcmp(comp[1], "tmp"))) {
+		out->cls = PC_TMP;
+		return;
+	}
+	if (strpbrk(comp[0], "*?[")) {
+		/* /e*, /???: a pattern that names system directories */
+		for (const char *const *d = system_dirs; *d; d++)
+			if (fnmatch(comp[0], *d, 0) == 0) {
+				out->cls = nc == 1 ? PC_SYSDIR : PC_SYS_UNDER;
+				return;
+			}
+		if (fnmatch(comp[0], "home", 0) == 0) {
+			out->cls = nc <= 2 ? PC_HOME : PC_HOME_UNDER;
+			return;
+		}
+	}
+	if (!strcmp(comp[0], "home") || !strcmp(comp[0], "Users")) {
+		bool whole = nc == 1 || nc == 2 || (nc == 3 && (!strcmp(comp[2], "*") || !strcmp(comp[2], ".*")));
+		out->cls = whole ? PC_HOME : comp[2][0] == '.' ? PC_HOME_DOT : PC_HOME_UNDER;
+		return;
+	}
+	if (in_list(comp[0], system_dirs)) {
+		bool whole = nc == 1 || (nc == 2 && (!strcmp(comp[1], "*") || !strcmp(comp[1], ".*")));
+		/* /usr/bin, /usr/lib, /var/lib ... are as vital as their parents */
+		if (nc == 2 && (!strcmp(comp[0], "usr") || !strcmp(comp[0], "var")) && strcmp(comp[1], "tmp") && strcmp(comp[1], "log"))
+			whole = true;
+		out->cls = whole ? PC_SYSDIR : PC_SYS_UNDER;
+		return;
+	}
+	out->cls = PC_ABS;
+}
+
+/* The part of a home-relative path after "~/", or NULL. */
+static const char *home_rest(const struct path *p)
+{
+	if (starts(p->norm, "~/"))
+		return p->norm + 2;
+	if (starts(p->norm, "/root/"))
+		return p->norm + 6;
+	if (starts(p->norm, "/home/") || starts(p->norm, "/Users/")) {
+		const char *s = strchr(p->norm + 6, '/');
+		return s ? s + 1 : NULL;
+	}
+	return NULL;
+}
+
+static bool is_history_file(const struct path *p)
+{
+	const char *r = home_rest(p);
+	if (!r || strchr(r, '/'))
+		return false;
+	size_t n = strlen(r);
+	return (n > 8 && !strcmp(r + n - 8, "_history")) || !strcmp(r, ".histfile") || !strcmp(r, ".lesshst");
+}
+
+/* 0 none, 1 a credential, 2 the system's password hashes */
+static int credential_kind(const struct path *p)
+{
+	static const char *const home_secrets[] = {".ssh", ".aws", ".netrc", ".git-credentials",
+		".docker/config.json", ".kube", ".gnupg", ".password-store", ".pgpass", ".config/gh",
+		".npmrc", ".pypirc", ".vault-token", ".mozilla", ".config/google-chrome", ".config/chromium",
+		".local/share/keyrings", ".azure", ".config/gcloud", ".terraform.d", NULL};
+	const char *n = p->norm;
+	const char *base = sh_basename(n);
+	if (!strcmp(n, "/etc/shadow") || !strcmp(n, "/etc/gshadow") || starts(n, "/etc/shadow"))
+		return 2;
+	if (starts(n, "/etc/ssh/ssh_host_") && !strstr(n, ".pub"))
+		return 1;
+	if (starts(n, "/proc/") && strstr(n, "/environ"))
+		return 1;
+	if (starts(base, "id_") && !strstr(base, ".pub") && (starts(base, "id_rsa") || starts(base, "id_ed25519") ||
+							   starts(base, "id_ecdsa") || starts(base, "id_dsa")))
+		return 1;
+	const char *r = home_rest(p);
+	if (!r)
+		return 0;
+	for (const char *const *s = home_secrets; *s; s++) {
+		size_t k = strlen(*s);
+		if (!strncmp(r, *s, k) && (r[k] == '\0' || r[k] == '/')) {
+			/* public keys, known_hosts and the ssh client config are not secrets */
+			if (!strcmp(*s, ".ssh") && (strstr(r, ".pub") || strstr(r, "known_hosts") || !strcmp(r, ".ssh/config")))
+				return 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- levels for deleting and writing, by path class ---- */
+
+static enum risk_level delete_level(const struct path *p, bool recursive)
+{
+	switch (p->cls) {
+	case PC_ROOT: case PC_SYSDIR: case PC_VITAL: case PC_HOME:
+		return C;
+	case PC_SYS_UNDER: case PC_HOME_DOT: case PC_DYN_ROOT: case PC_DEVSAFE: case PC_KERNEL: case PC_DEVICE:
+		return H;
+	case PC_CWD_ALL:
+		return recursive ? H : M;
+	case PC_HOME_UNDER: case PC_ABS:
+		return recursive ? M : S;
+	case PC_DYN:
+		return M;
+	default:
+		return S;
+	}
+}
+
+static const char *describe(const struct path *p)
+{
+	switch (p->cls) {
+	case PC_ROOT: return "the whole file system";
+	case PC_SYSDIR: return "a system directory";
+	case PC_SYS_UNDER: return "a path inside a system directory";
+	case PC_VITAL: return "a file the system needs to boot or log in";
+	case PC_HOME: return "a whole home directory";
+	case PC_HOME_DOT: return "configuration or keys in a home directory";
+	case PC_HOME_UNDER: return "files in a home directory";
+	case PC_CWD_ALL: return "everything in the current or a parent directory";
+	case PC_DYN_ROOT: return "the root directory if the variable is empty";
+	case PC_DYN: return "a path known only when it runs";
+	case PC_DEVICE: return "a disk or memory device";
+	case PC_DEVSAFE: return "a device node";
+	case PC_KERNEL: return "kernel settings";
+	case PC_ABS: return "an absolute path";
+	default: return "a path";
+	}
+}
+
+static bool is_shell_rc(const struct path *p)
+{
+	static const char *const rc[] = {".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc",
+		".zprofile", ".zshenv", ".zlogin", ".kshrc", ".cshrc", ".tcshrc", ".xinitrc", ".xprofile",
+		".config/fish/config.fish", NULL};
+	const char *r = home_rest(p);
+	return r && (in_list(r, rc) || starts(r, ".config/autostart"));
+}
+
+/* Inside the directories the system runs from (not /usr/local, /opt,
+ * /var, /srv: places where local software and data live). */
+static bool core_system(const struct path *p)
+{
+	static const char *const core[] = {"/etc/", "/boot/", "/bin/", "/sbin/", "/lib", "/usr/", "/root/",
+		"/sys/", "/proc/", "/System/", "/Library/", NULL};
+	if (starts(p->norm, "/usr/local/"))
+		return false;
+	for (const char *const *c = core; *c; c++)
+		if (starts(p->norm, *c))
+			return true;
+	return false;
+}
+
+static void judge_write(struct judge *j, const struct sh_word *w, const char *what)
+{
+	struct path p;
+	classify_path(w->text, w->dynamic, w->lead_dynamic, &p);
+	const char *n = p.norm, *r = home_rest(&p);
+	if (is_history_file(&p)) {
+		add(j, H, "history", "%s overwrites the shell history %s", what, n);
+		return;
+	}
+	if (r && (!strcmp(r, ".ssh/authorized_keys") || !strcmp(r, ".ssh/authorized_keys2"))) {
+		add(j, H, "ssh-keys", "%s changes who may log in over ssh (%s)", what, n);
+		return;
+	}
+	if (starts(n, "/etc/sudoers")) {
+		add(j, C, "sudoers", "%s changes who may run commands as root (%s)", what, n);
+		return;
+	}
+	if (starts(n, "/etc/cron") || starts(n, "/var/spool/cron") || starts(n, "/etc/anacrontab")) {
+		add(j, H, "crontab", "%s installs a scheduled job (%s)", what, n);
+		return;
+	}
+	if (!strcmp(n, "/proc/sysrq-trigger")) {
+		add(j, C, "shutdown", "%s triggers a kernel SysRq action (reboot, crash) (%s)", what, n);
+		return;
+	}
+	if (starts(n, "/etc/ssh/")) {
+		add(j, H, "network", "%s changes the ssh server configuration (%s)", what, n);
+		return;
+	}
+	switch (p.cls) {
+	case PC_DEVICE:
+		add(j, C, "disk", "%s writes raw data to %s, destroying what it holds", what, n);
+		break;
+	case PC_VITAL:
+		add(j, C, "system-files", "%s overwrites %s (%s)", what, n, describe(&p));
+		break;
+	case PC_KERNEL:
+		add(j, H, "kernel", "%s changes kernel settings (%s)", what, n);
+		break;
+	case PC_SYSDIR: case PC_SYS_UNDER: case PC_ROOT:
+		add(j, p.cls == PC_SYS_UNDER && !core_system(&p) ? M : H, "system-files", "%s writes to %s (%s)", what, n, describe(&p));
+		break;
+	case PC_NET:
+		add(j, M, "network", "%s sends data over the network (%s)", what, n);
+		break;
+	case PC_HOME_DOT:
+		if (r && starts(r, ".ssh/"))
+			add(j, H, "ssh-keys", "%s changes ssh keys or settings (%s)", what, n);
+		else if (is_shell_rc(&p))
+			add(j, M, "persistence", "%s changes a file run at every login (%s)", what, n);
+		else if (credential_kind(&p))
+			add(j, M, "credentials", "%s overwrites stored credentials (%s)", what, n);
+		break;
+	default:
+		break;
+	}
+}
+
+static void judge_delete(struct judge *j, const struct sh_word *w, bool recursive, const char *what, enum risk_level floor)
+{
+	struct path p;
+	classify_path(w->text, w->dynamic, w->lead_dynamic, &p);
+	enum risk_level l = delete_level(&p, recursive);
+	if (is_history_file(&p)) {
+		add(j, H, "history", "%s erases the shell history (%s)", what, p.norm);
+		return;
+	}
+	if (l < floor)
+		l = floor;
+	add(j, l, "delete", "%s destroys %s: %s", what, p.norm, describe(&p));
+}
+
+/* ---- command names ---- */
+
+static const char *const shells[] = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish",
+	"csh", "tcsh", "yash", "rbash", "pwsh", "powershell", NULL};
+static const char *const fetchers[] = {"curl", "wget", "fetch", "aria2c", "axel", "http", "https",
+	"lwp-download", "lwp-request", "GET", "xh", "curlie", "wget2", NULL};
+static const char *const net_tools[] = {"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd",
+	"socat", "telnet", "cryptcat", "pwncat", NULL};
+static const char *const senders[] = {"curl", "wget", "nc", "ncat", "netcat", "nc.traditional",
+	"nc.openbsd", "socat", "telnet", "ssh", "scp", "sftp", "rsync", "mail", "mailx", "sendmail",
+	"mutt", "ftp", "tftp", "aws", "gsutil", "rclone", "http", "https", "xh", "s3cmd", "smbclient", NULL};
+
+static bool is_interp(const char *name)
+{
+	static const char *const prefixes[] = {"python", "perl", "ruby", "node", "nodejs", "php", "lua",
+		"Rscript", "tclsh", "deno", "bun", NULL};
+	for (const char *const *p = prefixes; *p; p++) {
+		size_t n = strlen(*p);
+		if (!strncmp(name, *p, n) && (name[n] == '\0' || isdigit((unsigned char)name[n]) || name[n] == '.'))
+			return true;
+	}
+	return false;
+}
+
+static bool is_shell(const char *name) { return in_list(name, shells); }
+
+static const char *cmd_name(const struct sh_cmd *c, size_t *skip)
+{
+	/* the name after simple wrappers, for cross-command rules */
+	static const char *const wrappers[] = {"sudo", "doas", "env", "nohup", "nice", "time", "command",
+		"exec", "builtin", "busybox", "stdbuf", "setsid", "unbuffer", NULL};
+	size_t i = 0;
+	while (i < c->argc) {
+		const char *n = sh_basename(c->argv[i].text);
+		if (!in_list(n, wrappers) && !strchr(c->argv[i].text, '=') && c->argv[i].text[0] != '-')
+			break;
+		i++;
+	}
+	if (skip)
+		*skip = i;
+	return i < c->argc ? sh_basename(c->argv[i].text) : "";
+}
+
+/* ---- decoding what is piped into a shell ---- */
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '+' || c == '-') return 62;
+	if (c == '/' || c == '_') return 63;
+	return -1;
+}
+
+static bool decode_base64(const char *in, char **out)
+{
+	size_t n = strlen(in), k = 0;
+	char *o = xmalloc(n + 1);
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isspace((unsigned char)in[i]) || in[i] == '=')
+			continue;
+		int v = b64val((unsigned char)in[i]);
+		if (v < 0) {
+			free(o);
+			return false;
+		}
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[k++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	o[k] = '\0';
+	*out = o;
+	return true;
+}
+
+static bool decode_hex(const char *in, char **out)
+{
+	size_t n = strlen(in), k = 0;
+	char *o = xmalloc(n / 2 + 1);
+	int hi = -1;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)in[i], v;
+		if (isspace(c))
+			continue;
+		v = isdigit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+		if (v < 0) {
+			free(o);
+			return false;
+		}
+		if (hi < 0) {
+			hi = v;
+		} else {
+			o[k++] = (char)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	o[k] = '\0';
+	*out = o;
+	return true;
+}
+
+/* One stage of a decoding pipeline; false when it cannot be followed. */
+static bool decode_stage(const struct sh_cmd *c, char **text, bool *decoder)
+{
+	size_t skip;
+	const char *n = cmd_name(c, &skip);
+	const struct sh_word *a = c->argv + skip;
+	size_t na = c->argc - skip;
+	char *out = NULL;
+	bool ok = false;
+	if (!strcmp(n, "cat") && na == 1)
+		return true;
+	if (!strcmp(n, "base64") || !strcmp(n, "base32") || !strcmp(n, "basenc")) {
+		*decoder = true;
+		for (size_t i = 1; i < na; i++)
+			if (!strcmp(a[i].text, "-d") || !strcmp(a[i].text, "--decode") || !strcmp(a[i].text, "-D"))
+				ok = !strcmp(n, "base64") && decode_base64(*text, &out);
+	} else if (!strcmp(n, "xxd")) {
+		*decoder = true;
+		bool r = false, plain = false;
+		for (size_t i = 1; i < na; i++) {
+			if (a[i].text[0] == '-' && strchr(a[i].text, 'r'))
+				r = true;
+			if (a[i].text[0] == '-' && strchr(a[i].text, 'p'))
+				plain = true;
+		}
+		ok = r && plain && decode_hex(*text, &out);
+	} else if (!strcmp(n, "rev") && na == 1) {
+		*decoder = true;
+		size_t len = strlen(*text);
+		out = xmalloc(len + 1);
+		/* reverse each line */
+		size_t start = 0;
+		for (size_t i = 0; i <= len; i++)
+			if (i == len || (*text)[i] == '\n') {
+				for (size_t k = start; k < i; k++)
+					out[k] = (*text)[i - 1 - (k - start)];
+				if (i < len)
+					out[i] = '\n';
+				start = i + 1;
+			}
+		out[len] = '\0';
+		ok = true;
+	} else if (!strcmp(n, "tr") && na == 3) {
+		*decoder = true;
+		if ((!strcmp(a[1].text, "A-Za-z") && !strcmp(a[2].text, "N-ZA-Mn-za-m")) ||
+		    (!strcmp(a[1].text, "a-zA-Z") && !strcmp(a[2].text, "n-za-mN-ZA-M"))) {
+			out = xstrdup(*text);
+			for (char *p = out; *p; p++)
+				if (isalpha((unsigned char)*p))
+					*p = (char)((isupper((unsigned char)*p) ? 'A' : 'a') + ((tolower((unsigned char)*p) - 'a') + 13) % 26);
+			ok = true;
+		}
+	} else if (in_list(n, (const char *const[]){"openssl", "gzip", "gunzip", "zcat", "bzcat", "xzcat",
+			"zstdcat", "uudecode", "bzip2", "xz", "zstd", "lzma", "unxz", "perl", "python", "python3",
+			"awk", "sed", "iconv", "dd", NULL})) {
+		*decoder = true;
+	}
+	if (ok) {
+		free(*text);
+		*text = out;
+	}
+	return ok;
+}
+
+/* The fixed text a command writes: echo/printf of fixed words, or a
+ * here-string / here-document given to cat, base64 ... */
+static void append(char **out, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	*out = xrealloc(*out, *len + n + 1);
+	memcpy(*out + *len, s, n + 1);
+	*len += n;
+}
+
+/* printf FORMAT ARGS: %s and %b take the next argument (%b with escapes),
+ * other conversions too; the format repeats while arguments remain. */
+static char *printf_output(const struct sh_word *a, size_t n)
+{
+	char *out = xstrdup(""), *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
+	size_t len = 0, next = 1;
+	do {
+		bool converted = false;
+		for (const char *f = fmt; *f; f++) {
+			char one[2] = {*f, 0};
+			if (*f != '%') {
+				append(&out, &len, one);
+				continue;
+			}
+			f++;
+			while (*f && strchr("-+ #0123456789.", *f))
+				f++;
+			if (!*f)
+				break;
+			if (*f == '%') {
+				append(&out, &len, "%");
+				continue;
+			}
+			converted = true;
+			const char *arg = next < n ? a[next++].text : "";
+			if (*f == 'b') {
+				char *d = sh_c_escapes(arg, strlen(arg));
+				append(&out, &len, d);
+				free(d);
+			} else {
+				append(&out, &len, arg);
+			}
+		}
+		if (!converted)
+			break;
+	} while (next < n && len < 65536);
+	free(fmt);
+	return out;
+}
+
+/* The fixed text a command writes: echo/printf of fixed words, or a
+ * here-string / here-document given to cat, base64 ... */
+static char *literal_output(const struct sh_cmd *c)
+{
+	size_t skip;
+	const char *n = cmd_name(c, &skip);
+	for (size_t i = 0; i < c->n_redir; i++)
+		if (c->redir[i].op == SH_R_HERESTR || c->redir[i].op == SH_R_HEREDOC)
+			return xstrdup(c->redir[i].target.text);
+	if (strcmp(n, "echo") && strcmp(n, "printf"))
+		return NULL;
+	size_t i = skip + 1, len = 0;
+	bool escapes = false;
+	while (!strcmp(n, "echo") && i < c->argc && c->argv[i].text[0] == '-' && strlen(c->argv[i].text) == 2) {
+		escapes = escapes || c->argv[i].text[1] == 'e';
+		i++;
+	}
+	for (size_t k = i; k < c->argc; k++)
+		if (c->argv[k].dynamic)
+			return NULL;
+	if (!strcmp(n, "printf"))
+		return i < c->argc ? printf_output(c->argv + i, c->argc - i) : xstrdup("");
+	char *out = xstrdup("");
+	for (size_t k = i; k < c->argc; k++) {
+		if (k > i)
+			append(&out, &len, " ");
+		if (escapes) {
+			char *d = sh_c_escapes(c->argv[k].text, strlen(c->argv[k].text));
+			append(&out, &len, d);
+			free(d);
+		} else {
+			append(&out, &len, c->argv[k].text);
+		}
+	}
+	return out;
+}
+
+/* What the pipeline up[0..n) writes, when its input is fixed text and
+ * every stage can be followed (cat, base64 -d, xxd -r -p, rev, rot13);
+ * NULL otherwise.  *decoder tells whether a decoding stage is in it. */
+static char *pipeline_output(const struct sh_cmd *const *up, int n, bool *decoder)
+{
+	char *text = n > 0 ? literal_output(up[0]) : NULL;
+	bool followed = text != NULL;
+	/* a here-string feeds the first command, which may itself decode */
+	const char *first = n > 0 ? cmd_name(up[0], NULL) : "";
+	int from = (!strcmp(first, "echo") || !strcmp(first, "printf")) ? 1 : 0;
+	for (int i = from; i < n && followed; i++)
+		followed = decode_stage(up[i], &text, decoder);
+	if (!followed) {
+		for (int i = 0; i < n; i++) {
+			char *dummy = xstrdup("");
+			decode_stage(up[i], &dummy, decoder);
+			free(dummy);
+		}
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* A command reads code from its standard input: where does it come from? */
+static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci, const char *name, bool shell)
+{
+	const struct sh_cmd *c = &s->cmd[ci];
+	for (size_t i = 0; i < c->n_redir; i++) {
+		const struct sh_redir *r = &c->redir[i];
+		if (r->op == SH_R_HEREDOC || r->op == SH_R_HERESTR) {
+			if (shell)
+				judge_text(j, r->target.text, strlen(r->target.text));
+			else
+				add(j, M, "code", "%s runs code given in the command", name);
+			return;
+		}
+		if (r->op == SH_R_IN && (r->fd <= 0)) {
+			struct path p;
+			classify_path(r->target.text, r->target.dynamic, r->target.lead_dynamic, &p);
+			if (p.cls == PC_NET)
+				add(j, C, "remote-shell", "%s runs code read from a network connection", name);
+			for (int d = 0; d < j->n_downloads; d++)
+				if (!strcmp(sh_basename(r->target.text), j->downloads[d]))
+					add(j, H, "download-run", "%s runs %s, a file just downloaded", name, r->target.text);
+			return;
+		}
+	}
+	if (c->pipe_pos == 0)
+		return;
+	const struct sh_cmd *up[64];
+	int n_up = 0;
+	for (size_t i = 0; i < s->n && n_up < 64; i++)
+		if (s->cmd[i].pipeline == c->pipeline && s->cmd[i].pipe_pos < c->pipe_pos)
+			up[n_up++] = &s->cmd[i];
+	for (int i = 0; i < n_up; i++) {
+		const char *un = cmd_name(up[i], NULL);
+		if (in_list(un, fetchers)) {
+			add(j, H, "download-run", "%s runs code downloaded by %s without showing it", name, un);
+			return;
+		}
+		if (in_list(un, net_tools)) {
+			add(j, C, "remote-shell", "%s runs code received by %s (a remote shell)", name, un);
+			return;
+		}
+	}
+	bool decoder = false;
+	char *text = pipeline_output(up, n_up, &decoder);
+	bool followed = text != NULL;
+	if (decoder) {
+		add(j, H, "obfuscation", "%s runs commands that are decoded first, hiding what runs", name);
+		if (followed && shell) {
+			size_t tl = strlen(text);
+			while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == ' '))
+				tl--;
+			add(j, H, "obfuscation", "decoded: %.*s", (int)(tl < 120 ? tl : 120), text);
+			judge_text(j, text, strlen(text));
+		}
+	} else if (followed && shell) {
+		judge_text(j, text, strlen(text));
+	} else if (followed) {
+		add(j, M, "code", "%s runs code given in the command", name);
+	} else {
+		add(j, M, "pipe-run", "%s runs commands read from a pipe", name);
+	}
+	free(text);
+}
+
+/* The output of the substitution in word w when it is one pipeline from
+ * fixed text ($(echo ... | base64 -d)); NULL otherwise. */
+static char *substitution_output(const struct sh_script *s, const struct sh_word *w, bool *decoder)
+{
+	const struct sh_cmd *pipe[64];
+	int n_pipe = 0;
+	bool one_pipeline = w->sub_begin >= 0 && w->sub_begin < (int)s->n;
+	for (int k = w->sub_begin; one_pipeline && k < w->sub_end && k < (int)s->n && n_pipe < 64; k++) {
+		if (s->cmd[k].depth != s->cmd[w->sub_begin].depth)
+			continue;
+		one_pipeline = s->cmd[k].pipeline == s->cmd[w->sub_begin].pipeline;
+		pipe[n_pipe++] = &s->cmd[k];
+	}
+	return one_pipeline ? pipeline_output(pipe, n_pipe, decoder) : NULL;
+}
+
+/* text with $0..$9, ${0}..${9}, $@ and $* replaced by the arguments
+ * a[0..n) ($0 first) where those are plain words. */
+static char *with_positionals(const char *text, const struct sh_word *a, size_t n)
+{
+	char *out = xstrdup("");
+	size_t len = 0;
+	for (size_t k = 0; k < n; k++)
+		if (strpbrk(a[k].text, "'\"`$\\;&|<>(){}\n") || a[k].dynamic)
+			return xstrdup(text);
+	for (const char *p = text; *p; p++) {
+		const char *arg = NULL;
+		char all[1024] = "";
+		size_t skip = 0;
+		if (p[0] == '$' && isdigit((unsigned char)p[1])) {
+			size_t i = (size_t)(p[1] - '0');
+			arg = i < n ? a[i].text : "";
+			skip = 1;
+		} else if (p[0] == '$' && p[1] == '{' && isdigit((unsigned char)p[2]) && p[3] == '}') {
+			size_t i = (size_t)(p[2] - '0');
+			arg = i < n ? a[i].text : "";
+			skip = 3;
+		} else if (p[0] == '$' && (p[1] == '@' || p[1] == '*')) {
+			for (size_t k = 1; k < n; k++) {
+				if (k > 1)
+					strncat(all, " ", sizeof all - strlen(all) - 1);
+				strncat(all, a[k].text, sizeof all - strlen(all) - 1);
+			}
+			arg = all;
+			skip = 1;
+		}
+		if (arg) {
+			append(&out, &len, arg);
+			p += skip;
+		} else {
+			char one[2] = {*p, 0};
+			append(&out, &len, one);
+		}
+	}
+	return out;
+}
+
+/* A word that holds code for a shell (sh -c WORD, eval WORDS). */
+static void judge_shell_word(struct judge *j, const struct sh_script *s, const char *text, const struct sh_word *w, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!w[i].dynamic)
+			continue;
+		bool fetched = false;
+		for (int k = w[i].sub_begin; k >= 0 && k < w[i].sub_end && k < (int)s->n; k++)
+			if (in_list(cmd_name(&s->cmd[k], NULL), fetchers))
+				fetched = true;
+		bool decoder = false;
+		char *decoded = substitution_output(s, &w[i], &decoder);
+		if (fetched) {
+			add(j, H, "download-run", "%s runs code downloaded from the network without showing it", name);
+		} else if (decoded) {
+			if (decoder)
+				add(j, H, "obfuscation", "%s runs commands that are decoded first, hiding what runs", name);
+			judge_text(j, decoded, strlen(decoded));
+		} else {
+			add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "%s runs a command built only when it runs", name);
+		}
+		free(decoded);
+	}
+	if (strcmp(text, "$(...)") != 0)
+		judge_text(j, text, strlen(text));
+}
+
+static void judge_code(struct judge *j, const char *code, const char *lang)
+{
+	static const char *const runners[] = {"system", "popen", "exec", "spawn", "subprocess", "shell_exec",
+		"passthru", "child_process", "Runtime", "`", "| \"sh\"", "|\"sh\"", "| \"bash\"", "getline", NULL};
+	static const char *const deleters[] = {"rmtree", "remove", "unlink", "rmdir", "rm_rf", "rmSync", "rm(", NULL};
+	bool runs = false, deletes = false;
+	if (strstr(code, "fork") && (strstr(code, "while") || strstr(code, "for") || strstr(code, "loop") || strstr(code, "until")))
+		add(j, C, "fork-bomb", "%s code that forks in a loop (a fork bomb)", lang);
+	if (strstr(code, "socket") && (strstr(code, "dup2") || strstr(code, "pty") || strstr(code, "/bin/sh") || strstr(code, "/bin/bash")))
+		add(j, C, "remote-shell", "%s code that connects a shell to a network socket", lang);
+	if ((strstr(code, "urlopen") || strstr(code, "requests.get") || strstr(code, "urllib") || strstr(code, "http")) &&
+	    (strstr(code, "exec(") || strstr(code, "eval(")))
+		add(j, H, "download-run", "%s code that downloads and runs code", lang);
+	for (const char *const *r = runners; *r; r++)
+		runs = runs || strstr(code, *r);
+	for (const char *const *r = deleters; *r; r++)
+		deletes = deletes || strstr(code, *r);
+	if (!runs && !deletes)
+		return;
+	if (runs)
+		add(j, M, "code", "%s code that runs shell commands", lang);
+	/* judge the string literals: the commands or paths it hands over */
+	for (const char *p = code; *p; p++) {
+		if (*p != '"' && *p != '\'')
+			continue;
+		char q = *p, lit[512];
+		size_t k = 0;
+		for (p++; *p && *p != q; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (k + 1 < sizeof lit)
+				lit[k++] = *p;
+		}
+		lit[k] = '\0';
+		if (runs)
+			judge_text(j, lit, k);
+		if (deletes && (lit[0] == '/' || lit[0] == '~')) {
+			struct sh_word w = {.text = lit, .sub_begin = -1, .sub_end = -1};
+			judge_delete(j, &w, true, lang, S);
+		}
+		if (!*p)
+			break;
+	}
+}
+
+/* ---- the rule table for one simple command ---- */
+
+static bool has_opt(const struct sh_word *w, size_t n, char shortc, const char *longname)
+{
+	for (size_t i = 1; i < n; i++) {
+		const char *t = w[i].text;
+		if (!strcmp(t, "--"))
+			break;
+		if (longname && !strcmp(t, longname))
+			return true;
+		if (shortc && t[0] == '-' && t[1] != '-' && t[1] && strchr(t + 1, shortc))
+			return true;
+	}
+	return false;
+}
+
+static bool has_word(const struct sh_word *w, size_t n, const char *word)
+{
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(w[i].text, word))
+			return true;
+	return false;
+}
+
+/* The first argument that is not an option, from index from; n if none. */
+static size_t first_operand(const struct sh_word *w, size_t n, size_t from)
+{
+	for (size_t i = from; i < n; i++) {
+		if (!strcmp(w[i].text, "--"))
+			return i + 1;
+		if (w[i].text[0] != '-' || !w[i].text[1])
+			return i;
+	}
+	return n;
+}
+
+/* Skip options of a wrapper; with_value lists those taking an argument. */
+static size_t skip_opts(const struct sh_word *w, size_t n, size_t i, const char *const *with_value)
+{
+	while (i < n && w[i].text[0] == '-' && w[i].text[1]) {
+		if (!strcmp(w[i].text, "--"))
+			return i + 1;
+		if (with_value && in_list(w[i].text, with_value))
+			i++;
+		i++;
+	}
+	return i;
+}
+
+static bool case_contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, needle, n))
+			return true;
+	return false;
+}
+
+static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n);
+
+static void judge_packages(struct judge *j, const struct sh_word *w, size_t n, size_t from, const char *tool, bool forced)
+{
+	static const char *const critical[] = {"libc6", "libc-bin", "glibc", "coreutils", "bash", "dash",
+		"systemd", "systemd-sysv", "init", "dpkg", "apt", "rpm", "yum", "dnf", "pacman", "base",
+		"base-files", "util-linux", "login", "passwd", "sudo", "grub", "grub2", "grub-pc",
+		"grub-common", "linux", "kernel", "kernel-core", "*", NULL};
+	static const char *const important[] = {"python3", "python", "perl", "openssh-server", "openssh",
+		"network-manager", "networkmanager", "netplan.io", "ifupdown", "xorg", "gnome-shell",
+		"ubuntu-desktop", "polkit", "dbus", "udev", "e2fsprogs", "mount", "tar", "gzip", NULL};
+	enum risk_level l = M;
+	const char *which = "";
+	if (forced)
+		l = C;
+	for (size_t i = from; i < n; i++) {
+		const char *p = w[i].text;
+		if (p[0] == '-')
+			continue;
+		if (in_list(p, critical) || starts(p, "linux-image") || starts(p, "libc6") || starts(p, "grub")) {
+			l = C;
+			which = p;
+		} else if ((in_list(p, important) || starts(p, "python3")) && l < H) {
+			l = H;
+			which = p;
+		}
+	}
+	if (l == C && forced)
+		add(j, C, "packages", "%s removes packages with the essential-package checks turned off", tool);
+	else if (l >= H)
+		add(j, l, "packages", "%s removes %s, which the system needs", tool, which);
+	else
+		add(j, l, "packages", "%s removes installed packages", tool);
+}
+
+/* Judge what a filtered find does one level lower: it touches only the
+ * matching files under its start, not all of them. */
+static void begin_filtered(struct judge *j, bool filtered, struct verdict *tmp, struct verdict **saved)
+{
+	*saved = j->v;
+	if (filtered) {
+		memset(tmp, 0, sizeof *tmp);
+		j->v = tmp;
+	}
+}
+
+static void end_filtered(struct judge *j, bool filtered, struct verdict *tmp, struct verdict *saved)
+{
+	j->v = saved;
+	if (!filtered)
+		return;
+	for (size_t i = 0; i < tmp->n; i++) {
+		enum risk_level l = reason_level(tmp->reason[i]);
+		const char *rest = tmp->reason[i] + strlen(level_names[l]) + 2;
+		char text[512];
+		if (l == RISK_SAFE || --l == RISK_SAFE)
+			continue;
+		snprintf(text, sizeof text, "%s: %s (matching files only)", level_names[l], rest);
+		verdict_add(j->v, l, text);
+	}
+	verdict_free(tmp);
+}
+
+static void judge_find(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n)
+{
+	static const char *const filters[] = {"-name", "-iname", "-path", "-ipath", "-regex", "-iregex",
+		"-newer", "-mtime", "-mmin", "-atime", "-size", "-user", "-empty", "-wholename", NULL};
+	size_t i = 1;
+	const struct sh_word *start[16];
+	static const struct sh_word dot = {.text = ".", .sub_begin = -1, .sub_end = -1};
+	int n_start = 0;
+	bool filtered = false;
+	struct verdict tmp, *saved;
+	while (i < n && w[i].text[0] != '-' && strcmp(w[i].text, "(") && strcmp(w[i].text, "!")) {
+		if (n_start < 16)
+			start[n_start++] = &w[i];
+		i++;
+	}
+	if (n_start == 0)
+		start[n_start++] = &dot;
+	for (size_t k = i; k < n; k++)
+		if (in_list(w[k].text, filters))
+			filtered = true;
+	/* matching files below the working directory are the usual clean-up */
+	static const struct sh_word below = {.text = "./x", .sub_begin = -1, .sub_end = -1};
+	for (int k = 0; k < n_start && filtered; k++) {
+		struct path p;
+		classify_path(start[k]->text, start[k]->dynamic, start[k]->lead_dynamic, &p);
+		if (p.cls == PC_CWD_ALL)
+			start[k] = &below;
+	}
+	for (; i < n; i++) {
+		const char *t = w[i].text;
+		if (!strcmp(t, "-delete")) {
+			begin_filtered(j, filtered, &tmp, &saved);
+			for (int k = 0; k < n_start; k++)
+				judge_delete(j, start[k], true, "find -delete", S);
+			end_filtered(j, filtered, &tmp, saved);
+		} else if (!strcmp(t, "-exec") || !strcmp(t, "-execdir") || !strcmp(t, "-ok") || !strcmp(t, "-okdir")) {
+			size_t e = i + 1;
+			while (e < n && strcmp(w[e].text, ";") && strcmp(w[e].text, "+"))
+				e++;
+			begin_filtered(j, filtered, &tmp, &saved);
+			for (int k = 0; k < n_start; k++) {
+				struct sh_word sub[64];
+				char texts[64][600];
+				size_t m = 0;
+				for (size_t a = i + 1; a < e && m < 64; a++, m++) {
+					sub[m] = w[a];
+					if (strstr(w[a].text, "{}")) {
+						/* {} stands for each file found: the start or below it */
+						const char *br = strstr(w[a].text, "{}");
+						snprintf(texts[m], sizeof texts[m], "%.*s%s%s", (int)(br - w[a].text), w[a].text,
+							 start[k]->text, br + 2);
+						sub[m].text = texts[m];
+						sub[m].dynamic = start[k]->dynamic;
+						sub[m].lead_dynamic = start[k]->lead_dynamic && br == w[a].text;
+					}
+				}
+				if (m > 0)
+					judge_argv(j, s, ci, sub, m);
+			}
+			end_filtered(j, filtered, &tmp, saved);
+			i = e;
+		}
+	}
+}
+
+static void judge_chmod(struct judge *j, const struct sh_word *w, size_t n, const char *name)
+{
+	bool recursive = has_opt(w, n, 'R', "--recursive");
+	bool is_chmod = !strcmp(name, "chmod");
+	size_t i = first_operand(w, n, 1);
+	const char *mode = "";
+	if (i < n && (is_chmod || !strcmp(name, "chown") || !strcmp(name, "chgrp") || !strcmp(name, "chattr"))) {
+		mode = w[i].text;
+		i++;
+	}
+	/* chmod's mode may look like an option: chmod -x file */
+	bool setuid = is_chmod && (strchr(mode, 's') || (strlen(mode) == 4 && strchr("4267", mode[0]) && mode[0] != '0'));
+	bool world = is_chmod && (strstr(mode, "777") || strstr(mode, "666") || strstr(mode, "o+w") ||
+				  strstr(mode, "a+w") || !strcmp(mode, "+w") || strstr(mode, "o=rwx") || strstr(mode, "a=rwx") ||
+				  (strlen(mode) >= 3 && isdigit((unsigned char)mode[0]) && strchr("2367", mode[strlen(mode) - 1])));
+	for (; i < n; i++) {
+		if (w[i].text[0] == '-' && !recursive)
+			continue;
+		struct path p;
+		classify_path(w[i].text, w[i].dynamic, w[i].lead_dynamic, &p);
+		enum risk_level l = S;
+		switch (p.cls) {
+		case PC_ROOT: case PC_SYSDIR: case PC_HOME: case PC_VITAL: case PC_DEVICE:
+			l = recursive || p.cls == PC_VITAL || p.cls == PC_DEVICE ? C : H;
+			break;
+		case PC_SYS_UNDER:
+			l = recursive || world || core_system(&p) ? H : M;
+			break;
+		case PC_KERNEL: case PC_DYN_ROOT:
+			l = H;
+			break;
+		case PC_HOME_DOT:
+			l = world ? H : S;
+			break;
+		case PC_CWD_ALL: case PC_REL: case PC_HOME_UNDER: case PC_ABS: case PC_TMP: case PC_DYN:
+			l = world ? M : S;
+			break;
+		default:
+			break;
+		}
+		if (setuid && l < H)
+			l = H;
+		if (l == S)
+			continue;
+		add(j, l, "permissions", "%s%s %s on %s (%s)%s", name, recursive ? " -R" : "", mode, p.norm, describe(&p),
+		    setuid ? ": sets set-user-id, running as the owner" : world ? ": lets every user change it" : "");
+	}
+}
+
+static void judge_net_sender_args(struct judge *j, const struct sh_word *w, size_t n, const char *name)
+{
+	/* credentials named as arguments of a network tool leave the machine */
+	for (size_t i = 1; i < n; i++) {
+		const char *t = w[i].text;
+		const char *at = strchr(t, '@');
+		const char *eq = strchr(t, '=');
+		const char *cands[3] = {t, at ? at + 1 : NULL, eq ? eq + 1 : NULL};
+		for (int k = 0; k < 3; k++) {
+			if (!cands[k])
+				continue;
+			struct path p;
+			classify_path(cands[k], w[i].dynamic, false, &p);
+			if (credential_kind(&p) || is_history_file(&p)) {
+				add(j, C, "credentials", "%s sends %s over the network", name, p.norm);
+				break;
+			}
+		}
+	}
+}
+
+/* Does a network tool receive the output of command ci (pipe downstream,
+ * or a command whose word holds ci's substitution)? */
+static const char *sent_by(const struct sh_script *s, int ci)
+{
+	const struct sh_cmd *c = &s->cmd[ci];
+	for (size_t i = 0; i < s->n; i++)
+		if (s->cmd[i].pipeline == c->pipeline && s->cmd[i].pipe_pos > c->pipe_pos) {
+			const char *n = cmd_name(&s->cmd[i], NULL);
+			if (in_list(n, senders))
+				return n;
+		}
+	for (int p = c->parent, guard = 0; p >= 0 && p < (int)s->n && guard < 64; p = s->cmd[p].parent, guard++) {
+		const char *n = cmd_name(&s->cmd[p], NULL);
+		if (in_list(n, senders))
+			return n;
+	}
+	return NULL;
+}
+
+static void judge_reads(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n, const char *name)
+{
+	static const char *const harmless[] = {"ls", "stat", "file", "chmod", "chown", "chgrp", "mkdir",
+		"touch", "test", "[", "[[", "ssh-keygen", "ssh-add", "ssh", "cd", "du", "realpath", "readlink",
+		"basename", "dirname", "echo", "printf", "rm", "shred", "unlink", "srm", "wipe", "truncate",
+		"ssh-copy-id", "mv", "ln", "install", "vim", "vi", "nano", "emacs", "code", "find", "tee", NULL};
+	const struct sh_cmd *c = &s->cmd[ci];
+	int kind = 0;
+	bool history = false;
+	const char *what = NULL;
+	struct path p;
+	if (in_list(name, harmless))
+		return;
+	for (size_t i = 1; i <= n + c->n_redir; i++) {
+		const struct sh_word *word;
+		if (i < n) {
+			word = &w[i];
+		} else if (i > n && c->redir[i - n - 1].op == SH_R_IN) {
+			word = &c->redir[i - n - 1].target;
+		} else {
+			continue;
+		}
+		const char *t = word->text;
+		const char *eq = strchr(t, '=');
+		const char *at = strchr(t, '@');
+		const char *cands[3] = {t, eq ? eq + 1 : NULL, at ? at + 1 : NULL};
+		for (int k = 0; k < 3; k++) {
+			if (!cands[k])
+				continue;
+			classify_path(cands[k], word->dynamic, false, &p);
+			int ck = credential_kind(&p);
+			if (ck > kind) {
+				kind = ck;
+				what = word->text;
+			}
+			if (is_history_file(&p)) {
+				history = true;
+				if (!what)
+					what = word->text;
+			}
+		}
+	}
+	bool env_dump = in_list(name, (const char *const[]){"env", "printenv", "history", "set", "declare", "export", "compgen", NULL});
+	if (!kind && !history && !(env_dump && n <= 2))
+		return;
+	const char *to = sent_by(s, ci);
+	if (to) {
+		add(j, C, "credentials", "%s output goes to %s: %s leaves the machine", name, to,
+		    kind ? "a secret" : history ? "the shell history" : "the environment (tokens, keys)");
+		return;
+	}
+	if (kind == 2)
+		add(j, H, "credentials", "%s reads the password hashes (%s)", name, what);
+	else if (kind == 1)
+		add(j, M, "credentials", "%s reads secrets (%s)", name, what);
+	else if (history)
+		add(j, M, "history", "%s reads the shell history (%s)", name, what);
+}
+
+static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n)
+{
+	char shown[200];
+	static const char *const sudo_val[] = {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", NULL};
+	static const char *const nice_val[] = {"-n", "--adjustment", "-c", "-p", "-t", "-s", "-k", "--signal", "--kill-after",
+		"-i", "-o", "-e", "-w", "-E", "--userspec", "--groups", "-I", "-L", "-P", "-d", "-a", "-E", "-S", NULL};
+	static const char *const xargs_val[] = {"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a", "--max-args",
+		"--max-procs", "--delimiter", "--arg-file", NULL};
+
+	/* peel wrappers */
+	for (int guard = 0; n > 0 && guard < 32; guard++) {
+		const char *name = sh_basename(w[0].text);
+		size_t i;
+		if (!w[0].dynamic && strpbrk(w[0].text, "*?[")) {
+			/* /???/r? : judge it as each dangerous command it may name */
+			static const char *const names[] = {"rm", "dd", "shred", "mkfs", "wipefs", "chmod", "chown",
+				"curl", "wget", "nc", "ncat", "sh", "bash", "python3", "perl", "cat", "mv", "cp",
+				"reboot", "shutdown", "halt", "poweroff", "kill", "insmod", "rmmod", "crontab", NULL};
+			bool named = false;
+			for (const char *const *c = names; *c; c++)
+				if (fnmatch(sh_basename(w[0].text), *c, 0) == 0) {
+					struct sh_word sub[64];
+					size_t m = n < 64 ? n : 64;
+					memcpy(sub, w, m * sizeof *sub);
+					sub[0].text = (char *)*c;
+					judge_argv(j, s, ci, sub, m);
+					named = true;
+				}
+			show(w, n, shown, sizeof shown);
+			add(j, M, "dynamic", "the command name is a file name pattern%s: %s", named ? " matching dangerous commands" : "", shown);
+			return;
+		}
+		if (w[0].dynamic) {
+			bool decoder = false;
+			char *decoded = substitution_output(s, &w[0], &decoder);
+			show(w, n, shown, sizeof shown);
+			if (decoded && !strcmp(w[0].text, "$(...)")) {
+				/* the decoded name and the words after it */
+				size_t len = strlen(decoded) + 1;
+				for (size_t k = 1; k < n; k++)
+					len += 4 * strlen(w[k].text) + 3;
+				char *line = xmalloc(len + 1), *q = line + strlen(decoded);
+				strcpy(line, decoded);
+				for (size_t k = 1; k < n; k++) {
+					*q++ = ' ';
+					*q++ = '\'';
+					for (const char *c = w[k].text; *c; c++)
+						if (*c == '\'') {
+							memcpy(q, "'\\''", 4);
+							q += 4;
+						} else {
+							*q++ = *c;
+						}
+					*q++ = '\'';
+				}
+				*q = '\0';
+				if (decoder)
+					add(j, H, "obfuscation", "the command is decoded when it runs, hiding what runs");
+				judge_text(j, line, strlen(line));
+				free(line);
+			} else {
+				add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "the command name is known only when it runs: %s", shown);
+				/* $SHELL -c '...': whatever the name, the string may be a script */
+				for (size_t k = 1; k + 1 < n; k++)
+					if (!strcmp(w[k].text, "-c"))
+						judge_text(j, w[k + 1].text, strlen(w[k + 1].text));
+			}
+			free(decoded);
+			return;
+		}
+		if (!strcmp(name, "sudo") || !strcmp(name, "doas") || !strcmp(name, "pkexec") || !strcmp(name, "run0")) {
+			i = skip_opts(w, n, 1, sudo_val);
+			if (has_opt(w, i, 'e', "--edit")) {
+				for (size_t k = i; k < n; k++)
+					judge_write(j, &w[k], "sudoedit");
+				return;
+			}
+			if (i >= n) {
+				/* sudo -l, -v, -k only list or refresh credentials */
+				if (has_opt(w, i, 's', "--shell") || has_opt(w, i, 'i', "--login"))
+					add(j, M, "privilege", "%s opens a root shell", name);
+				return;
+			}
+			if (!strcmp(w[i].text, "true") || !strcmp(w[i].text, ":"))
+				return;
+			show(w + i, n - i, shown, sizeof shown);
+			add(j, M, "privilege", "runs as root: %s", shown);
+			w += i;
+			n -= i;
+			continue;
+		}
+		if (!strcmp(name, "su")) {
+			for (size_t k = 1; k + 1 < n; k++)
+				if (!strcmp(w[k].text, "-c") || !strcmp(w[k].text, "--command")) {
+					add(j, M, "privilege", "su runs a command as another user (root by default)");
+					judge_shell_word(j, s, w[k + 1].text, &w[k + 1], 1, "su -c");
+					return;
+				}
+			add(j, M, "privilege", "su opens a shell as another user (root by default)");
+			return;
+		}
+		if (!strcmp(name, "env")) {
+			for (i = 1; i < n; i++) {
+				const char *t = w[i].text;
+				if (!strcmp(t, "-S") || !strcmp(t, "--split-string")) {
+					if (i + 1 < n)
+						judge_shell_word(j, s, w[i + 1].text, &w[i + 1], 1, "env -S");
+					return;
+				}
+				if (!strcmp(t, "-u") || !strcmp(t, "-C") || !strcmp(t, "--unset") || !strcmp(t, "--chdir"))
+					i++;
+				else if (t[0] != '-' && !strchr(t, '='))
+					break;
+				else if (strchr(t, '=') && (starts(t, "HISTFILE=") || starts(t, "HISTSIZE=0")))
+					add(j, H, "history", "env %s stops the shell history", t);
+				else if (starts(t, "LD_PRELOAD="))
+					add(j, M, "code", "env %s loads a library into the program", t);
+			}
+			if (i >= n) {  /* env alone lists the environment */
+				judge_reads(j, s, ci, w, n, "env");
+				return;
+			}
+			w += i;
+			n -= i;
+			continue;
+		}
+		if (in_list(name, (const char *const[]){"nohup", "setsid", "time", "caffeinate", "unbuffer", "builtin",
+				"exec", "nice", "ionice", "chrt", "stdbuf", "timeout", "taskset", "flock", "chroot",
+				"firejail", "proxychains", "proxychains4", "torsocks", "strace", "ltrace", "command",
+				"busybox", "doas", "systemd-run", "runuser", "sg", "catchsegv", "then", NULL})) {
+			if (!strcmp(name, "command") && (has_opt(w, n, 'v', NULL) || has_opt(w, n, 'V', NULL)))
+				return;
+			i = skip_opts(w, n, 1, nice_val);
+			if (!strcmp(name, "flock") && has_opt(w, n, 'c', "--command")) {
+				for (size_t k = 1; k + 1 < n; k++)
+					if (!strcmp(w[k].text, "-c") || !strcmp(w[k].text, "--command"))
+						judge_shell_word(j, s, w[k + 1].text, &w[k + 1], 1, "flock -c");
+				return;
+			}
+			/* positional arguments before the command */
+			if ((!strcmp(name, "timeout") || !strcmp(name, "flock") || !strcmp(name, "chroot") ||
+			     !strcmp(name, "taskset") || !strcmp(name, "sg")) && i < n)
+				i++;
+			if (!strcmp(name, "chrt") && i < n && isdigit((unsigned char)w[i].text[0]))
+				i++;
+			if (!strcmp(name, "chroot"))
+				add(j, M, "privilege", "chroot runs a command in another root directory");
+			w += i;
+			n -= i;
+			continue;
+		}
+		if (!strcmp(name, "xargs")) {
+			i = skip_opts(w, n, 1, xargs_val);
+			if (i >= n) {
+				static struct sh_word echo = {.text = "echo", .sub_begin = -1, .sub_end = -1};
+				w = &echo;
+				n = 1;
+			}
+			/* the arguments come from standard input: fixed words when
+			 * an echo feeds it directly, otherwise unknown here */
+			struct sh_word sub[80];
+			size_t m = 0;
+			for (size_t k = i; k < n && m < 64; k++)
+				sub[m++] = w[k];
+			const struct sh_cmd *cmd = &s->cmd[ci];
+			char *input = NULL;
+			for (size_t q = 0; q < s->n && cmd->pipe_pos == 1; q++)
+				if (s->cmd[q].pipeline == cmd->pipeline && s->cmd[q].pipe_pos == 0)
+					input = literal_output(&s->cmd[q]);
+			for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
+				sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
+			if (!input)
+				sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1, .sub_end = -1};
+			judge_argv(j, s, ci, sub, m);
+			free(input);
+			return;
+		}
+		if (!strcmp(name, "watch")) {
+			i = skip_opts(w, n, 1, (const char *const[]){"-n", "--interval", "-d", NULL});
+			if (i < n) {
+				char text[2048] = "";
+				for (size_t k = i; k < n; k++) {
+					if (k > i)
+						strncat(text, " ", sizeof text - strlen(text) - 1);
+					strncat(text, w[k].text, sizeof text - strlen(text) - 1);
+				}
+				judge_shell_word(j, s, text, w + i, n - i, "watch");
+			}
+			return;
+		}
+		break;
+	}
+	if (n == 0)
+		return;
+	const char *name = sh_basename(w[0].text);
+	const struct sh_cmd *cmd = &s->cmd[ci];
+	show(w, n, shown, sizeof shown);
+
+	/* a function that runs itself in a pipe or in the background */
+	if (cmd->func && !strcmp(w[0].text, cmd->func) && (cmd->pipe_len > 1 || cmd->background))
+		add(j, C, "fork-bomb", "function %s starts copies of itself without end (a fork bomb)", cmd->func);
+
+	/* running a file that a fetcher of this script downloads */
+	for (int d = 0; d < j->n_downloads; d++) {
+		bool runs = !strcmp(name, j->downloads[d]) && strchr(w[0].text, '/');
+		if ((is_shell(name) || is_interp(name) || !strcmp(name, "source") || !strcmp(name, ".")) && n > 1) {
+			size_t k = first_operand(w, n, 1);
+			runs = runs || (k < n && !strcmp(sh_basename(w[k].text), j->downloads[d]));
+		}
+		if (runs)
+			add(j, H, "download-run", "%s runs %s, a file just downloaded, unseen", shown, j->downloads[d]);
+	}
+
+	/* running a script this command line wrote: judge what it holds */
+	for (int d = 0; d < j->n_written; d++) {
+		bool runs = !strcmp(name, j->written[d]) && strchr(w[0].text, '/');
+		if ((is_shell(name) || !strcmp(name, "source") || !strcmp(name, ".")) && n > 1) {
+			size_t k = first_operand(w, n, 1);
+			runs = runs || (k < n && !strcmp(sh_basename(w[k].text), j->written[d]));
+		}
+		if (runs)
+			judge_text(j, j->content[d], strlen(j->content[d]));
+	}
+
+	judge_reads(j, s, ci, w, n, name);
+	if (in_list(name, senders))
+		judge_net_sender_args(j, w, n, name);
+
+	if (is_shell(name) || !strcmp(name, "eval") || !strcmp(name, "source") || !strcmp(name, ".")) {
+		bool is_eval = !strcmp(name, "eval");
+		if (is_eval) {
+			char text[4096] = "";
+			for (size_t k = 1; k < n; k++) {
+				if (k > 1)
+					strncat(text, " ", sizeof text - strlen(text) - 1);
+				strncat(text, w[k].text, sizeof text - strlen(text) - 1);
+			}
+			judge_shell_word(j, s, text, w + 1, n - 1, "eval");
+			return;
+		}
+		bool interactive = false, script = false;
+		for (size_t k = 1; k < n; k++) {
+			const char *t = w[k].text;
+			if (t[0] == '-' && t[1] != '-' && strchr(t, 'c') && is_shell(name)) {
+				if (k + 1 < n) {
+					/* sh -c 'rm -rf "$1"' name ARGS: the arguments fill $0 $1 ... */
+					char *text = with_positionals(w[k + 1].text, w + k + 2, n - k - 2);
+					judge_shell_word(j, s, text, &w[k + 1], 1, name);
+					free(text);
+				}
+				return;
+			}
+			if (t[0] == '-' && t[1] != '-' && strchr(t, 'i'))
+				interactive = true;
+			if (!strcmp(t, "-") || !strcmp(t, "-s"))
+				break;
+			if (t[0] != '-' || !strcmp(t, "--")) {
+				const struct sh_word *sw = !strcmp(t, "--") && k + 1 < n ? &w[k + 1] : &w[k];
+				if (!strcmp(t, "--") && k + 1 >= n)
+					break;
+				script = true;
+				bool fetched = false;
+				for (int q = sw->sub_begin; q >= 0 && q < sw->sub_end && q < (int)s->n; q++)
+					if (in_list(cmd_name(&s->cmd[q], NULL), fetchers))
+						fetched = true;
+				if (fetched)
+					add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
+				break;
+			}
+		}
+		for (size_t r = 0; r < cmd->n_redir; r++) {
+			struct path p;
+			classify_path(cmd->redir[r].target.text, false, false, &p);
+			if (p.cls == PC_NET)
+				interactive = true;
+		}
+		bool net = false;
+		for (size_t q = 0; q < s->n; q++)
+			if (s->cmd[q].pipeline == cmd->pipeline && (int)q != ci && in_list(cmd_name(&s->cmd[q], NULL), net_tools))
+				net = true;
+		if (net && cmd->pipe_len > 1)
+			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
+		else if (!script && !interactive)
+			judge_stdin_code(j, s, ci, name, true);
+		(void)interactive;
+	}
+
+	if (is_interp(name)) {
+		bool code = false;
+		for (size_t k = 1; k < n; k++) {
+			const char *t = w[k].text;
+			if ((!strcmp(t, "-c") || !strcmp(t, "-e") || !strcmp(t, "-E") || !strcmp(t, "-r") ||
+			     !strcmp(t, "--eval") || !strcmp(t, "-p") || !strcmp(t, "-pe") || !strcmp(t, "-ne") ||
+			     !strcmp(t, "-le") || !strcmp(t, "-pie") || !strcmp(t, "-lne")) && k + 1 < n) {
+				judge_code(j, w[k + 1].text, name);
+				code = true;
+				break;
+			}
+			if (!strcmp(t, "-m") && k + 1 < n) {
+				if (strstr(w[k + 1].text, "http.server") || strstr(w[k + 1].text, "SimpleHTTPServer") ||
+				    strstr(w[k + 1].text, "pyftpdlib"))
+					add(j, M, "network", "%s serves the current directory to the network", shown);
+				code = true;
+				break;
+			}
+			if (t[0] != '-') {
+				code = true;
+				bool fetched = false;
+				for (int q = w[k].sub_begin; q >= 0 && q < w[k].sub_end && q < (int)s->n; q++)
+					if (in_list(cmd_name(&s->cmd[q], NULL), fetchers))
+						fetched = true;
+				if (fetched)
+					add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
+				break;
+			}
+		}
+		bool net = false;
+		for (size_t q = 0; q < s->n; q++)
+			if (s->cmd[q].pipeline == cmd->pipeline && (int)q != ci && in_list(cmd_name(&s->cmd[q], NULL), net_tools))
+				net = true;
+		if (net && cmd->pipe_len > 1)
+			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
+		else if (!code)
+			judge_stdin_code(j, s, ci, name, false);
+		if (cmd->pipe_pos > 0 && !code && in_list(name, (const char *const[]){"perl", NULL}))
+			return;
+		return;
+	}
+
+	/* options whose value is a shell command */
+	{
+		static const struct {
+			const char *cmd, *prefix;
+		} exec_opts[] = {
+			{"tar", "--checkpoint-action=exec="}, {"tar", "--to-command="}, {"tar", "--use-compress-program="},
+			{"tar", "--info-script="}, {"tar", "--new-volume-script="}, {"tar", "-I"}, {"zip", "-TT"},
+			{"zip", "--unzip-command="}, {"rsync", "-e"}, {"rsync", "--rsh="}, {"rsync", "--rsync-path="},
+			{"ssh", "ProxyCommand="}, {"ssh", "LocalCommand="}, {"ssh", "-oProxyCommand="}, {"scp", "ProxyCommand="},
+			{"scp", "-oProxyCommand="}, {"sftp", "ProxyCommand="}, {"git", "core.pager="}, {"git", "core.sshCommand="},
+			{"git", "core.editor="}, {"git", "core.fsmonitor="}, {"git", "sequence.editor="}, {"git", "diff.external="},
+			{"man", "-P"}, {"man", "--pager="}, {"script", "-c"}, {"expect", "-c"}, {"vim", "-c"}, {"vi", "-c"},
+			{"nvim", "-c"}, {"ex", "-c"}, {"view", "-c"}, {"vim", "+"}, {"vi", "+"}, {"nvim", "+"}, {NULL, NULL},
+		};
+		bool editor = !strcmp(name, "vim") || !strcmp(name, "vi") || !strcmp(name, "nvim") || !strcmp(name, "ex") || !strcmp(name, "view");
+		for (size_t k = 1; k < n; k++) {
+			for (int o = 0; exec_opts[o].cmd; o++) {
+				size_t pl = strlen(exec_opts[o].prefix);
+				if (strcmp(name, exec_opts[o].cmd) || strncmp(w[k].text, exec_opts[o].prefix, pl))
+					continue;
+				const char *value = w[k].text[pl] ? w[k].text + pl : k + 1 < n ? w[k + 1].text : "";
+				if (editor) {  /* :!cmd runs a shell command */
+					while (*value == ':' || *value == ' ')
+						value++;
+					if (*value != '!')
+						continue;
+					value++;
+				}
+				judge_text(j, value, strlen(value));
+			}
+			if (!strcmp(name, "git") && starts(w[k].text, "alias.") && strstr(w[k].text, "=!"))
+				judge_text(j, strstr(w[k].text, "=!") + 2, strlen(strstr(w[k].text, "=!") + 2));
+		}
+	}
+	if (!strcmp(name, "awk") || !strcmp(name, "gawk") || !strcmp(name, "mawk") || !strcmp(name, "nawk") || !strcmp(name, "busybox-awk")) {
+		size_t k = 1;
+		while (k < n && w[k].text[0] == '-') {
+			if (!strcmp(w[k].text, "-F") || !strcmp(w[k].text, "-v") || !strcmp(w[k].text, "-f"))
+				k++;
+			k++;
+		}
+		if (k < n)
+			judge_code(j, w[k].text, name);
+		return;
+	}
+	if (!strcmp(name, "rm") || !strcmp(name, "unlink") || !strcmp(name, "srm") || !strcmp(name, "rmdir") ||
+	    !strcmp(name, "shred") || !strcmp(name, "wipe") || !strcmp(name, "truncate")) {
+		bool recursive = has_opt(w, n, 'r', "--recursive") || has_opt(w, n, 'R', NULL) || !strcmp(name, "srm");
+		enum risk_level floor = (!strcmp(name, "shred") || !strcmp(name, "wipe") || !strcmp(name, "srm")) ? M : S;
+		if (has_word(w, n, "--no-preserve-root"))
+			add(j, C, "delete", "%s --no-preserve-root: turns off the guard against deleting /", name);
+		if (!strcmp(name, "rmdir"))
+			return;  /* removes only empty directories */
+		bool after_dd = false;
+		for (size_t k = 1; k < n; k++) {
+			const char *t = w[k].text;
+			if (!after_dd && !strcmp(t, "--")) {
+				after_dd = true;
+				continue;
+			}
+			if (!after_dd && t[0] == '-' && t[1])
+				continue;
+			if (!strcmp(name, "truncate") && k > 0 && (!strcmp(w[k - 1].text, "-s") || !strcmp(w[k - 1].text, "--size")))
+				continue;
+			struct path p;
+			classify_path(t, w[k].dynamic, w[k].lead_dynamic, &p);
+			if (p.cls == PC_DEVICE && floor == M) {
+				add(j, C, "disk", "%s overwrites the disk %s", name, p.norm);
+				continue;
+			}
+			judge_delete(j, &w[k], recursive, name, floor);
+		}
+		return;
+	}
+	if (!strcmp(name, "find")) {
+		judge_find(j, s, ci, w, n);
+		return;
+	}
+	if (!strcmp(name, "mv")) {
+		size_t first = first_operand(w, n, 1), last = n - 1;
+		if (first >= n || last <= first)
+			return;
+		struct path dst;
+		classify_path(w[last].text, w[last].dynamic, w[last].lead_dynamic, &dst);
+		bool to_null = dst.cls == PC_DEVSAFE;
+		for (size_t k = first; k < last; k++) {
+			if (w[k].text[0] == '-')
+				continue;
+			struct path p;
+			classify_path(w[k].text, w[k].dynamic, w[k].lead_dynamic, &p);
+			enum risk_level l = delete_level(&p, true);
+			if (!to_null && (p.cls == PC_HOME_UNDER || p.cls == PC_ABS || p.cls == PC_CWD_ALL || p.cls == PC_DYN))
+				l = S;
+			if (!to_null && p.cls == PC_HOME_DOT)
+				l = M;
+			add(j, l, "delete", "mv %s: %s moves away %s", to_null ? "to /dev/null" : "", p.norm, describe(&p));
+		}
+		if (!to_null)
+			judge_write(j, &w[last], "mv");
+		return;
+	}
+	if (!strcmp(name, "cp") || !strcmp(name, "install") || !strcmp(name, "ln") || !strcmp(name, "rsync")) {
+		size_t first = first_operand(w, n, 1), last = n - 1;
+		if (first >= n || last <= first)
+			return;
+		if (!strcmp(name, "rsync") && (has_word(w, n, "--delete") || has_word(w, n, "--delete-before") ||
+					      has_word(w, n, "--delete-after") || has_word(w, n, "--delete-during"))) {
+			judge_delete(j, &w[last], true, "rsync --delete", S);
+			return;
+		}
+		if (!strchr(w[last].text, ':'))
+			judge_write(j, &w[last], name);
+		return;
+	}
+	if (!strcmp(name, "tee")) {
+		for (size_t k = 1; k < n; k++)
+			if (w[k].text[0] != '-')
+				judge_write(j, &w[k], "tee");
+		return;
+	}
+	if ((!strcmp(name, "sed") && (has_opt(w, n, 'i', "--in-place") || has_word(w, n, "--in-place"))) ||
+	    (!strcmp(name, "perl") && has_opt(w, n, 'i', NULL))) {
+		size_t k = first_operand(w, n, 1);
+		bool script_given = false;
+		for (size_t q = 1; q < n; q++)
+			if (!strcmp(w[q].text, "-e") || !strcmp(w[q].text, "-f") || starts(w[q].text, "--expression"))
+				script_given = true;
+		if (!script_given)
+			k++;
+		for (; k < n; k++)
+			if (w[k].text[0] != '-')
+				judge_write(j, &w[k], name);
+		return;
+	}
+	if (!strcmp(name, "dd")) {
+		for (size_t k = 1; k < n; k++) {
+			if (starts(w[k].text, "of=")) {
+				struct sh_word o = w[k];
+				o.text = w[k].text + 3;
+				judge_write(j, &o, "dd");
+			}
+			if (starts(w[k].text, "if=")) {
+				struct path p;
+				classify_path(w[k].text + 3, false, false, &p);
+				if (p.cls == PC_DEVICE)
+					add(j, M, "disk", "dd reads the raw disk %s", p.norm);
+			}
+		}
+		return;
+	}
+	if (starts(name, "mkfs") || starts(name, "mke2fs") || !strcmp(name, "mkswap") || !strcmp(name, "mkntfs") ||
+	    !strcmp(name, "mkdosfs") || !strcmp(name, "wipefs") || !strcmp(name, "blkdiscard") ||
+	    !strcmp(name, "mkfs.ext4") || !strcmp(name, "format") || !strcmp(name, "diskpart") ||
+	    !strcmp(name, "pvremove") || !strcmp(name, "vgremove") || !strcmp(name, "lvremove") ||
+	    !strcmp(name, "flashrom")) {
+		bool device = false;
+		for (size_t k = 1; k < n; k++) {
+			struct path p;
+			classify_path(w[k].text, w[k].dynamic, w[k].lead_dynamic, &p);
+			if (p.cls == PC_DEVICE || strchr(w[k].text, ':') || p.cls == PC_DYN)
+				device = true;
+		}
+		if (device || !strcmp(name, "diskpart") || !strcmp(name, "flashrom") || starts(name, "lv") ||
+		    starts(name, "vg") || starts(name, "pv"))
+			add(j, C, "disk", "%s erases a disk or partition: %s", name, shown);
+		else
+			add(j, M, "disk", "%s formats a file or volume: %s", name, shown);
+		return;
+	}
+	if (in_list(name, (const char *const[]){"fdisk", "sfdisk", "cfdisk", "gdisk", "sgdisk", "parted", "gparted", NULL})) {
+		bool listing = has_opt(w, n, 'l', "--list") || has_word(w, n, "print") || has_opt(w, n, 'd', "--dump") ||
+			       has_word(w, n, "-p") || has_word(w, n, "--print");
+		if (!listing)
+			add(j, C, "disk", "%s rewrites a partition table: %s", name, shown);
+		return;
+	}
+	if (!strcmp(name, "hdparm") || !strcmp(name, "badblocks") || !strcmp(name, "cryptsetup") ||
+	    !strcmp(name, "mdadm") || !strcmp(name, "zpool") || !strcmp(name, "zfs") || !strcmp(name, "diskutil")) {
+		for (size_t k = 1; k < n; k++) {
+			const char *t = w[k].text;
+			if (strstr(t, "security-erase") || strstr(t, "trim-sector") || strstr(t, "write-sector") ||
+			    !strcmp(t, "luksFormat") || !strcmp(t, "erase") || !strcmp(t, "luksErase") ||
+			    !strcmp(t, "--zero-superblock") || !strcmp(t, "--create") || !strcmp(t, "destroy") ||
+			    !strcmp(t, "labelclear") || starts(t, "eraseDisk") || starts(t, "eraseVolume") ||
+			    starts(t, "zeroDisk") || (!strcmp(name, "badblocks") && t[0] == '-' && strchr(t, 'w'))) {
+				add(j, C, "disk", "%s destroys the data on a disk or pool: %s", name, shown);
+				return;
+			}
+		}
+		return;
+	}
+	if (in_list(name, (const char *const[]){"shutdown", "reboot", "poweroff", "halt", "kexec", NULL})) {
+		if (!strcmp(name, "shutdown") && has_opt(w, n, 'c', NULL))
+			return;
+		add(j, H, "shutdown", "%s stops or restarts the machine", shown);
+		return;
+	}
+	if ((!strcmp(name, "init") || !strcmp(name, "telinit")) && n > 1 && strchr("016sS", w[1].text[0]) && !w[1].text[1]) {
+		add(j, H, "shutdown", "%s changes the run level (halt, reboot, single user)", shown);
+		return;
+	}
+	if (!strcmp(name, "systemctl") || !strcmp(name, "service")) {
+		static const char *const net_units[] = {"firewalld", "ufw", "nftables", "iptables", "ip6tables",
+			"apparmor", "fail2ban", NULL};
+		static const char *const access_units[] = {"ssh", "sshd", "networking", "NetworkManager",
+			"systemd-networkd", "network", "wpa_supplicant", NULL};
+		size_t k = first_operand(w, n, 1);
+		if (k >= n)
+			return;
+		const char *verb = w[k].text;
+		if (!strcmp(name, "service") && k + 1 < n) {  /* service UNIT VERB */
+			verb = w[k + 1].text;
+		}
+		if (in_list(verb, (const char *const[]){"reboot", "poweroff", "halt", "kexec", "emergency", "rescue",
+				"soft-reboot", "isolate", NULL})) {
+			add(j, H, "shutdown", "%s stops or restarts the machine", shown);
+			return;
+		}
+		if (in_list(verb, (const char *const[]){"suspend", "hibernate", "hybrid-sleep", NULL})) {
+			add(j, M, "shutdown", "%s suspends the machine", shown);
+			return;
+		}
+		bool stop = in_list(verb, (const char *const[]){"stop", "disable", "mask", "kill", NULL});
+		bool start = in_list(verb, (const char *const[]){"start", "enable", "unmask", NULL});
+		for (size_t q = (!strcmp(name, "service") ? k : k + 1); q < n; q++) {
+			char unit[128];
+			snprintf(unit, sizeof unit, "%s", w[q].text);
+			char *dot = strstr(unit, ".service");
+			if (dot)
+				*dot = '\0';
+			if (stop && in_list(unit, net_units))
+				add(j, H, "network", "%s turns the firewall off", shown);
+			else if (stop && in_list(unit, access_units))
+				add(j, H, "network", "%s may cut off network or remote access", shown);
+			else if (stop)
+				add(j, M, "services", "%s stops a system service", shown);
+			else if (start && (in_list(unit, access_units) || starts(unit, "telnet") || starts(unit, "vnc") ||
+					   starts(unit, "xrdp") || starts(unit, "rsh")))
+				add(j, M, "network", "%s opens a remote login service", shown);
+		}
+		return;
+	}
+	if (!strcmp(name, "kill") || !strcmp(name, "pkill") || !strcmp(name, "killall") || !strcmp(name, "killall5")) {
+		if (!strcmp(name, "killall5") || (!strcmp(name, "kill") && n > 1 && (!strcmp(w[n - 1].text, "-1") || !strcmp(w[n - 1].text, "1"))))
+			add(j, H, "shutdown", "%s kills every process (or init)", shown);
+		else if (!strcmp(name, "pkill") && (has_word(w, n, "-u") || has_word(w, n, ".")))
+			add(j, M, "processes", "%s kills many processes", shown);
+		return;
+	}
+	/* packages */
+	{
+		const char *verb = n > 1 ? w[first_operand(w, n, 1) < n ? first_operand(w, n, 1) : 0].text : "";
+		size_t vk = first_operand(w, n, 1);
+		if (in_list(name, (const char *const[]){"apt", "apt-get", "aptitude", "nala", "yum", "dnf", "microdnf",
+				"tdnf", "zypper", "apk", "snap", "flatpak", "brew", "port", "pkg", "pip", "pip3", "pipx",
+				"gem", NULL})) {
+			if (in_list(verb, (const char *const[]){"remove", "purge", "autoremove", "autopurge", "erase", "rm",
+					"del", "uninstall", "delete", NULL})) {
+				bool forced = has_word(w, n, "--allow-remove-essential") || has_word(w, n, "--force-all");
+				if (!strcmp(name, "pip") || !strcmp(name, "pip3") || !strcmp(name, "pipx") || !strcmp(name, "gem"))
+					add(j, M, "packages", "%s uninstalls packages", shown);
+				else
+					judge_packages(j, w, n, vk + 1, name, forced);
+			}
+			return;
+		}
+		if (!strcmp(name, "dpkg") || !strcmp(name, "rpm") || !strcmp(name, "pacman") || !strcmp(name, "yay") ||
+		    !strcmp(name, "paru") || !strcmp(name, "emerge") || !strcmp(name, "nix-env")) {
+			bool removal = false, forced = false;
+			for (size_t k = 1; k < n; k++) {
+				const char *t = w[k].text;
+				if ((!strcmp(name, "dpkg") && (!strcmp(t, "-r") || !strcmp(t, "-P") || !strcmp(t, "--remove") || !strcmp(t, "--purge"))) ||
+				    (!strcmp(name, "rpm") && (starts(t, "-e") || !strcmp(t, "--erase"))) ||
+				    ((!strcmp(name, "pacman") || !strcmp(name, "yay") || !strcmp(name, "paru")) && (starts(t, "-R") || !strcmp(t, "--remove"))) ||
+				    (!strcmp(name, "emerge") && (!strcmp(t, "-C") || !strcmp(t, "--unmerge") || !strcmp(t, "--depclean") || !strcmp(t, "-c"))) ||
+				    (!strcmp(name, "nix-env") && (!strcmp(t, "-e") || !strcmp(t, "--uninstall"))))
+					removal = true;
+				if (starts(t, "--force-remove-essential") || starts(t, "--force-all") || !strcmp(t, "--nodeps") ||
+				    (starts(t, "-R") && strstr(t, "dd")))
+					forced = true;
+			}
+			if (removal)
+				judge_packages(j, w, n, 1, name, forced);
+			return;
+		}
+		if ((!strcmp(name, "npm") || !strcmp(name, "yarn") || !strcmp(name, "pnpm")) &&
+		    in_list(verb, (const char *const[]){"uninstall", "remove", "rm", "un", NULL}) && (has_opt(w, n, 'g', "--global") || has_word(w, n, "global")))
+			add(j, M, "packages", "%s removes a global package", shown);
+	}
+	if (in_list(name, (const char *const[]){"insmod", "rmmod", "modprobe", "kexec", NULL})) {
+		if (!strcmp(name, "modprobe") && (has_opt(w, n, 'n', "--dry-run") || has_opt(w, n, 'c', "--showconfig") ||
+						  has_word(w, n, "--show-depends") || has_opt(w, n, 'D', NULL)))
+			return;
+		add(j, H, "kernel", "%s loads or unloads kernel code", shown);
+		return;
+	}
+	if (!strcmp(name, "sysctl")) {
+		for (size_t k = 1; k < n; k++)
+			if (strchr(w[k].text, '=') || !strcmp(w[k].text, "-w") || !strcmp(w[k].text, "-p") || !strcmp(w[k].text, "--system"))
+				add(j, M, "kernel", "%s changes kernel parameters", shown);
+		return;
+	}
+	if (!strcmp(name, "depmod") || !strcmp(name, "dkms") || !strcmp(name, "update-grub") || !strcmp(name, "grub-install")) {
+		add(j, M, "kernel", "%s changes kernel modules or the boot loader", shown);
+		return;
+	}
+	if (!strcmp(name, "ufw")) {
+		size_t k = first_operand(w, n, 1);
+		const char *verb = k < n ? w[k].text : "";
+		if (!strcmp(verb, "disable") || !strcmp(verb, "reset") ||
+		    (!strcmp(verb, "default") && has_word(w, n, "allow")))
+			add(j, H, "network", "%s turns the firewall off", shown);
+		else if (!strcmp(verb, "allow"))
+			add(j, M, "network", "%s opens a port", shown);
+		return;
+	}
+	if (!strcmp(name, "iptables") || !strcmp(name, "ip6tables") || !strcmp(name, "iptables-legacy") ||
+	    !strcmp(name, "iptables-nft") || !strcmp(name, "nft") || !strcmp(name, "firewall-cmd")) {
+		bool listing = has_opt(w, n, 'L', "--list") || has_opt(w, n, 'S', "--list-rules") ||
+			       (n > 1 && !strcmp(w[1].text, "list")) || has_word(w, n, "--list-all") || has_word(w, n, "--state");
+		bool open = has_opt(w, n, 'F', "--flush") || has_opt(w, n, 'X', "--delete-chain") || has_word(w, n, "flush") ||
+			    (has_opt(w, n, 'P', "--policy") && has_word(w, n, "ACCEPT")) || has_word(w, n, "--panic-off") ||
+			    has_word(w, n, "--set-default-zone=trusted");
+		if (listing && !open)
+			return;
+		if (open)
+			add(j, H, "network", "%s drops firewall rules, opening the machine", shown);
+		else
+			add(j, M, "network", "%s changes firewall rules", shown);
+		return;
+	}
+	if (!strcmp(name, "setenforce") && n > 1 && (!strcmp(w[1].text, "0") || !strcasecmp(w[1].text, "permissive"))) {
+		add(j, H, "network", "%s turns SELinux enforcement off", shown);
+		return;
+	}
+	if (in_list(name, net_tools)) {
+		bool listen = false;
+		for (size_t k = 1; k < n; k++) {
+			const char *t = w[k].text;
+			if ((t[0] == '-' && t[1] != '-' && (strchr(t, 'e') || strchr(t, 'c'))) || !strcmp(t, "--exec") ||
+			    !strcmp(t, "--sh-exec") || !strcmp(t, "--lua-exec") || case_contains(t, "exec:") || case_contains(t, "system:")) {
+				add(j, C, "remote-shell", "%s connects a program to the network (a remote shell): %s", name, shown);
+				return;
+			}
+			if ((t[0] == '-' && t[1] != '-' && strchr(t, 'l')) || !strcmp(t, "--listen") || case_contains(t, "listen"))
+				listen = true;
+		}
+		if (listen)
+			add(j, M, "network", "%s listens for connections from the network", shown);
+		return;
+	}
+	if (!strcmp(name, "ssh")) {
+		static const char *const ssh_val[] = {"-p", "-i", "-l", "-o", "-F", "-J", "-L", "-R", "-D", "-b", "-c",
+			"-e", "-E", "-m", "-O", "-Q", "-S", "-w", "-W", "-B", NULL};
+		if (has_word(w, n, "-R"))
+			add(j, M, "network", "ssh -R exposes a local port on a remote host");
+		size_t k = skip_opts(w, n, 1, ssh_val);
+		if (k + 1 < n) {
+			char text[2048] = "";
+			for (size_t q = k + 1; q < n; q++) {
+				if (q > k + 1)
+					strncat(text, " ", sizeof text - strlen(text) - 1);
+				strncat(text, w[q].text, sizeof text - strlen(text) - 1);
+			}
+			struct verdict remote = {0};
+			struct verdict *saved = j->v;
+			j->v = &remote;
+			judge_text(j, text, strlen(text));
+			j->v = saved;
+			verdict_merge(j->v, &remote, "on the remote host: ");
+			verdict_free(&remote);
+		}
+		return;
+	}
+	if (in_list(name, (const char *const[]){"ngrok", "cloudflared", "lt", "localtunnel", "bore", NULL})) {
+		add(j, M, "network", "%s exposes a local service to the internet", shown);
+		return;
+	}
+	if (!strcmp(name, "xhost") && n > 1 && !strcmp(w[1].text, "+")) {
+		add(j, H, "network", "xhost + lets any host use the display (read keys, screens)");
+		return;
+	}
+	if ((!strcmp(name, "docker") || !strcmp(name, "podman")) && n > 1) {
+		for (size_t k = 1; k < n; k++) {
+			const char *t = w[k].text;
+			if (!strcmp(t, "--privileged") || starts(t, "/:/") || starts(t, "--pid=host") ||
+			    (k > 1 && (!strcmp(w[k - 1].text, "-v") || !strcmp(w[k - 1].text, "--volume")) && starts(t, "/:"))) {
+				add(j, H, "privilege", "%s gives a container the whole host", shown);
+				return;
+			}
+		}
+		if ((has_word(w, n, "prune") && (has_opt(w, n, 'a', "--all") || has_word(w, n, "--volumes"))))
+			add(j, M, "delete", "%s deletes images, containers or volumes", shown);
+		return;
+	}
+	if (in_list(name, (const char *const[]){"useradd", "adduser", "usermod", "userdel", "deluser", "passwd",
+			"chpasswd", "gpasswd", "visudo", "groupadd", "vipw", NULL})) {
+		bool uid0 = false, admin = false;
+		for (size_t k = 1; k + 1 < n; k++) {
+			if ((!strcmp(w[k].text, "-u") || !strcmp(w[k].text, "--uid")) && !strcmp(w[k + 1].text, "0"))
+				uid0 = true;
+			if (!strcmp(w[k].text, "-G") || !strcmp(w[k].text, "-aG") || !strcmp(w[k].text, "--groups") || !strcmp(w[k].text, "-a"))
+				for (const char *g = w[k + 1].text; *g;) {
+					size_t len = strcspn(g, ",");
+					if ((len == 4 && !strncmp(g, "sudo", 4)) || (len == 5 && (!strncmp(g, "wheel", 5) || !strncmp(g, "admin", 5))) ||
+					    (len == 4 && !strncmp(g, "root", 4)) || (len == 6 && !strncmp(g, "docker", 6)))
+						admin = true;
+					g += len + (g[len] == ',');
+				}
+		}
+		if (!strcmp(name, "gpasswd") && (has_word(w, n, "sudo") || has_word(w, n, "wheel") || has_word(w, n, "root")))
+			admin = true;
+		if (uid0)
+			add(j, C, "accounts", "%s makes an account with user id 0 (a second root)", shown);
+		else if (admin)
+			add(j, H, "accounts", "%s gives an account administrator rights", shown);
+		else if (!strcmp(name, "chpasswd") || (!strcmp(name, "passwd") && (has_opt(w, n, 'd', "--delete"))))
+			add(j, H, "accounts", "%s changes or removes passwords", shown);
+		else
+			add(j, M, "accounts", "%s changes user accounts", shown);
+		return;
+	}
+	if (!strcmp(name, "crontab")) {
+		if (has_opt(w, n, 'r', NULL))
+			add(j, H, "crontab", "%s deletes every scheduled job of the user", shown);
+		else if (has_opt(w, n, 'l', NULL))
+			return;
+		else
+			add(j, M, "crontab", "%s installs or edits scheduled jobs", shown);
+		return;
+	}
+	if (!strcmp(name, "at") || !strcmp(name, "batch")) {
+		add(j, M, "crontab", "%s schedules a command to run later", shown);
+		return;
+	}
+	if (!strcmp(name, "history")) {
+		if (has_opt(w, n, 'c', NULL))
+			add(j, H, "history", "history -c erases the shell history");
+		else if (has_opt(w, n, 'd', NULL))
+			add(j, M, "history", "history -d deletes history entries");
+		return;
+	}
+	if (!strcmp(name, "unset") && has_word(w, n, "HISTFILE")) {
+		add(j, H, "history", "unset HISTFILE stops the shell history");
+		return;
+	}
+	if (!strcmp(name, "set") && has_word(w, n, "history") && has_word(w, n, "+o")) {
+		add(j, H, "history", "set +o history stops the shell history");
+		return;
+	}
+	if (!strcmp(name, "export") || !strcmp(name, "declare") || !strcmp(name, "typeset") || !strcmp(name, "local") || !strcmp(name, "readonly")) {
+		for (size_t k = 1; k < n; k++)
+			if (starts(w[k].text, "HISTFILE=") || starts(w[k].text, "HISTSIZE=0") || starts(w[k].text, "HISTFILESIZE=0"))
+				add(j, H, "history", "%s stops the shell history", w[k].text);
+		return;
+	}
+	if (!strcmp(name, "git") && n > 1) {
+		size_t k = first_operand(w, n, 1);
+		const char *verb = k < n ? w[k].text : "";
+		if ((!strcmp(verb, "reset") && has_word(w, n, "--hard")) ||
+		    (!strcmp(verb, "clean") && (has_opt(w, n, 'f', "--force"))) ||
+		    (!strcmp(verb, "checkout") && has_word(w, n, "--") && has_word(w, n, ".")) ||
+		    (!strcmp(verb, "restore") && has_word(w, n, ".")))
+			add(j, M, "git", "%s throws away uncommitted work", shown);
+		else if (!strcmp(verb, "push") && (has_opt(w, n, 'f', "--force") || has_word(w, n, "--force-with-lease") || has_word(w, n, "--mirror") || has_word(w, n, "--delete")))
+			add(j, M, "git", "%s rewrites or deletes history on the remote", shown);
+		else if (!strcmp(verb, "filter-branch") || !strcmp(verb, "filter-repo"))
+			add(j, M, "git", "%s rewrites the repository history", shown);
+		return;
+	}
+	if (in_list(name, (const char *const[]){"mysql", "mariadb", "psql", "sqlite3", "sqlcmd", "mongo", "mongosh",
+			"redis-cli", "clickhouse-client", NULL})) {
+		for (size_t k = 1; k <= n; k++) {
+			const char *t = k < n ? w[k].text : NULL;
+			for (size_t r = 0; !t && r < cmd->n_redir; r++)
+				if (cmd->redir[r].op == SH_R_HEREDOC || cmd->redir[r].op == SH_R_HERESTR)
+					t = cmd->redir[r].target.text;
+			if (!t)
+				continue;
+			if (case_contains(t, "drop database") || case_contains(t, "drop table") || case_contains(t, "drop schema") ||
+			    case_contains(t, "truncate ") || case_contains(t, "dropDatabase") || !strcasecmp(t, "flushall") ||
+			    !strcasecmp(t, "flushdb") || (case_contains(t, "delete from") && !case_contains(t, "where"))) {
+				add(j, H, "database", "%s deletes a database, a table or all its rows", shown);
+				return;
+			}
+		}
+		return;
+	}
+	if ((!strcmp(name, "terraform") || !strcmp(name, "tofu") || !strcmp(name, "pulumi")) && has_word(w, n, "destroy")) {
+		add(j, H, "delete", "%s destroys the infrastructure it manages", shown);
+		return;
+	}
+	if (!strcmp(name, "kubectl") && n > 1 && !strcmp(w[first_operand(w, n, 1) < n ? first_operand(w, n, 1) : 0].text, "delete")) {
+		add(j, has_word(w, n, "--all") || has_word(w, n, "namespace") || has_word(w, n, "ns") ? H : M, "delete",
+		    "%s deletes cluster resources", shown);
+		return;
+	}
+	if (!strcmp(name, "aws") && has_word(w, n, "rm") && has_word(w, n, "--recursive")) {
+		add(j, H, "delete", "%s deletes a whole bucket prefix", shown);
+		return;
+	}
+	if (!strcmp(name, "chmod") || !strcmp(name, "chown") || !strcmp(name, "chgrp") || !strcmp(name, "chattr") ||
+	    !strcmp(name, "setfacl") || !strcmp(name, "chcon")) {
+		judge_chmod(j, w, n, name);
+		return;
+	}
+	if (!strcmp(name, "alias")) {
+		for (size_t k = 1; k < n; k++) {
+			const char *eq = strchr(w[k].text, '=');
+			if (eq)
+				judge_text(j, eq + 1, strlen(eq + 1));
+		}
+		return;
+	}
+	if (!strcmp(name, "mount") && has_word(w, n, "remount") == false && n > 2)
+		add(j, M, "disk", "%s mounts a file system", shown);
+	if (!strcmp(name, "swapoff") || !strcmp(name, "umount")) {
+		if (has_opt(w, n, 'a', "--all"))
+			add(j, M, "disk", "%s unmounts or disables every device", shown);
+		return;
+	}
+}
+
+/* Redirections, assignments, here-documents; then the words. */
+static void judge_cmd(struct judge *j, const struct sh_script *s, int ci)
+{
+	const struct sh_cmd *c = &s->cmd[ci];
+	bool net_fd[10] = {false}, any_net = false;
+	for (size_t i = 0; i < c->n_redir; i++) {
+		const struct sh_redir *r = &c->redir[i];
+		bool out = r->op == SH_R_OUT || r->op == SH_R_APPEND || (r->op == SH_R_DUP_OUT && r->both);
+		int fd = r->fd >= 0 ? r->fd : (out ? 1 : 0);
+		if (out || r->op == SH_R_INOUT || r->op == SH_R_IN) {
+			struct path p;
+			classify_path(r->target.text, r->target.dynamic, r->target.lead_dynamic, &p);
+			if (p.cls == PC_NET) {
+				any_net = true;
+				if (fd < 10)
+					net_fd[fd] = true;
+				if (r->both)
+					net_fd[2] = true;
+			} else if (out || r->op == SH_R_INOUT) {
+				judge_write(j, &r->target, r->op == SH_R_APPEND ? "appending (>>)" : "redirecting (>)");
+			}
+		} else if ((r->op == SH_R_DUP_OUT || r->op == SH_R_DUP_IN) && fd < 10) {
+			/* 0>&1, 0<&5: the descriptor now shares the target's connection */
+			int target = atoi(r->target.text);
+			if (isdigit((unsigned char)r->target.text[0]) && target < 10)
+				net_fd[fd] = net_fd[target];
+		}
+	}
+	const char *who = c->argc ? sh_basename(c->argv[0].text) : "a redirection";
+	if (net_fd[0] && net_fd[1])
+		add(j, C, "remote-shell", "%s has its input and output on a network connection (a remote shell)", who);
+	else if (any_net)
+		add(j, M, "network", "%s opens a network connection through /dev/tcp", who);
+	for (size_t i = 0; i < c->n_assign; i++) {
+		const char *a = c->assign[i].text;
+		if (starts(a, "HISTFILE=") || starts(a, "HISTSIZE=0") || starts(a, "HISTFILESIZE=0"))
+			add(j, H, "history", "%s stops the shell history", a);
+		if (starts(a, "LD_PRELOAD="))
+			add(j, M, "code", "%s loads a library into every program", a);
+	}
+	if (c->argc > 0)
+		judge_argv(j, s, ci, c->argv, c->argc);
+	if (c->argc > 0 && c->depth == 0 && (!strcmp(c->argv[0].text, "cd") || !strcmp(c->argv[0].text, "pushd"))) {
+		size_t k = first_operand(c->argv, c->argc, 1);
+		const char *dir = k < c->argc ? c->argv[k].text : "~";
+		char joined[1100];
+		if (k < c->argc && c->argv[k].dynamic && dir[0] != '$')
+			dir = "$DIR";
+		if (dir[0] != '/' && dir[0] != '~' && dir[0] != '$' && current_dir[0])
+			snprintf(joined, sizeof joined, "%s/%s", current_dir, dir);
+		else
+			snprintf(joined, sizeof joined, "%s", dir);
+		snprintf(current_dir, sizeof current_dir, "%.500s", joined);
+	}
+}
+
+/* Files written by curl -o / -O and wget (-O or the URL's last part). */
+static void note_downloads(struct judge *j, const struct sh_script *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		size_t skip;
+		const struct sh_cmd *c = &s->cmd[i];
+		const char *n = cmd_name(c, &skip);
+		const struct sh_word *w = c->argv + skip;
+		size_t na = c->argc - skip;
+		for (size_t r = 0; r < c->n_redir && j->n_written < MAX_DOWNLOADS; r++) {
+			if ((c->redir[r].op != SH_R_OUT && c->redir[r].op != SH_R_APPEND) || (c->redir[r].fd > 1))
+				continue;
+			char *text = literal_output(c);
+			if (text) {
+				j->written[j->n_written] = xstrdup(sh_basename(c->redir[r].target.text));
+				j->content[j->n_written++] = text;
+			}
+		}
+		if (!in_list(n, fetchers))
+			continue;
+		const char *file = NULL, *url = NULL;
+		bool remote_name = !strcmp(n, "wget");
+		for (size_t k = 1; k < na; k++) {
+			const char *t = w[k].text;
+			if ((!strcmp(t, "-o") || !strcmp(t, "--output") || !strcmp(t, "-O") || !strcmp(t, "--output-document")) && k + 1 < na &&
+			    (strcmp(n, "curl") || strcmp(t, "-O"))) {
+				file = w[++k].text;
+			} else if (starts(t, "--output-document=") || starts(t, "--output=")) {
+				file = strchr(t, '=') + 1;
+			} else if (!strcmp(n, "curl") && (!strcmp(t, "-O") || !strcmp(t, "--remote-name") || (t[0] == '-' && t[1] != '-' && strchr(t, 'O')))) {
+				remote_name = true;
+			} else if (strstr(t, "://")) {
+				url = t;
+			}
+		}
+		char base[256] = "";
+		if (file && strcmp(file, "-")) {
+			snprintf(base, sizeof base, "%s", sh_basename(file));
+		} else if (!file && remote_name && url) {
+			snprintf(base, sizeof base, "%s", sh_basename(url));
+			base[strcspn(base, "?#")] = '\0';
+		}
+		if (base[0] && j->n_downloads < MAX_DOWNLOADS)
+			j->downloads[j->n_downloads++] = xstrdup(base);
+	}
+}
+
+static void judge_text(struct judge *j, const char *text, size_t len)
+{
+	if (j->depth >= MAX_TEXT_DEPTH) {
+		add(j, H, "obfuscation", "commands nested more than %d levels deep", MAX_TEXT_DEPTH);
+		return;
+	}
+	j->depth++;
+	struct sh_script *s = sh_parse(text, len);
+	int saved = j->n_downloads, saved_written = j->n_written;
+	if (s->error[0])
+		add(j, M, "syntax", "the shell would read it differently or reject it: %s", s->error);
+	note_downloads(j, s);
+	for (size_t i = 0; i < s->n; i++)
+		judge_cmd(j, s, (int)i);
+	for (int d = saved; d < j->n_downloads; d++)
+		free(j->downloads[d]);
+	j->n_downloads = saved;
+	for (int d = saved_written; d < j->n_written; d++) {
+		free(j->written[d]);
+		free(j->content[d]);
+	}
+	j->n_written = saved_written;
+	sh_script_free(s);
+	j->depth--;
+}
+
+void risk_judge_command(const char *cmd, size_t len, struct verdict *v)
+{
+	struct judge j = {.v = v};
+	memset(v, 0, sizeof *v);
+	current_dir[0] = '\0';
+	judge_text(&j, cmd, len);
+	current_dir[0] = '\0';
+}
+
+/* ---- requests ---- */
+
+struct intent {
+	enum risk_level level;
+	const char *category;
+	const char *pattern;   /* POSIX extended, case-insensitive, GNU \b */
+	const char *why;
+};
+
+static const struct intent intents[] = {
+	{C, "delete", "\\b(delete|remove|erase|wipe|destroy|nuke|rm|clear|trash)\\b.{0,40}\\b(everything|all (the |my )?(files|data|folders|directories)|whole (disk|drive|system|computer|machine|file ?system|home)|entire (disk|drive|system|computer|machine|file ?system|home)|root (directory|folder|partition)|system32|/)( |$|\\b)", "asks to delete everything"},
+	{C, "delete", "rm -rf /( |$)|rm -rf \\*|rm -rf ~", "quotes a command that deletes everything"},
+	{C, "disk", "\\b(wipe|erase|format|reformat|zero|overwrite|shred|destroy|partition)\\b.{0,40}\\b(disk|disks|drive|drives|hard ?drive|hdd|ssd|partition|usb|sd ?card|/dev/[a-z]+|nvme)", "asks to wipe or format a disk"},
+	{C, "fork-bomb", "fork ?bomb", "asks for a fork bomb"},
+	{C, "remote-shell", "\\b(reverse|bind) shell\\b|\\bbackdoor|\\brootkit|\\bkeylogger", "asks for a remote shell or malware"},
+	{C, "credentials", "\\b(send|upload|post|email|mail|leak|exfiltrate|copy|transfer)\\b.{0,50}\\b(passwords?|credentials|private keys?|ssh keys?|api keys?|tokens?|secrets?|id_rsa|\\.ssh|shadow|cookies|bash history)", "asks to send secrets off the machine"},
+	{C, "destroy", "\\b(destroy|brick|break|trash|corrupt)\\b.{0,30}\\b(system|computer|machine|server|os|operating system|boot ?loader|kernel)", "asks to break the system"},
+	{H, "shutdown", "\\b(reboot|restart|shut ?down|power ?off|turn off|halt)\\b.{0,30}\\b(computer|machine|system|server|pc|laptop|host|box|now)\\b|\\b(reboot|shutdown|poweroff)\\b", "asks to stop or restart the machine"},
+	{H, "network", "\\b(disable|turn off|stop|flush|remove|drop)\\b.{0,30}\\b(firewall|iptables|ufw|selinux|apparmor|nftables)|open (all|every) ports?", "asks to open the machine to the network"},
+	{H, "history", "\\b(clear|erase|delete|wipe|hide|remove)\\b.{0,30}\\b(history|logs?|tracks)\\b", "asks to erase history or logs"},
+	{H, "permissions", "chmod (-r )?777|world.writ|\\b(everyone|anyone|all users)\\b.{0,30}\\b(write|full access)", "asks to open up permissions"},
+	{H, "sudoers", "sudoers|nopasswd|passwordless sudo|\\broot password\\b|\\b(give|grant)\\b.{0,30}\\b(root|sudo|admin)", "asks to change who has root"},
+	{H, "kernel", "\\b(load|insert|unload|remove|blacklist)\\b.{0,30}\\b(kernel module|driver|module)s?\\b", "asks to change kernel modules"},
+	{H, "processes", "\\bkill (all|every)( the)? process", "asks to kill every process"},
+	{H, "download-run", "\\b(curl|wget|download|fetch)\\b.{0,60}\\b(run|execute|pipe|install script|\\| ?sh|\\| ?bash)\\b", "asks to download and run code"},
+	{M, "credentials", "\\b(read|show|print|dump|cat|display|get|find|list)\\b.{0,40}\\b(passwords?|credentials|private keys?|ssh keys?|/etc/shadow|shadow file|secrets?|api keys?|tokens?)\\b", "asks to read secrets"},
+	{M, "history", "\\b(bash|shell|command|zsh) history\\b", "asks about the shell history"},
+	{M, "packages", "\\b(uninstall|purge)\\b|\\bremove\\b.{0,30}\\b(package|packages|program|software|app)", "asks to remove software"},
+	{M, "crontab", "\\bcron(tab| job)?\\b|authorized.keys|\\bstartup\\b.{0,20}\\b(script|program)", "asks to change scheduled or login-time jobs"},
+	{M, "delete", "\\b(delete|remove|erase|wipe|destroy|rm|purge|shred|overwrite|truncate|drop|clean up|get rid of)\\b", "asks to delete or overwrite something"},
+	{M, "processes", "\\b(kill|terminate)\\b", "asks to kill processes"},
+	{M, "disk", "\\bformat\\b.{0,20}\\b(it|this|the)\\b|\\bpartition", "asks about formatting or partitions"},
+	{M, "privilege", "\\bas root\\b|\\bwith sudo\\b|\\bsudo\\b", "asks to act as root"},
+	{M, "network", "\\b(open|expose|forward)\\b.{0,30}\\b(port|ports|to the internet|publicly)", "asks to expose a service"},
+};
+
+void risk_judge_request(const char *text, struct verdict *v)
+{
+	const char *done[32];
+	size_t n_done = 0;
+	struct judge j = {.v = v};
+	memset(v, 0, sizeof *v);
+	for (size_t i = 0; i < sizeof intents / sizeof intents[0]; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < n_done; k++)
+			if (!strcmp(done[k], intents[i].category))
+				seen = true;
+		if (seen)
+			continue;
+		regex_t re;
+		if (regcomp(&re, intents[i].pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+			continue;
+		if (regexec(&re, text, 0, NULL, 0) == 0) {
+			add(&j, intents[i].level, intents[i].category, "%s", intents[i].why);
+			if (n_done < 32)
+				done[n_done++] = intents[i].category;
+		}
+		regfree(&re);
+	}
+}

@@ -1,0 +1,102 @@
+/* kernels-bench - speed of quant_matmul per weight type and kernel family,
+ * one thread.  Not part of make test; run tests/bench/kernels-bench.sh.
+ *
+ *   kernels-bench [NB [FAMILY]]   prefill batch NB (128); only FAMILY
+ *                                 (scalar, avx2, avx512)
+ *   DECODE_MIB=M                  decode matrix of M MiB (96); 1 or 2
+ *                                 measures the kernels out of L2/L3
+ *
+ *   decode:  W (larger than the L3 cache) x one activation row: GB/s of
+ *            weights streamed, and GFLOP/s (2 n per row);
+ *   prefill: W (rows x n) x NB activation rows: GFLOP/s, activation
+ *            quantization included.
+ * Each figure is the best of several repetitions of at least 0.2 s of this
+ * thread's CPU time (the machine is shared: CPU time is less noisy than
+ * wall time). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../forward/kernels.h"
+#include "err.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fill(uint8_t *p, size_t bytes, enum ggml_type t)
+{
+	uint64_t s = 88172645463325252u;
+	for (size_t i = 0; i < bytes; i++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		p[i] = (uint8_t)(s >> 24);
+	}
+	/* keep the half-precision scales (and F16/BF16 values) finite: clear
+	 * the top exponent bit of every 16-bit word */
+	if (t != GGML_F32)
+		for (size_t i = 1; i < bytes; i += 2)
+			p[i] &= 0x3f;
+	else
+		for (size_t i = 3; i < bytes; i += 4)
+			p[i] &= 0x3f;
+}
+
+/* Seconds per call of f: best of 3 runs of at least 0.2 s each. */
+#define TIME(expr) ({ \
+	double best = 1e30; \
+	for (int rep_ = 0; rep_ < 3; rep_++) { \
+		int k_ = 0; double t0_ = now(), t_; \
+		do { expr; k_++; } while ((t_ = now() - t0_) < 0.2); \
+		if (t_ / k_ < best) best = t_ / k_; \
+	} \
+	best; })
+
+int main(int argc, char **argv)
+{
+	static const enum ggml_type types[] = {
+		GGML_F32, GGML_F16, GGML_BF16, GGML_Q8_0, GGML_Q4_0, GGML_Q4_1,
+		GGML_Q5_0, GGML_Q5_1, GGML_Q4_K, GGML_Q5_K, GGML_Q6_K,
+	};
+	static const char *const fams[] = {"scalar", "avx2", "avx512"};
+	const int n = 2048, nb_prefill = argc > 1 ? atoi(argv[1]) : 128, prefill_rows = 512;
+	const size_t decode_bytes = (size_t)(getenv("DECODE_MIB") ? atoi(getenv("DECODE_MIB")) : 96) << 20;  /* > 32 MiB L3 */
+
+	lmu_init(argc, argv);
+	float *x = xmalloc((size_t)n * nb_prefill * sizeof *x);
+	for (int i = 0; i < n * nb_prefill; i++)
+		x[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
+	printf("# kernels-bench: n = %d, decode W %zu MiB x 1 row, prefill %d rows x %d activations, 1 thread\n",
+	       n, decode_bytes >> 20, prefill_rows, nb_prefill);
+	printf("%-5s %-12s %12s %15s %16s\n", "type", "family", "decode GB/s", "decode GFLOP/s", "prefill GFLOP/s");
+	for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+		enum ggml_type t = types[k];
+		size_t rb = (size_t)n / ggml_block_size(t) * ggml_type_size(t), ab = quant_act_row_bytes(t, n);
+		int rows = (int)(decode_bytes / rb) > prefill_rows ? (int)(decode_bytes / rb) : prefill_rows;
+		uint8_t *W = xmalloc(rb * rows), *xq = xmalloc(ab * nb_prefill);
+		float *Y = xmalloc((size_t)rows * nb_prefill * sizeof *Y);
+
+		fill(W, rb * rows, t);
+		for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
+			if ((argc > 2 && strcmp(argv[2], fams[f]) != 0) || !quant_force(fams[f]))
+				continue;
+			quant_act_row(t, x, xq, n);
+			double td = TIME(quant_matmul(t, W, rb, n, xq, ab, 1, Y, rows, 0, rows));
+			double tp;
+			tp = TIME({
+				for (int b = 0; b < nb_prefill; b++)
+					quant_act_row(t, x + (size_t)b * n, xq + b * ab, n);
+				quant_matmul(t, W, rb, n, xq, ab, nb_prefill, Y, prefill_rows, 0, prefill_rows);
+			});
+			printf("%-5s %-12s %12.1f %15.1f %16.1f\n", ggml_type_name(t), quant_kernel_name(),
+			       rb * rows / td / 1e9, 2.0 * n * rows / td / 1e9,
+			       2.0 * n * prefill_rows * nb_prefill / tp / 1e9);
+			fflush(stdout);
+		}
+		free(W), free(xq), free(Y);
+	}
+	return 0;
+}
