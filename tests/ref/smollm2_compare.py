@@ -4,7 +4,8 @@ full logits at every position of the greedy fixture's sequences (prompt +
 reference continuation), mean and max |dlogit|, top-1 agreement.  Not a
 test (it needs torch); prints figures for the report.
 
-Usage: python3 tests/ref/smollm2_compare.py [models/] [bin/lm-step] [N_SEQUENCES]
+Usage: python3 tests/ref/smollm2_compare.py [models/] [bin/lm-step] [N_SEQUENCES] [LM-STEP OPTION...]
+  e.g. ... models bin/lm-step 20 --quant-act
 """
 import os
 import struct
@@ -31,6 +32,7 @@ def main():
     models = sys.argv[1] if len(sys.argv) > 1 else "models"
     lm_step = sys.argv[2] if len(sys.argv) > 2 else "bin/lm-step"
     limit = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+    extra = sys.argv[4:]
     fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "fwd", "smollm2-greedy.txt")
     seqs = {}
     for line in open(fix):
@@ -42,7 +44,7 @@ def main():
     diffs, agree, total, worst = [], 0, 0, (0, None)
     for k in sorted(seqs)[:limit]:
         ids = seqs[k]
-        out = subprocess.run([lm_step, "-m", os.path.join(models, GGUF), "--all-logits"],
+        out = subprocess.run([lm_step, "-m", os.path.join(models, GGUF), "--all-logits"] + extra,
                              input=(" ".join(map(str, ids)) + "\n").encode(), capture_output=True, check=True).stdout
         ours = np.stack([l for _, l in frames(out)])
         with torch.no_grad():
@@ -55,8 +57,7 @@ def main():
         agree += int((ours.argmax(1) == ref.argmax(1)).sum())
         total += len(ids)
         print(f"seq {k}: {len(ids)} positions, mean |d| {d.mean():.4f}, max |d| {d.max():.4f}, "
-              f"max |d| by position quartile {[round(float(x), 3) for x in np.array_split(per_pos, 4)[i].max()] if False else ''}"
-              f"first/last position max {per_pos[0]:.3f}/{per_pos[-1]:.3f}, top-1 {int((ours.argmax(1) == ref.argmax(1)).sum())}/{len(ids)}")
+              f"top-1 {int((ours.argmax(1) == ref.argmax(1)).sum())}/{len(ids)}")
     print(f"all: mean |dlogit| {np.concatenate(diffs).mean():.4f}, max |dlogit| {worst[0]:.4f} at {worst[1]}, "
           f"top-1 agreement {agree}/{total} = {100 * agree / total:.2f}%")
 
