@@ -56,9 +56,9 @@ def main():
             worst = (float(per_pos.max()), (k, int(per_pos.argmax())))
         agree += int((ours.argmax(1) == ref.argmax(1)).sum())
         total += len(ids)
-        print(f"seq {k}: {len(ids)} positions, mean |d| {d.mean():.4f}, max |d| {d.max():.4f}, "
+        print(f"seq {k}: {len(ids)} positions, mean |d| {d.mean():.3g}, max |d| {d.max():.3g}, "
               f"top-1 {int((ours.argmax(1) == ref.argmax(1)).sum())}/{len(ids)}")
-    print(f"all: mean |dlogit| {np.concatenate(diffs).mean():.4f}, max |dlogit| {worst[0]:.4f} at {worst[1]}, "
+    print(f"all: mean |dlogit| {np.concatenate(diffs).mean():.3g}, max |dlogit| {worst[0]:.3g} at {worst[1]}, "
           f"top-1 agreement {agree}/{total} = {100 * agree / total:.2f}%")
 
 
