@@ -94,11 +94,20 @@ bool hparams_load(const struct gguf *g, struct hparams *hp, struct lmu_err *e)
 	hp->rope_scale = 1.0f;
 	get_f32(g, a, "rope.scale_linear", &hp->rope_scale, false, missing, sizeof missing);
 	{
+		/* linear scaling is applied; any other scheme (yarn, longrope)
+		 * would silently change the model, so it is refused */
 		char key[128];
 		struct gguf_str st;
 		snprintf(key, sizeof key, "%s.rope.scaling.type", a);
-		if (gguf_get_str(g, key, &st) == 1 && st.len == 6 && memcmp(st.s, "linear", 6) == 0)
-			get_f32(g, a, "rope.scaling.factor", &hp->rope_scale, true, missing, sizeof missing);
+		if (gguf_get_str(g, key, &st) == 1) {
+			if (st.len == 6 && memcmp(st.s, "linear", 6) == 0)
+				get_f32(g, a, "rope.scaling.factor", &hp->rope_scale, true, missing, sizeof missing);
+			else if (!(st.len == 4 && memcmp(st.s, "none", 4) == 0)) {
+				err_set(e, "%s: rope scaling type '%.*s' is not supported (supported: none, linear)",
+					g->path, (int)(st.len < 32 ? st.len : 32), st.s);
+				return false;
+			}
+		}
 	}
 	if (missing[0]) {
 		err_set(e, "%s: architecture %s: missing or malformed keys: %s", g->path, a, missing);
@@ -119,6 +128,12 @@ bool hparams_load(const struct gguf *g, struct hparams *hp, struct lmu_err *e)
 		uint32_t kl;
 		if (get_u32(g, a, "attention.key_length", &kl, false, missing, sizeof missing) == 1)
 			hp->head_dim = kl;
+		if (get_u32(g, a, "attention.value_length", &kl, false, missing, sizeof missing) == 1 &&
+		    kl != hp->head_dim) {
+			err_set(e, "%s: value length %u differs from key length %u (not supported)", g->path, kl,
+				hp->head_dim);
+			return false;
+		}
 	}
 	hp->n_rot = hp->head_dim;
 	get_u32(g, a, "rope.dimension_count", &hp->n_rot, false, missing, sizeof missing);

@@ -185,8 +185,10 @@ static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint
 
 static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsigned long *lineno)
 {
-	char *line = NULL, *p, *end;
-	size_t cap = 0;
+	/* the line buffer is kept between frames (one stream per process) */
+	static char *line;
+	static size_t cap;
+	char *p, *end;
 	ssize_t len;
 	unsigned long long pos;
 	long long tok, nv;
@@ -237,7 +239,6 @@ static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsign
 	}
 	ret = 1;
 out:
-	free(line);
 	return ret;
 }
 
@@ -302,13 +303,19 @@ int logits_write(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const
 
 int logits_write_text(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores, uint32_t k)
 {
-	uint32_t *top;
+	/* the top-k ids; grown, never freed, so that a frame loop does not
+	 * allocate (one stream per process) */
+	static uint32_t *top;
+	static uint32_t top_cap;
 	uint32_t n = 0;
 	int ok;
 
 	if (k > n_vocab)
 		k = n_vocab;
-	top = xcalloc(k ? k : 1, sizeof *top);
+	if (k > top_cap) {
+		top = xreallocarray(top, k, sizeof *top);
+		top_cap = k;
+	}
 	/* keep the k best in descending order (insertion; k is small) */
 	for (uint32_t i = 0; i < n_vocab; i++) {
 		if (n == k && (k == 0 || !(scores[i] > scores[top[k - 1]])))
@@ -325,6 +332,5 @@ int logits_write_text(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, 
 		ok = fprintf(out, " %u:%.9g", top[i], scores[top[i]]) > 0;
 	if (ok)
 		ok = putc('\n', out) != EOF;
-	free(top);
 	return finish_write(out, ok);
 }

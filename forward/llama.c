@@ -200,6 +200,10 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
 	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
 	c->att = xcalloc((size_t)pool_size(c->pool) * c->n_ctx, sizeof(float));
+	c->wrow_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+	if (q_dim > c->wrow_len)
+		c->wrow_len = q_dim;
+	c->wrow = xcalloc((size_t)pool_size(c->pool) * c->wrow_len, sizeof(float));
 	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
 
 	stride = max_act_bytes(stride, &t->w.output);
@@ -231,6 +235,7 @@ void context_free(struct context *c)
 	free(c->hb);
 	free(c->hb2);
 	free(c->att);
+	free(c->wrow);
 	free(c->logits);
 	for (int i = 0; i < 3; i++)
 		free(c->xq[i]);
@@ -244,16 +249,56 @@ void context_reset(struct context *c)
 
 /* ---- kernels below the forward pass ---- */
 
+/* Float dot products, written with GCC vector extensions so that they
+ * become SIMD code on any target (8 lanes; AVX2 with -march=native). */
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 load8(const float *p)
+{
+	v8 v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static inline float hsum(v8 v)
+{
+	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
 static float dot(const float *a, const float *b, uint32_t n)
 {
-	float acc[8] = {0};
+	v8 acc0 = {0}, acc1 = {0};
 	uint32_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++)
-			acc[j] += a[i + j] * b[i + j];
+	for (; i + 16 <= n; i += 16) {
+		acc0 += load8(a + i) * load8(b + i);
+		acc1 += load8(a + i + 8) * load8(b + i + 8);
+	}
+	float s = hsum(acc0 + acc1);
 	for (; i < n; i++)
-		acc[0] += a[i] * b[i];
-	return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+		s += a[i] * b[i];
+	return s;
+}
+
+/* y[0..3] = w . x[k * ld] for four activation rows: w is read once. */
+static void dot4(const float *w, const float *x, size_t ld, uint32_t n, float *y0, float *y1, float *y2, float *y3)
+{
+	v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+	uint32_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8 wv = load8(w + i);
+		a0 += wv * load8(x + i);
+		a1 += wv * load8(x + ld + i);
+		a2 += wv * load8(x + 2 * ld + i);
+		a3 += wv * load8(x + 3 * ld + i);
+	}
+	float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+	for (; i < n; i++) {
+		s0 += w[i] * x[i];
+		s1 += w[i] * x[ld + i];
+		s2 += w[i] * x[2 * ld + i];
+		s3 += w[i] * x[3 * ld + i];
+	}
+	*y0 = s0, *y1 = s1, *y2 = s2, *y3 = s3;
 }
 
 /* out = w * x / sqrt(mean(x^2) + eps) */
@@ -296,7 +341,8 @@ enum mm_post { POST_NONE, POST_ROPE_Q, POST_ROPE_K, POST_RESIDUAL, POST_SWIGLU }
 
 struct mm_job {
 	const struct matrix *w;
-	const uint8_t *xq;       /* (nb, xq_stride) activations quantized for w */
+	const float *xf;         /* (nb, n_in) activations */
+	const uint8_t *xq;       /* (nb, xq_stride) the same quantized for w (quant_act) */
 	float *y;                /* y[b * ldy + r] = row r of w . activation b */
 	size_t ldy;
 	enum mm_post post;
@@ -348,11 +394,35 @@ static void norm_quant(struct context *c, const struct step *s, int ith, int nth
 			rmsnorm(s->dst + (size_t)b * s->n, in, s->norm, s->n, c->t->hp.rms_eps);
 			in = s->dst + (size_t)b * s->n;
 		}
-		for (int m = 0; m < s->n_mats; m++) {
+		for (int m = 0; m < s->n_mats && c->quant_act; m++) {
 			uint8_t *q = (uint8_t *)xq_for(c, s, m);
 			if (q == c->xq[m])
 				quant_act_row(s->mats[m]->type, in, q + (size_t)b * c->xq_stride, s->n);
 		}
+	}
+}
+
+/* y[b * ldy + r] = row r of W . activation b, for r in [r0, r1) */
+static void product(const struct context *c, const struct mm_job *x, uint32_t nb, uint32_t r0, uint32_t r1,
+		    float *row)
+{
+	const struct matrix *w = x->w;
+	if (c->quant_act) {
+		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
+			     (int)x->ldy, (int)r0, (int)r1);
+		return;
+	}
+	for (uint32_t r = r0; r < r1; r++) {
+		const float *xf = x->xf;
+		float *y = x->y + r;
+		size_t n = w->n_in, ld = x->ldy;
+		uint32_t b = 0;
+		dequant_row(w->type, (const uint8_t *)w->data + r * w->row_bytes, row, (int)n);
+		for (; b + 4 <= nb; b += 4)
+			dot4(row, xf + b * n, n, (uint32_t)n, &y[b * ld], &y[(b + 1) * ld], &y[(b + 2) * ld],
+			     &y[(b + 3) * ld]);
+		for (; b < nb; b++)
+			y[b * ld] = dot(row, xf + b * n, (uint32_t)n);
 	}
 }
 
@@ -375,11 +445,8 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 		uint32_t r0 = (lo - first) * s->unit, r1 = (hi - first) * s->unit;
 		if (r1 > jb->w->n_out)
 			r1 = jb->w->n_out;
-		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++) {
-			const struct mm_job *x = &s->jobs[k];
-			quant_matmul(x->w->type, x->w->data, x->w->row_bytes, x->w->n_in, x->xq, c->xq_stride, s->nb,
-				     x->y, x->ldy, r0, r1);
-		}
+		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++)
+			product(c, &s->jobs[k], s->nb, r0, r1, c->wrow + (size_t)ith * c->wrow_len);
 		for (uint32_t b = 0; b < s->nb; b++) {
 			float *y = jb->y + b * jb->ldy;
 			switch (jb->post) {
@@ -464,16 +531,19 @@ static void run_step(struct context *c, struct step *s)
 	pool_run(c->pool, step_fn, c);
 }
 
-/* Quantize nb rows of src (normed with norm unless NULL) for up to three
- * matrices; return through xq[] the copy each matrix reads. */
-static void prepare(struct context *c, uint32_t nb, const float *src, float *dst, const float *norm, uint32_t n,
-		    const struct matrix *m0, const struct matrix *m1, const struct matrix *m2, const uint8_t **xq)
+/* Norm nb rows of src into dst (unless norm is NULL) and quantize them
+ * for up to three matrices (quant_act): return the float rows, and through
+ * xq[] the quantized copy each matrix reads. */
+static const float *prepare(struct context *c, uint32_t nb, const float *src, float *dst, const float *norm,
+			    uint32_t n, const struct matrix *m0, const struct matrix *m1, const struct matrix *m2,
+			    const uint8_t **xq)
 {
 	struct step s = {.kind = NORM_QUANT, .nb = nb, .src = src, .dst = dst, .norm = norm, .n = n,
 			 .mats = {m0, m1, m2}, .n_mats = m2 ? 3 : m1 ? 2 : 1};
 	run_step(c, &s);
 	for (int m = 0; m < s.n_mats; m++)
 		xq[m] = xq_for(c, &s, m);
+	return norm ? dst : src;
 }
 
 /* ---- the forward pass ---- */
@@ -487,6 +557,7 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 	const struct hparams *hp = &t->hp;
 	uint32_t n_embd = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
 	const uint8_t *xq[3];
+	const float *xf;
 
 	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
 	for (uint32_t b = 0; b < nb; b++) {
@@ -501,14 +572,14 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 		float *v = c->v_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
 
 		/* attention norm: xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv */
-		prepare(c, nb, c->x, c->xb, lw->attn_norm, n_embd, &lw->wq, &lw->wk, &lw->wv, xq);
+		xf = prepare(c, nb, c->x, c->xb, lw->attn_norm, n_embd, &lw->wq, &lw->wk, &lw->wv, xq);
 
 		/* projections: q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T
 		 * written straight into the cache; RoPE on q and k, whole heads per thread */
 		struct step qkv = {.kind = MATMUL, .nb = nb, .pos0 = pos0, .unit = hp->head_dim, .n_jobs = 3,
-				   .jobs = {{&lw->wq, xq[0], c->q, q_dim, POST_ROPE_Q},
-					    {&lw->wk, xq[1], k, kv_dim, POST_ROPE_K},
-					    {&lw->wv, xq[2], v, kv_dim, POST_NONE}}};
+				   .jobs = {{&lw->wq, xf, xq[0], c->q, q_dim, POST_ROPE_Q},
+					    {&lw->wk, xf, xq[1], k, kv_dim, POST_ROPE_K},
+					    {&lw->wv, xf, xq[2], v, kv_dim, POST_NONE}}};
 		run_step(c, &qkv);
 
 		/* attention: att_out (nb, q_dim), query head h reads KV head h / (n_head / n_head_kv) */
@@ -516,24 +587,24 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 		run_step(c, &att);
 
 		/* output projection and residual: x += att_out Wo^T */
-		prepare(c, nb, c->att_out, NULL, NULL, q_dim, &lw->wo, NULL, NULL, xq);
+		xf = prepare(c, nb, c->att_out, NULL, NULL, q_dim, &lw->wo, NULL, NULL, xq);
 		struct step out = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
-				   .jobs = {{&lw->wo, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
+				   .jobs = {{&lw->wo, xf, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
 		run_step(c, &out);
 
 		/* feed-forward norm: xb = rmsnorm(x) * ffn_norm, quantized for Wgate, Wup */
-		prepare(c, nb, c->x, c->xb, lw->ffn_norm, n_embd, &lw->w_gate, &lw->w_up, NULL, xq);
+		xf = prepare(c, nb, c->x, c->xb, lw->ffn_norm, n_embd, &lw->w_gate, &lw->w_up, NULL, xq);
 
 		/* SwiGLU: hb (nb, n_ff) = silu(xb Wgate^T) * (xb Wup^T) */
 		struct step ffn = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 2,
-				   .jobs = {{&lw->w_gate, xq[0], c->hb, hp->n_ff, POST_SWIGLU},
-					    {&lw->w_up, xq[1], c->hb2, hp->n_ff, POST_NONE}}};
+				   .jobs = {{&lw->w_gate, xf, xq[0], c->hb, hp->n_ff, POST_SWIGLU},
+					    {&lw->w_up, xf, xq[1], c->hb2, hp->n_ff, POST_NONE}}};
 		run_step(c, &ffn);
 
 		/* down projection and residual: x += hb Wdown^T */
-		prepare(c, nb, c->hb, NULL, NULL, hp->n_ff, &lw->w_down, NULL, NULL, xq);
+		xf = prepare(c, nb, c->hb, NULL, NULL, hp->n_ff, &lw->w_down, NULL, NULL, xq);
 		struct step down = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
-				    .jobs = {{&lw->w_down, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
+				    .jobs = {{&lw->w_down, xf, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
 		run_step(c, &down);
 	}
 }
@@ -546,9 +617,10 @@ static void forward_logits(struct context *c, uint32_t b0, uint32_t n)
 	const uint8_t *xq[3];
 	uint32_t n_embd = t->hp.n_embd;
 
-	prepare(c, n, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd, &t->w.output, NULL, NULL, xq);
+	const float *xf = prepare(c, n, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd, &t->w.output,
+				  NULL, NULL, xq);
 	struct step s = {.kind = MATMUL, .nb = n, .unit = 16, .n_jobs = 1,
-			 .jobs = {{&t->w.output, xq[0], c->logits, t->hp.n_vocab, POST_NONE}}};
+			 .jobs = {{&t->w.output, xf, xq[0], c->logits, t->hp.n_vocab, POST_NONE}}};
 	run_step(c, &s);
 }
 

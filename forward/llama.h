@@ -66,6 +66,8 @@ struct context {
 	uint32_t max_batch;      /* positions evaluated together (a longer batch goes in slices) */
 	uint32_t logit_rows;     /* positions whose logits are computed together */
 	struct pool *pool;
+	bool quant_act;          /* activations quantized for integer dot products (faster,
+				    less exact); else float activations times dequantized rows */
 
 	/* the context: ids of the positions, KV cache */
 	int32_t *ids;            /* (n_ctx) */
@@ -86,6 +88,8 @@ struct context {
 	uint8_t *xq[3];          /* (max_batch, xq_stride) activations quantized per weight type */
 	size_t xq_stride;
 	float *att;              /* (threads, n_ctx) attention scores, one row per thread */
+	float *wrow;             /* (threads, max(n_embd, n_ff, q_dim)) a dequantized weight row */
+	uint32_t wrow_len;
 	float *logits;           /* (logit_rows, n_vocab) */
 
 	struct step *step;       /* the parallel step being run (see llama.c) */
@@ -93,7 +97,8 @@ struct context {
 
 /* Allocate a context of n_ctx positions (0: the model's training
  * context) run by n_threads threads.  all_logits sizes the logits buffer
- * for a frame at every position. */
+ * for a frame at every position.  The matrix products use float
+ * activations; set c->quant_act for the integer kernels of quant.h. */
 struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits);
 void context_free(struct context *c);
 

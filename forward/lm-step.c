@@ -30,12 +30,13 @@ struct options {
 	uint32_t n_ctx;      /* 0: the model's */
 	uint32_t text_k;     /* 0: binary frames */
 	bool all_logits;
+	bool quant_act;
 	bool info, verbose;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s -m MODEL [-t N] [-c N] [--state FILE] [--text[=K]] [--all-logits]\n"
+	fprintf(f, "usage: %s -m MODEL [-t N] [-c N] [--state FILE] [--text[=K]] [--all-logits] [--quant-act] [-v]\n"
 		   "       %s -m MODEL --info [-v]\n"
 		   "       %s -h | -V\n"
 		   "Token batches (lines of ids) on stdin, one logits frame per batch on stdout.\n"
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		   "  --state FILE    load the context from FILE if it exists, save it there at the end\n"
 		   "  --text[=K]      text frames with the K best scores (default %d) instead of binary\n"
 		   "  --all-logits    a frame for every position, not only each batch's last\n"
+		   "  --quant-act     quantize activations for integer dot products (faster, less exact)\n"
 		   "  --info          describe the model and exit (-v: every metadata key)\n"
 		   "  -v              with --info, every metadata key; else statistics on stderr at the end\n",
 		   progname, progname, progname, DEFAULT_TEXT_K);
@@ -59,6 +61,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"state", required_argument, NULL, 'S'},
 		{"text", optional_argument, NULL, 'T'},
 		{"all-logits", no_argument, NULL, 'A'},
+		{"quant-act", no_argument, NULL, 'Q'},
 		{"info", no_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -78,6 +81,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->text_k = optarg ? (uint32_t)opt_int(optarg, 1, LOGITS_MAX_VOCAB, "--text K") : DEFAULT_TEXT_K;
 			break;
 		case 'A': o->all_logits = true; break;
+		case 'Q': o->quant_act = true; break;
 		case 'I': o->info = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); out_close(); exit(0);
@@ -138,6 +142,7 @@ int main(int argc, char **argv)
 
 	t = transformer_open(o.model);
 	c = context_new(t, o.n_ctx, o.threads ? o.threads : cpu_count(), o.all_logits);
+	c->quant_act = o.quant_act;
 	if (o.state)
 		state_load(c, o.state);
 	em.n_vocab = t->hp.n_vocab;
@@ -165,8 +170,9 @@ int main(int argc, char **argv)
 	if (o.state)
 		state_save(c, o.state);
 	if (o.verbose)
-		fprintf(stderr, "%s: %llu positions evaluated, context %u of %u, %d threads, kernels %s\n", progname,
-			(unsigned long long)c->n_evaluated, c->n_pos, c->n_ctx, pool_size(c->pool), quant_kernel_name());
+		fprintf(stderr, "%s: %llu positions evaluated, context %u of %u, %d threads, %s\n", progname,
+			(unsigned long long)c->n_evaluated, c->n_pos, c->n_ctx, pool_size(c->pool),
+			c->quant_act ? quant_kernel_name() : "float activations");
 	tok_batch_free(&batch);
 	context_free(c);
 	transformer_close(t);

@@ -358,6 +358,14 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 	ok(d <= 1e-3f, "%s: slices of 5 positions on 3 threads: max |dlogit| %.2g", t->name, d);
 	context_free(c);
 
+	/* the integer-kernel path: float weights pair with float activations */
+	c = context_new(tr, 0, 2, true);
+	c->quant_act = true;
+	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
+	d = run_batches(c, &ref, uneven, &col);
+	ok(d <= 1e-3f, "%s: with quantized activations (quant_act): max |dlogit| %.2g", t->name, d);
+	context_free(c);
+
 	/* last-position logits only; then prefix reuse after a reset */
 	c = context_new(tr, 0, 2, false);
 	col.frames = 0;

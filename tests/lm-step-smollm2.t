@@ -1,0 +1,84 @@
+#!/bin/sh
+# lm-step on SmolLM2-135M-Instruct Q4_1 against transformers running the
+# same GGUF dequantized to float32 (fixtures: tests/ref/smollm2_ref.py).
+#  - greedy: each of 20 prompts is continued 32 tokens by a real generation
+#    loop (lm-step --text=1 | pick the best id | tee fifo, design.md); the
+#    continuation must equal the reference's, or first differ where the
+#    reference's two best logits are within 0.1 (a near-tie);
+#  - top-1: prompt + reference continuation fed to lm-step --all-logits,
+#    best ids compared position by position: agreement >= 99%;
+#  - perplexity of a 2.2 KB text from --all-logits within 1% of the reference.
+. "$(dirname "$0")/lib.sh"
+need_model smollm2
+: "${LMU_TESTBIN:=$top/build/native/tests}"
+greedy_fix=$top/tests/fixtures/fwd/smollm2-greedy.txt
+ppl_fix=$top/tests/fixtures/fwd/smollm2-ppl.txt
+M=$SMOLLM2
+N_NEW=32
+
+field() { awk -v k="$1" -v i="$2" '$1 == k && $2 == i { $1 = ""; $2 = ""; sub(/^  /, ""); print; exit }' "$greedy_fix"; }
+greedy() {
+	_g=0
+	while [ "$_g" -lt "$1" ] && IFS= read -r _line; do
+		_id=${_line##* }
+		echo "${_id%%:*}"
+		_g=$((_g + 1))
+	done
+}
+
+# --- greedy continuations through a fifo loop ---
+n_prompts=$(awk '$1 == "p"' "$greedy_fix" | wc -l | tr -d ' ')
+is "20 prompts in the fixture" "$n_prompts" 20
+same=0 tie=0 bad=0
+k=0
+while [ "$k" -lt "$n_prompts" ]; do
+	prompt=$(field p "$k")
+	want=$(field g "$k")
+	rm -f "$tmp/loop"; mkfifo "$tmp/loop"
+	{ echo "$prompt"; cat "$tmp/loop"; } | lm-step -m "$M" --text=1 | greedy "$N_NEW" | tee "$tmp/loop" > "$tmp/gen"
+	got=$(tr '\n' ' ' < "$tmp/gen" | sed 's/ $//')
+	if [ "$got" = "$want" ]; then
+		same=$((same + 1))
+	else
+		# first differing step j; the reference's margin at the position
+		# that predicted it: n_prompt - 1 + j
+		verdict=$(printf '%s\n%s\n%s\n%s\n' "$prompt" "$want" "$got" "$(field m "$k")" | awk '
+			NR == 1 { np = NF } NR == 2 { n = split($0, w) } NR == 3 { split($0, g) }
+			NR == 4 { for (j = 1; j <= n; j++) if (w[j] != g[j]) break
+				  m = $(np + j); print (m + 0 <= 0.1 ? "tie" : "bad"), j, m }')
+		diag "prompt $k: continuation differs: $verdict"
+		case $verdict in tie*) tie=$((tie + 1)) ;; *) bad=$((bad + 1)) ;; esac
+	fi
+	k=$((k + 1))
+done
+diag "greedy: $same identical, $tie differ first at a near-tie, $bad differ elsewhere"
+is "every greedy continuation is identical or first differs at a near-tie (<= 0.1)" "$bad" 0
+ok "most continuations are identical" test "$same" -ge 15
+
+# --- top-1 agreement on the same tokens ---
+k=0
+: > "$tmp/in"; : > "$tmp/want"
+while [ "$k" -lt "$n_prompts" ]; do
+	echo '!reset' >> "$tmp/in"
+	echo "$(field p "$k") $(field g "$k")" >> "$tmp/in"
+	field t "$k" | tr ' ' '\n' | sed '$d' >> "$tmp/want"  # the last position predicts past the fixture
+	k=$((k + 1))
+done
+# rebuild without each sequence's last frame: a frame is last when the next starts at pos 0
+lm-step -m "$M" --all-logits < "$tmp/in" | "$LMU_TESTBIN/test-forward" --top1 |
+	awk '{ if (NR > 1 && $1 != 0) print prev; prev = $2 }' > "$tmp/got"
+total=$(wc -l < "$tmp/want" | tr -d ' ')
+agree=$(paste -d' ' "$tmp/want" "$tmp/got" | awk '$1 == $2 { n++ } END { print n + 0 }')
+diag "top-1 agreement: $agree of $total positions"
+is "as many positions as the reference" "$(wc -l < "$tmp/got" | tr -d ' ')" "$total"
+ok "top-1 agreement >= 99% ($agree of $total)" test $((agree * 100)) -ge $((total * 99))
+
+# --- perplexity ---
+sed -n 's/^ids //p' "$ppl_fix" > "$tmp/ppl.ids"
+got=$(lm-step -m "$M" --all-logits < "$tmp/ppl.ids" | "$LMU_TESTBIN/test-forward" --ppl "$tmp/ppl.ids")
+want=$(sed -n 's/^ppl \([0-9.]*\) .*/\1/p' "$ppl_fix")
+diag "perplexity: lm-step $(echo "$got" | awk '{ print $6 }'), transformers $want"
+like "a loss at each of 470 positions" "$got" '^positions 470 '
+ok "perplexity within 1% of transformers'" awk -v g="$(echo "$got" | awk '{ print $6 }')" -v w="$want" \
+	'BEGIN { d = (g - w) / w; exit !(d < 0.01 && d > -0.01) }'
+done_testing

@@ -1,0 +1,95 @@
+/* test-logits: the logits stream (lm-logits(5)): binary and text frames
+ * written and read back, and hostile frames refused with the offset. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "stream.h"
+
+static int n_test, n_fail;
+
+static void ok(int cond, const char *name)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
+	if (!cond)
+		n_fail++;
+}
+
+/* Read one frame from the given bytes; return logits_read's result. */
+static int read_bytes(const void *p, size_t n, struct logits_frame *f, struct lmu_err *e)
+{
+	FILE *in = fmemopen((void *)p, n, "r");
+	int r = logits_read(in, f, e);
+	fclose(in);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	float scores[5] = {0.5f, -1.25f, 3.0f, 1e-7f, -INFINITY};
+	struct logits_frame f = {0};
+	struct lmu_err e = {{0}};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	lmu_init(argc, argv);
+
+	out = open_memstream(&buf, &len);
+	ok(logits_write(out, 5, 2, 7, scores) == 1, "write a binary frame");
+	ok(logits_write_text(out, 5, 3, 8, scores, 3) == 1, "write a text frame of the 3 best");
+	ok(logits_write(out, 5, 4, 9, scores) == 1, "write a second binary frame after it");
+	fclose(out);
+	ok(len == 24 + 20 + strlen("pos=8 token=3 vocab=5 2:3 0:0.5 3:1.00000001e-07\n") + 24 + 20,
+	   "frames follow with no padding");
+	ok(memcmp(buf, "\x89LGT\x01\0\0\0\x05\0\0\0\x02\0\0\0\x07\0\0\0\0\0\0\0", 24) == 0,
+	   "binary header: magic, version 1, n_vocab, token, pos, little-endian");
+	ok(strstr(buf + 44, "pos=8 token=3 vocab=5 2:3 0:0.5 3:1.00000001e-07\n") == buf + 44,
+	   "text frame: best first, 9 significant digits");
+
+	FILE *in = fmemopen(buf, len, "r");
+	int r1 = logits_read(in, &f, &e);
+	ok(r1 == 1 && !f.text && f.n_vocab == 5 && f.token == 2 && f.pos == 7 &&
+	   memcmp(f.scores, scores, sizeof scores) == 0, "binary frame reads back exactly");
+	int r2 = logits_read(in, &f, &e);
+	ok(r2 == 1 && f.text && f.token == 3 && f.pos == 8 && f.scores[2] == 3.0f && f.scores[0] == 0.5f &&
+	   f.scores[3] == 1e-7f && isinf(f.scores[1]) && f.scores[1] < 0, "text frame reads back; unlisted ids are -inf");
+	int r3 = logits_read(in, &f, &e);
+	ok(r3 == 1 && !f.text && f.token == 4, "binary frame after a text frame");
+	ok(logits_read(in, &f, &e) == 0, "clean end of stream");
+	fclose(in);
+
+	unsigned char h[24];
+	memcpy(h, buf, 24);
+	h[3] = 'X';
+	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "bad frame magic"), "bad magic refused");
+	memcpy(h, buf, 24);
+	h[4] = 2;
+	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "unsupported frame version 2"), "unknown version refused");
+	memcpy(h, buf, 24);
+	h[11] = 0x10;  /* n_vocab 0x10000005 > 2^24 */
+	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "out of range"), "huge vocabulary refused before allocating");
+	ok(read_bytes(buf, 30, &f, &e) == -1 && strstr(e.msg, "cut short"), "truncated scores refused");
+	ok(read_bytes(buf, 10, &f, &e) == -1 && strstr(e.msg, "header cut short"), "truncated header refused");
+	static const char *const bad_text[] = {
+		"pos=1 token=2 vocab=5 9:1.0\n",      /* id out of range */
+		"pos=1 token=2 vocab=5 1:nan\n",      /* NaN */
+		"pos=1 token=2 vocab=5 1:x\n",        /* not a number */
+		"pos=1 token=9 vocab=5\n",            /* token out of range */
+		"pos=1 token=2 vocab=5 1:2.0",        /* no newline */
+		"pos=1 token=2 vocab=99999999 1:2\n", /* vocabulary too large */
+	};
+	for (size_t i = 0; i < sizeof bad_text / sizeof *bad_text; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "malformed text frame %zu refused with its line", i + 1);
+		ok(read_bytes(bad_text[i], strlen(bad_text[i]), &f, &e) == -1 && strstr(e.msg, "line"), name);
+	}
+	ok(read_bytes("hello\n", 6, &f, &e) == -1 && strstr(e.msg, "not a logits frame"), "foreign bytes refused");
+	free(buf);
+	logits_frame_free(&f);
+	printf("1..%d\n", n_test);
+	return n_fail != 0;
+}
