@@ -56,6 +56,7 @@ TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRCS))
 SCRIPTS := $(filter-out $(addprefix bin/,$(PROGS)),$(wildcard bin/*))
 MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
+MAN7 := $(wildcard man/*.7)
 
 .PHONY: all test check unit-tests asan-test portable-test model deps clean install fuzz
 all: $(addprefix $(BINDIR)/,$(PROGS)) $(B)/libcommon.a
@@ -103,17 +104,18 @@ asan-test:
 portable-test:
 	$(MAKE) PORTABLE=1 test
 
-model:
-	sh tests/fetch-models.sh models
+model: $(BINDIR)/hf-fetch
+	HF_FETCH=$(abspath $(BINDIR)/hf-fetch) sh tests/fetch-models.sh models
 
 deps:
 	sh tests/install-deps.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(addprefix $(BINDIR)/,$(PROGS)) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(PREFIX)/share/man/man7)
 
 clean:
 	rm -rf build $(addprefix bin/,$(PROGS))

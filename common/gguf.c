@@ -389,8 +389,10 @@ static bool parse(struct gguf *g, struct cur *c)
 		if (t->ne[0] % ggml_block_size(t->type))
 			FAIL(c, "row of %llu elements is not a multiple of the %s block size %u",
 			     (unsigned long long)t->ne[0], ggml_type_name(t->type), ggml_block_size(t->type));
-		t->row_bytes = t->ne[0] / ggml_block_size(t->type) * ggml_type_size(t->type);
-		if (!mul_ok(t->row_bytes, n / t->ne[0], &t->nbytes))
+		/* the element count fits in 2^63, the bytes may not (found by fuzzing:
+		 * 2^62 F32 elements made a row of 2^64 = 0 bytes) */
+		if (!mul_ok(t->ne[0] / ggml_block_size(t->type), ggml_type_size(t->type), &t->row_bytes) ||
+		    !mul_ok(t->row_bytes, n / t->ne[0], &t->nbytes))
 			FAIL(c, "byte size overflows");
 		if (!rd_u64(c, &t->offset))
 			return false;

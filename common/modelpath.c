@@ -171,8 +171,10 @@ int hf_cached_commit(const char *repo_dir, const char *revision, char commit[41]
 	free(refs);
 	f = fopen(ref, "r");
 	if (!f) {
-		err_set(e, "revision '%s' is not in the cache (%s: %s)", revision, ref,
-			strerror(errno));
+		if (errno == ENOENT)
+			err_set(e, "revision '%s' is not in the cache", revision);
+		else
+			err_set(e, "%s: %s", ref, strerror(errno));
 		free(ref);
 		return 0;
 	}

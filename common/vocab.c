@@ -286,6 +286,7 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	get_flag(g, "tokenizer.ggml.add_eos_token", &v->add_eos);
 	get_flag(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix);
 
+	v->chat_template = gguf_get_strdup(g, "tokenizer.chat_template");
 	vocab_finish(v);
 	return true;
 }
@@ -349,5 +350,6 @@ void vocab_free(struct vocab *v)
 	free(v->sorted);
 	free(v->merge_pair);
 	free(v->merge_buf);
+	free(v->chat_template);
 	memset(v, 0, sizeof *v);
 }

@@ -41,6 +41,7 @@ struct vocab {
 	bool ignore_merges;      /* a whole pre-token found in the vocabulary is one token (Llama 3) */
 	bool byte_fallback;      /* SPM: characters not in the vocabulary become <0xNN> tokens */
 	bool from_json;          /* loaded from a tokenizer.json directory */
+	char *chat_template;     /* tokenizer.chat_template / tokenizer_config.json chat_template, or NULL */
 };
 
 /* Load from GGUF metadata; false with a message on a missing or malformed

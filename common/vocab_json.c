@@ -183,7 +183,7 @@ static void template_specials(jv pp, char **bos, char **eos)
 				if (is_kind(id, JV_KIND_STRING) && !*slot)
 					*slot = xstrdup(jv_string_value(id));
 				jv_free(id);
-			} else if (jv_is_valid(jv_copy(item)) && jv_object_has(jv_copy(item), jv_string("Sequence"))) {
+			} else if (is_kind(item, JV_KIND_OBJECT) && jv_object_has(jv_copy(item), jv_string("Sequence"))) {
 				seen_text = true;
 			}
 			jv_free(sp);
@@ -446,6 +446,24 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 		err_set(e, "the model adds an EOS token but names none that is in the vocabulary");
 		goto out;
 	}
+	/* chat_template: a string, or a list of {name, template} (take "default") */
+	{
+		jv ct = get(cfg, "chat_template");
+		if (is_kind(ct, JV_KIND_STRING)) {
+			v->chat_template = xstrdup(jv_string_value(ct));
+		} else if (is_kind(ct, JV_KIND_ARRAY)) {
+			int n = jv_array_length(jv_copy(ct));
+			for (int i = 0; i < n && !v->chat_template; i++) {
+				jv item = jv_array_get(jv_copy(ct), i);
+				jv tp = get(item, "template");
+				if (str_is(item, "name", "default") && is_kind(tp, JV_KIND_STRING))
+					v->chat_template = xstrdup(jv_string_value(tp));
+				jv_free(tp);
+				jv_free(item);
+			}
+		}
+		jv_free(ct);
+	}
 	v->from_json = true;
 	ok = true;
 out:
@@ -505,6 +523,12 @@ bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e)
 	ok = load_json(v, tj, cfg, e);
 	jv_free(tj);
 	jv_free(cfg);
+	/* newer repositories keep the template in its own file */
+	snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
+	if (ok && !v->chat_template && stat(path, &st) == 0) {
+		if (!(v->chat_template = read_file(path, &len, e)))
+			ok = false;
+	}
 	if (!ok) {
 		char msg[sizeof e->msg];
 		snprintf(msg, sizeof msg, "%s", e->msg);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,19 @@ static double env_double(const char *name, double def, double min, double max)
 	return s && *s ? opt_double(s, min, max, name) : def;
 }
 
+/* A token goes into an HTTP header: printable ASCII without spaces only,
+ * or a line break in it could add headers of its own.  Never printed. */
+static char *checked_token(char *t, const char *from)
+{
+	const char *s;
+
+	for (s = t; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			die("%s holds a character a token cannot have (a space, control "
+			    "character or non-ASCII byte); it was not sent", from);
+	return t;
+}
+
 /* The token: $HF_TOKEN, else --token-file, $HF_TOKEN_PATH or $HF_HOME/token.
  * It never appears in argv or in a message. */
 static char *load_token(const char *file)
@@ -125,7 +139,7 @@ static char *load_token(const char *file)
 	size_t n;
 
 	if (s && *s)
-		return xstrdup(s);
+		return checked_token(xstrdup(s), "HF_TOKEN");
 	if (file)
 		path = xstrdup(file);
 	else if ((s = getenv("HF_TOKEN_PATH")) && *s)
@@ -150,9 +164,7 @@ static char *load_token(const char *file)
 		buf[--n] = '\0';
 	if (n == 0)
 		return NULL;
-	if (strpbrk(buf, "\r\n"))
-		die("the token file holds more than one line");
-	return xstrdup(buf);
+	return checked_token(xstrdup(buf), "the token file");
 }
 
 static int matches_any(char **globs, int n, const char *path)
@@ -290,6 +302,39 @@ static void verify(const struct hub_file *f, const char *tmp, const char *repo)
 	}
 }
 
+/* A run killed outright (SIGKILL, power loss) leaves BLOB.incomplete.PID
+ * behind.  Under the lock, such a file of a process that no longer exists
+ * becomes this run's resume data (if it has none yet) or is removed. */
+static void adopt_orphans(const char *blobs, const char *base, const char *tmp)
+{
+	DIR *d = opendir(blobs);
+	struct dirent *ent;
+	size_t n = strlen(base);
+	struct stat st;
+	int have = stat(tmp, &st) == 0;
+
+	if (!d)
+		return;
+	while ((ent = readdir(d))) {
+		const char *s = ent->d_name;
+		char *end, *path;
+		long pid;
+
+		if (strncmp(s, base, n) != 0 || strncmp(s + n, ".incomplete.", 12) != 0)
+			continue;
+		pid = strtol(s + n + 12, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		path = join(blobs, s);
+		if (!have && rename(path, tmp) == 0)
+			have = 1;
+		else
+			unlink(path);
+		free(path);
+	}
+	closedir(d);
+}
+
 /* Put the blob for F in place: lock, claim any resumable part by renaming
  * it to this process's own name, download, check, rename into place. */
 static void fetch_blob(const struct opts *o, const char *cache, const char *repo_dir,
@@ -331,6 +376,7 @@ static void fetch_blob(const struct opts *o, const char *cache, const char *repo
 	sprintf(tmp, "%s.incomplete.%ld", blob, (long)getpid());
 	if (rename(incomplete, tmp) != 0 && errno != ENOENT)
 		die("%s: %s", incomplete, strerror(errno));
+	adopt_orphans(blobs, base, tmp);
 	epath = hub_escape(f->path, 1);
 	url = xmalloc(strlen(o->endpoint) + strlen(o->repo) + strlen(epath) + 64);
 	sprintf(url, "%s/%s/resolve/%s/%s", o->endpoint, o->repo, commit, epath);
@@ -341,7 +387,7 @@ static void fetch_blob(const struct opts *o, const char *cache, const char *repo
 		struct stat st;
 		/* Keep what arrived for the next run's Range request, unless
 		 * it can not be trusted. */
-		if (r.fail != HTTP_BAD && stat(tmp, &st) == 0 && st.st_size > 0)
+		if (r.fail != HTTP_BAD && r.status != 416 && stat(tmp, &st) == 0 && st.st_size > 0)
 			rename(tmp, incomplete);
 		else
 			unlink(tmp);
@@ -482,8 +528,8 @@ static int do_fetch(const struct opts *o, const char *token)
 				free(cache);
 				return 0;
 			}
-			die("cannot reach %s (%s), and %s is not in the cache (%s); check the network, "
-			    "or set HF_ENDPOINT for a mirror", o->endpoint, r.msg, o->repo, ce.msg);
+			die("cannot reach %s (%s), and the cache cannot stand in: %s: %s; check the "
+			    "network, or set HF_ENDPOINT for a mirror", o->endpoint, r.msg, o->repo, ce.msg);
 		}
 		hub_die(&r, &e, o->endpoint, o->repo, o->revision, NULL, token != NULL);
 	}
@@ -515,6 +561,8 @@ static int do_fetch(const struct opts *o, const char *token)
 			die("%s: %s: no such file at revision %s", o->repo, shown, o->revision);
 		}
 	}
+	if (nsel == 0 && l.n == 0)
+		die("%s: the repo has no files at revision %s", o->repo, o->revision);
 	if (nsel == 0)
 		die("%s: no file matches the --include/--exclude globs", o->repo);
 

@@ -590,6 +590,11 @@ int http_download(const char *url, const char *path, int64_t size, struct progre
 	x.max = 64 * 1024;
 	x.size = size;
 	x.pg = pg;
+	if (pg) {	/* bytes resumed from an earlier run count as done */
+		struct stat st;
+		if (fstat(fd, &st) == 0 && (size < 0 || st.st_size <= size))
+			pg->total_done += st.st_size;
+	}
 	ok = perform(url, &x);
 	if (ok && fsync(fd) != 0) {
 		r->fail = HTTP_BAD;

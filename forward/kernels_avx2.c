@@ -65,7 +65,9 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 	__m256 acc[MAXR][MAXC];
 	float msum[MAXR][MAXC];
 
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++) {
 			acc[r][c] = _mm256_setzero_ps();
 			msum[r][c] = 0;
@@ -73,6 +75,7 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 	for (int i = 0; i < n / QK; i++) {
 		__m256i aq[MAXC];
 		float ad[MAXC], as[MAXC];
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++) {
 			const uint8_t *a = X + c * xs + (size_t)i * asz;
 			const struct blk_q8_1 *b = (const void *)a;
@@ -80,6 +83,7 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 			ad[c] = _cvtsh_ss(b->d);
 			as[c] = with_sum ? _cvtsh_ss(b->s) : 0;
 		}
+		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *w = W + r * rb + (size_t)i * wsz;
 			__m256i q;
@@ -110,6 +114,7 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 				break;
 			}
 			__m256i qa = with_sum ? q : _mm256_sign_epi8(q, q);
+			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++) {
 				__m256i a = with_sum ? aq[c] : _mm256_sign_epi8(aq[c], q);
 				__m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(qa, a), ones16);
@@ -119,7 +124,9 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 			}
 		}
 	}
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			Y[(size_t)c * ldy + r] = hsum(acc[r][c]) + msum[r][c];
 }
@@ -144,16 +151,21 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 	const size_t wsz = blk_bytes(t);
 	__m256 acc[MAXR][MAXC];
 
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm256_setzero_ps();
 	for (int i = 0; i < n / QK_K; i++) {
 		const struct blk_q8_k *a[MAXC];
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			a[c] = (const void *)(X + c * xs + (size_t)i * sizeof(struct blk_q8_k));
+		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *w = W + r * rb + (size_t)i * wsz;
 			__m256i s[MAXC];
+			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++)
 				s[c] = _mm256_setzero_si256();
 			for (size_t o = 0; o < wsz; o += 64)
@@ -175,6 +187,7 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 						int k = 8 * h + 2 * g;  /* the two 16-element sub-blocks of q */
 						__m256i sc = _mm256_set_m128i(_mm_set1_epi16(b->scales[k + 1]),
 									      _mm_set1_epi16(b->scales[k]));
+						_Pragma("GCC unroll 4")
 						for (int c = 0; c < C; c++) {
 							__m256i p = _mm256_maddubs_epi16(
 								q, _mm256_loadu_si256((const void *)(a[c]->qs + 128 * h + 32 * g)));
@@ -184,6 +197,7 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 				}
 				__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)b->scales));
 				float d = _cvtsh_ss(b->d);
+				_Pragma("GCC unroll 4")
 				for (int c = 0; c < C; c++) {
 					/* quants were stored +32: take 32 * sum(scale * bsum) off */
 					__m256i bs = _mm256_loadu_si256((const void *)a[c]->bsums);
@@ -204,6 +218,7 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 						q = _mm256_or_si256(q, _mm256_slli_epi16(
 							_mm256_and_si256(_mm256_srli_epi16(qh, j), _mm256_set1_epi8(1)), 4));
 					__m256i sc = _mm256_set1_epi16(sm[j]);
+					_Pragma("GCC unroll 4")
 					for (int c = 0; c < C; c++) {
 						__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const void *)(a[c]->qs + 32 * j)));
 						s[c] = _mm256_add_epi32(s[c], _mm256_madd_epi16(p, sc));
@@ -212,6 +227,7 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 				__m128i m8 = _mm_loadl_epi64((const void *)(sm + 8));
 				__m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  /* m0 m0 m1 m1 ... */
 				float d = _cvtsh_ss(b4->d), dmin = _cvtsh_ss(b4->dmin);
+				_Pragma("GCC unroll 4")
 				for (int c = 0; c < C; c++) {
 					__m256i bs = _mm256_loadu_si256((const void *)a[c]->bsums);
 					__m256i m = _mm256_madd_epi16(bs, mins);
@@ -221,7 +237,9 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 			}
 		}
 	}
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			Y[(size_t)c * ldy + r] = hsum(acc[r][c]);
 }
@@ -256,22 +274,29 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 	__m256 acc[MAXR][MAXC];
 	int i = 0;
 
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm256_setzero_ps();
 	for (; i + 8 <= n; i += 8) {
 		__m256 a[MAXC];
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			a[c] = _mm256_loadu_ps((const float *)(X + c * xs) + i);
+		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *w = W + r * rb + (size_t)i * es;
 			_mm_prefetch((const char *)(w + R * rb), _MM_HINT_T0);
 			__m256 x = float8(t, w);
+			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++)
 				acc[r][c] = _mm256_fmadd_ps(x, a[c], acc[r][c]);
 		}
 	}
+	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++) {
 			float tail = 0;
 			for (int e = i; e < n; e++)

@@ -8,7 +8,18 @@
  * Three kernel families: "scalar" (plain C, the reference), "avx2" and
  * "avx512-vnni", picked at run time from the CPU (LMU_KERNELS in the
  * environment forces one).  Every family gives the reference's result up to
- * float rounding: the integer parts are exact in all of them. */
+ * float rounding: the integer parts are exact in all of them.
+ *
+ * Use, for a GGUF tensor W of `rows` rows of n elements and a batch of nb
+ * activation rows x (nb x n floats), Y (nb x rows):
+ *
+ *	size_t ab = quant_act_row_bytes(W->type, n);
+ *	for (int b = 0; b < nb; b++)          (once per input, shared by every
+ *		quant_act_row(W->type, x + b * n, xq + b * ab, n);   W of its type)
+ *	quant_matmul(W->type, W->data, W->row_bytes, n, xq, ab, nb, Y, rows, r0, r1);
+ *
+ * with each thread taking its own rows [r0, r1).  All functions are
+ * thread-safe; the buffers are the caller's. */
 #ifndef LMU_QUANT_H
 #define LMU_QUANT_H
 
@@ -44,7 +55,8 @@ void dequant_row(enum ggml_type t, const void *src, float *dst, int n);
 /* Y[b*ldy + r] = dot(row r of W, activation b) for rows r in [r0, r1) and
  * b in [0, nb).  W rows are row_bytes apart (GGUF layout, n elements each);
  * activations were quantized by quant_act_row() and are xq_stride bytes
- * apart (a multiple of 4).  Uses the kernel family of quant_kernel_name():
+ * apart (at least quant_act_row_bytes(); even, and a multiple of 4 for
+ * Q8_K and F32 activations, so every block stays aligned).  Uses the kernel family of quant_kernel_name():
  * several rows at once for nb == 1 (decode), a blocked matrix x matrix for
  * larger nb (prefill).  Threads split [r0, r1) between them. */
 void quant_matmul(enum ggml_type wtype, const void *W, size_t row_bytes, int n,

@@ -14,6 +14,7 @@
 #include "err.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -108,6 +109,9 @@ struct judge {
 	int depth;
 	char *downloads[MAX_DOWNLOADS];  /* basenames of files a fetcher writes */
 	int n_downloads;
+	char *written[MAX_DOWNLOADS];    /* basenames of files written with fixed text */
+	char *content[MAX_DOWNLOADS];    /* ... and that text */
+	int n_written;
 };
 
 static void judge_text(struct judge *j, const char *text, size_t len);
@@ -352,6 +356,18 @@ static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, 
 		out->cls = PC_TMP;
 		return;
 	}
+	if (strpbrk(comp[0], "*?[")) {
+		/* /e*, /???: a pattern that names system directories */
+		for (const char *const *d = system_dirs; *d; d++)
+			if (fnmatch(comp[0], *d, 0) == 0) {
+				out->cls = nc == 1 ? PC_SYSDIR : PC_SYS_UNDER;
+				return;
+			}
+		if (fnmatch(comp[0], "home", 0) == 0) {
+			out->cls = nc <= 2 ? PC_HOME : PC_HOME_UNDER;
+			return;
+		}
+	}
 	if (!strcmp(comp[0], "home") || !strcmp(comp[0], "Users")) {
 		bool whole = nc == 1 || nc == 2 || (nc == 3 && (!strcmp(comp[2], "*") || !strcmp(comp[2], ".*")));
 		out->cls = whole ? PC_HOME : comp[2][0] == '.' ? PC_HOME_DOT : PC_HOME_UNDER;
@@ -474,6 +490,20 @@ static bool is_shell_rc(const struct path *p)
 	return r && (in_list(r, rc) || starts(r, ".config/autostart"));
 }
 
+/* Inside the directories the system runs from (not /usr/local, /opt,
+ * /var, /srv: places where local software and data live). */
+static bool core_system(const struct path *p)
+{
+	static const char *const core[] = {"/etc/", "/boot/", "/bin/", "/sbin/", "/lib", "/usr/", "/root/",
+		"/sys/", "/proc/", "/System/", "/Library/", NULL};
+	if (starts(p->norm, "/usr/local/"))
+		return false;
+	for (const char *const *c = core; *c; c++)
+		if (starts(p->norm, *c))
+			return true;
+	return false;
+}
+
 static void judge_write(struct judge *j, const struct sh_word *w, const char *what)
 {
 	struct path p;
@@ -514,7 +544,7 @@ static void judge_write(struct judge *j, const struct sh_word *w, const char *wh
 		add(j, H, "kernel", "%s changes kernel settings (%s)", what, n);
 		break;
 	case PC_SYSDIR: case PC_SYS_UNDER: case PC_ROOT:
-		add(j, H, "system-files", "%s writes to %s (%s)", what, n, describe(&p));
+		add(j, p.cls == PC_SYS_UNDER && !core_system(&p) ? M : H, "system-files", "%s writes to %s (%s)", what, n, describe(&p));
 		break;
 	case PC_NET:
 		add(j, M, "network", "%s sends data over the network (%s)", what, n);
@@ -719,6 +749,56 @@ static bool decode_stage(const struct sh_cmd *c, char **text, bool *decoder)
 
 /* The fixed text a command writes: echo/printf of fixed words, or a
  * here-string / here-document given to cat, base64 ... */
+static void append(char **out, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	*out = xrealloc(*out, *len + n + 1);
+	memcpy(*out + *len, s, n + 1);
+	*len += n;
+}
+
+/* printf FORMAT ARGS: %s and %b take the next argument (%b with escapes),
+ * other conversions too; the format repeats while arguments remain. */
+static char *printf_output(const struct sh_word *a, size_t n)
+{
+	char *out = xstrdup(""), *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
+	size_t len = 0, next = 1;
+	do {
+		bool converted = false;
+		for (const char *f = fmt; *f; f++) {
+			char one[2] = {*f, 0};
+			if (*f != '%') {
+				append(&out, &len, one);
+				continue;
+			}
+			f++;
+			while (*f && strchr("-+ #0123456789.", *f))
+				f++;
+			if (!*f)
+				break;
+			if (*f == '%') {
+				append(&out, &len, "%");
+				continue;
+			}
+			converted = true;
+			const char *arg = next < n ? a[next++].text : "";
+			if (*f == 'b') {
+				char *d = sh_c_escapes(arg, strlen(arg));
+				append(&out, &len, d);
+				free(d);
+			} else {
+				append(&out, &len, arg);
+			}
+		}
+		if (!converted)
+			break;
+	} while (next < n && len < 65536);
+	free(fmt);
+	return out;
+}
+
+/* The fixed text a command writes: echo/printf of fixed words, or a
+ * here-string / here-document given to cat, base64 ... */
 static char *literal_output(const struct sh_cmd *c)
 {
 	size_t skip;
@@ -729,38 +809,53 @@ static char *literal_output(const struct sh_cmd *c)
 	if (strcmp(n, "echo") && strcmp(n, "printf"))
 		return NULL;
 	size_t i = skip + 1, len = 0;
-	while (!strcmp(n, "echo") && i < c->argc && c->argv[i].text[0] == '-' && strlen(c->argv[i].text) == 2)
+	bool escapes = false;
+	while (!strcmp(n, "echo") && i < c->argc && c->argv[i].text[0] == '-' && strlen(c->argv[i].text) == 2) {
+		escapes = escapes || c->argv[i].text[1] == 'e';
 		i++;
-	for (size_t k = i; k < c->argc; k++) {
+	}
+	for (size_t k = i; k < c->argc; k++)
 		if (c->argv[k].dynamic)
 			return NULL;
-		len += strlen(c->argv[k].text) + 1;
-	}
-	char *out = xmalloc(len + 1);
-	out[0] = '\0';
+	if (!strcmp(n, "printf"))
+		return i < c->argc ? printf_output(c->argv + i, c->argc - i) : xstrdup("");
+	char *out = xstrdup("");
 	for (size_t k = i; k < c->argc; k++) {
 		if (k > i)
-			strcat(out, " ");
-		strcat(out, c->argv[k].text);
-	}
-	/* printf's \n and friends: enough for code hidden in a printf */
-	if (!strcmp(n, "printf")) {
-		char *w = out;
-		for (char *r = out; *r; r++) {
-			if (r[0] == '\\' && r[1] == 'n') {
-				*w++ = '\n';
-				r++;
-			} else if (r[0] == '\\' && r[1] == 'x' && isxdigit((unsigned char)r[2]) && isxdigit((unsigned char)r[3])) {
-				char hex[3] = {r[2], r[3], 0};
-				*w++ = (char)strtol(hex, NULL, 16);
-				r += 3;
-			} else {
-				*w++ = *r;
-			}
+			append(&out, &len, " ");
+		if (escapes) {
+			char *d = sh_c_escapes(c->argv[k].text, strlen(c->argv[k].text));
+			append(&out, &len, d);
+			free(d);
+		} else {
+			append(&out, &len, c->argv[k].text);
 		}
-		*w = '\0';
 	}
 	return out;
+}
+
+/* What the pipeline up[0..n) writes, when its input is fixed text and
+ * every stage can be followed (cat, base64 -d, xxd -r -p, rev, rot13);
+ * NULL otherwise.  *decoder tells whether a decoding stage is in it. */
+static char *pipeline_output(const struct sh_cmd *const *up, int n, bool *decoder)
+{
+	char *text = n > 0 ? literal_output(up[0]) : NULL;
+	bool followed = text != NULL;
+	/* a here-string feeds the first command, which may itself decode */
+	const char *first = n > 0 ? cmd_name(up[0], NULL) : "";
+	int from = (!strcmp(first, "echo") || !strcmp(first, "printf")) ? 1 : 0;
+	for (int i = from; i < n && followed; i++)
+		followed = decode_stage(up[i], &text, decoder);
+	if (!followed) {
+		for (int i = 0; i < n; i++) {
+			char *dummy = xstrdup("");
+			decode_stage(up[i], &dummy, decoder);
+			free(dummy);
+		}
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 /* A command reads code from its standard input: where does it come from? */
@@ -805,20 +900,9 @@ static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci,
 			return;
 		}
 	}
-	char *text = n_up > 0 ? literal_output(up[0]) : NULL;
-	bool decoder = false, followed = text != NULL;
-	/* a here-string feeds the first command, which may itself decode */
-	const char *first = n_up > 0 ? cmd_name(up[0], NULL) : "";
-	int from = (!strcmp(first, "echo") || !strcmp(first, "printf")) ? 1 : 0;
-	for (int i = from; i < n_up && followed; i++)
-		followed = decode_stage(up[i], &text, &decoder);
-	if (!followed) {
-		for (int i = 0; i < n_up; i++) {
-			char *dummy = xstrdup("");
-			decode_stage(up[i], &dummy, &decoder);
-			free(dummy);
-		}
-	}
+	bool decoder = false;
+	char *text = pipeline_output(up, n_up, &decoder);
+	bool followed = text != NULL;
 	if (decoder) {
 		add(j, H, "obfuscation", "%s runs commands that are decoded first, hiding what runs", name);
 		if (followed && shell) {
@@ -838,6 +922,63 @@ static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci,
 	free(text);
 }
 
+/* The output of the substitution in word w when it is one pipeline from
+ * fixed text ($(echo ... | base64 -d)); NULL otherwise. */
+static char *substitution_output(const struct sh_script *s, const struct sh_word *w, bool *decoder)
+{
+	const struct sh_cmd *pipe[64];
+	int n_pipe = 0;
+	bool one_pipeline = w->sub_begin >= 0 && w->sub_begin < (int)s->n;
+	for (int k = w->sub_begin; one_pipeline && k < w->sub_end && k < (int)s->n && n_pipe < 64; k++) {
+		if (s->cmd[k].depth != s->cmd[w->sub_begin].depth)
+			continue;
+		one_pipeline = s->cmd[k].pipeline == s->cmd[w->sub_begin].pipeline;
+		pipe[n_pipe++] = &s->cmd[k];
+	}
+	return one_pipeline ? pipeline_output(pipe, n_pipe, decoder) : NULL;
+}
+
+/* text with $0..$9, ${0}..${9}, $@ and $* replaced by the arguments
+ * a[0..n) ($0 first) where those are plain words. */
+static char *with_positionals(const char *text, const struct sh_word *a, size_t n)
+{
+	char *out = xstrdup("");
+	size_t len = 0;
+	for (size_t k = 0; k < n; k++)
+		if (strpbrk(a[k].text, "'\"`$\\;&|<>(){}\n") || a[k].dynamic)
+			return xstrdup(text);
+	for (const char *p = text; *p; p++) {
+		const char *arg = NULL;
+		char all[1024] = "";
+		size_t skip = 0;
+		if (p[0] == '$' && isdigit((unsigned char)p[1])) {
+			size_t i = (size_t)(p[1] - '0');
+			arg = i < n ? a[i].text : "";
+			skip = 1;
+		} else if (p[0] == '$' && p[1] == '{' && isdigit((unsigned char)p[2]) && p[3] == '}') {
+			size_t i = (size_t)(p[2] - '0');
+			arg = i < n ? a[i].text : "";
+			skip = 3;
+		} else if (p[0] == '$' && (p[1] == '@' || p[1] == '*')) {
+			for (size_t k = 1; k < n; k++) {
+				if (k > 1)
+					strncat(all, " ", sizeof all - strlen(all) - 1);
+				strncat(all, a[k].text, sizeof all - strlen(all) - 1);
+			}
+			arg = all;
+			skip = 1;
+		}
+		if (arg) {
+			append(&out, &len, arg);
+			p += skip;
+		} else {
+			char one[2] = {*p, 0};
+			append(&out, &len, one);
+		}
+	}
+	return out;
+}
+
 /* A word that holds code for a shell (sh -c WORD, eval WORDS). */
 static void judge_shell_word(struct judge *j, const struct sh_script *s, const char *text, const struct sh_word *w, size_t n, const char *name)
 {
@@ -848,18 +989,27 @@ static void judge_shell_word(struct judge *j, const struct sh_script *s, const c
 		for (int k = w[i].sub_begin; k >= 0 && k < w[i].sub_end && k < (int)s->n; k++)
 			if (in_list(cmd_name(&s->cmd[k], NULL), fetchers))
 				fetched = true;
-		if (fetched)
+		bool decoder = false;
+		char *decoded = substitution_output(s, &w[i], &decoder);
+		if (fetched) {
 			add(j, H, "download-run", "%s runs code downloaded from the network without showing it", name);
-		else
-			add(j, M, "dynamic", "%s runs a command built only when it runs", name);
+		} else if (decoded) {
+			if (decoder)
+				add(j, H, "obfuscation", "%s runs commands that are decoded first, hiding what runs", name);
+			judge_text(j, decoded, strlen(decoded));
+		} else {
+			add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "%s runs a command built only when it runs", name);
+		}
+		free(decoded);
 	}
-	judge_text(j, text, strlen(text));
+	if (strcmp(text, "$(...)") != 0)
+		judge_text(j, text, strlen(text));
 }
 
 static void judge_code(struct judge *j, const char *code, const char *lang)
 {
 	static const char *const runners[] = {"system", "popen", "exec", "spawn", "subprocess", "shell_exec",
-		"passthru", "child_process", "Runtime", "`", NULL};
+		"passthru", "child_process", "Runtime", "`", "| \"sh\"", "|\"sh\"", "| \"bash\"", "getline", NULL};
 	static const char *const deleters[] = {"rmtree", "remove", "unlink", "rmdir", "rm_rf", "rmSync", "rm(", NULL};
 	bool runs = false, deletes = false;
 	if (strstr(code, "fork") && (strstr(code, "while") || strstr(code, "for") || strstr(code, "loop") || strstr(code, "until")))
@@ -1112,7 +1262,10 @@ static void judge_chmod(struct judge *j, const struct sh_word *w, size_t n, cons
 		case PC_ROOT: case PC_SYSDIR: case PC_HOME: case PC_VITAL: case PC_DEVICE:
 			l = recursive || p.cls == PC_VITAL || p.cls == PC_DEVICE ? C : H;
 			break;
-		case PC_SYS_UNDER: case PC_KERNEL: case PC_DYN_ROOT:
+		case PC_SYS_UNDER:
+			l = recursive || world || core_system(&p) ? H : M;
+			break;
+		case PC_KERNEL: case PC_DYN_ROOT:
 			l = H;
 			break;
 		case PC_HOME_DOT:
@@ -1245,9 +1398,61 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 	for (int guard = 0; n > 0 && guard < 32; guard++) {
 		const char *name = sh_basename(w[0].text);
 		size_t i;
-		if (w[0].dynamic) {
+		if (!w[0].dynamic && strpbrk(w[0].text, "*?[")) {
+			/* /???/r? : judge it as each dangerous command it may name */
+			static const char *const names[] = {"rm", "dd", "shred", "mkfs", "wipefs", "chmod", "chown",
+				"curl", "wget", "nc", "ncat", "sh", "bash", "python3", "perl", "cat", "mv", "cp",
+				"reboot", "shutdown", "halt", "poweroff", "kill", "insmod", "rmmod", "crontab", NULL};
+			bool named = false;
+			for (const char *const *c = names; *c; c++)
+				if (fnmatch(sh_basename(w[0].text), *c, 0) == 0) {
+					struct sh_word sub[64];
+					size_t m = n < 64 ? n : 64;
+					memcpy(sub, w, m * sizeof *sub);
+					sub[0].text = (char *)*c;
+					judge_argv(j, s, ci, sub, m);
+					named = true;
+				}
 			show(w, n, shown, sizeof shown);
-			add(j, M, "dynamic", "the command name is known only when it runs: %s", shown);
+			add(j, M, "dynamic", "the command name is a file name pattern%s: %s", named ? " matching dangerous commands" : "", shown);
+			return;
+		}
+		if (w[0].dynamic) {
+			bool decoder = false;
+			char *decoded = substitution_output(s, &w[0], &decoder);
+			show(w, n, shown, sizeof shown);
+			if (decoded && !strcmp(w[0].text, "$(...)")) {
+				/* the decoded name and the words after it */
+				size_t len = strlen(decoded) + 1;
+				for (size_t k = 1; k < n; k++)
+					len += 4 * strlen(w[k].text) + 3;
+				char *line = xmalloc(len + 1), *q = line + strlen(decoded);
+				strcpy(line, decoded);
+				for (size_t k = 1; k < n; k++) {
+					*q++ = ' ';
+					*q++ = '\'';
+					for (const char *c = w[k].text; *c; c++)
+						if (*c == '\'') {
+							memcpy(q, "'\\''", 4);
+							q += 4;
+						} else {
+							*q++ = *c;
+						}
+					*q++ = '\'';
+				}
+				*q = '\0';
+				if (decoder)
+					add(j, H, "obfuscation", "the command is decoded when it runs, hiding what runs");
+				judge_text(j, line, strlen(line));
+				free(line);
+			} else {
+				add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "the command name is known only when it runs: %s", shown);
+				/* $SHELL -c '...': whatever the name, the string may be a script */
+				for (size_t k = 1; k + 1 < n; k++)
+					if (!strcmp(w[k].text, "-c"))
+						judge_text(j, w[k + 1].text, strlen(w[k + 1].text));
+			}
+			free(decoded);
 			return;
 		}
 		if (!strcmp(name, "sudo") || !strcmp(name, "doas") || !strcmp(name, "pkexec") || !strcmp(name, "run0")) {
@@ -1393,6 +1598,17 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			add(j, H, "download-run", "%s runs %s, a file just downloaded, unseen", shown, j->downloads[d]);
 	}
 
+	/* running a script this command line wrote: judge what it holds */
+	for (int d = 0; d < j->n_written; d++) {
+		bool runs = !strcmp(name, j->written[d]) && strchr(w[0].text, '/');
+		if ((is_shell(name) || !strcmp(name, "source") || !strcmp(name, ".")) && n > 1) {
+			size_t k = first_operand(w, n, 1);
+			runs = runs || (k < n && !strcmp(sh_basename(w[k].text), j->written[d]));
+		}
+		if (runs)
+			judge_text(j, j->content[d], strlen(j->content[d]));
+	}
+
 	judge_reads(j, s, ci, w, n, name);
 	if (in_list(name, senders))
 		judge_net_sender_args(j, w, n, name);
@@ -1413,8 +1629,12 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 		for (size_t k = 1; k < n; k++) {
 			const char *t = w[k].text;
 			if (t[0] == '-' && t[1] != '-' && strchr(t, 'c') && is_shell(name)) {
-				if (k + 1 < n)
-					judge_shell_word(j, s, w[k + 1].text, &w[k + 1], 1, name);
+				if (k + 1 < n) {
+					/* sh -c 'rm -rf "$1"' name ARGS: the arguments fill $0 $1 ... */
+					char *text = with_positionals(w[k + 1].text, w + k + 2, n - k - 2);
+					judge_shell_word(j, s, text, &w[k + 1], 1, name);
+					free(text);
+				}
 				return;
 			}
 			if (t[0] == '-' && t[1] != '-' && strchr(t, 'i'))
@@ -1494,6 +1714,51 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 		return;
 	}
 
+	/* options whose value is a shell command */
+	{
+		static const struct {
+			const char *cmd, *prefix;
+		} exec_opts[] = {
+			{"tar", "--checkpoint-action=exec="}, {"tar", "--to-command="}, {"tar", "--use-compress-program="},
+			{"tar", "--info-script="}, {"tar", "--new-volume-script="}, {"tar", "-I"}, {"zip", "-TT"},
+			{"zip", "--unzip-command="}, {"rsync", "-e"}, {"rsync", "--rsh="}, {"rsync", "--rsync-path="},
+			{"ssh", "ProxyCommand="}, {"ssh", "LocalCommand="}, {"ssh", "-oProxyCommand="}, {"scp", "ProxyCommand="},
+			{"scp", "-oProxyCommand="}, {"sftp", "ProxyCommand="}, {"git", "core.pager="}, {"git", "core.sshCommand="},
+			{"git", "core.editor="}, {"git", "core.fsmonitor="}, {"git", "sequence.editor="}, {"git", "diff.external="},
+			{"man", "-P"}, {"man", "--pager="}, {"script", "-c"}, {"expect", "-c"}, {"vim", "-c"}, {"vi", "-c"},
+			{"nvim", "-c"}, {"ex", "-c"}, {"view", "-c"}, {"vim", "+"}, {"vi", "+"}, {"nvim", "+"}, {NULL, NULL},
+		};
+		bool editor = !strcmp(name, "vim") || !strcmp(name, "vi") || !strcmp(name, "nvim") || !strcmp(name, "ex") || !strcmp(name, "view");
+		for (size_t k = 1; k < n; k++) {
+			for (int o = 0; exec_opts[o].cmd; o++) {
+				size_t pl = strlen(exec_opts[o].prefix);
+				if (strcmp(name, exec_opts[o].cmd) || strncmp(w[k].text, exec_opts[o].prefix, pl))
+					continue;
+				const char *value = w[k].text[pl] ? w[k].text + pl : k + 1 < n ? w[k + 1].text : "";
+				if (editor) {  /* :!cmd runs a shell command */
+					while (*value == ':' || *value == ' ')
+						value++;
+					if (*value != '!')
+						continue;
+					value++;
+				}
+				judge_text(j, value, strlen(value));
+			}
+			if (!strcmp(name, "git") && starts(w[k].text, "alias.") && strstr(w[k].text, "=!"))
+				judge_text(j, strstr(w[k].text, "=!") + 2, strlen(strstr(w[k].text, "=!") + 2));
+		}
+	}
+	if (!strcmp(name, "awk") || !strcmp(name, "gawk") || !strcmp(name, "mawk") || !strcmp(name, "nawk") || !strcmp(name, "busybox-awk")) {
+		size_t k = 1;
+		while (k < n && w[k].text[0] == '-') {
+			if (!strcmp(w[k].text, "-F") || !strcmp(w[k].text, "-v") || !strcmp(w[k].text, "-f"))
+				k++;
+			k++;
+		}
+		if (k < n)
+			judge_code(j, w[k].text, name);
+		return;
+	}
 	if (!strcmp(name, "rm") || !strcmp(name, "unlink") || !strcmp(name, "srm") || !strcmp(name, "rmdir") ||
 	    !strcmp(name, "shred") || !strcmp(name, "wipe") || !strcmp(name, "truncate")) {
 		bool recursive = has_opt(w, n, 'r', "--recursive") || has_opt(w, n, 'R', NULL) || !strcmp(name, "srm");
@@ -2037,6 +2302,15 @@ static void note_downloads(struct judge *j, const struct sh_script *s)
 		const char *n = cmd_name(c, &skip);
 		const struct sh_word *w = c->argv + skip;
 		size_t na = c->argc - skip;
+		for (size_t r = 0; r < c->n_redir && j->n_written < MAX_DOWNLOADS; r++) {
+			if ((c->redir[r].op != SH_R_OUT && c->redir[r].op != SH_R_APPEND) || (c->redir[r].fd > 1))
+				continue;
+			char *text = literal_output(c);
+			if (text) {
+				j->written[j->n_written] = xstrdup(sh_basename(c->redir[r].target.text));
+				j->content[j->n_written++] = text;
+			}
+		}
 		if (!in_list(n, fetchers))
 			continue;
 		const char *file = NULL, *url = NULL;
@@ -2074,7 +2348,7 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 	}
 	j->depth++;
 	struct sh_script *s = sh_parse(text, len);
-	int saved = j->n_downloads;
+	int saved = j->n_downloads, saved_written = j->n_written;
 	if (s->error[0])
 		add(j, M, "syntax", "the shell would read it differently or reject it: %s", s->error);
 	note_downloads(j, s);
@@ -2083,6 +2357,11 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 	for (int d = saved; d < j->n_downloads; d++)
 		free(j->downloads[d]);
 	j->n_downloads = saved;
+	for (int d = saved_written; d < j->n_written; d++) {
+		free(j->written[d]);
+		free(j->content[d]);
+	}
+	j->n_written = saved_written;
 	sh_script_free(s);
 	j->depth--;
 }

@@ -252,6 +252,13 @@ static void decode_c_escapes(const char *s, size_t n, struct buf *b)
 	}
 }
 
+char *sh_c_escapes(const char *s, size_t n)
+{
+	struct buf b = {0};
+	decode_c_escapes(s, n, &b);
+	return buf_take(&b);
+}
+
 /* ---- the command list ---- */
 
 static struct sh_cmd *cmd_at(struct parser *p, int i) { return &p->c->out->cmd[i]; }

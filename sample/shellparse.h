@@ -81,6 +81,10 @@ struct sh_script {
 struct sh_script *sh_parse(const char *src, size_t len);
 void sh_script_free(struct sh_script *s);
 
+/* s[0..n) with C escapes (\n \t \xHH \NNN \uHHHH ...) decoded, as in
+ * $'...' and printf; a fresh string, cut at a NUL as bash does. */
+char *sh_c_escapes(const char *s, size_t n);
+
 /* The last path component of a command name ("/usr/bin/rm" -> "rm"). */
 const char *sh_basename(const char *name);
 

@@ -10,6 +10,7 @@ mkbytes 5000 1 >"$r/model.gguf"
 mkdir -p "$r/sub/deep"
 echo hi >"$r/sub/deep/x.txt"
 echo readme >"$r/README.md"
+: >"$r/empty.txt"
 repo=$HF_HUB_CACHE/models--org--model
 
 ok "fetch a whole repo" hf-fetch org/model
@@ -25,14 +26,32 @@ is "small blob named by its git blob id" "$(readlink "$snap/config.json")" "../.
 is "deeper paths add ../" "$(readlink "$snap/sub/deep/x.txt")" "../../../../blobs/$(python3 -c 'import hashlib; print(hashlib.sha1(b"blob 3\0hi\n").hexdigest())')"
 ok "the files read back intact" cmp "$snap/model.gguf" "$r/model.gguf"
 ok "nested file intact" cmp "$snap/sub/deep/x.txt" "$r/sub/deep/x.txt"
+is "an empty file is its git blob" "$(readlink "$snap/empty.txt")" "../../blobs/e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+ok "and is empty" test ! -s "$snap/empty.txt"
 is "no temporary files left in blobs/" "$(ls "$repo/blobs" | grep -c -e incomplete -e tmp)" 0
-like "the listing was paginated (Link rel=next followed)" "$(cat "$HUBLOG")" 'tree/.*cursor=4'
+like "the listing was paginated (Link rel=next followed)" "$(cat "$HUBLOG")" 'tree/.*cursor=6'
 like "the LFS file came from the CDN redirect" "$(cat "$HUBLOG")" "GET /cdn/org/model/$sha"
 
 : >"$HUBLOG"
 ok "a second run succeeds" hf-fetch org/model
 is "same snapshot" "$(cat "$tmp/out")" "$snap"
 is "and downloads nothing" "$(grep -c -e /resolve/ -e /cdn/ "$HUBLOG")" 0
+
+# A new commit: only the changed file is fetched; the rest share blobs.
+cp "$r/config.json" "$tmp/config.old"
+printf '{"model_type": "qwen2"}\n' >"$r/config.json"
+: >"$HUBLOG"
+ok "fetch after a new commit" hf-fetch org/model
+snapb=$(cat "$tmp/out")
+ok "a new snapshot folder" test "$snapb" != "$snap"
+is "refs/main moved to the new commit" "$(cat "$repo/refs/main")" "$(basename "$snapb")"
+is "only the changed file was downloaded" "$(grep -e /resolve/ "$HUBLOG" | sed 's|.*/resolve/[0-9a-f]*/||; s| .*||')" "config.json"
+is "unchanged files share the blob" "$(readlink "$snapb/model.gguf")" "$(readlink "$snap/model.gguf")"
+ok "the old snapshot is intact" cmp "$snap/config.json" "$tmp/config.old"
+ok "the new one has the new file" cmp "$snapb/config.json" "$r/config.json"
+cp "$tmp/config.old" "$r/config.json"
+ok "and back to the first commit" hf-fetch org/model
+is "same snapshot as before" "$(cat "$tmp/out")" "$snap"
 
 ok "dry run" hf-fetch --dry-run org/model '*.gguf' config.json
 is "dry run lists size, state, path" "$(cat "$tmp/out")" "$(printf '24\tcached\tconfig.json\n5000\tcached\tmodel.gguf')"
@@ -52,6 +71,12 @@ fails "a glob matching nothing: exit 1" 1 hf-fetch org/pick '*.safetensors'
 like "message names the glob" "$(cat "$tmp/err")" "no file matches '\*.safetensors'"
 ok "an explicit commit as --revision" hf-fetch -r "$commit" org/model config.json
 is "commit revision gives the same snapshot" "$(cat "$tmp/out")" "$snap"
+ok "a tag" hf-fetch -r v1.0 org/model config.json
+is "refs/v1.0 written" "$(cat "$repo/refs/v1.0")" "$commit"
+ok "a revision with slashes" hf-fetch -r refs/pr/1 org/model config.json
+is "refs/refs/pr/1 written" "$(cat "$repo/refs/refs/pr/1")" "$commit"
+like "sent URL-encoded" "$(cat "$HUBLOG")" 'revision/refs%2Fpr%2F1 '
+ok "offline by tag" hf-fetch --offline -r v1.0 org/model config.json
 fails "unknown revision: exit 1" 1 hf-fetch -r v9 org/model
 like "revision not found message" "$(cat "$tmp/err")" "org/model: revision 'v9' not found (HTTP 404)"
 
@@ -70,7 +95,7 @@ ok "no network, files cached: success from the cache" hf-fetch --endpoint "$dead
 is "no network prints the cached snapshot" "$(cat "$tmp/out")" "$snap"
 like "and says it worked offline" "$(cat "$tmp/err")" 'cannot reach .*using the cached snapshot'
 fails "no network, not cached: exit 1" 1 hf-fetch --endpoint "$dead" org/pick notes.txt
-like "no network message" "$(cat "$tmp/err")" "cannot reach $dead .*not in the cache"
+like "no network message" "$(cat "$tmp/err")" "cannot reach $dead (.*), and the cache cannot stand in: org/pick: 'notes.txt' is not in the cached snapshot"
 
 # Search.
 mkrepo other/model-two >/dev/null

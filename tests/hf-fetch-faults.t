@@ -49,6 +49,16 @@ like "from byte 5000" "$(grep /cdn/t/resume/ "$HUBLOG" | tail -n 1)" 'range=byte
 ok "and the file is intact" cmp "$(cat "$tmp/out")/model.gguf" "$HUBROOT/t/resume/model.gguf"
 is "no .incomplete left" "$(blobs_of t/resume | grep -c incomplete)" 0
 
+# --- a run killed outright left BLOB.incomplete.PID: the next run adopts it
+mk t/orphan
+sha=$(sha256sum <"$HUBROOT/t/orphan/model.gguf" | cut -d' ' -f1)
+d=$HF_HUB_CACHE/models--t--orphan/blobs; mkdir -p "$d"
+head -c 5000 "$HUBROOT/t/orphan/model.gguf" >"$d/$sha.incomplete.2147483000"
+ok "a dead run's part is adopted" hf-fetch t/orphan
+like "and resumed from byte 5000" "$(grep /cdn/t/orphan/ "$HUBLOG")" 'range=bytes=5000-'
+ok "the file is intact" cmp "$(cat "$tmp/out")/model.gguf" "$HUBROOT/t/orphan/model.gguf"
+is "no part left behind" "$(blobs_of t/orphan | grep -c incomplete)" 0
+
 # --- Range ignored (200 to a Range request): restart, never append
 mk t/norange
 d=$HF_HUB_CACHE/models--t--norange/blobs; mkdir -p "$d"
@@ -101,6 +111,11 @@ if grep -q hf_testtoken "$tmp/err" "$tmp/out"; then _result 1 "token file conten
 rm -f "$HF_HOME/token"
 printf 'hf_testtoken\n' >"$tmp/tok"
 ok "--token-file opens it" hf-fetch --token-file "$tmp/tok" private/model config.json
+n=$(wc -l <"$HUBLOG")
+fails "a token with a line break: exit 1" 1 env HF_TOKEN="$(printf 'hf_x\r\nX-Evil: 1')" hf-fetch private/model
+like "refused before sending" "$(cat "$tmp/err")" 'HF_TOKEN holds a character a token cannot have'
+is "nothing was sent" "$(wc -l <"$HUBLOG")" "$n"
+if grep -q -e hf_x -e X-Evil "$tmp/err"; then _result 1 "the bad token is not printed"; else _result 0 "the bad token is not printed"; fi
 mk gated/model
 fails "gated repo without a token: exit 1" 1 hf-fetch gated/model
 like "gated message (401)" "$(cat "$tmp/err")" 'gated/model is a gated repo (HTTP 401): request access at'
@@ -171,26 +186,34 @@ like "with a warning about each unsafe name" "$(cat "$tmp/err")" "ignoring the u
 ok "no escape.txt or up.txt anywhere under the test dir" sh -c "! find '$tmp' -name escape.txt -o -name up.txt | grep -q ."
 ok "no /tmp/abs.txt" test ! -e /tmp/abs.txt
 
-# --- two runs at once on the same files
-mk t/twice 200000
-fault /cdn/t/twice/ 0 trickle 400000
-hf-fetch -q t/twice >"$tmp/o1" 2>"$tmp/e1" & p1=$!
-hf-fetch -q t/twice >"$tmp/o2" 2>"$tmp/e2" & p2=$!
+# --- two runs at once on the same files: the second starts while the
+# first is downloading (its CDN request is in the log; the transfer takes
+# 1.5 s), waits for the lock and reuses the blob
+await_cdn() { _i=0; while ! grep -q "/cdn/$1/" "$HUBLOG" && [ $_i -lt 200 ]; do sleep 0.05; _i=$((_i + 1)); done; }
+mk t/twice 150000
+fault /cdn/t/twice/ 0 trickle 100000
+hf-fetch t/twice >"$tmp/o1" 2>"$tmp/e1" & p1=$!
+await_cdn t/twice
+hf-fetch t/twice >"$tmp/o2" 2>"$tmp/e2" & p2=$!
 wait $p1; s1=$?; wait $p2; s2=$?
 is "both concurrent runs succeed" "$s1 $s2" "0 0"
 is "both print the snapshot" "$(cat "$tmp/o1")" "$(cat "$tmp/o2")"
+like "the second waited for the first" "$(cat "$tmp/e2")" 'model.gguf: another process is fetching it; waiting'
+is "one download only" "$(grep -c /cdn/t/twice/ "$HUBLOG")" 1
 ok "the file is intact" cmp "$(cat "$tmp/o1")/model.gguf" "$HUBROOT/t/twice/model.gguf"
 is "only the blobs remain in blobs/" "$(blobs_of t/twice | wc -w | tr -d ' ')" 2
 ok "every blob in the cache matches its name" cache_is_clean t/twice
+
 # the same with locks that succeed for everyone (network filesystems):
 # each process writes its own temporary file and renames it into place
-mk t/nolock 200000 7
-fault /cdn/t/nolock/ 0 trickle 200000
+mk t/nolock 150000 7
+fault /cdn/t/nolock/ 0 trickle 100000
 HF_FETCH_NO_LOCK=1 hf-fetch -q t/nolock >"$tmp/o1" 2>"$tmp/e1" & p1=$!
+await_cdn t/nolock
 HF_FETCH_NO_LOCK=1 hf-fetch -q t/nolock >"$tmp/o2" 2>"$tmp/e2" & p2=$!
 wait $p1; s1=$?; wait $p2; s2=$?
 is "both unlocked concurrent runs succeed" "$s1 $s2" "0 0"
-is "both CDN downloads ran (no lock held the second back)" "$(grep -c /cdn/t/nolock/ "$HUBLOG")" 2
+is "both downloaded at once (no lock held the second back)" "$(grep -c /cdn/t/nolock/ "$HUBLOG")" 2
 ok "the file is intact" cmp "$(cat "$tmp/o1")/model.gguf" "$HUBROOT/t/nolock/model.gguf"
 is "only the blobs remain in blobs/" "$(blobs_of t/nolock | wc -w | tr -d ' ')" 2
 ok "every blob matches its name" cache_is_clean t/nolock

@@ -101,6 +101,10 @@ like "libarchive's secure flags refuse it" "$(cat "$tmp/err")" 'link/x.txt: .*sy
 is "nothing was written outside" "$(ls "$tmp/outside" | tr '\n' ' ')" "victim.txt "
 is "the hard link target is untouched" "$(cat "$tmp/outside/victim.txt")" "keep me"
 ok "no escape.txt anywhere" sh -c "! find '$tmp' -name escape.txt | grep -q ."
+head -c $(($(wc -c <"$tmp/a/good.tar.gz") / 2)) "$tmp/a/good.tar.gz" >"$tmp/a/cut.tar.gz"
+head -c 150 "$tmp/a/good.whl" >"$tmp/a/cut.whl"
+refused cut.tar.gz "cut.tar.gz: "
+refused cut.whl "cut.whl: "
 fails "--unpack without DIR: usage error" 2 hf-fetch --unpack "$tmp/a/good.whl"
 fails "a missing archive: exit 1" 1 hf-fetch --unpack "$tmp/a/missing.tar" "$tmp/t"
 done_testing

@@ -31,6 +31,8 @@ with PATHPREFIX:
     corrupt           the right length, wrong bytes
     trickle BPS       send the body at BPS bytes per second
     hostile           add unsafe names to the tree listing
+Revisions: main, the tag v1.0 and refs/pr/1 all name the commit, which is
+a hash of the repo's files.
 LOGFILE gets one line per request: METHOD PATH range=R auth=0|1.
 """
 import hashlib
@@ -171,7 +173,7 @@ class Hub(BaseHTTPRequestHandler):
 
     def revision(self, repo, files, rev):
         c = commit_of(repo, files)
-        if rev in ("main", c):
+        if rev in ("main", "v1.0", "refs/pr/1", c):
             return c
         self.error(404, "RevisionNotFound", "Invalid rev id: " + rev)
         return None

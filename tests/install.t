@@ -23,7 +23,7 @@ done
 ok "installed lm-step runs (-V)" "$d/usr/bin/lm-step" -V
 like "... and prints its version" "$(cat "$tmp/out")" '^lm-step (lmutils) '
 n=0
-for m in "$top"/man/*.1 "$top"/man/*.5; do
+for m in "$top"/man/*.1 "$top"/man/*.5 "$top"/man/*.7; do
 	[ -f "$m" ] || continue
 	n=$((n + 1))
 	sec=${m##*.}
@@ -35,7 +35,7 @@ if command -v man >/dev/null; then
 else
 	skip "man is not installed"
 fi
-extra=$(cd "$d" && find . -type f | grep -v -e '^\./usr/bin/[^/]*$' -e '^\./usr/share/man/man[15]/[^/]*\.[15]$')
+extra=$(cd "$d" && find . -type f | grep -v -e '^\./usr/bin/[^/]*$' -e '^\./usr/share/man/man[157]/[^/]*\.[157]$')
 is "nothing installed outside usr/bin and usr/share/man" "$extra" ""
 ok "install is idempotent" make -s -C "$top" $variant install DESTDIR="$d" PREFIX=/usr
 done_testing

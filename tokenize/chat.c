@@ -117,8 +117,10 @@ struct chat_msg *chat_parse_json(const char *json, size_t len, size_t *n, struct
 	jv root = jv_parse_sized(json, (int)len);
 	if (!jv_is_valid(root)) {
 		jv msg = jv_invalid_get_msg(root);
-		err_set(e, "messages: invalid JSON: %s",
-		        jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "parse error");
+		const char *m = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "parse error";
+		/* jq quotes the whole input after the position: leave that out */
+		const char *quote = strstr(m, " (while parsing");
+		err_set(e, "messages: invalid JSON: %.*s", quote ? (int)(quote - m) : 200, m);
 		jv_free(msg);
 		return NULL;
 	}

@@ -5,8 +5,8 @@
  * The renderer (chat_jinja.c) implements the subset of Jinja2 that real
  * chat templates use, with the environment transformers sets up:
  * trim_blocks and lstrip_blocks on, a single trailing newline of the
- * template dropped, loop controls (break/continue), macros, the
- * {% generation %} block, and the globals raise_exception(),
+ * template dropped, loop controls (break/continue), macros, raw and
+ * filter blocks, the {% generation %} block, and the globals raise_exception(),
  * strftime_now(), namespace(), range() and dict().  Variables: messages (list of {role, content}),
  * add_generation_prompt, bos_token, eos_token (undefined when NULL),
  * tools = none, documents = none.
@@ -34,8 +34,9 @@
 #define CHAT_MAX_STEPS 20000000L         /* evaluation steps */
 #define CHAT_MAX_MEMORY (256u << 20)     /* bytes of working memory */
 
-/* One message.  content NULL stands for JSON null (Python None), which a
- * template sees as none (and prints as "None", as transformers does). */
+/* One message.  content NULL stands for JSON null (Python None): the
+ * message then has no "content" key at all (undefined to the template),
+ * because apply_chat_template drops the keys whose value is None. */
 struct chat_msg {
 	char *role;
 	char *content;
@@ -43,7 +44,13 @@ struct chat_msg {
 
 /* Render the template; returns a malloc'd NUL-terminated string, or NULL
  * with e set.  raise_exception(msg) in the template gives the error
- * "template error: MSG". */
+ * "template error: MSG".  bos_token/eos_token are the TEXTS of the model's
+ * BOS/EOS tokens (e.g. "<|begin_of_text|>"), as transformers passes them.
+ *
+ * To get apply_chat_template(tokenize=True)'s ids, encode the result with
+ * special tokens parsed (the template writes "<|im_start|>" etc. as text)
+ * and WITHOUT adding BOS/EOS: templates that want BOS write bos_token
+ * themselves (transformers encodes with add_special_tokens=False). */
 char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs,
                   bool add_generation_prompt, const char *bos_token, const char *eos_token,
                   struct lmu_err *e);

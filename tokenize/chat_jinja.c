@@ -13,6 +13,7 @@
  * message; nothing is silently truncated. */
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +89,8 @@ static void fail(struct J *j, size_t pos, const char *fmt, ...)
 
 static void *alloc(struct J *j, size_t n)
 {
+	if (n > CHAT_MAX_MEMORY)
+		fail(j, (size_t)-1, "template needs more than %u MiB of working memory", CHAT_MAX_MEMORY >> 20);
 	n = (n + 15) & ~(size_t)15;
 	struct chunk *c = j->chunks;
 	if (!c || c->size - c->used < n) {
@@ -500,6 +503,93 @@ static size_t lex_tag(struct J *j, size_t p, size_t start, int block, int *strip
 	}
 }
 
+/* Emit the text s[p..q) that precedes a tag of the given kind ('{', '%',
+ * '#') and whitespace marker: "-" strips the whitespace before the tag;
+ * otherwise, for block and comment tags not marked "+", spaces and tabs
+ * between the start of the line and the tag go (lstrip_blocks). */
+static void emit_text(struct J *j, size_t p, size_t q, char kind, char mod, int line_starting)
+{
+	const char *s = j->src;
+	size_t te = q;
+	if (kind && mod == '-') {
+		size_t b, e;
+		py_strip(s + p, q - p, 2, NULL, 0, &b, &e);
+		te = p + e;
+	} else if (kind && kind != '{' && mod != '+') {
+		size_t l = q;
+		while (l > p && s[l - 1] != '\n')
+			l--;
+		if (l > p || line_starting) {
+			size_t i = l;
+			while (i < q && space_at(s, j->srclen, i))
+				i += space_at(s, j->srclen, i);
+			if (i == q && l < q)
+				te = l;
+		}
+	}
+	if (te > p) {
+		struct tok *k = emit(j, T_TEXT, p);
+		k->s = s + p;
+		k->n = te - p;
+	}
+}
+
+/* At s[i], "STR" after optional spaces; returns the offset after it, or 0. */
+static size_t word_at(const char *s, size_t n, size_t i, const char *w)
+{
+	while (i < n && strchr(" \t\n\r\f\v", s[i]))
+		i++;
+	size_t l = strlen(w);
+	return i + l <= n && !memcmp(s + i, w, l) ? i + l : 0;
+}
+
+/* The end of a block tag at s[i] after optional spaces: "-%}" (*mark '-'),
+ * "+%}" ('+') or "%}" (0); returns the offset after it, or 0. */
+static size_t block_end_at(const char *s, size_t n, size_t i, char *mark)
+{
+	size_t e;
+	*mark = 0;
+	if ((e = word_at(s, n, i, "-%}")) || (e = word_at(s, n, i, "+%}"))) {
+		*mark = s[e - 3];
+		return e;
+	}
+	return word_at(s, n, i, "%}");
+}
+
+/* {% raw %}...{% endraw %}: the text in between is kept as it is.  As in
+ * Jinja, "{% raw -%}" strips the whitespace after it but "{% raw %}" does
+ * not eat a newline.  Returns the offset after the endraw tag, 0 if the
+ * tag at q is not a raw tag. */
+static size_t lex_raw(struct J *j, size_t q, size_t body, int *line_starting)
+{
+	const char *s = j->src;
+	size_t n = j->srclen, p = word_at(s, n, body, "raw"), e;
+	char mark;
+	if (!p || (p < n && !strchr(" \t\n\r\f\v-%", s[p])) || !(e = block_end_at(s, n, p, &mark)) || mark == '+')
+		return 0;
+	*line_starting = 0;
+	if (mark == '-')
+		e = skip_space(s, n, e, line_starting);
+	for (size_t i = e; i + 1 < n; i++) {
+		if (s[i] != '{' || s[i + 1] != '%')
+			continue;
+		char mod = i + 2 < n ? s[i + 2] : 0;
+		size_t k = word_at(s, n, i + 2 + (mod == '-' || mod == '+'), "endraw"), end;
+		if (!k || !(end = block_end_at(s, n, k, &mark)))
+			continue;
+		emit_text(j, e, i, '%', mod, *line_starting);
+		*line_starting = 0;
+		if (mark == '-')
+			end = skip_space(s, n, end, line_starting);
+		else if (!mark && end < n && s[end] == '\n') {
+			end++;
+			*line_starting = 1;
+		}
+		return end;
+	}
+	fail(j, q, "unterminated {%% raw %%} block: missing {%% endraw %%}");
+}
+
 /* Cut the template into tokens.  Whitespace control as in Jinja with
  * trim_blocks and lstrip_blocks: "{%-"/"{{-" strip the whitespace before
  * the tag, "-%}"/"-}}" the whitespace after it; a block or comment tag
@@ -517,36 +607,15 @@ static void lex(struct J *j)
 			q++;
 		if (q + 1 >= n)
 			q = n;
-		size_t te = q; /* text is s[p..te) */
 		char kind = q < n ? s[q + 1] : 0;
 		char mod = q + 2 < n ? s[q + 2] : 0;
-		if (q < n) {
-			if (mod == '-') {
-				size_t b, e;
-				py_strip(s + p, q - p, 2, NULL, 0, &b, &e);
-				te = p + e;
-			} else if (kind != '{' && mod != '+') {
-				size_t l = q;
-				while (l > p && s[l - 1] != '\n')
-					l--;
-				if (l > p || line_starting) {
-					size_t i = l;
-					while (i < q && space_at(s, n, i))
-						i += space_at(s, n, i);
-					if (i == q && l < q)
-						te = l;
-				}
-			}
-		}
-		if (te > p) {
-			struct tok *k = emit(j, T_TEXT, p);
-			k->s = s + p;
-			k->n = te - p;
-		}
+		emit_text(j, p, q, kind, mod, line_starting);
 		if (q >= n)
 			break;
 		size_t body = q + 2 + (mod == '-' || mod == '+');
 		int strip_after = 0, keep = 0;
+		if (kind == '%' && (p = lex_raw(j, q, body, &line_starting)))
+			continue;
 		if (kind == '#') {
 			const char *e = NULL;
 			for (size_t i = body; i + 1 < n; i++)
@@ -714,7 +783,8 @@ enum nk {
 	N_CONST, N_NAME, N_ATTR, N_ITEM, N_SLICE, N_CALL, N_FILTER, N_TEST, N_NOT, N_NEG, N_POS,
 	N_BIN, N_CMP, N_AND, N_OR, N_COND, N_LIST, N_DICT, N_CONCAT,
 	/* statements */
-	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK, S_MACRO
+	S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_SETATTR, S_SETBLOCK, S_BREAK, S_CONTINUE, S_BLOCK, S_MACRO,
+	S_FILTERBLOCK
 };
 
 struct node {
@@ -1299,8 +1369,12 @@ static struct node *parse_stmt(struct J *j)
 				if (x->targets.n != 1)
 					fail(j, k->pos, "a block set takes one name");
 				x->k = S_SETBLOCK;
-				if (is_op(cur(j), "|")) /* {% set x | filter %} */
+				if (is_op(cur(j), "|")) { /* {% set x | filter %} */
 					x->a = parse_filters(j, mknode(j, N_CONST, cur(j)->pos));
+					for (struct node *f = x->a; f->k != N_CONST; f = f->a)
+						if (f->k != N_FILTER)
+							fail(j, f->pos, "only filters may follow a block set");
+				}
 				end_block(j);
 				parse_body(j, &x->body, ends, k->pos, "set");
 			}
@@ -1331,6 +1405,22 @@ static struct node *parse_stmt(struct J *j)
 		nexttok(j);
 		end_block(j);
 		parse_body(j, &x->body, ends, k->pos, "macro");
+		end_block(j);
+	} else if (is_name(k, "filter")) {
+		/* {% filter name(args) | name2 %}...{% endfilter %} */
+		static const char *const ends[] = {"endfilter", NULL};
+		x = mknode(j, S_FILTERBLOCK, k->pos);
+		struct node *f = mknode(j, N_FILTER, cur(j)->pos);
+		f->a = mknode(j, N_CONST, k->pos);
+		f->name = expect_name(j);
+		if (is_op(cur(j), "("))
+			parse_args(j, f);
+		x->a = parse_filters(j, f);
+		for (struct node *g = x->a; g->k != N_CONST; g = g->a)
+			if (g->k != N_FILTER)
+				fail(j, g->pos, "only filters may follow a filter block");
+		end_block(j);
+		parse_body(j, &x->body, ends, k->pos, "filter");
 		end_block(j);
 	} else if (is_name(k, "generation")) {
 		/* transformers' marker for assistant tokens: renders its body */
@@ -1382,7 +1472,7 @@ static struct tok *parse_body(struct J *j, struct vec *body, const char *const *
 						return kw;
 					}
 				static const char *const closers[] = {"endif", "endfor", "endset", "elif", "else",
-				                                      "endgeneration", "endmacro", "endraw", NULL};
+				                                      "endgeneration", "endmacro", "endraw", "endfilter", NULL};
 				for (const char *const *e = closers; *e; e++)
 					if (is_name(kw, *e))
 						fail(j, kw->pos, "unexpected '%s'%s%s", *e, ends ? " inside " : "",
@@ -1498,6 +1588,8 @@ static void repr_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 {
 	char buf[64];
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "value nested too deeply to print");
 	switch (v->t) {
 	case V_UNDEF: break;
 	case V_NONE: sputs(j, b, "None"); break;
@@ -1538,6 +1630,7 @@ static void str_into(struct J *j, struct sbuf *b, struct val *v, size_t pos)
 		break;
 	default: fail(j, pos, "cannot print a %s", tname(v));
 	}
+	j->depth--;
 }
 
 static struct val *to_str(struct J *j, struct val *v, size_t pos)
@@ -1669,7 +1762,18 @@ static double num(struct val *v) { return v->t == V_FLOAT ? v->f : v->t == V_INT
 static long long inum(struct val *v) { return v->t == V_INT ? v->i : v->b; }
 
 /* Python ==. */
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos);
+
 static bool equal(struct J *j, struct val *a, struct val *b, size_t pos)
+{
+	if (++j->depth > CHAT_MAX_DEPTH * 4)
+		fail(j, pos, "values nested too deeply to compare");
+	bool r = equal_in(j, a, b, pos);
+	j->depth--;
+	return r;
+}
+
+static bool equal_in(struct J *j, struct val *a, struct val *b, size_t pos)
 {
 	step(j, pos);
 	if (is_num(a) && is_num(b)) {
@@ -1959,15 +2063,17 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 		if (lo >= n) lo = n - 1;
 		if (hi >= n) hi = n - 1;
 	}
-	size_t cnt = 0;
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-		cnt++;
+	/* the number of items, computed without overflow for any step */
+	unsigned long long cnt = 0;
+	if (st > 0 && lo < hi)
+		cnt = ((unsigned long long)(hi - lo) - 1) / (unsigned long long)st + 1;
+	else if (st < 0 && lo > hi)
+		cnt = ((unsigned long long)(lo - hi) - 1) / (0ULL - (unsigned long long)st) + 1;
 	if (obj->t == V_LIST) {
-		struct val **items = alloc(j, (cnt ? cnt : 1) * sizeof *items);
-		size_t k = 0;
-		for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
-			items[k++] = obj->items[i];
-		return mkseq(j, items, cnt, obj->kind);
+		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
+		for (unsigned long long k = 0; k < cnt; k++)
+			items[k] = obj->items[lo + (long long)k * st];
+		return mkseq(j, items, (size_t)cnt, obj->kind);
 	}
 	size_t *off = alloc(j, (len + 1) * sizeof *off);
 	for (size_t c = 0, i = 0; c <= len; c++) {
@@ -1979,8 +2085,10 @@ static struct val *get_slice(struct J *j, struct val *obj, struct val *sv[3], si
 	}
 	struct sbuf b = {0};
 	sput(j, &b, "", 0);
-	for (long long i = lo; st > 0 ? i < hi : i > hi; i += st)
+	for (unsigned long long k = 0; k < cnt; k++) {
+		long long i = lo + (long long)k * st;
 		sput(j, &b, obj->s + off[i], off[i + 1] - off[i]);
+	}
 	return mkstr(j, b.s, b.n);
 }
 
@@ -2026,7 +2134,7 @@ static struct val *want_str(struct J *j, struct val *v, const char *what, size_t
 static struct val *str_case(struct J *j, struct val *v, const char *how, size_t pos)
 {
 	if (!is_ascii(v->s, v->n))
-		fail(j, pos, "%s of non-ASCII text is not supported", how);
+		fail(j, pos, "%s of non-ASCII text is not supported", how[0] == 'j' ? "title" : how);
 	char *s = dupn(j, v->s, v->n);
 	int word_start = 1;
 	for (size_t i = 0; i < v->n; i++) {
@@ -2036,14 +2144,16 @@ static struct val *str_case(struct J *j, struct val *v, const char *how, size_t 
 			s[i] = (char)(c - 32);
 		else if (!strcmp(how, "lower") && c >= 'A' && c <= 'Z')
 			s[i] = (char)(c + 32);
-		else if (!strcmp(how, "title") || !strcmp(how, "capitalize")) {
-			int up = !strcmp(how, "title") ? word_start : i == 0;
+		else if (!strcmp(how, "title") || !strcmp(how, "capitalize") || !strcmp(how, "jtitle")) {
+			int up = how[0] != 'c' ? word_start : i == 0;
 			if (up && c >= 'a' && c <= 'z')
 				s[i] = (char)(c - 32);
 			else if (!up && c >= 'A' && c <= 'Z')
 				s[i] = (char)(c + 32);
 		}
-		word_start = !alpha;
+		/* str.title() starts a word after any non-letter; Jinja's title
+		 * filter only after "-", whitespace and "({[<" */
+		word_start = how[0] == 'j' ? c && strchr("-({[< \t\n\r\f\v\x1c\x1d\x1e\x1f", c) != NULL : !alpha;
 	}
 	return mkstr(j, s, v->n);
 }
@@ -2071,10 +2181,8 @@ static struct val *do_split(struct J *j, struct val *s, struct val *sep, struct 
 				i += space_at(s->s, s->n, i);
 			if (i >= s->n)
 				break;
-			if (max >= 0 && (long long)out.n == max) {
-				size_t b, e;
-				py_strip(s->s + i, s->n - i, 2, NULL, 0, &b, &e);
-				vpush(j, &out, mkstr(j, s->s + i, e));
+			if (max >= 0 && (long long)out.n == max) { /* the rest, trailing spaces kept */
+				vpush(j, &out, mkstr(j, s->s + i, s->n - i));
 				break;
 			}
 			size_t k = i;
@@ -2255,13 +2363,14 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 				v[i] = inum(a->pos[i]);
 		if (v[2] == 0)
 			fail(j, pos, "range() step must not be zero");
-		long long cnt = 0;
+		unsigned long long ucnt = 0; /* computed without overflow */
 		if (v[2] > 0 && v[1] > v[0])
-			cnt = (v[1] - v[0] + v[2] - 1) / v[2];
+			ucnt = ((unsigned long long)v[1] - (unsigned long long)v[0] - 1) / (unsigned long long)v[2] + 1;
 		else if (v[2] < 0 && v[1] < v[0])
-			cnt = (v[0] - v[1] - v[2] - 1) / -v[2];
-		if (cnt > CHAT_MAX_STEPS - j->steps)
-			fail(j, pos, "range() of %lld items is too large", cnt);
+			ucnt = ((unsigned long long)v[0] - (unsigned long long)v[1] - 1) / (0ULL - (unsigned long long)v[2]) + 1;
+		if (ucnt > (unsigned long long)(CHAT_MAX_STEPS - j->steps))
+			fail(j, pos, "range() of %llu items is too large", ucnt);
+		long long cnt = (long long)ucnt;
 		struct val **items = alloc(j, (size_t)(cnt ? cnt : 1) * sizeof *items);
 		for (long long i = 0; i < cnt; i++)
 			items[i] = mkint(j, v[0] + i * v[2]);
@@ -2275,7 +2384,15 @@ static struct val *call_func(struct J *j, struct val *f, struct args *a, size_t 
 		time_t t = time(NULL);
 		struct tm tm;
 		localtime_r(&t, &tm);
-		size_t n = strftime(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm);
+		/* in the C locale, as Python's strftime (which never sets LC_TIME)
+		 * gives "26 Jul 2024" whatever the user's locale */
+		locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+		if (c == (locale_t)0)
+			fail(j, pos, "strftime_now: no C locale");
+		size_t n = strftime_l(buf, sizeof buf, dupn(j, fmt->s, fmt->n), &tm, c);
+		freelocale(c);
+		if (n == 0 && fmt->n)
+			fail(j, pos, "strftime_now: empty or too long result for '%.*s'", (int)fmt->n, fmt->s);
 		return mkstr(j, dupn(j, buf, n), n);
 	}
 	fail(j, pos, "unsupported function '%s'", name);
@@ -2349,7 +2466,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "title") ||
 	    !strcmp(name, "capitalize")) {
 		check_args(j, a, 0, NULL, name, pos);
-		return str_case(j, to_str(j, v, pos), name, pos);
+		return str_case(j, to_str(j, v, pos), !strcmp(name, "title") ? "jtitle" : name, pos);
 	}
 	if (!strcmp(name, "default") || !strcmp(name, "d")) {
 		check_args(j, a, 2, (const char *const[]){"default_value", "boolean", NULL}, name, pos);
@@ -2436,6 +2553,8 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 		check_args(j, a, 1, (const char *const[]){"default", NULL}, name, pos);
 		struct val *d = arg(a, 0, "default");
 		int isint = name[0] == 'i';
+		if (isint && v->t == V_FLOAT && !(v->f > -9.2e18 && v->f < 9.2e18))
+			fail(j, pos, "int: %g does not fit an integer", v->f);
 		if (is_num(v))
 			return isint ? mkint(j, v->t == V_FLOAT ? (long long)v->f : inum(v)) : mkfloat(j, num(v));
 		if (v->t == V_STR) {
@@ -2483,7 +2602,7 @@ static struct val *apply_filter(struct J *j, const char *name, struct val *v, st
 	if (!strcmp(name, "dictsort") || !strcmp(name, "sort")) {
 		static const char *const kw[] = {"case_sensitive", "by", "reverse", "attribute", NULL};
 		int dict = name[0] == 'd';
-		check_args(j, a, dict ? 3 : 3, kw, name, pos);
+		check_args(j, a, 3, kw, name, pos);
 		/* dictsort(case_sensitive, by, reverse); sort(reverse, case_sensitive, attribute) */
 		struct val *cs = dict ? arg(a, 0, "case_sensitive") : arg(a, 1, "case_sensitive");
 		struct val *rev = dict ? arg(a, 2, "reverse") : arg(a, 0, "reverse");
@@ -2607,7 +2726,7 @@ static bool apply_test(struct J *j, const char *name, struct val *v, struct args
 				fail(j, pos, "divisibleby needs a non-zero integer");
 			d = inum(x);
 		}
-		long long r = inum(v) % d;
+		long long r = d == -1 ? 0 : inum(v) % d; /* LLONG_MIN % -1 is undefined in C */
 		return name[0] == 'o' ? r != 0 : r == 0;
 	}
 	if (!x)
@@ -2991,6 +3110,17 @@ static enum flow exec_for(struct J *j, struct scope *sc, struct node *x, struct 
 	return F_NORMAL;
 }
 
+/* The scope of a block body (block set, filter, generation): like a
+ * function body in Jinja, its assignments do not leak out.  In the arena,
+ * since a macro defined inside may keep it. */
+static struct scope *inner_scope(struct J *j, struct scope *sc)
+{
+	struct scope *s = alloc(j, sizeof *s);
+	memset(s, 0, sizeof *s);
+	s->up = sc;
+	return s;
+}
+
 static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sbuf *capture)
 {
 	if (++j->depth > CHAT_MAX_DEPTH * 4)
@@ -3031,15 +3161,15 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 			dict_set(j, ns, mkstrc(j, x->targets.v[0]), eval(j, sc, x->a), x->pos);
 			break;
 		}
-		case S_SETBLOCK: {
+		case S_SETBLOCK:
+		case S_FILTERBLOCK: {
 			struct sbuf b = {0};
 			sput(j, &b, "", 0);
-			f = exec(j, sc, &x->body, &b);
+			f = exec(j, inner_scope(j, sc), &x->body, &b);
 			struct val *v = mkstr(j, b.s, b.n);
-			if (x->a) { /* filters applied to the captured text */
-				struct node *fx = x->a;
+			if (x->a) { /* filters applied to the captured text, innermost first */
 				struct vec chain = {0};
-				for (; fx && fx->k == N_FILTER; fx = fx->a)
+				for (struct node *fx = x->a; fx->k == N_FILTER; fx = fx->a)
 					vpush(j, &chain, fx);
 				for (size_t k = chain.n; k-- > 0;) {
 					struct args a;
@@ -3047,12 +3177,21 @@ static enum flow exec(struct J *j, struct scope *sc, struct vec *body, struct sb
 					v = apply_filter(j, ((struct node *)chain.v[k])->name, v, &a, x->pos);
 				}
 			}
-			assign(j, sc, x->targets.v[0], v);
+			if (x->k == S_SETBLOCK) {
+				assign(j, sc, x->targets.v[0], v);
+				break;
+			}
+			if (v->t != V_STR) /* Jinja joins it as is: a TypeError */
+				fail(j, x->pos, "a filter block must give a string, this one gives a %s", tname(v));
+			if (capture)
+				sput(j, capture, v->s, v->n);
+			else
+				out(j, v->s, v->n, x->pos);
 			break;
 		}
 		case S_BREAK: f = F_BREAK; break;
 		case S_CONTINUE: f = F_CONTINUE; break;
-		case S_BLOCK: f = exec(j, sc, &x->body, capture); break;
+		case S_BLOCK: f = exec(j, inner_scope(j, sc), &x->body, capture); break;
 		case S_MACRO: {
 			struct val *m = mkval(j, V_MACRO);
 			m->macro = x;
@@ -3183,7 +3322,9 @@ char *chat_render(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, 
 		if (!msgs[i].role)
 			fail(&j, (size_t)-1, "message %zu has no role", i);
 		dict_set(&j, m, mkstrc(&j, "role"), mkstrc(&j, msgs[i].role), 0);
-		dict_set(&j, m, mkstrc(&j, "content"), msgs[i].content ? mkstrc(&j, msgs[i].content) : &v_none, 0);
+		/* apply_chat_template drops None values: no content, no key */
+		if (msgs[i].content)
+			dict_set(&j, m, mkstrc(&j, "content"), mkstrc(&j, msgs[i].content), 0);
 		items[i] = m;
 	}
 	assign(&j, &globals, "messages", mklist(&j, items, n_msgs));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "err.h"
 #include "opt.h"
 #include "stream.h"
@@ -15,6 +16,8 @@
 static const char usage_text[] =
 	"usage: tok-encode -m MODEL [--special] [--bos|--no-bos] [--eos|--no-eos]\n"
 	"                  [--lines] [--pieces|--count] [TEXT ...]\n"
+	"       tok-encode -m MODEL --chat [--system S] [--user U] [--assistant A] ...\n"
+	"                  [--no-generation-prompt] [--new N] [--template FILE] [--pieces|--count]\n"
 	"  -m, --model MODEL   GGUF file or model directory (default $LM_MODEL)\n"
 	"      --special       parse special tokens written in the text (<|im_start|> ...)\n"
 	"      --bos, --no-bos add / do not add the BOS token (default: as the model says)\n"
@@ -22,6 +25,12 @@ static const char usage_text[] =
 	"      --lines         each input line is its own batch\n"
 	"      --pieces        print \"id<TAB>piece\" per token instead of a batch\n"
 	"      --count         print the number of tokens instead of the ids\n"
+	"      --chat          render a conversation with the model's chat template;\n"
+	"                      messages from --system/--user/--assistant (in order),\n"
+	"                      else OpenAI-style JSON messages on stdin\n"
+	"      --no-generation-prompt  leave out the assistant prompt at the end\n"
+	"      --new N         only the tokens the last N messages add (KV reuse)\n"
+	"      --template FILE use this chat template (Jinja) instead of the model's\n"
 	"  -h, --help          this help;  -V, --version  the version\n"
 	"TEXT arguments are joined by one space; without them stdin is read.\n";
 
@@ -29,7 +38,20 @@ struct opts {
 	const char *model;
 	bool special, lines, pieces, count;
 	int bos, eos;  /* -1 = as the model says */
+	bool chat, gen_prompt;
+	long long n_new;  /* 0 = the whole conversation */
+	const char *template_file;
+	struct chat_msg *msgs;  /* from --system/--user/--assistant */
+	size_t n_msgs;
 };
+
+static void add_msg(struct opts *o, const char *role, const char *content)
+{
+	o->msgs = xreallocarray(o->msgs, o->n_msgs + 1, sizeof *o->msgs);
+	o->msgs[o->n_msgs].role = xstrdup(role);
+	o->msgs[o->n_msgs].content = xstrdup(content);
+	o->n_msgs++;
+}
 
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
@@ -41,18 +63,24 @@ static void usage(void)
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_SPECIAL = 256, O_BOS, O_NO_BOS, O_EOS, O_NO_EOS, O_LINES, O_PIECES, O_COUNT };
+	enum { O_SPECIAL = 256, O_BOS, O_NO_BOS, O_EOS, O_NO_EOS, O_LINES, O_PIECES, O_COUNT, O_CHAT, O_SYSTEM,
+	       O_USER, O_ASSISTANT, O_NO_GEN, O_NEW, O_TEMPLATE };
 	static const struct option longopts[] = {
 		{"model", required_argument, 0, 'm'}, {"special", no_argument, 0, O_SPECIAL},
 		{"bos", no_argument, 0, O_BOS}, {"no-bos", no_argument, 0, O_NO_BOS},
 		{"eos", no_argument, 0, O_EOS}, {"no-eos", no_argument, 0, O_NO_EOS},
 		{"lines", no_argument, 0, O_LINES}, {"pieces", no_argument, 0, O_PIECES},
-		{"count", no_argument, 0, O_COUNT}, {"help", no_argument, 0, 'h'},
+		{"count", no_argument, 0, O_COUNT}, {"chat", no_argument, 0, O_CHAT},
+		{"system", required_argument, 0, O_SYSTEM}, {"user", required_argument, 0, O_USER},
+		{"assistant", required_argument, 0, O_ASSISTANT},
+		{"no-generation-prompt", no_argument, 0, O_NO_GEN}, {"new", required_argument, 0, O_NEW},
+		{"template", required_argument, 0, O_TEMPLATE},
+		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
 	};
 	int c;
 
-	*o = (struct opts){.bos = -1, .eos = -1};
+	*o = (struct opts){.bos = -1, .eos = -1, .gen_prompt = true};
 	while ((c = getopt_long(argc, argv, "m:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
@@ -64,6 +92,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_LINES: o->lines = true; break;
 		case O_PIECES: o->pieces = true; break;
 		case O_COUNT: o->count = true; break;
+		case O_CHAT: o->chat = true; break;
+		case O_SYSTEM: add_msg(o, "system", optarg); break;
+		case O_USER: add_msg(o, "user", optarg); break;
+		case O_ASSISTANT: add_msg(o, "assistant", optarg); break;
+		case O_NO_GEN: o->gen_prompt = false; break;
+		case O_NEW: o->n_new = opt_int(optarg, 1, 1 << 20, "--new"); break;
+		case O_TEMPLATE: o->template_file = optarg; break;
 		case 'h': usage();
 		case 'V': opt_version();
 		default: die_usage("unknown option");
@@ -73,6 +108,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		die_usage("--pieces and --count exclude each other");
 	if (o->lines && optind < argc)
 		die_usage("--lines reads stdin: give no TEXT arguments");
+	if (!o->chat && (o->n_msgs || o->n_new || !o->gen_prompt || o->template_file))
+		die_usage("--system, --user, --assistant, --new, --template and --no-generation-prompt need --chat");
+	if (o->chat && (o->lines || o->special || optind < argc))
+		die_usage("--chat takes its messages from options or stdin: no TEXT, --lines or --special");
 	o->model = opt_model(o->model);
 }
 
@@ -179,6 +218,62 @@ static int emit(struct tokenizer *t, const struct opts *o, const char *raw, size
 	return write_batch(ids);
 }
 
+static char *read_all(FILE *f, size_t *len);
+
+/* --chat: render the conversation with the model's template, the way
+ * transformers' apply_chat_template does, then encode the text with
+ * special tokens parsed (the template writes them) and no BOS/EOS of its
+ * own (the template writes those too, unless --bos / --eos say so). */
+static void encode_chat(struct tokenizer *t, struct opts *o, struct ids *ids)
+{
+	const struct vocab *v = tokenizer_vocab(t);
+	struct lmu_err e = {{0}};
+	struct chat_msg *msgs = o->msgs;
+	size_t n = o->n_msgs;
+	char *json = NULL, *text, *own_tmpl = NULL;
+	const char *tmpl = v->chat_template;
+
+	if (o->template_file) {
+		FILE *f = fopen(o->template_file, "rb");
+		size_t len;
+		if (!f)
+			die("%s: %s", o->template_file, strerror(errno));
+		own_tmpl = read_all(f, &len);
+		fclose(f);
+		if (strlen(own_tmpl) != len)
+			die("%s: NUL byte in the template", o->template_file);
+		tmpl = own_tmpl;
+	}
+	if (!tmpl)
+		die("%s: the model has no chat template (give one with --template FILE)", o->model);
+	if (!n) {
+		size_t len;
+		json = read_all(stdin, &len);
+		if (!(msgs = chat_parse_json(json, len, &n, &e)))
+			die("messages on standard input: %s", e.msg);
+	}
+	if (n == 0)
+		die("--chat: no messages");
+	if ((size_t)o->n_new > n)
+		die_usage("--new %lld: there are only %zu messages", o->n_new, n);
+	const char *bos = v->bos >= 0 ? v->text[v->bos] : NULL, *eos = v->eos >= 0 ? v->text[v->eos] : NULL;
+	if (o->n_new)
+		text = chat_render_append(tmpl, msgs, n, (size_t)o->n_new, o->gen_prompt, bos, eos, &e);
+	else
+		text = chat_render(tmpl, msgs, n, o->gen_prompt, bos, eos, &e);
+	if (!text)
+		die("%s: chat template (%s): %s", o->model, chat_template_family(tmpl), e.msg);
+	o->special = true;
+	o->bos = o->bos == 1;
+	o->eos = o->eos == 1;
+	emit(t, o, text, strlen(text), ids);
+	free(text);
+	if (msgs != o->msgs)
+		chat_msgs_free(msgs, n);
+	free(json);
+	free(own_tmpl);
+}
+
 static char *read_all(FILE *f, size_t *len)
 {
 	size_t cap = 1 << 16, n = 0;
@@ -193,6 +288,7 @@ static char *read_all(FILE *f, size_t *len)
 	}
 	if (ferror(f))
 		die("reading standard input: %s", strerror(errno));
+	buf[n] = 0;  /* n < cap: the loop grows the buffer when full */
 	*len = n;
 	return buf;
 }
@@ -207,7 +303,9 @@ int main(int argc, char **argv)
 	parse_opts(argc, argv, &o);
 	t = tokenizer_open(o.model);
 
-	if (optind < argc) {
+	if (o.chat) {
+		encode_chat(t, &o, &ids);
+	} else if (optind < argc) {
 		size_t len = 0;
 		for (int i = optind; i < argc; i++)
 			len += strlen(argv[i]) + 1;
@@ -236,6 +334,7 @@ int main(int argc, char **argv)
 		free(text);
 	}
 	free(ids.v);
+	chat_msgs_free(o.msgs, o.n_msgs);
 	tokenizer_free(t);
 	out_close();
 	return 0;

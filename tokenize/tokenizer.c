@@ -728,7 +728,8 @@ static void cached_word(struct tokenizer *t, word_fn *fn, const unsigned char *w
 	c->slot[i].ids_off = (uint32_t)c->nids;
 	c->slot[i].nids = (uint16_t)nids;
 	memcpy(c->bytes + c->nbytes, w, n);
-	memcpy(c->ids + c->nids, out->v + before, nids * sizeof *c->ids);
+	if (nids)
+		memcpy(c->ids + c->nids, out->v + before, nids * sizeof *c->ids);
 	c->nbytes += n;
 	c->nids += nids;
 	c->used++;

@@ -3,9 +3,11 @@
  *
  *   kernels-bench [NB [FAMILY]]   prefill batch NB (128); only FAMILY
  *                                 (scalar, avx2, avx512)
+ *   DECODE_MIB=M                  decode matrix of M MiB (96); 1 or 2
+ *                                 measures the kernels out of L2/L3
  *
  *   decode:  W (larger than the L3 cache) x one activation row: GB/s of
- *            weights streamed, and GFLOP/s (2 * rows * n per row);
+ *            weights streamed, and GFLOP/s (2 n per row);
  *   prefill: W (rows x n) x NB activation rows: GFLOP/s, activation
  *            quantization included.
  * Each figure is the best of several repetitions of at least 0.2 s of this

@@ -4,7 +4,7 @@
 For every template in tests/fixtures/chat/*.jinja this writes
 tests/fixtures/chat/NAME.cases: one JSON object per line,
 
-  {"messages": [...], "agp": true, "bos": "...", "eos": "...",
+  {"messages": [...], "agp": true, "bos": "...", "eos": "...",   (content may be null)
    "expect": "rendered text"}                      or  "error": "message"
   {"messages": [...], "agp": true, "new": N, ..., "append": "suffix"}
                                                     or  "error": "..."
@@ -61,9 +61,12 @@ CONVERSATIONS = [
     [m("system", "s"), m("assistant", "assistant first"), m("user", "u")],
     [m("developer", "custom role"), m("user", "hi")],
     [m("user", " \u3000\u00a0edge spaces\u2003\x1f"), m("assistant", "\u00a0"), m("user", '{"json": "like"}')],
+    [m("user", "Hi"), m("assistant", None), m("user", "again")],
 ]
 
 def render(tmpl, msgs, agp, bos, eos):
+    # as apply_chat_template: keys whose value is None are dropped
+    msgs = [{k: v for k, v in msg.items() if v is not None} for msg in msgs]
     kw = {}
     if bos is not None:
         kw["bos_token"] = bos

@@ -34,7 +34,7 @@ EXPRS = ["messages[0].content", "messages[-1]['role']", "m.content", "m.role", "
  "m.content.startswith('W')", "m.content.replace('o', '0')", "m['role'] | title", "m.content | list | length", "messages|map(attribute='content')|join('|')", "(m.content ~ ' ')|trim", "bos_token", "eos_token",
  "add_generation_prompt", "tools", "loop.previtem.role if loop.previtem is defined else '-'", "range(3)|list",
  "m.content|default('D')", "undefined_v|default('U')", "m.content if loop.first else m.role", "loop.cycle('a','b')",
- "{'a': 1, 'b': [1, 'x']}", "m.content.lower().endswith('?')", "m.content|wordcount"]
+ "{'a': 1, 'b': [1, 'x']}", "m.content.lower().endswith('?')", "m.content|wordcount", "mc(m.role)", "mc(x, b=loop.index)", "mc is defined"]
 TEXTS = ["", " ", "\n", "  \n  ", "txt", "A\n", "\t-\n", " ", "\n\n"]
 def expr():
     e = random.choice(EXPRS)
@@ -58,7 +58,13 @@ def blk(depth):
             out.append("{%%%s for m in messages%s %s%%}%s{%%%s endfor %s%%}" % (l, random.choice(["", " if m.role != 'system'", "[1:]"]), rr, blk(depth+1), ws(), ws().replace('+','')))
         elif r < 0.87: out.append("{%%%s set x = %s %s%%}" % (l, expr(), rr))
         elif r < 0.93: out.append("{%%%s set ns.v = %s %s%%}" % (l, expr(), rr))
-        else: out.append("{#%s c %s#}" % (random.choice(["", "-"]), random.choice(["", "-"])))
+        elif r < 0.96: out.append("{#%s c %s#}" % (random.choice(["", "-"]), random.choice(["", "-"])))
+        elif r < 0.98:
+            out.append("{%%%s raw %s%%}%s{{ x }}%s{%%%s endraw %s%%}" % (random.choice(["", "-"]), random.choice(["", "-"]),
+                       random.choice(TEXTS), random.choice(TEXTS), ws(), random.choice(["", "-", "+"])))
+        else:
+            out.append("{%%%s filter %s %s%%}%s{%%%s endfilter %s%%}" % (l, random.choice(["upper", "trim", "length", "replace('t', 'T') | lower"]),
+                       rr, blk(depth + 1) if depth < 3 else "x", ws(), ws().replace('+', '')))
     return "".join(out)
 msgs = [{"role": "system", "content": " Sys prompt \n"}, {"role": "user", "content": "Hello world?"},
         {"role": "assistant", "content": "Wo\nrld"}, {"role": "user", "content": "é ü"}]
@@ -68,7 +74,11 @@ def top():
     b = blk(1)
     if random.random() < 0.7:
         b = "{%% for m in messages %s%%}%s{%% endfor %%}" % (random.choice(["", "-"]), b)
-    return "{% set ns = namespace(v=0) %}{% set x = 5 %}" + b + random.choice(["", "\n", "\n\n"])
+    mac = ""
+    if random.random() < 0.3:
+        mac = "{%%%s macro mc(a, b='B') %s%%}%s{{ a }}{{ b }}{%% set x = a %%}%s{%%%s endmacro %s%%}" % (
+            ws(), ws().replace('+', ''), random.choice(TEXTS), random.choice(TEXTS), ws(), ws().replace('+', ''))
+    return "{% set ns = namespace(v=0) %}{% set x = 5 %}" + mac + b + random.choice(["", "\n", "\n\n"])
 tmpls = [top() for _ in range(N)]
 open(os.path.join(TMP, "t.txt"), "w").write("\x1e".join(tmpls))
 out = subprocess.run([BIN, "--render", os.path.join(TMP, "t.txt"), os.path.join(TMP, "m.json")], capture_output=True, text=True)

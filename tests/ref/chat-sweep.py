@@ -18,8 +18,6 @@ import subprocess
 import sys
 import tempfile
 
-from transformers.utils.chat_template_utils import render_jinja_template
-
 here = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("chat_fixtures", os.path.join(here, "chat-fixtures.py"))
 fixtures = importlib.util.module_from_spec(spec)
@@ -44,8 +42,7 @@ def main():
             for agp in (0, 1):
                 got = lines[agp] if agp < len(lines) and lines[agp] else "CRASH " + out.stderr[-200:]
                 try:
-                    text = render_jinja_template(conversations=[msgs], chat_template=tmpl, add_generation_prompt=bool(agp),
-                                                 bos_token="<s>", eos_token="</s>")[0][0]
+                    text = fixtures.render(tmpl, msgs, bool(agp), "<s>", "</s>")
                     want = "OK " + text.replace("\\", "\\\\").replace("\n", "\\n")
                 except Exception as e:
                     want = "ERR " + str(e)

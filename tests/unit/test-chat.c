@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jv.h>
 
@@ -252,6 +254,64 @@ static void test_json(void)
 		{"[{\"role\":\"user\",\"content\":[\"x\"]}]", "content part 0"},
 		{"[{\"role\":\"user\",\"content\":\"a\\u0000b\"}]", "NUL"},
 	};
+	/* deeply nested JSON: jq's parser refuses it, we report, nothing crashes */
+	{
+		size_t depth = 100000;
+		char *deep = xmalloc(2 * depth + 1);
+		memset(deep, '[', depth);
+		memset(deep + depth, ']', depth);
+		deep[2 * depth] = 0;
+		m = chat_parse_json(deep, 2 * depth, &n, &e);
+		ok(!m && e.msg[0], "json: 100000 nested arrays rejected: %s", e.msg);
+		chat_msgs_free(m, n);
+		free(deep);
+	}
+	/* mutated documents: parsed or refused with a message, never a crash.
+	 * In a child that leaves with _exit(): jq 1.6's parser leaks a value
+	 * on some bad input ("Expected separator between values" after a
+	 * string or number: ["a" "b"], [0"a"]), and LeakSanitizer's exit check
+	 * would blame that on this test. */
+	{
+		int fd[2];
+		if (pipe(fd) != 0) {
+			ok(0, "json: pipe for the mutation child");
+		} else {
+			pid_t pid = fork();
+			if (pid == 0) {
+				close(fd[0]);
+				const char *base = "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\","
+				                   "\"content\":[{\"type\":\"text\",\"text\":\"a\\u00e9\"}]},{\"role\":"
+				                   "\"assistant\",\"content\":null}]}";
+				static const char alphabet[] = "{}[]\":,nul0 \\x";
+				size_t len = strlen(base);
+				char *buf = xmalloc(len + 1);
+				unsigned long long seed = 7;
+				int counts[3] = {0, 0, 0}; /* parsed, refused, refused without a message */
+				for (int k = 0; k < 2000; k++) {
+					memcpy(buf, base, len + 1);
+					for (int q = 0; q < 1 + k % 3; q++) {
+						seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+						buf[(seed >> 33) % len] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+					}
+					memset(&e, 0, sizeof e);
+					m = chat_parse_json(buf, len, &n, &e);
+					counts[m ? 0 : e.msg[0] ? 1 : 2]++;
+					chat_msgs_free(m, n);
+				}
+				free(buf);
+				ssize_t w = write(fd[1], counts, sizeof counts);
+				_exit(w == (ssize_t)sizeof counts ? 0 : 1);
+			}
+			close(fd[1]);
+			int counts[3] = {0, 0, -1}, status = 0;
+			ssize_t r = read(fd[0], counts, sizeof counts);
+			close(fd[0]);
+			waitpid(pid, &status, 0);
+			ok(pid > 0 && r == (ssize_t)sizeof counts && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+			       counts[2] == 0 && counts[0] + counts[1] == 2000,
+			   "json: 2000 mutated documents: %d parsed, %d refused with a message", counts[0], counts[1]);
+		}
+	}
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		memset(&e, 0, sizeof e);
 		m = chat_parse_json(bad[i].json, strlen(bad[i].json), &n, &e);
@@ -298,6 +358,7 @@ static void test_hostile(void)
 	expect_fail("macro arguments", "{% macro f(a) %}{% endmacro %}{{ f(1, 2) }}", "takes at most 1");
 	expect_fail("recursive macro", "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "too deeply");
 	expect_fail("include", "{% include 'x' %}", "unsupported statement 'include'");
+	expect_fail("unterminated raw", "a {% raw %} b {% endraw", "missing {% endraw %}");
 	expect_fail("unknown filter", "{{ messages | shuffle }}", "line 1 col 15: unsupported filter 'shuffle'");
 	expect_fail("unknown test", "{{ 1 is prime }}", "unsupported test 'prime'");
 	expect_fail("unknown method", "{{ 'a'.zfill(3) }}", "undefined and cannot be called");
@@ -332,6 +393,13 @@ static void test_hostile(void)
 	expect_fail("too many steps", "{% for i in range(3000) %}{% for k in range(3000) %}{{ '' }}{% endfor %}{% endfor %}",
 	            "steps");
 	expect_fail("repeat bomb", "{{ 'x' * 100000000000 }}", "longer than");
+	expect_fail("deeply nested list printed", "{% set ns = namespace(l=[]) %}{% for i in range(5000) %}"
+	            "{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l }}", "nested too deeply");
+	expect_fail("deeply nested list compared", "{% set ns = namespace(l=[], m=[]) %}{% for i in range(5000) %}"
+	            "{% set ns.l = [ns.l] %}{% set ns.m = [ns.m] %}{% endfor %}{{ ns.l == ns.m }}", "nested too deeply");
+	expect_fail("range near the integer limits", "{{ range(-9223372036854775807, 9223372036854775807) | length }}",
+	            "too large");
+	expect_fail("int of infinity", "{{ (1e308 * 10) | int }}", "does not fit");
 	struct lmu_err e = {{0}};
 	ok(chat_template_check("{% for x in y %}{{ x | bogus }}{% endfor %}", &e) == 0,
 	   "check: an unknown filter is a render-time error, the template parses");
@@ -349,6 +417,9 @@ static void test_semantics(void)
 		{"{{ messages[0].content | trim }}|{{ messages | length }}", "hi|1"},
 		{"{{ 'a,b,,c'.split(',') }}", "['a', 'b', '', 'c']"},
 		{"{{ ' a  b '.split() | join('-') }}", "a-b"},
+		{"{{ 'a b  c '.split(none, 1) }}{{ ' a b '.split(maxsplit=0) }}{{ 'a,b,c'.split(',', 1) }}{{ ''.split() }}"
+		 "{{ ''.split(',') }}{{ '  '.split(none, 0) }}", "['a', 'b  c ']['a b ']['a', 'b,c'][]['']"
+		 "[]"},
 		{"{{ [1, 2.5, none, true, 'x'] }}", "[1, 2.5, None, True, 'x']"},
 		{"{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 0.1 + 0.2 }}", "3 -4 2 3.5 1024 0.30000000000000004"},
 		{"{{ 1e20 }} {{ 1e-5 }} {{ 1.5e16 }} {{ 123.0 }}", "1e+20 1e-05 1.5e+16 123.0"},
@@ -376,10 +447,26 @@ static void test_semantics(void)
 		{"a\n  {%+ if true %}x{% endif %}\n  {%- if true +%}\ny{% endif %}", "a\n  x\ny"},
 		{"{% set t %}{{ 'in' }}side{% endset %}[{{ t }}]", "[inside]"},
 		{"{% generation %}{{ 'gen' }}{% endgeneration %}", "gen"},
+		{"a {% raw %}{{ x }}\n  {% if %}{% endraw %}\nb|a\n  {% raw -%}  x  \n  {%- endraw %} b|"
+		 "{%- raw %} y {% endraw -%}  \n z|x\n   {% raw %}r\n   {% endraw %}\n   q",
+		 "a {{ x }}\n  {% if %}b|a\nx b| y z|x\nr\n   q"},
+		{"{% set s = \"hello they're 1st-class (x) [y]z  ABC\\tdEF\" %}{{ s | title }}|{{ s.title() }}|{{ s | capitalize }}",
+		 "Hello They're 1st-Class (X) [Y]z  Abc\tDef|Hello They'Re 1St-Class (X) [Y]Z  Abc\tDef|"
+		 "Hello they're 1st-class (x) [y]z  abc\tdef"},
+		{"{% set t | upper | replace('A', '4') %}abc{% endset %}{{ t }}", "4BC"},
+		{"{% set x = 1 %}{% filter trim %}{% set x = 2 %}{{ x }}{% endfilter %}{{ x }}|{% set b %}{% set x = 3 %}"
+		 "{{ x }}{% endset %}{{ b }}{{ x }}|{% generation %}{% set x = 4 %}{{ x }}{% endgeneration %}{{ x }}|"
+		 "{% set ns = namespace(a=1) %}{% filter trim %}{% set ns.a = 2 %}{% endfilter %}{{ ns.a }}", "21|31|41|2"},
+		{"<{% filter upper | replace('B', '8') %}ab{{ 'c' }}{% filter trim %}  d  {% endfilter %}{% endfilter %}>",
+		 "<A8CD>"},
 		{"{% macro f(a, b='B', c=none) -%}\n  [{{ a }}{{ b }}{{ c }}{{ messages | length }}]\n{%- endmacro %}"
 		 "{{ f(1) }}{{ f(2, c=3) }}{% set g = f %}{{ g('x', 'y') | length }}", "[1BNone1][2B31]9"},
 		{"{% macro fact(n) %}{{ 1 if n <= 1 else n * fact(n - 1) | int }}{% endmacro %}{{ fact(5) }}", "120"},
 		{"{{ bos_token }}{{ eos_token }}{{ tools }}{{ add_generation_prompt }}", "<s></s>NoneTrue"},
+		{"{{ strftime_now('%Y') | length }}{{ strftime_now is defined }}", "4True"},
+		{"{{ [1, 2, 3][1::9223372036854775807] }}{{ [1, 2, 3][::-9223372036854775807] }}{{ 'abc'[::-2] }}"
+		 "{{ range(9223372036854775806, 9223372036854775807) | list }}{{ (-9223372036854775807 - 1) is divisibleby(-1) }}",
+		 "[2][3]ca[9223372036854775806]True"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
 		struct lmu_err e = {{0}};

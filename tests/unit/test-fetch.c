@@ -176,6 +176,46 @@ static void test_tree(void)
 	   "a path with NUL is refused");
 	hub_list_free(&l);
 	ok(parse("[]", &l, &e) && l.n == 0, "an empty page is fine");
+	{
+		/* nesting far deeper than any listing: an error, not a stack overflow */
+		size_t depth = 100000, i;
+		char *deep = xmalloc(2 * depth + 1);
+		for (i = 0; i < depth; i++) {
+			deep[i] = '[';
+			deep[depth + i] = ']';
+		}
+		deep[2 * depth] = '\0';
+		ok(!parse(deep, &l, &e), "deeply nested JSON is refused");
+		free(deep);
+	}
+	{
+		/* Mutated listings (fixed seed): never a crash, and whatever is
+		 * accepted has safe paths, 40-hex oids and sane sizes. */
+		size_t len = strlen(good), i, k;
+		char *buf = xmalloc(len + 1);
+		unsigned long seed = 12345;
+		int bad = 0, accepted = 0;
+		static const char junk[] = "\"\\/.[]{}:,0-e\n\x01\xff a";
+
+		for (i = 0; i < 3000; i++) {
+			memcpy(buf, good, len + 1);
+			for (k = 0; k < 1 + i % 4; k++) {
+				seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+				buf[(seed >> 33) % len] = junk[(seed >> 20) % (sizeof junk - 1)];
+			}
+			if (parse(buf, &l, &e)) {
+				size_t j;
+				accepted++;
+				for (j = 0; j < l.n; j++)
+					if (!hf_safe_relpath(l.f[j].path) || strlen(l.f[j].oid) != 40 || l.f[j].size < 0)
+						bad++;
+			}
+			hub_list_free(&l);
+		}
+		free(buf);
+		ok(bad == 0, "3000 mutated listings: nothing unsafe accepted");
+		printf("# %d of 3000 mutated listings parsed\n", accepted);
+	}
 	ok(hub_parse_commit("{\"sha\":\"0123456789abcdef0123456789abcdef01234567\"}", 50, commit, &e) &&
 	   strcmp(commit, "0123456789abcdef0123456789abcdef01234567") == 0, "repo info sha");
 	ok(!hub_parse_commit("{\"sha\":\"../../x\"}", 17, commit, &e), "a bad sha is refused");

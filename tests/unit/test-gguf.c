@@ -356,6 +356,18 @@ static void test_hostile(void)
 	pad(&b, 32), zeros(&b, 32);
 	expect_fail("bytes-overflow", &b, "byte size overflows");
 	rb_free(&b);
+	/* found by fuzzing: 2^62 F32 elements fit in 2^63 but a row of them is
+	 * 2^64 bytes, which wrapped to 0 */
+	hdr(&b, 3, 1, 0);
+	ti1(&b, "a", (uint64_t)1 << 62, GGML_F32, 0);
+	pad(&b, 32), zeros(&b, 32);
+	expect_fail("row-bytes-overflow", &b, "tensor 'a': byte size overflows");
+	rb_free(&b);
+	hdr(&b, 3, 1, 0);
+	ti(&b, "a", 2, (uint64_t[]){(uint64_t)1 << 61, 2}, GGML_F64, 0);
+	pad(&b, 32), zeros(&b, 32);
+	expect_fail("row-bytes-overflow-f64", &b, "tensor 'a': byte size overflows");
+	rb_free(&b);
 	uint32_t badtypes[] = {4, 31, 40, 0xffffffffu};
 	for (int i = 0; i < 4; i++) {
 		char name[40], want[60];
