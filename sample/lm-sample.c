@@ -247,8 +247,8 @@ int main(int argc, char **argv)
 	}
 	widen_input_pipe();
 	sampler_init(&s, &o.par);
-	if (o.prompt_ids)
-		read_prompt_ids(o.prompt_ids, &s, v.n);
+	if (o.prompt_ids)  /* without a model, ids are bounded by what a frame can hold */
+		read_prompt_ids(o.prompt_ids, &s, g ? v.n : LOGITS_MAX_VOCAB);
 	sm.stop = o.stop;
 	sm.n = o.n_stop;
 	for (int i = 0; i < o.n_stop; i++)

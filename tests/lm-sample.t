@@ -86,6 +86,8 @@ fails "missing prompt ids file" 1 lm-sample --prompt-ids "$tmp/nonexistent" < "$
 printf '99999\n' > "$tmp/badprompt"
 fails "prompt id out of the model's range" 1 lm-sample -m "$SMOLLM2" --prompt-ids "$tmp/badprompt" < "$tmp/pen"
 like "message names the file and line" "$(cat "$tmp/err")" "badprompt: token stream line 1: id 99999 is out of range"
+printf '2000000000\n' > "$tmp/hugeprompt"
+fails "without a model, a prompt id beyond any vocabulary is refused" 1 lm-sample --prompt-ids "$tmp/hugeprompt" < "$tmp/pen"
 
 # malformed input
 frame 0 0 1 2 3 4 | head -c 30 > "$tmp/cut"
