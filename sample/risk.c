@@ -2406,7 +2406,7 @@ static const struct intent intents[] = {
 	{M, "crontab", "\\bcron(tab| job)?\\b|authorized.keys|\\bstartup\\b.{0,20}\\b(script|program)", "asks to change scheduled or login-time jobs"},
 	{M, "delete", "\\b(delete|remove|erase|wipe|destroy|rm|purge|shred|overwrite|truncate|drop|clean up|get rid of)\\b", "asks to delete or overwrite something"},
 	{M, "processes", "\\b(kill|terminate)\\b", "asks to kill processes"},
-	{M, "disk", "\\bformat\\b.{0,20}\\b(it|this|the)\\b|\\bpartition", "asks about formatting or partitions"},
+	{M, "disk", "\\b(resize|delete|remove|create|change)\\b.{0,20}\\bpartitions?\\b|\\bunmount\\b", "asks to change partitions or mounts"},
 	{M, "privilege", "\\bas root\\b|\\bwith sudo\\b|\\bsudo\\b", "asks to act as root"},
 	{M, "network", "\\b(open|expose|forward)\\b.{0,30}\\b(port|ports|to the internet|publicly)", "asks to expose a service"},
 };

@@ -122,6 +122,9 @@ int main(void)
 	request_is("show disk usage of each folder", RISK_SAFE);
 	request_is("list the biggest files in this directory", RISK_SAFE);
 	request_is("count lines of code in src", RISK_SAFE);
+	request_is("format this JSON file nicely", RISK_SAFE);
+	request_is("show the partition table", RISK_SAFE);
+	request_is("resize the partition /dev/sda2", RISK_MODERATE);
 	/* extraction */
 	extract_is("{\"cmd\": \"ls -la\"}", "ls -la", "json");
 	extract_is("{\"command\": \"df -h\"}", "df -h", "json");
