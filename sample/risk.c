@@ -1669,7 +1669,6 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
 		else if (!script && !interactive)
 			judge_stdin_code(j, s, ci, name, true);
-		(void)interactive;
 	}
 
 	if (is_interp(name)) {
@@ -1709,8 +1708,6 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
 		else if (!code)
 			judge_stdin_code(j, s, ci, name, false);
-		if (cmd->pipe_pos > 0 && !code && in_list(name, (const char *const[]){"perl", NULL}))
-			return;
 		return;
 	}
 
@@ -1965,8 +1962,8 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 	}
 	/* packages */
 	{
-		const char *verb = n > 1 ? w[first_operand(w, n, 1) < n ? first_operand(w, n, 1) : 0].text : "";
 		size_t vk = first_operand(w, n, 1);
+		const char *verb = vk < n ? w[vk].text : "";
 		if (in_list(name, (const char *const[]){"apt", "apt-get", "aptitude", "nala", "yum", "dnf", "microdnf",
 				"tdnf", "zypper", "apk", "snap", "flatpak", "brew", "port", "pkg", "pip", "pip3", "pipx",
 				"gem", NULL})) {
