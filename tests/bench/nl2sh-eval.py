@@ -62,6 +62,10 @@ def main():
     ap.add_argument("-n", type=int, default=len(REQUESTS))
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--free", action="store_true", help="also generate without the constraint")
+    ap.add_argument("--repeat-penalty", type=float, default=1.0,
+                    help="divide (multiply, if negative) the logits of tokens among the last 64 generated")
+    ap.add_argument("--close", action="store_true",
+                    help="closing mode for the last CONSTRAIN_MAX_CLOSE (12) tokens of the budget")
     args = ap.parse_args()
     import numpy as np, torch
     from transformers import AutoTokenizer, AutoModelForCausalLM
@@ -80,6 +84,7 @@ def main():
     lib.constraint_reset.argtypes = [ctypes.c_void_p]
     lib.constraint_complete.argtypes = [ctypes.c_void_p]
     lib.constraint_complete.restype = ctypes.c_bool
+    lib.constraint_set_closing.argtypes = [ctypes.c_void_p, ctypes.c_bool]
 
     tok = AutoTokenizer.from_pretrained(MODEL_DIR, gguf_file=MODEL_FILE)
     model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, gguf_file=MODEL_FILE, dtype=torch.float32)
@@ -116,10 +121,15 @@ def main():
         out, past, t0 = [], None, time.time()
         with torch.no_grad():
             x = ids
-            for _ in range(args.max_tokens):
+            for step in range(args.max_tokens):
                 r = model(input_ids=x, past_key_values=past, use_cache=True)
                 past = r.past_key_values
                 logits = np.ascontiguousarray(r.logits[0, -1].float().numpy(), dtype=np.float32)
+                if args.repeat_penalty != 1.0:
+                    for t in set(out[-64:]):
+                        logits[t] = logits[t] / args.repeat_penalty if logits[t] > 0 else logits[t] * args.repeat_penalty
+                if constrained and args.close and args.max_tokens - step <= 12:
+                    lib.constraint_set_closing(c, True)
                 if constrained:
                     lib.constraint_mask(c, logits.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
                 nid = int(np.argmax(logits))
