@@ -352,8 +352,13 @@ static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, 
 		out->cls = PC_KERNEL;
 		return;
 	}
-	if ((!strcmp(comp[0], "tmp") && nc >= 2) || (!strcmp(comp[0], "var") && nc >= 3 && !strcmp(comp[1], "tmp"))) {
+	if ((!strcmp(comp[0], "tmp") && nc >= 2 && strcmp(comp[1], "*")) ||
+	    (!strcmp(comp[0], "var") && nc >= 3 && !strcmp(comp[1], "tmp") && strcmp(comp[2], "*"))) {
 		out->cls = PC_TMP;
+		return;
+	}
+	if (!strcmp(comp[0], "tmp") || (!strcmp(comp[0], "var") && nc >= 2 && !strcmp(comp[1], "tmp"))) {
+		out->cls = PC_SYS_UNDER;  /* all of /tmp: every user's files */
 		return;
 	}
 	if (strpbrk(comp[0], "*?[")) {
