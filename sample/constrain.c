@@ -28,13 +28,14 @@ enum kind {
 #define CACHE_SLOTS 160
 
 struct cached {
-	uint16_t state;
+	uint32_t key;       /* state, plus 0x10000 in closing mode */
 	uint64_t *allowed;  /* (n_vocab bits) */
 };
 
 struct constraint {
 	uint32_t n_vocab;
 	int32_t eos;
+	bool closing;          /* only tokens that bring the end closer */
 	char *bytes;           /* all pieces, one after another */
 	uint32_t *offset;      /* (n_vocab + 1) piece i is bytes[offset[i]..offset[i+1]) */
 	uint16_t state;
@@ -115,6 +116,27 @@ static uint16_t step(uint16_t s, unsigned char b)
 	}
 }
 
+/* Bytes still needed, at the least, to close the object from state s:
+ * each token accepted in closing mode lowers it, so at most 12 tokens
+ * close any prefix. */
+static unsigned distance(uint16_t s)
+{
+	unsigned aux = s & 0xff;
+	switch ((enum kind)(s >> 8)) {
+	case K_DONE: return 0;
+	case K_VALUE_END: return 1;
+	case K_STR: return 2 + aux;
+	case K_HEX: return 2 + (4 - aux);
+	case K_ESC: return 3;
+	case K_STR_FIRST: return 3;
+	case K_COLON: return 5;
+	case K_KEY_END: return 6;
+	case K_KEY: return 7 + (3 - aux);
+	case K_OBJECT: return 11;
+	case K_START: default: return 12;
+	}
+}
+
 /* The state after token id's bytes, or REJECT. */
 static uint16_t run(const struct constraint *c, uint16_t s, int32_t id)
 {
@@ -129,8 +151,9 @@ static uint16_t run(const struct constraint *c, uint16_t s, int32_t id)
 /* The allowed set of the current state, from the cache or computed. */
 static void load_state(struct constraint *c)
 {
+	uint32_t key = c->state | (c->closing ? 0x10000u : 0);
 	for (int i = 0; i < c->n_cache; i++)
-		if (c->cache[i].state == c->state) {
+		if (c->cache[i].key == key) {
 			c->allowed = c->cache[i].allowed;
 			return;
 		}
@@ -143,13 +166,18 @@ static void load_state(struct constraint *c)
 		c->next_evict = (c->next_evict + 1) % CACHE_SLOTS;
 		memset(slot->allowed, 0, (c->n_vocab + 63) / 64 * sizeof *slot->allowed);
 	}
-	slot->state = c->state;
+	slot->key = key;
 	if (c->state == STATE(K_DONE, 0)) {
 		slot->allowed[c->eos / 64] |= 1ull << (c->eos % 64);
 	} else {
-		for (uint32_t id = 0; id < c->n_vocab; id++)
-			if ((int32_t)id != c->eos && run(c, c->state, (int32_t)id) != REJECT)
+		unsigned here = distance(c->state);
+		for (uint32_t id = 0; id < c->n_vocab; id++) {
+			if ((int32_t)id == c->eos)
+				continue;
+			uint16_t next = run(c, c->state, (int32_t)id);
+			if (next != REJECT && (!c->closing || distance(next) < here))
 				slot->allowed[id / 64] |= 1ull << (id % 64);
+		}
 	}
 	c->allowed = slot->allowed;
 }
@@ -197,6 +225,13 @@ struct constraint *constraint_new_json_cmd(const char *const *piece, const size_
 void constraint_reset(struct constraint *c)
 {
 	c->state = STATE(K_START, 0);
+	c->closing = false;
+	load_state(c);
+}
+
+void constraint_set_closing(struct constraint *c, bool closing)
+{
+	c->closing = closing;
 	load_state(c);
 }
 

@@ -39,7 +39,16 @@ void constraint_mask(const struct constraint *c, float *logits);
 int constraint_accept(struct constraint *c, int32_t id);
 /* Has the object been closed (only end-of-sequence may follow)? */
 bool constraint_complete(const struct constraint *c);
-/* Back to the start, for a new generation with the same vocabulary. */
+/* Closing mode: from now on only tokens that bring the object strictly
+ * closer to its end are allowed (no more whitespace, the string ends as
+ * soon as a pending escape or UTF-8 character allows), so that it is
+ * complete within CONSTRAIN_MAX_CLOSE tokens.  For a token limit: switch
+ * it on when that many tokens are left; the command is then cut short
+ * where it stands, so say so. */
+#define CONSTRAIN_MAX_CLOSE 12
+void constraint_set_closing(struct constraint *c, bool closing);
+/* Back to the start (closing mode off), for a new generation with the
+ * same vocabulary. */
 void constraint_reset(struct constraint *c);
 void constraint_free(struct constraint *c);
 

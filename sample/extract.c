@@ -203,6 +203,12 @@ char *extract_command(const char *text, size_t len, const char **source, struct 
 	}
 	if (rc < 0)
 		return NULL;
+	if (rc == 0 && s[0] == '{' && (strstr(s, "\"cmd\"") || strstr(s, "\"command\""))) {
+		/* {"cmd": "ls -l -w -w ... : generation stopped before the end;
+		 * a command cut short must not be guessed at */
+		err_set(e, "the JSON answer is cut short (no closing quote or brace)");
+		return NULL;
+	}
 	if (rc > 0) {
 		*source = "json";
 	} else if ((rc = from_fence(s, n, &out, &json, e)) != 0) {

@@ -19,7 +19,8 @@
 /* On success return a fresh string (the caller frees it) and set *source
  * to "json", "fence", "inline" or "plain"; return NULL with e set when no
  * command is found (an empty answer, a JSON object whose "cmd" is not a
- * string or is empty). */
+ * string or is empty, an answer that starts as {"cmd": ... but is cut
+ * short). */
 char *extract_command(const char *text, size_t len, const char **source, struct lmu_err *e);
 
 #endif

@@ -352,8 +352,13 @@ static void classify_path_in(const char *text, bool dynamic, bool lead_dynamic, 
 		out->cls = PC_KERNEL;
 		return;
 	}
-	if ((!strcmp(comp[0], "tmp") && nc >= 2) || (!strcmp(comp[0], "var") && nc >= 3 && !strcmp(comp[1], "tmp"))) {
+	if ((!strcmp(comp[0], "tmp") && nc >= 2 && strcmp(comp[1], "*")) ||
+	    (!strcmp(comp[0], "var") && nc >= 3 && !strcmp(comp[1], "tmp") && strcmp(comp[2], "*"))) {
 		out->cls = PC_TMP;
+		return;
+	}
+	if (!strcmp(comp[0], "tmp") || (!strcmp(comp[0], "var") && nc >= 2 && !strcmp(comp[1], "tmp"))) {
+		out->cls = PC_SYS_UNDER;  /* all of /tmp: every user's files */
 		return;
 	}
 	if (strpbrk(comp[0], "*?[")) {
@@ -1669,7 +1674,6 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
 		else if (!script && !interactive)
 			judge_stdin_code(j, s, ci, name, true);
-		(void)interactive;
 	}
 
 	if (is_interp(name)) {
@@ -1709,8 +1713,6 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
 		else if (!code)
 			judge_stdin_code(j, s, ci, name, false);
-		if (cmd->pipe_pos > 0 && !code && in_list(name, (const char *const[]){"perl", NULL}))
-			return;
 		return;
 	}
 
@@ -1965,8 +1967,8 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 	}
 	/* packages */
 	{
-		const char *verb = n > 1 ? w[first_operand(w, n, 1) < n ? first_operand(w, n, 1) : 0].text : "";
 		size_t vk = first_operand(w, n, 1);
+		const char *verb = vk < n ? w[vk].text : "";
 		if (in_list(name, (const char *const[]){"apt", "apt-get", "aptitude", "nala", "yum", "dnf", "microdnf",
 				"tdnf", "zypper", "apk", "snap", "flatpak", "brew", "port", "pkg", "pip", "pip3", "pipx",
 				"gem", NULL})) {
@@ -2406,7 +2408,7 @@ static const struct intent intents[] = {
 	{M, "crontab", "\\bcron(tab| job)?\\b|authorized.keys|\\bstartup\\b.{0,20}\\b(script|program)", "asks to change scheduled or login-time jobs"},
 	{M, "delete", "\\b(delete|remove|erase|wipe|destroy|rm|purge|shred|overwrite|truncate|drop|clean up|get rid of)\\b", "asks to delete or overwrite something"},
 	{M, "processes", "\\b(kill|terminate)\\b", "asks to kill processes"},
-	{M, "disk", "\\bformat\\b.{0,20}\\b(it|this|the)\\b|\\bpartition", "asks about formatting or partitions"},
+	{M, "disk", "\\b(resize|delete|remove|create|change)\\b.{0,20}\\bpartitions?\\b|\\bunmount\\b", "asks to change partitions or mounts"},
 	{M, "privilege", "\\bas root\\b|\\bwith sudo\\b|\\bsudo\\b", "asks to act as root"},
 	{M, "network", "\\b(open|expose|forward)\\b.{0,30}\\b(port|ports|to the internet|publicly)", "asks to expose a service"},
 };

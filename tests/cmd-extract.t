@@ -56,6 +56,9 @@ like "reasons go to stderr" "$(cat "$tmp/err")" '^cmd-extract: critical: delete'
 printf '{"cmd": 42}\n' > "$tmp/a9"
 fails "a cmd that is not a string is an error" 1 cmd-extract "$tmp/a9"
 like "... with a message" "$(cat "$tmp/err")" 'not a string'
+printf '{"cmd": "ls -l -w -w -w' > "$tmp/a14"
+fails "JSON cut short is an error" 1 cmd-extract "$tmp/a14"
+like "... saying so" "$(cat "$tmp/err")" 'cut short'
 printf '\n  \n' > "$tmp/a10"
 fails "an empty answer is an error" 1 cmd-extract "$tmp/a10"
 printf 'a\000b' > "$tmp/a11"

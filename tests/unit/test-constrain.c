@@ -72,6 +72,14 @@ static void small_vocabulary(void)
 	allowed_is(c, n, "p", "complete: only end-of-sequence");
 	ok(constraint_accept(c, 15) == 0 && constraint_complete(c), "end-of-sequence accepted");
 	constraint_reset(c);
+	constraint_set_closing(c, true);
+	allowed_is(c, n, "ak", "closing mode at the start: no whitespace, only what opens");
+	ok(constraint_accept(c, 10) == 0, "closing: accept {\"cmd\":\"");
+	allowed_is(c, n, "abdefghlm", "closing: any piece that makes progress, not half a UTF-8 character");
+	ok(constraint_accept(c, 6) == 0, "closing: ls");
+	allowed_is(c, n, "cjl", "closing: inside the string only what ends it");
+	ok(constraint_accept(c, 9) == 0 && constraint_complete(c), "closing: \"} completes");
+	constraint_reset(c);
 	ok(!constraint_complete(c) && constraint_accept(c, 0) == 0 && constraint_accept(c, 2) == 0 &&
 	   constraint_accept(c, 3) == 0 && constraint_accept(c, 2) == 0 && constraint_accept(c, 5) == 0 &&
 	   constraint_accept(c, 4) == 0 && constraint_accept(c, 5) == 0 && constraint_accept(c, 2) == 0,
@@ -242,6 +250,46 @@ static void real_vocabulary(void)
 	}
 	printf("# %d of %d random generations parsed; longest %d bytes; mask %.1f us per step over %u tokens\n",
 	       parsed, runs, longest, 1e6 * mask_seconds / (double)(masks ? masks : 1), n);
+
+	/* closing mode at a random step: complete within CONSTRAIN_MAX_CLOSE tokens */
+	int closed = 0, closing_runs = 100, worst = 0;
+	for (int r = 0; r < closing_runs; r++) {
+		char out[8192];
+		size_t out_n = 0;
+		int switch_at = (int)(next_rand() % 40), step;
+		constraint_reset(c);
+		for (step = 0; step < 200 && !constraint_complete(c); step++) {
+			if (step == switch_at)
+				constraint_set_closing(c, true);
+			for (uint32_t i = 0; i < n; i++)
+				logits[i] = 0;
+			constraint_mask(c, logits);
+			uint32_t n_allowed = 0;
+			for (uint32_t i = 0; i < n; i++)
+				if (!isinf(logits[i]))
+					allowed[n_allowed++] = i;
+			if (n_allowed == 0)
+				break;
+			uint32_t id = allowed[next_rand() % n_allowed];
+			if (constraint_accept(c, (int32_t)id) != 0)
+				break;
+			if (out_n + len[id] < sizeof out) {
+				memcpy(out + out_n, piece[id], len[id]);
+				out_n += len[id];
+			}
+		}
+		if (step - switch_at > worst)
+			worst = step - switch_at;
+		jv v = jv_parse_sized(out, (int)out_n);
+		if (constraint_complete(c) && step - switch_at <= CONSTRAIN_MAX_CLOSE && jv_get_kind(v) == JV_KIND_OBJECT) {
+			jv cmd = jv_object_get(jv_copy(v), jv_string("cmd"));
+			closed += jv_get_kind(cmd) == JV_KIND_STRING;
+			jv_free(cmd);
+		}
+		jv_free(v);
+	}
+	printf("# closing mode: %d of %d complete, at most %d tokens after the switch\n", closed, closing_runs, worst);
+	ok(closed == closing_runs, "closing mode completes within CONSTRAIN_MAX_CLOSE tokens, as JSON");
 	ok(stuck == 0, "no state without an allowed token");
 	ok(refused == 0, "the mask and accept agree");
 	ok(parsed == runs, "every random generation under the mask is {\"cmd\": string}");

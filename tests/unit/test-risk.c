@@ -122,6 +122,9 @@ int main(void)
 	request_is("show disk usage of each folder", RISK_SAFE);
 	request_is("list the biggest files in this directory", RISK_SAFE);
 	request_is("count lines of code in src", RISK_SAFE);
+	request_is("format this JSON file nicely", RISK_SAFE);
+	request_is("show the partition table", RISK_SAFE);
+	request_is("resize the partition /dev/sda2", RISK_MODERATE);
 	/* extraction */
 	extract_is("{\"cmd\": \"ls -la\"}", "ls -la", "json");
 	extract_is("{\"command\": \"df -h\"}", "df -h", "json");
@@ -141,7 +144,8 @@ int main(void)
 	extract_is("Command: whoami", "whoami", "plain");
 	extract_is("", NULL, NULL);
 	extract_is("   \n\t ", NULL, NULL);
-	extract_is("{\"cmd\": \"ls\"", "{\"cmd\": \"ls\"", "plain");
+	extract_is("{\"cmd\": \"ls -l -w -w", NULL, NULL);  /* cut short by -n */
+	extract_is("{ not json at all", "{ not json at all", "plain");
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
