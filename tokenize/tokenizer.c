@@ -3,9 +3,11 @@
  * Both kinds work the same way: split out added tokens (a byte trie,
  * leftmost-longest as Hugging Face's added-vocabulary matcher), cut the
  * text between them into pieces (pretok.c for byte-level BPE; SentencePiece
- * takes the whole fragment), then merge symbols within each piece, always
- * the best-ranked adjacent pair first, with a binary heap, so a piece of n
- * characters costs O(n log n) and not O(n^2).
+ * has no pre-tokenizer, but its text can be cut into words where no token
+ * can join them, see spm_fragment), then merge symbols within each piece,
+ * always the best-ranked adjacent pair first, with a binary heap, so a
+ * piece of n characters costs O(n log n) and not O(n^2).  Pieces already
+ * seen come from a cache.
  *
  * Ranks.  Byte-level BPE: the merge's index in the merges list.  SPM from
  * GGUF: Hugging Face rebuilds merges from the vocabulary (transformers'
