@@ -24,7 +24,7 @@
 #define DEFAULT_TEXT_K 10
 
 struct options {
-	const char *model;
+	char *model;         /* resolved GGUF path (owned) */
 	const char *state;
 	int threads;         /* 0: every online CPU */
 	uint32_t n_ctx;      /* 0: the model's */
@@ -68,12 +68,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
+	const char *model = NULL;
 	int c;
 
 	memset(o, 0, sizeof *o);
 	while ((c = getopt_long(argc, argv, "m:t:c:vhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'm': o->model = optarg; break;
+		case 'm': model = optarg; break;
 		case 't': o->threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
 		case 'c': o->n_ctx = (uint32_t)opt_int(optarg, 1, 1 << 24, "context size (-c)"); break;
 		case 'S': o->state = optarg; break;
@@ -91,7 +92,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	o->model = model_resolve(opt_model(o->model));
+	o->model = model_resolve(opt_model(model));
 }
 
 static int info(const struct options *o)
@@ -107,6 +108,7 @@ static int info(const struct options *o)
 	}
 	print_model_info(stdout, g, &hp, o->verbose);
 	gguf_close(g);
+	free(o->model);
 	out_close();
 	return 0;
 }
@@ -176,6 +178,7 @@ int main(int argc, char **argv)
 	tok_batch_free(&batch);
 	context_free(c);
 	transformer_close(t);
+	free(o.model);
 	out_close();
 	return 0;
 }
