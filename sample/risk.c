@@ -960,11 +960,11 @@ static char *substitution_output(const struct sh_script *s, const struct sh_word
  * a[0..n) ($0 first) where those are plain words. */
 static char *with_positionals(const char *text, const struct sh_word *a, size_t n)
 {
-	char *out = str_new();
-	size_t len = 0;
 	for (size_t k = 0; k < n; k++)
 		if (strpbrk(a[k].text, "'\"`$\\;&|<>(){}\n") || a[k].dynamic)
 			return xstrdup(text);
+	char *out = str_new();
+	size_t len = 0;
 	for (const char *p = text; *p; p++) {
 		const char *arg = NULL;
 		char all[1024] = "";
