@@ -754,10 +754,23 @@ static bool decode_stage(const struct sh_cmd *c, char **text, bool *decoder)
 
 /* The fixed text a command writes: echo/printf of fixed words, or a
  * here-string / here-document given to cat, base64 ... */
+/* Growing strings: a buffer made by str_new() holding len bytes has room
+ * for the next power of two (at least 16), so appends are amortised. */
+static size_t str_room(size_t bytes)
+{
+	size_t room = 16;
+	while (room < bytes)
+		room *= 2;
+	return room;
+}
+
+static char *str_new(void) { return xcalloc(16, 1); }
+
 static void append(char **out, size_t *len, const char *s)
 {
 	size_t n = strlen(s);
-	*out = xrealloc(*out, *len + n + 1);
+	if (str_room(*len + n + 1) > str_room(*len + 1))
+		*out = xrealloc(*out, str_room(*len + n + 1));
 	memcpy(*out + *len, s, n + 1);
 	*len += n;
 }
@@ -766,7 +779,7 @@ static void append(char **out, size_t *len, const char *s)
  * other conversions too; the format repeats while arguments remain. */
 static char *printf_output(const struct sh_word *a, size_t n)
 {
-	char *out = xstrdup(""), *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
+	char *out = str_new(), *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
 	size_t len = 0, next = 1;
 	do {
 		bool converted = false;
@@ -824,7 +837,7 @@ static char *literal_output(const struct sh_cmd *c)
 			return NULL;
 	if (!strcmp(n, "printf"))
 		return i < c->argc ? printf_output(c->argv + i, c->argc - i) : xstrdup("");
-	char *out = xstrdup("");
+	char *out = str_new();
 	for (size_t k = i; k < c->argc; k++) {
 		if (k > i)
 			append(&out, &len, " ");
@@ -947,11 +960,11 @@ static char *substitution_output(const struct sh_script *s, const struct sh_word
  * a[0..n) ($0 first) where those are plain words. */
 static char *with_positionals(const char *text, const struct sh_word *a, size_t n)
 {
-	char *out = xstrdup("");
-	size_t len = 0;
 	for (size_t k = 0; k < n; k++)
 		if (strpbrk(a[k].text, "'\"`$\\;&|<>(){}\n") || a[k].dynamic)
 			return xstrdup(text);
+	char *out = str_new();
+	size_t len = 0;
 	for (const char *p = text; *p; p++) {
 		const char *arg = NULL;
 		char all[1024] = "";
@@ -972,6 +985,10 @@ static char *with_positionals(const char *text, const struct sh_word *a, size_t 
 			}
 			arg = all;
 			skip = 1;
+		}
+		if (len > SH_MAX_INPUT) {  /* "$1$1$1..." with a long $1 */
+			free(out);
+			return xstrdup(text);
 		}
 		if (arg) {
 			append(&out, &len, arg);

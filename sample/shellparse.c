@@ -120,6 +120,8 @@ static struct var *var_find(struct ctx *c, const char *name, size_t n)
 static void var_set(struct ctx *c, const char *name, size_t n, const char *value)
 {
 	struct var *v = var_find(c, name, n);
+	if (value && strlen(value) > SH_MAX_VALUE)
+		value = NULL;  /* too big to follow: unknown from here on */
 	if (v) {
 		free(v->value);
 		v->value = value ? xstrdup(value) : NULL;
@@ -407,6 +409,10 @@ static void field_end(struct wctx *w)
 
 static void add_lit(struct wctx *w, char c, bool quoted)
 {
+	if (w->b.n >= SH_MAX_WORD) {
+		fail(w->p, "%s", "a word grows too long");
+		return;
+	}
 	if (c >= BR_OPEN && c <= BR_CLOSE)
 		c = '?';
 	if (!quoted && !w->single)

@@ -24,6 +24,8 @@
 #define SH_MAX_COMMANDS 4096   /* simple commands in one script */
 #define SH_MAX_FIELDS 1024     /* fields one word may expand to */
 #define SH_MAX_INPUT (1 << 20) /* bytes */
+#define SH_MAX_VALUE (1 << 16) /* bytes of a variable the parser keeps: a=$a$a doubles */
+#define SH_MAX_WORD (1 << 20)  /* bytes of one word after expansion */
 
 struct sh_word {
 	char *text;          /* after quote removal and known expansions */

@@ -83,6 +83,8 @@ int main(void)
 	verdict_is("echo 'unterminated", RISK_MODERATE, "syntax");
 	verdict_is("find / -name '*.tmp' -delete", RISK_HIGH, "matching files only");
 	verdict_is("sh -c 'sh -c \"sh -c \\\"sh -c ls\\\"\"'", RISK_SAFE, NULL);
+	verdict_is("sh -c 'rm -rf $1' x /", RISK_CRITICAL, "rm destroys /");
+	verdict_is("sh -c 'rm -rf $1' x '/;'", RISK_MODERATE, "known only when it runs");  /* not substituted */
 	/* the highest reason comes first */
 	{
 		struct verdict v;

@@ -177,6 +177,17 @@ int main(void)
 		free(big);
 	}
 	{
+		/* a=$a$a forty times would be 2^40 bytes: the value is dropped */
+		char line[2000] = "a=0123456789abcdef; ";
+		for (int i = 0; i < 40; i++)
+			strcat(line, "a=$a$a; ");
+		strcat(line, "echo $a");
+		struct sh_script *s = sh_parse(line, strlen(line));
+		const struct sh_cmd *last = &s->cmd[s->n - 1];
+		ok(last->argc == 2 && last->argv[1].dynamic, "a doubling variable becomes unknown, not 2^40 bytes");
+		sh_script_free(s);
+	}
+	{
 		struct sh_script *s = sh_parse("ls\0rm -rf /", 11);
 		ok(s->n == 0 && strstr(s->error, "NUL"), "a NUL byte is refused");
 		sh_script_free(s);
