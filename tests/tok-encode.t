@@ -118,6 +118,9 @@ fails "an unknown pre-tokenizer is an error" 1 tok-encode -m "$tmp/bad" hi
 like "message names the pre_tokenizer" "$(cat "$tmp/err")" "pre_tokenizer"
 printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
 is "a minimal tokenizer.json works" "$(tok-encode -m "$tmp/bad" ab)" 2
+is "--chat TEXT is one more user message" "$(tok-encode -m "$SMOLLM2" --chat --system 'Be brief.' Hi there)" \
+	"$(tok-encode -m "$SMOLLM2" --chat --system 'Be brief.' --user 'Hi there')"
+fails "--chat with --lines is a usage error" 2 tok-encode -m "$SMOLLM2" --chat --lines
 ok "-V" tok-encode -V
 ok "-h" tok-encode -h
 like "usage line" "$(cat "$tmp/out")" '^usage: tok-encode'

@@ -17,7 +17,7 @@ static const char usage_text[] =
 	"usage: tok-encode -m MODEL [--special] [--bos|--no-bos] [--eos|--no-eos]\n"
 	"                  [--lines] [--pieces|--count] [TEXT ...]\n"
 	"       tok-encode -m MODEL --chat [--system S] [--user U] [--assistant A] ...\n"
-	"                  [--no-generation-prompt] [--new N] [--template FILE] [--pieces|--count]\n"
+	"                  [--no-generation-prompt] [--new N] [--template FILE] [--pieces|--count] [TEXT ...]\n"
 	"  -m, --model MODEL   GGUF file or model directory (default $LM_MODEL)\n"
 	"      --special       parse special tokens written in the text (<|im_start|> ...)\n"
 	"      --bos, --no-bos add / do not add the BOS token (default: as the model says)\n"
@@ -32,7 +32,8 @@ static const char usage_text[] =
 	"      --new N         only the tokens the last N messages add (KV reuse)\n"
 	"      --template FILE use this chat template (Jinja) instead of the model's\n"
 	"  -h, --help          this help;  -V, --version  the version\n"
-	"TEXT arguments are joined by one space; without them stdin is read.\n";
+	"TEXT arguments are joined by one space; without them stdin is read.\n"
+	"With --chat, TEXT is one more user message after the option messages.\n";
 
 struct opts {
 	const char *model;
@@ -110,8 +111,20 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		die_usage("--lines reads stdin: give no TEXT arguments");
 	if (!o->chat && (o->n_msgs || o->n_new || !o->gen_prompt || o->template_file))
 		die_usage("--system, --user, --assistant, --new, --template and --no-generation-prompt need --chat");
-	if (o->chat && (o->lines || o->special || optind < argc))
-		die_usage("--chat takes its messages from options or stdin: no TEXT, --lines or --special");
+	if (o->chat && (o->lines || o->special))
+		die_usage("--chat takes its messages from options or stdin: no --lines or --special");
+	if (o->chat && optind < argc) {
+		/* design.md's loop: `tok-encode --chat "TEXT"` is one more user message */
+		size_t len = 0;
+		for (int i = optind; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		char *text = xmalloc(len), *p = text;
+		for (int i = optind; i < argc; i++)
+			p += sprintf(p, "%s%s", i > optind ? " " : "", argv[i]);
+		add_msg(o, "user", text);
+		free(text);
+		optind = argc;
+	}
 	o->model = opt_model(o->model);
 }
 
