@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "constrain.h"
 #include "err.h"
 #include "gguf.h"
 #include "modelpath.h"
@@ -39,6 +40,7 @@ struct options {
 	const char *logprobs;    /* file, "-" = stderr, NULL = none */
 	uint32_t top_logprobs;
 	const char *prompt_ids;
+	bool constrain_json_cmd;  /* --constrain json-cmd */
 };
 
 static void usage(FILE *f)
@@ -46,7 +48,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: %s [-m MODEL] [--temperature T] [--top-k K] [--top-p P] [--min-p P]\n"
 		   "       [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
 		   "       [--repeat-last-n N] [--prompt-ids FILE] [--seed S] [-n N] [--ignore-eos]\n"
-		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K]\n"
+		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--constrain json-cmd]\n"
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
@@ -64,14 +66,15 @@ static void usage(FILE *f)
 		   "  --ignore-eos           do not stop on end-of-generation ids\n"
 		   "  --stop STR             stop when the text generated contains STR (repeatable)\n"
 		   "  --logprobs FILE        per-token log-probabilities to FILE (- = stderr)\n"
-		   "  --top-logprobs K       with --logprobs, also the K best alternatives (default 5)\n",
+		   "  --top-logprobs K       with --logprobs, also the K best alternatives (default 5)\n"
+		   "  --constrain json-cmd   only output that is valid JSON {\"cmd\": \"...\"}\n",
 		progname, progname);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -89,6 +92,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"stop", required_argument, NULL, STOP},
 		{"logprobs", required_argument, NULL, LOGP},
 		{"top-logprobs", required_argument, NULL, TOPLOGP},
+		{"constrain", required_argument, NULL, CONSTRAIN},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -125,6 +129,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case LOGP: o->logprobs = optarg; break;
 		case TOPLOGP: o->top_logprobs = (uint32_t)opt_int(optarg, 0, MAX_TOP_LOGPROBS, "top-logprobs"); break;
+		case CONSTRAIN:
+			if (strcmp(optarg, "json-cmd") != 0)
+				die_usage("--constrain: unknown shape '%s' (known: json-cmd)", optarg);
+			o->constrain_json_cmd = true;
+			break;
 		case 'h': usage(stdout); out_close(); exit(0);
 		case 'V': opt_version();
 		default: die_usage("unknown option (try -h)");
@@ -138,6 +147,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->model = NULL;
 	if (o->n_stop && !o->model)
 		die_usage("--stop needs the model's token texts: give -m MODEL");
+	if (o->constrain_json_cmd && !o->model)
+		die_usage("--constrain needs the model's token texts: give -m MODEL");
+	if (o->constrain_json_cmd && o->ignore_eos)
+		die_usage("--constrain ends on the end-of-sequence id: it excludes --ignore-eos");
 	if (!o->seeded && getrandom(&o->par.seed, sizeof o->par.seed, 0) != sizeof o->par.seed)
 		die("cannot get a random seed");
 }
@@ -210,6 +223,32 @@ static void write_logprobs(FILE *f, long long index, int32_t id, const struct lo
 		die("writing log-probabilities: %s", strerror(errno));
 }
 
+/* The JSON-shape constraint over the model's vocabulary: each token stands
+ * for the bytes it decodes to; special tokens stand for nothing and are
+ * never allowed (constrain.h). */
+static struct constraint *json_cmd_constraint(const struct vocab *v)
+{
+	const char **piece = xcalloc(v->n, sizeof *piece);
+	size_t *len = xcalloc(v->n, sizeof *len);
+	struct lmu_err e = {{0}};
+	struct constraint *c;
+
+	if (v->eos < 0)
+		die("--constrain: the model has no end-of-sequence token");
+	for (uint32_t i = 0; i < v->n; i++) {
+		if (vocab_is_special(v, (int32_t)i))
+			piece[i] = "";
+		else
+			piece[i] = vocab_piece(v, (int32_t)i, &len[i]);
+	}
+	c = constraint_new_json_cmd(piece, len, v->n, v->eos, &e);
+	if (!c)
+		die("--constrain: %s", e.msg);
+	free(piece);
+	free(len);
+	return c;
+}
+
 /* A binary frame of a 49152-id vocabulary is 192 KiB, three times a
  * default pipe's 64 KiB: lm-step would write it in pieces, waiting for
  * lm-sample to drain each one, at every token of the loop.  A pipe that
@@ -232,6 +271,8 @@ int main(int argc, char **argv)
 	struct gguf *g = NULL;
 	struct stop_matcher sm = {0};
 	FILE *lp = NULL;
+	struct constraint *cons = NULL;
+	float *masked = NULL;  /* (n_vocab) the frame's scores under the constraint */
 	int32_t top[MAX_TOP_LOGPROBS];
 	long long emitted = 0;
 	int r;
@@ -244,6 +285,10 @@ int main(int argc, char **argv)
 		if (!vocab_load_gguf(&v, g, &e))
 			die("%s: %s", path, e.msg);
 		free(path);
+	}
+	if (o.constrain_json_cmd) {
+		cons = json_cmd_constraint(&v);
+		masked = xcalloc(v.n, sizeof *masked);
 	}
 	widen_input_pipe();
 	sampler_init(&s, &o.par);
@@ -266,7 +311,20 @@ int main(int argc, char **argv)
 			break;
 		if (r < 0)
 			die("%s", e.msg);
-		int32_t id = sampler_sample(&s, fr.scores, fr.n_vocab);
+		const float *scores = fr.scores;
+		if (cons) {
+			if (fr.n_vocab != v.n)
+				die("logits frame at %s %llu: %u scores, but the vocabulary has %u tokens",
+				    fr.text ? "line" : "byte", (unsigned long long)fr.offset, fr.n_vocab, v.n);
+			if (o.max_tokens && o.max_tokens - emitted == CONSTRAIN_MAX_CLOSE) {
+				constraint_set_closing(cons, true);
+				warnx_("--constrain: %d tokens left: closing the JSON object early", CONSTRAIN_MAX_CLOSE);
+			}
+			memcpy(masked, fr.scores, (size_t)v.n * sizeof *masked);
+			constraint_mask(cons, masked);
+			scores = masked;
+		}
+		int32_t id = sampler_sample(&s, scores, fr.n_vocab);
 		if (id < 0)
 			die("logits frame at %s %llu: no finite score to choose from",
 			    fr.text ? "line" : "byte", (unsigned long long)fr.offset);
@@ -281,10 +339,14 @@ int main(int argc, char **argv)
 		}
 		if (lp)
 			write_logprobs(lp, emitted, id, &fr, o.top_logprobs, top);
+		if (cons && constraint_accept(cons, id) != 0)
+			die("--constrain: sampled id %d that the constraint does not allow", id);
 		if (!tok_write(stdout, &id, 1))
 			break;  /* downstream closed: a normal end */
 		sampler_accept(&s, id);
 		emitted++;
+		if (cons && constraint_complete(cons))
+			break;  /* only end-of-sequence can follow */
 	}
 	out_close();
 	if (lp && lp != stderr && fclose(lp) != 0)
@@ -292,6 +354,9 @@ int main(int argc, char **argv)
 	logits_frame_free(&fr);
 	sampler_free(&s);
 	free(sm.buf);
+	free(masked);
+	if (cons)
+		constraint_free(cons);
 	if (g) {
 		vocab_free(&v);
 		gguf_close(g);
