@@ -358,6 +358,72 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 	store_tile(acc, Y, ldy, R, C);
 }
 
+
+/* ---- 16-bit activations (quant_matmul_a16) ----
+ *
+ * One 32-block per step: the block's weight quants widened to 32 int16
+ * (offsets of Q4_0/Q5_0 removed), one VPDPWSSD against the 32 int16
+ * activation quants gives 16 exact int32 pair sums, converted and scaled
+ * by d_w*d_a into the float accumulator; Q4_1/Q5_1 add m_w*s_a in lane 1. */
+
+INLINE __m512i a16_weights(const enum ggml_type t, const uint8_t *w)
+{
+	if (t == GGML_Q8_0)
+		return _mm512_cvtepi8_epi16(_mm256_loadu_si256((const void *)(w + 2)));
+	const size_t qs = t == GGML_Q4_0 ? 2 : t == GGML_Q4_1 ? 4 : t == GGML_Q5_0 ? 6 : 8;
+	__m128i v = _mm_loadu_si128((const void *)(w + qs));
+	__m512i q = _mm512_and_si512(_mm512_cvtepu8_epi16(_mm256_set_m128i(_mm_srli_epi16(v, 4), v)),
+				     _mm512_set1_epi16(15));
+	if (t == GGML_Q5_0 || t == GGML_Q5_1)
+		q = _mm512_mask_add_epi16(q, (__mmask32)load32(w + (t == GGML_Q5_0 ? 2 : 4)), q, _mm512_set1_epi16(16));
+	if (t == GGML_Q4_0)
+		q = _mm512_sub_epi16(q, _mm512_set1_epi16(8));
+	if (t == GGML_Q5_0)
+		q = _mm512_sub_epi16(q, _mm512_set1_epi16(16));
+	return q;
+}
+
+INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+		     float *Y, int ldy, const int R, const int C)
+{
+	const size_t wsz = blk_bytes(t);
+	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1;
+	__m512 acc[MAXR][MAXC];
+
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (int i = 0; i < n / QK; i++) {
+		__m512i a[MAXC];
+		__m128 ds[MAXC];
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			const uint8_t *x = X + c * xs;
+			a[c] = _mm512_loadu_si512((const void *)(x + 64 * (size_t)i));
+			ds[c] = _mm_castpd_ps(_mm_load_sd((const double *)(x + 2 * (size_t)n + 8 * (size_t)i)));
+		}
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *w = W + r * rb + (size_t)i * wsz;
+			if ((i & 1) == 0)
+				prefetch_next_tile(w, rb, R, 2 * wsz);
+			__m512i q = a16_weights(t, w);
+			__m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(with_min ? (int)load32(w) : (int)*(const uint16_t *)w));
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++) {
+				__m512 s = _mm512_cvtepi32_ps(_mm512_dpwssd_epi32(_mm512_setzero_si512(), q, a[c]));
+				__m128 p = _mm_mul_ps(dm, ds[c]);  /* d_w*d_a, m_w*s_a */
+				acc[r][c] = _mm512_fmadd_ps(s, _mm512_broadcastss_ps(p), acc[r][c]);
+				if (with_min)
+					acc[r][c] = _mm512_mask_add_ps(acc[r][c], 2, acc[r][c], _mm512_castps128_ps512(p));
+			}
+		}
+	}
+	store_tile(acc, Y, ldy, R, C);
+}
+
 /* Four tile shapes and the matmul entry of one weight type. */
 #define TILE_ARGS const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs, float *Y, int ldy
 #define KERNEL(name, tile, type, RT, CT) \
@@ -385,6 +451,11 @@ KERNEL(mm_q8_0, tile_legacy, GGML_Q8_0, 4, 4)
 KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 4)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 4)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 4)
+KERNEL(mm16_q4_0, tile_a16, GGML_Q4_0, 4, 4)
+KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 4)
+KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 4)
+KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
+KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 4, 4)
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:
  * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
@@ -453,5 +524,8 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
 		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
-	}, act_q8
+	}, act_q8, {
+		[GGML_Q4_0] = mm16_q4_0, [GGML_Q4_1] = mm16_q4_1, [GGML_Q5_0] = mm16_q5_0,
+		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0,
+	}
 };

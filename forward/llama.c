@@ -160,9 +160,12 @@ void transformer_close(struct transformer *t)
 
 /* ---- the context ---- */
 
+/* Room for either activation copy of m's input (quant_act or 16-bit). */
 static size_t max_act_bytes(size_t cur, const struct matrix *m)
 {
 	size_t b = quant_act_row_bytes(m->type, m->n_in);
+	if (quant_a16_supported(m->type) && quant_a16_row_bytes((int)m->n_in) > b)
+		b = quant_a16_row_bytes((int)m->n_in);
 	return b > cur ? b : cur;
 }
 
@@ -369,11 +372,29 @@ struct step {
 	uint32_t unit;           /* rows are handed out in multiples of this */
 };
 
+/* How a product with weights of type t reads its activations:
+ * --quant-act: the 8-bit (or float) formats of quant_act_type();
+ * otherwise, exact: 16-bit quants for the legacy 32-block types, the float
+ * rows themselves for F32/F16/BF16 (quant_matmul's float kernels), and
+ * weight rows dequantized to float for the K-quants (ACT_FLOAT_ROWS). */
+enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2, ACT_FLOAT_ROWS = GGML_NTYPES + 3 };
+
+static int act_kind(const struct context *c, enum ggml_type t)
+{
+	if (c->quant_act)
+		return (int)quant_act_type(t);
+	if (quant_a16_supported(t))
+		return ACT_A16;
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
+		return ACT_FLOAT;
+	return ACT_FLOAT_ROWS;
+}
+
 static const uint8_t *xq_for(const struct context *c, const struct step *s, int m)
 {
-	/* matrices with the same activation type share one quantized copy */
+	/* matrices with the same activation format share one quantized copy */
 	for (int j = 0; j < m; j++)
-		if (quant_act_type(s->mats[j]->type) == quant_act_type(s->mats[m]->type))
+		if (act_kind(c, s->mats[j]->type) == act_kind(c, s->mats[m]->type))
 			return xq_for(c, s, j);
 	return c->xq[m];
 }
@@ -394,10 +415,15 @@ static void norm_quant(struct context *c, const struct step *s, int ith, int nth
 			rmsnorm(s->dst + (size_t)b * s->n, in, s->norm, s->n, c->t->hp.rms_eps);
 			in = s->dst + (size_t)b * s->n;
 		}
-		for (int m = 0; m < s->n_mats && c->quant_act; m++) {
+		for (int m = 0; m < s->n_mats; m++) {
 			uint8_t *q = (uint8_t *)xq_for(c, s, m);
-			if (q == c->xq[m])
-				quant_act_row(s->mats[m]->type, in, q + (size_t)b * c->xq_stride, s->n);
+			int kind = act_kind(c, s->mats[m]->type);
+			if (q != c->xq[m] || kind == ACT_FLOAT || kind == ACT_FLOAT_ROWS)
+				continue;
+			if (kind == ACT_A16)
+				quant_a16_row(in, q + (size_t)b * c->xq_stride, (int)s->n);
+			else
+				quant_act_row(s->mats[m]->type, in, q + (size_t)b * c->xq_stride, (int)s->n);
 		}
 	}
 }
@@ -407,7 +433,18 @@ static void product(const struct context *c, const struct mm_job *x, uint32_t nb
 		    float *row)
 {
 	const struct matrix *w = x->w;
-	if (c->quant_act) {
+	switch (act_kind(c, w->type)) {
+	case ACT_A16:
+		quant_matmul_a16(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
+				 (int)x->ldy, (int)r0, (int)r1);
+		return;
+	case ACT_FLOAT:  /* the float rows are the activations */
+		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xf, w->n_in * sizeof(float), (int)nb,
+			     x->y, (int)x->ldy, (int)r0, (int)r1);
+		return;
+	case ACT_FLOAT_ROWS:
+		break;
+	default:
 		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
 			     (int)x->ldy, (int)r0, (int)r1);
 		return;

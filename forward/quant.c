@@ -493,7 +493,7 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0} };
 
 static const struct quant_family *const families[] = {
 	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
@@ -550,4 +550,104 @@ void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		family->mm[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 	else
 		quant_matmul_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+}
+
+/* ---- 16-bit activations (quant.h) ---- */
+
+bool quant_a16_supported(enum ggml_type t)
+{
+	return t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q8_0;
+}
+
+size_t quant_a16_row_bytes(int n)
+{
+	return (size_t)n * 2 + (size_t)(n / QK) * 2 * sizeof(float);
+}
+
+/* Round x / d to the nearest integer (ties to even) in [-32767, 32767];
+ * NaN becomes -32767, as in q8(). */
+static int16_t q16(float x, float id)
+{
+	float q = nearbyintf(x * id);
+	return (int16_t)(q > 32767 ? 32767 : q >= -32767 ? q : -32767);
+}
+
+void quant_a16_row(const float *x, void *dst, int n)
+{
+	int16_t *q = dst;
+	float *ds = (float *)(q + n);
+
+	if (n < 0 || n % QK != 0)
+		die("quant_a16_row: a row of %d elements is not a whole number of 32-blocks", n);
+	for (int i = 0; i < n / QK; i++, x += QK, q += QK) {
+		float d = absmax(x, QK) / 32767, id = d != 0 ? 1 / d : 0;
+		int sum = 0;
+		for (int j = 0; j < QK; j++) {
+			q[j] = q16(x[j], id);
+			sum += q[j];
+		}
+		ds[2 * i] = d;
+		ds[2 * i + 1] = d * (float)sum;
+	}
+}
+
+/* Per block d_w*d_a*isum + m_w*s_a, isum exact in 32 bits (at most
+ * 32 * 128 * 32767 in magnitude); the bound as in dot_legacy(). */
+float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n, float *abssum)
+{
+	const uint8_t *w = wp;
+	const int16_t *qa = xq;
+	const float *ds = (const float *)(qa + n);
+	size_t wsize = ggml_type_size(t);
+	int off = t == GGML_Q8_0 ? 128 : 32;
+	float sum = 0, sabs = 0, dummy;
+
+	if (!abssum)
+		abssum = &dummy;
+	if (!quant_a16_supported(t))
+		die("quant: 16-bit activations do not pair with weight type %s", ggml_type_name(t) ? ggml_type_name(t) : "?");
+	for (int i = 0; i < n / QK; i++, w += wsize, qa += QK) {
+		float dw, mw;
+		int q[32];
+		int64_t isum = 0, iabs = 0;
+
+		legacy_quants(t, w, q, &dw, &mw);
+		for (int e = 0; e < QK; e++) {
+			isum += q[e] * qa[e];
+			iabs += (int64_t)(abs(q[e]) + off) * abs(qa[e]);
+		}
+		float scale = dw * ds[2 * i];
+		sum += scale * (float)isum;
+		sabs += fabsf(scale) * (float)iabs;
+		if (mw != 0) {
+			float ms = mw * ds[2 * i + 1];
+			sum += ms;
+			sabs += fabsf(ms);
+		}
+	}
+	*abssum = sabs;
+	return sum;
+}
+
+void quant_matmul_a16_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
+			  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	check_row("quant_matmul_a16_ref", t, n);
+	for (int b = 0; b < nb; b++)
+		for (int r = r0; r < r1; r++)
+			Y[(size_t)b * ldy + r] = quant_dot_a16_ref(t, (const uint8_t *)W + (size_t)r * row_bytes,
+								   (const uint8_t *)xq + (size_t)b * xq_stride, n, NULL);
+}
+
+void quant_matmul_a16(enum ggml_type t, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	check_row("quant_matmul_a16", t, n);
+	if (!quant_a16_supported(t))
+		die("quant: 16-bit activations do not pair with weight type %s", ggml_type_name(t));
+	pthread_once(&family_once, family_choose);
+	if (family->mm16[t])
+		family->mm16[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+	else
+		quant_matmul_a16_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 }
