@@ -92,8 +92,8 @@ static inline void kq_scale_min(const uint8_t *b, int j, int *sc, int *m)
  * it. */
 float quant_dot_ref(enum ggml_type wtype, const void *w, const void *xq, int n, float *abssum);
 
-/* The same for 16-bit activations (one row of quant_a16_row()); n
- * elements, so the row's (d, s) pairs start at byte 2n. */
+/* The same for 16-bit activations (one row of quant_a16_row(), n
+ * elements). */
 float quant_dot_a16_ref(enum ggml_type wtype, const void *w, const void *xq, int n, float *abssum);
 
 /* A matmul kernel of one family for one weight type: the contract of

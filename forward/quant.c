@@ -559,9 +559,23 @@ bool quant_a16_supported(enum ggml_type t)
 	return t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q8_0;
 }
 
+/* Blocks go in pairs (a row with an odd count gets a zero block): the
+ * 64 quants of blocks 2p, 2p+1 are stored as the first halves of both
+ * blocks, then the second halves, which is the order a SIMD kernel gets
+ * when it widens the 16 nibble bytes of two weight blocks at once. */
+static int a16_pairs(int n)
+{
+	return (n / QK + 1) / 2;
+}
+
+static size_t a16_index(int blk, int e)
+{
+	return (size_t)(blk / 2) * 64 + (e >= 16 ? 32 : 0) + (size_t)(blk % 2) * 16 + (size_t)(e % 16);
+}
+
 size_t quant_a16_row_bytes(int n)
 {
-	return (size_t)n * 2 + (size_t)(n / QK) * 2 * sizeof(float);
+	return (size_t)a16_pairs(n) * (128 + 4 * sizeof(float));
 }
 
 /* Round x / d to the nearest integer (ties to even) in [-32767, 32767];
@@ -575,19 +589,26 @@ static int16_t q16(float x, float id)
 void quant_a16_row(const float *x, void *dst, int n)
 {
 	int16_t *q = dst;
-	float *ds = (float *)(q + n);
+	float *ds;
 
 	if (n < 0 || n % QK != 0)
 		die("quant_a16_row: a row of %d elements is not a whole number of 32-blocks", n);
-	for (int i = 0; i < n / QK; i++, x += QK, q += QK) {
+	ds = (float *)(q + 64 * a16_pairs(n));
+	for (int i = 0; i < n / QK; i++, x += QK) {
 		float d = absmax(x, QK) / 32767, id = d != 0 ? 1 / d : 0;
 		int sum = 0;
-		for (int j = 0; j < QK; j++) {
-			q[j] = q16(x[j], id);
-			sum += q[j];
+		for (int e = 0; e < QK; e++) {
+			int16_t v = q16(x[e], id);
+			q[a16_index(i, e)] = v;
+			sum += v;
 		}
 		ds[2 * i] = d;
 		ds[2 * i + 1] = d * (float)sum;
+	}
+	if (n / QK % 2) {  /* the zero block that completes the last pair */
+		for (int e = 0; e < QK; e++)
+			q[a16_index(n / QK, e)] = 0;
+		ds[n / QK * 2] = ds[n / QK * 2 + 1] = 0;
 	}
 }
 
@@ -597,7 +618,7 @@ float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n,
 {
 	const uint8_t *w = wp;
 	const int16_t *qa = xq;
-	const float *ds = (const float *)(qa + n);
+	const float *ds = (const float *)(qa + 64 * a16_pairs(n));
 	size_t wsize = ggml_type_size(t);
 	int off = t == GGML_Q8_0 ? 128 : 32;
 	float sum = 0, sabs = 0, dummy;
@@ -606,15 +627,16 @@ float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n,
 		abssum = &dummy;
 	if (!quant_a16_supported(t))
 		die("quant: 16-bit activations do not pair with weight type %s", ggml_type_name(t) ? ggml_type_name(t) : "?");
-	for (int i = 0; i < n / QK; i++, w += wsize, qa += QK) {
+	for (int i = 0; i < n / QK; i++, w += wsize) {
 		float dw, mw;
 		int q[32];
 		int64_t isum = 0, iabs = 0;
 
 		legacy_quants(t, w, q, &dw, &mw);
 		for (int e = 0; e < QK; e++) {
-			isum += q[e] * qa[e];
-			iabs += (int64_t)(abs(q[e]) + off) * abs(qa[e]);
+			int a = qa[a16_index(i, e)];
+			isum += q[e] * a;
+			iabs += (int64_t)(abs(q[e]) + off) * abs(a);
 		}
 		float scale = dw * ds[2 * i];
 		sum += scale * (float)isum;

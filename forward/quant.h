@@ -72,7 +72,9 @@ void quant_matmul_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int
  * (relative error below 2e-5 of the block's largest value, far under the
  * rounding of the weights themselves), so the products are integer dot
  * products (VPDPWSSD) that still agree with float activations.  A row of n
- * elements is stored as n int16 quants, then n/32 pairs (d, s) of floats,
+ * elements is stored as int16 quants by pairs of blocks (128 bytes: the
+ * first 16 of each block, then the last 16 of each; an odd block count is
+ * completed by a zero block), then per block (d, s) as floats,
  * s = d * sum of the block's quants (for the mins of Q4_1/Q5_1). */
 bool quant_a16_supported(enum ggml_type wtype);
 size_t quant_a16_row_bytes(int n);               /* n a multiple of 32 */

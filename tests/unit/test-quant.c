@@ -515,6 +515,12 @@ static void *rand_a16(int n, int nb, size_t *stride)
 	return p;
 }
 
+/* Position of quant e of block b in an A16 row (quant.h). */
+static int a16_at(int b, int e)
+{
+	return b / 2 * 64 + (e >= 16 ? 32 : 0) + b % 2 * 16 + e % 16;
+}
+
 static void test_a16_quant(void)
 {
 	enum { N = 256 };
@@ -525,6 +531,7 @@ static void test_a16_quant(void)
 	int bad = 0, badsum = 0, range = 0;
 
 	ok(quant_a16_row_bytes(N) == 2 * N + 8 * N / 32, "A16 row bytes: 2 per element + (d, s) per block");
+	ok(quant_a16_row_bytes(96) == 2 * 128 + 8 * 4, "A16 row bytes: an odd block count is completed by a block");
 	for (int i = 0; i < N; i++)
 		x[i] = frand(-5, 5);
 	for (int i = 64; i < 96; i++)
@@ -533,11 +540,11 @@ static void test_a16_quant(void)
 	for (int b = 0; b < N / 32; b++) {
 		int sum = 0, amax = 0;
 		for (int j = 0; j < 32; j++) {
-			int e = 32 * b + j;
-			if (fabsf(q[e] * ds[2 * b] - x[e]) > 0.5f * ds[2 * b] * (1 + 1e-6f))
+			int e = 32 * b + j, v = q[a16_at(b, j)];
+			if (fabsf(v * ds[2 * b] - x[e]) > 0.5f * ds[2 * b] * (1 + 1e-6f))
 				bad++;
-			sum += q[e];
-			amax = abs(q[e]) > amax ? abs(q[e]) : amax;
+			sum += v;
+			amax = abs(v) > amax ? abs(v) : amax;
 		}
 		if (ds[2 * b + 1] != ds[2 * b] * (float)sum)
 			badsum++;
@@ -548,6 +555,14 @@ static void test_a16_quant(void)
 	ok(badsum == 0 && range == 0, "A16 s = d * sum(q); the largest |q| of a block is 32767, a zero block is 0");
 	/* the step is amax/32767: relative error of the largest value < 2e-5 */
 	ok(ds[0] > 0 && ds[0] < 5.0f / 32767 * 1.0001f && ds[4] == 0, "A16 scale = amax / 32767");
+	memset(buf, 0x55, sizeof buf);
+	quant_a16_row(x, buf, 96);
+	int pad = 0;
+	for (int j = 0; j < 32; j++)
+		pad += q[a16_at(3, j)] != 0;
+	ds = (float *)(q + 128);
+	ok(pad == 0 && ds[6] == 0 && ds[7] == 0,
+	   "A16 the block completing an odd row is zero");
 }
 
 /* Reference against the product of dequantized weights and the float
