@@ -14,6 +14,15 @@
  * short enough not to steal a shared machine's cores when idle. */
 #define SPIN 20000
 
+/* Tell the core a spin-wait is going on (x86 PAUSE): the loop then yields
+ * the pipeline to a sibling and does not flood the memory system. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 struct pool {
 	int n;                  /* threads, including the caller */
 	pthread_t *threads;     /* (n - 1) workers */
@@ -44,8 +53,10 @@ static void *worker(void *argp)
 		unsigned g;
 		int spins = 0;
 		while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-		       !atomic_load(&p->quit) && spins < SPIN)
+		       !atomic_load(&p->quit) && spins < SPIN) {
 			spins++;
+			cpu_relax();
+		}
 		if (g == seen && !atomic_load(&p->quit)) {
 			pthread_mutex_lock(&p->mu);
 			p->sleepers++;
@@ -105,7 +116,7 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 	fn(arg, 0, p->n);
 
 	for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) && spins < SPIN; spins++)
-		;
+		cpu_relax();
 	if (atomic_load_explicit(&p->pending, memory_order_acquire)) {
 		pthread_mutex_lock(&p->mu);
 		p->caller_waiting = 1;

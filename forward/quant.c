@@ -90,8 +90,8 @@ static int8_t q8(float x, float id)
 static float absmax(const float *x, int n)
 {
 	float m = 0;
-	for (int i = 0; i < n; i++)
-		m = fmaxf(m, fabsf(x[i]));
+	for (int i = 0; i < n; i++)  /* not fmaxf(): a libm call; a NaN is skipped alike */
+		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
 	return m;
 }
 
