@@ -25,6 +25,8 @@
  * a few microseconds of repeated work instead of one more synchronisation
  * of the pool per product. */
 #define PRE_ROWS 4
+/* Largest rotated part of a head (real models: 64 to 256). */
+#define MAX_ROT 1024
 
 /* ---- opening the model ---- */
 
@@ -116,6 +118,8 @@ struct transformer *transformer_from_gguf(struct gguf *g)
 		die("%s", e.msg);
 	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
 
+	if (hp->n_rot > MAX_ROT)
+		die("%s: rope.dimension_count %u is larger than %u", g->path, hp->n_rot, MAX_ROT);
 	matrix_get(g, &w->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab);
 	w->output_norm = vector_get(g, "output_norm.weight", hp->n_embd);
 	if (hp->tied_output)
@@ -277,7 +281,7 @@ static inline float hsum(v8 v)
 	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-static float dot(const float *a, const float *b, uint32_t n)
+static inline __attribute__((always_inline)) float dot(const float *a, const float *b, uint32_t n)
 {
 	v8 acc0 = {0}, acc1 = {0};
 	uint32_t i = 0;
@@ -326,14 +330,21 @@ static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, floa
 
 /* RoPE, NORM pairing (GGUF llama weights, formats.md 4.3): pair i is
  * (x[2i], x[2i+1]), rotated by the angle pos * inv_freq[i]. */
-static void rope(float *x, uint32_t pos, const float *inv_freq, uint32_t n_rot)
+static void rope_angles(float *cs, float *sn, uint32_t pos, const float *inv_freq, uint32_t n_rot)
 {
 	for (uint32_t i = 0; i < n_rot / 2; i++) {
 		float theta = (float)pos * inv_freq[i];
-		float cs = (float)cos(theta), sn = (float)sin(theta);
+		cs[i] = (float)cos(theta), sn[i] = (float)sin(theta);
+	}
+}
+
+/* the angles of one position are computed once for all its heads */
+static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot)
+{
+	for (uint32_t i = 0; i < n_rot / 2; i++) {
 		float a = x[2 * i], b = x[2 * i + 1];
-		x[2 * i] = a * cs - b * sn;
-		x[2 * i + 1] = a * sn + b * cs;
+		x[2 * i] = a * cs[i] - b * sn[i];
+		x[2 * i + 1] = a * sn[i] + b * cs[i];
 	}
 }
 
@@ -542,10 +553,13 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 			case POST_NONE:
 				break;
 			case POST_ROPE_Q: /* rows r0..r1 are whole heads (unit = head_dim) */
-			case POST_ROPE_K:
+			case POST_ROPE_K: {
+				float cs[MAX_ROT / 2], sn[MAX_ROT / 2];
+				rope_angles(cs, sn, s->pos0 + b, c->t->w.inv_freq, hp->n_rot);
 				for (uint32_t r = r0; r < r1; r += hp->head_dim)
-					rope(y + r, s->pos0 + b, c->t->w.inv_freq, hp->n_rot);
+					rope(y + r, cs, sn, hp->n_rot);
 				break;
+			}
 			case POST_RESIDUAL: /* x += y */
 				for (uint32_t r = r0; r < r1; r++)
 					c->x[(size_t)b * hp->n_embd + r] += y[r];
@@ -597,7 +611,12 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 		for (uint32_t t = 0; t < n_keys; t++) {
 			const float *v = vc + (size_t)t * kv_dim + kvh * hd;
 			float a = att[t] / sum;
-			for (uint32_t i = 0; i < hd; i++)
+			uint32_t i = 0;
+			for (; i + 8 <= hd; i += 8) {  /* 8 lanes at a time, as dot() */
+				v8 o = load8(out + i) + a * load8(v + i);
+				memcpy(out + i, &o, sizeof o);
+			}
+			for (; i < hd; i++)
 				out[i] += a * v[i];
 		}
 	}
