@@ -92,6 +92,10 @@ static inline void kq_scale_min(const uint8_t *b, int j, int *sc, int *m)
  * it. */
 float quant_dot_ref(enum ggml_type wtype, const void *w, const void *xq, int n, float *abssum);
 
+/* The same for 16-bit activations (one row of quant_a16_row(), n
+ * elements). */
+float quant_dot_a16_ref(enum ggml_type wtype, const void *w, const void *xq, int n, float *abssum);
+
 /* A matmul kernel of one family for one weight type: the contract of
  * quant_matmul(). */
 typedef void quant_matmul_fn(const void *W, size_t row_bytes, int n,
@@ -122,6 +126,9 @@ struct quant_family {
 	/* Activation quantization to Q8_0, Q8_1 or Q8_K (act), bit for bit
 	 * the scalar one; NULL: the scalar one serves. */
 	void (*act)(enum ggml_type act, const float *x, void *dst, int n);
+	/* Products with 16-bit activations (quant_matmul_a16); NULL: the
+	 * reference serves. */
+	quant_matmul_fn *mm16[GGML_NTYPES];
 };
 
 extern const struct quant_family quant_family_scalar, quant_family_avx2, quant_family_avx512;

@@ -20,6 +20,13 @@
 #define MAX_BATCH 256
 /* Positions whose logits are computed as one matrix with --all-logits. */
 #define LOGIT_ROWS 32
+/* Batches of at most this many positions (decode) are normed and
+ * quantized by every thread for itself inside the product that reads them:
+ * a few microseconds of repeated work instead of one more synchronisation
+ * of the pool per product. */
+#define PRE_ROWS 4
+/* Largest rotated part of a head (real models: 64 to 256). */
+#define MAX_ROT 1024
 
 /* ---- opening the model ---- */
 
@@ -111,6 +118,8 @@ struct transformer *transformer_from_gguf(struct gguf *g)
 		die("%s", e.msg);
 	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
 
+	if (hp->n_rot > MAX_ROT)
+		die("%s: rope.dimension_count %u is larger than %u", g->path, hp->n_rot, MAX_ROT);
 	matrix_get(g, &w->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab);
 	w->output_norm = vector_get(g, "output_norm.weight", hp->n_embd);
 	if (hp->tied_output)
@@ -160,9 +169,12 @@ void transformer_close(struct transformer *t)
 
 /* ---- the context ---- */
 
+/* Room for either activation copy of m's input (quant_act or 16-bit). */
 static size_t max_act_bytes(size_t cur, const struct matrix *m)
 {
 	size_t b = quant_act_row_bytes(m->type, m->n_in);
+	if (quant_a16_supported(m->type) && quant_a16_row_bytes((int)m->n_in) > b)
+		b = quant_a16_row_bytes((int)m->n_in);
 	return b > cur ? b : cur;
 }
 
@@ -216,6 +228,8 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->xq_stride = (stride + 63) & ~(size_t)63;
 	for (int i = 0; i < 3; i++)
 		c->xq[i] = xcalloc(mb, c->xq_stride);
+	c->pxf = xcalloc((size_t)pool_size(c->pool) * PRE_ROWS * c->wrow_len, sizeof(float));
+	c->pxq = xcalloc((size_t)pool_size(c->pool) * 3 * PRE_ROWS, c->xq_stride);
 	return c;
 }
 
@@ -239,6 +253,8 @@ void context_free(struct context *c)
 	free(c->logits);
 	for (int i = 0; i < 3; i++)
 		free(c->xq[i]);
+	free(c->pxf);
+	free(c->pxq);
 	free(c);
 }
 
@@ -265,7 +281,7 @@ static inline float hsum(v8 v)
 	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-static float dot(const float *a, const float *b, uint32_t n)
+static inline __attribute__((always_inline)) float dot(const float *a, const float *b, uint32_t n)
 {
 	v8 acc0 = {0}, acc1 = {0};
 	uint32_t i = 0;
@@ -314,14 +330,21 @@ static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, floa
 
 /* RoPE, NORM pairing (GGUF llama weights, formats.md 4.3): pair i is
  * (x[2i], x[2i+1]), rotated by the angle pos * inv_freq[i]. */
-static void rope(float *x, uint32_t pos, const float *inv_freq, uint32_t n_rot)
+static void rope_angles(float *cs, float *sn, uint32_t pos, const float *inv_freq, uint32_t n_rot)
 {
 	for (uint32_t i = 0; i < n_rot / 2; i++) {
 		float theta = (float)pos * inv_freq[i];
-		float cs = (float)cos(theta), sn = (float)sin(theta);
+		cs[i] = (float)cos(theta), sn[i] = (float)sin(theta);
+	}
+}
+
+/* the angles of one position are computed once for all its heads */
+static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot)
+{
+	for (uint32_t i = 0; i < n_rot / 2; i++) {
 		float a = x[2 * i], b = x[2 * i + 1];
-		x[2 * i] = a * cs - b * sn;
-		x[2 * i + 1] = a * sn + b * cs;
+		x[2 * i] = a * cs[i] - b * sn[i];
+		x[2 * i + 1] = a * sn[i] + b * cs[i];
 	}
 }
 
@@ -367,15 +390,65 @@ struct step {
 	struct mm_job jobs[3];
 	int n_jobs;
 	uint32_t unit;           /* rows are handed out in multiples of this */
+	/* MATMUL with pre: every thread first norms src (ld n) with norm
+	 * (unless NULL) and quantizes it for each job's matrix into its own
+	 * buffers (c->pxf, c->pxq), which then replace the jobs' xf and xq */
+	bool pre;
 };
+
+/* How a product with weights of type t reads its activations:
+ * --quant-act: the 8-bit (or float) formats of quant_act_type();
+ * otherwise, exact: 16-bit quants for the legacy 32-block types, the float
+ * rows themselves for F32/F16/BF16 (quant_matmul's float kernels), and
+ * weight rows dequantized to float for the K-quants (ACT_FLOAT_ROWS). */
+enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2, ACT_FLOAT_ROWS = GGML_NTYPES + 3 };
+
+static int act_kind(const struct context *c, enum ggml_type t)
+{
+	if (c->quant_act)
+		return (int)quant_act_type(t);
+	if (quant_a16_supported(t))
+		return ACT_A16;
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
+		return ACT_FLOAT;
+	return ACT_FLOAT_ROWS;
+}
+
+/* Matrices with the same activation format share one quantized copy:
+ * the first of mats[0..m] with the format of mats[m]. */
+static int xq_share(const struct context *c, const struct matrix *const *mats, int m)
+{
+	for (int j = 0; j < m; j++)
+		if (act_kind(c, mats[j]->type) == act_kind(c, mats[m]->type))
+			return j;
+	return m;
+}
 
 static const uint8_t *xq_for(const struct context *c, const struct step *s, int m)
 {
-	/* matrices with the same activation type share one quantized copy */
-	for (int j = 0; j < m; j++)
-		if (quant_act_type(s->mats[j]->type) == quant_act_type(s->mats[m]->type))
-			return xq_for(c, s, j);
-	return c->xq[m];
+	return c->xq[xq_share(c, s->mats, m)];
+}
+
+/* Norm row `in` (n elements) with norm (unless NULL) into f, and quantize
+ * the result for each of mats[0..n_mats) into q[m] (shared copies
+ * written once); returns the float row. */
+static const float *norm_quant_row(const struct context *c, const float *in, float *f, const float *norm, uint32_t n,
+				   const struct matrix *const *mats, int n_mats, uint8_t *const *q)
+{
+	if (norm) {
+		rmsnorm(f, in, norm, n, c->t->hp.rms_eps);
+		in = f;
+	}
+	for (int m = 0; m < n_mats; m++) {
+		int kind = act_kind(c, mats[m]->type);
+		if (xq_share(c, mats, m) != m || kind == ACT_FLOAT || kind == ACT_FLOAT_ROWS)
+			continue;
+		if (kind == ACT_A16)
+			quant_a16_row(in, q[m], (int)n);
+		else
+			quant_act_row(mats[m]->type, in, q[m], (int)n);
+	}
+	return in;
 }
 
 static void share(uint32_t total, int ith, int nth, uint32_t *lo, uint32_t *hi)
@@ -389,16 +462,11 @@ static void norm_quant(struct context *c, const struct step *s, int ith, int nth
 	uint32_t b0, b1;
 	share(s->nb, ith, nth, &b0, &b1);
 	for (uint32_t b = b0; b < b1; b++) {
-		const float *in = s->src + (size_t)b * s->n;
-		if (s->norm) {
-			rmsnorm(s->dst + (size_t)b * s->n, in, s->norm, s->n, c->t->hp.rms_eps);
-			in = s->dst + (size_t)b * s->n;
-		}
-		for (int m = 0; m < s->n_mats && c->quant_act; m++) {
-			uint8_t *q = (uint8_t *)xq_for(c, s, m);
-			if (q == c->xq[m])
-				quant_act_row(s->mats[m]->type, in, q + (size_t)b * c->xq_stride, s->n);
-		}
+		uint8_t *q[3];
+		for (int m = 0; m < 3; m++)
+			q[m] = c->xq[m] + (size_t)b * c->xq_stride;
+		norm_quant_row(c, s->src + (size_t)b * s->n, s->dst + (size_t)b * s->n, s->norm, s->n, s->mats, s->n_mats,
+			       q);
 	}
 }
 
@@ -407,7 +475,18 @@ static void product(const struct context *c, const struct mm_job *x, uint32_t nb
 		    float *row)
 {
 	const struct matrix *w = x->w;
-	if (c->quant_act) {
+	switch (act_kind(c, w->type)) {
+	case ACT_A16:
+		quant_matmul_a16(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
+				 (int)x->ldy, (int)r0, (int)r1);
+		return;
+	case ACT_FLOAT:  /* the float rows are the activations */
+		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xf, w->n_in * sizeof(float), (int)nb,
+			     x->y, (int)x->ldy, (int)r0, (int)r1);
+		return;
+	case ACT_FLOAT_ROWS:
+		break;
+	default:
 		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
 			     (int)x->ldy, (int)r0, (int)r1);
 		return;
@@ -431,12 +510,33 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 	const struct hparams *hp = &c->t->hp;
 	uint32_t units = 0, u0, u1, base = 0;
 	int n_share = s->jobs[0].post == POST_SWIGLU ? 1 : s->n_jobs;
+	struct mm_job jobs[3];
+
+	memcpy(jobs, s->jobs, sizeof jobs);
+	if (s->pre) {
+		float *f = c->pxf + (size_t)ith * PRE_ROWS * c->wrow_len;
+		uint8_t *q0 = c->pxq + (size_t)ith * 3 * PRE_ROWS * c->xq_stride;
+		const uint8_t *xq[3];
+		for (int m = 0; m < s->n_mats; m++)
+			xq[m] = q0 + (size_t)xq_share(c, s->mats, m) * PRE_ROWS * c->xq_stride;
+		for (uint32_t b = 0; b < s->nb; b++) {
+			uint8_t *q[3];
+			for (int m = 0; m < 3; m++)
+				q[m] = q0 + ((size_t)m * PRE_ROWS + b) * c->xq_stride;
+			norm_quant_row(c, s->src + (size_t)b * s->n, f + (size_t)b * s->n, s->norm, s->n, s->mats,
+				       s->n_mats, q);
+		}
+		for (int j = 0; j < s->n_jobs; j++) {
+			jobs[j].xf = s->norm ? f : s->src;
+			jobs[j].xq = xq[j];
+		}
+	}
 
 	for (int j = 0; j < n_share; j++)
 		units += (s->jobs[j].w->n_out + s->unit - 1) / s->unit;
 	share(units, ith, nth, &u0, &u1);
 	for (int j = 0; j < n_share; j++) {
-		const struct mm_job *jb = &s->jobs[j];
+		const struct mm_job *jb = &jobs[j];
 		uint32_t first = base, last = base + (jb->w->n_out + s->unit - 1) / s->unit;
 		uint32_t lo = u0 > first ? u0 : first, hi = u1 < last ? u1 : last;
 		base = last;
@@ -446,17 +546,20 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 		if (r1 > jb->w->n_out)
 			r1 = jb->w->n_out;
 		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++)
-			product(c, &s->jobs[k], s->nb, r0, r1, c->wrow + (size_t)ith * c->wrow_len);
+			product(c, &jobs[k], s->nb, r0, r1, c->wrow + (size_t)ith * c->wrow_len);
 		for (uint32_t b = 0; b < s->nb; b++) {
 			float *y = jb->y + b * jb->ldy;
 			switch (jb->post) {
 			case POST_NONE:
 				break;
 			case POST_ROPE_Q: /* rows r0..r1 are whole heads (unit = head_dim) */
-			case POST_ROPE_K:
+			case POST_ROPE_K: {
+				float cs[MAX_ROT / 2], sn[MAX_ROT / 2];
+				rope_angles(cs, sn, s->pos0 + b, c->t->w.inv_freq, hp->n_rot);
 				for (uint32_t r = r0; r < r1; r += hp->head_dim)
-					rope(y + r, s->pos0 + b, c->t->w.inv_freq, hp->n_rot);
+					rope(y + r, cs, sn, hp->n_rot);
 				break;
+			}
 			case POST_RESIDUAL: /* x += y */
 				for (uint32_t r = r0; r < r1; r++)
 					c->x[(size_t)b * hp->n_embd + r] += y[r];
@@ -508,7 +611,12 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 		for (uint32_t t = 0; t < n_keys; t++) {
 			const float *v = vc + (size_t)t * kv_dim + kvh * hd;
 			float a = att[t] / sum;
-			for (uint32_t i = 0; i < hd; i++)
+			uint32_t i = 0;
+			for (; i + 8 <= hd; i += 8) {  /* 8 lanes at a time, as dot() */
+				v8 o = load8(out + i) + a * load8(v + i);
+				memcpy(out + i, &o, sizeof o);
+			}
+			for (; i < hd; i++)
 				out[i] += a * v[i];
 		}
 	}
@@ -546,6 +654,30 @@ static const float *prepare(struct context *c, uint32_t nb, const float *src, fl
 	return norm ? dst : src;
 }
 
+/* Run the product step s (jobs filled but for their inputs) on nb rows
+ * of src (ld n) normed with norm (unless NULL; into dst) and quantized for
+ * each job's matrix: for few rows inside the product step itself (s->pre),
+ * else as a step of its own first. */
+static void matmul_step(struct context *c, struct step *s, const float *src, float *dst, const float *norm,
+			uint32_t n)
+{
+	s->src = src, s->dst = dst, s->norm = norm, s->n = n, s->n_mats = s->n_jobs;
+	for (int j = 0; j < s->n_jobs; j++)
+		s->mats[j] = s->jobs[j].w;
+	if (s->nb <= PRE_ROWS && pool_size(c->pool) > 1) {
+		s->pre = true;
+	} else {
+		const uint8_t *xq[3];
+		const float *xf = prepare(c, s->nb, src, dst, norm, n, s->mats[0], s->n_jobs > 1 ? s->mats[1] : NULL,
+					  s->n_jobs > 2 ? s->mats[2] : NULL, xq);
+		for (int j = 0; j < s->n_jobs; j++) {
+			s->jobs[j].xf = xf;
+			s->jobs[j].xq = xq[j];
+		}
+	}
+	run_step(c, s);
+}
+
 /* ---- the forward pass ---- */
 
 /* Run the transformer layers over nb positions starting at pos0, whose
@@ -556,8 +688,6 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 	const struct transformer *t = c->t;
 	const struct hparams *hp = &t->hp;
 	uint32_t n_embd = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-	const uint8_t *xq[3];
-	const float *xf;
 
 	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
 	for (uint32_t b = 0; b < nb; b++) {
@@ -571,41 +701,35 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 		float *k = c->k_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
 		float *v = c->v_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
 
-		/* attention norm: xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv */
-		xf = prepare(c, nb, c->x, c->xb, lw->attn_norm, n_embd, &lw->wq, &lw->wk, &lw->wv, xq);
-
-		/* projections: q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T
+		/* attention norm: xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv;
+		 * projections: q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T
 		 * written straight into the cache; RoPE on q and k, whole heads per thread */
 		struct step qkv = {.kind = MATMUL, .nb = nb, .pos0 = pos0, .unit = hp->head_dim, .n_jobs = 3,
-				   .jobs = {{&lw->wq, xf, xq[0], c->q, q_dim, POST_ROPE_Q},
-					    {&lw->wk, xf, xq[1], k, kv_dim, POST_ROPE_K},
-					    {&lw->wv, xf, xq[2], v, kv_dim, POST_NONE}}};
-		run_step(c, &qkv);
+				   .jobs = {{.w = &lw->wq, .y = c->q, .ldy = q_dim, .post = POST_ROPE_Q},
+					    {.w = &lw->wk, .y = k, .ldy = kv_dim, .post = POST_ROPE_K},
+					    {.w = &lw->wv, .y = v, .ldy = kv_dim, .post = POST_NONE}}};
+		matmul_step(c, &qkv, c->x, c->xb, lw->attn_norm, n_embd);
 
 		/* attention: att_out (nb, q_dim), query head h reads KV head h / (n_head / n_head_kv) */
 		struct step att = {.kind = ATTENTION, .nb = nb, .pos0 = pos0, .layer = l};
 		run_step(c, &att);
 
 		/* output projection and residual: x += att_out Wo^T */
-		xf = prepare(c, nb, c->att_out, NULL, NULL, q_dim, &lw->wo, NULL, NULL, xq);
 		struct step out = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
-				   .jobs = {{&lw->wo, xf, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
-		run_step(c, &out);
+				   .jobs = {{.w = &lw->wo, .y = c->tmp, .ldy = n_embd, .post = POST_RESIDUAL}}};
+		matmul_step(c, &out, c->att_out, NULL, NULL, q_dim);
 
-		/* feed-forward norm: xb = rmsnorm(x) * ffn_norm, quantized for Wgate, Wup */
-		xf = prepare(c, nb, c->x, c->xb, lw->ffn_norm, n_embd, &lw->w_gate, &lw->w_up, NULL, xq);
-
-		/* SwiGLU: hb (nb, n_ff) = silu(xb Wgate^T) * (xb Wup^T) */
+		/* feed-forward norm: xb = rmsnorm(x) * ffn_norm, quantized for Wgate, Wup;
+		 * SwiGLU: hb (nb, n_ff) = silu(xb Wgate^T) * (xb Wup^T) */
 		struct step ffn = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 2,
-				   .jobs = {{&lw->w_gate, xf, xq[0], c->hb, hp->n_ff, POST_SWIGLU},
-					    {&lw->w_up, xf, xq[1], c->hb2, hp->n_ff, POST_NONE}}};
-		run_step(c, &ffn);
+				   .jobs = {{.w = &lw->w_gate, .y = c->hb, .ldy = hp->n_ff, .post = POST_SWIGLU},
+					    {.w = &lw->w_up, .y = c->hb2, .ldy = hp->n_ff, .post = POST_NONE}}};
+		matmul_step(c, &ffn, c->x, c->xb, lw->ffn_norm, n_embd);
 
 		/* down projection and residual: x += hb Wdown^T */
-		xf = prepare(c, nb, c->hb, NULL, NULL, hp->n_ff, &lw->w_down, NULL, NULL, xq);
 		struct step down = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
-				    .jobs = {{&lw->w_down, xf, xq[0], c->tmp, n_embd, POST_RESIDUAL}}};
-		run_step(c, &down);
+				    .jobs = {{.w = &lw->w_down, .y = c->tmp, .ldy = n_embd, .post = POST_RESIDUAL}}};
+		matmul_step(c, &down, c->hb, NULL, NULL, hp->n_ff);
 	}
 }
 
@@ -614,14 +738,11 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 static void forward_logits(struct context *c, uint32_t b0, uint32_t n)
 {
 	const struct transformer *t = c->t;
-	const uint8_t *xq[3];
 	uint32_t n_embd = t->hp.n_embd;
-
-	const float *xf = prepare(c, n, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd, &t->w.output,
-				  NULL, NULL, xq);
 	struct step s = {.kind = MATMUL, .nb = n, .unit = 16, .n_jobs = 1,
-			 .jobs = {{&t->w.output, xf, xq[0], c->logits, t->hp.n_vocab, POST_NONE}}};
-	run_step(c, &s);
+			 .jobs = {{.w = &t->w.output, .y = c->logits, .ldy = t->hp.n_vocab, .post = POST_NONE}}};
+
+	matmul_step(c, &s, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd);
 }
 
 int context_eval(struct context *c, const int32_t *ids, uint32_t n, bool all_logits, logits_fn emit, void *arg)

@@ -89,6 +89,8 @@ struct context {
 	size_t xq_stride;
 	float *att;              /* (threads, n_ctx) attention scores, one row per thread */
 	float *wrow;             /* (threads, max(n_embd, n_ff, q_dim)) a dequantized weight row */
+	float *pxf;              /* (threads, PRE_ROWS, wrow_len) each thread's normed rows (decode) */
+	uint8_t *pxq;            /* (threads, 3, PRE_ROWS, xq_stride) and their quantized copies */
 	uint32_t wrow_len;
 	float *logits;           /* (logit_rows, n_vocab) */
 

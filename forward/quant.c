@@ -90,8 +90,8 @@ static int8_t q8(float x, float id)
 static float absmax(const float *x, int n)
 {
 	float m = 0;
-	for (int i = 0; i < n; i++)
-		m = fmaxf(m, fabsf(x[i]));
+	for (int i = 0; i < n; i++)  /* not fmaxf(): a libm call; a NaN is skipped alike */
+		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
 	return m;
 }
 
@@ -493,7 +493,7 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0} };
 
 static const struct quant_family *const families[] = {
 	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
@@ -550,4 +550,126 @@ void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		family->mm[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 	else
 		quant_matmul_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+}
+
+/* ---- 16-bit activations (quant.h) ---- */
+
+bool quant_a16_supported(enum ggml_type t)
+{
+	return t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q8_0;
+}
+
+/* Blocks go in pairs (a row with an odd count gets a zero block): the
+ * 64 quants of blocks 2p, 2p+1 are stored as the first halves of both
+ * blocks, then the second halves, which is the order a SIMD kernel gets
+ * when it widens the 16 nibble bytes of two weight blocks at once. */
+static int a16_pairs(int n)
+{
+	return (n / QK + 1) / 2;
+}
+
+static size_t a16_index(int blk, int e)
+{
+	return (size_t)(blk / 2) * 64 + (e >= 16 ? 32 : 0) + (size_t)(blk % 2) * 16 + (size_t)(e % 16);
+}
+
+size_t quant_a16_row_bytes(int n)
+{
+	return (size_t)a16_pairs(n) * (128 + 4 * sizeof(float));
+}
+
+/* Round x / d to the nearest integer (ties to even) in [-32767, 32767];
+ * NaN becomes -32767, as in q8(). */
+static int16_t q16(float x, float id)
+{
+	float q = nearbyintf(x * id);
+	return (int16_t)(q > 32767 ? 32767 : q >= -32767 ? q : -32767);
+}
+
+void quant_a16_row(const float *x, void *dst, int n)
+{
+	int16_t *q = dst;
+	float *ds;
+
+	if (n < 0 || n % QK != 0)
+		die("quant_a16_row: a row of %d elements is not a whole number of 32-blocks", n);
+	ds = (float *)(q + 64 * a16_pairs(n));
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		float d = absmax(x, QK) / 32767, id = d != 0 ? 1 / d : 0;
+		int sum = 0;
+		for (int e = 0; e < QK; e++) {
+			int16_t v = q16(x[e], id);
+			q[a16_index(i, e)] = v;
+			sum += v;
+		}
+		ds[2 * i] = d;
+		ds[2 * i + 1] = d * (float)sum;
+	}
+	if (n / QK % 2) {  /* the zero block that completes the last pair */
+		for (int e = 0; e < QK; e++)
+			q[a16_index(n / QK, e)] = 0;
+		ds[n / QK * 2] = ds[n / QK * 2 + 1] = 0;
+	}
+}
+
+/* Per block d_w*d_a*isum + m_w*s_a, isum exact in 32 bits (at most
+ * 32 * 128 * 32767 in magnitude); the bound as in dot_legacy(). */
+float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n, float *abssum)
+{
+	const uint8_t *w = wp;
+	const int16_t *qa = xq;
+	const float *ds = (const float *)(qa + 64 * a16_pairs(n));
+	size_t wsize = ggml_type_size(t);
+	int off = t == GGML_Q8_0 ? 128 : 32;
+	float sum = 0, sabs = 0, dummy;
+
+	if (!abssum)
+		abssum = &dummy;
+	if (!quant_a16_supported(t))
+		die("quant: 16-bit activations do not pair with weight type %s", ggml_type_name(t) ? ggml_type_name(t) : "?");
+	for (int i = 0; i < n / QK; i++, w += wsize) {
+		float dw, mw;
+		int q[32];
+		int64_t isum = 0, iabs = 0;
+
+		legacy_quants(t, w, q, &dw, &mw);
+		for (int e = 0; e < QK; e++) {
+			int a = qa[a16_index(i, e)];
+			isum += q[e] * a;
+			iabs += (int64_t)(abs(q[e]) + off) * abs(a);
+		}
+		float scale = dw * ds[2 * i];
+		sum += scale * (float)isum;
+		sabs += fabsf(scale) * (float)iabs;
+		if (mw != 0) {
+			float ms = mw * ds[2 * i + 1];
+			sum += ms;
+			sabs += fabsf(ms);
+		}
+	}
+	*abssum = sabs;
+	return sum;
+}
+
+void quant_matmul_a16_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
+			  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	check_row("quant_matmul_a16_ref", t, n);
+	for (int b = 0; b < nb; b++)
+		for (int r = r0; r < r1; r++)
+			Y[(size_t)b * ldy + r] = quant_dot_a16_ref(t, (const uint8_t *)W + (size_t)r * row_bytes,
+								   (const uint8_t *)xq + (size_t)b * xq_stride, n, NULL);
+}
+
+void quant_matmul_a16(enum ggml_type t, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
+{
+	check_row("quant_matmul_a16", t, n);
+	if (!quant_a16_supported(t))
+		die("quant: 16-bit activations do not pair with weight type %s", ggml_type_name(t));
+	pthread_once(&family_once, family_choose);
+	if (family->mm16[t])
+		family->mm16[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+	else
+		quant_matmul_a16_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 }

@@ -66,6 +66,26 @@ void quant_matmul(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 void quant_matmul_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
+/* 16-bit activations ("A16"): the exact default path for the legacy
+ * 32-block weight types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0).  Each block of 32
+ * activations becomes 32 int16 quants with a float scale d = amax/32767
+ * (relative error below 2e-5 of the block's largest value, far under the
+ * rounding of the weights themselves), so the products are integer dot
+ * products (VPDPWSSD) that still agree with float activations.  A row of n
+ * elements is stored as int16 quants by pairs of blocks (128 bytes: the
+ * first 16 of each block, then the last 16 of each; an odd block count is
+ * completed by a zero block), then per block (d, s) as floats,
+ * s = d * sum of the block's quants (for the mins of Q4_1/Q5_1). */
+bool quant_a16_supported(enum ggml_type wtype);
+size_t quant_a16_row_bytes(int n);               /* n a multiple of 32 */
+void quant_a16_row(const float *x, void *dst, int n);  /* dst 4-byte aligned */
+/* As quant_matmul(), activations from quant_a16_row() (xq_stride a
+ * multiple of 4); and its scalar reference. */
+void quant_matmul_a16(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
+		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+void quant_matmul_a16_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
+			  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
+
 /* The kernel family in use ("scalar", "avx2", "avx512-vnni"), chosen at the
  * first call from the CPU; LMU_KERNELS=scalar|avx2|avx512 in the environment
  * forces one (the program dies if the CPU lacks it or the name is unknown). */

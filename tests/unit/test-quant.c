@@ -484,6 +484,173 @@ static void test_families(void)
 	}
 }
 
+
+/* ---- 16-bit activations ---- */
+
+static const enum ggml_type a16_types[] = {GGML_Q8_0, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1};
+
+/* nb rows of n random floats in [-3, 3] (one block of zeros, one tiny,
+ * one at the extremes when n allows), quantized by quant_a16_row. */
+static void *rand_a16(int n, int nb, size_t *stride)
+{
+	size_t rb = (quant_a16_row_bytes(n) + 63) & ~(size_t)63;
+	uint8_t *p = xmalloc(rb * nb);
+	float *x = xmalloc(n * sizeof *x);
+
+	for (int b = 0; b < nb; b++) {
+		for (int i = 0; i < n; i++)
+			x[i] = frand(-3, 3);
+		if (n >= 128) {
+			for (int i = 32; i < 64; i++)
+				x[i] = 0;
+			for (int i = 64; i < 96; i++)
+				x[i] = frand(-1, 1) * 1e-9f;
+			for (int i = 96; i < 128; i++)
+				x[i] = (i & 1) ? -1000.0f : 1000.0f;
+		}
+		quant_a16_row(x, p + b * rb, n);
+	}
+	free(x);
+	*stride = rb;
+	return p;
+}
+
+/* Position of quant e of block b in an A16 row (quant.h). */
+static int a16_at(int b, int e)
+{
+	return b / 2 * 64 + (e >= 16 ? 32 : 0) + b % 2 * 16 + e % 16;
+}
+
+static void test_a16_quant(void)
+{
+	enum { N = 256 };
+	float x[N];
+	uint8_t buf[N * 3];
+	int16_t *q = (int16_t *)buf;
+	float *ds = (float *)(q + N);
+	int bad = 0, badsum = 0, range = 0;
+
+	ok(quant_a16_row_bytes(N) == 2 * N + 8 * N / 32, "A16 row bytes: 2 per element + (d, s) per block");
+	ok(quant_a16_row_bytes(96) == 2 * 128 + 8 * 4, "A16 row bytes: an odd block count is completed by a block");
+	for (int i = 0; i < N; i++)
+		x[i] = frand(-5, 5);
+	for (int i = 64; i < 96; i++)
+		x[i] = 0;
+	quant_a16_row(x, buf, N);
+	for (int b = 0; b < N / 32; b++) {
+		int sum = 0, amax = 0;
+		for (int j = 0; j < 32; j++) {
+			int e = 32 * b + j, v = q[a16_at(b, j)];
+			if (fabsf(v * ds[2 * b] - x[e]) > 0.5f * ds[2 * b] * (1 + 1e-6f))
+				bad++;
+			sum += v;
+			amax = abs(v) > amax ? abs(v) : amax;
+		}
+		if (ds[2 * b + 1] != ds[2 * b] * (float)sum)
+			badsum++;
+		if (amax != (b == 2 ? 0 : 32767))
+			range++;
+	}
+	ok(bad == 0, "A16 quants within half a step of x (%d outside)", bad);
+	ok(badsum == 0 && range == 0, "A16 s = d * sum(q); the largest |q| of a block is 32767, a zero block is 0");
+	/* the step is amax/32767: relative error of the largest value < 2e-5 */
+	ok(ds[0] > 0 && ds[0] < 5.0f / 32767 * 1.0001f && ds[4] == 0, "A16 scale = amax / 32767");
+	memset(buf, 0x55, sizeof buf);
+	quant_a16_row(x, buf, 96);
+	int pad = 0;
+	for (int j = 0; j < 32; j++)
+		pad += q[a16_at(3, j)] != 0;
+	ds = (float *)(q + 128);
+	ok(pad == 0 && ds[6] == 0 && ds[7] == 0,
+	   "A16 the block completing an odd row is zero");
+}
+
+/* Reference against the product of dequantized weights and the float
+ * activations (the quantization error included): the 16-bit path is as
+ * good as float activations for the forward pass. */
+static void test_a16_ref(void)
+{
+	for (size_t k = 0; k < sizeof a16_types / sizeof *a16_types; k++) {
+		enum ggml_type t = a16_types[k];
+		int n = 576;
+		float x[576], fw[576], abssum;
+		uint8_t xq[576 * 3];
+		double want = 0, wabs = 0;
+		void *w = rand_weights(t, n, 0);
+
+		for (int i = 0; i < n; i++)
+			x[i] = frand(-3, 3);
+		quant_a16_row(x, xq, n);
+		dequant_row(t, w, fw, n);
+		for (int i = 0; i < n; i++) {
+			want += (double)fw[i] * x[i];
+			wabs += fabs((double)fw[i] * x[i]);
+		}
+		float got = quant_dot_a16_ref(t, w, xq, n, &abssum);
+		/* quantization: 2^-16 of each product at most; float sums */
+		double tol = 0x1p-15 * wabs + (2.0 * n + 16) * 0x1p-24 * abssum;
+		ok(fabs(got - want) <= tol, "%s A16 reference dot = float dot (%g vs %g, tol %g)", ggml_type_name(t), got,
+		   want, tol);
+		free(w);
+	}
+}
+
+static double check_a16(enum ggml_type t, int n, int rows, int r0, int r1, int nb, int exact)
+{
+	size_t rb = row_bytes(t, n), stride;
+	uint8_t *W = xmalloc(rb * rows);
+	for (int r = 0; r < rows; r++) {
+		void *row = rand_weights(t, n, exact);
+		memcpy(W + r * rb, row, rb);
+		free(row);
+	}
+	uint8_t *xq = rand_a16(n, nb, &stride);
+	int ldy = rows + 3;
+	float *Y = xmalloc((size_t)ldy * nb * sizeof *Y);
+	double worst = 0;
+
+	for (int i = 0; i < ldy * nb; i++)
+		Y[i] = 1234.5f;
+	quant_matmul_a16(t, W, rb, n, xq, stride, nb, Y, ldy, r0, r1);
+	for (int b = 0; b < nb; b++)
+		for (int r = 0; r < ldy; r++) {
+			float y = Y[(size_t)b * ldy + r], abssum;
+			if (r < r0 || r >= r1) {
+				if (y != 1234.5f)
+					worst = 1e9;
+				continue;
+			}
+			float want = quant_dot_a16_ref(t, W + r * rb, xq + b * stride, n, &abssum);
+			double tol = 2.0 * (n + 16) * 0x1p-24 * abssum, err = fabs((double)y - want);
+			worst = fmax(worst, err <= tol ? (tol > 0 ? err / tol : 0) : tol > 0 ? err / tol : 1e9);
+		}
+	free(W), free(xq), free(Y);
+	return worst;
+}
+
+static void test_a16_families(void)
+{
+	for (size_t f = 0; f < sizeof family_envs / sizeof *family_envs; f++) {
+		if (!quant_force(family_envs[f])) {
+			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, family_envs[f]);
+			continue;
+		}
+		for (size_t k = 0; k < sizeof a16_types / sizeof *a16_types; k++) {
+			enum ggml_type t = a16_types[k];
+			const int ns[3] = {96, 576, 1536}, nbs[4] = {1, 2, 7, 37};
+			double worst = 0;
+			for (int i = 0; i < 3; i++)
+				for (int j = 0; j < 4; j++)
+					worst = fmax(worst, check_a16(t, ns[i], 13, 2, 13, nbs[j], 0));
+			ok(worst <= 1, "%s %s A16 matmul = reference on random data (worst error %.3g of tolerance)",
+			   quant_kernel_name(), ggml_type_name(t), worst);
+			worst = check_a16(t, 512, 5, 0, 5, 3, 2);
+			ok(worst <= 1, "%s %s A16 matmul = reference with the largest quants (worst error %.3g of tolerance)",
+			   quant_kernel_name(), ggml_type_name(t), worst);
+		}
+	}
+}
+
 /* LMU_KERNELS is read at the first use: try it in fresh processes (this
  * program run with --kernel-name). */
 static int child_run(const char *env, const char *arg, char *name, size_t len)
@@ -615,6 +782,9 @@ int main(int argc, char **argv)
 	test_env();
 	test_fixture();
 	test_families();
+	test_a16_quant();
+	test_a16_ref();
+	test_a16_families();
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
