@@ -172,9 +172,9 @@ int main(int argc, char **argv)
 	if (o.state)
 		state_save(c, o.state);
 	if (o.verbose)
-		fprintf(stderr, "%s: %llu positions evaluated, context %u of %u, %d threads, %s\n", progname,
+		fprintf(stderr, "%s: %llu positions evaluated, context %u of %u, %d threads, kernels %s, %s\n", progname,
 			(unsigned long long)c->n_evaluated, c->n_pos, c->n_ctx, pool_size(c->pool),
-			c->quant_act ? quant_kernel_name() : "float activations");
+			quant_kernel_name(), c->quant_act ? "8-bit activations (--quant-act)" : "exact activations");
 	tok_batch_free(&batch);
 	context_free(c);
 	transformer_close(t);
