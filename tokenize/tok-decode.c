@@ -46,7 +46,8 @@ static int flush_text(struct pending *p, bool at_end)
 	char *s = utf8_repair(p->b, n, &len, NULL);
 	size_t ok = fwrite(s, 1, len, stdout);
 	free(s);
-	memmove(p->b, p->b + n, p->n - n);
+	if (n)  /* p->b is NULL before the first byte */
+		memmove(p->b, p->b + n, p->n - n);
 	p->n -= n;
 	if (ok != len) {
 		if (errno == EPIPE)

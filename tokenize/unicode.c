@@ -133,7 +133,8 @@ char *utf8_repair(const char *src, size_t n, size_t *out_len, size_t *n_bad)
 	if (n > (((size_t)-1) - 1) / 3)
 		die("input too large");
 	out = xmalloc(i == n ? n + 1 : 3 * n + 1);
-	memcpy(out, s, i);
+	if (i)
+		memcpy(out, s, i);  /* s may be NULL when the input is empty */
 	o = i;
 	while (i < n) {
 		int need, k = subpart(s + i, n - i, &need);
