@@ -21,20 +21,7 @@
 #include "../../forward/llama.h"
 #include "stream.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	printf("%sok %d - ", cond ? "" : "not ", ++n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 /* ---- the tiny models: must match MODELS in tests/ref/tiny_llama.py ---- */
 

@@ -24,21 +24,9 @@
 #include "model.h"
 #include "vocab.h"
 
-static int n_test, n_fail;
-static const char *outdir;  /* -w DIR */
+#include "tap.h"
 
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	printf("%sok %d - ", cond ? "" : "not ", ++n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		n_fail++;
-}
+static const char *outdir;  /* -w DIR */
 
 static void save(const char *name, const char *suffix, const void *p, size_t n)
 {

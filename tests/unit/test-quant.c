@@ -16,20 +16,7 @@
 #include "../../forward/kernels.h"
 #include "../../forward/quant.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	printf("%sok %d - ", cond ? "" : "not ", ++n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t rnd(void)

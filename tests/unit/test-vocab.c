@@ -8,14 +8,7 @@
 #include "gguf_write.h"
 #include "vocab.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 static int piece_is(const struct vocab *v, int32_t id, const char *want, size_t wlen)
 {
@@ -104,6 +97,5 @@ int main(void)
 	snprintf(path, sizeof path, "%s/smollm2-135m-instruct-q4_1.gguf", models ? models : "models");
 	test_smollm2(path);
 	test_spm();
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }
