@@ -118,6 +118,24 @@ struct quant_tiles {
 void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_bytes, int n,
 		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
+/* KERNEL(name, tile, type, R, C): the four tile shapes of one weight type
+ * from a tile function tile(type, W, rb, n, X, xs, Y, ldy, rows, acts)
+ * (inlined, with the shape as constants), and name(), its quant_matmul
+ * entry.  Each kernel family defines TARGET (its target attribute) before
+ * using it. */
+#define TILE_ARGS const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs, float *Y, int ldy
+#define KERNEL(name, tile, type, RT, CT) \
+	TARGET static void name##_full(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, RT, CT); } \
+	TARGET static void name##_rows(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, RT, 1); } \
+	TARGET static void name##_acts(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, 1, CT); } \
+	TARGET static void name##_one(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, 1, 1); } \
+	static const struct quant_tiles name##_tiles = { RT, CT, name##_full, name##_rows, name##_acts, name##_one }; \
+	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		quant_tile_drive(&name##_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	}
+
 struct quant_family {
 	const char *name;   /* as quant_kernel_name() reports it */
 	const char *env;    /* as LMU_KERNELS names it */

@@ -305,19 +305,6 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 		}
 }
 
-/* Four tile shapes and the matmul entry of one weight type. */
-#define TILE_ARGS const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs, float *Y, int ldy
-#define KERNEL(name, tile, type, RT, CT) \
-	TARGET static void name##_full(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, RT, CT); } \
-	TARGET static void name##_rows(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, RT, 1); } \
-	TARGET static void name##_acts(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, 1, CT); } \
-	TARGET static void name##_one(TILE_ARGS) { tile(type, W, rb, n, X, xs, Y, ldy, 1, 1); } \
-	static const struct quant_tiles name##_tiles = { RT, CT, name##_full, name##_rows, name##_acts, name##_one }; \
-	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
-			 int r0, int r1) \
-	{ \
-		quant_tile_drive(&name##_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
-	}
 
 KERNEL(mm_f32, tile_float, GGML_F32, 4, 2)
 KERNEL(mm_f16, tile_float, GGML_F16, 4, 2)
