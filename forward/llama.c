@@ -190,6 +190,7 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	if (c->n_ctx == 0)
 		die("%s: the model gives no context length: use -c N", t->g->path);
 	c->max_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
+	c->all_logits = all_logits;
 	c->logit_rows = all_logits ? (c->max_batch < LOGIT_ROWS ? c->max_batch : LOGIT_ROWS) : 1;
 	c->pool = pool_new(n_threads);
 
@@ -745,8 +746,9 @@ static void forward_logits(struct context *c, uint32_t b0, uint32_t n)
 	matmul_step(c, &s, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd);
 }
 
-int context_eval(struct context *c, const int32_t *ids, uint32_t n, bool all_logits, logits_fn emit, void *arg)
+int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg)
 {
+	bool all_logits = c->all_logits;
 	uint32_t skip = 0, keep = all_logits ? 0 : n - 1;
 
 	/* ids that repeat the cached rows after a reset need no work, except

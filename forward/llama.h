@@ -64,10 +64,12 @@ struct context {
 	const struct transformer *t;
 	uint32_t n_ctx;          /* positions the KV cache holds */
 	uint32_t max_batch;      /* positions evaluated together (a longer batch goes in slices) */
+	bool all_logits;         /* a frame for every position, not only a batch's last */
 	uint32_t logit_rows;     /* positions whose logits are computed together */
 	struct pool *pool;
-	bool quant_act;          /* activations quantized for integer dot products (faster,
-				    less exact); else float activations times dequantized rows */
+	bool quant_act;          /* 8-bit activations for the integer kernels (faster, less
+				    exact); else the exact default: 16-bit activations for
+				    legacy quants, float for float weights and K-quant rows */
 
 	/* the context: ids of the positions, KV cache */
 	int32_t *ids;            /* (n_ctx) */
@@ -98,9 +100,9 @@ struct context {
 };
 
 /* Allocate a context of n_ctx positions (0: the model's training
- * context) run by n_threads threads.  all_logits sizes the logits buffer
- * for a frame at every position.  The matrix products use float
- * activations; set c->quant_act for the integer kernels of quant.h. */
+ * context) run by n_threads threads.  all_logits: context_eval gives the
+ * logits of every position, not only of each batch's last.  Set
+ * c->quant_act for the 8-bit integer kernels of quant.h. */
 struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits);
 void context_free(struct context *c);
 
@@ -114,9 +116,9 @@ typedef int (*logits_fn)(void *arg, int32_t token, uint64_t pos, const float *lo
 
 /* Append n ids (in range, n_pos + n <= n_ctx: the caller checks) to the
  * context and call emit with the logits of the last position, or of every
- * position when all_logits.  Leading ids equal to cached rows after a reset
+ * position when the context was made with all_logits.  Leading ids equal to cached rows after a reset
  * are not recomputed.  Return 0 if emit asked to stop (the context then
  * holds what was evaluated), 1 otherwise. */
-int context_eval(struct context *c, const int32_t *ids, uint32_t n, bool all_logits, logits_fn emit, void *arg);
+int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg);
 
 #endif

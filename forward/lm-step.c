@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 			die("token stream line %lu: a batch of %zu ids does not fit in the context "
 			    "(%u of %u positions used): use a larger -c or '!reset'",
 			    batch.lineno, batch.n, c->n_pos, c->n_ctx);
-		open = context_eval(c, batch.ids, (uint32_t)batch.n, o.all_logits, emit, &em);
+		open = context_eval(c, batch.ids, (uint32_t)batch.n, emit, &em);
 	}
 	/* also after downstream closed the pipe: what was evaluated is kept */
 	if (o.state)

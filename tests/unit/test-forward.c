@@ -295,7 +295,7 @@ static float run_batches(struct context *c, const struct ref *ref, const uint32_
 	uint32_t done = 0;
 	for (int i = 0; done < ref->n; i++) {
 		uint32_t n = sizes[i] && sizes[i] < ref->n - done ? sizes[i] : ref->n - done;
-		context_eval(c, ref->ids + done, n, true, collect, col);
+		context_eval(c, ref->ids + done, n, collect, col);
 		done += n;
 	}
 	return max_diff(col->logits, ref->logits, (size_t)ref->n * col->vocab);
@@ -356,24 +356,24 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 	/* last-position logits only; then prefix reuse after a reset */
 	c = context_new(tr, 0, 2, false);
 	col.frames = 0;
-	context_eval(c, ref.ids, ref.n, false, collect, &col);
+	context_eval(c, ref.ids, ref.n, collect, &col);
 	d = max_diff(col.logits + (size_t)(ref.n - 1) * t->vocab, ref.logits + (size_t)(ref.n - 1) * t->vocab, t->vocab);
 	ok(col.frames == 1 && d <= 1e-3f && c->n_pos == ref.n, "%s: one frame for the batch's last position", t->name);
 	context_reset(c);
 	uint64_t before = c->n_evaluated;
 	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
-	context_eval(c, ref.ids, 10, false, collect, &col);
+	context_eval(c, ref.ids, 10, collect, &col);
 	d = max_diff(col.logits + 9 * t->vocab, ref.logits + 9 * t->vocab, t->vocab);
 	ok(c->n_evaluated - before == 1 && c->n_pos == 10 && d <= 1e-3f,
 	   "%s: after !reset a repeated prefix of 10 is reused (computed %llu position)", t->name,
 	   (unsigned long long)(c->n_evaluated - before));
-	context_eval(c, ref.ids + 10, ref.n - 10, false, collect, &col);
+	context_eval(c, ref.ids + 10, ref.n - 10, collect, &col);
 	d = max_diff(col.logits + (size_t)(ref.n - 1) * t->vocab, ref.logits + (size_t)(ref.n - 1) * t->vocab, t->vocab);
 	ok(d <= 1e-3f, "%s: continuing after the reused prefix: max |dlogit| %.2g", t->name, d);
 	context_reset(c);
 	int32_t other[3] = {ref.ids[0], (ref.ids[1] + 1) % (int32_t)t->vocab, ref.ids[2]};
 	before = c->n_evaluated;
-	context_eval(c, other, 3, false, collect, &col);
+	context_eval(c, other, 3, collect, &col);
 	ok(c->n_evaluated - before == 2 && c->n_cached == 3, "%s: a different id ends the reuse", t->name);
 	context_free(c);
 
