@@ -274,6 +274,22 @@ int hub_commit(const char *ep, const char *repo, const char *rev, char commit[41
 	return ok;
 }
 
+/* Paginated answers (the Link header): move *url to the next page.  1 if
+ * there is one, 0 after the last page, -1 with e set if it leads off the
+ * endpoint (a server must not send us, and our token, elsewhere). */
+static int next_page(const char *ep, const struct http_res *r, const char *what, char **url, struct lmu_err *e)
+{
+	if (!r->next[0])
+		return 0;
+	if (!same_endpoint(ep, r->next)) {
+		err_set(e, "the %s's next page (%.200s) is not on %s", what, r->next, ep);
+		return -1;
+	}
+	free(*url);
+	*url = xstrdup(r->next);
+	return 1;
+}
+
 int hub_list(const char *ep, const char *repo, const char *commit, struct hub_list *l,
 	     struct http_res *r, struct lmu_err *e)
 {
@@ -291,18 +307,12 @@ int hub_list(const char *ep, const char *repo, const char *commit, struct hub_li
 			free(url);
 			return 0;
 		}
-		if (!r->next[0])
-			break;
-		if (!same_endpoint(ep, r->next)) {
-			err_set(e, "the listing's next page (%.200s) is not on %s", r->next, ep);
+		int more = next_page(ep, r, "listing", &url, e);
+		if (more <= 0) {
 			free(url);
-			return 0;
+			return more == 0;
 		}
-		free(url);
-		url = xstrdup(r->next);
 	}
-	free(url);
-	return 1;
 }
 
 static void field(FILE *out, jv obj, const char *key, int last)
@@ -364,15 +374,13 @@ int hub_search(const char *ep, const char *query, const char *author, long limit
 		jv_free(arr);
 		if (!out_flush())
 			break;
-		if (!r->next[0] || n == 0)
-			break;
-		if (!same_endpoint(ep, r->next)) {
-			err_set(e, "the search's next page (%.200s) is not on %s", r->next, ep);
+		int more = n == 0 ? 0 : next_page(ep, r, "search", &url, e);
+		if (more < 0) {
 			free(url);
 			return 0;
 		}
-		free(url);
-		url = xstrdup(r->next);
+		if (more == 0)
+			break;
 	}
 	free(url);
 	return 1;
