@@ -53,6 +53,9 @@ echo y > "$tmp/tty"
 fails "yes runs a safe command" 0 run make a file
 ok "... it ran" test -e "$tmp/ran"
 rm -f "$tmp/ran"
+fails "yes runs it with no \$SHELL set (cron, CI)" 0 env -u SHELL PATH="$stub:$PATH" NL2SH_TTY="$tmp/tty" nl2sh -m "$tmp/model.gguf" make a file
+ok "... it ran" test -e "$tmp/ran"
+rm -f "$tmp/ran"
 echo n > "$tmp/tty"
 fails "no does not run it" 0 run make a file
 ok "... it did not run" test ! -e "$tmp/ran"
