@@ -27,6 +27,7 @@
 #define PRE_ROWS 4
 /* Largest rotated part of a head (real models: 64 to 256). */
 #define MAX_ROT 1024
+#define MAX_HD 128    /* the largest head_dim with a register-blocked attention */
 
 /* ---- opening the model ---- */
 
@@ -318,6 +319,50 @@ static void dot4(const float *w, const float *x, size_t ld, uint32_t n, float *y
 	*y0 = s0, *y1 = s1, *y2 = s2, *y3 = s3;
 }
 
+/* e^x, 8 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor
+ * series to r^6 (relative error below 2e-7), times 2^n built in the
+ * exponent bits.  x is clamped to [-87, 88]: e^-87 (about 1.6e-38) is
+ * negligible wherever this is used (softmax beside its maximum's e^0,
+ * SiLU beside 1), and e^88 stays finite. */
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+static inline v8 exp8(v8 x)
+{
+	const v8 lo = {-87, -87, -87, -87, -87, -87, -87, -87}, hi = {88, 88, 88, 88, 88, 88, 88, 88};
+	v8i below = x < lo, above = x > hi;
+	x = (v8)(((v8i)x & ~below) | ((v8i)lo & below));
+	x = (v8)(((v8i)x & ~above) | ((v8i)hi & above));
+	v8 n = x * 1.44269504088896341f + 12582912.0f;  /* round(x / ln2) + 1.5 * 2^23 */
+	n -= 12582912.0f;
+	v8 r = x - n * 0.693145751953125f - n * 1.42860682030941723e-6f;  /* ln2 in two parts */
+	v8 p = r * (1.0f / 720) + 1.0f / 120;
+	p = p * r + 1.0f / 24;
+	p = p * r + 1.0f / 6;
+	p = p * r + 0.5f;
+	p = p * r + 1.0f;
+	p = p * r + 1.0f;
+	v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
+	return p * (v8)e;
+}
+
+static float silu(float x)
+{
+	return x / (1.0f + expf(-x));
+}
+
+/* y[i] = silu(y[i]) * up[i] = y[i] / (1 + e^-y[i]) * up[i] */
+static void swiglu(float *y, const float *up, uint32_t n)
+{
+	uint32_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8 g = load8(y + i);
+		g = g / (1.0f + exp8(-g)) * load8(up + i);
+		memcpy(y + i, &g, sizeof g);
+	}
+	for (; i < n; i++)
+		y[i] = silu(y[i]) * up[i];
+}
+
 /* out = w * x / sqrt(mean(x^2) + eps) */
 static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
 {
@@ -347,11 +392,6 @@ static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot)
 		x[2 * i] = a * cs[i] - b * sn[i];
 		x[2 * i + 1] = a * sn[i] + b * cs[i];
 	}
-}
-
-static float silu(float x)
-{
-	return x / (1.0f + expf(-x));
 }
 
 /* ---- parallel steps ----
@@ -567,13 +607,27 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 				break;
 			case POST_SWIGLU: { /* gate = silu(gate) * up */
 				const float *up = s->jobs[1].y + b * s->jobs[1].ldy;
-				for (uint32_t r = r0; r < r1; r++)
-					y[r] = silu(y[r]) * up[r];
+				swiglu(y + r0, up + r0, r1 - r0);
 				break;
 			}
 			}
 		}
 	}
+}
+
+/* out[0..hd) += sum over keys t < n of a[t] * v[t * ld ..], the output
+ * kept in registers when hd is a constant of the caller (inlined) */
+static inline __attribute__((always_inline)) void weighted_sum(float *out, const float *a, const float *v,
+							       size_t ld, uint32_t n, uint32_t hd)
+{
+	v8 acc[MAX_HD / 8];
+	for (uint32_t i = 0; i < hd / 8; i++)
+		acc[i] = load8(out + 8 * i);
+	for (uint32_t t = 0; t < n; t++, v += ld)
+		for (uint32_t i = 0; i < hd / 8; i++)
+			acc[i] += a[t] * load8(v + 8 * i);
+	for (uint32_t i = 0; i < hd / 8; i++)
+		memcpy(out + 8 * i, &acc[i], sizeof acc[i]);
 }
 
 /* Causal attention of query (b, h) over cache positions [0, pos0 + b]. */
@@ -591,35 +645,46 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 	share(s->nb * hp->n_head, ith, nth, &t0, &t1);
 	for (uint32_t task = t0; task < t1; task++) {
 		uint32_t b = task / hp->n_head, h = task % hp->n_head, kvh = h / group;
-		uint32_t n_keys = s->pos0 + b + 1;
+		uint32_t n_keys = s->pos0 + b + 1, t = 0;
 		const float *q = c->q + (size_t)b * q_dim + h * hd;
+		const float *k = kc + kvh * hd, *v = vc + kvh * hd;
 		float *out = c->att_out + (size_t)b * q_dim + h * hd;
 
-		/* scores = q . k / sqrt(head_dim), softmax over the keys */
+		/* scores = q . k, four keys at a time */
+		for (; t + 4 <= n_keys; t += 4)
+			dot4(q, k + (size_t)t * kv_dim, kv_dim, hd, &att[t], &att[t + 1], &att[t + 2], &att[t + 3]);
+		for (; t < n_keys; t++)
+			att[t] = dot(q, k + (size_t)t * kv_dim, hd);
 		float max = -INFINITY;
-		for (uint32_t t = 0; t < n_keys; t++) {
-			att[t] = dot(q, kc + (size_t)t * kv_dim + kvh * hd, hd) * scale;
-			if (att[t] > max)
-				max = att[t];
-		}
+		for (t = 0; t < n_keys; t++)
+			max = att[t] > max ? att[t] : max;
+
+		/* softmax weights exp((score - max) / sqrt(head_dim)), normalized at the end */
+		v8 vsum = {0};
 		float sum = 0;
-		for (uint32_t t = 0; t < n_keys; t++) {
-			att[t] = expf(att[t] - max);
+		for (t = 0; t + 8 <= n_keys; t += 8) {
+			v8 e = exp8((load8(att + t) - max) * scale);
+			memcpy(att + t, &e, sizeof e);
+			vsum += e;
+		}
+		for (; t < n_keys; t++) {
+			att[t] = expf((att[t] - max) * scale);
 			sum += att[t];
 		}
-		/* out = sum over keys of softmax weight * v */
+		sum += hsum(vsum);
+
+		/* out = sum over keys of weight * v / sum of weights */
 		memset(out, 0, hd * sizeof *out);
-		for (uint32_t t = 0; t < n_keys; t++) {
-			const float *v = vc + (size_t)t * kv_dim + kvh * hd;
-			float a = att[t] / sum;
-			uint32_t i = 0;
-			for (; i + 8 <= hd; i += 8) {  /* 8 lanes at a time, as dot() */
-				v8 o = load8(out + i) + a * load8(v + i);
-				memcpy(out + i, &o, sizeof o);
-			}
-			for (; i < hd; i++)
-				out[i] += a * v[i];
-		}
+		if (hd == 64)
+			weighted_sum(out, att, v, kv_dim, n_keys, 64);
+		else if (hd == 128)
+			weighted_sum(out, att, v, kv_dim, n_keys, 128);
+		else
+			for (t = 0; t < n_keys; t++)
+				for (uint32_t i = 0; i < hd; i++)
+					out[i] += att[t] * v[(size_t)t * kv_dim + i];
+		for (uint32_t i = 0; i < hd; i++)
+			out[i] /= sum;
 	}
 }
 
