@@ -28,6 +28,7 @@
 /* Largest rotated part of a head (real models: 64 to 256). */
 #define MAX_ROT 1024
 #define MAX_HD 128    /* the largest head_dim with a register-blocked attention */
+#define ATT_ROWS 16   /* query positions of one head per attention task */
 
 /* ---- opening the model ---- */
 
@@ -213,7 +214,8 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->tmp = xcalloc(mb * hp->n_embd, sizeof(float));
 	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
 	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
-	c->att = xcalloc((size_t)pool_size(c->pool) * c->n_ctx, sizeof(float));
+	c->att_ld = (c->n_ctx + 15) & ~(size_t)15;
+	c->att = xcalloc((size_t)pool_size(c->pool) * ATT_ROWS * c->att_ld, sizeof(float));
 	c->wrow_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
 	if (q_dim > c->wrow_len)
 		c->wrow_len = q_dim;
@@ -615,76 +617,116 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 	}
 }
 
-/* out[0..hd) += sum over keys t < n of a[t] * v[t * ld ..], the output
- * kept in registers when hd is a constant of the caller (inlined) */
-static inline __attribute__((always_inline)) void weighted_sum(float *out, const float *a, const float *v,
-							       size_t ld, uint32_t n, uint32_t hd)
+/* 16-lane vectors for the attention's weighted sums: 4 rows of 64 (or
+ * 2 of 128) outputs stay in 16 AVX-512 registers. */
+typedef float v16 __attribute__((vector_size(64)));
+
+static inline v16 load16(const float *p)
 {
-	v8 acc[MAX_HD / 8];
-	for (uint32_t i = 0; i < hd / 8; i++)
-		acc[i] = load8(out + 8 * i);
-	for (uint32_t t = 0; t < n; t++, v += ld)
-		for (uint32_t i = 0; i < hd / 8; i++)
-			acc[i] += a[t] * load8(v + 8 * i);
-	for (uint32_t i = 0; i < hd / 8; i++)
-		memcpy(out + 8 * i, &acc[i], sizeof acc[i]);
+	v16 v;
+	memcpy(&v, p, sizeof v);
+	return v;
 }
 
-/* Causal attention of query (b, h) over cache positions [0, pos0 + b]. */
+/* out[r * ldo + i] = sum over keys t < n of a[r * lda + t] * v[t * ldv + i]
+ * for R rows of hd outputs; R and hd constants of the caller (inlined),
+ * so that the R * hd sums stay in registers and each v row is read once. */
+static inline __attribute__((always_inline)) void weighted_sums(float *out, size_t ldo, const float *a,
+								size_t lda, const float *v, size_t ldv, uint32_t n,
+								const uint32_t R, const uint32_t hd)
+{
+	v16 acc[4][MAX_HD / 16];
+	for (uint32_t r = 0; r < R; r++)
+		for (uint32_t i = 0; i < hd / 16; i++)
+			acc[r][i] = (v16){0};
+	for (uint32_t t = 0; t < n; t++, v += ldv)
+		for (uint32_t i = 0; i < hd / 16; i++) {
+			v16 vi = load16(v + 16 * i);
+			for (uint32_t r = 0; r < R; r++)
+				acc[r][i] += a[r * lda + t] * vi;
+		}
+	for (uint32_t r = 0; r < R; r++)
+		for (uint32_t i = 0; i < hd / 16; i++)
+			memcpy(out + r * ldo + 16 * i, &acc[r][i], sizeof acc[r][i]);
+}
+
+/* The same for rows of any number of outputs. */
+static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda, const float *v, size_t ldv,
+			      uint32_t n, uint32_t rows, uint32_t hd)
+{
+	for (uint32_t r = 0; r < rows; r++) {
+		float *o = out + r * ldo;
+		memset(o, 0, hd * sizeof *o);
+		for (uint32_t t = 0; t < n; t++)
+			for (uint32_t i = 0; i < hd; i++)
+				o[i] += a[r * lda + t] * v[(size_t)t * ldv + i];
+	}
+}
+
+/* Causal attention of the queries of head h at positions b0..b1 of the
+ * slice (a task: ATT_ROWS positions of one head) over cache positions
+ * [0, pos0 + b]: scores S = Q K^T by the float matrix kernel, softmax
+ * per row, then S V. */
 static void attention(struct context *c, const struct step *s, int ith, int nth)
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
-	uint32_t group = hp->n_head / hp->n_head_kv;
+	uint32_t group = hp->n_head / hp->n_head_kv, n_blk = (s->nb + ATT_ROWS - 1) / ATT_ROWS;
 	const float *kc = c->k_cache + (size_t)s->layer * c->n_ctx * kv_dim;
 	const float *vc = c->v_cache + (size_t)s->layer * c->n_ctx * kv_dim;
-	float *att = c->att + (size_t)ith * c->n_ctx;
+	size_t lda = c->att_ld;
+	float *att = c->att + (size_t)ith * ATT_ROWS * lda;
 	float scale = 1.0f / sqrtf((float)hd);
 	uint32_t t0, t1;
 
-	share(s->nb * hp->n_head, ith, nth, &t0, &t1);
+	/* head-major: a thread's consecutive tasks read the same keys */
+	share(n_blk * hp->n_head, ith, nth, &t0, &t1);
 	for (uint32_t task = t0; task < t1; task++) {
-		uint32_t b = task / hp->n_head, h = task % hp->n_head, kvh = h / group;
-		uint32_t n_keys = s->pos0 + b + 1, t = 0;
-		const float *q = c->q + (size_t)b * q_dim + h * hd;
+		uint32_t h = task / n_blk, b0 = task % n_blk * ATT_ROWS, kvh = h / group;
+		uint32_t rows = s->nb - b0 < ATT_ROWS ? s->nb - b0 : ATT_ROWS, n_keys = s->pos0 + b0 + rows;
 		const float *k = kc + kvh * hd, *v = vc + kvh * hd;
-		float *out = c->att_out + (size_t)b * q_dim + h * hd;
+		float *out = c->att_out + (size_t)b0 * q_dim + h * hd;
 
-		/* scores = q . k, four keys at a time */
-		for (; t + 4 <= n_keys; t += 4)
-			dot4(q, k + (size_t)t * kv_dim, kv_dim, hd, &att[t], &att[t + 1], &att[t + 2], &att[t + 3]);
-		for (; t < n_keys; t++)
-			att[t] = dot(q, k + (size_t)t * kv_dim, hd);
-		float max = -INFINITY;
-		for (t = 0; t < n_keys; t++)
-			max = att[t] > max ? att[t] : max;
+		/* att[r * lda + t] = q_r . k_t for every key of the last row */
+		quant_matmul(GGML_F32, k, kv_dim * sizeof(float), (int)hd, c->q + (size_t)b0 * q_dim + h * hd,
+			     q_dim * sizeof(float), (int)rows, att, (int)lda, 0, (int)n_keys);
 
-		/* softmax weights exp((score - max) / sqrt(head_dim)), normalized at the end */
-		v8 vsum = {0};
-		float sum = 0;
-		for (t = 0; t + 8 <= n_keys; t += 8) {
-			v8 e = exp8((load8(att + t) - max) * scale);
-			memcpy(att + t, &e, sizeof e);
-			vsum += e;
+		/* softmax weights exp((score - max) / sqrt(head_dim)), zero past the
+		 * row's own position; normalized after the sums */
+		float inv_sum[ATT_ROWS];
+		for (uint32_t r = 0; r < rows; r++) {
+			float *a = att + r * lda, max = -INFINITY, sum = 0;
+			uint32_t n = s->pos0 + b0 + r + 1, t;
+			for (t = 0; t < n; t++)
+				max = a[t] > max ? a[t] : max;
+			v8 vsum = {0};
+			for (t = 0; t + 8 <= n; t += 8) {
+				v8 e = exp8((load8(a + t) - max) * scale);
+				memcpy(a + t, &e, sizeof e);
+				vsum += e;
+			}
+			for (; t < n; t++) {
+				a[t] = expf((a[t] - max) * scale);
+				sum += a[t];
+			}
+			inv_sum[r] = 1 / (sum + hsum(vsum));
+			memset(a + n, 0, (n_keys - n) * sizeof *a);
 		}
-		for (; t < n_keys; t++) {
-			att[t] = expf((att[t] - max) * scale);
-			sum += att[t];
-		}
-		sum += hsum(vsum);
 
-		/* out = sum over keys of weight * v / sum of weights */
-		memset(out, 0, hd * sizeof *out);
-		if (hd == 64)
-			weighted_sum(out, att, v, kv_dim, n_keys, 64);
-		else if (hd == 128)
-			weighted_sum(out, att, v, kv_dim, n_keys, 128);
-		else
-			for (t = 0; t < n_keys; t++)
-				for (uint32_t i = 0; i < hd; i++)
-					out[i] += att[t] * v[(size_t)t * kv_dim + i];
-		for (uint32_t i = 0; i < hd; i++)
-			out[i] /= sum;
+		/* out = weights V, four rows at a time */
+		uint32_t r = 0;
+		for (; hd == 64 && r + 4 <= rows; r += 4)
+			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 4, 64);
+		for (; hd == 128 && r + 2 <= rows; r += 2)
+			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 2, 128);
+		for (; hd == 64 && r < rows; r++)
+			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 1, 64);
+		for (; hd == 128 && r < rows; r++)
+			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 1, 128);
+		weighted_sums_any(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, rows - r, hd);
+		for (r = 0; r < rows; r++)
+			for (uint32_t i = 0; i < hd; i++)
+				out[r * q_dim + i] *= inv_sum[r];
 	}
 }
 

@@ -89,7 +89,8 @@ struct context {
 	float *hb2;              /* (max_batch, n_ff) up */
 	uint8_t *xq[3];          /* (max_batch, xq_stride) activations quantized per weight type */
 	size_t xq_stride;
-	float *att;              /* (threads, n_ctx) attention scores, one row per thread */
+	float *att;              /* (threads, ATT_ROWS, att_ld) attention weights of a thread's task */
+	size_t att_ld;           /* n_ctx rounded up to 16 */
 	float *wrow;             /* (threads, max(n_embd, n_ff, q_dim)) a dequantized weight row */
 	float *pxf;              /* (threads, PRE_ROWS, wrow_len) each thread's normed rows (decode) */
 	uint8_t *pxq;            /* (threads, 3, PRE_ROWS, xq_stride) and their quantized copies */
