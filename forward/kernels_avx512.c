@@ -13,7 +13,10 @@
  *     VPDPBUSD starts from, so the integer sums are exact;
  *   K-quants: 64 elements per step; VPMADDUBSW gives 16-bit pair sums,
  *     VPDPWSSD multiplies them by the sub-block scales into 32 bits;
- *     mins (and Q6_K's offset 32) come from the activation's bsums. */
+ *     mins (and Q6_K's offset 32) come from the activation's bsums;
+ *   float weights (F32, F16, BF16) with a batch of 8 or more activations:
+ *     panels of 32 rows converted and transposed on the fly, lanes over
+ *     rows, activations broadcast (no horizontal sums). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -365,6 +368,128 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 }
 
 
+/* ---- float weights, a batch of activations: panels ----
+ *
+ * With many activations the tiles above spend a horizontal reduction on
+ * every output.  Here lanes run over weight rows instead: columns
+ * [k0, k0 + GP_K) of GP_ROWS rows are converted to float and transposed
+ * into a panel P[k][GP_ROWS] that stays in L1 and serves the whole batch,
+ * Y[b][r..r + 32] += X[b][k] (broadcast) * P[k][0..32], GP_ACTS
+ * activations at a time in 2 * GP_ACTS registers; the sums of a k block
+ * are added to those of the previous ones in Y. */
+#define GP_ROWS 32
+#define GP_K 128
+#define GP_ACTS 12
+
+/* Transpose the 16 x 16 matrix in r[] (row i in r[i]) in place:
+ * interleave pairs of rows, then pairs of pairs, then 128-bit lanes. */
+INLINE void transpose16(__m512 r[16])
+{
+	__m512 t[16], u[16];
+
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      /* a0 b0 a1 b1 per lane */
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  /* a2 b2 a3 b3 */
+	}
+	for (int i = 0; i < 16; i += 4)
+		for (int h = 0; h < 2; h++) {
+			__m512d x = _mm512_castps_pd(t[i + h]), y = _mm512_castps_pd(t[i + h + 2]);
+			u[i + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));      /* column 2h of the lane */
+			u[i + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));  /* column 2h + 1 */
+		}
+	/* u[4i + j], lane L: column 4L + j of rows 4i..4i+3 */
+	for (int j = 0; j < 4; j++) {
+		__m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), w0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);
+		__m512 v1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+		__m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+		r[j] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+		r[4 + j] = _mm512_shuffle_f32x4(w0, w1, 0x88);
+		r[8 + j] = _mm512_shuffle_f32x4(v0, v1, 0xdd);
+		r[12 + j] = _mm512_shuffle_f32x4(w0, w1, 0xdd);
+	}
+}
+
+/* P[k][r] = W[r][k0 + k] for k < kn, r < GP_ROWS (0 for r >= rows) */
+INLINE void gp_pack(const enum ggml_type t, const uint8_t *W, size_t rb, int rows, int k0, int kn, float *P)
+{
+	const size_t es = t == GGML_F32 ? 4 : 2;
+
+	for (int g = 0; g < GP_ROWS; g += 16)
+		for (int k = 0; k < kn; k += 16) {
+			__mmask16 m = (__mmask16)(kn - k < 16 ? (1u << (kn - k)) - 1 : 0xffff);
+			__m512 v[16];
+			_Pragma("GCC unroll 16")
+			for (int i = 0; i < 16; i++)
+				v[i] = g + i < rows ? float16(t, W + (size_t)(g + i) * rb + (size_t)(k0 + k) * es, m)
+						    : _mm512_setzero_ps();
+			transpose16(v);
+			for (int j = 0; j < 16 && k + j < kn; j++)
+				_mm512_store_ps(P + (k + j) * GP_ROWS + g, v[j]);
+		}
+}
+
+/* A activations (rows of X) against the panel; first: Y starts at 0 */
+INLINE void gp_block(const float *P, int kn, const uint8_t *X, size_t xs, float *Y, int ldy, __mmask16 m0,
+		     __mmask16 m1, int first, const int A)
+{
+	__m512 acc[GP_ACTS][2];
+
+	_Pragma("GCC unroll 12")
+	for (int a = 0; a < A; a++) {
+		acc[a][0] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, Y + (size_t)a * ldy);
+		acc[a][1] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, Y + (size_t)a * ldy + 16);
+	}
+	for (int k = 0; k < kn; k++) {
+		__m512 p0 = _mm512_load_ps(P + k * GP_ROWS), p1 = _mm512_load_ps(P + k * GP_ROWS + 16);
+		_Pragma("GCC unroll 12")
+		for (int a = 0; a < A; a++) {
+			__m512 x = _mm512_set1_ps(((const float *)(X + a * xs))[k]);
+			acc[a][0] = _mm512_fmadd_ps(x, p0, acc[a][0]);
+			acc[a][1] = _mm512_fmadd_ps(x, p1, acc[a][1]);
+		}
+	}
+	_Pragma("GCC unroll 12")
+	for (int a = 0; a < A; a++) {
+		_mm512_mask_storeu_ps(Y + (size_t)a * ldy, m0, acc[a][0]);
+		_mm512_mask_storeu_ps(Y + (size_t)a * ldy + 16, m1, acc[a][1]);
+	}
+}
+
+#define GP_TAIL(A) \
+	case A: gp_block(P, kn, X, xs, Y, ldy, m0, m1, first, A); break;
+
+INLINE void gemm_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X0, size_t xs,
+		       int nb, float *Y0, int ldy, int r0, int r1)
+{
+	const size_t es = t == GGML_F32 ? 4 : 2;
+	float P[GP_K * GP_ROWS] __attribute__((aligned(64)));
+
+	for (int r = r0; r < r1; r += GP_ROWS) {
+		int rows = r1 - r < GP_ROWS ? r1 - r : GP_ROWS;
+		__mmask16 m0 = (__mmask16)(rows >= 16 ? 0xffff : (1u << rows) - 1);
+		__mmask16 m1 = (__mmask16)(rows >= 32 ? 0xffff : rows > 16 ? (1u << (rows - 16)) - 1 : 0);
+		for (int k0 = 0; k0 < n; k0 += GP_K) {
+			int kn = n - k0 < GP_K ? n - k0 : GP_K, first = k0 == 0, b = 0;
+			gp_pack(t, W + (size_t)r * rb, rb, rows, k0, kn, P);
+			/* the next panel's weights arrive while this one is used */
+			const uint8_t *next = k0 + GP_K < n ? W + (size_t)r * rb + (size_t)(k0 + GP_K) * es
+							    : W + (size_t)(r + GP_ROWS) * rb;
+			for (int i = 0; i < GP_ROWS && r + (k0 + GP_K < n ? 0 : GP_ROWS) + i < r1; i++)
+				for (size_t o = 0; o < GP_K * es; o += 64)
+					_mm_prefetch((const char *)(next + (size_t)i * rb + o), _MM_HINT_T0);
+			for (; b + GP_ACTS <= nb; b += GP_ACTS)
+				gp_block(P, kn, X0 + (size_t)b * xs + (size_t)k0 * 4, xs, Y0 + (size_t)b * ldy + r, ldy,
+					 m0, m1, first, GP_ACTS);
+			const uint8_t *X = X0 + (size_t)b * xs + (size_t)k0 * 4;
+			float *Y = Y0 + (size_t)b * ldy + r;
+			switch (nb - b) {
+			GP_TAIL(1) GP_TAIL(2) GP_TAIL(3) GP_TAIL(4) GP_TAIL(5) GP_TAIL(6)
+			GP_TAIL(7) GP_TAIL(8) GP_TAIL(9) GP_TAIL(10) GP_TAIL(11)
+			}
+		}
+	}
+}
+
 /* ---- 16-bit activations (quant_matmul_a16) ----
  *
  * Two 32-blocks per step, in the activation layout of quant_a16_row(): the
@@ -462,9 +587,27 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 
 /* 4 x 4 tiles: tile shapes from 2 x 4 to 4 x 4 measured the same within
  * the noise of this machine; 4 rows keep decode streaming 4 rows at once. */
-KERNEL(mm_f32, tile_float, GGML_F32, 4, 4)
-KERNEL(mm_f16, tile_float, GGML_F16, 4, 4)
-KERNEL(mm_bf16, tile_float, GGML_BF16, 4, 4)
+KERNEL(mmt_f32, tile_float, GGML_F32, 4, 4)
+KERNEL(mmt_f16, tile_float, GGML_F16, 4, 4)
+KERNEL(mmt_bf16, tile_float, GGML_BF16, 4, 4)
+
+/* Batches of GP_MIN activations or more go to the panels, smaller ones
+ * (decode) to the tiles, which stream the rows once. */
+#define GP_MIN 8
+#define FLOAT_KERNEL(name, tiles, type) \
+	TARGET static void name##_gp(const void *W, size_t rb, int n, const void *X, size_t xs, int nb, float *Y, \
+				     int ldy, int r0, int r1) \
+	{ \
+		gemm_float(type, W, rb, n, X, xs, nb, Y, ldy, r0, r1); \
+	} \
+	static void name(const void *W, size_t rb, int n, const void *X, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		(nb >= GP_MIN ? name##_gp : tiles)(W, rb, n, X, xs, nb, Y, ldy, r0, r1); \
+	}
+FLOAT_KERNEL(mm_f32, mmt_f32, GGML_F32)
+FLOAT_KERNEL(mm_f16, mmt_f16, GGML_F16)
+FLOAT_KERNEL(mm_bf16, mmt_bf16, GGML_BF16)
 KERNEL(mm_q4_0, tile_legacy, GGML_Q4_0, 4, 4)
 KERNEL(mm_q4_1, tile_legacy, GGML_Q4_1, 4, 4)
 KERNEL(mm_q5_0, tile_legacy, GGML_Q5_0, 4, 4)
