@@ -147,6 +147,10 @@ struct quant_family {
 	/* Products with 16-bit activations (quant_matmul_a16); NULL: the
 	 * reference serves. */
 	quant_matmul_fn *mm16[GGML_NTYPES];
+	/* Products with float activations for batches of mmf_min or more
+	 * (quant_matmul_float); NULL: none (quant_float_batch() says 0). */
+	quant_matmul_fn *mmf[GGML_NTYPES];
+	int mmf_min;
 };
 
 extern const struct quant_family quant_family_scalar, quant_family_avx2, quant_family_avx512;

@@ -409,5 +409,5 @@ const struct quant_family quant_family_avx2 = {
 		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
 		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
-	}, act_q8, {0}
+	}, act_q8, {0}, {0}, 0
 };

@@ -46,6 +46,13 @@ INLINE uint32_t load32(const uint8_t *p)
 	return v;
 }
 
+INLINE float load_f16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return _cvtsh_ss(v);
+}
+
 /* VPERMW indices for two consecutive Q4_0/Q4_1/Q5_0/Q5_1 blocks loaded
  * into one register: nib[] puts the 16 quant bytes of block 0 in 128-bit
  * lanes 0 and 1, of block 1 in lanes 2 and 3 (lanes 1 and 3 are shifted
@@ -409,19 +416,47 @@ INLINE void transpose16(__m512 r[16])
 	}
 }
 
+/* Weights k..k+15 of a row as floats (m: the elements present; k a
+ * multiple of 16): float types converted, legacy 32-blocks dequantized,
+ * d * q (+ m for Q4_1, Q5_1), exactly as dequant_row(). */
+INLINE __m512 weights16(const enum ggml_type t, const uint8_t *row, int k, __mmask16 m)
+{
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
+		return float16(t, row + (size_t)k * (t == GGML_F32 ? 4 : 2), m);
+	const uint8_t *b = row + (size_t)(k / QK) * blk_bytes(t);
+	const int half = k / 16 % 2;
+	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1;
+	const size_t qs = t == GGML_Q4_0 || t == GGML_Q8_0 ? 2 : t == GGML_Q4_1 ? 4 : t == GGML_Q5_0 ? 6 : 8;
+	const __m512 d = _mm512_set1_ps(load_f16(b));
+	__m512i q;
+
+	if (t == GGML_Q8_0) {
+		q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const void *)(b + qs + 16 * half)));
+	} else {
+		q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + qs)));
+		q = half ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
+		if (t == GGML_Q5_0 || t == GGML_Q5_1)  /* bit 4 of element e is bit e of qh */
+			q = _mm512_mask_add_epi32(q, (__mmask16)(load32(b + (t == GGML_Q5_0 ? 2 : 4)) >> (16 * half)), q,
+						  _mm512_set1_epi32(16));
+		if (t == GGML_Q4_0 || t == GGML_Q5_0)
+			q = _mm512_sub_epi32(q, _mm512_set1_epi32(t == GGML_Q4_0 ? 8 : 16));
+	}
+	__m512 w = _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
+	if (with_min)
+		w = _mm512_add_ps(w, _mm512_set1_ps(load_f16(b + 2)));
+	return w;
+}
+
 /* P[k][r] = W[r][k0 + k] for k < kn, r < GP_ROWS (0 for r >= rows) */
 INLINE void gp_pack(const enum ggml_type t, const uint8_t *W, size_t rb, int rows, int k0, int kn, float *P)
 {
-	const size_t es = t == GGML_F32 ? 4 : 2;
-
 	for (int g = 0; g < GP_ROWS; g += 16)
 		for (int k = 0; k < kn; k += 16) {
 			__mmask16 m = (__mmask16)(kn - k < 16 ? (1u << (kn - k)) - 1 : 0xffff);
 			__m512 v[16];
 			_Pragma("GCC unroll 16")
 			for (int i = 0; i < 16; i++)
-				v[i] = g + i < rows ? float16(t, W + (size_t)(g + i) * rb + (size_t)(k0 + k) * es, m)
-						    : _mm512_setzero_ps();
+				v[i] = g + i < rows ? weights16(t, W + (size_t)(g + i) * rb, k0 + k, m) : _mm512_setzero_ps();
 			transpose16(v);
 			for (int j = 0; j < 16 && k + j < kn; j++)
 				_mm512_store_ps(P + (k + j) * GP_ROWS + g, v[j]);
@@ -461,7 +496,8 @@ INLINE void gp_block(const float *P, int kn, const uint8_t *X, size_t xs, float 
 INLINE void gemm_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X0, size_t xs,
 		       int nb, float *Y0, int ldy, int r0, int r1)
 {
-	const size_t es = t == GGML_F32 ? 4 : 2;
+	const size_t kbytes = t == GGML_F32 ? 4 * GP_K : t == GGML_F16 || t == GGML_BF16 ? 2 * GP_K
+				     : GP_K / QK * blk_bytes(t);  /* bytes of GP_K weights */
 	float P[GP_K * GP_ROWS] __attribute__((aligned(64)));
 
 	for (int r = r0; r < r1; r += GP_ROWS) {
@@ -472,10 +508,10 @@ INLINE void gemm_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 			int kn = n - k0 < GP_K ? n - k0 : GP_K, first = k0 == 0, b = 0;
 			gp_pack(t, W + (size_t)r * rb, rb, rows, k0, kn, P);
 			/* the next panel's weights arrive while this one is used */
-			const uint8_t *next = k0 + GP_K < n ? W + (size_t)r * rb + (size_t)(k0 + GP_K) * es
+			const uint8_t *next = k0 + GP_K < n ? W + (size_t)r * rb + (size_t)(k0 / GP_K + 1) * kbytes
 							    : W + (size_t)(r + GP_ROWS) * rb;
 			for (int i = 0; i < GP_ROWS && r + (k0 + GP_K < n ? 0 : GP_ROWS) + i < r1; i++)
-				for (size_t o = 0; o < GP_K * es; o += 64)
+				for (size_t o = 0; o < kbytes; o += 64)
 					_mm_prefetch((const char *)(next + (size_t)i * rb + o), _MM_HINT_T0);
 			for (; b + GP_ACTS <= nb; b += GP_ACTS)
 				gp_block(P, kn, X0 + (size_t)b * xs + (size_t)k0 * 4, xs, Y0 + (size_t)b * ldy + r, ldy,
@@ -608,6 +644,20 @@ KERNEL(mmt_bf16, tile_float, GGML_BF16, 4, 4)
 FLOAT_KERNEL(mm_f32, mmt_f32, GGML_F32)
 FLOAT_KERNEL(mm_f16, mmt_f16, GGML_F16)
 FLOAT_KERNEL(mm_bf16, mmt_bf16, GGML_BF16)
+
+/* Float activations against legacy quants (quant_matmul_float), batches
+ * only: the panels dequantize the weights. */
+#define PANEL_KERNEL(name, type) \
+	TARGET static void name(const void *W, size_t rb, int n, const void *X, size_t xs, int nb, float *Y, int ldy, \
+				int r0, int r1) \
+	{ \
+		gemm_float(type, W, rb, n, X, xs, nb, Y, ldy, r0, r1); \
+	}
+PANEL_KERNEL(mmf_q4_0, GGML_Q4_0)
+PANEL_KERNEL(mmf_q4_1, GGML_Q4_1)
+PANEL_KERNEL(mmf_q5_0, GGML_Q5_0)
+PANEL_KERNEL(mmf_q5_1, GGML_Q5_1)
+PANEL_KERNEL(mmf_q8_0, GGML_Q8_0)
 KERNEL(mm_q4_0, tile_legacy, GGML_Q4_0, 4, 4)
 KERNEL(mm_q4_1, tile_legacy, GGML_Q4_1, 4, 4)
 KERNEL(mm_q5_0, tile_legacy, GGML_Q5_0, 4, 4)
@@ -692,5 +742,9 @@ const struct quant_family quant_family_avx512 = {
 	}, act_q8, {
 		[GGML_Q4_0] = mm16_q4_0, [GGML_Q4_1] = mm16_q4_1, [GGML_Q5_0] = mm16_q5_0,
 		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0,
-	}
+	}, {
+		[GGML_F32] = mm_f32_gp, [GGML_F16] = mm_f16_gp, [GGML_BF16] = mm_bf16_gp,
+		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
+		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
+	}, GP_MIN
 };

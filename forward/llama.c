@@ -439,52 +439,55 @@ struct step {
 	bool pre;
 };
 
-/* How a product with weights of type t reads its activations:
+/* How a product with weights of type t reads a batch of nb activations:
  * --quant-act: the 8-bit (or float) formats of quant_act_type();
- * otherwise, exact: 16-bit quants for the legacy 32-block types, the float
- * rows themselves for F32/F16/BF16 (quant_matmul's float kernels), and
- * weight rows dequantized to float for the K-quants (ACT_FLOAT_ROWS). */
+ * otherwise, exact: float rows for F32/F16/BF16 (quant_matmul's float
+ * kernels) and for batches the kernel family multiplies in float
+ * (quant_float_batch: weights dequantized into panels); 16-bit quants for
+ * the legacy 32-block types; weight rows dequantized to float for the
+ * K-quants (ACT_FLOAT_ROWS). */
 enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2, ACT_FLOAT_ROWS = GGML_NTYPES + 3 };
 
-static int act_kind(const struct context *c, enum ggml_type t)
+static int act_kind(const struct context *c, enum ggml_type t, uint32_t nb)
 {
+	int batch = quant_float_batch(t);
 	if (c->quant_act)
 		return (int)quant_act_type(t);
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16 || (batch && nb >= (uint32_t)batch))
+		return ACT_FLOAT;
 	if (quant_a16_supported(t))
 		return ACT_A16;
-	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
-		return ACT_FLOAT;
 	return ACT_FLOAT_ROWS;
 }
 
 /* Matrices with the same activation format share one quantized copy:
  * the first of mats[0..m] with the format of mats[m]. */
-static int xq_share(const struct context *c, const struct matrix *const *mats, int m)
+static int xq_share(const struct context *c, const struct matrix *const *mats, int m, uint32_t nb)
 {
 	for (int j = 0; j < m; j++)
-		if (act_kind(c, mats[j]->type) == act_kind(c, mats[m]->type))
+		if (act_kind(c, mats[j]->type, nb) == act_kind(c, mats[m]->type, nb))
 			return j;
 	return m;
 }
 
 static const uint8_t *xq_for(const struct context *c, const struct step *s, int m)
 {
-	return c->xq[xq_share(c, s->mats, m)];
+	return c->xq[xq_share(c, s->mats, m, s->nb)];
 }
 
 /* Norm row `in` (n elements) with norm (unless NULL) into f, and quantize
- * the result for each of mats[0..n_mats) into q[m] (shared copies
+ * the result for each of mats[0..n_mats) (in a batch of nb) into q[m] (shared copies
  * written once); returns the float row. */
 static const float *norm_quant_row(const struct context *c, const float *in, float *f, const float *norm, uint32_t n,
-				   const struct matrix *const *mats, int n_mats, uint8_t *const *q)
+				   const struct matrix *const *mats, int n_mats, uint32_t nb, uint8_t *const *q)
 {
 	if (norm) {
 		rmsnorm(f, in, norm, n, c->t->hp.rms_eps);
 		in = f;
 	}
 	for (int m = 0; m < n_mats; m++) {
-		int kind = act_kind(c, mats[m]->type);
-		if (xq_share(c, mats, m) != m || kind == ACT_FLOAT || kind == ACT_FLOAT_ROWS)
+		int kind = act_kind(c, mats[m]->type, nb);
+		if (xq_share(c, mats, m, nb) != m || kind == ACT_FLOAT || kind == ACT_FLOAT_ROWS)
 			continue;
 		if (kind == ACT_A16)
 			quant_a16_row(in, q[m], (int)n);
@@ -509,7 +512,7 @@ static void norm_quant(struct context *c, const struct step *s, int ith, int nth
 		for (int m = 0; m < 3; m++)
 			q[m] = c->xq[m] + (size_t)b * c->xq_stride;
 		norm_quant_row(c, s->src + (size_t)b * s->n, s->dst + (size_t)b * s->n, s->norm, s->n, s->mats, s->n_mats,
-			       q);
+			       s->nb, q);
 	}
 }
 
@@ -518,13 +521,13 @@ static void product(const struct context *c, const struct mm_job *x, uint32_t nb
 		    float *row)
 {
 	const struct matrix *w = x->w;
-	switch (act_kind(c, w->type)) {
+	switch (act_kind(c, w->type, nb)) {
 	case ACT_A16:
 		quant_matmul_a16(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
 				 (int)x->ldy, (int)r0, (int)r1);
 		return;
 	case ACT_FLOAT:  /* the float rows are the activations */
-		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xf, w->n_in * sizeof(float), (int)nb,
+		quant_matmul_float(w->type, w->data, w->row_bytes, (int)w->n_in, x->xf, w->n_in * sizeof(float), (int)nb,
 			     x->y, (int)x->ldy, (int)r0, (int)r1);
 		return;
 	case ACT_FLOAT_ROWS:
@@ -561,13 +564,13 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 		uint8_t *q0 = c->pxq + (size_t)ith * 3 * PRE_ROWS * c->xq_stride;
 		const uint8_t *xq[3];
 		for (int m = 0; m < s->n_mats; m++)
-			xq[m] = q0 + (size_t)xq_share(c, s->mats, m) * PRE_ROWS * c->xq_stride;
+			xq[m] = q0 + (size_t)xq_share(c, s->mats, m, s->nb) * PRE_ROWS * c->xq_stride;
 		for (uint32_t b = 0; b < s->nb; b++) {
 			uint8_t *q[3];
 			for (int m = 0; m < 3; m++)
 				q[m] = q0 + ((size_t)m * PRE_ROWS + b) * c->xq_stride;
 			norm_quant_row(c, s->src + (size_t)b * s->n, f + (size_t)b * s->n, s->norm, s->n, s->mats,
-				       s->n_mats, q);
+				       s->n_mats, s->nb, q);
 		}
 		for (int j = 0; j < s->n_jobs; j++) {
 			jobs[j].xf = s->norm ? f : s->src;

@@ -493,7 +493,7 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0} };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0}, {0}, 0 };
 
 static const struct quant_family *const families[] = {
 	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
@@ -672,4 +672,45 @@ void quant_matmul_a16(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		family->mm16[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 	else
 		quant_matmul_a16_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+}
+
+/* ---- float activations (quant.h) ---- */
+
+int quant_float_batch(enum ggml_type t)
+{
+	pthread_once(&family_once, family_choose);
+	return (unsigned)t < GGML_NTYPES && family->mmf[t] ? family->mmf_min : 0;
+}
+
+void quant_matmul_float_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
+			    const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1)
+{
+	float *row = xmalloc((size_t)n * sizeof *row);
+
+	check_row("quant_matmul_float_ref", t, n);
+	for (int r = r0; r < r1; r++) {
+		dequant_row(t, (const uint8_t *)W + (size_t)r * row_bytes, row, n);
+		for (int b = 0; b < nb; b++) {
+			const float *a = (const float *)((const uint8_t *)x + (size_t)b * xs);
+			float sum = 0;
+			for (int i = 0; i < n; i++)
+				sum += row[i] * a[i];
+			Y[(size_t)b * ldy + r] = sum;
+		}
+	}
+	free(row);
+}
+
+void quant_matmul_float(enum ggml_type t, const void *W, size_t row_bytes, int n,
+			const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1)
+{
+	int min = quant_float_batch(t);
+
+	check_row("quant_matmul_float", t, n);
+	if (min && nb >= min)
+		family->mmf[t](W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
+	else if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
+		quant_matmul(t, W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
+	else
+		quant_matmul_float_ref(t, W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
 }

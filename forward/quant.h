@@ -86,6 +86,19 @@ void quant_matmul_a16(enum ggml_type wtype, const void *W, size_t row_bytes, int
 void quant_matmul_a16_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 			  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
+/* Float activations against any weight type, for batches: Y as
+ * quant_matmul(), the activations nb rows of n floats xs bytes apart (a
+ * multiple of 4).  Kernel families with such a product (AVX-512: weights
+ * dequantized into panels that stay in L1) use it for batches of
+ * quant_float_batch(wtype) activations or more; quant_float_batch() is 0
+ * where none exists.  Otherwise (and in the reference) each row is
+ * dequantized and dotted in float. */
+int quant_float_batch(enum ggml_type wtype);
+void quant_matmul_float(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
+			const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1);
+void quant_matmul_float_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
+			    const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1);
+
 /* The kernel family in use ("scalar", "avx2", "avx512-vnni"), chosen at the
  * first call from the CPU; LMU_KERNELS=scalar|avx2|avx512 in the environment
  * forces one (the program dies if the CPU lacks it or the name is unknown). */

@@ -755,6 +755,77 @@ static void test_fixture(void)
 	fclose(f);
 }
 
+/* ---- float activations (quant_matmul_float) ---- */
+
+/* Rows [r0, r1) of a random matrix of type t against nb random float
+ * rows, the family in use against rows dequantized by dequant_row() and
+ * dotted in double; the worst error as a fraction of its tolerance. */
+static double check_matmul_float(enum ggml_type t, int n, int rows, int r0, int r1, int nb)
+{
+	size_t rb = row_bytes(t, n), xs = (size_t)(n + 5) * sizeof(float);
+	uint8_t *W = xmalloc(rb * rows);
+	float *x = xmalloc(xs * nb), *w = xmalloc((size_t)n * sizeof *w);
+	int ldy = rows + 3;
+	float *Y = xmalloc((size_t)ldy * nb * sizeof *Y);
+	double worst = 0;
+
+	for (int r = 0; r < rows; r++) {
+		void *row = rand_weights(t, n, 0);
+		memcpy(W + r * rb, row, rb);
+		free(row);
+	}
+	for (size_t i = 0; i < xs / sizeof *x * nb; i++)
+		x[i] = frand(-3, 3);
+	for (int i = 0; i < ldy * nb; i++)
+		Y[i] = 1234.5f;
+	quant_matmul_float(t, W, rb, n, x, xs, nb, Y, ldy, r0, r1);
+	for (int r = 0; r < ldy; r++) {
+		if (r >= r0 && r < r1)
+			dequant_row(t, W + r * rb, w, n);
+		for (int b = 0; b < nb; b++) {
+			float y = Y[(size_t)b * ldy + r];
+			const float *a = (const float *)((const uint8_t *)x + b * xs);
+			if (r < r0 || r >= r1) {
+				if (y != 1234.5f)
+					worst = 1e9;
+				continue;
+			}
+			double want = 0, abssum = 0;
+			for (int i = 0; i < n; i++) {
+				want += (double)w[i] * a[i];
+				abssum += fabs((double)w[i] * a[i]);
+			}
+			double tol = 2.0 * (n + 16) * 0x1p-24 * abssum;
+			worst = fmax(worst, fabs(y - want) / tol);
+		}
+	}
+	free(W), free(x), free(w), free(Y);
+	return worst;
+}
+
+static void test_float_families(void)
+{
+	for (size_t f = 0; f < sizeof family_envs / sizeof *family_envs; f++) {
+		if (!quant_force(family_envs[f])) {
+			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, family_envs[f]);
+			continue;
+		}
+		for (int k = 0; k < N_TYPES; k++) {
+			enum ggml_type t = all_types[k];
+			int bs = (int)ggml_block_size(t), batch = quant_float_batch(t);
+			int n = bs == 256 ? 512 : bs == 32 ? 320 : 300;  /* k blocks of 128 and a remainder */
+			double worst = 0;
+			const int nbs[] = {1, 7, 8, 13, 37};
+			for (size_t j = 0; j < sizeof nbs / sizeof *nbs; j++)
+				worst = fmax(worst, fmax(check_matmul_float(t, n, 75, 5, 75, nbs[j]),
+							 check_matmul_float(t, bs == 1 ? 33 : bs, 20, 0, 19, nbs[j])));
+			ok(worst <= 1, "%s %s float-activation matmul = dequantized rows (%s; worst error %.3g of tolerance)",
+			   quant_kernel_name(), ggml_type_name(t),
+			   batch ? "panels from 8 activations" : "no batch kernel", worst);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	lmu_init(argc, argv);
@@ -778,6 +849,7 @@ int main(int argc, char **argv)
 	test_a16_quant();
 	test_a16_ref();
 	test_a16_families();
+	test_float_families();
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
