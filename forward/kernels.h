@@ -147,8 +147,9 @@ struct quant_family {
 	/* Products with 16-bit activations (quant_matmul_a16); NULL: the
 	 * reference serves. */
 	quant_matmul_fn *mm16[GGML_NTYPES];
-	/* Products with float activations for batches of mmf_min or more
-	 * (quant_matmul_float); NULL: none (quant_float_batch() says 0). */
+	/* Products with float activations (quant_matmul_float), and the
+	 * batch from which they beat 16-bit activations (quant_float_batch);
+	 * NULL: the reference serves. */
 	quant_matmul_fn *mmf[GGML_NTYPES];
 	int mmf_min;
 };

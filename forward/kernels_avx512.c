@@ -337,10 +337,77 @@ INLINE __m512 float16(const enum ggml_type t, const uint8_t *p, __mmask16 m)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* Weights e..e+15 (e a multiple of 16) of a K-quant super-block b as
+ * floats, as dequant_row(): Q4_K/Q5_K d * sc * q - dmin * m with the 6-bit
+ * scale and min of sub-block e / 32; Q6_K d * scale[e / 16] * (q - 32). */
+INLINE __m512 kweights16(const enum ggml_type t, const uint8_t *b, int e)
+{
+	if (t == GGML_Q6_K) {  /* ql[128] qh[64] scales[16] d; e = 128 n + 32 g + l */
+		const int n = e / 128, g = e % 128 / 32, l = e % 32;
+		__m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + 64 * n + l + 32 * (g & 1))));
+		__m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + 128 + 32 * n + l)));
+		lo = g < 2 ? _mm512_and_si512(lo, _mm512_set1_epi32(15)) : _mm512_srli_epi32(lo, 4);
+		hi = _mm512_and_si512(_mm512_srli_epi32(hi, 2 * g), _mm512_set1_epi32(3));
+		__m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
+		float scale = load_f16(b + 208) * (float)(int8_t)b[192 + e / 16];
+		return _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_cvtepi32_ps(q));
+	}
+	/* Q4_K, Q5_K: d dmin scales[12] (qh[32]) qs[128]; sub-block j = e / 32
+	 * is the low (j even) or high nibbles of qs[32 (j / 2) ..] */
+	const int j = e / 32, l = e % 32;
+	const uint8_t *qs = b + (t == GGML_Q4_K ? 16 : 48);
+	int sc, mn;
+	kq_scale_min(b + 4, j, &sc, &mn);
+	__m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(qs + 32 * (j / 2) + l)));
+	q = j & 1 ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
+	if (t == GGML_Q5_K) {  /* bit 4 of element 32 j + l is bit j of qh[l] */
+		__m512i h = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + 16 + l)));
+		q = _mm512_mask_add_epi32(q, _mm512_test_epi32_mask(h, _mm512_set1_epi32(1 << j)), q,
+					  _mm512_set1_epi32(16));
+	}
+	__m512 w = _mm512_mul_ps(_mm512_set1_ps(load_f16(b) * (float)sc), _mm512_cvtepi32_ps(q));
+	return _mm512_sub_ps(w, _mm512_set1_ps(load_f16(b + 2) * (float)mn));
+}
+
+/* Weights k..k+15 of a row as floats (m: the elements present; k a
+ * multiple of 16): float types converted, legacy 32-blocks dequantized,
+ * d * q (+ m for Q4_1, Q5_1), exactly as dequant_row(). */
+INLINE __m512 weights16(const enum ggml_type t, const uint8_t *row, int k, __mmask16 m)
+{
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
+		return float16(t, row + (size_t)k * (t == GGML_F32 ? 4 : 2), m);
+	if (t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K)
+		return kweights16(t, row + (size_t)(k / QK_K) * blk_bytes(t), k % QK_K);
+	const uint8_t *b = row + (size_t)(k / QK) * blk_bytes(t);
+	const int half = k / 16 % 2;
+	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1;
+	const size_t qs = t == GGML_Q4_0 || t == GGML_Q8_0 ? 2 : t == GGML_Q4_1 ? 4 : t == GGML_Q5_0 ? 6 : 8;
+	const __m512 d = _mm512_set1_ps(load_f16(b));
+	__m512i q;
+
+	if (t == GGML_Q8_0) {
+		q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const void *)(b + qs + 16 * half)));
+	} else {
+		q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + qs)));
+		q = half ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
+		if (t == GGML_Q5_0 || t == GGML_Q5_1)  /* bit 4 of element e is bit e of qh */
+			q = _mm512_mask_add_epi32(q, (__mmask16)(load32(b + (t == GGML_Q5_0 ? 2 : 4)) >> (16 * half)), q,
+						  _mm512_set1_epi32(16));
+		if (t == GGML_Q4_0 || t == GGML_Q5_0)
+			q = _mm512_sub_epi32(q, _mm512_set1_epi32(t == GGML_Q4_0 ? 8 : 16));
+	}
+	__m512 w = _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
+	if (with_min)
+		w = _mm512_add_ps(w, _mm512_set1_ps(load_f16(b + 2)));
+	return w;
+}
+
 INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rb, const uint8_t *X, size_t xs, int i,
 		       __mmask16 m, __m512 acc[MAXR][MAXC], const int R, const int C)
 {
-	const size_t es = t == GGML_F32 ? 4 : 2;
+	const size_t bs = t == GGML_F32 || t == GGML_F16 || t == GGML_BF16	? 1
+			  : t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K ? QK_K : QK;
+	const size_t at = (size_t)i * blk_bytes(t) / bs, bytes = 16 * blk_bytes(t) / bs;  /* of weights i.. */
 	__m512 a[MAXC];
 
 	_Pragma("GCC unroll 4")
@@ -348,8 +415,8 @@ INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rb, cons
 		a[c] = _mm512_maskz_loadu_ps(m, X + c * xs + (size_t)i * 4);
 	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++) {
-		prefetch_next_tile(W + r * rb + (size_t)i * es, rb, R, 16 * es);
-		__m512 w = float16(t, W + r * rb + (size_t)i * es, m);
+		prefetch_next_tile(W + r * rb + at, rb, R, bytes);
+		__m512 w = weights16(t, W + r * rb, i, m);
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_fmadd_ps(w, a[c], acc[r][c]);
@@ -414,37 +481,6 @@ INLINE void transpose16(__m512 r[16])
 		r[8 + j] = _mm512_shuffle_f32x4(v0, v1, 0xdd);
 		r[12 + j] = _mm512_shuffle_f32x4(w0, w1, 0xdd);
 	}
-}
-
-/* Weights k..k+15 of a row as floats (m: the elements present; k a
- * multiple of 16): float types converted, legacy 32-blocks dequantized,
- * d * q (+ m for Q4_1, Q5_1), exactly as dequant_row(). */
-INLINE __m512 weights16(const enum ggml_type t, const uint8_t *row, int k, __mmask16 m)
-{
-	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
-		return float16(t, row + (size_t)k * (t == GGML_F32 ? 4 : 2), m);
-	const uint8_t *b = row + (size_t)(k / QK) * blk_bytes(t);
-	const int half = k / 16 % 2;
-	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1;
-	const size_t qs = t == GGML_Q4_0 || t == GGML_Q8_0 ? 2 : t == GGML_Q4_1 ? 4 : t == GGML_Q5_0 ? 6 : 8;
-	const __m512 d = _mm512_set1_ps(load_f16(b));
-	__m512i q;
-
-	if (t == GGML_Q8_0) {
-		q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const void *)(b + qs + 16 * half)));
-	} else {
-		q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + qs)));
-		q = half ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
-		if (t == GGML_Q5_0 || t == GGML_Q5_1)  /* bit 4 of element e is bit e of qh */
-			q = _mm512_mask_add_epi32(q, (__mmask16)(load32(b + (t == GGML_Q5_0 ? 2 : 4)) >> (16 * half)), q,
-						  _mm512_set1_epi32(16));
-		if (t == GGML_Q4_0 || t == GGML_Q5_0)
-			q = _mm512_sub_epi32(q, _mm512_set1_epi32(t == GGML_Q4_0 ? 8 : 16));
-	}
-	__m512 w = _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
-	if (with_min)
-		w = _mm512_add_ps(w, _mm512_set1_ps(load_f16(b + 2)));
-	return w;
 }
 
 /* P[k][r] = W[r][k0 + k] for k < kn, r < GP_ROWS (0 for r >= rows) */
@@ -645,19 +681,25 @@ FLOAT_KERNEL(mm_f32, mmt_f32, GGML_F32)
 FLOAT_KERNEL(mm_f16, mmt_f16, GGML_F16)
 FLOAT_KERNEL(mm_bf16, mmt_bf16, GGML_BF16)
 
-/* Float activations against legacy quants (quant_matmul_float), batches
- * only: the panels dequantize the weights. */
-#define PANEL_KERNEL(name, type) \
-	TARGET static void name(const void *W, size_t rb, int n, const void *X, size_t xs, int nb, float *Y, int ldy, \
-				int r0, int r1) \
-	{ \
-		gemm_float(type, W, rb, n, X, xs, nb, Y, ldy, r0, r1); \
-	}
-PANEL_KERNEL(mmf_q4_0, GGML_Q4_0)
-PANEL_KERNEL(mmf_q4_1, GGML_Q4_1)
-PANEL_KERNEL(mmf_q5_0, GGML_Q5_0)
-PANEL_KERNEL(mmf_q5_1, GGML_Q5_1)
-PANEL_KERNEL(mmf_q8_0, GGML_Q8_0)
+/* Float activations against quantized weights (quant_matmul_float):
+ * the same tiles and panels, the weights dequantized 16 at a time. */
+KERNEL(mmt_q4_0, tile_float, GGML_Q4_0, 4, 4)
+KERNEL(mmt_q4_1, tile_float, GGML_Q4_1, 4, 4)
+KERNEL(mmt_q5_0, tile_float, GGML_Q5_0, 4, 4)
+KERNEL(mmt_q5_1, tile_float, GGML_Q5_1, 4, 4)
+KERNEL(mmt_q8_0, tile_float, GGML_Q8_0, 4, 4)
+KERNEL(mmt_q4_k, tile_float, GGML_Q4_K, 4, 4)
+KERNEL(mmt_q5_k, tile_float, GGML_Q5_K, 4, 4)
+KERNEL(mmt_q6_k, tile_float, GGML_Q6_K, 4, 4)
+FLOAT_KERNEL(mmf_q4_0, mmt_q4_0, GGML_Q4_0)
+FLOAT_KERNEL(mmf_q4_1, mmt_q4_1, GGML_Q4_1)
+FLOAT_KERNEL(mmf_q5_0, mmt_q5_0, GGML_Q5_0)
+FLOAT_KERNEL(mmf_q5_1, mmt_q5_1, GGML_Q5_1)
+FLOAT_KERNEL(mmf_q8_0, mmt_q8_0, GGML_Q8_0)
+FLOAT_KERNEL(mmf_q4_k, mmt_q4_k, GGML_Q4_K)
+FLOAT_KERNEL(mmf_q5_k, mmt_q5_k, GGML_Q5_K)
+FLOAT_KERNEL(mmf_q6_k, mmt_q6_k, GGML_Q6_K)
+
 KERNEL(mm_q4_0, tile_legacy, GGML_Q4_0, 4, 4)
 KERNEL(mm_q4_1, tile_legacy, GGML_Q4_1, 4, 4)
 KERNEL(mm_q5_0, tile_legacy, GGML_Q5_0, 4, 4)
@@ -743,8 +785,9 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_0] = mm16_q4_0, [GGML_Q4_1] = mm16_q4_1, [GGML_Q5_0] = mm16_q5_0,
 		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0,
 	}, {
-		[GGML_F32] = mm_f32_gp, [GGML_F16] = mm_f16_gp, [GGML_BF16] = mm_bf16_gp,
+		[GGML_F32] = mm_f32, [GGML_F16] = mm_f16, [GGML_BF16] = mm_bf16,
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
 		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
+		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
 	}, GP_MIN
 };

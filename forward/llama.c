@@ -441,11 +441,10 @@ struct step {
 
 /* How a product with weights of type t reads a batch of nb activations:
  * --quant-act: the 8-bit (or float) formats of quant_act_type();
- * otherwise, exact: float rows for F32/F16/BF16 (quant_matmul's float
- * kernels) and for batches the kernel family multiplies in float
- * (quant_float_batch: weights dequantized into panels); 16-bit quants for
- * the legacy 32-block types; weight rows dequantized to float for the
- * K-quants (ACT_FLOAT_ROWS). */
+ * otherwise, exact: float rows for F32/F16/BF16, for the K-quants where
+ * the kernel family multiplies them in float, and for batches of legacy
+ * quants from quant_float_batch() on; 16-bit quants for the legacy types
+ * below it; else weight rows dequantized to float (ACT_FLOAT_ROWS). */
 enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2, ACT_FLOAT_ROWS = GGML_NTYPES + 3 };
 
 static int act_kind(const struct context *c, enum ggml_type t, uint32_t nb)
@@ -453,11 +452,11 @@ static int act_kind(const struct context *c, enum ggml_type t, uint32_t nb)
 	int batch = quant_float_batch(t);
 	if (c->quant_act)
 		return (int)quant_act_type(t);
-	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16 || (batch && nb >= (uint32_t)batch))
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
 		return ACT_FLOAT;
 	if (quant_a16_supported(t))
-		return ACT_A16;
-	return ACT_FLOAT_ROWS;
+		return batch && nb >= (uint32_t)batch ? ACT_FLOAT : ACT_A16;
+	return quant_float_supported(t) ? ACT_FLOAT : ACT_FLOAT_ROWS;
 }
 
 /* Matrices with the same activation format share one quantized copy:

@@ -676,10 +676,15 @@ void quant_matmul_a16(enum ggml_type t, const void *W, size_t row_bytes, int n,
 
 /* ---- float activations (quant.h) ---- */
 
-int quant_float_batch(enum ggml_type t)
+bool quant_float_supported(enum ggml_type t)
 {
 	pthread_once(&family_once, family_choose);
-	return (unsigned)t < GGML_NTYPES && family->mmf[t] ? family->mmf_min : 0;
+	return (unsigned)t < GGML_NTYPES && family->mmf[t];
+}
+
+int quant_float_batch(enum ggml_type t)
+{
+	return quant_float_supported(t) ? family->mmf_min : 0;
 }
 
 void quant_matmul_float_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
@@ -704,10 +709,8 @@ void quant_matmul_float_ref(enum ggml_type t, const void *W, size_t row_bytes, i
 void quant_matmul_float(enum ggml_type t, const void *W, size_t row_bytes, int n,
 			const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1)
 {
-	int min = quant_float_batch(t);
-
 	check_row("quant_matmul_float", t, n);
-	if (min && nb >= min)
+	if (quant_float_supported(t))
 		family->mmf[t](W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
 	else if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
 		quant_matmul(t, W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);

@@ -86,13 +86,14 @@ void quant_matmul_a16(enum ggml_type wtype, const void *W, size_t row_bytes, int
 void quant_matmul_a16_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 			  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
-/* Float activations against any weight type, for batches: Y as
- * quant_matmul(), the activations nb rows of n floats xs bytes apart (a
- * multiple of 4).  Kernel families with such a product (AVX-512: weights
- * dequantized into panels that stay in L1) use it for batches of
- * quant_float_batch(wtype) activations or more; quant_float_batch() is 0
- * where none exists.  Otherwise (and in the reference) each row is
- * dequantized and dotted in float. */
+/* Float activations against any weight type: Y as quant_matmul(), the
+ * activations nb rows of n floats xs bytes apart (a multiple of 4).
+ * quant_float_supported(): the kernel family has such a product for wtype
+ * (AVX-512: weights dequantized 16 at a time in registers; for batches,
+ * into panels that stay in L1); otherwise, and in the reference, each row
+ * is dequantized and dotted in float.  quant_float_batch(): the batch from
+ * which it is faster than 16-bit activations (0: never). */
+bool quant_float_supported(enum ggml_type wtype);
 int quant_float_batch(enum ggml_type wtype);
 void quant_matmul_float(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 			const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1);
