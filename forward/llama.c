@@ -630,12 +630,13 @@ static inline v16 load16(const float *p)
 	return v;
 }
 
-/* out[r * ldo + i] = sum over keys t < n of a[r * lda + t] * v[t * ldv + i]
- * for R rows of hd outputs; R and hd constants of the caller (inlined),
- * so that the R * hd sums stay in registers and each v row is read once. */
+/* out[r * ldo + i] = scale[r] * sum over keys t < n of a[r * lda + t] *
+ * v[t * ldv + i] for R rows of hd outputs; R and hd constants of the caller
+ * (inlined), so that the R * hd sums stay in registers and each v row is
+ * read once. */
 static inline __attribute__((always_inline)) void weighted_sums(float *out, size_t ldo, const float *a,
 								size_t lda, const float *v, size_t ldv, uint32_t n,
-								const uint32_t R, const uint32_t hd)
+								const float *scale, const uint32_t R, const uint32_t hd)
 {
 	v16 acc[4][MAX_HD / 16];
 	for (uint32_t r = 0; r < R; r++)
@@ -648,13 +649,15 @@ static inline __attribute__((always_inline)) void weighted_sums(float *out, size
 				acc[r][i] += a[r * lda + t] * vi;
 		}
 	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t i = 0; i < hd / 16; i++)
-			memcpy(out + r * ldo + 16 * i, &acc[r][i], sizeof acc[r][i]);
+		for (uint32_t i = 0; i < hd / 16; i++) {
+			v16 o = acc[r][i] * scale[r];
+			memcpy(out + r * ldo + 16 * i, &o, sizeof o);
+		}
 }
 
 /* The same for rows of any number of outputs. */
 static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda, const float *v, size_t ldv,
-			      uint32_t n, uint32_t rows, uint32_t hd)
+			      uint32_t n, const float *scale, uint32_t rows, uint32_t hd)
 {
 	for (uint32_t r = 0; r < rows; r++) {
 		float *o = out + r * ldo;
@@ -662,7 +665,27 @@ static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda
 		for (uint32_t t = 0; t < n; t++)
 			for (uint32_t i = 0; i < hd; i++)
 				o[i] += a[r * lda + t] * v[(size_t)t * ldv + i];
+		for (uint32_t i = 0; i < hd; i++)
+			o[i] *= scale[r];
 	}
+}
+
+/* the largest of x[0..n) */
+static float max_of(const float *x, uint32_t n)
+{
+	v8 m = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+	uint32_t t = 0;
+	for (; t + 8 <= n; t += 8) {
+		v8 v = load8(x + t);
+		v8i gt = v > m;
+		m = (v8)(((v8i)v & gt) | ((v8i)m & ~gt));
+	}
+	float max = -INFINITY;
+	for (uint32_t i = 0; i < 8; i++)
+		max = m[i] > max ? m[i] : max;
+	for (; t < n; t++)
+		max = x[t] > max ? x[t] : max;
+	return max;
 }
 
 /* Causal attention of the queries of head h at positions b0..b1 of the
@@ -697,10 +720,9 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 		 * row's own position; normalized after the sums */
 		float inv_sum[ATT_ROWS];
 		for (uint32_t r = 0; r < rows; r++) {
-			float *a = att + r * lda, max = -INFINITY, sum = 0;
+			float *a = att + r * lda, sum = 0;
 			uint32_t n = s->pos0 + b0 + r + 1, t;
-			for (t = 0; t < n; t++)
-				max = a[t] > max ? a[t] : max;
+			float max = max_of(a, n);
 			v8 vsum = {0};
 			for (t = 0; t + 8 <= n; t += 8) {
 				v8 e = exp8((load8(a + t) - max) * scale);
@@ -717,18 +739,18 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 
 		/* out = weights V, four rows at a time */
 		uint32_t r = 0;
+#define SUMS(R, HD) weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, inv_sum + r, R, HD)
 		for (; hd == 64 && r + 4 <= rows; r += 4)
-			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 4, 64);
+			SUMS(4, 64);
 		for (; hd == 128 && r + 2 <= rows; r += 2)
-			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 2, 128);
+			SUMS(2, 128);
 		for (; hd == 64 && r < rows; r++)
-			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 1, 64);
+			SUMS(1, 64);
 		for (; hd == 128 && r < rows; r++)
-			weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, 1, 128);
-		weighted_sums_any(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, rows - r, hd);
-		for (r = 0; r < rows; r++)
-			for (uint32_t i = 0; i < hd; i++)
-				out[r * q_dim + i] *= inv_sum[r];
+			SUMS(1, 128);
+#undef SUMS
+		weighted_sums_any(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, inv_sum + r, rows - r,
+				  hd);
 	}
 }
 
