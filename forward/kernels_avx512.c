@@ -337,10 +337,30 @@ INLINE __m512 float16(const enum ggml_type t, const uint8_t *p, __mmask16 m)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* Weights e..e+15 (e a multiple of 16) of a K-quant super-block b as
- * floats, as dequant_row(): Q4_K/Q5_K d * sc * q - dmin * m with the 6-bit
- * scale and min of sub-block e / 32; Q6_K d * scale[e / 16] * (q - 32). */
-INLINE __m512 kweights16(const enum ggml_type t, const uint8_t *b, int e)
+/* Per 16-weight chunk c of a K-quant super-block b, the scale and the
+ * offset of its weights, w = dsc[c] * q - dmn[c] as dequant_row() has
+ * them: Q4_K/Q5_K d * sc and dmin * m of sub-block c / 2 (6-bit scale and
+ * min), Q6_K d * scales[c] and 0. */
+INLINE void kq_chunk_scales(const enum ggml_type t, const uint8_t *b, float dsc[16], float dmn[16])
+{
+	if (t == GGML_Q6_K) {
+		const float d = load_f16(b + 208);
+		for (int c = 0; c < 16; c++)
+			dsc[c] = d * (float)(int8_t)b[192 + c], dmn[c] = 0;
+		return;
+	}
+	const float d = load_f16(b), dmin = load_f16(b + 2);
+	for (int j = 0; j < 8; j++) {
+		int sc, mn;
+		kq_scale_min(b + 4, j, &sc, &mn);
+		dsc[2 * j] = dsc[2 * j + 1] = d * (float)sc;
+		dmn[2 * j] = dmn[2 * j + 1] = dmin * (float)mn;
+	}
+}
+
+/* The quants of weights e..e+15 (e a multiple of 16) of a K-quant
+ * super-block b: Q4_K/Q5_K unsigned, Q6_K minus its offset 32. */
+INLINE __m512i kquants16(const enum ggml_type t, const uint8_t *b, int e)
 {
 	if (t == GGML_Q6_K) {  /* ql[128] qh[64] scales[16] d; e = 128 n + 32 g + l */
 		const int n = e / 128, g = e % 128 / 32, l = e % 32;
@@ -348,16 +368,12 @@ INLINE __m512 kweights16(const enum ggml_type t, const uint8_t *b, int e)
 		__m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(b + 128 + 32 * n + l)));
 		lo = g < 2 ? _mm512_and_si512(lo, _mm512_set1_epi32(15)) : _mm512_srli_epi32(lo, 4);
 		hi = _mm512_and_si512(_mm512_srli_epi32(hi, 2 * g), _mm512_set1_epi32(3));
-		__m512i q = _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
-		float scale = load_f16(b + 208) * (float)(int8_t)b[192 + e / 16];
-		return _mm512_mul_ps(_mm512_set1_ps(scale), _mm512_cvtepi32_ps(q));
+		return _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
 	}
 	/* Q4_K, Q5_K: d dmin scales[12] (qh[32]) qs[128]; sub-block j = e / 32
 	 * is the low (j even) or high nibbles of qs[32 (j / 2) ..] */
 	const int j = e / 32, l = e % 32;
 	const uint8_t *qs = b + (t == GGML_Q4_K ? 16 : 48);
-	int sc, mn;
-	kq_scale_min(b + 4, j, &sc, &mn);
 	__m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)(qs + 32 * (j / 2) + l)));
 	q = j & 1 ? _mm512_srli_epi32(q, 4) : _mm512_and_si512(q, _mm512_set1_epi32(15));
 	if (t == GGML_Q5_K) {  /* bit 4 of element 32 j + l is bit j of qh[l] */
@@ -365,8 +381,16 @@ INLINE __m512 kweights16(const enum ggml_type t, const uint8_t *b, int e)
 		q = _mm512_mask_add_epi32(q, _mm512_test_epi32_mask(h, _mm512_set1_epi32(1 << j)), q,
 					  _mm512_set1_epi32(16));
 	}
-	__m512 w = _mm512_mul_ps(_mm512_set1_ps(load_f16(b) * (float)sc), _mm512_cvtepi32_ps(q));
-	return _mm512_sub_ps(w, _mm512_set1_ps(load_f16(b + 2) * (float)mn));
+	return q;
+}
+
+/* Weights e..e+15 of a K-quant super-block b as floats. */
+INLINE __m512 kweights16(const enum ggml_type t, const uint8_t *b, int e)
+{
+	float dsc[16], dmn[16];
+	kq_chunk_scales(t, b, dsc, dmn);
+	return _mm512_fmsub_ps(_mm512_cvtepi32_ps(kquants16(t, b, e)), _mm512_set1_ps(dsc[e / 16]),
+			       _mm512_set1_ps(dmn[e / 16]));
 }
 
 /* Weights k..k+15 of a row as floats (m: the elements present; k a
@@ -423,6 +447,38 @@ INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rb, cons
 	}
 }
 
+/* K-quants: the scales of a super-block are unpacked once for its 16
+ * chunks of 16 weights. */
+INLINE void kquant_float_steps(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X,
+			       size_t xs, __m512 acc[MAXR][MAXC], const int R, const int C)
+{
+	const size_t bsz = blk_bytes(t);
+
+	for (int sb = 0; sb < n / QK_K; sb++) {
+		float dsc[MAXR][16], dmn[MAXR][16];
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++)
+			kq_chunk_scales(t, W + r * rb + sb * bsz, dsc[r], dmn[r]);
+		for (int c16 = 0; c16 < 16; c16++) {
+			const int i = sb * QK_K + 16 * c16;
+			__m512 a[MAXC];
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++)
+				a[c] = _mm512_loadu_ps(X + c * xs + (size_t)i * 4);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *b = W + r * rb + sb * bsz;
+				prefetch_next_tile(b + c16 * bsz / 16, rb, R, bsz / 16);
+				__m512 w = _mm512_fmsub_ps(_mm512_cvtepi32_ps(kquants16(t, b, 16 * c16)),
+							   _mm512_set1_ps(dsc[r][c16]), _mm512_set1_ps(dmn[r][c16]));
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++)
+					acc[r][c] = _mm512_fmadd_ps(w, a[c], acc[r][c]);
+			}
+		}
+	}
+}
+
 INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
 		       float *Y, int ldy, const int R, const int C)
 {
@@ -434,6 +490,10 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
+	if (t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K) {
+		kquant_float_steps(t, W, rb, n, X, xs, acc, R, C);
+		i = n;
+	}
 	for (; i + 16 <= n; i += 16)
 		float_step(t, W, rb, X, xs, i, 0xffff, acc, R, C);
 	if (i < n)

@@ -5,7 +5,8 @@
 #   tests/bench/lm-bench.sh [-r REPS] [MODEL...]
 #
 # For each model (default: SmolLM2-135M-Instruct as shipped in Q4_1, plus
-# Q8_0 and F16 made from it with llama.cpp's quantize tool) and 1 and 2
+# Q8_0 and F16 made from it with llama.cpp's quantize tool, and Q4_K_M made
+# from the F16 one) and 1 and 2
 # threads it prints prefill tokens/s (a 512-token prompt as one batch) and
 # decode tokens/s (128 tokens, one batch each, from an empty context) for
 # both programs, the ratio lm-step / llama.cpp, peak RSS of each, and decode
@@ -30,11 +31,13 @@ cc -O2 -march=native -pthread "$here/bwprobe.c" -o "$cache/bwprobe"
 base=$top/models/smollm2-135m-instruct-q4_1.gguf
 if [ $# -eq 0 ]; then
 	[ -f "$base" ] || make -s -C "$top" model >&2
-	for t in Q8_0 F16; do
+	for t in Q8_0 F16 Q4_K_M; do
+		src=$base
+		[ "$t" = Q4_K_M ] && src=$cache/smollm2-F16.gguf  # the K-quant mix from the float weights
 		[ -f "$cache/smollm2-$t.gguf" ] ||
-			"$lmbin/llama-quantize" --allow-requantize "$base" "$cache/smollm2-$t.gguf" "$t" >/dev/null 2>&1
+			"$lmbin/llama-quantize" --allow-requantize "$src" "$cache/smollm2-$t.gguf" "$t" >/dev/null 2>&1
 	done
-	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf"
+	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf" "$cache/smollm2-Q4_K_M.gguf"
 fi
 
 python3 - "$cache/prompt512.txt" "$cache/decode128.txt" <<'PY'
