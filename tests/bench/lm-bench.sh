@@ -15,7 +15,7 @@
 #
 # lm-step timings are medians over REPS runs of whole processes: prefill =
 # t(prompt) - t(load), decode = t(128 single-token batches) - t(load), where
-# t(load) is a run on empty input.  llama-bench reports its own medians.
+# t(load) is a run on empty input.  llama-bench reports its own means (avg_ts).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
