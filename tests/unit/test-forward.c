@@ -18,6 +18,7 @@
 #include "err.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "../../forward/kernels.h"
 #include "../../forward/llama.h"
 #include "stream.h"
 
@@ -482,8 +483,18 @@ int main(int argc, char **argv)
 		return frames_mode(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "--top1") == 0)
 		return frames_mode(NULL);
-	for (size_t i = 0; i < N_TINY; i++)
-		test_tiny(&tinies[i], fixture);
+	/* every kernel family the CPU has: tiles, panels (batches of 8 or
+	 * more) and the scalar reference all meet the same fixtures */
+	static const char *const families[] = {"avx512", "avx2", "scalar"};
+	for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
+		if (!quant_force(families[f])) {
+			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, families[f]);
+			continue;
+		}
+		printf("# kernel family %s\n", quant_kernel_name());
+		for (size_t i = 0; i < N_TINY; i++)
+			test_tiny(&tinies[i], fixture);
+	}
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
