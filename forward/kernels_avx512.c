@@ -717,6 +717,72 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 }
 
 
+/* Q4_K against 16-bit activations: sub-blocks 2g and 2g + 1 of a
+ * super-block are the low and high nibbles of the same 32 bytes, which
+ * is the pairing of the activation layout (first halves of both blocks,
+ * then second halves): 16 bytes widened to int16 give the first halves of
+ * both sub-blocks, the next 16 the second halves.  Sub-block scales d * sc
+ * and mins -dmin * m as the legacy Q4_1 path has d and m; each
+ * super-block's are unpacked once. */
+INLINE void tile_a16_q4k(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			 float *Y, int ldy, const int R, const int C)
+{
+	const int npair = n / 64;
+	const __m512i bcast = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
+	const __m256i nib = _mm256_set1_epi16(15);
+	const size_t bsz = blk_bytes(GGML_Q4_K), ahead = (size_t)R * rb * PF_TILES;
+	__m512 acc[MAXR][MAXC];
+
+	(void)t;
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (int sb = 0; sb < n / QK_K; sb++) {
+		float dsc[MAXR][16], dmn[MAXR][16];
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++)
+			kq_chunk_scales(GGML_Q4_K, W + r * rb + sb * bsz, dsc[r], dmn[r]);
+		for (int g = 0; g < 4; g++) {
+			const int p = 4 * sb + g;
+			__m512i alo[MAXC], ahi[MAXC];
+			__m128 ds[MAXC];
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++) {
+				const uint8_t *x = X + c * xs;
+				alo[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p));
+				ahi[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p + 64));
+				ds[c] = _mm_loadu_ps((const float *)(x + 128 * (size_t)npair) + 4 * p);
+			}
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *qs = W + r * rb + sb * bsz + 16 + 32 * g;
+				_mm_prefetch((const char *)(qs + ahead), _MM_HINT_T0);
+				__m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)qs));
+				__m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)(qs + 16)));
+				__m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x0, nib)),
+								_mm256_srli_epi16(x0, 4), 1);
+				__m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x1, nib)),
+								_mm256_srli_epi16(x1, 4), 1);
+				/* chunks 4g and 4g + 2 start sub-blocks 2g and 2g + 1 */
+				__m128 dm = _mm_setr_ps(dsc[r][4 * g], -dmn[r][4 * g], dsc[r][4 * g + 2], -dmn[r][4 * g + 2]);
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					__m512i sum = _mm512_dpwssd_epi32(
+						_mm512_dpwssd_epi32(_mm512_setzero_si512(), lo, alo[c]), hi, ahi[c]);
+					__m128 sc = _mm_mul_ps(dm, ds[c]);  /* d_w*d_a, m_w*s_a of both sub-blocks */
+					acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
+								    _mm512_permutexvar_ps(bcast, _mm512_castps128_ps512(sc)),
+								    acc[r][c]);
+					acc[r][c] = _mm512_mask_add_ps(acc[r][c], 0xa, acc[r][c], _mm512_castps128_ps512(sc));
+				}
+			}
+		}
+	}
+	store_tile(acc, Y, ldy, R, C);
+}
+
 /* Tiles of R rows x 4 activations.  Decode (one activation) streams R
  * rows at once: for F16 and for Q8_0 with 16-bit activations one row at a
  * time measured fastest (SmolLM2, 1 and 2 threads, alternating runs:
@@ -776,6 +842,7 @@ KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 4)
 KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 4)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
 KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 1, 4)
+KERNEL(mm16_q4_k, tile_a16_q4k, GGML_Q4_K, 1, 4)
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:
  * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
@@ -846,7 +913,7 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
 	}, act_q8, {
 		[GGML_Q4_0] = mm16_q4_0, [GGML_Q4_1] = mm16_q4_1, [GGML_Q5_0] = mm16_q5_0,
-		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0,
+		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0, [GGML_Q4_K] = mm16_q4_k,
 	}, {
 		[GGML_F32] = mm_f32, [GGML_F16] = mm_f16, [GGML_BF16] = mm_bf16,
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,

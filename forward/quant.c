@@ -556,7 +556,23 @@ void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 
 bool quant_a16_supported(enum ggml_type t)
 {
-	return t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q8_0;
+	return t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q8_0 ||
+	       t == GGML_Q4_K;
+}
+
+/* Block i (32 elements) of a Q4_K row in the shape of legacy_quants():
+ * sub-block i % 8 of super-block i / 8, q[e] its 4-bit quants, d_w = d * sc
+ * and m_w = -dmin * m (its 6-bit scale and min). */
+static void q4k_block_quants(const uint8_t *row, int i, int q[32], float *d, float *m)
+{
+	const struct blk_q4_k *b = (const struct blk_q4_k *)row + i / 8;
+	int j = i % 8, sc, mn;
+
+	for (int e = 0; e < 32; e++)
+		q[e] = q4k_nibble(b->qs, 32 * j + e);
+	kq_scale_min(b->scales, j, &sc, &mn);
+	*d = f16_to_f32(b->d) * (float)sc;
+	*m = -f16_to_f32(b->dmin) * (float)mn;
 }
 
 /* Blocks go in pairs (a row with an odd count gets a zero block): the
@@ -619,8 +635,8 @@ float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n,
 	const uint8_t *w = wp;
 	const int16_t *qa = xq;
 	const float *ds = (const float *)(qa + 64 * a16_pairs(n));
-	size_t wsize = ggml_type_size(t);
-	int off = t == GGML_Q8_0 ? 128 : 32;
+	size_t wsize = t == GGML_Q4_K ? 0 : ggml_type_size(t);  /* Q4_K: blocks found by q4k_block_quants */
+	int off = t == GGML_Q8_0 ? 128 : t == GGML_Q4_K ? 0 : 32;
 	float sum = 0, sabs = 0, dummy;
 
 	if (!abssum)
@@ -632,7 +648,10 @@ float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n,
 		int q[32];
 		int64_t isum = 0, iabs = 0;
 
-		legacy_quants(t, w, q, &dw, &mw);
+		if (t == GGML_Q4_K)
+			q4k_block_quants(wp, i, q, &dw, &mw);
+		else
+			legacy_quants(t, w, q, &dw, &mw);
 		for (int e = 0; e < QK; e++) {
 			int a = qa[a16_index(i, e)];
 			isum += q[e] * a;

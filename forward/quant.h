@@ -66,8 +66,10 @@ void quant_matmul(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 void quant_matmul_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
-/* 16-bit activations ("A16"): the exact default path for the legacy
- * 32-block weight types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0).  Each block of 32
+/* 16-bit activations ("A16"): the exact default path in decoding for the
+ * legacy 32-block weight types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0) and Q4_K (its
+ * 32-element sub-blocks pair with the activation blocks, d * sc and
+ * -dmin * m acting as a legacy block's d and m).  Each block of 32
  * activations becomes 32 int16 quants with a float scale d = amax/32767
  * (relative error below 2e-5 of the block's largest value, far under the
  * rounding of the weights themselves), so the products are integer dot

@@ -480,7 +480,7 @@ static void test_families(void)
 
 /* ---- 16-bit activations ---- */
 
-static const enum ggml_type a16_types[] = {GGML_Q8_0, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1};
+static const enum ggml_type a16_types[] = {GGML_Q8_0, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q4_K};
 
 /* nb rows of n random floats in [-3, 3] (one block of zeros, one tiny,
  * one at the extremes when n allows), quantized by quant_a16_row. */
@@ -565,7 +565,7 @@ static void test_a16_ref(void)
 {
 	for (size_t k = 0; k < sizeof a16_types / sizeof *a16_types; k++) {
 		enum ggml_type t = a16_types[k];
-		int n = 576;
+		int n = t == GGML_Q4_K ? 512 : 576;
 		float x[576], fw[576], abssum;
 		uint8_t xq[576 * 3];
 		double want = 0, wabs = 0;
@@ -630,7 +630,8 @@ static void test_a16_families(void)
 		}
 		for (size_t k = 0; k < sizeof a16_types / sizeof *a16_types; k++) {
 			enum ggml_type t = a16_types[k];
-			const int ns[3] = {96, 576, 1536}, nbs[4] = {1, 2, 7, 37};
+			const int kq = t == GGML_Q4_K;  /* rows of whole 256-blocks */
+			const int ns[3] = {kq ? 256 : 96, kq ? 768 : 576, 1536}, nbs[4] = {1, 2, 7, 37};
 			double worst = 0;
 			for (int i = 0; i < 3; i++)
 				for (int j = 0; j < 4; j++)
