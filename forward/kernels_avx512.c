@@ -337,6 +337,15 @@ INLINE __m512 float16(const enum ggml_type t, const uint8_t *p, __mmask16 m)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* Bytes of the first k weights of a row (for prefetching: k need not end
+ * a block) */
+INLINE size_t weight_bytes(const enum ggml_type t, size_t k)
+{
+	const size_t per_block = t == GGML_F32 || t == GGML_F16 || t == GGML_BF16	? 1
+				 : t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K ? QK_K : QK;
+	return k * blk_bytes(t) / per_block;
+}
+
 /* Per 16-weight chunk c of a K-quant super-block b, the scale and the
  * offset of its weights, w = dsc[c] * q - dmn[c] as dequant_row() has
  * them: Q4_K/Q5_K d * sc and dmin * m of sub-block c / 2 (6-bit scale and
@@ -429,9 +438,7 @@ INLINE __m512 weights16(const enum ggml_type t, const uint8_t *row, int k, __mma
 INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rb, const uint8_t *X, size_t xs, int i,
 		       __mmask16 m, __m512 acc[MAXR][MAXC], const int R, const int C)
 {
-	const size_t bs = t == GGML_F32 || t == GGML_F16 || t == GGML_BF16	? 1
-			  : t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K ? QK_K : QK;
-	const size_t at = (size_t)i * blk_bytes(t) / bs, bytes = 16 * blk_bytes(t) / bs;  /* of weights i.. */
+	const size_t at = weight_bytes(t, i), bytes = weight_bytes(t, 16);  /* of weights i.. */
 	__m512 a[MAXC];
 
 	_Pragma("GCC unroll 4")
@@ -592,8 +599,7 @@ INLINE void gp_block(const float *P, int kn, const uint8_t *X, size_t xs, float 
 INLINE void gemm_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X0, size_t xs,
 		       int nb, float *Y0, int ldy, int r0, int r1)
 {
-	const size_t kbytes = t == GGML_F32 ? 4 * GP_K : t == GGML_F16 || t == GGML_BF16 ? 2 * GP_K
-				     : GP_K / QK * blk_bytes(t);  /* bytes of GP_K weights */
+	const size_t kbytes = weight_bytes(t, GP_K);
 	float P[GP_K * GP_ROWS] __attribute__((aligned(64)));
 
 	for (int r = r0; r < r1; r += GP_ROWS) {
