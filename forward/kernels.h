@@ -14,6 +14,17 @@
 
 #include "quant.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+/* F16C (CPUID leaf 1, ECX bit 29), asked of the CPU itself: not every
+ * compiler's __builtin_cpu_supports() knows the name. */
+static inline bool cpu_has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+}
+#endif
+
 #define QK 32    /* elements per legacy block */
 #define QK_K 256 /* elements per K-quant super-block */
 

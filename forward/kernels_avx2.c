@@ -400,7 +400,7 @@ TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
 static bool cpu_ok(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 const struct quant_family quant_family_avx2 = {

@@ -908,7 +908,7 @@ static bool cpu_ok(void)
 	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
 	       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") &&
-	       __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+	       __builtin_cpu_supports("fma") && cpu_has_f16c();
 }
 
 const struct quant_family quant_family_avx512 = {
