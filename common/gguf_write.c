@@ -4,11 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-	uint8_t *p;
-	size_t n, cap;
-};
-
 struct wtensor {
 	char *name;
 	enum ggml_type type;
@@ -19,15 +14,15 @@ struct wtensor {
 };
 
 struct gguf_writer {
-	struct buf kv;      /* the key/value records */
+	struct gguf_buf kv;      /* the key/value records */
 	uint64_t n_kv;
 	struct wtensor *t;
 	uint64_t n_t;
 	uint32_t alignment;
-	struct buf out;     /* the finished file */
+	struct gguf_buf out;     /* the finished file */
 };
 
-static void put(struct buf *b, const void *p, size_t n)
+void gguf_buf_put(struct gguf_buf *b, const void *p, size_t n)
 {
 	if (b->n + n > b->cap) {
 		b->cap = (b->n + n) * 2 + 64;
@@ -38,19 +33,19 @@ static void put(struct buf *b, const void *p, size_t n)
 	b->n += n;
 }
 
-static void put_le(struct buf *b, uint64_t v, int n)
+void gguf_buf_le(struct gguf_buf *b, uint64_t v, int n)
 {
 	uint8_t le[8];
 	for (int i = 0; i < n; i++, v >>= 8)
 		le[i] = (uint8_t)v;
-	put(b, le, (size_t)n);
+	gguf_buf_put(b, le, (size_t)n);
 }
 
-static void put_str(struct buf *b, const char *s)
+void gguf_buf_str(struct gguf_buf *b, const char *s)
 {
 	size_t n = strlen(s);
-	put_le(b, n, 8);
-	put(b, s, n);
+	gguf_buf_le(b, n, 8);
+	gguf_buf_put(b, s, n);
 }
 
 struct gguf_writer *gguf_writer_new(void)
@@ -76,9 +71,9 @@ void gguf_writer_free(struct gguf_writer *w)
 
 void gguf_w_scalar(struct gguf_writer *w, const char *key, enum gguf_vtype t, const void *le, size_t size)
 {
-	put_str(&w->kv, key);
-	put_le(&w->kv, t, 4);
-	put(&w->kv, le, size);
+	gguf_buf_str(&w->kv, key);
+	gguf_buf_le(&w->kv, t, 4);
+	gguf_buf_put(&w->kv, le, size);
 	w->n_kv++;
 }
 
@@ -119,31 +114,31 @@ void gguf_w_bool(struct gguf_writer *w, const char *key, int v)
 
 void gguf_w_str(struct gguf_writer *w, const char *key, const char *s)
 {
-	put_str(&w->kv, key);
-	put_le(&w->kv, GGUF_STRING, 4);
-	put_str(&w->kv, s);
+	gguf_buf_str(&w->kv, key);
+	gguf_buf_le(&w->kv, GGUF_STRING, 4);
+	gguf_buf_str(&w->kv, s);
 	w->n_kv++;
 }
 
 void gguf_w_arr(struct gguf_writer *w, const char *key, enum gguf_vtype elem, const void *le, uint64_t count)
 {
 	static const uint8_t size[GGUF_NVTYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-	put_str(&w->kv, key);
-	put_le(&w->kv, GGUF_ARRAY, 4);
-	put_le(&w->kv, elem, 4);
-	put_le(&w->kv, count, 8);
-	put(&w->kv, le, (size_t)count * size[elem]);
+	gguf_buf_str(&w->kv, key);
+	gguf_buf_le(&w->kv, GGUF_ARRAY, 4);
+	gguf_buf_le(&w->kv, elem, 4);
+	gguf_buf_le(&w->kv, count, 8);
+	gguf_buf_put(&w->kv, le, (size_t)count * size[elem]);
 	w->n_kv++;
 }
 
 void gguf_w_arr_str(struct gguf_writer *w, const char *key, const char *const *s, uint64_t count)
 {
-	put_str(&w->kv, key);
-	put_le(&w->kv, GGUF_ARRAY, 4);
-	put_le(&w->kv, GGUF_STRING, 4);
-	put_le(&w->kv, count, 8);
+	gguf_buf_str(&w->kv, key);
+	gguf_buf_le(&w->kv, GGUF_ARRAY, 4);
+	gguf_buf_le(&w->kv, GGUF_STRING, 4);
+	gguf_buf_le(&w->kv, count, 8);
 	for (uint64_t i = 0; i < count; i++)
-		put_str(&w->kv, s[i]);
+		gguf_buf_str(&w->kv, s[i]);
 	w->n_kv++;
 }
 
@@ -177,31 +172,31 @@ static size_t pad(size_t x, uint32_t a)
 const uint8_t *gguf_writer_bytes(struct gguf_writer *w, size_t *size)
 {
 	static const uint8_t zeros[64];
-	struct buf *o = &w->out;
+	struct gguf_buf *o = &w->out;
 	size_t off = 0;
 
 	o->n = 0;
-	put(o, "GGUF", 4);
-	put_le(o, 3, 4);
-	put_le(o, w->n_t, 8);
-	put_le(o, w->n_kv, 8);
-	put(o, w->kv.p, w->kv.n);
+	gguf_buf_put(o, "GGUF", 4);
+	gguf_buf_le(o, 3, 4);
+	gguf_buf_le(o, w->n_t, 8);
+	gguf_buf_le(o, w->n_kv, 8);
+	gguf_buf_put(o, w->kv.p, w->kv.n);
 	for (uint64_t i = 0; i < w->n_t; i++) {
-		put_str(o, w->t[i].name);
-		put_le(o, w->t[i].n_dims, 4);
+		gguf_buf_str(o, w->t[i].name);
+		gguf_buf_le(o, w->t[i].n_dims, 4);
 		for (uint32_t d = 0; d < w->t[i].n_dims; d++)
-			put_le(o, w->t[i].ne[d], 8);
-		put_le(o, w->t[i].type, 4);
-		put_le(o, off, 8);
+			gguf_buf_le(o, w->t[i].ne[d], 8);
+		gguf_buf_le(o, w->t[i].type, 4);
+		gguf_buf_le(o, off, 8);
 		off += w->t[i].nbytes;
 		off += pad(off, w->alignment);
 	}
 	for (size_t p = pad(o->n, w->alignment); p; p -= p > 64 ? 64 : p)
-		put(o, zeros, p > 64 ? 64 : p);
+		gguf_buf_put(o, zeros, p > 64 ? 64 : p);
 	for (uint64_t i = 0; i < w->n_t; i++) {
-		put(o, w->t[i].data, w->t[i].nbytes);
+		gguf_buf_put(o, w->t[i].data, w->t[i].nbytes);
 		for (size_t p = pad(w->t[i].nbytes, w->alignment); p; p -= p > 64 ? 64 : p)
-			put(o, zeros, p > 64 ? 64 : p);
+			gguf_buf_put(o, zeros, p > 64 ? 64 : p);
 	}
 	*size = o->n;
 	return o->p;

@@ -12,6 +12,16 @@
 
 struct gguf_writer;
 
+/* A growable byte buffer with little-endian writers: the writer's own, and
+ * for tests that build files by hand (hostile ones).  Free p when done. */
+struct gguf_buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+void gguf_buf_put(struct gguf_buf *b, const void *p, size_t n);
+void gguf_buf_le(struct gguf_buf *b, uint64_t v, int n);  /* the low n bytes of v */
+void gguf_buf_str(struct gguf_buf *b, const char *s);     /* u64 length, then the bytes */
+
 struct gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(struct gguf_writer *w);
 

@@ -43,44 +43,20 @@ static void save(const char *name, const char *suffix, const void *p, size_t n)
 
 /* ---- raw builder for hostile files ---- */
 
-struct rb {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void rb_put(struct rb *b, const void *p, size_t n)
+static void u32(struct gguf_buf *b, uint32_t v) { gguf_buf_le(b, v, 4); }
+static void u64(struct gguf_buf *b, uint64_t v) { gguf_buf_le(b, v, 8); }
+static void str(struct gguf_buf *b, const char *s) { gguf_buf_str(b, s); }
+static void hdr(struct gguf_buf *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
 {
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	if (n)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
-static void rb_le(struct rb *b, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8) {
-		uint8_t c = (uint8_t)v;
-		rb_put(b, &c, 1);
-	}
-}
-
-static void u32(struct rb *b, uint32_t v) { rb_le(b, v, 4); }
-static void u64(struct rb *b, uint64_t v) { rb_le(b, v, 8); }
-static void str(struct rb *b, const char *s) { u64(b, strlen(s)); rb_put(b, s, strlen(s)); }
-static void hdr(struct rb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv)
-{
-	rb_put(b, "GGUF", 4);
+	gguf_buf_put(b, "GGUF", 4);
 	u32(b, version);
 	u64(b, n_tensors);
 	u64(b, n_kv);
 }
-static void kv_u32(struct rb *b, const char *k, uint32_t v) { str(b, k); u32(b, GGUF_UINT32); u32(b, v); }
-static void kv_str(struct rb *b, const char *k, const char *v) { str(b, k); u32(b, GGUF_STRING); str(b, v); }
+static void kv_u32(struct gguf_buf *b, const char *k, uint32_t v) { str(b, k); u32(b, GGUF_UINT32); u32(b, v); }
+static void kv_str(struct gguf_buf *b, const char *k, const char *v) { str(b, k); u32(b, GGUF_STRING); str(b, v); }
 /* a tensor record: n_dims dims from ne */
-static void ti(struct rb *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type, uint64_t off)
+static void ti(struct gguf_buf *b, const char *name, uint32_t n_dims, const uint64_t *ne, uint32_t type, uint64_t off)
 {
 	str(b, name);
 	u32(b, n_dims);
@@ -89,24 +65,24 @@ static void ti(struct rb *b, const char *name, uint32_t n_dims, const uint64_t *
 	u32(b, type);
 	u64(b, off);
 }
-static void ti1(struct rb *b, const char *name, uint64_t ne0, uint32_t type, uint64_t off)
+static void ti1(struct gguf_buf *b, const char *name, uint64_t ne0, uint32_t type, uint64_t off)
 {
 	ti(b, name, 1, &ne0, type, off);
 }
-static void pad(struct rb *b, size_t a)
+static void pad(struct gguf_buf *b, size_t a)
 {
 	while (b->n % a)
-		rb_put(b, "", 1);
+		gguf_buf_put(b, "", 1);
 }
-static void zeros(struct rb *b, size_t n)
+static void zeros(struct gguf_buf *b, size_t n)
 {
 	while (n--)
-		rb_put(b, "", 1);
+		gguf_buf_put(b, "", 1);
 }
 
 /* Expect gguf_open_mem to refuse the bytes with a message containing want,
  * and write the case for the shell test. */
-static void expect_fail(const char *name, const struct rb *b, const char *want)
+static void expect_fail(const char *name, const struct gguf_buf *b, const char *want)
 {
 	struct lmu_err e = {{0}};
 	struct gguf *g = gguf_open_mem(b->p, b->n, name, &e);
@@ -118,7 +94,7 @@ static void expect_fail(const char *name, const struct rb *b, const char *want)
 	save(name, ".msg", want, strlen(want));
 }
 
-static void rb_free(struct rb *b)
+static void rb_free(struct gguf_buf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof *b);
@@ -128,12 +104,12 @@ static void rb_free(struct rb *b)
 
 static void test_hostile(void)
 {
-	struct rb b = {0};
+	struct gguf_buf b = {0};
 	uint64_t ne[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
 
 	expect_fail("empty", &b, "empty file");
 
-	rb_put(&b, "GGML", 4), u32(&b, 3), u64(&b, 0), u64(&b, 0);
+	gguf_buf_put(&b, "GGML", 4), u32(&b, 3), u64(&b, 0), u64(&b, 0);
 	expect_fail("bad-magic", &b, "bad magic");
 	rb_free(&b);
 
@@ -165,9 +141,9 @@ static void test_hostile(void)
 	/* a key length past the end of the file */
 	hdr(&b, 3, 0, 1);
 	u64(&b, 1000);
-	rb_put(&b, "general.name", 12);
+	gguf_buf_put(&b, "general.name", 12);
 	u32(&b, GGUF_UINT8);
-	rb_put(&b, "", 1);
+	gguf_buf_put(&b, "", 1);
 	expect_fail("key-length-past-end", &b, "string length 1000 at byte 24 runs past the end of the file");
 	rb_free(&b);
 	hdr(&b, 3, 0, 1);
@@ -180,7 +156,7 @@ static void test_hostile(void)
 	str(&b, "general.name");
 	u32(&b, GGUF_STRING);
 	u64(&b, 64);
-	rb_put(&b, "short", 5);
+	gguf_buf_put(&b, "short", 5);
 	expect_fail("string-length-past-end", &b, "key 'general.name': string length 64 at byte 48 runs past the end");
 	rb_free(&b);
 
@@ -207,7 +183,7 @@ static void test_hostile(void)
 	str(&b, "a");
 	u32(&b, GGUF_ARRAY), u32(&b, GGUF_STRING), u64(&b, 2);
 	str(&b, "one");
-	u64(&b, 100), rb_put(&b, "two", 3);
+	u64(&b, 100), gguf_buf_put(&b, "two", 3);
 	zeros(&b, 16);
 	expect_fail("string-in-array-past-end", &b, "string length 100 at byte 60 runs past the end");
 	rb_free(&b);
@@ -236,12 +212,12 @@ static void test_hostile(void)
 	rb_free(&b);
 	hdr(&b, 3, 0, 1);
 	str(&b, "a");
-	u32(&b, GGUF_BOOL), rb_le(&b, 2, 1);
+	u32(&b, GGUF_BOOL), gguf_buf_le(&b, 2, 1);
 	expect_fail("bool-2", &b, "bool value 2 is neither 0 nor 1");
 	rb_free(&b);
 	hdr(&b, 3, 0, 1);
 	str(&b, "a");
-	u32(&b, GGUF_ARRAY), u32(&b, GGUF_BOOL), u64(&b, 3), rb_le(&b, 0x000201, 3);
+	u32(&b, GGUF_ARRAY), u32(&b, GGUF_BOOL), u64(&b, 3), gguf_buf_le(&b, 0x000201, 3);
 	expect_fail("bool-array-2", &b, "bool element 1 is 2");
 	rb_free(&b);
 
@@ -305,7 +281,7 @@ static void test_hostile(void)
 	expect_fail("tensor-name-too-long", &b, "tensor name of 70 bytes is over the 64-byte limit");
 	rb_free(&b);
 	hdr(&b, 3, 1, 0);
-	u64(&b, 3), rb_put(&b, "a\0b", 3), u32(&b, 1), u64(&b, 8), u32(&b, GGML_F32), u64(&b, 0);
+	u64(&b, 3), gguf_buf_put(&b, "a\0b", 3), u32(&b, 1), u64(&b, 8), u32(&b, GGML_F32), u64(&b, 0);
 	pad(&b, 32), zeros(&b, 32);
 	expect_fail("tensor-name-nul", &b, "tensor name contains a NUL byte");
 	rb_free(&b);
@@ -419,7 +395,7 @@ static void test_hostile(void)
 	rb_free(&b);
 
 	/* files cut short: take a well-formed file and cut it in each part */
-	struct rb full = {0};
+	struct gguf_buf full = {0};
 	hdr(&full, 3, 2, 3);
 	kv_str(&full, "general.name", "0123456789012345678901234567890123456789012345678901234567890123456789"
 		   "012345678901234567890123456789");     /* value at 48, ends at 156 */
@@ -429,7 +405,7 @@ static void test_hostile(void)
 	ti1(&full, "b", 8, GGML_F32, 32);                /* type at 288, ends at 300 */
 	pad(&full, 32);                                  /* data at 320 */
 	for (int i = 0; i < 64; i++)
-		rb_le(&full, i, 1);
+		gguf_buf_le(&full, i, 1);
 	struct { const char *name; size_t len; const char *want; } cuts[] = {
 		{"cut-header-3", 3, "header: file cut short: 3 bytes"},
 		{"cut-header-12", 12, "header: file cut short at byte 8"},
@@ -445,7 +421,7 @@ static void test_hostile(void)
 		{"cut-data-2", 370, "tensor 'b': data (offset 32, 32 bytes) runs past the end"},
 	};
 	for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-		struct rb c = {full.p, cuts[i].len, cuts[i].len};
+		struct gguf_buf c = {full.p, cuts[i].len, cuts[i].len};
 		expect_fail(cuts[i].name, &c, cuts[i].want);
 	}
 	struct lmu_err e = {{0}};
