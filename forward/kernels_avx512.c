@@ -674,12 +674,45 @@ INLINE void a16_pair(const enum ggml_type t, const uint8_t *w0, const uint8_t *w
 	}
 }
 
+/* The activations of block pair p for C rows of X: both blocks' first
+ * halves (alo), second halves (ahi) and (d, s) of both (ds). */
+INLINE void a16_acts(const uint8_t *X, size_t xs, int npair, int p, __m512i alo[MAXC], __m512i ahi[MAXC],
+		     __m128 ds[MAXC], const int C)
+{
+	_Pragma("GCC unroll 4")
+	for (int c = 0; c < C; c++) {
+		const uint8_t *x = X + c * xs;
+		alo[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p));
+		ahi[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p + 64));
+		ds[c] = _mm_loadu_ps((const float *)(x + 128 * (size_t)npair) + 4 * p);
+	}
+}
+
+/* acc[c] += one weight row's block pair (quants lo, hi as int16, dm = d0 m0
+ * d1 m1) times the C activations: two VPDPWSSD give 16 exact int32 sums,
+ * lanes 0-7 block 0 and 8-15 block 1, scaled by d_w*d_a of each block;
+ * with_min adds m_w*s_a of both blocks in lanes 1 and 3. */
+INLINE void a16_accumulate(__m512 acc[MAXC], __m512i lo, __m512i hi, __m128 dm, const __m512i alo[MAXC],
+			   const __m512i ahi[MAXC], const __m128 ds[MAXC], const int with_min, const int C)
+{
+	const __m512i bcast = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
+
+	_Pragma("GCC unroll 4")
+	for (int c = 0; c < C; c++) {
+		__m512i s = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), lo, alo[c]), hi, ahi[c]);
+		__m128 sc = _mm_mul_ps(dm, ds[c]);  /* d_w*d_a, m_w*s_a of both blocks */
+		acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(bcast, _mm512_castps128_ps512(sc)),
+					 acc[c]);
+		if (with_min)
+			acc[c] = _mm512_mask_add_ps(acc[c], 0xa, acc[c], _mm512_castps128_ps512(sc));
+	}
+}
+
 INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
 		     float *Y, int ldy, const int R, const int C)
 {
 	const size_t wsz = blk_bytes(t);
 	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1, nblk = n / QK, npair = (nblk + 1) / 2;
-	const __m512i bcast = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
 	const size_t ahead = (size_t)R * rb * PF_TILES;  /* as prefetch_next_tile() */
 	__m512 acc[MAXR][MAXC];
 
@@ -692,13 +725,7 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 		const int two = 2 * p + 1 < nblk;
 		__m512i alo[MAXC], ahi[MAXC];
 		__m128 ds[MAXC];
-		_Pragma("GCC unroll 4")
-		for (int c = 0; c < C; c++) {
-			const uint8_t *x = X + c * xs;
-			alo[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p));
-			ahi[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p + 64));
-			ds[c] = _mm_loadu_ps((const float *)(x + 128 * (size_t)npair) + 4 * p);
-		}
+		a16_acts(X, xs, npair, p, alo, ahi, ds, C);
 		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *w0 = W + r * rb + (size_t)(2 * p) * wsz;
@@ -706,17 +733,7 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 			__m128 dm;
 			_mm_prefetch((const char *)(w0 + ahead), _MM_HINT_T0);
 			a16_pair(t, w0, w0 + wsz, two, &lo, &hi, &dm);
-			_Pragma("GCC unroll 4")
-			for (int c = 0; c < C; c++) {
-				__m512i s = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(_mm512_setzero_si512(), lo, alo[c]),
-								hi, ahi[c]);
-				__m128 sc = _mm_mul_ps(dm, ds[c]);  /* d_w*d_a, m_w*s_a of both blocks */
-				acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-							    _mm512_permutexvar_ps(bcast, _mm512_castps128_ps512(sc)),
-							    acc[r][c]);
-				if (with_min)
-					acc[r][c] = _mm512_mask_add_ps(acc[r][c], 0xa, acc[r][c], _mm512_castps128_ps512(sc));
-			}
+			a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, with_min, C);
 		}
 	}
 	store_tile(acc, Y, ldy, R, C);
@@ -728,13 +745,12 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
  * is the pairing of the activation layout (first halves of both blocks,
  * then second halves): 16 bytes widened to int16 give the first halves of
  * both sub-blocks, the next 16 the second halves.  Sub-block scales d * sc
- * and mins -dmin * m as the legacy Q4_1 path has d and m; each
+ * and mins -dmin * m act as a legacy Q4_1 block's d and m; each
  * super-block's are unpacked once. */
 INLINE void tile_a16_q4k(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
 			 float *Y, int ldy, const int R, const int C)
 {
 	const int npair = n / 64;
-	const __m512i bcast = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
 	const __m256i nib = _mm256_set1_epi16(15);
 	const size_t bsz = blk_bytes(GGML_Q4_K), ahead = (size_t)R * rb * PF_TILES;
 	__m512 acc[MAXR][MAXC];
@@ -751,16 +767,9 @@ INLINE void tile_a16_q4k(const enum ggml_type t, const uint8_t *W, size_t rb, in
 		for (int r = 0; r < R; r++)
 			kq_chunk_scales(GGML_Q4_K, W + r * rb + sb * bsz, dsc[r], dmn[r]);
 		for (int g = 0; g < 4; g++) {
-			const int p = 4 * sb + g;
 			__m512i alo[MAXC], ahi[MAXC];
 			__m128 ds[MAXC];
-			_Pragma("GCC unroll 4")
-			for (int c = 0; c < C; c++) {
-				const uint8_t *x = X + c * xs;
-				alo[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p));
-				ahi[c] = _mm512_loadu_si512((const void *)(x + 128 * (size_t)p + 64));
-				ds[c] = _mm_loadu_ps((const float *)(x + 128 * (size_t)npair) + 4 * p);
-			}
+			a16_acts(X, xs, npair, 4 * sb + g, alo, ahi, ds, C);
 			_Pragma("GCC unroll 4")
 			for (int r = 0; r < R; r++) {
 				const uint8_t *qs = W + r * rb + sb * bsz + 16 + 32 * g;
@@ -773,21 +782,13 @@ INLINE void tile_a16_q4k(const enum ggml_type t, const uint8_t *W, size_t rb, in
 								_mm256_srli_epi16(x1, 4), 1);
 				/* chunks 4g and 4g + 2 start sub-blocks 2g and 2g + 1 */
 				__m128 dm = _mm_setr_ps(dsc[r][4 * g], -dmn[r][4 * g], dsc[r][4 * g + 2], -dmn[r][4 * g + 2]);
-				_Pragma("GCC unroll 4")
-				for (int c = 0; c < C; c++) {
-					__m512i sum = _mm512_dpwssd_epi32(
-						_mm512_dpwssd_epi32(_mm512_setzero_si512(), lo, alo[c]), hi, ahi[c]);
-					__m128 sc = _mm_mul_ps(dm, ds[c]);  /* d_w*d_a, m_w*s_a of both sub-blocks */
-					acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
-								    _mm512_permutexvar_ps(bcast, _mm512_castps128_ps512(sc)),
-								    acc[r][c]);
-					acc[r][c] = _mm512_mask_add_ps(acc[r][c], 0xa, acc[r][c], _mm512_castps128_ps512(sc));
-				}
+				a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, 1, C);
 			}
 		}
 	}
 	store_tile(acc, Y, ldy, R, C);
 }
+
 
 /* Tiles of R rows x 4 activations.  Decode (one activation) streams R
  * rows at once: for F16 and for Q8_0 with 16-bit activations one row at a
