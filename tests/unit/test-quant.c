@@ -365,27 +365,42 @@ static void test_ref_vs_dequant(void)
 
 static const char *const family_envs[] = {"scalar", "avx2", "avx512"};
 
-/* One product of rows [r0, r1) of a random matrix with nb activations,
- * the kernel family in use against quant_dot_ref; returns the worst error
- * as a fraction of its tolerance (> 1 fails), or 1e9 for a write outside
- * the rows asked for. */
-static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, int nb, int exact)
+/* rows random weight rows of type t (n elements each), *rb bytes apart */
+static uint8_t *rand_matrix(enum ggml_type t, int n, int rows, int exact, size_t *rb)
 {
-	size_t rb = row_bytes(t, n), stride;
-	uint8_t *W = xmalloc(rb * rows);
+	uint8_t *W;
+
+	*rb = row_bytes(t, n);
+	W = xmalloc(*rb * rows);
 	for (int r = 0; r < rows; r++) {
 		void *row = rand_weights(t, n, exact);
-		memcpy(W + r * rb, row, rb);
+		memcpy(W + r * *rb, row, *rb);
 		free(row);
 	}
-	void *xq = rand_acts(t, n, nb, exact, &stride);
+	return W;
+}
+
+/* One product of rows [r0, r1) of a random matrix with nb activations,
+ * quantized for the weights (ACTS_Q8: quant_act_row, quant_matmul) or to
+ * 16 bits (ACTS_A16: quant_a16_row, quant_matmul_a16), the kernel family
+ * in use against the matching reference dot product; returns the worst
+ * error as a fraction of its tolerance (> 1 fails), or 1e9 for a write
+ * outside the rows asked for. */
+enum acts { ACTS_Q8, ACTS_A16 };
+static void *rand_a16(int n, int nb, size_t *stride);
+
+static double check_product(enum acts a, enum ggml_type t, int n, int rows, int r0, int r1, int nb, int exact)
+{
+	size_t rb, stride;
+	uint8_t *W = rand_matrix(t, n, rows, exact, &rb);
+	uint8_t *xq = a == ACTS_A16 ? rand_a16(n, nb, &stride) : rand_acts(t, n, nb, exact, &stride);
 	int ldy = rows + 3;
 	float *Y = xmalloc((size_t)ldy * nb * sizeof *Y);
 	double worst = 0;
 
 	for (int i = 0; i < ldy * nb; i++)
 		Y[i] = 1234.5f;
-	quant_matmul(t, W, rb, n, xq, stride, nb, Y, ldy, r0, r1);
+	(a == ACTS_A16 ? quant_matmul_a16 : quant_matmul)(t, W, rb, n, xq, stride, nb, Y, ldy, r0, r1);
 	for (int b = 0; b < nb; b++)
 		for (int r = 0; r < ldy; r++) {
 			float y = Y[(size_t)b * ldy + r], abssum;
@@ -394,18 +409,23 @@ static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, in
 					worst = 1e9;
 				continue;
 			}
-			float want = quant_dot_ref(t, W + r * rb, (uint8_t *)xq + b * stride, n, &abssum);
+			float want = a == ACTS_A16 ? quant_dot_a16_ref(t, W + r * rb, xq + b * stride, n, &abssum)
+						   : quant_dot_ref(t, W + r * rb, xq + b * stride, n, &abssum);
 			/* any order of at most n + 16 float additions of terms whose
-			 * magnitudes sum to at most abssum, in both computations */
-			double tol = exact == 1 && t > GGML_F16 && t != GGML_BF16 ? 0 : 2.0 * (n + 16) * 0x1p-24 * abssum;
+			 * magnitudes sum to at most abssum, in both computations;
+			 * 8-bit products of exact data are exact */
+			double tol = a == ACTS_Q8 && exact == 1 && t > GGML_F16 && t != GGML_BF16
+					     ? 0 : 2.0 * (n + 16) * 0x1p-24 * abssum;
 			double err = fabs((double)y - want);
-			if (err > tol)
-				worst = fmax(worst, tol > 0 ? err / tol : 1e9);
-			else if (tol > 0)
-				worst = fmax(worst, err / tol);
+			worst = fmax(worst, tol > 0 ? err / tol : err > 0 ? 1e9 : 0);
 		}
 	free(W), free(xq), free(Y);
 	return worst;
+}
+
+static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, int nb, int exact)
+{
+	return check_product(ACTS_Q8, t, n, rows, r0, r1, nb, exact);
 }
 
 /* Activation quantization of every family is the scalar one, byte for
@@ -590,35 +610,7 @@ static void test_a16_ref(void)
 
 static double check_a16(enum ggml_type t, int n, int rows, int r0, int r1, int nb, int exact)
 {
-	size_t rb = row_bytes(t, n), stride;
-	uint8_t *W = xmalloc(rb * rows);
-	for (int r = 0; r < rows; r++) {
-		void *row = rand_weights(t, n, exact);
-		memcpy(W + r * rb, row, rb);
-		free(row);
-	}
-	uint8_t *xq = rand_a16(n, nb, &stride);
-	int ldy = rows + 3;
-	float *Y = xmalloc((size_t)ldy * nb * sizeof *Y);
-	double worst = 0;
-
-	for (int i = 0; i < ldy * nb; i++)
-		Y[i] = 1234.5f;
-	quant_matmul_a16(t, W, rb, n, xq, stride, nb, Y, ldy, r0, r1);
-	for (int b = 0; b < nb; b++)
-		for (int r = 0; r < ldy; r++) {
-			float y = Y[(size_t)b * ldy + r], abssum;
-			if (r < r0 || r >= r1) {
-				if (y != 1234.5f)
-					worst = 1e9;
-				continue;
-			}
-			float want = quant_dot_a16_ref(t, W + r * rb, xq + b * stride, n, &abssum);
-			double tol = 2.0 * (n + 16) * 0x1p-24 * abssum, err = fabs((double)y - want);
-			worst = fmax(worst, err <= tol ? (tol > 0 ? err / tol : 0) : tol > 0 ? err / tol : 1e9);
-		}
-	free(W), free(xq), free(Y);
-	return worst;
+	return check_product(ACTS_A16, t, n, rows, r0, r1, nb, exact);
 }
 
 static void test_a16_families(void)
@@ -763,18 +755,13 @@ static void test_fixture(void)
  * dotted in double; the worst error as a fraction of its tolerance. */
 static double check_matmul_float(enum ggml_type t, int n, int rows, int r0, int r1, int nb)
 {
-	size_t rb = row_bytes(t, n), xs = (size_t)(n + 5) * sizeof(float);
-	uint8_t *W = xmalloc(rb * rows);
+	size_t rb, xs = (size_t)(n + 5) * sizeof(float);
+	uint8_t *W = rand_matrix(t, n, rows, 0, &rb);
 	float *x = xmalloc(xs * nb), *w = xmalloc((size_t)n * sizeof *w);
 	int ldy = rows + 3;
 	float *Y = xmalloc((size_t)ldy * nb * sizeof *Y);
 	double worst = 0;
 
-	for (int r = 0; r < rows; r++) {
-		void *row = rand_weights(t, n, 0);
-		memcpy(W + r * rb, row, rb);
-		free(row);
-	}
 	for (size_t i = 0; i < xs / sizeof *x * nb; i++)
 		x[i] = frand(-3, 3);
 	for (int i = 0; i < ldy * nb; i++)
