@@ -25,8 +25,6 @@
  * a few microseconds of repeated work instead of one more synchronisation
  * of the pool per product. */
 #define PRE_ROWS 4
-/* Largest rotated part of a head (real models: 64 to 256). */
-#define MAX_ROT 1024
 #define MAX_HD 128    /* the largest head_dim with a register-blocked attention */
 #define ATT_ROWS 16   /* query positions of one head per attention task */
 
@@ -120,8 +118,6 @@ struct transformer *transformer_from_gguf(struct gguf *g)
 		die("%s", e.msg);
 	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
 
-	if (hp->n_rot > MAX_ROT)
-		die("%s: rope.dimension_count %u is larger than %u", g->path, hp->n_rot, MAX_ROT);
 	matrix_get(g, &w->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab);
 	w->output_norm = vector_get(g, "output_norm.weight", hp->n_embd);
 	if (hp->tied_output)
@@ -221,6 +217,8 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 		c->wrow_len = q_dim;
 	c->wrow = xcalloc((size_t)pool_size(c->pool) * c->wrow_len, sizeof(float));
 	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
+	c->rope_cs = xcalloc(mb * hp->n_rot / 2, sizeof(float));
+	c->rope_sn = xcalloc(mb * hp->n_rot / 2, sizeof(float));
 
 	stride = max_act_bytes(stride, &t->w.output);
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
@@ -255,6 +253,8 @@ void context_free(struct context *c)
 	free(c->att);
 	free(c->wrow);
 	free(c->logits);
+	free(c->rope_cs);
+	free(c->rope_sn);
 	for (int i = 0; i < 3; i++)
 		free(c->xq[i]);
 	free(c->pxf);
@@ -599,8 +599,8 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 				break;
 			case POST_ROPE_Q: /* rows r0..r1 are whole heads (unit = head_dim) */
 			case POST_ROPE_K: {
-				float cs[MAX_ROT / 2], sn[MAX_ROT / 2];
-				rope_angles(cs, sn, s->pos0 + b, c->t->w.inv_freq, hp->n_rot);
+				size_t at = (size_t)b * hp->n_rot / 2;
+				const float *cs = c->rope_cs + at, *sn = c->rope_sn + at;
 				for (uint32_t r = r0; r < r1; r += hp->head_dim)
 					rope(y + r, cs, sn, hp->n_rot);
 				break;
@@ -820,6 +820,11 @@ static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
 	const struct transformer *t = c->t;
 	const struct hparams *hp = &t->hp;
 	uint32_t n_embd = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+
+	/* RoPE angles of the slice's positions, once for every layer and head */
+	for (uint32_t b = 0; b < nb; b++)
+		rope_angles(c->rope_cs + (size_t)b * hp->n_rot / 2, c->rope_sn + (size_t)b * hp->n_rot / 2, pos0 + b,
+			    t->w.inv_freq, hp->n_rot);
 
 	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
 	for (uint32_t b = 0; b < nb; b++) {

@@ -96,6 +96,7 @@ struct context {
 	uint8_t *pxq;            /* (threads, 3, PRE_ROWS, xq_stride) and their quantized copies */
 	uint32_t wrow_len;
 	float *logits;           /* (logit_rows, n_vocab) */
+	float *rope_cs, *rope_sn;  /* (max_batch, n_rot / 2) RoPE cos and sin of the slice's positions */
 
 	struct step *step;       /* the parallel step being run (see llama.c) */
 };
