@@ -1216,30 +1216,28 @@ static struct node *parse_not(struct J *j)
 	return parse_compare(j);
 }
 
-static struct node *parse_and(struct J *j)
+/* operand (word operand)*, left-associative, as nodes of kind */
+static struct node *parse_chain(struct J *j, const char *word, enum nk kind, struct node *(*operand)(struct J *))
 {
-	struct node *x = parse_not(j);
-	while (is_name(cur(j), "and")) {
+	struct node *x = operand(j);
+	while (is_name(cur(j), word)) {
 		struct tok *k = nexttok(j);
-		struct node *y = mknode(j, N_AND, k->pos);
+		struct node *y = mknode(j, kind, k->pos);
 		y->a = x;
-		y->b = parse_not(j);
+		y->b = operand(j);
 		x = y;
 	}
 	return x;
 }
 
+static struct node *parse_and(struct J *j)
+{
+	return parse_chain(j, "and", N_AND, parse_not);
+}
+
 static struct node *parse_or(struct J *j)
 {
-	struct node *x = parse_and(j);
-	while (is_name(cur(j), "or")) {
-		struct tok *k = nexttok(j);
-		struct node *y = mknode(j, N_OR, k->pos);
-		y->a = x;
-		y->b = parse_and(j);
-		x = y;
-	}
-	return x;
+	return parse_chain(j, "or", N_OR, parse_and);
 }
 
 /* expr ["if" cond ["else" expr]] when condexpr. */
