@@ -157,6 +157,16 @@ void vocab_finish(struct vocab *v)
 	}
 }
 
+void vocab_alloc_tokens(struct vocab *v)
+{
+	v->text = xcalloc(v->n, sizeof *v->text);
+	v->text_len = xcalloc(v->n, sizeof *v->text_len);
+	v->type = xcalloc(v->n, sizeof *v->type);
+	v->bytes = xcalloc(v->n, sizeof *v->bytes);
+	v->bytes_len = xcalloc(v->n, sizeof *v->bytes_len);
+	v->eog = xcalloc(v->n, sizeof *v->eog);
+}
+
 bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 {
 	struct gguf_value tokens, types, scores;
@@ -227,12 +237,7 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 		}
 	}
 
-	v->text = xcalloc(v->n, sizeof *v->text);
-	v->text_len = xcalloc(v->n, sizeof *v->text_len);
-	v->type = xcalloc(v->n, sizeof *v->type);
-	v->bytes = xcalloc(v->n, sizeof *v->bytes);
-	v->bytes_len = xcalloc(v->n, sizeof *v->bytes_len);
-	v->eog = xcalloc(v->n, sizeof *v->eog);
+	vocab_alloc_tokens(v);
 	if (rs == 1)
 		v->score = xcalloc(v->n, sizeof *v->score);
 	gguf_str_iter_init(&it, &tokens);

@@ -92,10 +92,11 @@ static inline const char *vocab_piece(const struct vocab *v, int32_t id, size_t 
 int32_t vocab_find(const struct vocab *v, const char *s, size_t len);
 
 /* For the loaders (vocab.c, vocab_json.c): the byte-level alphabet, the
- * steps after the token texts, types and ids are set (decoded pieces, the
- * sorted index, end-of-generation flags), and a lookup before the index
- * exists. */
+ * per-token arrays for v->n tokens (zeroed), the steps after the token
+ * texts, types and ids are set (decoded pieces, the sorted index,
+ * end-of-generation flags), and a lookup before the index exists. */
 void vocab_init_byte_map(void);
+void vocab_alloc_tokens(struct vocab *v);
 void vocab_finish(struct vocab *v);
 int32_t vocab_find_linear(const struct vocab *v, const char *s);
 

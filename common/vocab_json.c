@@ -374,12 +374,7 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 		goto out;
 	}
 	v->n = (uint32_t)max_id + 1;
-	v->text = xcalloc(v->n, sizeof *v->text);
-	v->text_len = xcalloc(v->n, sizeof *v->text_len);
-	v->type = xcalloc(v->n, sizeof *v->type);
-	v->bytes = xcalloc(v->n, sizeof *v->bytes);
-	v->bytes_len = xcalloc(v->n, sizeof *v->bytes_len);
-	v->eog = xcalloc(v->n, sizeof *v->eog);
+	vocab_alloc_tokens(v);
 	for (uint32_t i = 0; i < v->n; i++)
 		if (!set_token(v, i, "", 0, TOKEN_UNUSED, e))
 			goto out;
