@@ -1308,14 +1308,23 @@ static void judge_chmod(struct judge *j, const struct sh_word *w, size_t n, cons
 	}
 }
 
+/* The paths an argument may name: itself, what follows '=' (--file=x,
+ * -d @x) and what follows '@' (curl's @file, user@host:path); NULL where
+ * there is no such part. */
+static void path_candidates(const char *t, const char *cands[3])
+{
+	const char *eq = strchr(t, '='), *at = strchr(t, '@');
+	cands[0] = t;
+	cands[1] = eq ? eq + 1 : NULL;
+	cands[2] = at ? at + 1 : NULL;
+}
+
 static void judge_net_sender_args(struct judge *j, const struct sh_word *w, size_t n, const char *name)
 {
 	/* credentials named as arguments of a network tool leave the machine */
 	for (size_t i = 1; i < n; i++) {
-		const char *t = w[i].text;
-		const char *at = strchr(t, '@');
-		const char *eq = strchr(t, '=');
-		const char *cands[3] = {t, at ? at + 1 : NULL, eq ? eq + 1 : NULL};
+		const char *cands[3];
+		path_candidates(w[i].text, cands);
 		for (int k = 0; k < 3; k++) {
 			if (!cands[k])
 				continue;
@@ -1370,10 +1379,8 @@ static void judge_reads(struct judge *j, const struct sh_script *s, int ci, cons
 		} else {
 			continue;
 		}
-		const char *t = word->text;
-		const char *eq = strchr(t, '=');
-		const char *at = strchr(t, '@');
-		const char *cands[3] = {t, eq ? eq + 1 : NULL, at ? at + 1 : NULL};
+		const char *cands[3];
+		path_candidates(word->text, cands);
 		for (int k = 0; k < 3; k++) {
 			if (!cands[k])
 				continue;
