@@ -212,10 +212,9 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
 	c->att_ld = (c->n_ctx + 15) & ~(size_t)15;
 	c->att = xcalloc((size_t)pool_size(c->pool) * ATT_ROWS * c->att_ld, sizeof(float));
-	c->wrow_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
-	if (q_dim > c->wrow_len)
-		c->wrow_len = q_dim;
-	c->wrow = xcalloc((size_t)pool_size(c->pool) * c->wrow_len, sizeof(float));
+	c->row_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+	if (q_dim > c->row_len)
+		c->row_len = q_dim;
 	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
 	c->rope_cs = xcalloc(mb * hp->n_rot / 2, sizeof(float));
 	c->rope_sn = xcalloc(mb * hp->n_rot / 2, sizeof(float));
@@ -230,7 +229,7 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->xq_stride = (stride + 63) & ~(size_t)63;
 	for (int i = 0; i < 3; i++)
 		c->xq[i] = xcalloc(mb, c->xq_stride);
-	c->pxf = xcalloc((size_t)pool_size(c->pool) * PRE_ROWS * c->wrow_len, sizeof(float));
+	c->pxf = xcalloc((size_t)pool_size(c->pool) * PRE_ROWS * c->row_len, sizeof(float));
 	c->pxq = xcalloc((size_t)pool_size(c->pool) * 3 * PRE_ROWS, c->xq_stride);
 	return c;
 }
@@ -251,7 +250,6 @@ void context_free(struct context *c)
 	free(c->hb);
 	free(c->hb2);
 	free(c->att);
-	free(c->wrow);
 	free(c->logits);
 	free(c->rope_cs);
 	free(c->rope_sn);
@@ -269,8 +267,8 @@ void context_reset(struct context *c)
 
 /* ---- kernels below the forward pass ---- */
 
-/* Float dot products, written with GCC vector extensions so that they
- * become SIMD code on any target (8 lanes; AVX2 with -march=native). */
+/* 8-lane float vectors (GCC vector extensions): SIMD code on any target,
+ * AVX2 or AVX-512 registers with -march=native. */
 typedef float v8 __attribute__((vector_size(32)));
 
 static inline v8 load8(const float *p)
@@ -283,42 +281,6 @@ static inline v8 load8(const float *p)
 static inline float hsum(v8 v)
 {
 	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
-
-static inline __attribute__((always_inline)) float dot(const float *a, const float *b, uint32_t n)
-{
-	v8 acc0 = {0}, acc1 = {0};
-	uint32_t i = 0;
-	for (; i + 16 <= n; i += 16) {
-		acc0 += load8(a + i) * load8(b + i);
-		acc1 += load8(a + i + 8) * load8(b + i + 8);
-	}
-	float s = hsum(acc0 + acc1);
-	for (; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-/* y[0..3] = w . x[k * ld] for four activation rows: w is read once. */
-static void dot4(const float *w, const float *x, size_t ld, uint32_t n, float *y0, float *y1, float *y2, float *y3)
-{
-	v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-	uint32_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		v8 wv = load8(w + i);
-		a0 += wv * load8(x + i);
-		a1 += wv * load8(x + ld + i);
-		a2 += wv * load8(x + 2 * ld + i);
-		a3 += wv * load8(x + 3 * ld + i);
-	}
-	float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-	for (; i < n; i++) {
-		s0 += w[i] * x[i];
-		s1 += w[i] * x[ld + i];
-		s2 += w[i] * x[2 * ld + i];
-		s3 += w[i] * x[3 * ld + i];
-	}
-	*y0 = s0, *y1 = s1, *y2 = s2, *y3 = s3;
 }
 
 /* e^x, 8 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor
@@ -441,22 +403,20 @@ struct step {
 
 /* How a product with weights of type t reads a batch of nb activations:
  * --quant-act: the 8-bit (or float) formats of quant_act_type();
- * otherwise, exact: float rows for F32/F16/BF16, for the K-quants where
- * the kernel family multiplies them in float, and for batches of legacy
- * quants from quant_float_batch() on; 16-bit quants for the legacy types
- * below it; else weight rows dequantized to float (ACT_FLOAT_ROWS). */
-enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2, ACT_FLOAT_ROWS = GGML_NTYPES + 3 };
+ * otherwise, exact: 16-bit quants (quant_matmul_a16) for the types that
+ * have them, below the batch from which the kernel family multiplies
+ * float activations faster (quant_float_batch); float rows
+ * (quant_matmul_float) for everything else. */
+enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2 };
 
 static int act_kind(const struct context *c, enum ggml_type t, uint32_t nb)
 {
 	int batch = quant_float_batch(t);
 	if (c->quant_act)
 		return (int)quant_act_type(t);
-	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
-		return ACT_FLOAT;
-	if (quant_a16_supported(t))
-		return batch && nb >= (uint32_t)batch ? ACT_FLOAT : ACT_A16;
-	return quant_float_supported(t) ? ACT_FLOAT : ACT_FLOAT_ROWS;
+	if (quant_a16_supported(t) && !(batch && nb >= (uint32_t)batch))
+		return ACT_A16;
+	return ACT_FLOAT;
 }
 
 /* Matrices with the same activation format share one quantized copy:
@@ -486,7 +446,7 @@ static const float *norm_quant_row(const struct context *c, const float *in, flo
 	}
 	for (int m = 0; m < n_mats; m++) {
 		int kind = act_kind(c, mats[m]->type, nb);
-		if (xq_share(c, mats, m, nb) != m || kind == ACT_FLOAT || kind == ACT_FLOAT_ROWS)
+		if (xq_share(c, mats, m, nb) != m || kind == ACT_FLOAT)
 			continue;
 		if (kind == ACT_A16)
 			quant_a16_row(in, q[m], (int)n);
@@ -516,8 +476,7 @@ static void norm_quant(struct context *c, const struct step *s, int ith, int nth
 }
 
 /* y[b * ldy + r] = row r of W . activation b, for r in [r0, r1) */
-static void product(const struct context *c, const struct mm_job *x, uint32_t nb, uint32_t r0, uint32_t r1,
-		    float *row)
+static void product(const struct context *c, const struct mm_job *x, uint32_t nb, uint32_t r0, uint32_t r1)
 {
 	const struct matrix *w = x->w;
 	switch (act_kind(c, w->type, nb)) {
@@ -527,26 +486,12 @@ static void product(const struct context *c, const struct mm_job *x, uint32_t nb
 		return;
 	case ACT_FLOAT:  /* the float rows are the activations */
 		quant_matmul_float(w->type, w->data, w->row_bytes, (int)w->n_in, x->xf, w->n_in * sizeof(float), (int)nb,
-			     x->y, (int)x->ldy, (int)r0, (int)r1);
+				   x->y, (int)x->ldy, (int)r0, (int)r1);
 		return;
-	case ACT_FLOAT_ROWS:
-		break;
 	default:
 		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
 			     (int)x->ldy, (int)r0, (int)r1);
 		return;
-	}
-	for (uint32_t r = r0; r < r1; r++) {
-		const float *xf = x->xf;
-		float *y = x->y + r;
-		size_t n = w->n_in, ld = x->ldy;
-		uint32_t b = 0;
-		dequant_row(w->type, (const uint8_t *)w->data + r * w->row_bytes, row, (int)n);
-		for (; b + 4 <= nb; b += 4)
-			dot4(row, xf + b * n, n, (uint32_t)n, &y[b * ld], &y[(b + 1) * ld], &y[(b + 2) * ld],
-			     &y[(b + 3) * ld]);
-		for (; b < nb; b++)
-			y[b * ld] = dot(row, xf + b * n, (uint32_t)n);
 	}
 }
 
@@ -559,7 +504,7 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 
 	memcpy(jobs, s->jobs, sizeof jobs);
 	if (s->pre) {
-		float *f = c->pxf + (size_t)ith * PRE_ROWS * c->wrow_len;
+		float *f = c->pxf + (size_t)ith * PRE_ROWS * c->row_len;
 		uint8_t *q0 = c->pxq + (size_t)ith * 3 * PRE_ROWS * c->xq_stride;
 		const uint8_t *xq[3];
 		for (int m = 0; m < s->n_mats; m++)
@@ -591,7 +536,7 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 		if (r1 > jb->w->n_out)
 			r1 = jb->w->n_out;
 		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++)
-			product(c, &jobs[k], s->nb, r0, r1, c->wrow + (size_t)ith * c->wrow_len);
+			product(c, &jobs[k], s->nb, r0, r1);
 		for (uint32_t b = 0; b < s->nb; b++) {
 			float *y = jb->y + b * jb->ldy;
 			switch (jb->post) {

@@ -91,10 +91,9 @@ struct context {
 	size_t xq_stride;
 	float *att;              /* (threads, ATT_ROWS, att_ld) attention weights of a thread's task */
 	size_t att_ld;           /* n_ctx rounded up to 16 */
-	float *wrow;             /* (threads, max(n_embd, n_ff, q_dim)) a dequantized weight row */
-	float *pxf;              /* (threads, PRE_ROWS, wrow_len) each thread's normed rows (decode) */
+	float *pxf;              /* (threads, PRE_ROWS, row_len) each thread's normed rows (decode) */
 	uint8_t *pxq;            /* (threads, 3, PRE_ROWS, xq_stride) and their quantized copies */
-	uint32_t wrow_len;
+	uint32_t row_len;        /* the longest activation row: max(n_embd, n_ff, q_dim) */
 	float *logits;           /* (logit_rows, n_vocab) */
 	float *rope_cs, *rope_sn;  /* (max_batch, n_rot / 2) RoPE cos and sin of the slice's positions */
 

@@ -709,20 +709,27 @@ int quant_float_batch(enum ggml_type t)
 void quant_matmul_float_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,
 			    const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1)
 {
-	float *row = xmalloc((size_t)n * sizeof *row);
+	enum { CHUNK = 256 };  /* a whole number of blocks of every type */
+	const int bs = (int)ggml_block_size(t);
+	float w[CHUNK];
 
 	check_row("quant_matmul_float_ref", t, n);
 	for (int r = r0; r < r1; r++) {
-		dequant_row(t, (const uint8_t *)W + (size_t)r * row_bytes, row, n);
-		for (int b = 0; b < nb; b++) {
-			const float *a = (const float *)((const uint8_t *)x + (size_t)b * xs);
-			float sum = 0;
-			for (int i = 0; i < n; i++)
-				sum += row[i] * a[i];
-			Y[(size_t)b * ldy + r] = sum;
+		const uint8_t *row = (const uint8_t *)W + (size_t)r * row_bytes;
+		for (int b = 0; b < nb; b++)
+			Y[(size_t)b * ldy + r] = 0;
+		for (int k = 0; k < n; k += CHUNK) {  /* dequantized a chunk at a time */
+			int m = n - k < CHUNK ? n - k : CHUNK;
+			dequant_row(t, row + (size_t)(k / bs) * ggml_type_size(t), w, m);
+			for (int b = 0; b < nb; b++) {
+				const float *a = (const float *)((const uint8_t *)x + (size_t)b * xs) + k;
+				float sum = 0;
+				for (int i = 0; i < m; i++)
+					sum += w[i] * a[i];
+				Y[(size_t)b * ldy + r] += sum;
+			}
 		}
 	}
-	free(row);
 }
 
 void quant_matmul_float(enum ggml_type t, const void *W, size_t row_bytes, int n,
