@@ -67,23 +67,6 @@ static float scale(uint32_t n_in)
 	return ldexpf(1.0f, -k);
 }
 
-/* float32 -> IEEE half, round to nearest even (values here are exact) */
-static uint16_t f16(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-	uint32_t sign = (u >> 16) & 0x8000, e = (u >> 23) & 0xff, m = u & 0x7fffff;
-	if (e == 0 && m == 0)
-		return (uint16_t)sign;
-	int ex = (int)e - 127 + 15;
-	if (ex <= 0 || ex >= 31)
-		abort();  /* not needed by these weights */
-	uint32_t h = sign | (uint32_t)ex << 10 | m >> 13, rest = m & 0x1fff;
-	if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-		h++;
-	return (uint16_t)h;
-}
-
 /* Draw a rows x cols matrix in HF layout (row = output feature). */
 static float *draw(uint64_t *s, uint32_t rows, uint32_t cols, float sc)
 {
@@ -127,7 +110,7 @@ static void put_matrix(struct gguf_writer *w, const char *name, enum ggml_type t
 	} else if (type == GGML_F16) {
 		uint16_t *h = xmalloc(n * sizeof *h);
 		for (size_t i = 0; i < n; i++)
-			h[i] = f16(m[i]);
+			h[i] = f32_to_f16(m[i]);
 		gguf_w_tensor(w, name, GGML_F16, 2, ne, h, n * 2);
 		free(h);
 	} else {
