@@ -67,4 +67,16 @@ need_model() {
 	esac
 }
 
+# greedy N: the best id of each text frame (lm-step --text=1) on stdin,
+# one per line, N times; a shell loop because awk implementations may
+# buffer their input (the generation loop through a fifo needs each id at once)
+greedy() {
+	_g=0
+	while [ "$_g" -lt "$1" ] && IFS= read -r _line; do
+		_id=${_line##* }
+		echo "${_id%%:*}"
+		_g=$((_g + 1))
+	done
+}
+
 done_testing() { echo "1..$_n"; [ "$_failed" = 0 ]; }

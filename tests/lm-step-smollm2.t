@@ -17,14 +17,6 @@ M=$SMOLLM2
 N_NEW=32
 
 field() { awk -v k="$1" -v i="$2" '$1 == k && $2 == i { $1 = ""; $2 = ""; sub(/^  /, ""); print; exit }' "$greedy_fix"; }
-greedy() {
-	_g=0
-	while [ "$_g" -lt "$1" ] && IFS= read -r _line; do
-		_id=${_line##* }
-		echo "${_id%%:*}"
-		_g=$((_g + 1))
-	done
-}
 
 # --- greedy continuations through a fifo loop ---
 n_prompts=$(awk '$1 == "p"' "$greedy_fix" | wc -l | tr -d ' ')

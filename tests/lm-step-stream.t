@@ -99,16 +99,6 @@ ls "$tmp" | grep -q 'state\.' && ls "$tmp" >&2
 is "no temporary state files are left" "$(ls "$tmp" | grep -c 'state\.')" 0
 
 # --- the generation loop through a fifo (design.md) ---
-# greedy N: the best id of each text frame (--text=1), N times; a shell
-# loop because awk implementations may buffer their input
-greedy() {
-	_g=0
-	while [ "$_g" -lt "$1" ] && IFS= read -r _line; do
-		_id=${_line##* }
-		echo "${_id%%:*}"
-		_g=$((_g + 1))
-	done
-}
 mkfifo "$tmp/loop"
 { echo "$first10"; cat "$tmp/loop"; } | lm-step -m "$M" --text=1 |
 	greedy 8 | tee "$tmp/loop" > "$tmp/gen"
