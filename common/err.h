@@ -19,7 +19,7 @@
 extern const char *progname;
 
 /* Set progname from argv[0], ignore SIGPIPE (EPIPE is handled as a normal
- * end, design.md rule 4), and make stdout fully buffered. */
+ * end, doc/internals.md "Stream rules" 4), and make stdout fully buffered. */
 void lmu_init(int argc, char **argv);
 
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -39,7 +39,7 @@ void *xrealloc(void *p, size_t n);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 
-/* Stream output helpers implementing design.md rules 2 and 4: write and
+/* Stream output helpers implementing doc/internals.md "Stream rules" 2 and 4: write and
  * flush; on EPIPE return 0 (downstream closed: stop quietly), on any other
  * error die, on success return 1. */
 int out_flush(void);

@@ -1,4 +1,4 @@
-/* gguf.c - GGUF v2/v3 reader.  See gguf.h and formats.md sections 1-2.
+/* gguf.c - GGUF v2/v3 reader.  See gguf.h and doc/formats.md "GGUF layout".
  *
  * Every read goes through a cursor that knows how many bytes are left, so
  * no count or length from the file is trusted before it has been compared

@@ -1,4 +1,4 @@
-/* gguf.h - a validating GGUF v2/v3 reader over mmap (formats.md 1-2).
+/* gguf.h - a validating GGUF v2/v3 reader over mmap (doc/formats.md "GGUF layout").
  *
  * gguf_open() maps the file and checks every count, length, offset,
  * dimension and product against the file size and for overflow before it

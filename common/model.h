@@ -1,6 +1,6 @@
 /* model.h - the model blueprint: hyper-parameters read from GGUF keys.
  *
- * Three kinds of state are kept apart (style.md): this blueprint, the
+ * Three kinds of state are kept apart (doc/internals.md "Three kinds of state"): this blueprint, the
  * weights (forward/), and the activations of one step (forward/). */
 #ifndef LMU_MODEL_H
 #define LMU_MODEL_H
@@ -11,7 +11,7 @@
 #include "err.h"
 #include "gguf.h"
 
-enum rope_mode { ROPE_NORM, ROPE_NEOX };  /* formats.md 4.3 */
+enum rope_mode { ROPE_NORM, ROPE_NEOX };  /* doc/formats.md "RoPE" */
 
 struct hparams {
 	char arch[32];           /* general.architecture */

@@ -1,6 +1,6 @@
-/* modelpath.h - what -m MODEL names (design.md): a .gguf file, a model
+/* modelpath.h - what -m MODEL names (doc/internals.md "The stages"): a .gguf file, a model
  * directory, or a repo id (ORG/NAME) found in the local Hugging Face cache.
- * Also the cache layout facts hf-fetch shares (formats.md 6.4). */
+ * Also the cache layout facts hf-fetch shares (doc/formats.md "Hub cache layout"). */
 #ifndef LMU_MODELPATH_H
 #define LMU_MODELPATH_H
 

@@ -1,4 +1,4 @@
-/* stream.h - the two streams that cross the pipes (design.md "Streams";
+/* stream.h - the two streams that cross the pipes (doc/internals.md "The streams";
  * man pages lm-tokens(5) and lm-logits(5)).
  *
  * Token stream (text): one batch per line, decimal ids separated by

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* Byte-level BPE: the 256 code points that stand for the bytes
- * (formats.md 3.4), and the inverse map for decoding. */
+ * (doc/formats.md "Byte-level BPE"), and the inverse map for decoding. */
 static uint32_t byte_to_cp[256];
 static int16_t cp_to_byte[324];  /* code points < 0x144 cover the table */
 
@@ -221,7 +221,7 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	v->n_merges = rm == 1 ? (uint32_t)v->merges.count : 0;
 	if (v->n_merges) {
 		/* split "left right" at the first space at position >= 1
-		 * (formats.md 3.1); pointers stay in the GGUF map */
+		 * (doc/formats.md "Tokenizer keys"); pointers stay in the GGUF map */
 		v->merge_pair = xcalloc(v->n_merges, 2 * sizeof *v->merge_pair);
 		gguf_str_iter_init(&it, &v->merges);
 		for (i = 0; gguf_str_iter_next(&it, &s); i++) {
@@ -264,10 +264,10 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	}
 	v->byte_fallback = v->kind == VOCAB_SPM;
 	/* llama.cpp emits a whole pre-token found in the vocabulary for the
-	 * Llama 3 family (formats.md 3.2) */
+	 * Llama 3 family (doc/formats.md "Byte-level BPE") */
 	v->ignore_merges = v->kind == VOCAB_BPE && is_llama3_pre(v->pre);
 
-	/* special ids: defaults as llama.cpp applies them (formats.md 3.1) */
+	/* special ids: defaults as llama.cpp applies them (doc/formats.md "Tokenizer keys") */
 	if (v->kind == VOCAB_SPM) {
 		v->bos = 1 < v->n ? 1 : -1;
 		v->eos = 2 < v->n ? 2 : -1;

@@ -1,7 +1,7 @@
 /* vocab.h - a model's vocabulary: token texts, types, special ids, and the
  * bytes each token stands for.  Shared by tok-encode / tok-decode (which add
  * the encoders in tokenize/), lm-sample (end-of-sequence ids, stop strings)
- * and constrained sampling.  formats.md section 3. */
+ * and constrained sampling.  doc/formats.md "Tokenizer keys" and after. */
 #ifndef LMU_VOCAB_H
 #define LMU_VOCAB_H
 
@@ -79,8 +79,8 @@ bool vocab_merge(const struct vocab *v, uint32_t i, struct gguf_str *left, struc
 bool vocab_is_special(const struct vocab *v, int32_t id);
 
 /* The bytes a token decodes to: byte-level BPE maps each character back to
- * its byte (formats.md 3.4); SPM turns U+2581 into a space and <0xNN> into
- * the byte.  Control tokens decode to their text. */
+ * its byte (doc/formats.md "Byte-level BPE"); SPM turns U+2581 into a
+ * space and <0xNN> into the byte.  Control tokens decode to their text. */
 static inline const char *vocab_piece(const struct vocab *v, int32_t id, size_t *len)
 {
 	*len = v->bytes_len[id];

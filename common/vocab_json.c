@@ -1,5 +1,5 @@
 /* vocab_json.c - a vocabulary from a Hugging Face model directory:
- * tokenizer.json and tokenizer_config.json (formats.md 3.6), parsed with
+ * tokenizer.json and tokenizer_config.json (doc/formats.md "tokenizer.json"), parsed with
  * libjq's jv.  The result is the same struct vocab a GGUF gives, so the
  * encoders do not care where it came from. */
 #include "vocab.h"

@@ -1,6 +1,6 @@
 /* hf-fetch - download from the Hugging Face Hub into its cache (hf-fetch(1)).
  *
- * The cache is the one huggingface_hub keeps (formats.md 6.4): blobs named
+ * The cache is the one huggingface_hub keeps (doc/formats.md "Hub cache layout"): blobs named
  * by sha256 (LFS) or git blob id, snapshots/<commit>/ of relative symlinks,
  * refs/<revision>.  Nothing enters blobs/ before its hash is checked, and
  * nothing enters snapshots/ before its blob is in place, so an interrupted,
@@ -358,7 +358,7 @@ static void fetch_blob(const struct opts *o, const char *cache, const char *repo
 	if (lfd < 0)
 		die("%s: %s", lock, strerror(errno));
 	/* HF_FETCH_NO_LOCK=1 makes every lock succeed at once, as on the
-	 * network filesystems of anchors.md; the tests use it to show that the
+	 * network filesystems of doc/formats.md "Hub downloads"; the tests use it to show that the
 	 * per-process file names alone keep the cache whole. */
 	if (!truthy(getenv("HF_FETCH_NO_LOCK")) && flock(lfd, LOCK_EX | LOCK_NB) != 0) {
 		if (!o->quiet)

@@ -279,7 +279,7 @@ static int decide(struct xfer *x)
 	}
 	if (x->have > 0) {
 		/* The server ignored Range and sends the whole file: restart,
-		 * never append (anchors.md: curl error 33 territory). */
+		 * never append (doc/formats.md "Hub downloads"). */
 		if (ftruncate(x->fd, 0) != 0 || lseek(x->fd, 0, SEEK_SET) != 0) {
 			snprintf(r->msg, sizeof r->msg, "cannot restart the file: %s", strerror(errno));
 			return 0;

@@ -1,4 +1,4 @@
-/* hub.h - the Hugging Face Hub API as hf-fetch uses it (formats.md 6):
+/* hub.h - the Hugging Face Hub API as hf-fetch uses it (doc/formats.md "Hub endpoints"):
  * revision -> commit, the recursive tree listing (paginated), search, and
  * the messages that tell the user the way out of each error. */
 #ifndef LMU_HUB_H

@@ -1,5 +1,5 @@
 /* unpack.h - extract a tar or zip model bundle into a directory without
- * ever writing outside it (anchors.md: libarchive#746, CVE-2018-8008). */
+ * ever writing outside it (doc/formats.md "Archives"). */
 #ifndef LMU_UNPACK_H
 #define LMU_UNPACK_H
 

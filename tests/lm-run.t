@@ -1,6 +1,6 @@
 #!/bin/sh
 # lm-run on SmolLM2: greedy equals a greedy loop over lm-step alone, seeds,
-# the JSON shape, the stream rules, and the literal fifo loop of design.md.
+# the JSON shape, the stream rules, and the literal fifo loop of doc/internals.md "The generation loop".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/porcelain.sh"
 need_model smollm2
@@ -95,7 +95,7 @@ fi
 ls "$TMPDIR" | grep '^lm-run\.' > "$tmp/left" || true
 is "no temporary directory left behind" "$(grep -c . "$tmp/left")" 0
 
-# the loop of design.md, typed by hand, literally: it must end by itself
+# the loop of doc/internals.md, typed by hand, literally: it must end by itself
 # (timeout only guards against a hang)
 mkdir "$tmp/hand"
 (cd "$tmp/hand" && M=$M timeout 120 sh -c '
@@ -103,7 +103,7 @@ mkdir "$tmp/hand"
 	{ tok-encode -m $M --chat "Write a haiku about pipes"; cat loop; } |
 	  lm-step -m $M | lm-sample -m $M -n 200 | tee loop | tok-decode -m $M' > out 2> err
  echo $? > st)
-is "the fifo loop of design.md ends by itself, status 0" "$(cat "$tmp/hand/st")" 0
+is "the fifo loop of doc/internals.md ends by itself, status 0" "$(cat "$tmp/hand/st")" 0
 is "no message" "$(cat "$tmp/hand/err")" ""
 like "it printed text" "$(cat "$tmp/hand/out")" '[a-zA-Z]'
 done_testing

@@ -2,7 +2,7 @@
 # lm-step on SmolLM2-135M-Instruct Q4_1 against transformers running the
 # same GGUF dequantized to float32 (fixtures: tests/ref/smollm2_ref.py).
 #  - greedy: each of 20 prompts is continued 32 tokens by a real generation
-#    loop (lm-step --text=1 | pick the best id | tee fifo, design.md); the
+#    loop (lm-step --text=1 | pick the best id | tee fifo, doc/internals.md); the
 #    continuation must equal the reference's, or first differ where the
 #    reference's two best logits are within 0.1 (a near-tie);
 #  - top-1: prompt + reference continuation fed to lm-step --all-logits,

@@ -98,7 +98,7 @@ ok "and loads again" sh -c "echo 1 | lm-step -m '$M' --state '$tmp/e.state' >/de
 ls "$tmp" | grep -q 'state\.' && ls "$tmp" >&2
 is "no temporary state files are left" "$(ls "$tmp" | grep -c 'state\.')" 0
 
-# --- the generation loop through a fifo (design.md) ---
+# --- the generation loop through a fifo (doc/internals.md "The generation loop") ---
 mkfifo "$tmp/loop"
 { echo "$first10"; cat "$tmp/loop"; } | lm-step -m "$M" --text=1 |
 	greedy 8 | tee "$tmp/loop" > "$tmp/gen"

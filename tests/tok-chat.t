@@ -42,7 +42,7 @@ fails "malformed JSON is an error" 1 sh -c "echo '[{\"role\": ' | tok-encode -m 
 fails "no messages is an error" 1 sh -c "echo '[]' | tok-encode -m '$SMOLLM2' --chat"
 fails "--new beyond the messages is a usage error" 2 tok-encode -m "$SMOLLM2" --chat --user hi --new 2
 fails "--user without --chat is a usage error" 2 tok-encode -m "$SMOLLM2" --user hi
-is "--chat TEXT is a user message (design.md's loop)" "$(tok-encode -m "$SMOLLM2" --chat hello)" "$(tok-encode -m "$SMOLLM2" --chat --user hello)"
+is "--chat TEXT is a user message (the generation loop of doc/internals.md)" "$(tok-encode -m "$SMOLLM2" --chat hello)" "$(tok-encode -m "$SMOLLM2" --chat --user hello)"
 printf '{%% if %%}' > "$tmp/bad.jinja"
 fails "a broken template is an error" 1 tok-encode -m "$SMOLLM2" --chat --template "$tmp/bad.jinja" --user hi
 fails "a missing template file is an error" 1 tok-encode -m "$SMOLLM2" --chat --template "$tmp/none.jinja" --user hi

@@ -1,5 +1,5 @@
 /* pretok.h - pre-tokenizers: split text into the pieces that byte-level
- * BPE merges within (formats.md 3.3).  Hand-written matchers for the
+ * BPE merges within (doc/formats.md "Pre-tokenizers").  Hand-written matchers for the
  * regexes, which need look-ahead that POSIX regex lacks. */
 #ifndef LMU_PRETOK_H
 #define LMU_PRETOK_H

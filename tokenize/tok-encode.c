@@ -114,7 +114,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	if (o->chat && (o->lines || o->special))
 		die_usage("--chat takes its messages from options or stdin: no --lines or --special");
 	if (o->chat && optind < argc) {
-		/* design.md's loop: `tok-encode --chat "TEXT"` is one more user message */
+		/* the generation loop of doc/internals.md: `tok-encode --chat "TEXT"` is one more user message */
 		size_t len = 0;
 		for (int i = optind; i < argc; i++)
 			len += strlen(argv[i]) + 1;

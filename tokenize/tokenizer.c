@@ -353,7 +353,7 @@ static struct cand heap_pop(struct heap *h)
 	return top;
 }
 
-/* Byte-level alphabet (formats.md 3.4): UTF-8 of the code point for byte b. */
+/* Byte-level alphabet (doc/formats.md "Byte-level BPE"): UTF-8 of the code point for byte b. */
 static int byte_char(unsigned b, char *out)
 {
 	bool direct = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;

@@ -1,6 +1,7 @@
 /* tokenizer.h - text to token ids for the vocabularies of common/vocab.h:
  * byte-level BPE (GPT-2 family) and SentencePiece-style BPE (Llama 2,
- * Gemma), with added/special tokens matched first.  formats.md 3. */
+ * Gemma), with added/special tokens matched first.  doc/formats.md
+ * "Byte-level BPE", "SentencePiece BPE". */
 #ifndef LMU_TOKENIZER_H
 #define LMU_TOKENIZER_H
 

@@ -4,7 +4,7 @@
 #
 #   sh tests/bench/pipeline-bench.sh [MODEL] [N_TOKENS] [THREADS] [RUNS]
 #
-# The loop is design.md's (tok-encode first, untimed):
+# The loop is the one of doc/internals.md (tok-encode first, untimed):
 #   { cat prompt; cat loop; } | lm-step | lm-sample | tee loop > ids
 # greedy with --ignore-eos, so it generates exactly N tokens.  Then lm-step
 # alone gets the same batches (the prompt, then each generated id as its

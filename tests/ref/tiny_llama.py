@@ -5,7 +5,7 @@ The weights come from a splitmix64 stream that tests/unit/test-forward.c
 replicates in C: both sides draw the same numbers in the same order, in the
 Hugging Face layout (rows = output features).  The C side writes GGUF files
 from them, permuting the Q and K rows of every head as the llama converter
-does (formats.md 4.3); here they go as they are into transformers'
+does (doc/formats.md "RoPE"); here they go as they are into transformers'
 LlamaForCausalLM, which uses the split-halves RoPE.  Every drawn value is
 k/512 * 2^-s with |k| <= 512, exact in float16 as in float32, so the F16
 model has exactly the weights of the reference.

@@ -85,7 +85,7 @@ static float *draw_norm(uint64_t *s, uint32_t n)
 }
 
 /* GGUF llama Q/K rows: within each head of d rows, GGUF row 2j+s is HF
- * row s*d/2 + j (formats.md 4.3). */
+ * row s*d/2 + j (doc/formats.md "RoPE"). */
 static void permute_heads(float *m, uint32_t n_head, uint32_t d, uint32_t cols)
 {
 	float *tmp = xmalloc((size_t)d * cols * sizeof *tmp);

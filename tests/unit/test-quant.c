@@ -58,7 +58,7 @@ static void test_f16(void)
 	ok(bf16_to_f32(0x3f80) == 1.0f && bf16_to_f32(0xc0a0) == -5.0f, "bf16 -> f32: 1, -5");
 }
 
-/* ---- blocks made by hand from formats.md 2.1 / 2.2 ---- */
+/* ---- blocks made by hand from doc/formats.md "Legacy blocks", "K-quant blocks" ---- */
 
 static void test_hand_blocks(void)
 {
