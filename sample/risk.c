@@ -1109,7 +1109,9 @@ static size_t first_operand(const struct sh_word *w, size_t n, size_t from)
 	return n;
 }
 
-/* Skip options of a wrapper; with_value lists those taking an argument. */
+/* Skip options of a wrapper; with_value lists those taking an argument.
+ * Never past n: an option that wants a value may be the last word
+ * (sudo -u, nice -n). */
 static size_t skip_opts(const struct sh_word *w, size_t n, size_t i, const char *const *with_value)
 {
 	while (i < n && w[i].text[0] == '-' && w[i].text[1]) {
@@ -1119,7 +1121,7 @@ static size_t skip_opts(const struct sh_word *w, size_t n, size_t i, const char 
 			i++;
 		i++;
 	}
-	return i;
+	return i < n ? i : n;
 }
 
 static bool case_contains(const char *hay, const char *needle)
