@@ -8,8 +8,12 @@
 #include "modelpath.h"
 
 #define MAX_PAGE (32u << 20)	/* bytes in one API answer */
-#define MAX_PAGES 100000
 #define MAX_FILES 1000000
+/* Pages of one listing or search.  The Hub sends up to 1000 entries a page
+ * (files and folders): 10000 pages hold ten times the files we accept,
+ * while a server that sends one entry a page forever is stopped after
+ * 10000 requests instead of 100000. */
+#define MAX_PAGES 10000
 
 static int is_hex(const char *s, size_t n)
 {
@@ -253,6 +257,58 @@ char *hub_escape(const char *s, int keep_slash)
 	return out;
 }
 
+/* A set of strings (the links followed, the paths listed), to notice a
+ * server that repeats itself: open addressing on FNV-1a, grown at half
+ * full. */
+struct strset {
+	char **slot;
+	size_t n, cap;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+/* Add a copy of S; 1 if it was new, 0 if it was there already. */
+static int strset_add(struct strset *set, const char *s)
+{
+	size_t i;
+
+	if (2 * (set->n + 1) > set->cap) {
+		struct strset big = {xcalloc(set->cap ? 2 * set->cap : 64, sizeof *big.slot), 0,
+				     set->cap ? 2 * set->cap : 64};
+		for (i = 0; i < set->cap; i++)
+			if (set->slot[i]) {
+				size_t k = fnv1a(set->slot[i]) & (big.cap - 1);
+				while (big.slot[k])
+					k = (k + 1) & (big.cap - 1);
+				big.slot[k] = set->slot[i];
+				big.n++;
+			}
+		free(set->slot);
+		*set = big;
+	}
+	for (i = fnv1a(s) & (set->cap - 1); set->slot[i]; i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->slot[i], s) == 0)
+			return 0;
+	set->slot[i] = xstrdup(s);
+	set->n++;
+	return 1;
+}
+
+static void strset_free(struct strset *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slot[i]);
+	free(set->slot);
+	memset(set, 0, sizeof *set);
+}
+
 /* A pagination link must stay on the endpoint: the token goes with it. */
 static int same_endpoint(const char *ep, const char *url)
 {
@@ -276,8 +332,11 @@ int hub_commit(const char *ep, const char *repo, const char *rev, char commit[41
 
 /* Paginated answers (the Link header): move *url to the next page.  1 if
  * there is one, 0 after the last page, -1 with e set if it leads off the
- * endpoint (a server must not send us, and our token, elsewhere). */
-static int next_page(const char *ep, const struct http_res *r, const char *what, char **url, struct lmu_err *e)
+ * endpoint (a server must not send us, and our token, elsewhere), back to
+ * a page already fetched (SEEN holds their links: a loop), or past
+ * MAX_PAGES. */
+static int next_page(const char *ep, const struct http_res *r, const char *what, char **url,
+		     struct strset *seen, struct lmu_err *e)
 {
 	if (!r->next[0])
 		return 0;
@@ -285,8 +344,33 @@ static int next_page(const char *ep, const struct http_res *r, const char *what,
 		err_set(e, "the %s's next page (%.200s) is not on %s", what, r->next, ep);
 		return -1;
 	}
+	strset_add(seen, *url);
+	if (!strset_add(seen, r->next)) {
+		err_set(e, "the %s's next page (%.200s) was fetched before: the server's pages go round in a loop",
+			what, r->next);
+		return -1;
+	}
+	if (seen->n > MAX_PAGES) {
+		err_set(e, "the %s goes on for more than %d pages", what, MAX_PAGES);
+		return -1;
+	}
 	free(*url);
 	*url = xstrdup(r->next);
+	return 1;
+}
+
+/* Files of the listing from index FROM on that were listed before: a
+ * server whose pages repeat under new links.  1 if all are new. */
+static int all_new(const struct hub_list *l, size_t from, struct strset *paths, struct lmu_err *e)
+{
+	char shown[256];
+
+	for (size_t i = from; i < l->n; i++)
+		if (!strset_add(paths, l->f[i].path)) {
+			hub_printable(shown, sizeof shown, l->f[i].path);
+			err_set(e, "the tree listing names %s twice: the server's pages repeat themselves", shown);
+			return 0;
+		}
 	return 1;
 }
 
@@ -294,25 +378,22 @@ int hub_list(const char *ep, const char *repo, const char *commit, struct hub_li
 	     struct http_res *r, struct lmu_err *e)
 {
 	char *url = xmalloc(strlen(ep) + strlen(repo) + 128);
-	int pages;
+	struct strset seen = {0}, paths = {0};
+	int more;
 
 	sprintf(url, "%s/api/models/%s/tree/%s?recursive=true&expand=false", ep, repo, commit);
-	for (pages = 0;; pages++) {
-		if (pages >= MAX_PAGES) {
-			err_set(e, "the tree listing has more than %d pages", MAX_PAGES);
-			free(url);
-			return 0;
-		}
-		if (!http_get(url, MAX_PAGE, r) || !hub_parse_tree(r->body, r->len, l, e)) {
-			free(url);
-			return 0;
-		}
-		int more = next_page(ep, r, "listing", &url, e);
-		if (more <= 0) {
-			free(url);
-			return more == 0;
-		}
-	}
+	do {
+		size_t before = l->n;
+		more = -1;
+		if (!http_get(url, MAX_PAGE, r) || !hub_parse_tree(r->body, r->len, l, e) ||
+		    !all_new(l, before, &paths, e))
+			break;
+		more = next_page(ep, r, "listing", &url, &seen, e);
+	} while (more > 0);
+	free(url);
+	strset_free(&seen);
+	strset_free(&paths);
+	return more == 0;
 }
 
 static void field(FILE *out, jv obj, const char *key, int last)
@@ -336,28 +417,27 @@ int hub_search(const char *ep, const char *query, const char *author, long limit
 {
 	char *q = hub_escape(query, 0), *a = author ? hub_escape(author, 0) : NULL;
 	char *url = xmalloc(strlen(ep) + strlen(q) + (a ? strlen(a) : 0) + 128);
+	struct strset seen = {0};
 	long printed = 0;
-	int pages;
+	int more = 1;
 
 	sprintf(url, "%s/api/models?search=%s%s%s&sort=downloads&direction=-1&limit=%ld", ep, q,
 		a ? "&author=" : "", a ? a : "", limit);
 	free(q);
 	free(a);
-	for (pages = 0; printed < limit && pages < MAX_PAGES; pages++) {
+	while (more > 0 && printed < limit) {
 		jv arr;
 		int i, n;
 
-		if (!http_get(url, MAX_PAGE, r)) {
-			free(url);
-			return 0;
-		}
+		more = -1;
+		if (!http_get(url, MAX_PAGE, r))
+			break;
 		arr = parse(r->body, r->len, e);
 		if (!jv_is_valid(arr) || jv_get_kind(arr) != JV_KIND_ARRAY) {
 			if (jv_is_valid(arr))
 				err_set(e, "the search answer is not a JSON array");
 			jv_free(arr);
-			free(url);
-			return 0;
+			break;
 		}
 		n = jv_array_length(jv_copy(arr));
 		for (i = 0; i < n && printed < limit; i++) {
@@ -372,18 +452,12 @@ int hub_search(const char *ep, const char *query, const char *author, long limit
 			jv_free(m);
 		}
 		jv_free(arr);
-		if (!out_flush())
-			break;
-		int more = n == 0 ? 0 : next_page(ep, r, "search", &url, e);
-		if (more < 0) {
-			free(url);
-			return 0;
-		}
-		if (more == 0)
-			break;
+		/* downstream closed: a normal end */
+		more = !out_flush() || n == 0 ? 0 : next_page(ep, r, "search", &url, &seen, e);
 	}
 	free(url);
-	return 1;
+	strset_free(&seen);
+	return more >= 0;
 }
 
 void hub_die(const struct http_res *r, const struct lmu_err *e, const char *ep, const char *repo,

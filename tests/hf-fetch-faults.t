@@ -186,6 +186,25 @@ like "with a warning about each unsafe name" "$(cat "$tmp/err")" "ignoring the u
 ok "no escape.txt or up.txt anywhere under the test dir" sh -c "! find '$tmp' -name escape.txt -o -name up.txt | grep -q ."
 ok "no /tmp/abs.txt" test ! -e /tmp/abs.txt
 
+# --- pagination that never ends: a next link back to the same page, and
+# pages that repeat under ever new links; each is stopped at once
+mk t/loop
+fault /api/models/t/loop/tree 0 looplink
+fails "a listing whose next link is itself: exit 1" 1 timeout 20 hf-fetch t/loop
+like "says the pages go round in a loop" "$(cat "$tmp/err")" "t/loop: .*listing's next page .* was fetched before: the server's pages go round in a loop"
+is "after one request" "$(grep -c 'GET /api/models/t/loop/tree' "$HUBLOG")" 1
+mk t/repeat
+fault /api/models/t/repeat/tree 0 repeatlink
+fails "a listing that repeats its first page under new links: exit 1" 1 timeout 20 hf-fetch t/repeat
+like "says which file came twice" "$(cat "$tmp/err")" "t/repeat: .*the tree listing names config.json twice: the server's pages repeat themselves"
+is "after two requests" "$(grep -c 'GET /api/models/t/repeat/tree' "$HUBLOG")" 2
+is "nothing written" "$(snapfiles t/repeat)" 0
+fault /api/models 0 looplink
+fails "a search whose next link is itself: exit 1" 1 timeout 20 hf-fetch --search loop --limit 1000
+like "says so" "$(cat "$tmp/err")" "search's next page .* was fetched before"
+is "after one search request" "$(grep -c 'GET /api/models?' "$HUBLOG")" 1
+: >"$FAULTS"
+
 # --- two runs at once on the same files: the second starts while the
 # first is downloading (its CDN request is in the log; the transfer takes
 # 1.5 s), waits for the lock and reuses the blob

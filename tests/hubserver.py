@@ -31,6 +31,8 @@ with PATHPREFIX:
     corrupt           the right length, wrong bytes
     trickle BPS       send the body at BPS bytes per second
     hostile           add unsafe names to the tree listing
+    looplink          a listing or search page's next link is its own URL
+    repeatlink        every page is the first one, under a new next link
 Revisions: main, the tag v1.0 and refs/pr/1 all name the commit, which is
 a hash of the repo's files.
 LOGFILE gets one line per request: METHOD PATH range=R auth=0|1.
@@ -214,10 +216,13 @@ class Hub(BaseHTTPRequestHandler):
 
     def page(self, items, q, base):
         start = int(q.get("cursor", ["0"])[0])
-        chunk = items[start:start + PAGE]
+        acts = {a[0] for a in self.acts}
+        chunk = items[0 if "repeatlink" in acts else start:][:PAGE]
         h = []
-        if start + PAGE < len(items):
-            host = "http://127.0.0.1:%d" % self.server.server_port
+        host = "http://127.0.0.1:%d" % self.server.server_port
+        if "looplink" in acts:
+            h.append(("Link", '<%s%s>; rel="next"' % (host, self.path)))
+        elif start + PAGE < len(items) or "repeatlink" in acts:
             sep = "&" if "?" in base else "?"
             h.append(("Link", '<%s%s%scursor=%d>; rel="next"' % (host, base, sep, start + PAGE)))
         self.send(200, json.dumps(chunk).encode(), h)
