@@ -179,8 +179,35 @@ static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint
 			u = __builtin_bswap32(u);
 			memcpy(&f->scores[i], &u, 4);
 		}
+	for (uint32_t i = 0; i < f->n_vocab; i++)
+		if (isnan(f->scores[i])) {
+			err_set(e, "logits stream byte %llu: the score of id %u is NaN",
+				(unsigned long long)f->offset, i);
+			return -1;
+		}
 	*off += LOGITS_HDR_SIZE + 4ull * f->n_vocab;
 	return 1;
+}
+
+/* A decimal number of a text frame's header: optional '-' (when NEG),
+ * digits, at most MAX; *p moves past it.  False if there is none. */
+static bool header_num(const char **p, bool neg, long long max, long long *out)
+{
+	const char *s = *p;
+	bool minus = neg && *s == '-';
+	long long v = 0;
+
+	s += minus;
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (max - (*s - '0')) / 10)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*p = s;
+	*out = minus ? -v : v;
+	return true;
 }
 
 static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsigned long *lineno)
@@ -188,10 +215,10 @@ static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsign
 	/* the line buffer is kept between frames (one stream per process) */
 	static char *line;
 	static size_t cap;
+	const char *h;
 	char *p, *end;
 	ssize_t len;
-	unsigned long long pos;
-	long long tok, nv;
+	long long pos, tok, nv;
 	int ret = -1;
 
 	len = getline(&line, &cap, in);
@@ -202,20 +229,26 @@ static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsign
 		goto out;
 	}
 	line[len - 1] = 0;
-	/* the 'p' was consumed by the caller */
-	if (sscanf(line, "os=%llu token=%lld vocab=%lld", &pos, &tok, &nv) != 3 ||
-	    nv <= 0 || nv > LOGITS_MAX_VOCAB || tok < -1 || tok >= nv) {
+	if (strlen(line) != (size_t)len - 1) {
+		err_set(e, "logits stream line %lu: NUL byte in a text frame", *lineno);
+		goto out;
+	}
+	/* "pos=P token=T vocab=N", the 'p' consumed by the caller */
+	h = line;
+	if (strncmp(h, "os=", 3) != 0 || (h += 3, !header_num(&h, false, INT64_MAX, &pos)) ||
+	    strncmp(h, " token=", 7) != 0 || (h += 7, !header_num(&h, true, INT32_MAX, &tok)) ||
+	    strncmp(h, " vocab=", 7) != 0 || (h += 7, !header_num(&h, false, LOGITS_MAX_VOCAB, &nv)) ||
+	    (*h && *h != ' ') || nv == 0 || tok < -1 || tok >= nv) {
 		err_set(e, "logits stream line %lu: malformed text frame header", *lineno);
 		goto out;
 	}
-	f->pos = pos;
+	f->pos = (uint64_t)pos;
 	f->token = (int32_t)tok;
 	f->n_vocab = (uint32_t)nv;
 	grow(f, f->n_vocab);
 	for (uint32_t i = 0; i < f->n_vocab; i++)
 		f->scores[i] = -INFINITY;
-	p = strstr(line, "vocab=");
-	p += strcspn(p, " ");
+	p = line + (h - line);
 	for (;;) {
 		while (*p == ' ')
 			p++;

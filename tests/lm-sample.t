@@ -105,6 +105,13 @@ fails "text frame without newline" 1 lm-sample < "$tmp/nonl"
 printf 'pos=0 token=0 vocab=4\n' > "$tmp/empty"
 fails "a frame with no finite score" 1 lm-sample < "$tmp/empty"
 like "message says no finite score" "$(cat "$tmp/err")" 'no finite score'
+{ frame 0 0 1 3 2 3; frame 1 1 1 nan 2; } > "$tmp/nan"
+fails "a NaN score in a binary frame is refused (lm-logits(5))" 1 lm-sample --temperature 0 < "$tmp/nan"
+is "... after the id of the frame before it" "$(ids "$tmp/out")" "1"
+like "... naming the frame's byte and the id" "$(cat "$tmp/err")" 'lm-sample: logits stream byte 40: the score of id 1 is NaN'
+printf 'pos=0 token=0 vocab=4 0:1\000 3:9\n' > "$tmp/nul"
+fails "a NUL byte in a text frame is refused, not taken as the frame's end" 1 lm-sample --temperature 0 < "$tmp/nul"
+like "... naming the line" "$(cat "$tmp/err")" 'lm-sample: logits stream line 1: NUL byte in a text frame'
 perl -e 'print pack("a4 V V l< Q<", "\x89LGT", 1, 4000000000, 0, 0)' > "$tmp/huge"
 fails "huge vocabulary refused before allocating" 1 lm-sample < "$tmp/huge"
 ok "empty input is a normal end" lm-sample < /dev/null

@@ -8,15 +8,7 @@
 
 #include "err.h"
 #include "stream.h"
-
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 /* Read one frame from the given bytes; return logits_read's result. */
 static int read_bytes(const void *p, size_t n, struct logits_frame *f, struct lmu_err *e)
@@ -81,15 +73,38 @@ int main(int argc, char **argv)
 		"pos=1 token=9 vocab=5\n",            /* token out of range */
 		"pos=1 token=2 vocab=5 1:2.0",        /* no newline */
 		"pos=1 token=2 vocab=99999999 1:2\n", /* vocabulary too large */
+		"pos=-1 token=2 vocab=5 1:2\n",       /* negative position */
+		"pos=1 token=2 vocab=5x 1:2\n",       /* junk after the vocabulary */
+		"pos=1  token=2 vocab=5 1:2\n",       /* not the header's shape */
+		"pos=99999999999999999999 token=2 vocab=5\n",  /* position past 2^63 */
+		"pos=1 token=2 vocab=5 1:2 nan:1\n",  /* an id that is not a number */
 	};
-	for (size_t i = 0; i < sizeof bad_text / sizeof *bad_text; i++) {
-		char name[96];
-		snprintf(name, sizeof name, "malformed text frame %zu refused with its line", i + 1);
-		ok(read_bytes(bad_text[i], strlen(bad_text[i]), &f, &e) == -1 && strstr(e.msg, "line"), name);
-	}
+	for (size_t i = 0; i < sizeof bad_text / sizeof *bad_text; i++)
+		ok(read_bytes(bad_text[i], strlen(bad_text[i]), &f, &e) == -1 && strstr(e.msg, "line"),
+		   "malformed text frame refused with its line: %.*s", (int)strcspn(bad_text[i], "\n"), bad_text[i]);
+	static const char nul_text[] = "pos=1 token=2 vocab=5 1:2.5\0 3:9\n";
+	ok(read_bytes(nul_text, sizeof nul_text - 1, &f, &e) == -1 && strstr(e.msg, ": NUL byte in a text frame"),
+	   "a NUL byte in a text frame is refused, not taken as its end");
+	ok(read_bytes("pos=3 token=-1 vocab=5 4:1\n", 27, &f, &e) == 1 && f.token == -1 && f.pos == 3 &&
+	   f.scores[4] == 1.0f, "a text frame with token -1 reads");
+
+	/* binary frames: a NaN score anywhere is refused, naming the id */
+	float with_nan[5] = {0.5f, -1.25f, 3.0f, NAN, 1.0f};
+	char *nb = NULL;
+	size_t nlen = 0;
+	out = open_memstream(&nb, &nlen);
+	logits_write(out, 5, 1, 2, scores);
+	logits_write(out, 5, 1, 3, with_nan);
+	fclose(out);
+	in = fmemopen(nb, nlen, "r");
+	ok(logits_read(in, &f, &e) == 1, "binary frame before the NaN frame reads");
+	ok(logits_read(in, &f, &e) == -1 && strstr(e.msg, ": the score of id 3 is NaN"),
+	   "a NaN score in a binary frame is refused, naming the id: %s", e.msg);
+	fclose(in);
+	free(nb);
+
 	ok(read_bytes("hello\n", 6, &f, &e) == -1 && strstr(e.msg, "not a logits frame"), "foreign bytes refused");
 	free(buf);
 	logits_frame_free(&f);
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }
