@@ -143,6 +143,9 @@ int main(int argc, char **argv)
 		return info(&o);
 
 	t = transformer_open(o.model);
+	if (o.n_ctx > t->hp.n_ctx_train && t->hp.n_ctx_train)
+		warnx_("-c %u is above the %u positions the model was trained on: expect worse text past %u",
+		       o.n_ctx, t->hp.n_ctx_train, t->hp.n_ctx_train);
 	c = context_new(t, o.n_ctx, o.threads ? o.threads : cpu_count(), o.all_logits);
 	c->quant_act = o.quant_act;
 	if (o.state)

@@ -52,7 +52,7 @@ static void usage(FILE *f)
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
-		   "  --temperature T        0 = greedy (default 0.8)\n"
+		   "  --temperature T        0 = greedy (default 0.8; also --temp)\n"
 		   "  --top-k K              keep the K best ids, 0 = off (default 40)\n"
 		   "  --top-p P              keep the best ids whose probability reaches P (default 0.95)\n"
 		   "  --min-p P              keep ids at least P times as likely as the best (default 0.05)\n"
@@ -61,8 +61,8 @@ static void usage(FILE *f)
 		   "  --frequency-penalty F  subtract F per occurrence among recent ids (default 0)\n"
 		   "  --repeat-last-n N      the window of recent ids, -1 = all (default 64)\n"
 		   "  --prompt-ids FILE      token batches that start the window (the prompt)\n"
-		   "  --seed S               seed of the generator (default: random)\n"
-		   "  -n, --max-tokens N     stop after N ids, 0 = no limit (default 0)\n"
+		   "  -s, --seed S           seed of the generator (default: random)\n"
+		   "  -n, --max-tokens N     stop after N ids, 0 = no limit (default 0; also --n-predict)\n"
 		   "  --ignore-eos           do not stop on end-of-generation ids\n"
 		   "  --stop STR             stop when the text generated contains STR (repeatable)\n"
 		   "  --logprobs FILE        per-token log-probabilities to FILE (- = stderr)\n"
@@ -78,6 +78,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
+		{"temp", required_argument, NULL, TEMP},
 		{"top-k", required_argument, NULL, TOPK},
 		{"top-p", required_argument, NULL, TOPP},
 		{"min-p", required_argument, NULL, MINP},
@@ -88,6 +89,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"prompt-ids", required_argument, NULL, PROMPTIDS},
 		{"seed", required_argument, NULL, SEED},
 		{"max-tokens", required_argument, NULL, 'n'},
+		{"n-predict", required_argument, NULL, 'n'},
 		{"ignore-eos", no_argument, NULL, IGNEOS},
 		{"stop", required_argument, NULL, STOP},
 		{"logprobs", required_argument, NULL, LOGP},
@@ -102,7 +104,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof *o);
 	sampler_defaults(&o->par);
 	o->top_logprobs = 5;
-	while ((c = getopt_long(argc, argv, "m:n:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:n:s:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case TEMP: o->par.temperature = opt_double(optarg, 0, 1e6, "temperature"); break;
@@ -114,6 +116,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case FREQP: o->par.frequency_penalty = opt_double(optarg, -1e6, 1e6, "frequency-penalty"); break;
 		case LASTN: o->par.repeat_last_n = opt_int(optarg, -1, 1 << 24, "repeat-last-n"); break;
 		case PROMPTIDS: o->prompt_ids = optarg; break;
+		case 's':
 		case SEED:
 			o->par.seed = (uint64_t)opt_int(optarg, 0, INT64_MAX, "seed");
 			o->seeded = true;

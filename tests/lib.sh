@@ -14,7 +14,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${LMU_BIN:=$top/bin}"
 : "${LMU_MODELS:=$top/models}"
 PATH=$LMU_BIN:$top/bin:$PATH
-export PATH LMU_BIN LMU_MODELS
+# the porcelain finds its stages here first (lmutils-sh-setup)
+: "${LMU_EXEC_PATH:=$LMU_BIN}"
+export PATH LMU_BIN LMU_MODELS LMU_EXEC_PATH
+# no test reads the harness's standard input (lm-run would take it as a prompt)
+exec < /dev/null
 SMOLLM2=$LMU_MODELS/smollm2-135m-instruct-q4_1.gguf
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmutils-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

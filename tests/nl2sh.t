@@ -8,7 +8,7 @@ stub=$tmp/stub
 mkdir -p "$stub"
 cat > "$stub/tok-encode" <<'STUB'
 #!/bin/sh
-printf '%s\n' "$@" > "$STUB_DIR/tok-encode.args"
+{ printf '%s\n' "$@"; cat; } > "$STUB_DIR/tok-encode.args"
 echo "1 2 3"
 STUB
 cat > "$stub/lm-step" <<'STUB'
@@ -18,8 +18,9 @@ STUB
 cat > "$stub/lm-sample" <<'STUB'
 #!/bin/sh
 case " $* " in *" -h "*) echo "usage: lm-sample ... ${STUB_CONSTRAIN:+--constrain NAME}"; exit 0 ;; esac
+read -r frame || exit 0  # no frame: nl2sh checking the options
 printf '%s\n' "$@" > "$STUB_DIR/lm-sample.args"
-read -r frame && echo 7
+echo 7
 STUB
 cat > "$stub/tok-decode" <<'STUB'
 #!/bin/sh
@@ -30,14 +31,15 @@ chmod +x "$stub"/*
 touch "$tmp/model.gguf"
 STUB_DIR=$tmp
 export STUB_DIR
-run() { PATH=$stub:$PATH NL2SH_TTY=$tmp/tty nl2sh -m "$tmp/model.gguf" "$@"; }
+# the stubs come first: nl2sh looks in LMU_EXEC_PATH before its own directory
+run() { LMU_EXEC_PATH=$stub NL2SH_TTY=$tmp/tty nl2sh -m "$tmp/model.gguf" "$@"; }
 
 export STUB_ANSWER='{"cmd": "ls -la"}'
 is "-p prints the command" "$(run -p list my files 2>/dev/null)" "ls -la"
 fails "-p: exit status is the verdict (safe)" 0 run -p list my files
 like "the request is in the prompt" "$(cat "$tmp/tok-encode.args")" 'list my files'
 like "the prompt names the working directory" "$(cat "$tmp/tok-encode.args")" "working directory $(pwd)"
-like "few-shot examples" "$(cat "$tmp/tok-encode.args")" '{"cmd": "df -h"}'
+like "few-shot examples" "$(cat "$tmp/tok-encode.args")" '{\\"cmd\\": \\"df -h\\"}'
 ok "no --constrain when lm-sample lacks it" sh -c "! grep -q -e --constrain '$tmp/lm-sample.args'"
 STUB_CONSTRAIN=1 run -p list my files >/dev/null 2>&1
 like "--constrain json-cmd when lm-sample has it" "$(cat "$tmp/lm-sample.args" | tr '\n' ' ')" '--constrain json-cmd'
@@ -53,7 +55,7 @@ echo y > "$tmp/tty"
 fails "yes runs a safe command" 0 run make a file
 ok "... it ran" test -e "$tmp/ran"
 rm -f "$tmp/ran"
-fails "yes runs it with no \$SHELL set (cron, CI)" 0 env -u SHELL PATH="$stub:$PATH" NL2SH_TTY="$tmp/tty" nl2sh -m "$tmp/model.gguf" make a file
+fails "yes runs it with no \$SHELL set (cron, CI)" 0 env -u SHELL LMU_EXEC_PATH="$stub" NL2SH_TTY="$tmp/tty" nl2sh -m "$tmp/model.gguf" make a file
 ok "... it ran" test -e "$tmp/ran"
 rm -f "$tmp/ran"
 echo n > "$tmp/tty"
