@@ -58,6 +58,21 @@ is "lm-sample: --temp and -s are --temperature and --seed" \
 	"$(lm-sample --temp 1.5 -s 3 < "$tmp/frame")" "$(lm-sample --temperature 1.5 --seed 3 < "$tmp/frame")"
 ok "nl2sh takes -t N, --temp, -s" nl2sh -m "$M" -t 1 --temp 0.5 -s 3 -p "list the files"
 
+# where the prompt comes from: piped text, then -f files, then the words
+printf 'The sky is blue.\n' > "$tmp/doc"
+ids() { tr '\n' ' ' < "$tmp/out"; }
+run_ids() { lm-run -m "$M" -t 2 --temperature 0 -n 4 --format ids "$@"; }
+ok "piped text and a prompt" sh -c 'lm-run -m "$1" -t 2 --temperature 0 -n 4 --format ids "What colour is the sky?" < "$2"' sh "$M" "$tmp/doc"
+a=$(ids)
+b=$(run_ids -- "The sky is blue.
+What colour is the sky?" | tr '\n' ' ')
+is "... is the piped text, a newline, then the prompt" "$a" "$b"
+ok "-f FILE and a prompt" run_ids -f "$tmp/doc" "What colour is the sky?"
+is "... the same" "$(ids)" "$a"
+ok "- reads stdin" sh -c 'lm-run -m "$1" -t 2 --temperature 0 -n 4 --format ids - "What colour is the sky?" < "$2"' sh "$M" "$tmp/doc"
+is "... the same" "$(ids)" "$a"
+fails "-f of a missing file" 1 run_ids -f "$tmp/nope" hi
+
 # -h shows the defaults
 ok "lm-run -h" lm-run -h
 like "lm-run -h: -n's default" "$(cat "$tmp/out")" "(default 256)"
