@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		"      --offline          use the cache only (also HF_HUB_OFFLINE=1)\n"
 		"      --endpoint URL     Hub or mirror (default $HF_ENDPOINT or https://huggingface.co)\n"
 		"      --cache-dir DIR    hub cache (default $HF_HUB_CACHE or $HF_HOME/hub)\n"
-		"      --token-file FILE  read the token from FILE (default $HF_TOKEN, $HF_HOME/token)\n"
+		"      --token-file FILE  read the token from FILE (default $HF_TOKEN, else $HF_HOME/token)\n"
 		"      --retries N        retries after timeouts, 429 and 5xx (default 5)\n"
 		"      --low-speed-time S abort a transfer slower than --low-speed-limit for S s (30)\n"
 		"      --low-speed-limit B  bytes per second (default 1024)\n"
@@ -129,16 +129,20 @@ static char *checked_token(char *t, const char *from)
 	return t;
 }
 
-/* The token: $HF_TOKEN, else --token-file, $HF_TOKEN_PATH or $HF_HOME/token.
- * It never appears in argv or in a message. */
+/* The token: --token-file when given (an explicit option wins over the
+ * environment), else $HF_TOKEN, else the file $HF_TOKEN_PATH or
+ * $HF_HOME/token.  A token file longer than TOKEN_MAX is refused, never
+ * cut.  The token never appears in argv or in a message. */
+#define TOKEN_MAX 1023
 static char *load_token(const char *file)
 {
 	const char *s = getenv("HF_TOKEN");
-	char buf[1024], *home = NULL, *path;
+	char buf[TOKEN_MAX + 2], *home = NULL, *path;
 	FILE *f;
 	size_t n;
+	int c;
 
-	if (s && *s)
+	if (!file && s && *s)
 		return checked_token(xstrdup(s), "HF_TOKEN");
 	if (file)
 		path = xstrdup(file);
@@ -156,12 +160,21 @@ static char *load_token(const char *file)
 		free(path);
 		return NULL;
 	}
-	n = fread(buf, 1, sizeof buf - 1, f);
+	n = fread(buf, 1, TOKEN_MAX + 1, f);
+	while (n > 0 && isspace((unsigned char)buf[n - 1]))
+		n--;
+	/* past TOKEN_MAX only white space may follow (a final line break) */
+	while (n <= TOKEN_MAX && (c = getc(f)) != EOF)
+		if (!isspace(c))
+			n = TOKEN_MAX + 1;
+	if (ferror(f))
+		die("%s: %s", path, strerror(errno));
 	fclose(f);
+	if (n > TOKEN_MAX)
+		die("%s: the token file holds more than %d bytes, more than any token; it was not sent",
+		    path, TOKEN_MAX);
 	free(path);
 	buf[n] = '\0';
-	while (n > 0 && isspace((unsigned char)buf[n - 1]))
-		buf[--n] = '\0';
 	if (n == 0)
 		return NULL;
 	return checked_token(xstrdup(buf), "the token file");

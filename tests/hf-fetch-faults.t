@@ -111,6 +111,15 @@ if grep -q hf_testtoken "$tmp/err" "$tmp/out"; then _result 1 "token file conten
 rm -f "$HF_HOME/token"
 printf 'hf_testtoken\n' >"$tmp/tok"
 ok "--token-file opens it" hf-fetch --token-file "$tmp/tok" private/model config.json
+ok "--token-file wins over HF_TOKEN" env HF_TOKEN=hf_wrong hf-fetch --token-file "$tmp/tok" private/model config.json
+head -c 1023 /dev/zero | tr '\000' a >"$tmp/tok1023"; printf '\n\n' >>"$tmp/tok1023"
+fails "a token file of 1023 bytes and line breaks is read whole (and sent)" 1 hf-fetch --token-file "$tmp/tok1023" private/model config.json
+like "... the Hub refuses it as a token" "$(cat "$tmp/err")" 'the token was refused (HTTP 401, invalid credentials)'
+head -c 1024 /dev/zero | tr '\000' a >"$tmp/toklong"
+requests=$(wc -l <"$HUBLOG")
+fails "a token file over 1023 bytes: exit 1" 1 hf-fetch --token-file "$tmp/toklong" private/model config.json
+like "... refused, not cut" "$(cat "$tmp/err")" "toklong: the token file holds more than 1023 bytes, more than any token; it was not sent"
+is "... before any request" "$(wc -l <"$HUBLOG")" "$requests"
 n=$(wc -l <"$HUBLOG")
 fails "a token with a line break: exit 1" 1 env HF_TOKEN="$(printf 'hf_x\r\nX-Evil: 1')" hf-fetch private/model
 like "refused before sending" "$(cat "$tmp/err")" 'HF_TOKEN holds a character a token cannot have'
