@@ -104,11 +104,25 @@ static bool is_llama3_pre(const char *pre)
 	return false;
 }
 
+/* A special id from KEY, DEF when absent.  A value that is no id of the
+ * N tokens (too large, negative, not an integer) keeps DEF, as llama.cpp
+ * does, but not silently: a model that names a wrong end-of-sequence id
+ * would generate without end. */
 static int32_t get_id(const struct gguf *g, const char *key, int32_t def, uint32_t n)
 {
 	uint32_t v;
-	if (gguf_get_u32(g, key, &v) == 1 && v < n)
+	int r = gguf_get_u32(g, key, &v);
+	char shown[64], fallback[32] = "none";
+
+	if (r == 1 && v < n)
 		return (int32_t)v;
+	if (r == 0)
+		return def;
+	gguf_value_format(&gguf_find(g, key)->val, shown, sizeof shown);
+	if (def >= 0)
+		snprintf(fallback, sizeof fallback, "the default %d", def);
+	warnx_("warning: %s: %s is %s, not an id of the %u tokens; using %s", g->path, key, shown, n,
+	       fallback);
 	return def;
 }
 

@@ -276,6 +276,24 @@ static bool load_merges(struct vocab *v, jv merges, struct lmu_err *e)
 	return true;
 }
 
+/* The id of a special token named by its text (tokenizer_config.json or
+ * the post-processor's template), -1 when none is named; a name that is
+ * not in the vocabulary is warned about, not silently dropped. */
+static int32_t special_id(const struct vocab *v, const char *what, const char *text)
+{
+	int32_t id = text ? vocab_find_linear(v, text) : -1;
+	char shown[64];
+
+	if (text && id < 0) {
+		snprintf(shown, sizeof shown, "%s", text);
+		for (char *c = shown; *c; c++)
+			if ((unsigned char)*c < 0x20)
+				*c = '?';
+		warnx_("warning: tokenizer.json: the %s '%s' is not in the vocabulary; using none", what, shown);
+	}
+	return id;
+}
+
 static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 {
 	jv model = get(tj, "model");
@@ -438,10 +456,10 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 			free(eos);
 			eos = es;
 		}
-		v->bos = bos ? vocab_find_linear(v, bos) : -1;
-		v->eos = eos ? vocab_find_linear(v, eos) : -1;
-		v->unk = us ? vocab_find_linear(v, us) : -1;
-		v->pad = ps ? vocab_find_linear(v, ps) : -1;
+		v->bos = special_id(v, "bos_token", bos);
+		v->eos = special_id(v, "eos_token", eos);
+		v->unk = special_id(v, "unk_token", us);
+		v->pad = special_id(v, "pad_token", ps);
 		v->eot = -1;
 		free(us);
 		free(ps);

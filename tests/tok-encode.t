@@ -118,6 +118,11 @@ fails "an unknown pre-tokenizer is an error" 1 tok-encode -m "$tmp/bad" hi
 like "message names the pre_tokenizer" "$(cat "$tmp/err")" "pre_tokenizer"
 printf '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}}' > "$tmp/bad/tokenizer.json"
 is "a minimal tokenizer.json works" "$(tok-encode -m "$tmp/bad" ab)" 2
+printf '{"eos_token": "<|end|>", "bos_token": {"content": "a"}}' > "$tmp/bad/tokenizer_config.json"
+ok "an eos token that is not in the vocabulary: it still encodes" tok-encode -m "$tmp/bad" ab
+like "... with a warning naming the token" "$(cat "$tmp/err")" "warning: tokenizer.json: the eos_token '<|end|>' is not in the vocabulary; using none"
+is "... and only that warning (bos_token 'a' is in it)" "$(wc -l < "$tmp/err" | tr -d ' ')" 1
+rm "$tmp/bad/tokenizer_config.json"
 is "--chat TEXT is one more user message" "$(tok-encode -m "$SMOLLM2" --chat --system 'Be brief.' Hi there)" \
 	"$(tok-encode -m "$SMOLLM2" --chat --system 'Be brief.' --user 'Hi there')"
 fails "--chat with --lines is a usage error" 2 tok-encode -m "$SMOLLM2" --chat --lines

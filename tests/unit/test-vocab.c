@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "gguf_write.h"
@@ -89,6 +90,69 @@ static void test_spm(void)
 	gguf_writer_free(w);
 }
 
+/* Run vocab_load_gguf with stderr going to a file; return what it wrote. */
+static char *load_capturing_stderr(struct vocab *v, struct gguf *g, bool *loaded)
+{
+	static char text[2048];
+	struct lmu_err e = {{0}};
+	FILE *tmp = tmpfile();
+	int saved = dup(2);
+	size_t n;
+
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	*loaded = vocab_load_gguf(v, g, &e);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(text, 1, sizeof text - 1, tmp);
+	text[n] = '\0';
+	fclose(tmp);
+	return text;
+}
+
+/* Special ids that are no id of the vocabulary keep their default, with a
+ * warning naming the key and the value (llama.cpp drops them silently). */
+static void test_bad_special_ids(void)
+{
+	const char *tok[] = {"<unk>", "<s>", "</s>", "a", "b", "c"};
+	struct gguf_writer *w = gguf_writer_new();
+	struct lmu_err e = {{0}};
+	struct gguf *g;
+	struct vocab v;
+	const uint8_t *buf;
+	size_t n;
+	bool loaded;
+
+	gguf_w_str(w, "tokenizer.ggml.model", "llama");
+	gguf_w_arr_str(w, "tokenizer.ggml.tokens", tok, 6);
+	gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 99);
+	gguf_w_i32(w, "tokenizer.ggml.bos_token_id", -3);
+	gguf_w_u32(w, "tokenizer.ggml.padding_token_id", 6);
+	gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", 5);
+	buf = gguf_writer_bytes(w, &n);
+	g = gguf_open_mem(buf, n, "ids.gguf", &e);
+	const char *err = g ? load_capturing_stderr(&v, g, &loaded) : "";
+	ok(g && loaded, "a vocabulary with out-of-range special ids loads");
+	if (g && loaded) {
+		ok(v.eos == 2 && v.bos == 1 && v.pad == -1 && v.unk == 5,
+		   "out-of-range ids keep the defaults (eos 2, bos 1, pad none); a good one is used (unk 5)");
+		ok(strstr(err, "warning: ids.gguf: tokenizer.ggml.eos_token_id is 99, not an id of the 6 tokens; using the default 2") != NULL,
+		   "an eos id past the vocabulary is warned about");
+		ok(strstr(err, "tokenizer.ggml.bos_token_id is -3, not an id of the 6 tokens; using the default 1") != NULL,
+		   "a negative bos id is warned about");
+		ok(strstr(err, "tokenizer.ggml.padding_token_id is 6, not an id of the 6 tokens; using none") != NULL,
+		   "a pad id equal to the vocabulary size is warned about");
+		ok(!strstr(err, "unknown_token_id"), "a good id gives no warning");
+		vocab_free(&v);
+	}
+	if (n_fail)
+		printf("# stderr: %s", err);
+	gguf_close(g);
+	gguf_writer_free(w);
+}
+
 int main(void)
 {
 	const char *models = getenv("LMU_MODELS");
@@ -97,5 +161,6 @@ int main(void)
 	snprintf(path, sizeof path, "%s/smollm2-135m-instruct-q4_1.gguf", models ? models : "models");
 	test_smollm2(path);
 	test_spm();
+	test_bad_special_ids();
 	return tap_done();
 }
