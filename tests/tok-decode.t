@@ -25,6 +25,33 @@ if [ -f "$GEMMA3" ]; then
 	roundtrip "$GEMMA3" "$fx/corpus.txt" gemma3
 	is "gemma3: <bos> skipped, SPM space markers" "$(echo '2 9259 1902' | tok-decode -m "$GEMMA3")" "Hello world"
 	is "gemma3: byte tokens join into a character" "$(echo '481 414 366 366' | tok-decode -m "$GEMMA3" | od -An -tx1 | tr -d ' ')" f3b08080
+	# byte tokens that are not valid UTF-8 as a run: one U+FFFD per byte
+	# token, as Hugging Face's ByteFallback decoder gives (Python's
+	# errors="replace" would give U+FFFD n here)
+	is "gemma3: <0x94><0x6E> is two U+FFFD" "$(echo '386 348' | tok-decode -m "$GEMMA3" | od -An -tx1 | tr -d ' ')" efbfbdefbfbd
+	is "gemma3: a 2-byte character cut short is two U+FFFD" "$(echo '481 414' | tok-decode -m "$GEMMA3" | od -An -tx1 | tr -d ' ')" efbfbdefbfbd
+	# 300 random sequences of byte tokens (tests/ref/spm-decode-ref.py):
+	# all cases through one tok-decode, a newline token after each, as one
+	# batch per case and as one id per batch (streaming must not change
+	# the text), without and with --special
+	cases=$fx/gemma3.bytes.cases
+	nl=$(printf '\n' | tok-encode -m "$GEMMA3" --no-bos)
+	cut -f1 "$cases" | sed "s/\$/ $nl/" > "$tmp/batches"
+	cut -f1 "$cases" | awk -v nl="$nl" '{ for (i = 1; i <= NF; i++) print $i; print nl }' > "$tmp/single"
+	hexlines() { perl -ne 'chomp; print unpack("H*", $_), "\n"'; }
+	compare_cases() {  # NAME COLUMN FILE
+		cut -f"$2" "$cases" > "$tmp/want"
+		_same=$(paste "$3" "$tmp/want" | awk -F '\t' '$1 == $2' | wc -l | tr -d ' ')
+		diag "$1: $_same of $(wc -l < "$cases" | tr -d ' ') byte-token sequences decode as Hugging Face does"
+		is "$1" "$_same" "$(wc -l < "$cases" | tr -d ' ')"
+		paste "$cases" "$3" | awk -F '\t' -v c="$2" '$c != $4 { print "first difference: ids " $1 ": want " $c ", got " $4; exit }' | while read -r l; do diag "$l"; done
+	}
+	tok-decode -m "$GEMMA3" < "$tmp/batches" | hexlines > "$tmp/got"
+	compare_cases "gemma3: random byte-token runs, one batch each" 2 "$tmp/got"
+	tok-decode -m "$GEMMA3" < "$tmp/single" | hexlines > "$tmp/got"
+	compare_cases "gemma3: random byte-token runs, one id per batch" 2 "$tmp/got"
+	tok-decode -m "$GEMMA3" --special < "$tmp/batches" | hexlines > "$tmp/got"
+	compare_cases "gemma3: random byte-token runs, --special" 3 "$tmp/got"
 else
 	skip "Gemma 3 model $GEMMA3 missing (run 'make model')"
 fi

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detok.h"
 #include "err.h"
 #include "gguf.h"
 #include "opt.h"
 #include "stream.h"
-#include "unicode.h"
 #include "vocab.h"
 
 static const char usage_text[] =
@@ -20,36 +20,13 @@ static const char usage_text[] =
 	"  -h, --help          this help;  -V, --version  the version\n"
 	"Reads token batches (lm-tokens(5)) on stdin, writes the text.\n";
 
-/* Bytes decoded but not yet written: an incomplete UTF-8 character at the
- * end of a batch waits for the next one. */
-struct pending {
-	char *b;
-	size_t n, cap;
-};
-
-static void append(struct pending *p, const char *s, size_t n)
+/* Write what is final; 0 if downstream closed. */
+static int write_text(struct detok *d, bool at_end)
 {
-	if (p->n + n > p->cap) {
-		p->cap = 2 * (p->n + n) + 64;
-		p->b = xrealloc(p->b, p->cap);
-	}
-	memcpy(p->b + p->n, s, n);
-	p->n += n;
-}
-
-/* Write what forms whole characters (all of it at the end); ill-formed
- * bytes become U+FFFD as in Hugging Face's decode.  0 if downstream closed. */
-static int flush_text(struct pending *p, bool at_end)
-{
-	size_t n = at_end ? p->n : utf8_complete_prefix((const unsigned char *)p->b, p->n);
 	size_t len;
-	char *s = utf8_repair(p->b, n, &len, NULL);
-	size_t ok = fwrite(s, 1, len, stdout);
-	free(s);
-	if (n)  /* p->b is NULL before the first byte */
-		memmove(p->b, p->b + n, p->n - n);
-	p->n -= n;
-	if (ok != len) {
+	const char *s = detok_take(d, at_end, &len);
+
+	if (fwrite(s, 1, len, stdout) != len) {
 		if (errno == EPIPE)
 			return 0;
 		die("write error on standard output: %s", strerror(errno));
@@ -68,9 +45,8 @@ int main(int argc, char **argv)
 	struct vocab v;
 	struct gguf *g;
 	struct tok_batch b = {0};
-	struct pending p = {0};
+	struct detok d;
 	struct lmu_err e = {{0}};
-	bool at_start = true;  /* SPM with a dummy prefix: drop the first space */
 	int c, st;
 
 	lmu_init(argc, argv);
@@ -91,32 +67,24 @@ int main(int argc, char **argv)
 	model = opt_model(model);
 	vocab_open_or_die(&v, model, &g);
 
+	detok_init(&d, &v, special);
 	while ((st = tok_read(stdin, &b, v.n, &e)) != TOK_EOF) {
 		if (st == TOK_ERROR)
 			die("%s", e.msg);
 		if (st == TOK_DIRECTIVE) {
 			/* "!reset" starts a new sequence: a new dummy prefix */
 			if (strcmp(b.directive, "reset") == 0)
-				at_start = true;
+				detok_reset(&d);
 			continue;
 		}
-		for (size_t i = 0; i < b.n; i++) {
-			size_t n;
-			const char *s;
-			if (!special && vocab_is_special(&v, b.ids[i]))
-				continue;
-			s = vocab_piece(&v, b.ids[i], &n);
-			if (at_start && v.kind == VOCAB_SPM && v.add_space_prefix && n && s[0] == ' ')
-				s++, n--;
-			at_start = false;
-			append(&p, s, n);
-		}
-		if (!flush_text(&p, false))
+		for (size_t i = 0; i < b.n; i++)
+			detok_push(&d, b.ids[i]);
+		if (!write_text(&d, false))
 			goto done;
 	}
-	flush_text(&p, true);
+	write_text(&d, true);
 done:
-	free(p.b);
+	detok_free(&d);
 	tok_batch_free(&b);
 	vocab_free(&v);
 	if (g)
