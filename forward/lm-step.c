@@ -12,7 +12,7 @@
 #include "err.h"
 #include "gguf.h"
 #include "info.h"
-#include "llama.h"
+#include "transformer.h"
 #include "model.h"
 #include "modelpath.h"
 #include "opt.h"

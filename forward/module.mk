@@ -1,4 +1,4 @@
-# The forward pass's vector code (GCC vector extensions in llama.c) is
+# The forward pass's vector code (GCC vector extensions in steps.c) is
 # written as a * b + c; -std=c11 turns contraction off, and without it
 # those become a multiply and an add instead of one fused multiply-add.
-$(B)/obj/forward/llama.o: CFLAGS += -ffp-contract=fast
+$(B)/obj/forward/steps.o: CFLAGS += -ffp-contract=fast

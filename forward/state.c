@@ -91,7 +91,7 @@ bool state_load(struct context *c, const char *path)
 			die("%s: state file: id %d at position %llu is out of range", path, c->ids[i],
 			    (unsigned long long)i);
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
-		float *k = c->k_cache + (size_t)l * c->n_ctx * kv_dim, *v = c->v_cache + (size_t)l * c->n_ctx * kv_dim;
+		float *k = c->kv[l].k, *v = c->kv[l].v;
 		if (fread(k, sizeof(float) * kv_dim, n_pos, f) != n_pos ||
 		    fread(v, sizeof(float) * kv_dim, n_pos, f) != n_pos)
 			die("%s: state file cut short", path);
@@ -123,8 +123,7 @@ void state_save(const struct context *c, const char *path)
 	header(c, h, n_pos);
 	ok = fwrite(h, 1, STATE_HDR, f) == STATE_HDR && fwrite(c->ids, sizeof *c->ids, n_pos, f) == n_pos;
 	for (uint32_t l = 0; ok && l < hp->n_layer; l++) {
-		const float *k = c->k_cache + (size_t)l * c->n_ctx * kv_dim;
-		const float *v = c->v_cache + (size_t)l * c->n_ctx * kv_dim;
+		const float *k = c->kv[l].k, *v = c->kv[l].v;
 		ok = fwrite(k, sizeof(float) * kv_dim, n_pos, f) == n_pos && fwrite(v, sizeof(float) * kv_dim, n_pos, f) == n_pos;
 	}
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;

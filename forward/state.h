@@ -20,7 +20,7 @@
 
 #include <stdbool.h>
 
-#include "llama.h"
+#include "transformer.h"
 
 /* Load path into c if the file exists: return true if loaded, false if
  * there is no such file; die on a file that is malformed, made for another

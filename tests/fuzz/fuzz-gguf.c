@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "gguf.h"
-#include "model.h"
+#include "../../forward/model.h"
 #include "vocab.h"
 
 static volatile uint8_t sink;

@@ -19,7 +19,7 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "../../forward/kernels.h"
-#include "../../forward/llama.h"
+#include "../../forward/transformer.h"
 #include "stream.h"
 
 #include "tap.h"

@@ -21,7 +21,7 @@
 
 #include "gguf.h"
 #include "gguf_write.h"
-#include "model.h"
+#include "../../forward/model.h"
 #include "vocab.h"
 
 #include "tap.h"

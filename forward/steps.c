@@ -1,11 +1,12 @@
-/* llama.c - the llama-family forward pass (formats.md 4.3, 4.4).
+/* steps.c - the steps of a layer, shared by every architecture (steps.h).
  *
- * The pass is written as one commented step per operation, in the order of
- * the model; each step that has work worth sharing is run on the thread
- * pool (one synchronisation point per step).  The matrix products go
- * through quant.h, which multiplies the weights in their stored type by
- * activations quantized for that type. */
-#include "llama.h"
+ * A step is one operation of the model run on the thread pool (one
+ * synchronisation point per step); each thread takes its share of rows
+ * (matrix products), positions (norms, quantization) or (position, head)
+ * pairs (attention).  The matrix products go through quant.h, which
+ * multiplies the weights in their stored type by activations quantized
+ * for that type. */
+#include "steps.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,254 +17,7 @@
 #include "pool.h"
 #include "quant.h"
 
-/* Positions evaluated as one matrix: bounds the activation buffers. */
-#define MAX_BATCH 256
-/* Positions whose logits are computed as one matrix with --all-logits. */
-#define LOGIT_ROWS 32
-/* Batches of at most this many positions (decode) are normed and
- * quantized by every thread for itself inside the product that reads them:
- * a few microseconds of repeated work instead of one more synchronisation
- * of the pool per product. */
-#define PRE_ROWS 4
 #define MAX_HD 128    /* the largest head_dim with a register-blocked attention */
-#define ATT_ROWS 16   /* query positions of one head per attention task */
-
-/* ---- opening the model ---- */
-
-static uint64_t fnv1a(const uint8_t *p, uint64_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (uint64_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static const struct gguf_tensor *find(const struct gguf *g, const char *name, bool required)
-{
-	const struct gguf_tensor *t = gguf_tensor(g, name);
-	if (!t && required)
-		die("%s: tensor %s is missing", g->path, name);
-	return t;
-}
-
-static void matrix_get(const struct gguf *g, struct matrix *m, const char *name, uint32_t n_in, uint32_t n_out)
-{
-	const struct gguf_tensor *t = find(g, name, true);
-
-	if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out)
-		die("%s: tensor %s has shape {%llu, %llu}, expected {%u, %u}", g->path, name,
-		    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], n_in, n_out);
-	if (!quant_supported(t->type))
-		die("%s: tensor %s: type %s is not supported", g->path, name,
-		    ggml_type_name(t->type) ? ggml_type_name(t->type) : "(unknown)");
-	m->data = t->data;
-	m->type = t->type;
-	m->row_bytes = t->row_bytes;
-	m->n_in = n_in;
-	m->n_out = n_out;
-}
-
-/* A 1-D tensor of n elements, converted to float (norm weights). */
-static float *vector_get(const struct gguf *g, const char *name, uint32_t n)
-{
-	const struct gguf_tensor *t = find(g, name, true);
-	float *v;
-
-	if (t->n_dims != 1 || t->ne[0] != n)
-		die("%s: tensor %s has %u dimensions and %llu elements, expected a vector of %u", g->path, name,
-		    t->n_dims, (unsigned long long)t->ne[0], n);
-	if (!quant_supported(t->type))
-		die("%s: tensor %s: type %s is not supported", g->path, name,
-		    ggml_type_name(t->type) ? ggml_type_name(t->type) : "(unknown)");
-	v = xmalloc(n * sizeof *v);
-	dequant_row(t->type, t->data, v, n);
-	return v;
-}
-
-/* RoPE angle per position for pair i: base^(-2i/n_rot), divided by the
- * linear scale factor and by the per-pair factor of rope_freqs.weight
- * (Llama-3 scaling, formats.md 4.7) when the file has one.  Computed in
- * float32 as the references do. */
-static float *rope_inv_freq(const struct gguf *g, const struct hparams *hp)
-{
-	uint32_t half = hp->n_rot / 2;
-	float *inv = xmalloc(half * sizeof *inv);
-	float *factor = NULL;
-
-	if (find(g, "rope_freqs.weight", false))
-		factor = vector_get(g, "rope_freqs.weight", half);
-	for (uint32_t i = 0; i < half; i++) {
-		inv[i] = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
-		inv[i] /= hp->rope_scale;
-		if (factor) {
-			if (!(factor[i] > 0) || !isfinite(factor[i]))
-				die("%s: tensor rope_freqs.weight: factor %u is not a positive number", g->path, i);
-			inv[i] /= factor[i];
-		}
-	}
-	free(factor);
-	return inv;
-}
-
-struct transformer *transformer_from_gguf(struct gguf *g)
-{
-	struct transformer *t = xcalloc(1, sizeof *t);
-	struct hparams *hp = &t->hp;
-	struct weights *w = &t->w;
-	struct lmu_err e = {{0}};
-	char name[GGUF_MAX_NAME + 1];
-
-	t->g = g;
-	if (!hparams_load(g, hp, &e))
-		die("%s", e.msg);
-	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-
-	matrix_get(g, &w->tok_embd, "token_embd.weight", hp->n_embd, hp->n_vocab);
-	w->output_norm = vector_get(g, "output_norm.weight", hp->n_embd);
-	if (hp->tied_output)
-		w->output = w->tok_embd;
-	else
-		matrix_get(g, &w->output, "output.weight", hp->n_embd, hp->n_vocab);
-	w->inv_freq = rope_inv_freq(g, hp);
-	w->layers = xcalloc(hp->n_layer, sizeof *w->layers);
-	for (uint32_t l = 0; l < hp->n_layer; l++) {
-		struct layer_weights *lw = &w->layers[l];
-#define NAME(s) (snprintf(name, sizeof name, "blk.%u." s ".weight", l), name)
-		lw->attn_norm = vector_get(g, NAME("attn_norm"), hp->n_embd);
-		matrix_get(g, &lw->wq, NAME("attn_q"), hp->n_embd, q_dim);
-		matrix_get(g, &lw->wk, NAME("attn_k"), hp->n_embd, kv_dim);
-		matrix_get(g, &lw->wv, NAME("attn_v"), hp->n_embd, kv_dim);
-		matrix_get(g, &lw->wo, NAME("attn_output"), q_dim, hp->n_embd);
-		lw->ffn_norm = vector_get(g, NAME("ffn_norm"), hp->n_embd);
-		matrix_get(g, &lw->w_gate, NAME("ffn_gate"), hp->n_embd, hp->n_ff);
-		matrix_get(g, &lw->w_up, NAME("ffn_up"), hp->n_embd, hp->n_ff);
-		matrix_get(g, &lw->w_down, NAME("ffn_down"), hp->n_ff, hp->n_embd);
-#undef NAME
-	}
-	/* The file before its tensor data: header, metadata, tensor table. */
-	t->id = fnv1a(g->map, g->data_offset);
-	return t;
-}
-
-struct transformer *transformer_open(const char *path)
-{
-	return transformer_from_gguf(gguf_open_or_die(path));
-}
-
-void transformer_close(struct transformer *t)
-{
-	if (!t)
-		return;
-	for (uint32_t l = 0; l < t->hp.n_layer; l++) {
-		free(t->w.layers[l].attn_norm);
-		free(t->w.layers[l].ffn_norm);
-	}
-	free(t->w.layers);
-	free(t->w.output_norm);
-	free(t->w.inv_freq);
-	gguf_close(t->g);
-	free(t);
-}
-
-/* ---- the context ---- */
-
-/* Room for either activation copy of m's input (quant_act or 16-bit). */
-static size_t max_act_bytes(size_t cur, const struct matrix *m)
-{
-	size_t b = quant_act_row_bytes(m->type, m->n_in);
-	if (quant_a16_supported(m->type) && quant_a16_row_bytes((int)m->n_in) > b)
-		b = quant_a16_row_bytes((int)m->n_in);
-	return b > cur ? b : cur;
-}
-
-struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits)
-{
-	const struct hparams *hp = &t->hp;
-	struct context *c = xcalloc(1, sizeof *c);
-	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-	size_t stride = 0;
-
-	c->t = t;
-	c->n_ctx = n_ctx ? n_ctx : hp->n_ctx_train;
-	if (c->n_ctx == 0)
-		die("%s: the model gives no context length: use -c N", t->g->path);
-	c->max_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
-	c->all_logits = all_logits;
-	c->logit_rows = all_logits ? (c->max_batch < LOGIT_ROWS ? c->max_batch : LOGIT_ROWS) : 1;
-	c->pool = pool_new(n_threads);
-
-	/* The KV cache is the one large allocation; calloc leaves untouched
-	 * pages to the kernel, so a long context costs only what is used. */
-	size_t kv = (size_t)hp->n_layer * c->n_ctx * kv_dim;
-	c->k_cache = calloc(kv, sizeof(float));
-	c->v_cache = calloc(kv, sizeof(float));
-	if (!c->k_cache || !c->v_cache)
-		die("a KV cache of %zu MiB for %u positions does not fit in memory: use -c N for a smaller context",
-		    2 * kv * sizeof(float) >> 20, c->n_ctx);
-	c->ids = xcalloc(c->n_ctx, sizeof *c->ids);
-
-	size_t mb = c->max_batch;
-	c->x = xcalloc(mb * hp->n_embd, sizeof(float));
-	c->xb = xcalloc(mb * hp->n_embd, sizeof(float));
-	c->q = xcalloc(mb * q_dim, sizeof(float));
-	c->att_out = xcalloc(mb * q_dim, sizeof(float));
-	c->tmp = xcalloc(mb * hp->n_embd, sizeof(float));
-	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
-	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
-	c->att_ld = (c->n_ctx + 15) & ~(size_t)15;
-	c->att = xcalloc((size_t)pool_size(c->pool) * ATT_ROWS * c->att_ld, sizeof(float));
-	c->row_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
-	if (q_dim > c->row_len)
-		c->row_len = q_dim;
-	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
-	c->rope_cs = xcalloc(mb * hp->n_rot / 2, sizeof(float));
-	c->rope_sn = xcalloc(mb * hp->n_rot / 2, sizeof(float));
-
-	stride = max_act_bytes(stride, &t->w.output);
-	for (uint32_t l = 0; l < hp->n_layer; l++) {
-		const struct layer_weights *lw = &t->w.layers[l];
-		const struct matrix *ms[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->w_gate, &lw->w_up, &lw->w_down};
-		for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-			stride = max_act_bytes(stride, ms[i]);
-	}
-	c->xq_stride = (stride + 63) & ~(size_t)63;
-	for (int i = 0; i < 3; i++)
-		c->xq[i] = xcalloc(mb, c->xq_stride);
-	c->pxf = xcalloc((size_t)pool_size(c->pool) * PRE_ROWS * c->row_len, sizeof(float));
-	c->pxq = xcalloc((size_t)pool_size(c->pool) * 3 * PRE_ROWS, c->xq_stride);
-	return c;
-}
-
-void context_free(struct context *c)
-{
-	if (!c)
-		return;
-	pool_free(c->pool);
-	free(c->k_cache);
-	free(c->v_cache);
-	free(c->ids);
-	free(c->x);
-	free(c->xb);
-	free(c->q);
-	free(c->att_out);
-	free(c->tmp);
-	free(c->hb);
-	free(c->hb2);
-	free(c->att);
-	free(c->logits);
-	free(c->rope_cs);
-	free(c->rope_sn);
-	for (int i = 0; i < 3; i++)
-		free(c->xq[i]);
-	free(c->pxf);
-	free(c->pxq);
-	free(c);
-}
-
-void context_reset(struct context *c)
-{
-	c->n_pos = 0;
-}
 
 /* ---- kernels below the forward pass ---- */
 
@@ -338,7 +92,7 @@ static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, floa
 		out[i] = w[i] * (x[i] * scale);
 }
 
-/* RoPE, NORM pairing (GGUF llama weights, formats.md 4.3): pair i is
+/* RoPE, NORM pairing (GGUF llama weights, doc/formats.md "RoPE"): pair i is
  * (x[2i], x[2i+1]), rotated by the angle pos * inv_freq[i]. */
 static void rope_angles(float *cs, float *sn, uint32_t pos, const float *inv_freq, uint32_t n_rot)
 {
@@ -642,8 +396,7 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 	const struct hparams *hp = &c->t->hp;
 	uint32_t hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
 	uint32_t group = hp->n_head / hp->n_head_kv, n_blk = (s->nb + ATT_ROWS - 1) / ATT_ROWS;
-	const float *kc = c->k_cache + (size_t)s->layer * c->n_ctx * kv_dim;
-	const float *vc = c->v_cache + (size_t)s->layer * c->n_ctx * kv_dim;
+	const float *kc = c->kv[s->layer].k, *vc = c->kv[s->layer].v;
 	size_t lda = c->att_ld;
 	float *att = c->att + (size_t)ith * ATT_ROWS * lda;
 	float scale = 1.0f / sqrtf((float)hd);
@@ -755,69 +508,59 @@ static void matmul_step(struct context *c, struct step *s, const float *src, flo
 	run_step(c, s);
 }
 
-/* ---- the forward pass ---- */
 
-/* Run the transformer layers over nb positions starting at pos0, whose
- * ids are in c->ids.  Leaves the residual stream in c->x and the keys and
- * values of every layer in the cache. */
-static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
+/* ---- the steps of steps.h ---- */
+
+void step_rope_angles(struct context *c, uint32_t pos0, uint32_t nb)
 {
-	const struct transformer *t = c->t;
-	const struct hparams *hp = &t->hp;
-	uint32_t n_embd = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-
-	/* RoPE angles of the slice's positions, once for every layer and head */
+	const struct hparams *hp = &c->t->hp;
 	for (uint32_t b = 0; b < nb; b++)
 		rope_angles(c->rope_cs + (size_t)b * hp->n_rot / 2, c->rope_sn + (size_t)b * hp->n_rot / 2, pos0 + b,
-			    t->w.inv_freq, hp->n_rot);
-
-	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
-	for (uint32_t b = 0; b < nb; b++) {
-		const struct matrix *e = &t->w.tok_embd;
-		dequant_row(e->type, (const uint8_t *)e->data + (size_t)c->ids[pos0 + b] * e->row_bytes,
-			    c->x + (size_t)b * n_embd, n_embd);
-	}
-
-	for (uint32_t l = 0; l < hp->n_layer; l++) {
-		const struct layer_weights *lw = &t->w.layers[l];
-		float *k = c->k_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
-		float *v = c->v_cache + ((size_t)l * c->n_ctx + pos0) * kv_dim;  /* (nb, kv_dim) */
-
-		/* attention norm: xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv;
-		 * projections: q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T
-		 * written straight into the cache; RoPE on q and k, whole heads per thread */
-		struct step qkv = {.kind = MATMUL, .nb = nb, .pos0 = pos0, .unit = hp->head_dim, .n_jobs = 3,
-				   .jobs = {{.w = &lw->wq, .y = c->q, .ldy = q_dim, .post = POST_ROPE_Q},
-					    {.w = &lw->wk, .y = k, .ldy = kv_dim, .post = POST_ROPE_K},
-					    {.w = &lw->wv, .y = v, .ldy = kv_dim, .post = POST_NONE}}};
-		matmul_step(c, &qkv, c->x, c->xb, lw->attn_norm, n_embd);
-
-		/* attention: att_out (nb, q_dim), query head h reads KV head h / (n_head / n_head_kv) */
-		struct step att = {.kind = ATTENTION, .nb = nb, .pos0 = pos0, .layer = l};
-		run_step(c, &att);
-
-		/* output projection and residual: x += att_out Wo^T */
-		struct step out = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
-				   .jobs = {{.w = &lw->wo, .y = c->tmp, .ldy = n_embd, .post = POST_RESIDUAL}}};
-		matmul_step(c, &out, c->att_out, NULL, NULL, q_dim);
-
-		/* feed-forward norm: xb = rmsnorm(x) * ffn_norm, quantized for Wgate, Wup;
-		 * SwiGLU: hb (nb, n_ff) = silu(xb Wgate^T) * (xb Wup^T) */
-		struct step ffn = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 2,
-				   .jobs = {{.w = &lw->w_gate, .y = c->hb, .ldy = hp->n_ff, .post = POST_SWIGLU},
-					    {.w = &lw->w_up, .y = c->hb2, .ldy = hp->n_ff, .post = POST_NONE}}};
-		matmul_step(c, &ffn, c->x, c->xb, lw->ffn_norm, n_embd);
-
-		/* down projection and residual: x += hb Wdown^T */
-		struct step down = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
-				    .jobs = {{.w = &lw->w_down, .y = c->tmp, .ldy = n_embd, .post = POST_RESIDUAL}}};
-		matmul_step(c, &down, c->hb, NULL, NULL, hp->n_ff);
-	}
+			    c->t->w.inv_freq, hp->n_rot);
 }
 
-/* Logits of n rows of the residual stream from row b0:
- * logits (n, n_vocab) = rmsnorm(x) * output_norm, times output^T. */
-static void forward_logits(struct context *c, uint32_t b0, uint32_t n)
+void step_qkv(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t pos0, uint32_t nb)
+{
+	const struct hparams *hp = &c->t->hp;
+	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+	float *k = c->kv[l].k + (size_t)pos0 * kv_dim;  /* (nb, kv_dim) */
+	float *v = c->kv[l].v + (size_t)pos0 * kv_dim;  /* (nb, kv_dim) */
+
+	/* xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv;
+	 * q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T written
+	 * straight into the cache; RoPE on q and k, whole heads per thread */
+	struct step s = {.kind = MATMUL, .nb = nb, .pos0 = pos0, .unit = hp->head_dim, .n_jobs = 3,
+			 .jobs = {{.w = &w->wq, .y = c->q, .ldy = q_dim, .post = POST_ROPE_Q},
+				  {.w = &w->wk, .y = k, .ldy = kv_dim, .post = POST_ROPE_K},
+				  {.w = &w->wv, .y = v, .ldy = kv_dim, .post = POST_NONE}}};
+	matmul_step(c, &s, c->x, c->xb, w->attn_norm, hp->n_embd);
+}
+
+void step_attention(struct context *c, uint32_t l, uint32_t pos0, uint32_t nb)
+{
+	struct step s = {.kind = ATTENTION, .nb = nb, .pos0 = pos0, .layer = l};
+	run_step(c, &s);
+}
+
+void step_add_product(struct context *c, const struct matrix *m, const float *in, uint32_t nb)
+{
+	struct step s = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
+			 .jobs = {{.w = m, .y = c->tmp, .ldy = c->t->hp.n_embd, .post = POST_RESIDUAL}}};
+	matmul_step(c, &s, in, NULL, NULL, m->n_in);
+}
+
+void step_gated_ffn(struct context *c, const struct layer_weights *w, enum act act, uint32_t nb)
+{
+	const struct hparams *hp = &c->t->hp;
+	(void)act;  /* SiLU is the only one yet */
+	struct step s = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 2,
+			 .jobs = {{.w = &w->w_gate, .y = c->hb, .ldy = hp->n_ff, .post = POST_SWIGLU},
+				  {.w = &w->w_up, .y = c->hb2, .ldy = hp->n_ff, .post = POST_NONE}}};
+	matmul_step(c, &s, c->x, c->xb, w->ffn_norm, hp->n_embd);
+}
+
+/* logits (n, n_vocab) = rmsnorm(x) * output_norm, times output^T */
+void step_logits(struct context *c, uint32_t b0, uint32_t n)
 {
 	const struct transformer *t = c->t;
 	uint32_t n_embd = t->hp.n_embd;
@@ -825,39 +568,4 @@ static void forward_logits(struct context *c, uint32_t b0, uint32_t n)
 			 .jobs = {{.w = &t->w.output, .y = c->logits, .ldy = t->hp.n_vocab, .post = POST_NONE}}};
 
 	matmul_step(c, &s, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd);
-}
-
-int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg)
-{
-	bool all_logits = c->all_logits;
-	uint32_t skip = 0, keep = all_logits ? 0 : n - 1;
-
-	/* ids that repeat the cached rows after a reset need no work, except
-	 * the positions whose logits are asked for (logits are not cached) */
-	while (skip < keep && c->n_pos + skip < c->n_cached && c->ids[c->n_pos + skip] == ids[skip])
-		skip++;
-	c->n_pos += skip;
-	ids += skip;
-	n -= skip;
-
-	while (n > 0) {
-		uint32_t nb = n < c->max_batch ? n : c->max_batch, pos0 = c->n_pos;
-		memcpy(c->ids + pos0, ids, nb * sizeof *ids);
-		forward_layers(c, pos0, nb);
-		c->n_evaluated += nb;
-		c->n_pos = c->n_cached = pos0 + nb;
-		ids += nb;
-		n -= nb;
-		for (uint32_t b0 = all_logits ? 0 : nb - 1; b0 < nb; b0 += c->logit_rows) {
-			if (!all_logits && n > 0)
-				break;  /* only the batch's last position has a frame */
-			uint32_t rows = nb - b0 < c->logit_rows ? nb - b0 : c->logit_rows;
-			forward_logits(c, b0, rows);
-			for (uint32_t r = 0; r < rows; r++)
-				if (!emit(arg, c->ids[pos0 + b0 + r], pos0 + b0 + r,
-					  c->logits + (size_t)r * c->t->hp.n_vocab))
-					return 0;
-		}
-	}
-	return 1;
 }

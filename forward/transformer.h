@@ -1,12 +1,14 @@
-/* llama.h - the llama-family transformer: weights, context (KV cache and
- * activations), forward pass (formats.md 4.4).
+/* transformer.h - a decoder-only transformer: weights, context (KV cache
+ * and activations), forward pass.  What differs between architectures
+ * (tensor names, hyper-parameters, the order of a layer's steps) is in
+ * arch.h and the arch_*.c files; the steps themselves are in steps.c.
  *
- * Three kinds of state are kept apart (style.md): the blueprint (struct
- * hparams, common/model.h), the weights (pointers into the mapped GGUF
- * file), and the context of one run (KV cache, ids, activation buffers).
+ * Three kinds of state are kept apart (doc/internals.md): the blueprint (struct
+ * hparams, model.h), the weights (pointers into the mapped model file),
+ * and the context of one run (KV cache, ids, activation buffers).
  * Shapes are written (rows, columns) with the columns contiguous. */
-#ifndef LMU_LLAMA_H
-#define LMU_LLAMA_H
+#ifndef LMU_TRANSFORMER_H
+#define LMU_TRANSFORMER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,7 +18,7 @@
 #include "model.h"
 
 /* A weight matrix as stored in the file: n_out rows of n_in elements in
- * the file's type (quantized blocks run along a row). */
+ * the file's type (quantized blocks run along a row); data NULL: absent. */
 struct matrix {
 	const void *data;
 	enum ggml_type type;
@@ -24,9 +26,11 @@ struct matrix {
 	uint32_t n_in, n_out;
 };
 
+/* Every tensor any architecture has; each fills those its tables name
+ * (arch.h), the others stay NULL.  Vectors are converted to float. */
 struct layer_weights {
 	float *attn_norm;        /* (n_embd) */
-	struct matrix wq;        /* (n_head * head_dim, n_embd), rows in GGUF (NORM RoPE) order */
+	struct matrix wq;        /* (n_head * head_dim, n_embd), rows in the order of the RoPE mode */
 	struct matrix wk;        /* (n_head_kv * head_dim, n_embd), idem */
 	struct matrix wv;        /* (n_head_kv * head_dim, n_embd) */
 	struct matrix wo;        /* (n_embd, n_head * head_dim) */
@@ -40,20 +44,26 @@ struct weights {
 	struct matrix tok_embd;  /* (n_vocab, n_embd) */
 	float *output_norm;      /* (n_embd) */
 	struct matrix output;    /* (n_vocab, n_embd); = tok_embd when tied */
+	float *rope_freqs;       /* (n_rot / 2) divisors of the RoPE angles (Llama 3), or NULL */
 	float *inv_freq;         /* (n_rot / 2) RoPE angle per position for each pair */
 	struct layer_weights *layers;  /* (n_layer) */
 };
 
+struct arch;
+
 struct transformer {
-	struct gguf *g;
+	struct model_src src;
+	const struct arch *arch;
 	struct hparams hp;
 	struct weights w;
-	uint64_t id;             /* identity for state files: hash of metadata + tensor table */
+	uint64_t id;             /* identity for state files (model_src's id) */
 };
 
 /* Open and validate a model (every tensor's presence, shape and type);
  * die with a message naming the file and tensor on any problem. */
 struct transformer *transformer_open(const char *path);
+/* The same over a source (model.h); takes ownership of it. */
+struct transformer *transformer_from_src(struct model_src src);
 /* The same over a GGUF already opened (tests); takes ownership of g. */
 struct transformer *transformer_from_gguf(struct gguf *g);
 void transformer_close(struct transformer *t);
@@ -76,8 +86,11 @@ struct context {
 	uint32_t n_pos;          /* positions in the context */
 	uint32_t n_cached;       /* K/V rows valid for ids[0 .. n_cached), >= n_pos after a reset */
 	uint64_t n_evaluated;    /* positions computed so far (statistics, tests) */
-	float *k_cache;          /* (n_layer, n_ctx, n_head_kv * head_dim) */
-	float *v_cache;          /* (n_layer, n_ctx, n_head_kv * head_dim) */
+	struct kv_cache {
+		float *k;        /* (n_ctx, n_head_kv * head_dim) keys by position */
+		float *v;        /* (n_ctx, n_head_kv * head_dim) values */
+	} *kv;                   /* (n_layer) */
+	float *kv_mem;           /* the one allocation behind kv[] */
 
 	/* activations of one slice of at most max_batch positions */
 	float *x;                /* (max_batch, n_embd) residual stream */
@@ -97,7 +110,7 @@ struct context {
 	float *logits;           /* (logit_rows, n_vocab) */
 	float *rope_cs, *rope_sn;  /* (max_batch, n_rot / 2) RoPE cos and sin of the slice's positions */
 
-	struct step *step;       /* the parallel step being run (see llama.c) */
+	struct step *step;       /* the parallel step being run (see steps.c) */
 };
 
 /* Allocate a context of n_ctx positions (0: the model's training

@@ -1,0 +1,84 @@
+/* model.h - where a model comes from: its hyper-parameters by GGUF key and
+ * its tensors by GGUF name (struct model_src), and the blueprint read from
+ * them (struct hparams).
+ *
+ * Three kinds of state are kept apart (doc/internals.md): this blueprint, the
+ * weights (transformer.h) and the activations of one step (the context).
+ *
+ * A GGUF file is one source (model_src_gguf).  Another format joins by
+ * filling a struct model_src that answers the same GGUF key and tensor
+ * names from its own (a safetensors directory: config.json fields as keys,
+ * Hugging Face tensor names mapped to GGUF ones, converted where the
+ * conventions differ); everything above reads only these names. */
+#ifndef LMU_MODEL_H
+#define LMU_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "gguf.h"
+
+struct model_src {
+	const char *path;        /* named in messages */
+	void *arg;
+	/* A key's value: 1 found, 0 absent, -1 present with a type that does
+	 * not fit (as gguf_get_u32 and friends) */
+	int (*get_u32)(void *arg, const char *key, uint32_t *out);
+	int (*get_f64)(void *arg, const char *key, double *out);
+	int (*get_str)(void *arg, const char *key, struct gguf_str *out);
+	/* A tensor by GGUF name, NULL if absent.  Its data stays valid until
+	 * close; dimensions are GGUF's (ne[0] innermost). */
+	const struct gguf_tensor *(*tensor)(void *arg, const char *name);
+	/* An identity of the model for state files */
+	uint64_t (*id)(void *arg);
+	void (*close)(void *arg);
+};
+
+/* A source over an opened GGUF file; close() closes g. */
+struct model_src model_src_gguf(struct gguf *g);
+
+enum rope_mode { ROPE_NORM, ROPE_NEOX };  /* doc/formats.md "RoPE" */
+
+struct hparams {
+	char arch[32];           /* general.architecture */
+	char name[128];          /* general.name, or "" */
+	uint32_t n_ctx_train;    /* training context length */
+	uint32_t n_embd;         /* embedding length */
+	uint32_t n_layer;        /* block count */
+	uint32_t n_ff;           /* feed-forward length */
+	uint32_t n_head;         /* query heads */
+	uint32_t n_head_kv;      /* key/value heads (GQA) */
+	uint32_t head_dim;       /* key length (= value length here) */
+	uint32_t n_rot;          /* rotary dimensions */
+	float rms_eps;           /* RMSNorm epsilon */
+	float rope_base;         /* RoPE frequency base (global layers) */
+	float rope_scale;        /* linear RoPE scaling factor, 1 = none */
+	enum rope_mode rope_mode;
+	uint32_t n_vocab;        /* rows of token_embd = tokenizer size */
+	bool tied_output;        /* no output.weight: the LM head is token_embd */
+	char tok_model[16];      /* tokenizer.ggml.model: llama, gpt2, ... */
+	char tok_pre[32];        /* tokenizer.ggml.pre, or "" */
+};
+
+/* Fill *hp from the source's keys: the ones every architecture has, then
+ * the architecture's own (arch.h).  Return false with a message naming
+ * every missing or malformed key, or the unsupported architecture and the
+ * supported ones. */
+bool hparams_read(const struct model_src *src, struct hparams *hp, struct lmu_err *e);
+/* The same from a GGUF file. */
+bool hparams_load(const struct gguf *g, struct hparams *hp, struct lmu_err *e);
+
+/* Reading one architecture's keys, "{arch}.{suffix}": the names of the
+ * missing (when required) and malformed ones are gathered for one message.
+ * key_u32 returns what model_src's get_u32 does. */
+struct keys {
+	const struct model_src *src;
+	const char *arch;
+	char missing[512];
+};
+int key_u32(struct keys *k, const char *suffix, uint32_t *out, bool required);
+int key_f32(struct keys *k, const char *suffix, float *out, bool required);
+int key_str(struct keys *k, const char *suffix, struct gguf_str *out);
+
+#endif

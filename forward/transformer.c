@@ -1,0 +1,332 @@
+/* transformer.c - opening a model through its architecture's tensor tables
+ * (arch.h), the context, and the forward pass: embeddings, the
+ * architecture's layer function for each layer, logits.  The steps are in
+ * steps.c. */
+#include "transformer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "err.h"
+#include "pool.h"
+#include "quant.h"
+#include "steps.h"
+
+/* Positions evaluated as one matrix: bounds the activation buffers. */
+#define MAX_BATCH 256
+/* Positions whose logits are computed as one matrix with --all-logits. */
+#define LOGIT_ROWS 32
+
+/* ---- opening the model ---- */
+
+static uint32_t dim_size(const struct hparams *hp, enum dim d)
+{
+	switch (d) {
+	case DIM_NONE: return 1;
+	case DIM_EMBD: return hp->n_embd;
+	case DIM_FF: return hp->n_ff;
+	case DIM_Q: return hp->n_head * hp->head_dim;
+	case DIM_KV: return hp->n_head_kv * hp->head_dim;
+	case DIM_VOCAB: return hp->n_vocab;
+	case DIM_ROT_HALF: return hp->n_rot / 2;
+	}
+	return 0;
+}
+
+static void check_type(const struct model_src *src, const struct gguf_tensor *t)
+{
+	if (!quant_supported(t->type))
+		die("%s: tensor %s: type %s is not supported", src->path, t->name,
+		    ggml_type_name(t->type) ? ggml_type_name(t->type) : "(unknown)");
+}
+
+static void matrix_get(const struct model_src *src, const struct gguf_tensor *t, struct matrix *m, uint32_t n_in,
+		       uint32_t n_out)
+{
+	if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out)
+		die("%s: tensor %s has shape {%llu, %llu}, expected {%u, %u}", src->path, t->name,
+		    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], n_in, n_out);
+	check_type(src, t);
+	m->data = t->data;
+	m->type = t->type;
+	m->row_bytes = t->row_bytes;
+	m->n_in = n_in;
+	m->n_out = n_out;
+}
+
+/* A 1-D tensor of n elements, converted to float (norm weights). */
+static float *vector_get(const struct model_src *src, const struct gguf_tensor *t, uint32_t n)
+{
+	float *v;
+
+	if (t->n_dims != 1 || t->ne[0] != n)
+		die("%s: tensor %s has %u dimensions and %llu elements, expected a vector of %u", src->path, t->name,
+		    t->n_dims, (unsigned long long)t->ne[0], n);
+	check_type(src, t);
+	v = xmalloc(n * sizeof *v);
+	dequant_row(t->type, t->data, v, n);
+	return v;
+}
+
+/* Fill the places of a tensor table in base (struct weights or one
+ * struct layer_weights) from the source; "%u" in the names is layer. */
+static void load_tensors(const struct model_src *src, const struct hparams *hp, const struct tensor_spec *spec,
+			 void *base, uint32_t layer)
+{
+	char name[GGUF_MAX_NAME + 1];
+
+	for (; spec->name; spec++) {
+		const struct gguf_tensor *t;
+		snprintf(name, sizeof name, spec->name, layer);
+		t = src->tensor(src->arg, name);
+		if (!t) {
+			if (spec->flags & T_OPTIONAL)
+				continue;
+			die("%s: tensor %s is missing", src->path, name);
+		}
+		if (spec->out == DIM_NONE)
+			*(float **)((char *)base + spec->at) = vector_get(src, t, dim_size(hp, spec->in));
+		else
+			matrix_get(src, t, (struct matrix *)((char *)base + spec->at), dim_size(hp, spec->in),
+				   dim_size(hp, spec->out));
+	}
+}
+
+static void free_vectors(const struct tensor_spec *spec, void *base)
+{
+	for (; spec->name; spec++)
+		if (spec->out == DIM_NONE)
+			free(*(float **)((char *)base + spec->at));
+}
+
+/* RoPE angle per position for pair i: base^(-2i/n_rot), divided by the
+ * linear scale factor and by the per-pair factor of rope_freqs.weight
+ * (doc/formats.md "Llama 3 RoPE scaling") when the file has one.  Computed in
+ * float32 as the references do. */
+static float *rope_inv_freq(const struct model_src *src, const struct hparams *hp, const float *factor)
+{
+	uint32_t half = hp->n_rot / 2;
+	float *inv = xmalloc(half * sizeof *inv);
+
+	for (uint32_t i = 0; i < half; i++) {
+		inv[i] = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
+		inv[i] /= hp->rope_scale;
+		if (factor) {
+			if (!(factor[i] > 0) || !isfinite(factor[i]))
+				die("%s: tensor rope_freqs.weight: factor %u is not a positive number", src->path, i);
+			inv[i] /= factor[i];
+		}
+	}
+	return inv;
+}
+
+struct transformer *transformer_from_src(struct model_src src)
+{
+	struct transformer *t = xcalloc(1, sizeof *t);
+	struct hparams *hp = &t->hp;
+	struct weights *w = &t->w;
+	struct lmu_err e = {{0}};
+
+	t->src = src;
+	if (!hparams_read(&t->src, hp, &e))
+		die("%s", e.msg);
+	t->arch = arch_find(hp->arch);
+	load_tensors(&t->src, hp, t->arch->tensors, w, 0);
+	if (!w->output.data)
+		w->output = w->tok_embd;
+	w->inv_freq = rope_inv_freq(&t->src, hp, w->rope_freqs);
+	w->layers = xcalloc(hp->n_layer, sizeof *w->layers);
+	for (uint32_t l = 0; l < hp->n_layer; l++)
+		load_tensors(&t->src, hp, t->arch->layer_tensors, &w->layers[l], l);
+	t->id = t->src.id(t->src.arg);
+	return t;
+}
+
+struct transformer *transformer_from_gguf(struct gguf *g)
+{
+	return transformer_from_src(model_src_gguf(g));
+}
+
+struct transformer *transformer_open(const char *path)
+{
+	return transformer_from_gguf(gguf_open_or_die(path));
+}
+
+void transformer_close(struct transformer *t)
+{
+	if (!t)
+		return;
+	for (uint32_t l = 0; l < t->hp.n_layer; l++)
+		free_vectors(t->arch->layer_tensors, &t->w.layers[l]);
+	free(t->w.layers);
+	free_vectors(t->arch->tensors, &t->w);
+	free(t->w.inv_freq);
+	t->src.close(t->src.arg);
+	free(t);
+}
+
+/* ---- the context ---- */
+
+/* Room for either activation copy of m's input (quant_act or 16-bit). */
+static size_t max_act_bytes(size_t cur, const struct matrix *m)
+{
+	if (!m->data)
+		return cur;
+	size_t b = quant_act_row_bytes(m->type, m->n_in);
+	if (quant_a16_supported(m->type) && quant_a16_row_bytes((int)m->n_in) > b)
+		b = quant_a16_row_bytes((int)m->n_in);
+	return b > cur ? b : cur;
+}
+
+struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits)
+{
+	const struct hparams *hp = &t->hp;
+	struct context *c = xcalloc(1, sizeof *c);
+	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+	size_t stride = 0;
+
+	c->t = t;
+	c->n_ctx = n_ctx ? n_ctx : hp->n_ctx_train;
+	if (c->n_ctx == 0)
+		die("%s: the model gives no context length: use -c N", t->src.path);
+	c->max_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
+	c->all_logits = all_logits;
+	c->logit_rows = all_logits ? (c->max_batch < LOGIT_ROWS ? c->max_batch : LOGIT_ROWS) : 1;
+	c->pool = pool_new(n_threads);
+
+	/* The KV cache is the one large allocation; calloc leaves untouched
+	 * pages to the kernel, so a long context costs only what is used. */
+	size_t kv = (size_t)hp->n_layer * c->n_ctx * kv_dim;
+	c->kv_mem = calloc(2 * kv, sizeof(float));
+	if (!c->kv_mem)
+		die("a KV cache of %zu MiB for %u positions does not fit in memory: use -c N for a smaller context",
+		    2 * kv * sizeof(float) >> 20, c->n_ctx);
+	c->kv = xcalloc(hp->n_layer, sizeof *c->kv);
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		c->kv[l].k = c->kv_mem + (size_t)l * c->n_ctx * kv_dim;
+		c->kv[l].v = c->kv_mem + kv + (size_t)l * c->n_ctx * kv_dim;
+	}
+	c->ids = xcalloc(c->n_ctx, sizeof *c->ids);
+
+	size_t mb = c->max_batch;
+	c->x = xcalloc(mb * hp->n_embd, sizeof(float));
+	c->xb = xcalloc(mb * hp->n_embd, sizeof(float));
+	c->q = xcalloc(mb * q_dim, sizeof(float));
+	c->att_out = xcalloc(mb * q_dim, sizeof(float));
+	c->tmp = xcalloc(mb * hp->n_embd, sizeof(float));
+	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
+	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
+	c->att_ld = (c->n_ctx + 15) & ~(size_t)15;
+	c->att = xcalloc((size_t)pool_size(c->pool) * ATT_ROWS * c->att_ld, sizeof(float));
+	c->row_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
+	if (q_dim > c->row_len)
+		c->row_len = q_dim;
+	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
+	c->rope_cs = xcalloc(mb * hp->n_rot / 2, sizeof(float));
+	c->rope_sn = xcalloc(mb * hp->n_rot / 2, sizeof(float));
+
+	stride = max_act_bytes(stride, &t->w.output);
+	for (uint32_t l = 0; l < hp->n_layer; l++)
+		for (const struct tensor_spec *s = t->arch->layer_tensors; s->name; s++)
+			if (s->out != DIM_NONE)
+				stride = max_act_bytes(stride, (const struct matrix *)((const char *)&t->w.layers[l] + s->at));
+	c->xq_stride = (stride + 63) & ~(size_t)63;
+	for (int i = 0; i < 3; i++)
+		c->xq[i] = xcalloc(mb, c->xq_stride);
+	c->pxf = xcalloc((size_t)pool_size(c->pool) * PRE_ROWS * c->row_len, sizeof(float));
+	c->pxq = xcalloc((size_t)pool_size(c->pool) * 3 * PRE_ROWS, c->xq_stride);
+	return c;
+}
+
+void context_free(struct context *c)
+{
+	if (!c)
+		return;
+	pool_free(c->pool);
+	free(c->kv_mem);
+	free(c->kv);
+	free(c->ids);
+	free(c->x);
+	free(c->xb);
+	free(c->q);
+	free(c->att_out);
+	free(c->tmp);
+	free(c->hb);
+	free(c->hb2);
+	free(c->att);
+	free(c->logits);
+	free(c->rope_cs);
+	free(c->rope_sn);
+	for (int i = 0; i < 3; i++)
+		free(c->xq[i]);
+	free(c->pxf);
+	free(c->pxq);
+	free(c);
+}
+
+void context_reset(struct context *c)
+{
+	c->n_pos = 0;
+}
+
+/* ---- the forward pass ---- */
+
+/* Run the layers over nb positions starting at pos0, whose ids are in
+ * c->ids.  Leaves the residual stream in c->x and the keys and values of
+ * every layer in the cache. */
+static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
+{
+	const struct transformer *t = c->t;
+	uint32_t n_embd = t->hp.n_embd;
+
+	/* RoPE angles of the slice's positions, once for every layer and head */
+	step_rope_angles(c, pos0, nb);
+
+	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
+	for (uint32_t b = 0; b < nb; b++) {
+		const struct matrix *e = &t->w.tok_embd;
+		dequant_row(e->type, (const uint8_t *)e->data + (size_t)c->ids[pos0 + b] * e->row_bytes,
+			    c->x + (size_t)b * n_embd, n_embd);
+	}
+
+	for (uint32_t l = 0; l < t->hp.n_layer; l++)
+		t->arch->layer(c, &t->w.layers[l], l, pos0, nb);
+}
+
+int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg)
+{
+	bool all_logits = c->all_logits;
+	uint32_t skip = 0, keep = all_logits ? 0 : n - 1;
+
+	/* ids that repeat the cached rows after a reset need no work, except
+	 * the positions whose logits are asked for (logits are not cached) */
+	while (skip < keep && c->n_pos + skip < c->n_cached && c->ids[c->n_pos + skip] == ids[skip])
+		skip++;
+	c->n_pos += skip;
+	ids += skip;
+	n -= skip;
+
+	while (n > 0) {
+		uint32_t nb = n < c->max_batch ? n : c->max_batch, pos0 = c->n_pos;
+		memcpy(c->ids + pos0, ids, nb * sizeof *ids);
+		forward_layers(c, pos0, nb);
+		c->n_evaluated += nb;
+		c->n_pos = c->n_cached = pos0 + nb;
+		ids += nb;
+		n -= nb;
+		for (uint32_t b0 = all_logits ? 0 : nb - 1; b0 < nb; b0 += c->logit_rows) {
+			if (!all_logits && n > 0)
+				break;  /* only the batch's last position has a frame */
+			uint32_t rows = nb - b0 < c->logit_rows ? nb - b0 : c->logit_rows;
+			step_logits(c, b0, rows);
+			for (uint32_t r = 0; r < rows; r++)
+				if (!emit(arg, c->ids[pos0 + b0 + r], pos0 + b0 + r,
+					  c->logits + (size_t)r * c->t->hp.n_vocab))
+					return 0;
+		}
+	}
+	return 1;
+}
