@@ -2,74 +2,86 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- token stream ---- */
 
-enum tok_read_status tok_read(FILE *in, struct tok_batch *b, uint32_t n_vocab, struct lmu_err *e)
+static enum tok_read_status bad_char(struct tok_batch *b, const char *p, struct lmu_err *e)
 {
-	ssize_t len;
+	err_set(e, "token stream line %lu: unexpected character '%c' (0x%02x) at column %zu", b->lineno,
+		*p >= 32 && *p < 127 ? *p : '?', (unsigned char)*p, (size_t)(p - b->line) + 1);
+	return TOK_ERROR;
+}
 
-	for (;;) {
-		errno = 0;
-		len = getline(&b->line, &b->line_cap, in);
-		if (len < 0) {
-			if (ferror(in)) {
-				err_set(e, "reading token stream: %s", strerror(errno));
-				return TOK_ERROR;
-			}
-			return TOK_EOF;
+/* A decimal number at *pp up to max, ended by a blank or the end of the
+ * line; *pp moves past it.  -1 (e set, naming what) when it is too large,
+ * -2 on a character that ends it badly. */
+static int64_t parse_number(struct tok_batch *b, char **pp, uint64_t max, const char *what, struct lmu_err *e)
+{
+	char *p = *pp, *start = p;
+	uint64_t v = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > max) {
+			err_set(e, "token stream line %lu: %s at column %zu is too large", b->lineno, what,
+				(size_t)(start - b->line) + 1);
+			return -1;
 		}
-		b->lineno++;
-		if (b->line[len - 1] != '\n') {
-			err_set(e, "token stream line %lu: incomplete last line (no newline)", b->lineno);
-			return TOK_ERROR;
-		}
-		b->line[--len] = 0;
-		if ((size_t)len != strlen(b->line)) {
-			err_set(e, "token stream line %lu: NUL byte in line", b->lineno);
-			return TOK_ERROR;
-		}
-		if (b->line[0] == '#')
-			continue;
-		break;
+		p++;
 	}
-	if (b->line[0] == '!') {
-		b->directive = b->line + 1;
+	if (p == start || (*p && *p != ' ' && *p != '\t')) {
+		bad_char(b, p, e);
+		return -2;
+	}
+	*pp = p;
+	return (int64_t)v;
+}
+
+/* Parse b->line (NUL-terminated, no newline): an optional tag, then a
+ * directive or a batch of ids. */
+static enum tok_read_status parse_line(struct tok_batch *b, uint32_t n_vocab, struct lmu_err *e)
+{
+	char *p = b->line;
+
+	b->tagged = false;
+	b->seq = 0;
+	if (*p == '@') {
+		if (p[1] < '0' || p[1] > '9') {
+			err_set(e, "token stream line %lu: '@' must be followed by a sequence id", b->lineno);
+			return TOK_ERROR;
+		}
+		p++;
+		int64_t s = parse_number(b, &p, TOK_MAX_SEQ, "sequence id", e);
+		if (s < 0)
+			return TOK_ERROR;
+		b->tagged = true;
+		b->seq = (uint32_t)s;
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	if (*p == '!') {
+		b->directive = p + 1;
 		return TOK_DIRECTIVE;
 	}
 	b->directive = NULL;
 	b->n = 0;
-	for (char *p = b->line;;) {
+	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (!*p)
 			break;
-		if (*p < '0' || *p > '9') {
-			err_set(e, "token stream line %lu: unexpected character '%c' (0x%02x) at column %zu",
-				b->lineno, *p >= 32 && *p < 127 ? *p : '?', (unsigned char)*p, (size_t)(p - b->line) + 1);
+		if (*p < '0' || *p > '9')
+			return bad_char(b, p, e);
+		int64_t v = parse_number(b, &p, INT32_MAX, "id", e);
+		if (v < 0)
 			return TOK_ERROR;
-		}
-		unsigned long long v = 0;
-		char *start = p;
-		while (*p >= '0' && *p <= '9') {
-			v = v * 10 + (unsigned)(*p - '0');
-			if (v > INT32_MAX) {
-				err_set(e, "token stream line %lu: id at column %zu is too large", b->lineno,
-					(size_t)(start - b->line) + 1);
-				return TOK_ERROR;
-			}
-			p++;
-		}
-		if (*p && *p != ' ' && *p != '\t') {
-			err_set(e, "token stream line %lu: unexpected character '%c' (0x%02x) at column %zu",
-				b->lineno, *p >= 32 && *p < 127 ? *p : '?', (unsigned char)*p, (size_t)(p - b->line) + 1);
-			return TOK_ERROR;
-		}
 		if (n_vocab && v >= n_vocab) {
-			err_set(e, "token stream line %lu: id %llu is out of range (vocabulary has %u ids)",
-				b->lineno, v, n_vocab);
+			err_set(e, "token stream line %lu: id %lld is out of range (vocabulary has %u ids)",
+				b->lineno, (long long)v, n_vocab);
 			return TOK_ERROR;
 		}
 		if (b->n == TOK_MAX_BATCH) {
@@ -83,6 +95,131 @@ enum tok_read_status tok_read(FILE *in, struct tok_batch *b, uint32_t n_vocab, s
 		b->ids[b->n++] = (int32_t)v;
 	}
 	return TOK_BATCH;
+}
+
+/* A line of len bytes (its newline included) is in b->line: check it,
+ * then parse it unless it is a comment (TOK_AGAIN: read the next). */
+static enum tok_read_status take_line(struct tok_batch *b, size_t len, uint32_t n_vocab, struct lmu_err *e)
+{
+	b->lineno++;
+	if (b->line[len - 1] != '\n') {
+		err_set(e, "token stream line %lu: incomplete last line (no newline)", b->lineno);
+		return TOK_ERROR;
+	}
+	b->line[--len] = 0;
+	if (len != strlen(b->line)) {
+		err_set(e, "token stream line %lu: NUL byte in line", b->lineno);
+		return TOK_ERROR;
+	}
+	if (b->line[0] == '#')
+		return TOK_AGAIN;
+	return parse_line(b, n_vocab, e);
+}
+
+enum tok_read_status tok_read(FILE *in, struct tok_batch *b, uint32_t n_vocab, struct lmu_err *e)
+{
+	enum tok_read_status st;
+
+	do {
+		errno = 0;
+		ssize_t len = getline(&b->line, &b->line_cap, in);
+		if (len < 0) {
+			if (ferror(in)) {
+				err_set(e, "reading token stream: %s", strerror(errno));
+				return TOK_ERROR;
+			}
+			return TOK_EOF;
+		}
+		st = take_line(b, (size_t)len, n_vocab, e);
+	} while (st == TOK_AGAIN);
+	return st;
+}
+
+void tok_reader_init(struct tok_reader *r, int fd)
+{
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+}
+
+void tok_reader_free(struct tok_reader *r)
+{
+	free(r->buf);
+	memset(r, 0, sizeof *r);
+}
+
+/* Read what the descriptor has, waiting at most timeout_ms for something:
+ * 1 if bytes came, 0 if none (or end of input), -1 on an error. */
+static int fill(struct tok_reader *r, int timeout_ms, struct lmu_err *e)
+{
+	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+	ssize_t got;
+
+	if (timeout_ms >= 0) {
+		int n;
+		while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+			;
+		if (n < 0) {
+			err_set(e, "reading token stream: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+	}
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->len);
+		r->start = 0;
+	}
+	if (r->cap - r->len < 65536) {
+		r->cap = r->cap ? 2 * r->cap : 65536;
+		r->buf = xrealloc(r->buf, r->cap);
+	}
+	while ((got = read(r->fd, r->buf + r->len, r->cap - r->len)) < 0 && errno == EINTR)
+		;
+	if (got < 0) {
+		err_set(e, "reading token stream: %s", strerror(errno));
+		return -1;
+	}
+	if (got == 0)
+		r->eof = true;
+	r->len += (size_t)got;
+	return got > 0;
+}
+
+enum tok_read_status tok_reader_next(struct tok_reader *r, struct tok_batch *b, uint32_t n_vocab, int timeout_ms,
+				     struct lmu_err *e)
+{
+	/* a line longer than this cannot hold a batch TOK_MAX_BATCH allows */
+	const size_t max_line = (size_t)TOK_MAX_BATCH * 12 + 64;
+
+	for (;;) {
+		char *nl = r->len ? memchr(r->buf + r->start, '\n', r->len) : NULL;
+		if (nl || (r->eof && r->len)) {
+			size_t len = nl ? (size_t)(nl - (r->buf + r->start)) + 1 : r->len;
+			if (len + 1 > b->line_cap) {
+				b->line_cap = len + 1;
+				b->line = xrealloc(b->line, b->line_cap);
+			}
+			memcpy(b->line, r->buf + r->start, len);
+			b->line[len] = 0;
+			r->start += len;
+			r->len -= len;
+			enum tok_read_status st = take_line(b, len, n_vocab, e);
+			if (st != TOK_AGAIN)
+				return st;
+			continue;
+		}
+		if (r->eof)
+			return TOK_EOF;
+		if (r->len > max_line) {
+			err_set(e, "token stream line %lu: longer than %zu bytes", b->lineno + 1, max_line);
+			return TOK_ERROR;
+		}
+		int got = fill(r, timeout_ms, e);
+		if (got < 0)
+			return TOK_ERROR;
+		if (got == 0 && !r->eof)
+			return TOK_AGAIN;
+	}
 }
 
 void tok_batch_free(struct tok_batch *b)
@@ -101,13 +238,24 @@ static int finish_write(FILE *out, int ok)
 	die("write error: %s", strerror(errno));
 }
 
-int tok_write(FILE *out, const int32_t *ids, size_t n)
+int tok_write_seq(FILE *out, int64_t seq, const int32_t *ids, size_t n)
 {
-	int ok = 1;
+	int ok = seq < 0 || fprintf(out, n ? "@%lld " : "@%lld", (long long)seq) > 0;
 	for (size_t i = 0; i < n && ok; i++)
 		ok = fprintf(out, i ? " %d" : "%d", ids[i]) > 0;
 	if (ok)
 		ok = putc('\n', out) != EOF;
+	return finish_write(out, ok);
+}
+
+int tok_write(FILE *out, const int32_t *ids, size_t n)
+{
+	return tok_write_seq(out, -1, ids, n);
+}
+
+int tok_write_directive(FILE *out, int64_t seq, const char *name)
+{
+	int ok = (seq < 0 ? fprintf(out, "!%s\n", name) : fprintf(out, "@%lld !%s\n", (long long)seq, name)) > 0;
 	return finish_write(out, ok);
 }
 
@@ -137,24 +285,36 @@ static void grow(struct logits_frame *f, uint32_t n)
 
 static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint64_t *off)
 {
-	unsigned char h[LOGITS_HDR_SIZE];
-	size_t got;
+	unsigned char h[LOGITS_HDR_SIZE_SEQ];
+	size_t got, size = LOGITS_HDR_SIZE;
 
 	f->offset = *off;
 	h[0] = 0x89;
-	got = 1 + fread(h + 1, 1, sizeof h - 1, in);
-	if (got != sizeof h) {
-		err_set(e, "logits stream byte %llu: frame header cut short (%zu of %d bytes)",
-			(unsigned long long)f->offset, got, LOGITS_HDR_SIZE);
+	got = 1 + fread(h + 1, 1, LOGITS_HDR_SIZE - 1, in);
+	if (got == LOGITS_HDR_SIZE && memcmp(h, LOGITS_MAGIC, 4) == 0 && get_le(h + 4, 4) == LOGITS_VERSION_SEQ) {
+		size = LOGITS_HDR_SIZE_SEQ;
+		got += fread(h + LOGITS_HDR_SIZE, 1, LOGITS_HDR_SIZE_SEQ - LOGITS_HDR_SIZE, in);
+	}
+	if (got != size) {
+		err_set(e, "logits stream byte %llu: frame header cut short (%zu of %zu bytes)",
+			(unsigned long long)f->offset, got, size);
 		return -1;
 	}
 	if (memcmp(h, LOGITS_MAGIC, 4) != 0) {
 		err_set(e, "logits stream byte %llu: bad frame magic", (unsigned long long)f->offset);
 		return -1;
 	}
-	if (get_le(h + 4, 4) != LOGITS_VERSION) {
-		err_set(e, "logits stream byte %llu: unsupported frame version %llu (this reader knows %d)",
-			(unsigned long long)f->offset, (unsigned long long)get_le(h + 4, 4), LOGITS_VERSION);
+	uint64_t version = get_le(h + 4, 4);
+	if (version != LOGITS_VERSION && version != LOGITS_VERSION_SEQ) {
+		err_set(e, "logits stream byte %llu: unsupported frame version %llu (this reader knows %d and %d)",
+			(unsigned long long)f->offset, (unsigned long long)version, LOGITS_VERSION, LOGITS_VERSION_SEQ);
+		return -1;
+	}
+	f->tagged = version == LOGITS_VERSION_SEQ;
+	f->seq = f->tagged ? (uint32_t)get_le(h + 24, 4) : 0;
+	if (f->tagged && get_le(h + 28, 4) != 0) {
+		err_set(e, "logits stream byte %llu: reserved header field is %llu, not 0", (unsigned long long)f->offset,
+			(unsigned long long)get_le(h + 28, 4));
 		return -1;
 	}
 	f->n_vocab = (uint32_t)get_le(h + 8, 4);
@@ -185,7 +345,7 @@ static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint
 				(unsigned long long)f->offset, i);
 			return -1;
 		}
-	*off += LOGITS_HDR_SIZE + 4ull * f->n_vocab;
+	*off += size + 4ull * f->n_vocab;
 	return 1;
 }
 
@@ -210,7 +370,18 @@ static bool header_num(const char **p, bool neg, long long max, long long *out)
 	return true;
 }
 
-static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsigned long *lineno)
+/* "KEY=N" at *p (KEY with its '=' in key), N as header_num() reads it. */
+static bool header_field(const char **p, const char *key, bool neg, long long max, long long *out)
+{
+	size_t k = strlen(key);
+	if (strncmp(*p, key, k) != 0)
+		return false;
+	*p += k;
+	return header_num(p, neg, max, out);
+}
+
+/* A text frame whose first byte c ('s' or 'p') the caller has read. */
+static int read_text(FILE *in, int c, struct logits_frame *f, struct lmu_err *e, unsigned long *lineno)
 {
 	/* the line buffer is kept between frames (one stream per process) */
 	static char *line;
@@ -218,7 +389,7 @@ static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsign
 	const char *h;
 	char *p, *end;
 	ssize_t len;
-	long long pos, tok, nv;
+	long long pos, seq = 0, tok, nv;
 	int ret = -1;
 
 	len = getline(&line, &cap, in);
@@ -233,15 +404,20 @@ static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsign
 		err_set(e, "logits stream line %lu: NUL byte in a text frame", *lineno);
 		goto out;
 	}
-	/* "pos=P token=T vocab=N", the 'p' consumed by the caller */
+	/* "[seq=S ]pos=P token=T vocab=N": the first byte was consumed by
+	 * the caller, put it back */
+	memmove(line + 1, line, (size_t)len);
+	line[0] = (char)c;
 	h = line;
-	if (strncmp(h, "os=", 3) != 0 || (h += 3, !header_num(&h, false, INT64_MAX, &pos)) ||
-	    strncmp(h, " token=", 7) != 0 || (h += 7, !header_num(&h, true, INT32_MAX, &tok)) ||
-	    strncmp(h, " vocab=", 7) != 0 || (h += 7, !header_num(&h, false, LOGITS_MAX_VOCAB, &nv)) ||
-	    (*h && *h != ' ') || nv == 0 || tok < -1 || tok >= nv) {
+	f->tagged = c == 's';
+	if ((f->tagged && (!header_field(&h, "seq=", false, TOK_MAX_SEQ, &seq) || *h++ != ' ')) ||
+	    !header_field(&h, "pos=", false, INT64_MAX, &pos) || !header_field(&h, " token=", true, INT32_MAX, &tok) ||
+	    !header_field(&h, " vocab=", false, LOGITS_MAX_VOCAB, &nv) || (*h && *h != ' ') || nv == 0 ||
+	    tok < -1 || tok >= nv) {
 		err_set(e, "logits stream line %lu: malformed text frame header", *lineno);
 		goto out;
 	}
+	f->seq = (uint32_t)seq;
 	f->pos = (uint64_t)pos;
 	f->token = (int32_t)tok;
 	f->n_vocab = (uint32_t)nv;
@@ -258,13 +434,13 @@ static int read_text(FILE *in, struct logits_frame *f, struct lmu_err *e, unsign
 		long long id = strtoll(p, &end, 10);
 		if (end == p || *end != ':' || id < 0 || id >= nv) {
 			err_set(e, "logits stream line %lu: bad id:score pair at column %zu", *lineno,
-				(size_t)(p - line) + 2);
+				(size_t)(p - line) + 1);
 			goto out;
 		}
 		p = end + 1;
 		float s = strtof(p, &end);
 		if (end == p || (*end && *end != ' ') || isnan(s)) {
-			err_set(e, "logits stream line %lu: bad score at column %zu", *lineno, (size_t)(p - line) + 2);
+			err_set(e, "logits stream line %lu: bad score at column %zu", *lineno, (size_t)(p - line) + 1);
 			goto out;
 		}
 		f->scores[id] = s;
@@ -294,9 +470,9 @@ int logits_read(FILE *in, struct logits_frame *f, struct lmu_err *e)
 		f->text = false;
 		return read_binary(in, f, e, &stream_off);
 	}
-	if (c == 'p') {
+	if (c == 'p' || c == 's') {
 		f->text = true;
-		return read_text(in, f, e, &stream_line);
+		return read_text(in, c, f, e, &stream_line);
 	}
 	err_set(e, "logits stream byte %llu: not a logits frame (first byte 0x%02x)",
 		(unsigned long long)stream_off, (unsigned)c);
@@ -309,17 +485,20 @@ void logits_frame_free(struct logits_frame *f)
 	memset(f, 0, sizeof *f);
 }
 
-int logits_write(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores)
+int logits_write(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores)
 {
-	unsigned char h[LOGITS_HDR_SIZE];
+	unsigned char h[LOGITS_HDR_SIZE_SEQ] = {0};
+	size_t size = seq < 0 ? LOGITS_HDR_SIZE : LOGITS_HDR_SIZE_SEQ;
 	int ok;
 
 	memcpy(h, LOGITS_MAGIC, 4);
-	put_le(h + 4, LOGITS_VERSION, 4);
+	put_le(h + 4, seq < 0 ? LOGITS_VERSION : LOGITS_VERSION_SEQ, 4);
 	put_le(h + 8, n_vocab, 4);
 	put_le(h + 12, (uint32_t)token, 4);
 	put_le(h + 16, pos, 8);
-	ok = fwrite(h, 1, sizeof h, out) == sizeof h;
+	if (seq >= 0)
+		put_le(h + 24, (uint64_t)seq, 4);
+	ok = fwrite(h, 1, size, out) == size;
 	if (ok && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
 		ok = fwrite(scores, 4, n_vocab, out) == n_vocab;
 	} else {
@@ -334,7 +513,8 @@ int logits_write(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const
 	return finish_write(out, ok);
 }
 
-int logits_write_text(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores, uint32_t k)
+int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
+		      uint32_t k)
 {
 	/* the top-k ids; grown, never freed, so that a frame loop does not
 	 * allocate (one stream per process) */
@@ -360,7 +540,8 @@ int logits_write_text(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, 
 		}
 		top[j] = i;
 	}
-	ok = fprintf(out, "pos=%llu token=%d vocab=%u", (unsigned long long)pos, token, n_vocab) > 0;
+	ok = seq < 0 || fprintf(out, "seq=%lld ", (long long)seq) > 0;
+	ok = ok && fprintf(out, "pos=%llu token=%d vocab=%u", (unsigned long long)pos, token, n_vocab) > 0;
 	for (uint32_t i = 0; i < n && ok; i++)
 		ok = fprintf(out, " %u:%.9g", top[i], scores[top[i]]) > 0;
 	if (ok)

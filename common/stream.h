@@ -4,16 +4,24 @@
  * Token stream (text): one batch per line, decimal ids separated by
  * spaces, ended by '\n'.  A line whose first character is '!' is a
  * directive (for example "!reset"); one that starts with '#' is a comment.
+ * A batch or directive may be tagged with a sequence id, "@S " before it
+ * ("@3 17 4 9", "@3 !end"); an untagged line belongs to sequence 0.
  *
  * Logits stream: frames one after another with no padding.  Binary frame:
  *   offset 0  4 bytes  magic 0x89 'L' 'G' 'T'
- *   offset 4  u32 LE   version (1)
+ *   offset 4  u32 LE   version: 1 (untagged, sequence 0) or 2 (tagged)
  *   offset 8  u32 LE   n_vocab
  *   offset 12 i32 LE   token: id of the token that produced the frame
  *   offset 16 u64 LE   pos: position of that token in the context (0-based)
- *   offset 24 n_vocab x float32 LE scores
- * Text frame: one line "pos=P token=T vocab=N id:score id:score ..." with
- * the listed ids (usually the top k, best first); unlisted ids are -inf. */
+ *   version 1: offset 24 n_vocab x float32 LE scores
+ *   version 2: offset 24 u32 LE seq, offset 28 u32 LE 0 (reserved),
+ *              offset 32 n_vocab x float32 LE scores
+ * Text frame: one line "[seq=S ]pos=P token=T vocab=N id:score ..." with
+ * the listed ids (usually the top k, best first); unlisted ids are -inf.
+ *
+ * Writers tag what they were given tagged (a tagged batch in, a tagged
+ * frame out), so a stream without tags stays byte for byte what it was
+ * before sequence ids existed. */
 #ifndef LMU_STREAM_H
 #define LMU_STREAM_H
 
@@ -26,16 +34,20 @@
 
 #define TOK_MAX_BATCH (1u << 20)  /* ids in one batch */
 
+#define TOK_MAX_SEQ UINT32_MAX  /* the largest sequence id */
+
 struct tok_batch {
 	int32_t *ids;
 	size_t n, cap;
 	char *line;          /* the raw line (getline buffer) */
 	size_t line_cap;
 	const char *directive;  /* for TOK_DIRECTIVE: the text after '!' */
+	bool tagged;         /* the line began with "@S" */
+	uint32_t seq;        /* its sequence id S; 0 when untagged */
 	unsigned long lineno;   /* 1-based number of the line just read */
 };
 
-enum tok_read_status { TOK_EOF = 0, TOK_BATCH = 1, TOK_DIRECTIVE = 2, TOK_ERROR = -1 };
+enum tok_read_status { TOK_EOF = 0, TOK_BATCH = 1, TOK_DIRECTIVE = 2, TOK_AGAIN = 3, TOK_ERROR = -1 };
 
 /* Read the next batch or directive, skipping comment lines.  Ids must be
  * in [0, n_vocab) when n_vocab > 0.  Errors name the line number.  An
@@ -43,16 +55,40 @@ enum tok_read_status { TOK_EOF = 0, TOK_BATCH = 1, TOK_DIRECTIVE = 2, TOK_ERROR 
 enum tok_read_status tok_read(FILE *in, struct tok_batch *b, uint32_t n_vocab, struct lmu_err *e);
 void tok_batch_free(struct tok_batch *b);
 
+/* The same from a file descriptor with a buffer of its own, for a reader
+ * that must know whether a line has arrived without waiting for one
+ * (lm-step gathers every line already there into one step): wait at most
+ * timeout_ms for a complete line (-1: as long as it takes, 0: not at all)
+ * and return TOK_AGAIN if none came.  Never mix it with stdio on the same
+ * descriptor. */
+struct tok_reader {
+	int fd;
+	char *buf;
+	size_t start, len, cap;  /* unread bytes are buf[start .. start + len) */
+	bool eof;
+};
+void tok_reader_init(struct tok_reader *r, int fd);
+enum tok_read_status tok_reader_next(struct tok_reader *r, struct tok_batch *b, uint32_t n_vocab, int timeout_ms,
+				     struct lmu_err *e);
+void tok_reader_free(struct tok_reader *r);
+
 /* Write one batch as a line and flush; return 0 if downstream closed
- * (EPIPE), 1 on success; die on other errors. */
+ * (EPIPE), 1 on success; die on other errors.  tok_write_seq tags it with
+ * sequence seq unless seq < 0; tok_write_directive writes "[@S ]!name". */
 int tok_write(FILE *out, const int32_t *ids, size_t n);
+int tok_write_seq(FILE *out, int64_t seq, const int32_t *ids, size_t n);
+int tok_write_directive(FILE *out, int64_t seq, const char *name);
 
 #define LOGITS_MAGIC "\x89LGT"
-#define LOGITS_VERSION 1
+#define LOGITS_VERSION 1         /* untagged frames (sequence 0) */
 #define LOGITS_HDR_SIZE 24
+#define LOGITS_VERSION_SEQ 2     /* frames tagged with a sequence id */
+#define LOGITS_HDR_SIZE_SEQ 32
 #define LOGITS_MAX_VOCAB (1u << 24)
 
 struct logits_frame {
+	bool tagged;     /* a version 2 or "seq=" frame */
+	uint32_t seq;    /* its sequence id; 0 when untagged */
 	uint32_t n_vocab;
 	int32_t token;
 	uint64_t pos;
@@ -69,8 +105,11 @@ int logits_read(FILE *in, struct logits_frame *f, struct lmu_err *e);
 void logits_frame_free(struct logits_frame *f);
 
 /* Write a binary frame / a text frame with the top k scores; flush.
- * Return 0 if downstream closed (EPIPE), 1 on success; die otherwise. */
-int logits_write(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores);
-int logits_write_text(FILE *out, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores, uint32_t k);
+ * seq < 0: an untagged frame (version 1, no "seq="), else tagged with
+ * sequence id seq (at most TOK_MAX_SEQ).  Return 0 if downstream closed
+ * (EPIPE), 1 on success; die otherwise. */
+int logits_write(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores);
+int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
+		      uint32_t k);
 
 #endif

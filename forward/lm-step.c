@@ -1,33 +1,40 @@
 /* lm-step - token batches in, logits frames out (lm-step(1)).
  *
- * Each batch (a line of ids) is appended to the context and evaluated as
- * a whole; the answer is one logits frame for its last position, or one
- * per position with --all-logits.  "!reset" empties the context.  With
- * --state the context lives on in a file between runs. */
+ * Each batch (a line of ids) is appended to the context of its sequence
+ * and evaluated as a whole; the answer is one logits frame for its last
+ * position, or one per position with --all-logits.  "!reset" empties a
+ * sequence's context, "!end" ends the sequence.  Lines tagged "@S" belong
+ * to sequence S, the others to sequence 0; the sequences with input are
+ * evaluated together, one step at a time (engine.h).  With --state the
+ * context of one sequence lives on in a file between runs. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "engine.h"
 #include "err.h"
 #include "gguf.h"
 #include "info.h"
-#include "transformer.h"
 #include "model.h"
 #include "modelpath.h"
 #include "opt.h"
-#include "pool.h"
 #include "quant.h"
-#include "state.h"
 #include "stream.h"
 
 #define DEFAULT_TEXT_K 10
+#define DEFAULT_BATCH_WAIT 100
 
 struct options {
 	char *model;         /* resolved GGUF path (owned) */
 	const char *state;
+	uint32_t state_seq;  /* the sequence --state holds */
 	int threads;         /* 0: every online CPU */
 	uint32_t n_ctx;      /* 0: the model's */
+	uint32_t n_seq;      /* --parallel */
+	int batch_wait;      /* ms to wait for the replies to a step's frames */
 	uint32_t text_k;     /* 0: binary frames */
 	bool all_logits;
 	bool quant_act;
@@ -36,33 +43,41 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s -m MODEL [-t N] [-c N] [--state FILE] [--text[=K]] [--all-logits] [--quant-act] [-v]\n"
+	fprintf(f, "usage: %s -m MODEL [-t N] [-c N] [--parallel N] [--state FILE [--state-seq S]]\n"
+		   "       [--text[=K]] [--all-logits] [--quant-act] [--batch-wait MS] [-v]\n"
 		   "       %s -m MODEL --info [-v]\n"
 		   "       %s -h | -V\n"
 		   "Token batches (lines of ids) on stdin, one logits frame per batch on stdout.\n"
-		   "  -m MODEL        model file (default $LM_MODEL)\n"
-		   "  -t N            threads (default: every online CPU)\n"
-		   "  -c N            context size in positions (default: the model's)\n"
-		   "  --state FILE    load the context from FILE if it exists, save it there at the end\n"
-		   "  --text[=K]      text frames with the K best scores (default %d) instead of binary\n"
-		   "  --all-logits    a frame for every position, not only each batch's last\n"
-		   "  --quant-act     quantize activations for integer dot products (faster, less exact)\n"
-		   "  --info          describe the model and exit (-v: every metadata key)\n"
-		   "  -v              with --info, every metadata key; else statistics on stderr at the end\n",
-		   progname, progname, progname, DEFAULT_TEXT_K);
+		   "  -m MODEL          model file (default $LM_MODEL)\n"
+		   "  -t N              threads (default: every online CPU)\n"
+		   "  -c N              KV cache size in positions, all sequences together (default: the model's)\n"
+		   "  --parallel N      sequences open at once (default 1)\n"
+		   "  --state FILE      load the context from FILE if it exists, save it there at the end\n"
+		   "  --state-seq S     the sequence whose context --state holds (default 0)\n"
+		   "  --text[=K]        text frames with the K best scores (default %d) instead of binary\n"
+		   "  --all-logits      a frame for every position, not only each batch's last\n"
+		   "  --quant-act       quantize activations for integer dot products (faster, less exact)\n"
+		   "  --batch-wait MS   wait up to MS for the answers to a step's frames (default %d)\n"
+		   "  --info            describe the model and exit (-v: every metadata key)\n"
+		   "  -v                with --info, every metadata key; else statistics on stderr at the end\n",
+		progname, progname, progname, DEFAULT_TEXT_K, DEFAULT_BATCH_WAIT);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
+	enum { STATE = 256, STATE_SEQ, TEXT, ALL_LOGITS, QUANT_ACT, INFO, PARALLEL, BATCH_WAIT };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"threads", required_argument, NULL, 't'},
 		{"ctx-size", required_argument, NULL, 'c'},
-		{"state", required_argument, NULL, 'S'},
-		{"text", optional_argument, NULL, 'T'},
-		{"all-logits", no_argument, NULL, 'A'},
-		{"quant-act", no_argument, NULL, 'Q'},
-		{"info", no_argument, NULL, 'I'},
+		{"parallel", required_argument, NULL, PARALLEL},
+		{"state", required_argument, NULL, STATE},
+		{"state-seq", required_argument, NULL, STATE_SEQ},
+		{"text", optional_argument, NULL, TEXT},
+		{"all-logits", no_argument, NULL, ALL_LOGITS},
+		{"quant-act", no_argument, NULL, QUANT_ACT},
+		{"batch-wait", required_argument, NULL, BATCH_WAIT},
+		{"info", no_argument, NULL, INFO},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -72,18 +87,23 @@ static void parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
+	o->n_seq = 1;
+	o->batch_wait = DEFAULT_BATCH_WAIT;
 	while ((c = getopt_long(argc, argv, "m:t:c:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 't': o->threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
 		case 'c': o->n_ctx = (uint32_t)opt_int(optarg, 1, 1 << 24, "context size (-c)"); break;
-		case 'S': o->state = optarg; break;
-		case 'T':
+		case PARALLEL: o->n_seq = (uint32_t)opt_int(optarg, 1, 4096, "--parallel"); break;
+		case STATE: o->state = optarg; break;
+		case STATE_SEQ: o->state_seq = (uint32_t)opt_int(optarg, 0, TOK_MAX_SEQ, "--state-seq"); break;
+		case TEXT:
 			o->text_k = optarg ? (uint32_t)opt_int(optarg, 1, LOGITS_MAX_VOCAB, "--text K") : DEFAULT_TEXT_K;
 			break;
-		case 'A': o->all_logits = true; break;
-		case 'Q': o->quant_act = true; break;
-		case 'I': o->info = true; break;
+		case ALL_LOGITS: o->all_logits = true; break;
+		case QUANT_ACT: o->quant_act = true; break;
+		case BATCH_WAIT: o->batch_wait = (int)opt_int(optarg, 0, 3600000, "--batch-wait"); break;
+		case INFO: o->info = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); out_close(); exit(0);
 		case 'V': opt_version();
@@ -113,17 +133,111 @@ static int info(const struct options *o)
 	return 0;
 }
 
-struct emitter {
+/* The stream's sequence ids and the engine's slots: the stream names a
+ * sequence as it likes ("@S"), the engine numbers its slots. */
+struct stream_seq {
+	bool used;
+	uint32_t id;         /* S */
+	bool awaited;        /* a frame went out for its last batch and no line came back since */
+};
+
+struct stepper {
+	struct engine *eng;
+	struct stream_seq *map;  /* (n_seq) by slot */
+	uint32_t n_seq;
 	uint32_t n_vocab;
 	uint32_t text_k;
 };
 
-static int emit(void *arg, int32_t token, uint64_t pos, const float *logits)
+/* The slot of stream sequence id, or -1. */
+static int slot_of(const struct stepper *st, uint32_t id)
 {
-	const struct emitter *em = arg;
-	if (em->text_k)
-		return logits_write_text(stdout, em->n_vocab, token, pos, logits, em->text_k);
-	return logits_write(stdout, em->n_vocab, token, pos, logits);
+	for (uint32_t i = 0; i < st->n_seq; i++)
+		if (st->map[i].used && st->map[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+/* The slot of stream sequence id, opened on its first line. */
+static int slot_for(struct stepper *st, uint32_t id, unsigned long lineno)
+{
+	int s = slot_of(st, id);
+	if (s >= 0)
+		return s;
+	s = engine_seq_open(st->eng);
+	if (s < 0)
+		die("token stream line %lu: sequence %u cannot start: all %u sequences are in use "
+		    "(use a larger --parallel, or end one with '@S !end')", lineno, id, st->n_seq);
+	st->map[s] = (struct stream_seq){.used = true, .id = id};
+	return s;
+}
+
+/* A frame's user field: whether its batch was tagged, and the stream id. */
+#define USER_TAGGED (1ull << 32)
+
+static int emit(void *arg, const struct engine_logits *o)
+{
+	struct stepper *st = arg;
+	int64_t seq = o->user & USER_TAGGED ? (int64_t)(uint32_t)o->user : -1;
+	if (o->last)
+		st->map[o->seq].awaited = true;
+	if (st->text_k)
+		return logits_write_text(stdout, seq, o->n_vocab, o->token, o->pos, o->logits, st->text_k);
+	return logits_write(stdout, seq, o->n_vocab, o->token, o->pos, o->logits);
+}
+
+/* Act on a line (its sequence has no input queued). */
+static void take(struct stepper *st, const struct tok_batch *b, enum tok_read_status r, bool all_logits)
+{
+	int s = slot_of(st, b->seq);
+	struct lmu_err e = {{0}};
+
+	if (s >= 0)
+		st->map[s].awaited = false;
+	if (r == TOK_DIRECTIVE) {
+		if (strcmp(b->directive, "reset") == 0) {
+			if (s >= 0)
+				engine_seq_reset(st->eng, s);
+		} else if (strcmp(b->directive, "end") == 0) {
+			if (s >= 0) {
+				engine_seq_close(st->eng, s);
+				st->map[s].used = false;
+			}
+		} else {
+			die("token stream line %lu: unknown directive '!%s' (known: !reset, !end)", b->lineno, b->directive);
+		}
+		return;
+	}
+	if (b->n == 0)
+		return;  /* an empty batch: no frame */
+	s = slot_for(st, b->seq, b->lineno);
+	if (engine_submit(st->eng, s, b->ids, (uint32_t)b->n, all_logits ? ENGINE_ALL_LOGITS : 0,
+			  (b->tagged ? USER_TAGGED : 0) | b->seq, &e) != 0)
+		die("token stream line %lu: %s: use a larger -c or '!reset'", b->lineno, e.msg);
+}
+
+/* Does the line's sequence still have input queued?  Then the line waits
+ * for the next step: a sequence's lines are taken in order, at most one
+ * batch of each is queued, and the rest of the input waits in the pipe,
+ * not in memory. */
+static bool must_wait(const struct stepper *st, const struct tok_batch *b)
+{
+	int s = slot_of(st, b->seq);
+	return s >= 0 && engine_seq_queued(st->eng, s) > 0;
+}
+
+/* How long to wait for more lines: not at all when there is nothing to
+ * evaluate (-1, as long as it takes), else a while if a sequence that had
+ * a frame in the last step has not answered yet (its answer can join the
+ * next step), else not at all. */
+static int gather_timeout(const struct stepper *st, int batch_wait)
+{
+	if (!engine_has_input(st->eng))
+		return -1;
+	for (uint32_t i = 0; i < st->n_seq; i++)
+		if (st->map[i].used && st->map[i].awaited)
+			return batch_wait;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -131,56 +245,83 @@ int main(int argc, char **argv)
 	struct options o;
 	struct lmu_err e = {{0}};
 	struct tok_batch batch = {0};
-	struct transformer *t;
-	struct context *c;
-	struct emitter em;
-	enum tok_read_status r;
-	int open = 1;
+	struct tok_reader rd;
+	struct engine_params ep = {0};
+	struct stepper st = {0};
+	enum tok_read_status r = TOK_AGAIN;
+	bool held = false, eof = false;
 
 	lmu_init(argc, argv);
 	parse_options(argc, argv, &o);
 	if (o.info)
 		return info(&o);
 
-	t = transformer_open(o.model);
-	if (o.n_ctx > t->hp.n_ctx_train && t->hp.n_ctx_train)
+	ep.n_ctx = o.n_ctx;
+	ep.n_seq = o.n_seq;
+	ep.n_threads = o.threads;
+	ep.all_logits = o.all_logits;
+	ep.quant_act = o.quant_act;
+	st.eng = engine_open(o.model, &ep);
+	st.n_seq = o.n_seq;
+	st.map = xcalloc(o.n_seq, sizeof *st.map);
+	st.n_vocab = engine_model(st.eng)->hp.n_vocab;
+	st.text_k = o.text_k;
+	const struct hparams *hp = &engine_model(st.eng)->hp;
+	if (engine_n_ctx_seq(st.eng) > hp->n_ctx_train && hp->n_ctx_train)
 		warnx_("-c %u is above the %u positions the model was trained on: expect worse text past %u",
-		       o.n_ctx, t->hp.n_ctx_train, t->hp.n_ctx_train);
-	c = context_new(t, o.n_ctx, o.threads ? o.threads : cpu_count(), o.all_logits);
-	c->quant_act = o.quant_act;
+		       engine_n_ctx_seq(st.eng), hp->n_ctx_train, hp->n_ctx_train);
 	if (o.state)
-		state_load(c, o.state);
-	em.n_vocab = t->hp.n_vocab;
-	em.text_k = o.text_k;
+		engine_seq_load(st.eng, slot_for(&st, o.state_seq, 0), o.state);
+	tok_reader_init(&rd, 0);
 
-	while (open && (r = tok_read(stdin, &batch, t->hp.n_vocab, &e)) != TOK_EOF) {
-		if (r == TOK_ERROR)
-			die("%s", e.msg);
-		if (r == TOK_DIRECTIVE) {
-			if (strcmp(batch.directive, "reset") != 0)
-				die("token stream line %lu: unknown directive '!%s' (known: !reset)", batch.lineno,
-				    batch.directive);
-			context_reset(c);
+	for (;;) {
+		if (held && !must_wait(&st, &batch)) {
+			take(&st, &batch, r, o.all_logits);
+			held = false;
+		}
+		/* gather every line already there (see must_wait) */
+		while (!held && !eof) {
+			r = tok_reader_next(&rd, &batch, st.n_vocab, gather_timeout(&st, o.batch_wait), &e);
+			if (r == TOK_ERROR)
+				die("%s", e.msg);
+			if (r == TOK_AGAIN)
+				break;
+			if (r == TOK_EOF)
+				eof = true;
+			else if (must_wait(&st, &batch))
+				held = true;
+			else
+				take(&st, &batch, r, o.all_logits);
+		}
+		if (!engine_has_input(st.eng)) {
+			if (eof)
+				break;
 			continue;
 		}
-		if (batch.n == 0)
-			continue;  /* an empty batch: no frame */
-		if (batch.n > c->n_ctx - c->n_pos)
-			die("token stream line %lu: a batch of %zu ids does not fit in the context "
-			    "(%u of %u positions used): use a larger -c or '!reset'",
-			    batch.lineno, batch.n, c->n_pos, c->n_ctx);
-		open = context_eval(c, batch.ids, (uint32_t)batch.n, emit, &em);
+		if (engine_step(st.eng, emit, &st) < 0)
+			break;  /* downstream closed: a normal end */
 	}
 	/* also after downstream closed the pipe: what was evaluated is kept */
-	if (o.state)
-		state_save(c, o.state);
-	if (o.verbose)
+	if (o.state) {
+		int s = slot_for(&st, o.state_seq, batch.lineno);
+		engine_seq_save(st.eng, s, o.state);
+	}
+	if (o.verbose) {
+		struct engine_stats es;
+		engine_stats(st.eng, &es);
+		int s0 = slot_of(&st, 0);
 		fprintf(stderr, "%s: %llu positions evaluated, context %u of %u, %d threads, kernels %s, %s\n", progname,
-			(unsigned long long)c->n_evaluated, c->n_pos, c->n_ctx, pool_size(c->pool),
-			quant_kernel_name(), c->quant_act ? "8-bit activations (--quant-act)" : "exact activations");
+			(unsigned long long)es.n_evaluated, s0 >= 0 ? engine_seq_n_pos(st.eng, s0) : 0,
+			engine_n_ctx(st.eng), engine_n_threads(st.eng), quant_kernel_name(),
+			o.quant_act ? "8-bit activations (--quant-act)" : "exact activations");
+		if (o.n_seq > 1)
+			fprintf(stderr, "%s: %llu steps, %u sequences open, %u of %u positions in use\n", progname,
+				(unsigned long long)es.n_steps, es.n_open, es.n_used, engine_n_ctx(st.eng));
+	}
+	tok_reader_free(&rd);
 	tok_batch_free(&batch);
-	context_free(c);
-	transformer_close(t);
+	free(st.map);
+	engine_close(st.eng);
 	free(o.model);
 	out_close();
 	return 0;

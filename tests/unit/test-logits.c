@@ -31,9 +31,9 @@ int main(int argc, char **argv)
 	lmu_init(argc, argv);
 
 	out = open_memstream(&buf, &len);
-	ok(logits_write(out, 5, 2, 7, scores) == 1, "write a binary frame");
-	ok(logits_write_text(out, 5, 3, 8, scores, 3) == 1, "write a text frame of the 3 best");
-	ok(logits_write(out, 5, 4, 9, scores) == 1, "write a second binary frame after it");
+	ok(logits_write(out, -1, 5, 2, 7, scores) == 1, "write a binary frame");
+	ok(logits_write_text(out, -1, 5, 3, 8, scores, 3) == 1, "write a text frame of the 3 best");
+	ok(logits_write(out, -1, 5, 4, 9, scores) == 1, "write a second binary frame after it");
 	fclose(out);
 	ok(len == 24 + 20 + strlen("pos=8 token=3 vocab=5 2:3 0:0.5 3:1.00000001e-07\n") + 24 + 20,
 	   "frames follow with no padding");
@@ -59,8 +59,8 @@ int main(int argc, char **argv)
 	h[3] = 'X';
 	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "bad frame magic"), "bad magic refused");
 	memcpy(h, buf, 24);
-	h[4] = 2;
-	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "unsupported frame version 2"), "unknown version refused");
+	h[4] = 3;
+	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "unsupported frame version 3"), "unknown version refused");
 	memcpy(h, buf, 24);
 	h[11] = 0x10;  /* n_vocab 0x10000005 > 2^24 */
 	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "out of range"), "huge vocabulary refused before allocating");
@@ -93,8 +93,8 @@ int main(int argc, char **argv)
 	char *nb = NULL;
 	size_t nlen = 0;
 	out = open_memstream(&nb, &nlen);
-	logits_write(out, 5, 1, 2, scores);
-	logits_write(out, 5, 1, 3, with_nan);
+	logits_write(out, -1, 5, 1, 2, scores);
+	logits_write(out, -1, 5, 1, 3, with_nan);
 	fclose(out);
 	in = fmemopen(nb, nlen, "r");
 	ok(logits_read(in, &f, &e) == 1, "binary frame before the NaN frame reads");
@@ -104,6 +104,49 @@ int main(int argc, char **argv)
 	free(nb);
 
 	ok(read_bytes("hello\n", 6, &f, &e) == -1 && strstr(e.msg, "not a logits frame"), "foreign bytes refused");
+	free(buf);
+
+	/* frames tagged with a sequence id: version 2, "seq=" */
+	buf = NULL;
+	out = open_memstream(&buf, &len);
+	ok(logits_write(out, 4294967295ll, 5, 2, 7, scores) == 1, "write a tagged binary frame");
+	ok(logits_write_text(out, 12, 5, 3, 8, scores, 2) == 1, "write a tagged text frame");
+	ok(logits_write(out, -1, 5, 4, 9, scores) == 1, "then an untagged one");
+	fclose(out);
+	ok(len == 32 + 20 + strlen("seq=12 pos=8 token=3 vocab=5 2:3 0:0.5\n") + 24 + 20, "tagged binary header is 32 bytes");
+	ok(memcmp(buf, "\x89LGT\x02\0\0\0\x05\0\0\0\x02\0\0\0\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\0\0\0\0", 32) == 0,
+	   "version 2 header: seq at offset 24, reserved 0 at 28");
+	ok(strstr(buf + 52, "seq=12 pos=8 token=3 vocab=5 2:3 0:0.5\n") == buf + 52, "text frame starts with seq=");
+	in = fmemopen(buf, len, "r");
+	r1 = logits_read(in, &f, &e);
+	ok(r1 == 1 && f.tagged && f.seq == 4294967295u && f.n_vocab == 5 && f.token == 2 && f.pos == 7 &&
+	   memcmp(f.scores, scores, sizeof scores) == 0, "tagged binary frame reads back exactly");
+	r2 = logits_read(in, &f, &e);
+	ok(r2 == 1 && f.text && f.tagged && f.seq == 12 && f.pos == 8 && f.scores[2] == 3.0f, "tagged text frame reads back");
+	r3 = logits_read(in, &f, &e);
+	ok(r3 == 1 && !f.tagged && f.seq == 0 && f.token == 4, "an untagged frame after them is sequence 0");
+	fclose(in);
+	unsigned char h2[32];
+	memcpy(h2, buf, 32);
+	h2[28] = 1;
+	ok(read_bytes(h2, 32, &f, &e) == -1 && strstr(e.msg, "reserved"), "non-zero reserved field refused");
+	ok(read_bytes(buf, 28, &f, &e) == -1 && strstr(e.msg, "header cut short (28 of 32 bytes)"),
+	   "truncated version 2 header refused");
+	static const char *const bad_seq[] = {
+		"seq=4294967296 pos=1 token=2 vocab=5 1:1\n", /* seq too large */
+		"seq=-1 pos=1 token=2 vocab=5 1:1\n",         /* negative */
+		"seq=1pos=1 token=2 vocab=5 1:1\n",           /* no space */
+		"seq= pos=1 token=2 vocab=5 1:1\n",           /* no number */
+		"seq=1  pos=1 token=2 vocab=5 1:1\n",         /* two spaces */
+		"seq=1 token=2 vocab=5 1:1\n",                /* no position */
+		"sequence=1 pos=1 token=2 vocab=5\n",         /* another key */
+	};
+	for (size_t i = 0; i < sizeof bad_seq / sizeof *bad_seq; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "malformed text frame header %zu refused", i + 1);
+		ok(read_bytes(bad_seq[i], strlen(bad_seq[i]), &f, &e) == -1 && strstr(e.msg, "malformed text frame header"),
+		   name);
+	}
 	free(buf);
 	logits_frame_free(&f);
 	return tap_done();
