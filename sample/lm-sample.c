@@ -1,11 +1,16 @@
 /* lm-sample - logits frames in, one token id per line out (lm-sample(1)).
  *
  * The stage that closes the generation loop: for each frame it chooses an
- * id (sampler.h), prints it at once, and decides whether generation is over
- * (end-of-generation id, -n reached, a stop string).  When it is over it
- * exits, which ends the loop: tee closes the fifo, lm-step sees the end of
- * its input.  The ids it ends on are never printed, so nothing more is fed
- * back to lm-step. */
+ * id (gen.h: the sampler and the rules that end a generation), prints it
+ * at once, and decides whether generation is over (end-of-generation id,
+ * -n reached, a stop string).  When it is over it exits, which ends the
+ * loop: tee closes the fifo, lm-step sees the end of its input.  The ids it
+ * ends on are never printed, so nothing more is fed back to lm-step.
+ *
+ * Frames tagged with a sequence id (several sequences through one lm-step)
+ * each get a generation of their own; their ids go out tagged "@S id", and
+ * a sequence that is over gets "@S !end" (lm-step frees it).  lm-sample
+ * then exits when --sequences N of them are over. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,6 +23,7 @@
 
 #include "constrain.h"
 #include "err.h"
+#include "gen.h"
 #include "gguf.h"
 #include "modelpath.h"
 #include "opt.h"
@@ -25,18 +31,13 @@
 #include "stream.h"
 #include "vocab.h"
 
-#define MAX_STOPS 16
-#define MAX_STOP_LEN 1024
 #define MAX_TOP_LOGPROBS 100
 
 struct options {
 	const char *model;
-	struct sampler_params par;
+	struct gen_params gen;
 	bool seeded;
-	long long max_tokens;    /* 0 = no limit */
-	bool ignore_eos;
-	const char *stop[MAX_STOPS];
-	int n_stop;
+	long long n_sequences;   /* tagged sequences to see end; 0 = until the input ends */
 	const char *logprobs;    /* file, "-" = stderr, NULL = none */
 	uint32_t top_logprobs;
 	const char *prompt_ids;
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 		   "       [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
 		   "       [--repeat-last-n N] [--prompt-ids FILE] [--seed S] [-n N] [--ignore-eos]\n"
 		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--constrain json-cmd]\n"
+		   "       [--sequences N]\n"
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
@@ -67,14 +69,15 @@ static void usage(FILE *f)
 		   "  --stop STR             stop when the text generated contains STR (repeatable)\n"
 		   "  --logprobs FILE        per-token log-probabilities to FILE (- = stderr)\n"
 		   "  --top-logprobs K       with --logprobs, also the K best alternatives (default 5)\n"
-		   "  --constrain json-cmd   only output that is valid JSON {\"cmd\": \"...\"}\n",
+		   "  --constrain json-cmd   only output that is valid JSON {\"cmd\": \"...\"}\n"
+		   "  --sequences N          with tagged frames: exit when N sequences are over\n",
 		progname, progname);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SEQUENCES };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -95,40 +98,43 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"logprobs", required_argument, NULL, LOGP},
 		{"top-logprobs", required_argument, NULL, TOPLOGP},
 		{"constrain", required_argument, NULL, CONSTRAIN},
+		{"sequences", required_argument, NULL, SEQUENCES},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
 	int c;
 
+	struct sampler_params *par = &o->gen.sampler;
+
 	memset(o, 0, sizeof *o);
-	sampler_defaults(&o->par);
+	sampler_defaults(par);
 	o->top_logprobs = 5;
 	while ((c = getopt_long(argc, argv, "m:n:s:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
-		case TEMP: o->par.temperature = opt_double(optarg, 0, 1e6, "temperature"); break;
-		case TOPK: o->par.top_k = (uint32_t)opt_int(optarg, 0, LOGITS_MAX_VOCAB, "top-k"); break;
-		case TOPP: o->par.top_p = opt_double(optarg, 0, 1, "top-p"); break;
-		case MINP: o->par.min_p = opt_double(optarg, 0, 1, "min-p"); break;
-		case REPP: o->par.repeat_penalty = opt_double(optarg, 1e-6, 1e6, "repeat-penalty"); break;
-		case PRESP: o->par.presence_penalty = opt_double(optarg, -1e6, 1e6, "presence-penalty"); break;
-		case FREQP: o->par.frequency_penalty = opt_double(optarg, -1e6, 1e6, "frequency-penalty"); break;
-		case LASTN: o->par.repeat_last_n = opt_int(optarg, -1, 1 << 24, "repeat-last-n"); break;
+		case TEMP: par->temperature = opt_double(optarg, 0, 1e6, "temperature"); break;
+		case TOPK: par->top_k = (uint32_t)opt_int(optarg, 0, LOGITS_MAX_VOCAB, "top-k"); break;
+		case TOPP: par->top_p = opt_double(optarg, 0, 1, "top-p"); break;
+		case MINP: par->min_p = opt_double(optarg, 0, 1, "min-p"); break;
+		case REPP: par->repeat_penalty = opt_double(optarg, 1e-6, 1e6, "repeat-penalty"); break;
+		case PRESP: par->presence_penalty = opt_double(optarg, -1e6, 1e6, "presence-penalty"); break;
+		case FREQP: par->frequency_penalty = opt_double(optarg, -1e6, 1e6, "frequency-penalty"); break;
+		case LASTN: par->repeat_last_n = opt_int(optarg, -1, 1 << 24, "repeat-last-n"); break;
 		case PROMPTIDS: o->prompt_ids = optarg; break;
 		case 's':
 		case SEED:
-			o->par.seed = (uint64_t)opt_int(optarg, 0, INT64_MAX, "seed");
+			par->seed = (uint64_t)opt_int(optarg, 0, INT64_MAX, "seed");
 			o->seeded = true;
 			break;
-		case 'n': o->max_tokens = opt_int(optarg, 0, INT64_MAX, "max-tokens"); break;
-		case IGNEOS: o->ignore_eos = true; break;
+		case 'n': o->gen.max_tokens = opt_int(optarg, 0, INT64_MAX, "max-tokens"); break;
+		case IGNEOS: o->gen.ignore_eos = true; break;
 		case STOP:
-			if (o->n_stop == MAX_STOPS)
-				die_usage("at most %d stop strings", MAX_STOPS);
-			if (!*optarg || strlen(optarg) > MAX_STOP_LEN)
-				die_usage("a stop string must have 1 to %d bytes", MAX_STOP_LEN);
-			o->stop[o->n_stop++] = optarg;
+			if (o->gen.n_stop == GEN_MAX_STOPS)
+				die_usage("at most %d stop strings", GEN_MAX_STOPS);
+			if (!*optarg || strlen(optarg) > GEN_MAX_STOP_LEN)
+				die_usage("a stop string must have 1 to %d bytes", GEN_MAX_STOP_LEN);
+			o->gen.stop[o->gen.n_stop++] = optarg;
 			break;
 		case LOGP: o->logprobs = optarg; break;
 		case TOPLOGP: o->top_logprobs = (uint32_t)opt_int(optarg, 0, MAX_TOP_LOGPROBS, "top-logprobs"); break;
@@ -137,6 +143,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 				die_usage("--constrain: unknown shape '%s' (known: json-cmd)", optarg);
 			o->constrain_json_cmd = true;
 			break;
+		case SEQUENCES: o->n_sequences = opt_int(optarg, 1, INT64_MAX, "sequences"); break;
 		case 'h': usage(stdout); out_close(); exit(0);
 		case 'V': opt_version();
 		default: die_usage("unknown option (try -h)");
@@ -148,48 +155,98 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->model = getenv("LM_MODEL");
 	if (o->model && !*o->model)
 		o->model = NULL;
-	if (o->n_stop && !o->model)
+	if (o->gen.n_stop && !o->model)
 		die_usage("--stop needs the model's token texts: give -m MODEL");
 	if (o->constrain_json_cmd && !o->model)
 		die_usage("--constrain needs the model's token texts: give -m MODEL");
-	if (o->constrain_json_cmd && o->ignore_eos)
+	if (o->constrain_json_cmd && o->gen.ignore_eos)
 		die_usage("--constrain ends on the end-of-sequence id: it excludes --ignore-eos");
-	if (!o->seeded && getrandom(&o->par.seed, sizeof o->par.seed, 0) != sizeof o->par.seed)
+	if (!o->seeded && getrandom(&par->seed, sizeof par->seed, 0) != sizeof par->seed)
 		die("cannot get a random seed");
 }
 
-/* The decoded text of the last few tokens, enough to see a stop string
- * that spans tokens: at most (longest stop string - 1) bytes are kept
- * between tokens, so a match always involves the newest token. */
-struct stop_matcher {
-	const char **stop;
-	int n;
-	size_t keep;    /* longest stop string - 1 */
-	char *buf;
-	size_t len, cap;
+/* One sequence of the frames: untagged (sequence 0, today's single
+ * generation) or tagged "@S". */
+struct seq {
+	uint32_t id;
+	bool tagged;
+	bool over;
+	struct gen *g;           /* NULL once over */
+	struct constraint *cons; /* --constrain: its own state */
+	int32_t *prompt;         /* (n_prompt) --prompt-ids lines of this sequence, until it starts */
+	size_t n_prompt;
 };
 
-static bool stop_seen(struct stop_matcher *m, const char *piece, size_t len)
+/* The sequences seen, found by id through an open-addressing table (an
+ * id ends once; the ones that are over stay, so that a frame that was
+ * already on its way for one is dropped, not taken for a new sequence). */
+struct seqs {
+	struct seq *v;           /* (cap) */
+	uint32_t *slot;          /* (cap) index into v + 1, 0 = empty */
+	size_t n, cap;
+};
+
+static size_t hash_u32(uint32_t id, size_t cap)
 {
-	if (m->n == 0)
-		return false;
-	if (m->len + len > m->cap) {
-		m->cap = m->len + len;
-		m->buf = xrealloc(m->buf, m->cap);
-	}
-	memcpy(m->buf + m->len, piece, len);
-	m->len += len;
-	for (int i = 0; i < m->n; i++)
-		if (memmem(m->buf, m->len, m->stop[i], strlen(m->stop[i])))
-			return true;
-	if (m->len > m->keep) {
-		memmove(m->buf, m->buf + m->len - m->keep, m->keep);
-		m->len = m->keep;
-	}
-	return false;
+	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
 }
 
-static void read_prompt_ids(const char *path, struct sampler *s, uint32_t n_vocab)
+static struct seq *seq_find(struct seqs *t, uint32_t id, bool tagged, bool create)
+{
+	size_t h;
+	if (t->cap) {
+		for (h = hash_u32(id, t->cap); t->slot[h]; h = (h + 1) & (t->cap - 1)) {
+			struct seq *q = &t->v[t->slot[h] - 1];
+			if (q->id == id)
+				return q;
+		}
+	}
+	if (!create)
+		return NULL;
+	if (2 * (t->n + 1) > t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		uint32_t *slot = xcalloc(cap, sizeof *slot);
+		for (size_t i = 0; i < t->n; i++) {
+			for (h = hash_u32(t->v[i].id, cap); slot[h]; h = (h + 1) & (cap - 1))
+				;
+			slot[h] = (uint32_t)i + 1;
+		}
+		free(t->slot);
+		t->slot = slot;
+		t->v = xreallocarray(t->v, cap, sizeof *t->v);
+		t->cap = cap;
+	}
+	for (h = hash_u32(id, t->cap); t->slot[h]; h = (h + 1) & (t->cap - 1))
+		;
+	t->slot[h] = (uint32_t)t->n + 1;
+	t->v[t->n] = (struct seq){.id = id, .tagged = tagged};
+	return &t->v[t->n++];
+}
+
+static void seq_end(struct seq *q)
+{
+	gen_free(q->g);
+	q->g = NULL;
+	if (q->cons)
+		constraint_free(q->cons);
+	q->cons = NULL;
+	free(q->prompt);
+	q->prompt = NULL;
+	q->n_prompt = 0;
+	q->over = true;
+}
+
+static void seqs_free(struct seqs *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		seq_end(&t->v[i]);
+	free(t->v);
+	free(t->slot);
+}
+
+/* --prompt-ids: the batches of each sequence start its window of
+ * penalties (untagged ones: sequence 0). */
+static void read_prompt_ids(const char *path, struct seqs *t, uint32_t n_vocab)
 {
 	FILE *f = fopen(path, "r");
 	struct tok_batch b = {0};
@@ -201,23 +258,28 @@ static void read_prompt_ids(const char *path, struct sampler *s, uint32_t n_voca
 	while ((st = tok_read(f, &b, n_vocab, &e)) != TOK_EOF) {
 		if (st == TOK_ERROR)
 			die("%s: %s", path, e.msg);
-		if (st == TOK_BATCH)
-			for (size_t i = 0; i < b.n; i++)
-				sampler_accept(s, b.ids[i]);
+		if (st != TOK_BATCH || b.n == 0)
+			continue;
+		struct seq *q = seq_find(t, b.seq, b.tagged, true);
+		q->prompt = xreallocarray(q->prompt, q->n_prompt + b.n, sizeof *q->prompt);
+		memcpy(q->prompt + q->n_prompt, b.ids, b.n * sizeof *b.ids);
+		q->n_prompt += b.n;
 	}
 	tok_batch_free(&b);
 	fclose(f);
 }
 
-/* One line per printed id: "index<TAB>id<TAB>logprob<TAB>id:logprob ..."
- * with the log-probabilities of the model's own distribution (before
+/* One line per printed id: "[@S<TAB>]index<TAB>id<TAB>logprob<TAB>id:logprob
+ * ..." with the log-probabilities of the model's own distribution (before
  * penalties, temperature and truncation). */
-static void write_logprobs(FILE *f, long long index, int32_t id, const struct logits_frame *fr, uint32_t k,
-			   int32_t *top)
+static void write_logprobs(FILE *f, const struct seq *q, long long index, int32_t id, const struct logits_frame *fr,
+			   uint32_t k, int32_t *top)
 {
 	double lse = logsumexp(fr->scores, fr->n_vocab);
 	uint32_t m = top_ids(fr->scores, fr->n_vocab, k, top);
 
+	if (q->tagged)
+		fprintf(f, "@%u\t", q->id);
 	fprintf(f, "%lld\t%d\t%.6f\t", index, id, (double)fr->scores[id] - lse);
 	for (uint32_t i = 0; i < m; i++)
 		fprintf(f, i ? " %d:%.6f" : "%d:%.6f", top[i], (double)fr->scores[top[i]] - lse);
@@ -264,20 +326,91 @@ static void widen_input_pipe(void)
 		(void)fcntl(0, F_SETPIPE_SZ, 1 << 20);
 }
 
+struct sampler_ctx {
+	const struct options *o;
+	const struct vocab *v;   /* NULL without -m */
+	FILE *lp;
+	float *masked;           /* (n_vocab) a frame's scores under the constraint */
+	int32_t top[MAX_TOP_LOGPROBS];
+	long long n_over;        /* tagged sequences that are over */
+};
+
+/* The generation of the frame's sequence, started at its first frame;
+ * NULL for a sequence that is already over. */
+static struct seq *seq_of(struct sampler_ctx *x, struct seqs *t, const struct logits_frame *fr)
+{
+	struct seq *q = seq_find(t, fr->seq, fr->tagged, true);
+	if (q->over)
+		return NULL;
+	q->tagged = fr->tagged;
+	if (!q->g) {
+		q->g = gen_new(&x->o->gen, x->v);
+		gen_prompt(q->g, q->prompt, q->n_prompt);
+		free(q->prompt);
+		q->prompt = NULL;
+		if (x->o->constrain_json_cmd)
+			q->cons = json_cmd_constraint(x->v);
+	}
+	return q;
+}
+
+/* Choose and print the id that answers one frame.  Return 0 when the
+ * output is closed or the untagged sequence is over (lm-sample is done),
+ * 1 to go on. */
+static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_frame *fr)
+{
+	const float *scores = fr->scores;
+	int64_t tag = q->tagged ? (int64_t)q->id : -1;
+	int32_t id;
+
+	if (q->cons) {
+		if (fr->n_vocab != x->v->n)
+			die("logits frame at %s %llu: %u scores, but the vocabulary has %u tokens",
+			    fr->text ? "line" : "byte", (unsigned long long)fr->offset, fr->n_vocab, x->v->n);
+		if (gen_left(q->g) == CONSTRAIN_MAX_CLOSE) {
+			constraint_set_closing(q->cons, true);
+			warnx_("--constrain: %d tokens left: closing the JSON object early", CONSTRAIN_MAX_CLOSE);
+		}
+		memcpy(x->masked, fr->scores, (size_t)x->v->n * sizeof *x->masked);
+		constraint_mask(q->cons, x->masked);
+		scores = x->masked;
+	}
+	long long index = gen_emitted(q->g);
+	int st = gen_next(q->g, scores, fr->n_vocab, &id);
+	if (st < 0)
+		die("logits frame at %s %llu: no finite score to choose from", fr->text ? "line" : "byte",
+		    (unsigned long long)fr->offset);
+	bool over = st != GEN_TOKEN;
+	if (st == GEN_TOKEN || st == GEN_LAST) {
+		if (x->lp)
+			write_logprobs(x->lp, q, index, id, fr, x->o->top_logprobs, x->top);
+		if (q->cons && constraint_accept(q->cons, id) != 0)
+			die("--constrain: sampled id %d that the constraint does not allow", id);
+		if (!tok_write_seq(stdout, tag, &id, 1))
+			return 0;  /* downstream closed: a normal end */
+		if (q->cons && constraint_complete(q->cons))
+			over = true;  /* only end-of-sequence can follow */
+	}
+	if (!over)
+		return 1;
+	seq_end(q);
+	if (!q->tagged)
+		return 0;
+	x->n_over++;
+	if (!tok_write_directive(stdout, tag, "end"))
+		return 0;
+	return !(x->o->n_sequences && x->n_over >= x->o->n_sequences);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct sampler s;
 	struct logits_frame fr = {0};
 	struct lmu_err e = {{0}};
 	struct vocab v = {0};
 	struct gguf *g = NULL;
-	struct stop_matcher sm = {0};
-	FILE *lp = NULL;
-	struct constraint *cons = NULL;
-	float *masked = NULL;  /* (n_vocab) the frame's scores under the constraint */
-	int32_t top[MAX_TOP_LOGPROBS];
-	long long emitted = 0;
+	struct seqs seqs = {0};
+	struct sampler_ctx x = {.o = &o};
 	int r;
 
 	lmu_init(argc, argv);
@@ -288,78 +421,35 @@ int main(int argc, char **argv)
 		if (!vocab_load_gguf(&v, g, &e))
 			die("%s: %s", path, e.msg);
 		free(path);
+		x.v = &v;
 	}
-	if (o.constrain_json_cmd) {
-		cons = json_cmd_constraint(&v);
-		masked = xcalloc(v.n, sizeof *masked);
-	}
+	if (o.constrain_json_cmd)
+		x.masked = xcalloc(v.n, sizeof *x.masked);
 	widen_input_pipe();
-	sampler_init(&s, &o.par);
 	if (o.prompt_ids)  /* without a model, ids are bounded by what a frame can hold */
-		read_prompt_ids(o.prompt_ids, &s, g ? v.n : LOGITS_MAX_VOCAB);
-	sm.stop = o.stop;
-	sm.n = o.n_stop;
-	for (int i = 0; i < o.n_stop; i++)
-		if (strlen(o.stop[i]) - 1 > sm.keep)
-			sm.keep = strlen(o.stop[i]) - 1;
+		read_prompt_ids(o.prompt_ids, &seqs, g ? v.n : LOGITS_MAX_VOCAB);
 	if (o.logprobs) {
-		lp = strcmp(o.logprobs, "-") == 0 ? stderr : fopen(o.logprobs, "w");
-		if (!lp)
+		x.lp = strcmp(o.logprobs, "-") == 0 ? stderr : fopen(o.logprobs, "w");
+		if (!x.lp)
 			die("%s: %s", o.logprobs, strerror(errno));
 	}
 
-	while (o.max_tokens == 0 || emitted < o.max_tokens) {
+	for (;;) {
 		r = logits_read(stdin, &fr, &e);
 		if (r == 0)
 			break;
 		if (r < 0)
 			die("%s", e.msg);
-		const float *scores = fr.scores;
-		if (cons) {
-			if (fr.n_vocab != v.n)
-				die("logits frame at %s %llu: %u scores, but the vocabulary has %u tokens",
-				    fr.text ? "line" : "byte", (unsigned long long)fr.offset, fr.n_vocab, v.n);
-			if (o.max_tokens && o.max_tokens - emitted == CONSTRAIN_MAX_CLOSE) {
-				constraint_set_closing(cons, true);
-				warnx_("--constrain: %d tokens left: closing the JSON object early", CONSTRAIN_MAX_CLOSE);
-			}
-			memcpy(masked, fr.scores, (size_t)v.n * sizeof *masked);
-			constraint_mask(cons, masked);
-			scores = masked;
-		}
-		int32_t id = sampler_sample(&s, scores, fr.n_vocab);
-		if (id < 0)
-			die("logits frame at %s %llu: no finite score to choose from",
-			    fr.text ? "line" : "byte", (unsigned long long)fr.offset);
-		bool known = g && (uint32_t)id < v.n;
-		if (known && v.eog[id] && !o.ignore_eos)
+		struct seq *q = seq_of(&x, &seqs, &fr);
+		if (q && !answer(&x, q, &fr))
 			break;
-		if (known && !vocab_is_special(&v, id)) {
-			size_t len;
-			const char *piece = vocab_piece(&v, id, &len);
-			if (stop_seen(&sm, piece, len))
-				break;
-		}
-		if (lp)
-			write_logprobs(lp, emitted, id, &fr, o.top_logprobs, top);
-		if (cons && constraint_accept(cons, id) != 0)
-			die("--constrain: sampled id %d that the constraint does not allow", id);
-		if (!tok_write(stdout, &id, 1))
-			break;  /* downstream closed: a normal end */
-		sampler_accept(&s, id);
-		emitted++;
-		if (cons && constraint_complete(cons))
-			break;  /* only end-of-sequence can follow */
 	}
 	out_close();
-	if (lp && lp != stderr && fclose(lp) != 0)
+	if (x.lp && x.lp != stderr && fclose(x.lp) != 0)
 		die("%s: %s", o.logprobs, strerror(errno));
 	logits_frame_free(&fr);
-	sampler_free(&s);
-	free(sm.buf);
-	free(masked);
-	if (cons)
-		constraint_free(cons);
+	seqs_free(&seqs);
+	free(x.masked);
 	if (g) {
 		vocab_free(&v);
 		gguf_close(g);
