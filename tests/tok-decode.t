@@ -68,6 +68,16 @@ is "--special prints them" "$(echo '1 19556 2' | tok-decode -m "$SMOLLM2" --spec
 is "directives and comments are not text" "$(printf '19556\n!reset\n# note\n905\n' | tok-decode -m "$SMOLLM2")" 'Hello world'
 is "empty batch prints nothing" "$(printf '\n\n' | tok-decode -m "$SMOLLM2" | wc -c | tr -d ' ')" 0
 
+# several sequences: each tagged one decoded on its own, a JSON line at its end
+printf '@1 19556\n@2 504 2365\n@1 905\n@1 !end\n@2 6354\n' > "$tmp/tagged"
+is "tagged sequences: a JSON line each, in the order they end" "$(tok-decode -m "$SMOLLM2" < "$tmp/tagged" | tr '\n' ,)" \
+	'{"seq":1,"text":"Hello world"},{"seq":2,"text":"The quick brown"},'
+is "--seq 2 streams one sequence" "$(tok-decode -m "$SMOLLM2" --seq 2 < "$tmp/tagged")" "The quick brown"
+is "--seq 0 takes untagged lines" "$(printf '19556\n@1 504\n905\n' | tok-decode -m "$SMOLLM2" --seq 0)" "Hello world"
+printf '@3 ' > "$tmp/emoji"; printf '\360\237\230\200"\n' | tok-encode -m "$SMOLLM2" >> "$tmp/emoji"
+is "JSON escapes quotes and newlines; characters stay whole" "$(tok-decode -m "$SMOLLM2" < "$tmp/emoji")" \
+	"$(printf '{"seq":3,"text":"\360\237\230\200\\"\\n"}')"
+
 # bad streams
 fails "id out of range is an error" 1 sh -c "printf '19556\n49152\n' | tok-decode -m '$SMOLLM2'"
 like "message names the line" "$(cat "$tmp/err")" 'line 2: id 49152 is out of range'
@@ -75,6 +85,7 @@ fails "text in the stream is an error" 1 sh -c "printf 'hello\n' | tok-decode -m
 fails "huge id is an error" 1 sh -c "printf '99999999999999999999\n' | tok-decode -m '$SMOLLM2'"
 fails "negative id is an error" 1 sh -c "printf -- '-1\n' | tok-decode -m '$SMOLLM2'"
 fails "last line without newline is an error" 1 sh -c "printf '19556' | tok-decode -m '$SMOLLM2'"
+fails "a bad sequence tag is an error" 1 sh -c "printf '@x 1\n' | tok-decode -m '$SMOLLM2'"
 yes '19556' | head -n 20000 > "$tmp/many"
 ok "closed downstream is a quiet end" sh -c "tok-decode -m '$SMOLLM2' < '$tmp/many' | head -c 1 > /dev/null"
 fails "argument is a usage error" 2 tok-decode -m "$SMOLLM2" extra
