@@ -1,4 +1,5 @@
-/* risk.c - a rule table over the simple commands of a shell command line.
+/* risk.c - a rule table over the simple commands of a shell command line
+ * (the table and how to add a row: "the rule table" below).
  *
  * Every simple command that shellparse.c finds is judged on its own, after
  * the wrappers in front of it are peeled off (sudo env nohup timeout xargs
@@ -1416,207 +1417,277 @@ static void judge_reads(struct judge *j, const struct sh_script *s, int ci, cons
 		add(j, M, "history", "%s reads the shell history (%s)", name, what);
 }
 
-static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n)
-{
-	char shown[200];
-	static const char *const sudo_val[] = {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", NULL};
-	static const char *const nice_val[] = {"-n", "--adjustment", "-c", "-p", "-t", "-s", "-k", "--signal", "--kill-after",
-		"-i", "-o", "-e", "-w", "-E", "--userspec", "--groups", "-I", "-L", "-P", "-d", "-a", "-E", "-S", NULL};
-	static const char *const xargs_val[] = {"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a", "--max-args",
-		"--max-procs", "--delimiter", "--arg-file", NULL};
+/* ---- the rule table ----
+ *
+ * A simple command is judged in three steps (judge_argv):
+ *   1. wrappers[]: a wrapper (sudo, env, nohup, xargs ...) is peeled off,
+ *      with its own reasons, and what it runs is judged in its place;
+ *   2. checks that hold for every command (a function calling itself, a
+ *      downloaded or just-written file run, secrets read or sent);
+ *   3. rules[]: the rows whose names include the command run in table
+ *      order; a rule returns true when it has judged the command, false to
+ *      let later rows look at it too (the options that hold a command,
+ *      first, then the command's own rule).
+ * To add a rule: write a function rule_FAMILY(struct call *c) that calls
+ * add() with a level, a category and a reason a person can read, and add
+ * one row {names, rule} (or {NULL, rule, match} for a family known by a
+ * pattern) where it belongs; to add a command to a family, add its name
+ * to the row. */
 
-	/* peel wrappers */
-	for (int guard = 0; n > 0 && guard < 32; guard++) {
-		const char *name = sh_basename(w[0].text);
-		size_t i;
-		if (!w[0].dynamic && strpbrk(w[0].text, "*?[")) {
-			/* /???/r? : judge it as each dangerous command it may name */
-			static const char *const names[] = {"rm", "dd", "shred", "mkfs", "wipefs", "chmod", "chown",
-				"curl", "wget", "nc", "ncat", "sh", "bash", "python3", "perl", "cat", "mv", "cp",
-				"reboot", "shutdown", "halt", "poweroff", "kill", "insmod", "rmmod", "crontab", NULL};
-			bool named = false;
-			for (const char *const *c = names; *c; c++)
-				if (fnmatch(sh_basename(w[0].text), *c, 0) == 0) {
-					struct sh_word sub[64];
-					size_t m = n < 64 ? n : 64;
-					memcpy(sub, w, m * sizeof *sub);
-					sub[0].text = (char *)*c;
-					judge_argv(j, s, ci, sub, m);
-					named = true;
-				}
-			show(w, n, shown, sizeof shown);
-			add(j, M, "dynamic", "the command name is a file name pattern%s: %s", named ? " matching dangerous commands" : "", shown);
-			return;
-		}
-		if (w[0].dynamic) {
-			bool decoder = false;
-			char *decoded = substitution_output(s, &w[0], &decoder);
-			show(w, n, shown, sizeof shown);
-			if (decoded && !strcmp(w[0].text, "$(...)")) {
-				/* the decoded name and the words after it */
-				size_t len = strlen(decoded) + 1;
-				for (size_t k = 1; k < n; k++)
-					len += 4 * strlen(w[k].text) + 3;
-				char *line = xmalloc(len + 1), *q = line + strlen(decoded);
-				strcpy(line, decoded);
-				for (size_t k = 1; k < n; k++) {
-					*q++ = ' ';
-					*q++ = '\'';
-					for (const char *c = w[k].text; *c; c++)
-						if (*c == '\'') {
-							memcpy(q, "'\\''", 4);
-							q += 4;
-						} else {
-							*q++ = *c;
-						}
-					*q++ = '\'';
-				}
-				*q = '\0';
-				if (decoder)
-					add(j, H, "obfuscation", "the command is decoded when it runs, hiding what runs");
-				judge_text(j, line, strlen(line));
-				free(line);
-			} else {
-				add(j, decoder ? H : M, decoder ? "obfuscation" : "dynamic", "the command name is known only when it runs: %s", shown);
-				/* $SHELL -c '...': whatever the name, the string may be a script */
-				for (size_t k = 1; k + 1 < n; k++)
-					if (!strcmp(w[k].text, "-c"))
-						judge_text(j, w[k + 1].text, strlen(w[k + 1].text));
-			}
-			free(decoded);
-			return;
-		}
-		if (!strcmp(name, "sudo") || !strcmp(name, "doas") || !strcmp(name, "pkexec") || !strcmp(name, "run0")) {
-			i = skip_opts(w, n, 1, sudo_val);
-			if (has_opt(w, i, 'e', "--edit")) {
-				for (size_t k = i; k < n; k++)
-					judge_write(j, &w[k], "sudoedit");
-				return;
-			}
-			if (i >= n) {
-				/* sudo -l, -v, -k only list or refresh credentials */
-				if (has_opt(w, i, 's', "--shell") || has_opt(w, i, 'i', "--login"))
-					add(j, M, "privilege", "%s opens a root shell", name);
-				return;
-			}
-			if (!strcmp(w[i].text, "true") || !strcmp(w[i].text, ":"))
-				return;
-			show(w + i, n - i, shown, sizeof shown);
-			add(j, M, "privilege", "runs as root: %s", shown);
-			w += i;
-			n -= i;
-			continue;
-		}
-		if (!strcmp(name, "su")) {
-			for (size_t k = 1; k + 1 < n; k++)
-				if (!strcmp(w[k].text, "-c") || !strcmp(w[k].text, "--command")) {
-					add(j, M, "privilege", "su runs a command as another user (root by default)");
-					judge_shell_word(j, s, w[k + 1].text, &w[k + 1], 1, "su -c");
-					return;
-				}
-			add(j, M, "privilege", "su opens a shell as another user (root by default)");
-			return;
-		}
-		if (!strcmp(name, "env")) {
-			for (i = 1; i < n; i++) {
-				const char *t = w[i].text;
-				if (!strcmp(t, "-S") || !strcmp(t, "--split-string")) {
-					if (i + 1 < n)
-						judge_shell_word(j, s, w[i + 1].text, &w[i + 1], 1, "env -S");
-					return;
-				}
-				if (!strcmp(t, "-u") || !strcmp(t, "-C") || !strcmp(t, "--unset") || !strcmp(t, "--chdir"))
-					i++;
-				else if (t[0] != '-' && !strchr(t, '='))
-					break;
-				else if (strchr(t, '=') && (starts(t, "HISTFILE=") || starts(t, "HISTSIZE=0")))
-					add(j, H, "history", "env %s stops the shell history", t);
-				else if (starts(t, "LD_PRELOAD="))
-					add(j, M, "code", "env %s loads a library into the program", t);
-			}
-			if (i >= n) {  /* env alone lists the environment */
-				judge_reads(j, s, ci, w, n, "env");
-				return;
-			}
-			w += i;
-			n -= i;
-			continue;
-		}
-		if (in_list(name, (const char *const[]){"nohup", "setsid", "time", "caffeinate", "unbuffer", "builtin",
-				"exec", "nice", "ionice", "chrt", "stdbuf", "timeout", "taskset", "flock", "chroot",
-				"firejail", "proxychains", "proxychains4", "torsocks", "strace", "ltrace", "command",
-				"busybox", "doas", "systemd-run", "runuser", "sg", "catchsegv", "then", NULL})) {
-			if (!strcmp(name, "command") && (has_opt(w, n, 'v', NULL) || has_opt(w, n, 'V', NULL)))
-				return;
-			i = skip_opts(w, n, 1, nice_val);
-			if (!strcmp(name, "flock") && has_opt(w, n, 'c', "--command")) {
-				for (size_t k = 1; k + 1 < n; k++)
-					if (!strcmp(w[k].text, "-c") || !strcmp(w[k].text, "--command"))
-						judge_shell_word(j, s, w[k + 1].text, &w[k + 1], 1, "flock -c");
-				return;
-			}
-			/* positional arguments before the command */
-			if ((!strcmp(name, "timeout") || !strcmp(name, "flock") || !strcmp(name, "chroot") ||
-			     !strcmp(name, "taskset") || !strcmp(name, "sg")) && i < n)
-				i++;
-			if (!strcmp(name, "chrt") && i < n && isdigit((unsigned char)w[i].text[0]))
-				i++;
-			if (!strcmp(name, "chroot"))
-				add(j, M, "privilege", "chroot runs a command in another root directory");
-			w += i;
-			n -= i;
-			continue;
-		}
-		if (!strcmp(name, "xargs")) {
-			i = skip_opts(w, n, 1, xargs_val);
-			if (i >= n) {
-				static struct sh_word echo = {.text = "echo", .sub_begin = -1, .sub_end = -1};
-				w = &echo;
-				n = 1;
-			}
-			/* the arguments come from standard input: fixed words when
-			 * an echo feeds it directly, otherwise unknown here */
-			struct sh_word sub[80];
-			size_t m = 0;
-			for (size_t k = i; k < n && m < 64; k++)
-				sub[m++] = w[k];
-			const struct sh_cmd *cmd = &s->cmd[ci];
-			char *input = NULL;
-			for (size_t q = 0; q < s->n && cmd->pipe_pos == 1; q++)
-				if (s->cmd[q].pipeline == cmd->pipeline && s->cmd[q].pipe_pos == 0)
-					input = literal_output(&s->cmd[q]);
-			for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
-				sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
-			if (!input)
-				sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1, .sub_end = -1};
-			judge_argv(j, s, ci, sub, m);
-			free(input);
-			return;
-		}
-		if (!strcmp(name, "watch")) {
-			i = skip_opts(w, n, 1, (const char *const[]){"-n", "--interval", "-d", NULL});
-			if (i < n) {
-				char text[2048] = "";
-				for (size_t k = i; k < n; k++) {
-					if (k > i)
-						strncat(text, " ", sizeof text - strlen(text) - 1);
-					strncat(text, w[k].text, sizeof text - strlen(text) - 1);
-				}
-				judge_shell_word(j, s, text, w + i, n - i, "watch");
-			}
-			return;
-		}
-		break;
+/* One simple command as a rule sees it: the words after the wrappers. */
+struct call {
+	struct judge *j;
+	const struct sh_script *s;
+	int ci;                    /* the command's index in s */
+	const struct sh_cmd *cmd;  /* s->cmd[ci]: redirections, pipeline */
+	const struct sh_word *w;   /* (n) w[0] is the command word */
+	size_t n;
+	const char *name;          /* basename of w[0] */
+	char shown[200];           /* the words, printable, for reasons */
+};
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+struct rule {
+	const char *const *names;          /* the command names of the family */
+	bool (*judge)(struct call *c);
+	bool (*match)(const char *name);   /* instead of names: a family known by a pattern */
+};
+
+static bool row_matches(const struct rule *r, const char *name)
+{
+	return r->match ? r->match(name) : in_list(name, r->names);
+}
+
+/* ---- wrappers: each returns how many words to drop to reach the command
+ * it runs, or 0 (or n and more) when nothing is left to judge ---- */
+
+static const char *const sudo_val[] = {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user",
+	"--group", NULL};
+
+static size_t peel_sudo(struct call *c)
+{
+	size_t i = skip_opts(c->w, c->n, 1, sudo_val);
+	if (has_opt(c->w, i, 'e', "--edit")) {
+		for (size_t k = i; k < c->n; k++)
+			judge_write(c->j, &c->w[k], "sudoedit");
+		return 0;
 	}
-	if (n == 0)
-		return;
-	const char *name = sh_basename(w[0].text);
-	const struct sh_cmd *cmd = &s->cmd[ci];
-	show(w, n, shown, sizeof shown);
+	if (i >= c->n) {
+		/* sudo -l, -v, -k only list or refresh credentials */
+		if (has_opt(c->w, i, 's', "--shell") || has_opt(c->w, i, 'i', "--login"))
+			add(c->j, M, "privilege", "%s opens a root shell", c->name);
+		return 0;
+	}
+	if (!strcmp(c->w[i].text, "true") || !strcmp(c->w[i].text, ":"))
+		return 0;
+	show(c->w + i, c->n - i, c->shown, sizeof c->shown);
+	add(c->j, M, "privilege", "runs as root: %s", c->shown);
+	return i;
+}
+
+static size_t peel_su(struct call *c)
+{
+	for (size_t k = 1; k + 1 < c->n; k++)
+		if (!strcmp(c->w[k].text, "-c") || !strcmp(c->w[k].text, "--command")) {
+			add(c->j, M, "privilege", "su runs a command as another user (root by default)");
+			judge_shell_word(c->j, c->s, c->w[k + 1].text, &c->w[k + 1], 1, "su -c");
+			return 0;
+		}
+	add(c->j, M, "privilege", "su opens a shell as another user (root by default)");
+	return 0;
+}
+
+static size_t peel_env(struct call *c)
+{
+	size_t i;
+	for (i = 1; i < c->n; i++) {
+		const char *t = c->w[i].text;
+		if (!strcmp(t, "-S") || !strcmp(t, "--split-string")) {
+			if (i + 1 < c->n)
+				judge_shell_word(c->j, c->s, c->w[i + 1].text, &c->w[i + 1], 1, "env -S");
+			return 0;
+		}
+		if (!strcmp(t, "-u") || !strcmp(t, "-C") || !strcmp(t, "--unset") || !strcmp(t, "--chdir"))
+			i++;
+		else if (t[0] != '-' && !strchr(t, '='))
+			break;
+		else if (strchr(t, '=') && (starts(t, "HISTFILE=") || starts(t, "HISTSIZE=0")))
+			add(c->j, H, "history", "env %s stops the shell history", t);
+		else if (starts(t, "LD_PRELOAD="))
+			add(c->j, M, "code", "env %s loads a library into the program", t);
+	}
+	if (i >= c->n)  /* env alone lists the environment */
+		judge_reads(c->j, c->s, c->ci, c->w, c->n, "env");
+	return i;
+}
+
+/* Programs that run the command after their options (and, for some, one
+ * argument of their own). */
+static size_t peel_runner(struct call *c)
+{
+	static const char *const val[] = {"-n", "--adjustment", "-c", "-p", "-t", "-s", "-k", "--signal",
+		"--kill-after", "-i", "-o", "-e", "-w", "-E", "--userspec", "--groups", "-I", "-L", "-P", "-d", "-a",
+		"-E", "-S", NULL};
+	const char *name = c->name;
+	const struct sh_word *w = c->w;
+	size_t n = c->n, i;
+	if (!strcmp(name, "command") && (has_opt(w, n, 'v', NULL) || has_opt(w, n, 'V', NULL)))
+		return 0;
+	i = skip_opts(w, n, 1, val);
+	if (!strcmp(name, "flock") && has_opt(w, n, 'c', "--command")) {
+		for (size_t k = 1; k + 1 < n; k++)
+			if (!strcmp(w[k].text, "-c") || !strcmp(w[k].text, "--command"))
+				judge_shell_word(c->j, c->s, w[k + 1].text, &w[k + 1], 1, "flock -c");
+		return 0;
+	}
+	/* positional arguments before the command */
+	if (in_list(name, NAMES("timeout", "flock", "chroot", "taskset", "sg")) && i < n)
+		i++;
+	if (!strcmp(name, "chrt") && i < n && isdigit((unsigned char)w[i].text[0]))
+		i++;
+	if (!strcmp(name, "chroot"))
+		add(c->j, M, "privilege", "chroot runs a command in another root directory");
+	return i;
+}
+
+static size_t peel_xargs(struct call *c)
+{
+	static const char *const val[] = {"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a",
+		"--max-args", "--max-procs", "--delimiter", "--arg-file", NULL};
+	static struct sh_word echo = {.text = "echo", .sub_begin = -1, .sub_end = -1};
+	const struct sh_word *w = c->w;
+	size_t n = c->n, i = skip_opts(w, n, 1, val);
+	if (i >= n) {
+		w = &echo;
+		n = 1;
+	}
+	/* the arguments come from standard input: fixed words when an echo
+	 * feeds it directly, otherwise unknown here */
+	struct sh_word sub[80];
+	size_t m = 0;
+	for (size_t k = i; k < n && m < 64; k++)
+		sub[m++] = w[k];
+	char *input = NULL;
+	for (size_t q = 0; q < c->s->n && c->cmd->pipe_pos == 1; q++)
+		if (c->s->cmd[q].pipeline == c->cmd->pipeline && c->s->cmd[q].pipe_pos == 0)
+			input = literal_output(&c->s->cmd[q]);
+	for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
+		sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
+	if (!input)
+		sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1,
+					    .sub_end = -1};
+	judge_argv(c->j, c->s, c->ci, sub, m);
+	free(input);
+	return 0;
+}
+
+static size_t peel_watch(struct call *c)
+{
+	size_t i = skip_opts(c->w, c->n, 1, NAMES("-n", "--interval", "-d"));
+	if (i < c->n) {
+		char text[2048] = "";
+		for (size_t k = i; k < c->n; k++) {
+			if (k > i)
+				strncat(text, " ", sizeof text - strlen(text) - 1);
+			strncat(text, c->w[k].text, sizeof text - strlen(text) - 1);
+		}
+		judge_shell_word(c->j, c->s, text, c->w + i, c->n - i, "watch");
+	}
+	return 0;
+}
+
+static const struct {
+	const char *const *names;
+	size_t (*peel)(struct call *c);
+} wrappers[] = {
+	{NAMES("sudo", "doas", "pkexec", "run0"), peel_sudo},
+	{NAMES("su"), peel_su},
+	{NAMES("env"), peel_env},
+	{NAMES("nohup", "setsid", "time", "caffeinate", "unbuffer", "builtin", "exec", "nice", "ionice", "chrt",
+	       "stdbuf", "timeout", "taskset", "flock", "chroot", "firejail", "proxychains", "proxychains4",
+	       "torsocks", "strace", "ltrace", "command", "busybox", "systemd-run", "runuser", "sg", "catchsegv",
+	       "then"), peel_runner},
+	{NAMES("xargs"), peel_xargs},
+	{NAMES("watch"), peel_watch},
+};
+
+/* The command word is a file name pattern (/???/r?): judge the command as
+ * each dangerous command it may name. */
+static void judge_glob_name(struct call *c)
+{
+	static const char *const names[] = {"rm", "dd", "shred", "mkfs", "wipefs", "chmod", "chown", "curl", "wget",
+		"nc", "ncat", "sh", "bash", "python3", "perl", "cat", "mv", "cp", "reboot", "shutdown", "halt",
+		"poweroff", "kill", "insmod", "rmmod", "crontab", NULL};
+	bool named = false;
+	for (const char *const *name = names; *name; name++)
+		if (fnmatch(sh_basename(c->w[0].text), *name, 0) == 0) {
+			struct sh_word sub[64];
+			size_t m = c->n < 64 ? c->n : 64;
+			memcpy(sub, c->w, m * sizeof *sub);
+			sub[0].text = (char *)*name;
+			judge_argv(c->j, c->s, c->ci, sub, m);
+			named = true;
+		}
+	show(c->w, c->n, c->shown, sizeof c->shown);
+	add(c->j, M, "dynamic", "the command name is a file name pattern%s: %s",
+	    named ? " matching dangerous commands" : "", c->shown);
+}
+
+/* The command word is known only when it runs ($CMD, $(...)). */
+static void judge_dynamic_name(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	bool decoder = false;
+	char *decoded = substitution_output(c->s, &w[0], &decoder);
+	show(w, n, c->shown, sizeof c->shown);
+	if (decoded && !strcmp(w[0].text, "$(...)")) {
+		/* the decoded name and the words after it */
+		size_t len = strlen(decoded) + 1;
+		for (size_t k = 1; k < n; k++)
+			len += 4 * strlen(w[k].text) + 3;
+		char *line = xmalloc(len + 1), *q = line + strlen(decoded);
+		strcpy(line, decoded);
+		for (size_t k = 1; k < n; k++) {
+			*q++ = ' ';
+			*q++ = '\'';
+			for (const char *ch = w[k].text; *ch; ch++)
+				if (*ch == '\'') {
+					memcpy(q, "'\\''", 4);
+					q += 4;
+				} else {
+					*q++ = *ch;
+				}
+			*q++ = '\'';
+		}
+		*q = '\0';
+		if (decoder)
+			add(c->j, H, "obfuscation", "the command is decoded when it runs, hiding what runs");
+		judge_text(c->j, line, strlen(line));
+		free(line);
+	} else {
+		add(c->j, decoder ? H : M, decoder ? "obfuscation" : "dynamic",
+		    "the command name is known only when it runs: %s", c->shown);
+		/* $SHELL -c '...': whatever the name, the string may be a script */
+		for (size_t k = 1; k + 1 < n; k++)
+			if (!strcmp(w[k].text, "-c"))
+				judge_text(c->j, w[k + 1].text, strlen(w[k + 1].text));
+	}
+	free(decoded);
+}
+
+/* What every command is checked for, whatever its name. */
+static void judge_any(struct call *c)
+{
+	struct judge *j = c->j;
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	const char *name = c->name;
 
 	/* a function that runs itself in a pipe or in the background */
-	if (cmd->func && !strcmp(w[0].text, cmd->func) && (cmd->pipe_len > 1 || cmd->background))
-		add(j, C, "fork-bomb", "function %s starts copies of itself without end (a fork bomb)", cmd->func);
+	if (c->cmd->func && !strcmp(w[0].text, c->cmd->func) && (c->cmd->pipe_len > 1 || c->cmd->background))
+		add(j, C, "fork-bomb", "function %s starts copies of itself without end (a fork bomb)", c->cmd->func);
 
 	/* running a file that a fetcher of this script downloads */
 	for (int d = 0; d < j->n_downloads; d++) {
@@ -1626,7 +1697,7 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			runs = runs || (k < n && !strcmp(sh_basename(w[k].text), j->downloads[d]));
 		}
 		if (runs)
-			add(j, H, "download-run", "%s runs %s, a file just downloaded, unseen", shown, j->downloads[d]);
+			add(j, H, "download-run", "%s runs %s, a file just downloaded, unseen", c->shown, j->downloads[d]);
 	}
 
 	/* running a script this command line wrote: judge what it holds */
@@ -1640,629 +1711,914 @@ static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const
 			judge_text(j, j->content[d], strlen(j->content[d]));
 	}
 
-	judge_reads(j, s, ci, w, n, name);
+	judge_reads(j, c->s, c->ci, w, n, name);
 	if (in_list(name, senders))
 		judge_net_sender_args(j, w, n, name);
+}
 
-	if (is_shell(name) || !strcmp(name, "eval") || !strcmp(name, "source") || !strcmp(name, ".")) {
-		bool is_eval = !strcmp(name, "eval");
-		if (is_eval) {
-			char text[4096] = "";
-			for (size_t k = 1; k < n; k++) {
-				if (k > 1)
-					strncat(text, " ", sizeof text - strlen(text) - 1);
-				strncat(text, w[k].text, sizeof text - strlen(text) - 1);
-			}
-			judge_shell_word(j, s, text, w + 1, n - 1, "eval");
-			return;
-		}
-		bool interactive = false, script = false;
+/* A network tool in the same pipeline as command ci. */
+static bool piped_to_net_tool(const struct call *c)
+{
+	for (size_t q = 0; q < c->s->n; q++)
+		if (c->s->cmd[q].pipeline == c->cmd->pipeline && (int)q != c->ci &&
+		    in_list(cmd_name(&c->s->cmd[q], NULL), net_tools))
+			return c->cmd->pipe_len > 1;
+	return false;
+}
+
+/* A word made by a substitution that runs a fetcher: $(curl ...). */
+static bool fetched_word(const struct sh_script *s, const struct sh_word *w)
+{
+	for (int q = w->sub_begin; q >= 0 && q < w->sub_end && q < (int)s->n; q++)
+		if (in_list(cmd_name(&s->cmd[q], NULL), fetchers))
+			return true;
+	return false;
+}
+
+/* ---- the rules ---- */
+
+static bool is_shell_or_eval(const char *name)
+{
+	return is_shell(name) || !strcmp(name, "eval") || !strcmp(name, "source") || !strcmp(name, ".");
+}
+
+static bool rule_shell(struct call *c)
+{
+	struct judge *j = c->j;
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	const char *name = c->name;
+	if (!strcmp(name, "eval")) {
+		char text[4096] = "";
 		for (size_t k = 1; k < n; k++) {
-			const char *t = w[k].text;
-			if (t[0] == '-' && t[1] != '-' && strchr(t, 'c') && is_shell(name)) {
-				if (k + 1 < n) {
-					/* sh -c 'rm -rf "$1"' name ARGS: the arguments fill $0 $1 ... */
-					char *text = with_positionals(w[k + 1].text, w + k + 2, n - k - 2);
-					judge_shell_word(j, s, text, &w[k + 1], 1, name);
-					free(text);
-				}
-				return;
-			}
-			if (t[0] == '-' && t[1] != '-' && strchr(t, 'i'))
-				interactive = true;
-			if (!strcmp(t, "-") || !strcmp(t, "-s"))
-				break;
-			if (t[0] != '-' || !strcmp(t, "--")) {
-				const struct sh_word *sw = !strcmp(t, "--") && k + 1 < n ? &w[k + 1] : &w[k];
-				if (!strcmp(t, "--") && k + 1 >= n)
-					break;
-				script = true;
-				bool fetched = false;
-				for (int q = sw->sub_begin; q >= 0 && q < sw->sub_end && q < (int)s->n; q++)
-					if (in_list(cmd_name(&s->cmd[q], NULL), fetchers))
-						fetched = true;
-				if (fetched)
-					add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
-				break;
-			}
+			if (k > 1)
+				strncat(text, " ", sizeof text - strlen(text) - 1);
+			strncat(text, w[k].text, sizeof text - strlen(text) - 1);
 		}
-		for (size_t r = 0; r < cmd->n_redir; r++) {
-			struct path p;
-			classify_path(cmd->redir[r].target.text, false, false, &p);
-			if (p.cls == PC_NET)
-				interactive = true;
-		}
-		bool net = false;
-		for (size_t q = 0; q < s->n; q++)
-			if (s->cmd[q].pipeline == cmd->pipeline && (int)q != ci && in_list(cmd_name(&s->cmd[q], NULL), net_tools))
-				net = true;
-		if (net && cmd->pipe_len > 1)
-			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
-		else if (!script && !interactive)
-			judge_stdin_code(j, s, ci, name, true);
+		judge_shell_word(j, c->s, text, w + 1, n - 1, "eval");
+		return true;
 	}
-
-	if (is_interp(name)) {
-		bool code = false;
-		for (size_t k = 1; k < n; k++) {
-			const char *t = w[k].text;
-			if ((!strcmp(t, "-c") || !strcmp(t, "-e") || !strcmp(t, "-E") || !strcmp(t, "-r") ||
-			     !strcmp(t, "--eval") || !strcmp(t, "-p") || !strcmp(t, "-pe") || !strcmp(t, "-ne") ||
-			     !strcmp(t, "-le") || !strcmp(t, "-pie") || !strcmp(t, "-lne")) && k + 1 < n) {
-				judge_code(j, w[k + 1].text, name);
-				code = true;
-				break;
+	bool interactive = false, script = false;
+	for (size_t k = 1; k < n; k++) {
+		const char *t = w[k].text;
+		if (t[0] == '-' && t[1] != '-' && strchr(t, 'c') && is_shell(name)) {
+			if (k + 1 < n) {
+				/* sh -c 'rm -rf "$1"' name ARGS: the arguments fill $0 $1 ... */
+				char *text = with_positionals(w[k + 1].text, w + k + 2, n - k - 2);
+				judge_shell_word(j, c->s, text, &w[k + 1], 1, name);
+				free(text);
 			}
-			if (!strcmp(t, "-m") && k + 1 < n) {
-				if (strstr(w[k + 1].text, "http.server") || strstr(w[k + 1].text, "SimpleHTTPServer") ||
-				    strstr(w[k + 1].text, "pyftpdlib"))
-					add(j, M, "network", "%s serves the current directory to the network", shown);
-				code = true;
-				break;
-			}
-			if (t[0] != '-') {
-				code = true;
-				bool fetched = false;
-				for (int q = w[k].sub_begin; q >= 0 && q < w[k].sub_end && q < (int)s->n; q++)
-					if (in_list(cmd_name(&s->cmd[q], NULL), fetchers))
-						fetched = true;
-				if (fetched)
-					add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
-				break;
-			}
+			return true;
 		}
-		bool net = false;
-		for (size_t q = 0; q < s->n; q++)
-			if (s->cmd[q].pipeline == cmd->pipeline && (int)q != ci && in_list(cmd_name(&s->cmd[q], NULL), net_tools))
-				net = true;
-		if (net && cmd->pipe_len > 1)
-			add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
-		else if (!code)
-			judge_stdin_code(j, s, ci, name, false);
-		return;
+		if (t[0] == '-' && t[1] != '-' && strchr(t, 'i'))
+			interactive = true;
+		if (!strcmp(t, "-") || !strcmp(t, "-s"))
+			break;
+		if (t[0] != '-' || !strcmp(t, "--")) {
+			const struct sh_word *sw = !strcmp(t, "--") && k + 1 < n ? &w[k + 1] : &w[k];
+			if (!strcmp(t, "--") && k + 1 >= n)
+				break;
+			script = true;
+			if (fetched_word(c->s, sw))
+				add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
+			break;
+		}
 	}
+	for (size_t r = 0; r < c->cmd->n_redir; r++) {
+		struct path p;
+		classify_path(c->cmd->redir[r].target.text, false, false, &p);
+		if (p.cls == PC_NET)
+			interactive = true;
+	}
+	if (piped_to_net_tool(c))
+		add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
+	else if (!script && !interactive)
+		judge_stdin_code(j, c->s, c->ci, name, true);
+	return true;
+}
 
-	/* options whose value is a shell command */
-	{
-		static const struct {
-			const char *cmd, *prefix;
-		} exec_opts[] = {
-			{"tar", "--checkpoint-action=exec="}, {"tar", "--to-command="}, {"tar", "--use-compress-program="},
-			{"tar", "--info-script="}, {"tar", "--new-volume-script="}, {"tar", "-I"}, {"zip", "-TT"},
-			{"zip", "--unzip-command="}, {"rsync", "-e"}, {"rsync", "--rsh="}, {"rsync", "--rsync-path="},
-			{"ssh", "ProxyCommand="}, {"ssh", "LocalCommand="}, {"ssh", "-oProxyCommand="}, {"scp", "ProxyCommand="},
-			{"scp", "-oProxyCommand="}, {"sftp", "ProxyCommand="}, {"git", "core.pager="}, {"git", "core.sshCommand="},
-			{"git", "core.editor="}, {"git", "core.fsmonitor="}, {"git", "sequence.editor="}, {"git", "diff.external="},
-			{"man", "-P"}, {"man", "--pager="}, {"script", "-c"}, {"expect", "-c"}, {"vim", "-c"}, {"vi", "-c"},
-			{"nvim", "-c"}, {"ex", "-c"}, {"view", "-c"}, {"vim", "+"}, {"vi", "+"}, {"nvim", "+"}, {NULL, NULL},
-		};
-		bool editor = !strcmp(name, "vim") || !strcmp(name, "vi") || !strcmp(name, "nvim") || !strcmp(name, "ex") || !strcmp(name, "view");
-		for (size_t k = 1; k < n; k++) {
-			for (int o = 0; exec_opts[o].cmd; o++) {
-				size_t pl = strlen(exec_opts[o].prefix);
-				if (strcmp(name, exec_opts[o].cmd) || strncmp(w[k].text, exec_opts[o].prefix, pl))
-					continue;
-				const char *value = w[k].text[pl] ? w[k].text + pl : k + 1 < n ? w[k + 1].text : "";
-				if (editor) {  /* :!cmd runs a shell command */
-					while (*value == ':' || *value == ' ')
-						value++;
-					if (*value != '!')
-						continue;
+static bool rule_interpreter(struct call *c)
+{
+	struct judge *j = c->j;
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	const char *name = c->name;
+	bool code = false;
+	for (size_t k = 1; k < n; k++) {
+		const char *t = w[k].text;
+		if (in_list(t, NAMES("-c", "-e", "-E", "-r", "--eval", "-p", "-pe", "-ne", "-le", "-pie", "-lne")) &&
+		    k + 1 < n) {
+			judge_code(j, w[k + 1].text, name);
+			code = true;
+			break;
+		}
+		if (!strcmp(t, "-m") && k + 1 < n) {
+			if (strstr(w[k + 1].text, "http.server") || strstr(w[k + 1].text, "SimpleHTTPServer") ||
+			    strstr(w[k + 1].text, "pyftpdlib"))
+				add(j, M, "network", "%s serves the current directory to the network", c->shown);
+			code = true;
+			break;
+		}
+		if (t[0] != '-') {
+			code = true;
+			if (fetched_word(c->s, &w[k]))
+				add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
+			break;
+		}
+	}
+	if (piped_to_net_tool(c))
+		add(j, C, "remote-shell", "%s is wired to a network connection (a remote shell)", name);
+	else if (!code)
+		judge_stdin_code(j, c->s, c->ci, name, false);
+	return true;
+}
+
+/* Options whose value is a shell command; other rows judge the rest. */
+static bool rule_exec_options(struct call *c)
+{
+	static const struct {
+		const char *cmd, *prefix;
+	} exec_opts[] = {
+		{"tar", "--checkpoint-action=exec="}, {"tar", "--to-command="}, {"tar", "--use-compress-program="},
+		{"tar", "--info-script="}, {"tar", "--new-volume-script="}, {"tar", "-I"}, {"zip", "-TT"},
+		{"zip", "--unzip-command="}, {"rsync", "-e"}, {"rsync", "--rsh="}, {"rsync", "--rsync-path="},
+		{"ssh", "ProxyCommand="}, {"ssh", "LocalCommand="}, {"ssh", "-oProxyCommand="}, {"scp", "ProxyCommand="},
+		{"scp", "-oProxyCommand="}, {"sftp", "ProxyCommand="}, {"git", "core.pager="}, {"git", "core.sshCommand="},
+		{"git", "core.editor="}, {"git", "core.fsmonitor="}, {"git", "sequence.editor="}, {"git", "diff.external="},
+		{"man", "-P"}, {"man", "--pager="}, {"script", "-c"}, {"expect", "-c"}, {"vim", "-c"}, {"vi", "-c"},
+		{"nvim", "-c"}, {"ex", "-c"}, {"view", "-c"}, {"vim", "+"}, {"vi", "+"}, {"nvim", "+"}, {NULL, NULL},
+	};
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	const char *name = c->name;
+	bool editor = in_list(name, NAMES("vim", "vi", "nvim", "ex", "view"));
+	for (size_t k = 1; k < n; k++) {
+		for (int o = 0; exec_opts[o].cmd; o++) {
+			size_t pl = strlen(exec_opts[o].prefix);
+			if (strcmp(name, exec_opts[o].cmd) || strncmp(w[k].text, exec_opts[o].prefix, pl))
+				continue;
+			const char *value = w[k].text[pl] ? w[k].text + pl : k + 1 < n ? w[k + 1].text : "";
+			if (editor) {  /* :!cmd runs a shell command */
+				while (*value == ':' || *value == ' ')
 					value++;
-				}
-				judge_text(j, value, strlen(value));
+				if (*value != '!')
+					continue;
+				value++;
 			}
-			if (!strcmp(name, "git") && starts(w[k].text, "alias.") && strstr(w[k].text, "=!"))
-				judge_text(j, strstr(w[k].text, "=!") + 2, strlen(strstr(w[k].text, "=!") + 2));
+			judge_text(c->j, value, strlen(value));
 		}
+		if (!strcmp(name, "git") && starts(w[k].text, "alias.") && strstr(w[k].text, "=!"))
+			judge_text(c->j, strstr(w[k].text, "=!") + 2, strlen(strstr(w[k].text, "=!") + 2));
 	}
-	if (!strcmp(name, "awk") || !strcmp(name, "gawk") || !strcmp(name, "mawk") || !strcmp(name, "nawk") || !strcmp(name, "busybox-awk")) {
-		size_t k = 1;
-		while (k < n && w[k].text[0] == '-') {
-			if (!strcmp(w[k].text, "-F") || !strcmp(w[k].text, "-v") || !strcmp(w[k].text, "-f"))
-				k++;
+	return false;
+}
+
+static bool rule_awk(struct call *c)
+{
+	size_t k = 1;
+	while (k < c->n && c->w[k].text[0] == '-') {
+		if (!strcmp(c->w[k].text, "-F") || !strcmp(c->w[k].text, "-v") || !strcmp(c->w[k].text, "-f"))
 			k++;
-		}
-		if (k < n)
-			judge_code(j, w[k].text, name);
-		return;
+		k++;
 	}
-	if (!strcmp(name, "rm") || !strcmp(name, "unlink") || !strcmp(name, "srm") || !strcmp(name, "rmdir") ||
-	    !strcmp(name, "shred") || !strcmp(name, "wipe") || !strcmp(name, "truncate")) {
-		bool recursive = has_opt(w, n, 'r', "--recursive") || has_opt(w, n, 'R', NULL) || !strcmp(name, "srm");
-		enum risk_level floor = (!strcmp(name, "shred") || !strcmp(name, "wipe") || !strcmp(name, "srm")) ? M : S;
-		if (has_word(w, n, "--no-preserve-root"))
-			add(j, C, "delete", "%s --no-preserve-root: turns off the guard against deleting /", name);
-		if (!strcmp(name, "rmdir"))
-			return;  /* removes only empty directories */
-		bool after_dd = false;
-		for (size_t k = 1; k < n; k++) {
-			const char *t = w[k].text;
-			if (!after_dd && !strcmp(t, "--")) {
-				after_dd = true;
-				continue;
-			}
-			if (!after_dd && t[0] == '-' && t[1])
-				continue;
-			if (!strcmp(name, "truncate") && k > 0 && (!strcmp(w[k - 1].text, "-s") || !strcmp(w[k - 1].text, "--size")))
-				continue;
+	if (k < c->n)
+		judge_code(c->j, c->w[k].text, c->name);
+	return true;
+}
+
+static bool rule_delete(struct call *c)
+{
+	struct judge *j = c->j;
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	const char *name = c->name;
+	bool recursive = has_opt(w, n, 'r', "--recursive") || has_opt(w, n, 'R', NULL) || !strcmp(name, "srm");
+	enum risk_level floor = in_list(name, NAMES("shred", "wipe", "srm")) ? M : S;
+	if (has_word(w, n, "--no-preserve-root"))
+		add(j, C, "delete", "%s --no-preserve-root: turns off the guard against deleting /", name);
+	if (!strcmp(name, "rmdir"))
+		return true;  /* removes only empty directories */
+	bool after_dd = false;
+	for (size_t k = 1; k < n; k++) {
+		const char *t = w[k].text;
+		if (!after_dd && !strcmp(t, "--")) {
+			after_dd = true;
+			continue;
+		}
+		if (!after_dd && t[0] == '-' && t[1])
+			continue;
+		if (!strcmp(name, "truncate") && k > 0 && (!strcmp(w[k - 1].text, "-s") || !strcmp(w[k - 1].text, "--size")))
+			continue;
+		struct path p;
+		classify_path(t, w[k].dynamic, w[k].lead_dynamic, &p);
+		if (p.cls == PC_DEVICE && floor == M) {
+			add(j, C, "disk", "%s overwrites the disk %s", name, p.norm);
+			continue;
+		}
+		judge_delete(j, &w[k], recursive, name, floor);
+	}
+	return true;
+}
+
+static bool rule_find(struct call *c)
+{
+	judge_find(c->j, c->s, c->ci, c->w, c->n);
+	return true;
+}
+
+static bool rule_mv(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n, first = first_operand(w, n, 1), last = n - 1;
+	if (first >= n || last <= first)
+		return true;
+	struct path dst;
+	classify_path(w[last].text, w[last].dynamic, w[last].lead_dynamic, &dst);
+	bool to_null = dst.cls == PC_DEVSAFE;
+	for (size_t k = first; k < last; k++) {
+		if (w[k].text[0] == '-')
+			continue;
+		struct path p;
+		classify_path(w[k].text, w[k].dynamic, w[k].lead_dynamic, &p);
+		enum risk_level l = delete_level(&p, true);
+		if (!to_null && (p.cls == PC_HOME_UNDER || p.cls == PC_ABS || p.cls == PC_CWD_ALL || p.cls == PC_DYN))
+			l = S;
+		if (!to_null && p.cls == PC_HOME_DOT)
+			l = M;
+		add(c->j, l, "delete", "mv %s: %s moves away %s", to_null ? "to /dev/null" : "", p.norm, describe(&p));
+	}
+	if (!to_null)
+		judge_write(c->j, &w[last], "mv");
+	return true;
+}
+
+static bool rule_copy(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n, first = first_operand(w, n, 1), last = n - 1;
+	if (first >= n || last <= first)
+		return true;
+	if (!strcmp(c->name, "rsync") && (has_word(w, n, "--delete") || has_word(w, n, "--delete-before") ||
+					  has_word(w, n, "--delete-after") || has_word(w, n, "--delete-during"))) {
+		judge_delete(c->j, &w[last], true, "rsync --delete", S);
+		return true;
+	}
+	if (!strchr(w[last].text, ':'))
+		judge_write(c->j, &w[last], c->name);
+	return true;
+}
+
+static bool rule_tee(struct call *c)
+{
+	for (size_t k = 1; k < c->n; k++)
+		if (c->w[k].text[0] != '-')
+			judge_write(c->j, &c->w[k], "tee");
+	return true;
+}
+
+/* sed -i, perl -i: the files named are rewritten (perl is an interpreter
+ * and judged by that row first). */
+static bool rule_edit_in_place(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	if (!((!strcmp(c->name, "sed") && (has_opt(w, n, 'i', "--in-place") || has_word(w, n, "--in-place"))) ||
+	      (!strcmp(c->name, "perl") && has_opt(w, n, 'i', NULL))))
+		return false;
+	size_t k = first_operand(w, n, 1);
+	bool script_given = false;
+	for (size_t q = 1; q < n; q++)
+		if (!strcmp(w[q].text, "-e") || !strcmp(w[q].text, "-f") || starts(w[q].text, "--expression"))
+			script_given = true;
+	if (!script_given)
+		k++;
+	for (; k < n; k++)
+		if (w[k].text[0] != '-')
+			judge_write(c->j, &w[k], c->name);
+	return true;
+}
+
+static bool rule_dd(struct call *c)
+{
+	for (size_t k = 1; k < c->n; k++) {
+		if (starts(c->w[k].text, "of=")) {
+			struct sh_word o = c->w[k];
+			o.text = c->w[k].text + 3;
+			judge_write(c->j, &o, "dd");
+		}
+		if (starts(c->w[k].text, "if=")) {
 			struct path p;
-			classify_path(t, w[k].dynamic, w[k].lead_dynamic, &p);
-			if (p.cls == PC_DEVICE && floor == M) {
-				add(j, C, "disk", "%s overwrites the disk %s", name, p.norm);
-				continue;
-			}
-			judge_delete(j, &w[k], recursive, name, floor);
+			classify_path(c->w[k].text + 3, false, false, &p);
+			if (p.cls == PC_DEVICE)
+				add(c->j, M, "disk", "dd reads the raw disk %s", p.norm);
 		}
-		return;
 	}
-	if (!strcmp(name, "find")) {
-		judge_find(j, s, ci, w, n);
-		return;
+	return true;
+}
+
+static bool is_formatter(const char *name)
+{
+	return starts(name, "mkfs") || starts(name, "mke2fs") ||
+	       in_list(name, NAMES("mkswap", "mkntfs", "mkdosfs", "wipefs", "blkdiscard", "format", "diskpart",
+				   "pvremove", "vgremove", "lvremove", "flashrom"));
+}
+
+static bool rule_format(struct call *c)
+{
+	const char *name = c->name;
+	bool device = false;
+	for (size_t k = 1; k < c->n; k++) {
+		struct path p;
+		classify_path(c->w[k].text, c->w[k].dynamic, c->w[k].lead_dynamic, &p);
+		if (p.cls == PC_DEVICE || strchr(c->w[k].text, ':') || p.cls == PC_DYN)
+			device = true;
 	}
-	if (!strcmp(name, "mv")) {
-		size_t first = first_operand(w, n, 1), last = n - 1;
-		if (first >= n || last <= first)
-			return;
-		struct path dst;
-		classify_path(w[last].text, w[last].dynamic, w[last].lead_dynamic, &dst);
-		bool to_null = dst.cls == PC_DEVSAFE;
-		for (size_t k = first; k < last; k++) {
-			if (w[k].text[0] == '-')
-				continue;
-			struct path p;
-			classify_path(w[k].text, w[k].dynamic, w[k].lead_dynamic, &p);
-			enum risk_level l = delete_level(&p, true);
-			if (!to_null && (p.cls == PC_HOME_UNDER || p.cls == PC_ABS || p.cls == PC_CWD_ALL || p.cls == PC_DYN))
-				l = S;
-			if (!to_null && p.cls == PC_HOME_DOT)
-				l = M;
-			add(j, l, "delete", "mv %s: %s moves away %s", to_null ? "to /dev/null" : "", p.norm, describe(&p));
+	if (device || !strcmp(name, "diskpart") || !strcmp(name, "flashrom") || starts(name, "lv") ||
+	    starts(name, "vg") || starts(name, "pv"))
+		add(c->j, C, "disk", "%s erases a disk or partition: %s", name, c->shown);
+	else
+		add(c->j, M, "disk", "%s formats a file or volume: %s", name, c->shown);
+	return true;
+}
+
+static bool rule_partition(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	bool listing = has_opt(w, n, 'l', "--list") || has_word(w, n, "print") || has_opt(w, n, 'd', "--dump") ||
+		       has_word(w, n, "-p") || has_word(w, n, "--print");
+	if (!listing)
+		add(c->j, C, "disk", "%s rewrites a partition table: %s", c->name, c->shown);
+	return true;
+}
+
+static bool rule_disk_erase(struct call *c)
+{
+	for (size_t k = 1; k < c->n; k++) {
+		const char *t = c->w[k].text;
+		if (strstr(t, "security-erase") || strstr(t, "trim-sector") || strstr(t, "write-sector") ||
+		    !strcmp(t, "luksFormat") || !strcmp(t, "erase") || !strcmp(t, "luksErase") ||
+		    !strcmp(t, "--zero-superblock") || !strcmp(t, "--create") || !strcmp(t, "destroy") ||
+		    !strcmp(t, "labelclear") || starts(t, "eraseDisk") || starts(t, "eraseVolume") ||
+		    starts(t, "zeroDisk") || (!strcmp(c->name, "badblocks") && t[0] == '-' && strchr(t, 'w'))) {
+			add(c->j, C, "disk", "%s destroys the data on a disk or pool: %s", c->name, c->shown);
+			return true;
 		}
-		if (!to_null)
-			judge_write(j, &w[last], "mv");
-		return;
 	}
-	if (!strcmp(name, "cp") || !strcmp(name, "install") || !strcmp(name, "ln") || !strcmp(name, "rsync")) {
-		size_t first = first_operand(w, n, 1), last = n - 1;
-		if (first >= n || last <= first)
-			return;
-		if (!strcmp(name, "rsync") && (has_word(w, n, "--delete") || has_word(w, n, "--delete-before") ||
-					      has_word(w, n, "--delete-after") || has_word(w, n, "--delete-during"))) {
-			judge_delete(j, &w[last], true, "rsync --delete", S);
-			return;
-		}
-		if (!strchr(w[last].text, ':'))
-			judge_write(j, &w[last], name);
-		return;
+	return true;
+}
+
+static bool rule_shutdown(struct call *c)
+{
+	if (!strcmp(c->name, "shutdown") && has_opt(c->w, c->n, 'c', NULL))
+		return true;
+	add(c->j, H, "shutdown", "%s stops or restarts the machine", c->shown);
+	return true;
+}
+
+static bool rule_runlevel(struct call *c)
+{
+	if (c->n > 1 && strchr("016sS", c->w[1].text[0]) && !c->w[1].text[1]) {
+		add(c->j, H, "shutdown", "%s changes the run level (halt, reboot, single user)", c->shown);
+		return true;
 	}
-	if (!strcmp(name, "tee")) {
-		for (size_t k = 1; k < n; k++)
-			if (w[k].text[0] != '-')
-				judge_write(j, &w[k], "tee");
-		return;
+	return false;
+}
+
+static bool rule_services(struct call *c)
+{
+	static const char *const net_units[] = {"firewalld", "ufw", "nftables", "iptables", "ip6tables",
+		"apparmor", "fail2ban", NULL};
+	static const char *const access_units[] = {"ssh", "sshd", "networking", "NetworkManager",
+		"systemd-networkd", "network", "wpa_supplicant", NULL};
+	const struct sh_word *w = c->w;
+	size_t n = c->n, k = first_operand(w, n, 1);
+	bool service = !strcmp(c->name, "service");
+	if (k >= n)
+		return true;
+	const char *verb = w[k].text;
+	if (service && k + 1 < n)  /* service UNIT VERB */
+		verb = w[k + 1].text;
+	if (in_list(verb, NAMES("reboot", "poweroff", "halt", "kexec", "emergency", "rescue", "soft-reboot", "isolate"))) {
+		add(c->j, H, "shutdown", "%s stops or restarts the machine", c->shown);
+		return true;
 	}
-	if ((!strcmp(name, "sed") && (has_opt(w, n, 'i', "--in-place") || has_word(w, n, "--in-place"))) ||
-	    (!strcmp(name, "perl") && has_opt(w, n, 'i', NULL))) {
-		size_t k = first_operand(w, n, 1);
-		bool script_given = false;
-		for (size_t q = 1; q < n; q++)
-			if (!strcmp(w[q].text, "-e") || !strcmp(w[q].text, "-f") || starts(w[q].text, "--expression"))
-				script_given = true;
-		if (!script_given)
-			k++;
-		for (; k < n; k++)
-			if (w[k].text[0] != '-')
-				judge_write(j, &w[k], name);
-		return;
+	if (in_list(verb, NAMES("suspend", "hibernate", "hybrid-sleep"))) {
+		add(c->j, M, "shutdown", "%s suspends the machine", c->shown);
+		return true;
 	}
-	if (!strcmp(name, "dd")) {
-		for (size_t k = 1; k < n; k++) {
-			if (starts(w[k].text, "of=")) {
-				struct sh_word o = w[k];
-				o.text = w[k].text + 3;
-				judge_write(j, &o, "dd");
-			}
-			if (starts(w[k].text, "if=")) {
-				struct path p;
-				classify_path(w[k].text + 3, false, false, &p);
-				if (p.cls == PC_DEVICE)
-					add(j, M, "disk", "dd reads the raw disk %s", p.norm);
-			}
-		}
-		return;
+	bool stop = in_list(verb, NAMES("stop", "disable", "mask", "kill"));
+	bool start = in_list(verb, NAMES("start", "enable", "unmask"));
+	for (size_t q = service ? k : k + 1; q < n; q++) {
+		char unit[128];
+		snprintf(unit, sizeof unit, "%s", w[q].text);
+		char *dot = strstr(unit, ".service");
+		if (dot)
+			*dot = '\0';
+		if (stop && in_list(unit, net_units))
+			add(c->j, H, "network", "%s turns the firewall off", c->shown);
+		else if (stop && in_list(unit, access_units))
+			add(c->j, H, "network", "%s may cut off network or remote access", c->shown);
+		else if (stop)
+			add(c->j, M, "services", "%s stops a system service", c->shown);
+		else if (start && (in_list(unit, access_units) || starts(unit, "telnet") || starts(unit, "vnc") ||
+				   starts(unit, "xrdp") || starts(unit, "rsh")))
+			add(c->j, M, "network", "%s opens a remote login service", c->shown);
 	}
-	if (starts(name, "mkfs") || starts(name, "mke2fs") || !strcmp(name, "mkswap") || !strcmp(name, "mkntfs") ||
-	    !strcmp(name, "mkdosfs") || !strcmp(name, "wipefs") || !strcmp(name, "blkdiscard") ||
-	    !strcmp(name, "mkfs.ext4") || !strcmp(name, "format") || !strcmp(name, "diskpart") ||
-	    !strcmp(name, "pvremove") || !strcmp(name, "vgremove") || !strcmp(name, "lvremove") ||
-	    !strcmp(name, "flashrom")) {
-		bool device = false;
-		for (size_t k = 1; k < n; k++) {
-			struct path p;
-			classify_path(w[k].text, w[k].dynamic, w[k].lead_dynamic, &p);
-			if (p.cls == PC_DEVICE || strchr(w[k].text, ':') || p.cls == PC_DYN)
-				device = true;
-		}
-		if (device || !strcmp(name, "diskpart") || !strcmp(name, "flashrom") || starts(name, "lv") ||
-		    starts(name, "vg") || starts(name, "pv"))
-			add(j, C, "disk", "%s erases a disk or partition: %s", name, shown);
+	return true;
+}
+
+static bool rule_kill(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	if (!strcmp(c->name, "killall5") ||
+	    (!strcmp(c->name, "kill") && n > 1 && (!strcmp(w[n - 1].text, "-1") || !strcmp(w[n - 1].text, "1"))))
+		add(c->j, H, "shutdown", "%s kills every process (or init)", c->shown);
+	else if (!strcmp(c->name, "pkill") && (has_word(w, n, "-u") || has_word(w, n, ".")))
+		add(c->j, M, "processes", "%s kills many processes", c->shown);
+	return true;
+}
+
+/* Package managers whose verb says what they do (apt remove ...). */
+static bool rule_packages(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n, vk = first_operand(w, n, 1);
+	const char *verb = vk < n ? w[vk].text : "";
+	if (in_list(verb, NAMES("remove", "purge", "autoremove", "autopurge", "erase", "rm", "del", "uninstall",
+				"delete"))) {
+		bool forced = has_word(w, n, "--allow-remove-essential") || has_word(w, n, "--force-all");
+		if (in_list(c->name, NAMES("pip", "pip3", "pipx", "gem")))
+			add(c->j, M, "packages", "%s uninstalls packages", c->shown);
 		else
-			add(j, M, "disk", "%s formats a file or volume: %s", name, shown);
-		return;
+			judge_packages(c->j, w, n, vk + 1, c->name, forced);
 	}
-	if (in_list(name, (const char *const[]){"fdisk", "sfdisk", "cfdisk", "gdisk", "sgdisk", "parted", "gparted", NULL})) {
-		bool listing = has_opt(w, n, 'l', "--list") || has_word(w, n, "print") || has_opt(w, n, 'd', "--dump") ||
-			       has_word(w, n, "-p") || has_word(w, n, "--print");
-		if (!listing)
-			add(j, C, "disk", "%s rewrites a partition table: %s", name, shown);
-		return;
+	return true;
+}
+
+/* Package managers whose options say what they do (dpkg -r ...). */
+static bool rule_packages_by_option(struct call *c)
+{
+	const char *name = c->name;
+	bool removal = false, forced = false;
+	bool pacman = in_list(name, NAMES("pacman", "yay", "paru"));
+	for (size_t k = 1; k < c->n; k++) {
+		const char *t = c->w[k].text;
+		if ((!strcmp(name, "dpkg") && in_list(t, NAMES("-r", "-P", "--remove", "--purge"))) ||
+		    (!strcmp(name, "rpm") && (starts(t, "-e") || !strcmp(t, "--erase"))) ||
+		    (pacman && (starts(t, "-R") || !strcmp(t, "--remove"))) ||
+		    (!strcmp(name, "emerge") && in_list(t, NAMES("-C", "--unmerge", "--depclean", "-c"))) ||
+		    (!strcmp(name, "nix-env") && (!strcmp(t, "-e") || !strcmp(t, "--uninstall"))))
+			removal = true;
+		if (starts(t, "--force-remove-essential") || starts(t, "--force-all") || !strcmp(t, "--nodeps") ||
+		    (starts(t, "-R") && strstr(t, "dd")))
+			forced = true;
 	}
-	if (!strcmp(name, "hdparm") || !strcmp(name, "badblocks") || !strcmp(name, "cryptsetup") ||
-	    !strcmp(name, "mdadm") || !strcmp(name, "zpool") || !strcmp(name, "zfs") || !strcmp(name, "diskutil")) {
-		for (size_t k = 1; k < n; k++) {
-			const char *t = w[k].text;
-			if (strstr(t, "security-erase") || strstr(t, "trim-sector") || strstr(t, "write-sector") ||
-			    !strcmp(t, "luksFormat") || !strcmp(t, "erase") || !strcmp(t, "luksErase") ||
-			    !strcmp(t, "--zero-superblock") || !strcmp(t, "--create") || !strcmp(t, "destroy") ||
-			    !strcmp(t, "labelclear") || starts(t, "eraseDisk") || starts(t, "eraseVolume") ||
-			    starts(t, "zeroDisk") || (!strcmp(name, "badblocks") && t[0] == '-' && strchr(t, 'w'))) {
-				add(j, C, "disk", "%s destroys the data on a disk or pool: %s", name, shown);
-				return;
+	if (removal)
+		judge_packages(c->j, c->w, c->n, 1, name, forced);
+	return true;
+}
+
+static bool rule_node_packages(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n, vk = first_operand(w, n, 1);
+	const char *verb = vk < n ? w[vk].text : "";
+	if (in_list(verb, NAMES("uninstall", "remove", "rm", "un")) &&
+	    (has_opt(w, n, 'g', "--global") || has_word(w, n, "global")))
+		add(c->j, M, "packages", "%s removes a global package", c->shown);
+	return false;
+}
+
+static bool rule_modules(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	if (!strcmp(c->name, "modprobe") && (has_opt(w, n, 'n', "--dry-run") || has_opt(w, n, 'c', "--showconfig") ||
+					     has_word(w, n, "--show-depends") || has_opt(w, n, 'D', NULL)))
+		return true;
+	add(c->j, H, "kernel", "%s loads or unloads kernel code", c->shown);
+	return true;
+}
+
+static bool rule_sysctl(struct call *c)
+{
+	for (size_t k = 1; k < c->n; k++)
+		if (strchr(c->w[k].text, '=') || in_list(c->w[k].text, NAMES("-w", "-p", "--system")))
+			add(c->j, M, "kernel", "%s changes kernel parameters", c->shown);
+	return true;
+}
+
+static bool rule_boot(struct call *c)
+{
+	add(c->j, M, "kernel", "%s changes kernel modules or the boot loader", c->shown);
+	return true;
+}
+
+static bool rule_ufw(struct call *c)
+{
+	size_t k = first_operand(c->w, c->n, 1);
+	const char *verb = k < c->n ? c->w[k].text : "";
+	if (!strcmp(verb, "disable") || !strcmp(verb, "reset") ||
+	    (!strcmp(verb, "default") && has_word(c->w, c->n, "allow")))
+		add(c->j, H, "network", "%s turns the firewall off", c->shown);
+	else if (!strcmp(verb, "allow"))
+		add(c->j, M, "network", "%s opens a port", c->shown);
+	return true;
+}
+
+static bool rule_firewall(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	bool listing = has_opt(w, n, 'L', "--list") || has_opt(w, n, 'S', "--list-rules") ||
+		       (n > 1 && !strcmp(w[1].text, "list")) || has_word(w, n, "--list-all") || has_word(w, n, "--state");
+	bool open = has_opt(w, n, 'F', "--flush") || has_opt(w, n, 'X', "--delete-chain") || has_word(w, n, "flush") ||
+		    (has_opt(w, n, 'P', "--policy") && has_word(w, n, "ACCEPT")) || has_word(w, n, "--panic-off") ||
+		    has_word(w, n, "--set-default-zone=trusted");
+	if (listing && !open)
+		return true;
+	if (open)
+		add(c->j, H, "network", "%s drops firewall rules, opening the machine", c->shown);
+	else
+		add(c->j, M, "network", "%s changes firewall rules", c->shown);
+	return true;
+}
+
+static bool rule_setenforce(struct call *c)
+{
+	if (c->n > 1 && (!strcmp(c->w[1].text, "0") || !strcasecmp(c->w[1].text, "permissive"))) {
+		add(c->j, H, "network", "%s turns SELinux enforcement off", c->shown);
+		return true;
+	}
+	return false;
+}
+
+static bool rule_net_tool(struct call *c)
+{
+	bool listen = false;
+	for (size_t k = 1; k < c->n; k++) {
+		const char *t = c->w[k].text;
+		if ((t[0] == '-' && t[1] != '-' && (strchr(t, 'e') || strchr(t, 'c'))) || !strcmp(t, "--exec") ||
+		    !strcmp(t, "--sh-exec") || !strcmp(t, "--lua-exec") || case_contains(t, "exec:") ||
+		    case_contains(t, "system:")) {
+			add(c->j, C, "remote-shell", "%s connects a program to the network (a remote shell): %s", c->name,
+			    c->shown);
+			return true;
+		}
+		if ((t[0] == '-' && t[1] != '-' && strchr(t, 'l')) || !strcmp(t, "--listen") || case_contains(t, "listen"))
+			listen = true;
+	}
+	if (listen)
+		add(c->j, M, "network", "%s listens for connections from the network", c->shown);
+	return true;
+}
+
+static bool rule_ssh(struct call *c)
+{
+	static const char *const ssh_val[] = {"-p", "-i", "-l", "-o", "-F", "-J", "-L", "-R", "-D", "-b", "-c",
+		"-e", "-E", "-m", "-O", "-Q", "-S", "-w", "-W", "-B", NULL};
+	struct judge *j = c->j;
+	if (has_word(c->w, c->n, "-R"))
+		add(j, M, "network", "ssh -R exposes a local port on a remote host");
+	size_t k = skip_opts(c->w, c->n, 1, ssh_val);
+	if (k + 1 < c->n) {
+		char text[2048] = "";
+		for (size_t q = k + 1; q < c->n; q++) {
+			if (q > k + 1)
+				strncat(text, " ", sizeof text - strlen(text) - 1);
+			strncat(text, c->w[q].text, sizeof text - strlen(text) - 1);
+		}
+		struct verdict remote = {0};
+		struct verdict *saved = j->v;
+		j->v = &remote;
+		judge_text(j, text, strlen(text));
+		j->v = saved;
+		verdict_merge(j->v, &remote, "on the remote host: ");
+		verdict_free(&remote);
+	}
+	return true;
+}
+
+static bool rule_tunnel(struct call *c)
+{
+	add(c->j, M, "network", "%s exposes a local service to the internet", c->shown);
+	return true;
+}
+
+static bool rule_xhost(struct call *c)
+{
+	if (c->n > 1 && !strcmp(c->w[1].text, "+")) {
+		add(c->j, H, "network", "xhost + lets any host use the display (read keys, screens)");
+		return true;
+	}
+	return false;
+}
+
+static bool rule_containers(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	if (n <= 1)
+		return false;
+	for (size_t k = 1; k < n; k++) {
+		const char *t = w[k].text;
+		if (!strcmp(t, "--privileged") || starts(t, "/:/") || starts(t, "--pid=host") ||
+		    (k > 1 && (!strcmp(w[k - 1].text, "-v") || !strcmp(w[k - 1].text, "--volume")) && starts(t, "/:"))) {
+			add(c->j, H, "privilege", "%s gives a container the whole host", c->shown);
+			return true;
+		}
+	}
+	if ((has_word(w, n, "prune") && (has_opt(w, n, 'a', "--all") || has_word(w, n, "--volumes"))))
+		add(c->j, M, "delete", "%s deletes images, containers or volumes", c->shown);
+	return true;
+}
+
+/* One group name of a comma-separated list: an administrators' group? */
+static bool admin_group(const char *g, size_t len)
+{
+	return (len == 4 && (!strncmp(g, "sudo", 4) || !strncmp(g, "root", 4))) ||
+	       (len == 5 && (!strncmp(g, "wheel", 5) || !strncmp(g, "admin", 5))) ||
+	       (len == 6 && !strncmp(g, "docker", 6));
+}
+
+static bool rule_accounts(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	const char *name = c->name;
+	bool uid0 = false, admin = false;
+	for (size_t k = 1; k + 1 < n; k++) {
+		if ((!strcmp(w[k].text, "-u") || !strcmp(w[k].text, "--uid")) && !strcmp(w[k + 1].text, "0"))
+			uid0 = true;
+		if (in_list(w[k].text, NAMES("-G", "-aG", "--groups", "-a")))
+			for (const char *g = w[k + 1].text; *g;) {
+				size_t len = strcspn(g, ",");
+				if (admin_group(g, len))
+					admin = true;
+				g += len + (g[len] == ',');
 			}
-		}
-		return;
 	}
-	if (in_list(name, (const char *const[]){"shutdown", "reboot", "poweroff", "halt", "kexec", NULL})) {
-		if (!strcmp(name, "shutdown") && has_opt(w, n, 'c', NULL))
-			return;
-		add(j, H, "shutdown", "%s stops or restarts the machine", shown);
-		return;
+	if (!strcmp(name, "gpasswd") && (has_word(w, n, "sudo") || has_word(w, n, "wheel") || has_word(w, n, "root")))
+		admin = true;
+	if (uid0)
+		add(c->j, C, "accounts", "%s makes an account with user id 0 (a second root)", c->shown);
+	else if (admin)
+		add(c->j, H, "accounts", "%s gives an account administrator rights", c->shown);
+	else if (!strcmp(name, "chpasswd") || (!strcmp(name, "passwd") && (has_opt(w, n, 'd', "--delete"))))
+		add(c->j, H, "accounts", "%s changes or removes passwords", c->shown);
+	else
+		add(c->j, M, "accounts", "%s changes user accounts", c->shown);
+	return true;
+}
+
+static bool rule_crontab(struct call *c)
+{
+	if (has_opt(c->w, c->n, 'r', NULL))
+		add(c->j, H, "crontab", "%s deletes every scheduled job of the user", c->shown);
+	else if (!has_opt(c->w, c->n, 'l', NULL))
+		add(c->j, M, "crontab", "%s installs or edits scheduled jobs", c->shown);
+	return true;
+}
+
+static bool rule_at(struct call *c)
+{
+	add(c->j, M, "crontab", "%s schedules a command to run later", c->shown);
+	return true;
+}
+
+static bool rule_history(struct call *c)
+{
+	if (has_opt(c->w, c->n, 'c', NULL))
+		add(c->j, H, "history", "history -c erases the shell history");
+	else if (has_opt(c->w, c->n, 'd', NULL))
+		add(c->j, M, "history", "history -d deletes history entries");
+	return true;
+}
+
+static bool rule_unset(struct call *c)
+{
+	if (!has_word(c->w, c->n, "HISTFILE"))
+		return false;
+	add(c->j, H, "history", "unset HISTFILE stops the shell history");
+	return true;
+}
+
+static bool rule_set(struct call *c)
+{
+	if (!(has_word(c->w, c->n, "history") && has_word(c->w, c->n, "+o")))
+		return false;
+	add(c->j, H, "history", "set +o history stops the shell history");
+	return true;
+}
+
+static bool rule_variables(struct call *c)
+{
+	for (size_t k = 1; k < c->n; k++) {
+		const char *t = c->w[k].text;
+		if (starts(t, "HISTFILE=") || starts(t, "HISTSIZE=0") || starts(t, "HISTFILESIZE=0"))
+			add(c->j, H, "history", "%s stops the shell history", t);
 	}
-	if ((!strcmp(name, "init") || !strcmp(name, "telinit")) && n > 1 && strchr("016sS", w[1].text[0]) && !w[1].text[1]) {
-		add(j, H, "shutdown", "%s changes the run level (halt, reboot, single user)", shown);
-		return;
+	return true;
+}
+
+static bool rule_git(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n;
+	if (n <= 1)
+		return false;
+	size_t k = first_operand(w, n, 1);
+	const char *verb = k < n ? w[k].text : "";
+	if ((!strcmp(verb, "reset") && has_word(w, n, "--hard")) ||
+	    (!strcmp(verb, "clean") && (has_opt(w, n, 'f', "--force"))) ||
+	    (!strcmp(verb, "checkout") && has_word(w, n, "--") && has_word(w, n, ".")) ||
+	    (!strcmp(verb, "restore") && has_word(w, n, ".")))
+		add(c->j, M, "git", "%s throws away uncommitted work", c->shown);
+	else if (!strcmp(verb, "push") && (has_opt(w, n, 'f', "--force") || has_word(w, n, "--force-with-lease") ||
+					   has_word(w, n, "--mirror") || has_word(w, n, "--delete")))
+		add(c->j, M, "git", "%s rewrites or deletes history on the remote", c->shown);
+	else if (!strcmp(verb, "filter-branch") || !strcmp(verb, "filter-repo"))
+		add(c->j, M, "git", "%s rewrites the repository history", c->shown);
+	return true;
+}
+
+static bool rule_database(struct call *c)
+{
+	for (size_t k = 1; k <= c->n; k++) {
+		const char *t = k < c->n ? c->w[k].text : NULL;
+		for (size_t r = 0; !t && r < c->cmd->n_redir; r++)
+			if (c->cmd->redir[r].op == SH_R_HEREDOC || c->cmd->redir[r].op == SH_R_HERESTR)
+				t = c->cmd->redir[r].target.text;
+		if (!t)
+			continue;
+		if (case_contains(t, "drop database") || case_contains(t, "drop table") || case_contains(t, "drop schema") ||
+		    case_contains(t, "truncate ") || case_contains(t, "dropDatabase") || !strcasecmp(t, "flushall") ||
+		    !strcasecmp(t, "flushdb") || (case_contains(t, "delete from") && !case_contains(t, "where"))) {
+			add(c->j, H, "database", "%s deletes a database, a table or all its rows", c->shown);
+			return true;
+		}
 	}
-	if (!strcmp(name, "systemctl") || !strcmp(name, "service")) {
-		static const char *const net_units[] = {"firewalld", "ufw", "nftables", "iptables", "ip6tables",
-			"apparmor", "fail2ban", NULL};
-		static const char *const access_units[] = {"ssh", "sshd", "networking", "NetworkManager",
-			"systemd-networkd", "network", "wpa_supplicant", NULL};
-		size_t k = first_operand(w, n, 1);
-		if (k >= n)
-			return;
-		const char *verb = w[k].text;
-		if (!strcmp(name, "service") && k + 1 < n) {  /* service UNIT VERB */
-			verb = w[k + 1].text;
-		}
-		if (in_list(verb, (const char *const[]){"reboot", "poweroff", "halt", "kexec", "emergency", "rescue",
-				"soft-reboot", "isolate", NULL})) {
-			add(j, H, "shutdown", "%s stops or restarts the machine", shown);
-			return;
-		}
-		if (in_list(verb, (const char *const[]){"suspend", "hibernate", "hybrid-sleep", NULL})) {
-			add(j, M, "shutdown", "%s suspends the machine", shown);
-			return;
-		}
-		bool stop = in_list(verb, (const char *const[]){"stop", "disable", "mask", "kill", NULL});
-		bool start = in_list(verb, (const char *const[]){"start", "enable", "unmask", NULL});
-		for (size_t q = (!strcmp(name, "service") ? k : k + 1); q < n; q++) {
-			char unit[128];
-			snprintf(unit, sizeof unit, "%s", w[q].text);
-			char *dot = strstr(unit, ".service");
-			if (dot)
-				*dot = '\0';
-			if (stop && in_list(unit, net_units))
-				add(j, H, "network", "%s turns the firewall off", shown);
-			else if (stop && in_list(unit, access_units))
-				add(j, H, "network", "%s may cut off network or remote access", shown);
-			else if (stop)
-				add(j, M, "services", "%s stops a system service", shown);
-			else if (start && (in_list(unit, access_units) || starts(unit, "telnet") || starts(unit, "vnc") ||
-					   starts(unit, "xrdp") || starts(unit, "rsh")))
-				add(j, M, "network", "%s opens a remote login service", shown);
-		}
-		return;
+	return true;
+}
+
+static bool rule_infrastructure(struct call *c)
+{
+	if (!has_word(c->w, c->n, "destroy"))
+		return false;
+	add(c->j, H, "delete", "%s destroys the infrastructure it manages", c->shown);
+	return true;
+}
+
+static bool rule_kubectl(struct call *c)
+{
+	const struct sh_word *w = c->w;
+	size_t n = c->n, k = first_operand(w, n, 1);
+	if (!(n > 1 && !strcmp(w[k < n ? k : 0].text, "delete")))
+		return false;
+	add(c->j, has_word(w, n, "--all") || has_word(w, n, "namespace") || has_word(w, n, "ns") ? H : M, "delete",
+	    "%s deletes cluster resources", c->shown);
+	return true;
+}
+
+static bool rule_aws(struct call *c)
+{
+	if (!(has_word(c->w, c->n, "rm") && has_word(c->w, c->n, "--recursive")))
+		return false;
+	add(c->j, H, "delete", "%s deletes a whole bucket prefix", c->shown);
+	return true;
+}
+
+static bool rule_permissions(struct call *c)
+{
+	judge_chmod(c->j, c->w, c->n, c->name);
+	return true;
+}
+
+static bool rule_alias(struct call *c)
+{
+	for (size_t k = 1; k < c->n; k++) {
+		const char *eq = strchr(c->w[k].text, '=');
+		if (eq)
+			judge_text(c->j, eq + 1, strlen(eq + 1));
 	}
-	if (!strcmp(name, "kill") || !strcmp(name, "pkill") || !strcmp(name, "killall") || !strcmp(name, "killall5")) {
-		if (!strcmp(name, "killall5") || (!strcmp(name, "kill") && n > 1 && (!strcmp(w[n - 1].text, "-1") || !strcmp(w[n - 1].text, "1"))))
-			add(j, H, "shutdown", "%s kills every process (or init)", shown);
-		else if (!strcmp(name, "pkill") && (has_word(w, n, "-u") || has_word(w, n, ".")))
-			add(j, M, "processes", "%s kills many processes", shown);
-		return;
-	}
+	return true;
+}
+
+static bool rule_mount(struct call *c)
+{
+	if (c->n > 2 && !has_word(c->w, c->n, "remount"))
+		add(c->j, M, "disk", "%s mounts a file system", c->shown);
+	return false;
+}
+
+static bool rule_unmount_all(struct call *c)
+{
+	if (has_opt(c->w, c->n, 'a', "--all"))
+		add(c->j, M, "disk", "%s unmounts or disables every device", c->shown);
+	return true;
+}
+
+static const struct rule rules[] = {
+	/* code for a shell or an interpreter */
+	{NULL, rule_shell, is_shell_or_eval},
+	{NULL, rule_interpreter, is_interp},
+	{NAMES("tar", "zip", "rsync", "ssh", "scp", "sftp", "git", "man", "script", "expect", "vim", "vi", "nvim",
+	       "ex", "view"), rule_exec_options, NULL},
+	{NAMES("awk", "gawk", "mawk", "nawk", "busybox-awk"), rule_awk, NULL},
+	/* files */
+	{NAMES("rm", "unlink", "srm", "rmdir", "shred", "wipe", "truncate"), rule_delete, NULL},
+	{NAMES("find"), rule_find, NULL},
+	{NAMES("mv"), rule_mv, NULL},
+	{NAMES("cp", "install", "ln", "rsync"), rule_copy, NULL},
+	{NAMES("tee"), rule_tee, NULL},
+	{NAMES("sed", "perl"), rule_edit_in_place, NULL},
+	/* disks */
+	{NAMES("dd"), rule_dd, NULL},
+	{NULL, rule_format, is_formatter},
+	{NAMES("fdisk", "sfdisk", "cfdisk", "gdisk", "sgdisk", "parted", "gparted"), rule_partition, NULL},
+	{NAMES("hdparm", "badblocks", "cryptsetup", "mdadm", "zpool", "zfs", "diskutil"), rule_disk_erase, NULL},
+	/* the machine, its services and processes */
+	{NAMES("shutdown", "reboot", "poweroff", "halt", "kexec"), rule_shutdown, NULL},
+	{NAMES("init", "telinit"), rule_runlevel, NULL},
+	{NAMES("systemctl", "service"), rule_services, NULL},
+	{NAMES("kill", "pkill", "killall", "killall5"), rule_kill, NULL},
 	/* packages */
-	{
-		size_t vk = first_operand(w, n, 1);
-		const char *verb = vk < n ? w[vk].text : "";
-		if (in_list(name, (const char *const[]){"apt", "apt-get", "aptitude", "nala", "yum", "dnf", "microdnf",
-				"tdnf", "zypper", "apk", "snap", "flatpak", "brew", "port", "pkg", "pip", "pip3", "pipx",
-				"gem", NULL})) {
-			if (in_list(verb, (const char *const[]){"remove", "purge", "autoremove", "autopurge", "erase", "rm",
-					"del", "uninstall", "delete", NULL})) {
-				bool forced = has_word(w, n, "--allow-remove-essential") || has_word(w, n, "--force-all");
-				if (!strcmp(name, "pip") || !strcmp(name, "pip3") || !strcmp(name, "pipx") || !strcmp(name, "gem"))
-					add(j, M, "packages", "%s uninstalls packages", shown);
-				else
-					judge_packages(j, w, n, vk + 1, name, forced);
-			}
+	{NAMES("apt", "apt-get", "aptitude", "nala", "yum", "dnf", "microdnf", "tdnf", "zypper", "apk", "snap",
+	       "flatpak", "brew", "port", "pkg", "pip", "pip3", "pipx", "gem"), rule_packages, NULL},
+	{NAMES("dpkg", "rpm", "pacman", "yay", "paru", "emerge", "nix-env"), rule_packages_by_option, NULL},
+	{NAMES("npm", "yarn", "pnpm"), rule_node_packages, NULL},
+	/* the kernel */
+	{NAMES("insmod", "rmmod", "modprobe", "kexec"), rule_modules, NULL},
+	{NAMES("sysctl"), rule_sysctl, NULL},
+	{NAMES("depmod", "dkms", "update-grub", "grub-install"), rule_boot, NULL},
+	/* the network */
+	{NAMES("ufw"), rule_ufw, NULL},
+	{NAMES("iptables", "ip6tables", "iptables-legacy", "iptables-nft", "nft", "firewall-cmd"), rule_firewall, NULL},
+	{NAMES("setenforce"), rule_setenforce, NULL},
+	{net_tools, rule_net_tool, NULL},
+	{NAMES("ssh"), rule_ssh, NULL},
+	{NAMES("ngrok", "cloudflared", "lt", "localtunnel", "bore"), rule_tunnel, NULL},
+	{NAMES("xhost"), rule_xhost, NULL},
+	{NAMES("docker", "podman"), rule_containers, NULL},
+	/* accounts, scheduled jobs, history */
+	{NAMES("useradd", "adduser", "usermod", "userdel", "deluser", "passwd", "chpasswd", "gpasswd", "visudo",
+	       "groupadd", "vipw"), rule_accounts, NULL},
+	{NAMES("crontab"), rule_crontab, NULL},
+	{NAMES("at", "batch"), rule_at, NULL},
+	{NAMES("history"), rule_history, NULL},
+	{NAMES("unset"), rule_unset, NULL},
+	{NAMES("set"), rule_set, NULL},
+	{NAMES("export", "declare", "typeset", "local", "readonly"), rule_variables, NULL},
+	/* work and data elsewhere */
+	{NAMES("git"), rule_git, NULL},
+	{NAMES("mysql", "mariadb", "psql", "sqlite3", "sqlcmd", "mongo", "mongosh", "redis-cli", "clickhouse-client"),
+	 rule_database, NULL},
+	{NAMES("terraform", "tofu", "pulumi"), rule_infrastructure, NULL},
+	{NAMES("kubectl"), rule_kubectl, NULL},
+	{NAMES("aws"), rule_aws, NULL},
+	{NAMES("chmod", "chown", "chgrp", "chattr", "setfacl", "chcon"), rule_permissions, NULL},
+	{NAMES("alias"), rule_alias, NULL},
+	{NAMES("mount"), rule_mount, NULL},
+	{NAMES("swapoff", "umount"), rule_unmount_all, NULL},
+};
+
+static void judge_argv(struct judge *j, const struct sh_script *s, int ci, const struct sh_word *w, size_t n)
+{
+	struct call c = {.j = j, .s = s, .ci = ci, .cmd = &s->cmd[ci], .w = w, .n = n};
+
+	/* peel wrappers */
+	for (int guard = 0; c.n > 0 && guard < 32; guard++) {
+		size_t drop = 0, k;
+		c.name = sh_basename(c.w[0].text);
+		if (!c.w[0].dynamic && strpbrk(c.w[0].text, "*?[")) {
+			judge_glob_name(&c);
 			return;
 		}
-		if (!strcmp(name, "dpkg") || !strcmp(name, "rpm") || !strcmp(name, "pacman") || !strcmp(name, "yay") ||
-		    !strcmp(name, "paru") || !strcmp(name, "emerge") || !strcmp(name, "nix-env")) {
-			bool removal = false, forced = false;
-			for (size_t k = 1; k < n; k++) {
-				const char *t = w[k].text;
-				if ((!strcmp(name, "dpkg") && (!strcmp(t, "-r") || !strcmp(t, "-P") || !strcmp(t, "--remove") || !strcmp(t, "--purge"))) ||
-				    (!strcmp(name, "rpm") && (starts(t, "-e") || !strcmp(t, "--erase"))) ||
-				    ((!strcmp(name, "pacman") || !strcmp(name, "yay") || !strcmp(name, "paru")) && (starts(t, "-R") || !strcmp(t, "--remove"))) ||
-				    (!strcmp(name, "emerge") && (!strcmp(t, "-C") || !strcmp(t, "--unmerge") || !strcmp(t, "--depclean") || !strcmp(t, "-c"))) ||
-				    (!strcmp(name, "nix-env") && (!strcmp(t, "-e") || !strcmp(t, "--uninstall"))))
-					removal = true;
-				if (starts(t, "--force-remove-essential") || starts(t, "--force-all") || !strcmp(t, "--nodeps") ||
-				    (starts(t, "-R") && strstr(t, "dd")))
-					forced = true;
-			}
-			if (removal)
-				judge_packages(j, w, n, 1, name, forced);
+		if (c.w[0].dynamic) {
+			judge_dynamic_name(&c);
 			return;
 		}
-		if ((!strcmp(name, "npm") || !strcmp(name, "yarn") || !strcmp(name, "pnpm")) &&
-		    in_list(verb, (const char *const[]){"uninstall", "remove", "rm", "un", NULL}) && (has_opt(w, n, 'g', "--global") || has_word(w, n, "global")))
-			add(j, M, "packages", "%s removes a global package", shown);
-	}
-	if (in_list(name, (const char *const[]){"insmod", "rmmod", "modprobe", "kexec", NULL})) {
-		if (!strcmp(name, "modprobe") && (has_opt(w, n, 'n', "--dry-run") || has_opt(w, n, 'c', "--showconfig") ||
-						  has_word(w, n, "--show-depends") || has_opt(w, n, 'D', NULL)))
+		for (k = 0; k < sizeof wrappers / sizeof *wrappers; k++)
+			if (in_list(c.name, wrappers[k].names))
+				break;
+		if (k == sizeof wrappers / sizeof *wrappers)
+			break;
+		drop = wrappers[k].peel(&c);
+		if (drop == 0 || drop >= c.n)
 			return;
-		add(j, H, "kernel", "%s loads or unloads kernel code", shown);
-		return;
+		c.w += drop;
+		c.n -= drop;
 	}
-	if (!strcmp(name, "sysctl")) {
-		for (size_t k = 1; k < n; k++)
-			if (strchr(w[k].text, '=') || !strcmp(w[k].text, "-w") || !strcmp(w[k].text, "-p") || !strcmp(w[k].text, "--system"))
-				add(j, M, "kernel", "%s changes kernel parameters", shown);
+	if (c.n == 0)
 		return;
-	}
-	if (!strcmp(name, "depmod") || !strcmp(name, "dkms") || !strcmp(name, "update-grub") || !strcmp(name, "grub-install")) {
-		add(j, M, "kernel", "%s changes kernel modules or the boot loader", shown);
-		return;
-	}
-	if (!strcmp(name, "ufw")) {
-		size_t k = first_operand(w, n, 1);
-		const char *verb = k < n ? w[k].text : "";
-		if (!strcmp(verb, "disable") || !strcmp(verb, "reset") ||
-		    (!strcmp(verb, "default") && has_word(w, n, "allow")))
-			add(j, H, "network", "%s turns the firewall off", shown);
-		else if (!strcmp(verb, "allow"))
-			add(j, M, "network", "%s opens a port", shown);
-		return;
-	}
-	if (!strcmp(name, "iptables") || !strcmp(name, "ip6tables") || !strcmp(name, "iptables-legacy") ||
-	    !strcmp(name, "iptables-nft") || !strcmp(name, "nft") || !strcmp(name, "firewall-cmd")) {
-		bool listing = has_opt(w, n, 'L', "--list") || has_opt(w, n, 'S', "--list-rules") ||
-			       (n > 1 && !strcmp(w[1].text, "list")) || has_word(w, n, "--list-all") || has_word(w, n, "--state");
-		bool open = has_opt(w, n, 'F', "--flush") || has_opt(w, n, 'X', "--delete-chain") || has_word(w, n, "flush") ||
-			    (has_opt(w, n, 'P', "--policy") && has_word(w, n, "ACCEPT")) || has_word(w, n, "--panic-off") ||
-			    has_word(w, n, "--set-default-zone=trusted");
-		if (listing && !open)
+	c.name = sh_basename(c.w[0].text);
+	show(c.w, c.n, c.shown, sizeof c.shown);
+	judge_any(&c);
+	for (size_t k = 0; k < sizeof rules / sizeof *rules; k++)
+		if (row_matches(&rules[k], c.name) && rules[k].judge(&c))
 			return;
-		if (open)
-			add(j, H, "network", "%s drops firewall rules, opening the machine", shown);
-		else
-			add(j, M, "network", "%s changes firewall rules", shown);
-		return;
-	}
-	if (!strcmp(name, "setenforce") && n > 1 && (!strcmp(w[1].text, "0") || !strcasecmp(w[1].text, "permissive"))) {
-		add(j, H, "network", "%s turns SELinux enforcement off", shown);
-		return;
-	}
-	if (in_list(name, net_tools)) {
-		bool listen = false;
-		for (size_t k = 1; k < n; k++) {
-			const char *t = w[k].text;
-			if ((t[0] == '-' && t[1] != '-' && (strchr(t, 'e') || strchr(t, 'c'))) || !strcmp(t, "--exec") ||
-			    !strcmp(t, "--sh-exec") || !strcmp(t, "--lua-exec") || case_contains(t, "exec:") || case_contains(t, "system:")) {
-				add(j, C, "remote-shell", "%s connects a program to the network (a remote shell): %s", name, shown);
-				return;
-			}
-			if ((t[0] == '-' && t[1] != '-' && strchr(t, 'l')) || !strcmp(t, "--listen") || case_contains(t, "listen"))
-				listen = true;
-		}
-		if (listen)
-			add(j, M, "network", "%s listens for connections from the network", shown);
-		return;
-	}
-	if (!strcmp(name, "ssh")) {
-		static const char *const ssh_val[] = {"-p", "-i", "-l", "-o", "-F", "-J", "-L", "-R", "-D", "-b", "-c",
-			"-e", "-E", "-m", "-O", "-Q", "-S", "-w", "-W", "-B", NULL};
-		if (has_word(w, n, "-R"))
-			add(j, M, "network", "ssh -R exposes a local port on a remote host");
-		size_t k = skip_opts(w, n, 1, ssh_val);
-		if (k + 1 < n) {
-			char text[2048] = "";
-			for (size_t q = k + 1; q < n; q++) {
-				if (q > k + 1)
-					strncat(text, " ", sizeof text - strlen(text) - 1);
-				strncat(text, w[q].text, sizeof text - strlen(text) - 1);
-			}
-			struct verdict remote = {0};
-			struct verdict *saved = j->v;
-			j->v = &remote;
-			judge_text(j, text, strlen(text));
-			j->v = saved;
-			verdict_merge(j->v, &remote, "on the remote host: ");
-			verdict_free(&remote);
-		}
-		return;
-	}
-	if (in_list(name, (const char *const[]){"ngrok", "cloudflared", "lt", "localtunnel", "bore", NULL})) {
-		add(j, M, "network", "%s exposes a local service to the internet", shown);
-		return;
-	}
-	if (!strcmp(name, "xhost") && n > 1 && !strcmp(w[1].text, "+")) {
-		add(j, H, "network", "xhost + lets any host use the display (read keys, screens)");
-		return;
-	}
-	if ((!strcmp(name, "docker") || !strcmp(name, "podman")) && n > 1) {
-		for (size_t k = 1; k < n; k++) {
-			const char *t = w[k].text;
-			if (!strcmp(t, "--privileged") || starts(t, "/:/") || starts(t, "--pid=host") ||
-			    (k > 1 && (!strcmp(w[k - 1].text, "-v") || !strcmp(w[k - 1].text, "--volume")) && starts(t, "/:"))) {
-				add(j, H, "privilege", "%s gives a container the whole host", shown);
-				return;
-			}
-		}
-		if ((has_word(w, n, "prune") && (has_opt(w, n, 'a', "--all") || has_word(w, n, "--volumes"))))
-			add(j, M, "delete", "%s deletes images, containers or volumes", shown);
-		return;
-	}
-	if (in_list(name, (const char *const[]){"useradd", "adduser", "usermod", "userdel", "deluser", "passwd",
-			"chpasswd", "gpasswd", "visudo", "groupadd", "vipw", NULL})) {
-		bool uid0 = false, admin = false;
-		for (size_t k = 1; k + 1 < n; k++) {
-			if ((!strcmp(w[k].text, "-u") || !strcmp(w[k].text, "--uid")) && !strcmp(w[k + 1].text, "0"))
-				uid0 = true;
-			if (!strcmp(w[k].text, "-G") || !strcmp(w[k].text, "-aG") || !strcmp(w[k].text, "--groups") || !strcmp(w[k].text, "-a"))
-				for (const char *g = w[k + 1].text; *g;) {
-					size_t len = strcspn(g, ",");
-					if ((len == 4 && !strncmp(g, "sudo", 4)) || (len == 5 && (!strncmp(g, "wheel", 5) || !strncmp(g, "admin", 5))) ||
-					    (len == 4 && !strncmp(g, "root", 4)) || (len == 6 && !strncmp(g, "docker", 6)))
-						admin = true;
-					g += len + (g[len] == ',');
-				}
-		}
-		if (!strcmp(name, "gpasswd") && (has_word(w, n, "sudo") || has_word(w, n, "wheel") || has_word(w, n, "root")))
-			admin = true;
-		if (uid0)
-			add(j, C, "accounts", "%s makes an account with user id 0 (a second root)", shown);
-		else if (admin)
-			add(j, H, "accounts", "%s gives an account administrator rights", shown);
-		else if (!strcmp(name, "chpasswd") || (!strcmp(name, "passwd") && (has_opt(w, n, 'd', "--delete"))))
-			add(j, H, "accounts", "%s changes or removes passwords", shown);
-		else
-			add(j, M, "accounts", "%s changes user accounts", shown);
-		return;
-	}
-	if (!strcmp(name, "crontab")) {
-		if (has_opt(w, n, 'r', NULL))
-			add(j, H, "crontab", "%s deletes every scheduled job of the user", shown);
-		else if (has_opt(w, n, 'l', NULL))
-			return;
-		else
-			add(j, M, "crontab", "%s installs or edits scheduled jobs", shown);
-		return;
-	}
-	if (!strcmp(name, "at") || !strcmp(name, "batch")) {
-		add(j, M, "crontab", "%s schedules a command to run later", shown);
-		return;
-	}
-	if (!strcmp(name, "history")) {
-		if (has_opt(w, n, 'c', NULL))
-			add(j, H, "history", "history -c erases the shell history");
-		else if (has_opt(w, n, 'd', NULL))
-			add(j, M, "history", "history -d deletes history entries");
-		return;
-	}
-	if (!strcmp(name, "unset") && has_word(w, n, "HISTFILE")) {
-		add(j, H, "history", "unset HISTFILE stops the shell history");
-		return;
-	}
-	if (!strcmp(name, "set") && has_word(w, n, "history") && has_word(w, n, "+o")) {
-		add(j, H, "history", "set +o history stops the shell history");
-		return;
-	}
-	if (!strcmp(name, "export") || !strcmp(name, "declare") || !strcmp(name, "typeset") || !strcmp(name, "local") || !strcmp(name, "readonly")) {
-		for (size_t k = 1; k < n; k++)
-			if (starts(w[k].text, "HISTFILE=") || starts(w[k].text, "HISTSIZE=0") || starts(w[k].text, "HISTFILESIZE=0"))
-				add(j, H, "history", "%s stops the shell history", w[k].text);
-		return;
-	}
-	if (!strcmp(name, "git") && n > 1) {
-		size_t k = first_operand(w, n, 1);
-		const char *verb = k < n ? w[k].text : "";
-		if ((!strcmp(verb, "reset") && has_word(w, n, "--hard")) ||
-		    (!strcmp(verb, "clean") && (has_opt(w, n, 'f', "--force"))) ||
-		    (!strcmp(verb, "checkout") && has_word(w, n, "--") && has_word(w, n, ".")) ||
-		    (!strcmp(verb, "restore") && has_word(w, n, ".")))
-			add(j, M, "git", "%s throws away uncommitted work", shown);
-		else if (!strcmp(verb, "push") && (has_opt(w, n, 'f', "--force") || has_word(w, n, "--force-with-lease") || has_word(w, n, "--mirror") || has_word(w, n, "--delete")))
-			add(j, M, "git", "%s rewrites or deletes history on the remote", shown);
-		else if (!strcmp(verb, "filter-branch") || !strcmp(verb, "filter-repo"))
-			add(j, M, "git", "%s rewrites the repository history", shown);
-		return;
-	}
-	if (in_list(name, (const char *const[]){"mysql", "mariadb", "psql", "sqlite3", "sqlcmd", "mongo", "mongosh",
-			"redis-cli", "clickhouse-client", NULL})) {
-		for (size_t k = 1; k <= n; k++) {
-			const char *t = k < n ? w[k].text : NULL;
-			for (size_t r = 0; !t && r < cmd->n_redir; r++)
-				if (cmd->redir[r].op == SH_R_HEREDOC || cmd->redir[r].op == SH_R_HERESTR)
-					t = cmd->redir[r].target.text;
-			if (!t)
-				continue;
-			if (case_contains(t, "drop database") || case_contains(t, "drop table") || case_contains(t, "drop schema") ||
-			    case_contains(t, "truncate ") || case_contains(t, "dropDatabase") || !strcasecmp(t, "flushall") ||
-			    !strcasecmp(t, "flushdb") || (case_contains(t, "delete from") && !case_contains(t, "where"))) {
-				add(j, H, "database", "%s deletes a database, a table or all its rows", shown);
-				return;
-			}
-		}
-		return;
-	}
-	if ((!strcmp(name, "terraform") || !strcmp(name, "tofu") || !strcmp(name, "pulumi")) && has_word(w, n, "destroy")) {
-		add(j, H, "delete", "%s destroys the infrastructure it manages", shown);
-		return;
-	}
-	if (!strcmp(name, "kubectl") && n > 1 && !strcmp(w[first_operand(w, n, 1) < n ? first_operand(w, n, 1) : 0].text, "delete")) {
-		add(j, has_word(w, n, "--all") || has_word(w, n, "namespace") || has_word(w, n, "ns") ? H : M, "delete",
-		    "%s deletes cluster resources", shown);
-		return;
-	}
-	if (!strcmp(name, "aws") && has_word(w, n, "rm") && has_word(w, n, "--recursive")) {
-		add(j, H, "delete", "%s deletes a whole bucket prefix", shown);
-		return;
-	}
-	if (!strcmp(name, "chmod") || !strcmp(name, "chown") || !strcmp(name, "chgrp") || !strcmp(name, "chattr") ||
-	    !strcmp(name, "setfacl") || !strcmp(name, "chcon")) {
-		judge_chmod(j, w, n, name);
-		return;
-	}
-	if (!strcmp(name, "alias")) {
-		for (size_t k = 1; k < n; k++) {
-			const char *eq = strchr(w[k].text, '=');
-			if (eq)
-				judge_text(j, eq + 1, strlen(eq + 1));
-		}
-		return;
-	}
-	if (!strcmp(name, "mount") && has_word(w, n, "remount") == false && n > 2)
-		add(j, M, "disk", "%s mounts a file system", shown);
-	if (!strcmp(name, "swapoff") || !strcmp(name, "umount")) {
-		if (has_opt(w, n, 'a', "--all"))
-			add(j, M, "disk", "%s unmounts or disables every device", shown);
-		return;
-	}
 }
 
 /* Redirections, assignments, here-documents; then the words. */
