@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "half.h"
 #include "quant.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -74,14 +75,6 @@ static inline size_t blk_bytes(enum ggml_type t)
  * with the stored scale, so d * q is as close to x as that scale allows. */
 void q8_scale(float amax, uint16_t *dh, float *id);
 
-/* IEEE binary16 <-> binary32 (round to nearest even), and bfloat16. */
-float f16_to_f32(uint16_t h);
-uint16_t f32_to_f16(float f);
-static inline float bf16_to_f32(uint16_t h)
-{
-	union { uint32_t u; float f; } v = { .u = (uint32_t)h << 16 };
-	return v.f;
-}
 
 /* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block
  * (formats.md 2.2). */
