@@ -3,41 +3,52 @@
 #   make asan-hostile           the GGUF reader's unit test and the hostile
 #                               files through lm-step --info, under
 #                               AddressSanitizer + UBSan (build/asan)
-#   make fuzz [FUZZ_TIME=S]     build tests/fuzz/fuzz-gguf.c with clang and
-#                               libFuzzer (+ASan +UBSan) and fuzz the reader for
-#                               S seconds (default 60); seeds are the files the
+#   make fuzz [FUZZ_TIME=S]     every libFuzzer target below, S seconds each
+#   make fuzz-gguf              build tests/fuzz/fuzz-gguf.c with clang and
+#                               libFuzzer (+ASan +UBSan) and fuzz the GGUF reader
+#                               for S seconds (default 60); seeds are the files the
 #                               unit test writes (test-gguf -w), the corpus grows
 #                               in tests/fuzz/corpus-run/ (ignored by git), crash
 #                               reproducers land in build/fuzz/
-#   make fuzz-build             only build build/fuzz/fuzz-gguf
+#   make fuzz-safetensors       the same for the safetensors reader (headers and
+#                               indexes), seeded by test-safetensors -w, corpus in
+#                               tests/fuzz/corpus-run-safetensors/
+#   make fuzz-build             only build the targets into build/fuzz/
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-gguf fuzz-safetensors
 
 asan-hostile:
 	$(MAKE) SAN=1 asan-hostile-run
 
-asan-hostile-run: $(BINDIR)/lm-step $(B)/tests/test-gguf
-	$(TEST_ENV) $(PROVE) $(PROVE_FLAGS) $(B)/tests/test-gguf tests/gguf-hostile.t
+asan-hostile-run: $(BINDIR)/lm-step $(B)/tests/test-gguf $(B)/tests/test-safetensors
+	$(TEST_ENV) $(PROVE) $(PROVE_FLAGS) $(B)/tests/test-gguf tests/gguf-hostile.t $(B)/tests/test-safetensors
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_ARGS ?= -max_len=16384 -timeout=10 -rss_limit_mb=2048
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-# The target reads hyper-parameters (forward/model.c and the architecture
-# table); the forward pass the table points at comes unfuzzed from the
-# normal build's libforward.a (it is not run, and the kernels take minutes
-# to compile with the sanitizers).
-FUZZ_SRCS = tests/fuzz/fuzz-gguf.c $(filter-out $(PROG_SRCS),$(wildcard common/*.c)) forward/model.c \
-	$(wildcard forward/arch*.c)
-FUZZ_LIBS = $(B)/libforward.a
+# fuzz-gguf also reads hyper-parameters (forward/model.c and the
+# architecture table); the forward pass the table points at comes unfuzzed
+# from the normal build's libforward.a (it is not run, and the kernels take
+# minutes to compile with the sanitizers).
+FUZZ_LIB_SRCS = $(filter-out $(PROG_SRCS),$(wildcard common/*.c))
+FUZZ_GGUF_SRCS = tests/fuzz/fuzz-gguf.c $(FUZZ_LIB_SRCS) forward/model.c $(wildcard forward/arch*.c)
+FUZZ_GGUF_LIBS = $(B)/libforward.a
+FUZZ_TARGETS := gguf safetensors
 
-build/fuzz/fuzz-gguf: $(FUZZ_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_LIBS)
+build/fuzz/fuzz-gguf: $(FUZZ_GGUF_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_GGUF_LIBS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $(FUZZ_SRCS) $(FUZZ_LIBS) -pthread $(LDLIBS)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $(FUZZ_GGUF_SRCS) $(FUZZ_GGUF_LIBS) -pthread $(LDLIBS)
 
-fuzz-build: build/fuzz/fuzz-gguf
+build/fuzz/fuzz-safetensors: tests/fuzz/fuzz-safetensors.c $(FUZZ_LIB_SRCS) $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRCS) -pthread $(LDLIBS)
 
-fuzz: build/fuzz/fuzz-gguf $(B)/tests/test-gguf
+fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
+
+fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
+
+fuzz-gguf: build/fuzz/fuzz-gguf $(B)/tests/test-gguf
 	rm -rf build/fuzz/seeds
 	$(B)/tests/test-gguf -w build/fuzz/seeds >/dev/null
 	rm -f build/fuzz/seeds/*.msg
@@ -47,15 +58,25 @@ fuzz: build/fuzz/fuzz-gguf $(B)/tests/test-gguf
 	build/fuzz/fuzz-gguf $(FUZZ_ARGS) -dict=tests/fuzz/gguf.dict -artifact_prefix=build/fuzz/ \
 		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run build/fuzz/seeds
 
+# seeds: every weights file and index the unit test writes, flattened
+fuzz-safetensors: build/fuzz/fuzz-safetensors $(B)/tests/test-safetensors
+	rm -rf build/fuzz/st-cases build/fuzz/st-seeds
+	$(B)/tests/test-safetensors -w build/fuzz/st-cases >/dev/null
+	mkdir -p build/fuzz/st-seeds tests/fuzz/corpus-run-safetensors
+	find build/fuzz/st-cases -type f \( -name '*.safetensors' -o -name '*.index.json' \) | \
+		while read -r f; do cp "$$f" "build/fuzz/st-seeds/$$(echo "$$f" | tr / _)"; done
+	build/fuzz/fuzz-safetensors $(FUZZ_ARGS) -dict=tests/fuzz/safetensors.dict -artifact_prefix=build/fuzz/ \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-safetensors build/fuzz/st-seeds
+
 # make fuzz-cov: line and branch coverage of the reader (and the layers the
 # target drives) over the fuzz corpus and the seeds, with llvm-cov.
 FUZZ_COV_FLAGS := -g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
 LLVM_PROFDATA ?= llvm-profdata
 LLVM_COV ?= llvm-cov
 
-build/fuzz/fuzz-gguf-cov: $(FUZZ_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_LIBS)
+build/fuzz/fuzz-gguf-cov: $(FUZZ_GGUF_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_GGUF_LIBS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(FUZZ_COV_FLAGS) -o $@ $(FUZZ_SRCS) $(FUZZ_LIBS) -pthread $(LDLIBS)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 $(FUZZ_COV_FLAGS) -o $@ $(FUZZ_GGUF_SRCS) $(FUZZ_GGUF_LIBS) -pthread $(LDLIBS)
 
 fuzz-cov: build/fuzz/fuzz-gguf-cov
 	mkdir -p tests/fuzz/corpus-run build/fuzz/seeds

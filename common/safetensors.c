@@ -1,0 +1,1228 @@
+/* safetensors.c - safetensors reader.  See safetensors.h and formats.md 5.1.
+ *
+ * Two parts: a strict JSON scanner that reads one value at a time and
+ * knows the file offset of every byte (for messages), and the checks of
+ * the two formats built on it: the header of a .safetensors file and the
+ * weight_map of model.safetensors.index.json. */
+#include "safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jsonfile.h"
+#include "modelpath.h"
+
+struct dtype_info {
+	const char *name;
+	uint8_t bits;
+	enum ggml_type ggml;
+};
+
+static const struct dtype_info dtypes[ST_NDTYPES] = {
+	[ST_BOOL] = {"BOOL", 8, GGML_NTYPES},
+	[ST_U8] = {"U8", 8, GGML_NTYPES},
+	[ST_I8] = {"I8", 8, GGML_I8},
+	[ST_I16] = {"I16", 16, GGML_I16},
+	[ST_U16] = {"U16", 16, GGML_NTYPES},
+	[ST_I32] = {"I32", 32, GGML_I32},
+	[ST_U32] = {"U32", 32, GGML_NTYPES},
+	[ST_I64] = {"I64", 64, GGML_I64},
+	[ST_U64] = {"U64", 64, GGML_NTYPES},
+	[ST_F16] = {"F16", 16, GGML_F16},
+	[ST_BF16] = {"BF16", 16, GGML_BF16},
+	[ST_F32] = {"F32", 32, GGML_F32},
+	[ST_F64] = {"F64", 64, GGML_F64},
+	[ST_C64] = {"C64", 64, GGML_NTYPES},
+	[ST_F8_E4M3] = {"F8_E4M3", 8, GGML_NTYPES},
+	[ST_F8_E5M2] = {"F8_E5M2", 8, GGML_NTYPES},
+	[ST_F8_E4M3FNUZ] = {"F8_E4M3FNUZ", 8, GGML_NTYPES},
+	[ST_F8_E5M2FNUZ] = {"F8_E5M2FNUZ", 8, GGML_NTYPES},
+	[ST_F8_E8M0] = {"F8_E8M0", 8, GGML_NTYPES},
+	[ST_F6_E2M3] = {"F6_E2M3", 6, GGML_NTYPES},
+	[ST_F6_E3M2] = {"F6_E3M2", 6, GGML_NTYPES},
+	[ST_F4] = {"F4", 4, GGML_NTYPES},
+};
+
+const char *st_dtype_name(enum st_dtype t)
+{
+	return (unsigned)t < ST_NDTYPES ? dtypes[t].name : "unknown";
+}
+
+unsigned st_dtype_bits(enum st_dtype t)
+{
+	return (unsigned)t < ST_NDTYPES ? dtypes[t].bits : 0;
+}
+
+enum ggml_type st_dtype_ggml(enum st_dtype t)
+{
+	return (unsigned)t < ST_NDTYPES ? dtypes[t].ggml : GGML_NTYPES;
+}
+
+/* ---- the JSON scanner ---- */
+
+struct js {
+	const uint8_t *p;
+	size_t n, i;
+	uint64_t base;        /* file offset of p[0] */
+	const char *name;     /* the file, for messages */
+	const char *part;     /* "header byte", "byte" */
+	struct lmu_err *e;
+};
+
+/* A decoded string: bytes and length; nul when it holds U+0000. */
+struct jstr {
+	char *s;
+	size_t len, cap;
+	bool nul;
+};
+
+#define JS_MAX_DEPTH 64
+
+static bool js_fail(struct js *j, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool js_fail(struct js *j, size_t at, const char *fmt, ...)
+{
+	char msg[180];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	err_set(j->e, "%s: %s %llu: %s", j->name, j->part, (unsigned long long)(j->base + at), msg);
+	return false;
+}
+
+/* A byte fit for a message. */
+static const char *shown_byte(char buf[8], const struct js *j)
+{
+	if (j->i >= j->n)
+		return "the end";
+	uint8_t c = j->p[j->i];
+	if (c >= 32 && c < 127)
+		snprintf(buf, 8, "'%c'", c);
+	else
+		snprintf(buf, 8, "0x%02x", c);
+	return buf;
+}
+
+static void js_ws(struct js *j)
+{
+	while (j->i < j->n && (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' || j->p[j->i] == '\r'))
+		j->i++;
+}
+
+static bool js_peek(struct js *j, char c)
+{
+	js_ws(j);
+	return j->i < j->n && j->p[j->i] == (uint8_t)c;
+}
+
+static bool js_expect(struct js *j, char c, const char *what)
+{
+	char b[8];
+	js_ws(j);
+	if (j->i < j->n && j->p[j->i] == (uint8_t)c) {
+		j->i++;
+		return true;
+	}
+	return js_fail(j, j->i, "expected %s, found %s", what, shown_byte(b, j));
+}
+
+static void jstr_put(struct jstr *s, const void *p, size_t n)
+{
+	if (s->len + n + 1 > s->cap) {
+		s->cap = (s->len + n + 1) * 2;
+		s->s = xrealloc(s->s, s->cap);
+	}
+	memcpy(s->s + s->len, p, n);
+	s->len += n;
+	s->s[s->len] = 0;
+}
+
+static void jstr_utf8(struct jstr *s, uint32_t cp)
+{
+	uint8_t b[4];
+	size_t n;
+	if (cp < 0x80)
+		b[0] = (uint8_t)cp, n = 1;
+	else if (cp < 0x800)
+		b[0] = (uint8_t)(0xc0 | cp >> 6), b[1] = (uint8_t)(0x80 | (cp & 0x3f)), n = 2;
+	else if (cp < 0x10000)
+		b[0] = (uint8_t)(0xe0 | cp >> 12), b[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f)),
+		b[2] = (uint8_t)(0x80 | (cp & 0x3f)), n = 3;
+	else
+		b[0] = (uint8_t)(0xf0 | cp >> 18), b[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f)),
+		b[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f)), b[3] = (uint8_t)(0x80 | (cp & 0x3f)), n = 4;
+	if (cp == 0)
+		s->nul = true;
+	jstr_put(s, b, n);
+}
+
+/* Length of the well-formed UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+static int hex4(const uint8_t *p)
+{
+	int v = 0;
+	for (int k = 0; k < 4; k++) {
+		int c = p[k], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* A string into *s (reset first); out may be NULL to only check it. */
+static bool js_string(struct js *j, struct jstr *s)
+{
+	struct jstr scratch = {0};
+	size_t start;
+	bool ok = false;
+
+	if (!s)
+		s = &scratch;
+	s->len = 0;
+	s->nul = false;
+	jstr_put(s, "", 0);
+	if (!js_expect(j, '"', "a string"))
+		goto out;
+	start = j->i - 1;
+	for (;;) {
+		if (j->i >= j->n) {
+			js_fail(j, start, "string not closed before the end");
+			goto out;
+		}
+		uint8_t c = j->p[j->i];
+		if (c == '"') {
+			j->i++;
+			break;
+		}
+		if (c < 0x20) {
+			js_fail(j, j->i, "control byte 0x%02x inside a string (must be escaped)", c);
+			goto out;
+		}
+		if (c != '\\') {
+			size_t run = j->i;
+			while (run < j->n && j->p[run] >= 0x20 && j->p[run] < 0x80 && j->p[run] != '"' && j->p[run] != '\\')
+				run++;
+			if (run > j->i) {
+				jstr_put(s, j->p + j->i, run - j->i);
+				j->i = run;
+				continue;
+			}
+			size_t len = utf8_len(j->p + j->i, j->n - j->i);
+			if (!len) {
+				js_fail(j, j->i, "invalid UTF-8 (byte 0x%02x)", c);
+				goto out;
+			}
+			jstr_put(s, j->p + j->i, len);
+			j->i += len;
+			continue;
+		}
+		if (j->i + 1 >= j->n) {
+			js_fail(j, j->i, "string not closed before the end");
+			goto out;
+		}
+		uint8_t x = j->p[j->i + 1];
+		const char *simple = strchr("\"\\/bfnrt", x);
+		if (x && simple) {
+			static const char map[] = "\"\\/\b\f\n\r\t";
+			jstr_put(s, &map[simple - "\"\\/bfnrt"], 1);
+			j->i += 2;
+			continue;
+		}
+		if (x != 'u') {
+			js_fail(j, j->i, "unknown escape '\\%c'", x >= 32 && x < 127 ? x : '?');
+			goto out;
+		}
+		int hi = j->i + 6 <= j->n ? hex4(j->p + j->i + 2) : -1;
+		if (hi < 0) {
+			js_fail(j, j->i, "\\u not followed by 4 hex digits");
+			goto out;
+		}
+		uint32_t cp = (uint32_t)hi;
+		if (hi >= 0xdc00 && hi <= 0xdfff) {
+			js_fail(j, j->i, "lone low surrogate \\u%04x", hi);
+			goto out;
+		}
+		if (hi >= 0xd800 && hi <= 0xdbff) {
+			int lo = j->i + 12 <= j->n && j->p[j->i + 6] == '\\' && j->p[j->i + 7] == 'u' ? hex4(j->p + j->i + 8) : -1;
+			if (lo < 0xdc00 || lo > 0xdfff) {
+				js_fail(j, j->i, "high surrogate \\u%04x without its low half", hi);
+				goto out;
+			}
+			cp = 0x10000 + (((uint32_t)hi - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
+			j->i += 6;
+		}
+		jstr_utf8(s, cp);
+		j->i += 6;
+	}
+	ok = true;
+out:
+	free(scratch.s);
+	return ok;
+}
+
+/* A non-negative integer without sign, fraction or exponent. */
+static bool js_uint(struct js *j, uint64_t *v, const char *what)
+{
+	char b[8];
+	size_t start;
+	js_ws(j);
+	start = j->i;
+	if (j->i >= j->n || j->p[j->i] < '0' || j->p[j->i] > '9') {
+		if (j->i < j->n && j->p[j->i] == '-')
+			return js_fail(j, start, "%s is negative", what);
+		return js_fail(j, start, "expected %s (a whole number), found %s", what, shown_byte(b, j));
+	}
+	*v = 0;
+	while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9') {
+		unsigned d = j->p[j->i] - '0';
+		if (*v == 0 && j->i > start)
+			return js_fail(j, start, "%s has a leading zero", what);
+		if (*v > (UINT64_MAX - d) / 10)
+			return js_fail(j, start, "%s is over 2^64", what);
+		*v = *v * 10 + d;
+		j->i++;
+	}
+	if (j->i < j->n && (j->p[j->i] == '.' || j->p[j->i] == 'e' || j->p[j->i] == 'E'))
+		return js_fail(j, start, "%s is not a whole number", what);
+	return true;
+}
+
+/* Any value, checked and skipped. */
+static bool js_skip(struct js *j, int depth)
+{
+	char b[8];
+	js_ws(j);
+	if (depth > JS_MAX_DEPTH)
+		return js_fail(j, j->i, "nested deeper than %d levels", JS_MAX_DEPTH);
+	if (j->i >= j->n)
+		return js_fail(j, j->i, "expected a value, found the end");
+	uint8_t c = j->p[j->i];
+	if (c == '"')
+		return js_string(j, NULL);
+	if (c == '{' || c == '[') {
+		char close = c == '{' ? '}' : ']';
+		j->i++;
+		if (js_peek(j, close)) {
+			j->i++;
+			return true;
+		}
+		for (;;) {
+			if (c == '{' && (!js_string(j, NULL) || !js_expect(j, ':', "':'")))
+				return false;
+			if (!js_skip(j, depth + 1))
+				return false;
+			if (js_peek(j, ',')) {
+				j->i++;
+				continue;
+			}
+			return js_expect(j, close, c == '{' ? "',' or '}'" : "',' or ']'");
+		}
+	}
+	static const char *const words[] = {"true", "false", "null"};
+	for (int k = 0; k < 3; k++) {
+		size_t len = strlen(words[k]);
+		if (j->n - j->i >= len && memcmp(j->p + j->i, words[k], len) == 0) {
+			j->i += len;
+			return true;
+		}
+	}
+	/* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+	size_t start = j->i, i = j->i;
+	if (i < j->n && j->p[i] == '-')
+		i++;
+	if (i < j->n && j->p[i] == '0')
+		i++;
+	else if (i < j->n && j->p[i] >= '1' && j->p[i] <= '9')
+		while (i < j->n && j->p[i] >= '0' && j->p[i] <= '9')
+			i++;
+	else
+		return js_fail(j, start, "expected a value, found %s", shown_byte(b, j));
+	if (i < j->n && j->p[i] == '.') {
+		size_t d = ++i;
+		while (i < j->n && j->p[i] >= '0' && j->p[i] <= '9')
+			i++;
+		if (i == d)
+			return js_fail(j, start, "malformed number");
+	}
+	if (i < j->n && (j->p[i] == 'e' || j->p[i] == 'E')) {
+		i++;
+		if (i < j->n && (j->p[i] == '+' || j->p[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < j->n && j->p[i] >= '0' && j->p[i] <= '9')
+			i++;
+		if (i == d)
+			return js_fail(j, start, "malformed number");
+	}
+	j->i = i;
+	return true;
+}
+
+/* After the top-level value: only whitespace. */
+static bool js_end(struct js *j)
+{
+	char b[8];
+	js_ws(j);
+	if (j->i < j->n)
+		return js_fail(j, j->i, "%s after the end of the JSON object", shown_byte(b, j));
+	return true;
+}
+
+/* A name fit for a message: at most 80 bytes, control and non-ASCII bytes
+ * shown as '?', so a hostile name cannot drive the terminal. */
+static const char *shown(char *buf, size_t cap, const char *s)
+{
+	size_t n = strlen(s), i;
+	size_t m = n < 80 && n < cap - 4 ? n : (cap - 4 < 80 ? cap - 4 : 80);
+	for (i = 0; i < m; i++)
+		buf[i] = s[i] >= 32 && s[i] < 127 ? s[i] : '?';
+	strcpy(buf + i, m < n ? "..." : "");
+	return buf;
+}
+
+static bool mul_ok(uint64_t a, uint64_t b, uint64_t *r)
+{
+	return !__builtin_mul_overflow(a, b, r);
+}
+
+/* ---- one file ---- */
+
+/* The growable arrays of a reader being built. */
+struct build {
+	struct safetensors *st;
+	uint64_t cap_t;
+};
+
+static struct st_tensor *new_tensor(struct build *b)
+{
+	struct safetensors *st = b->st;
+	if (st->n_tensors == b->cap_t) {
+		b->cap_t = b->cap_t ? 2 * b->cap_t : 64;
+		st->tensors = xreallocarray(st->tensors, (size_t)b->cap_t, sizeof *st->tensors);
+	}
+	struct st_tensor *t = &st->tensors[st->n_tensors++];
+	memset(t, 0, sizeof *t);
+	return t;
+}
+
+static bool parse_dtype(struct js *j, const struct jstr *s, size_t at, enum st_dtype *out)
+{
+	for (int k = 0; k < ST_NDTYPES; k++)
+		if (strcmp(s->s, dtypes[k].name) == 0 && strlen(dtypes[k].name) == s->len) {
+			*out = (enum st_dtype)k;
+			return true;
+		}
+	char b[96];
+	return js_fail(j, at, "unknown dtype '%s'", shown(b, sizeof b, s->s));
+}
+
+/* One tensor entry {"dtype", "shape", "data_offsets"} after its name. */
+static bool parse_entry(struct js *j, struct st_tensor *t, uint64_t *begin, uint64_t *end)
+{
+	struct jstr key = {0}, val = {0};
+	bool have_dtype = false, have_shape = false, have_offsets = false, ok = false;
+	char nb[96];
+	size_t at;
+
+	if (!js_expect(j, '{', "'{' opening the tensor's entry"))
+		goto out;
+	if (js_peek(j, '}')) {
+		js_fail(j, j->i, "tensor '%s': no dtype, shape or data_offsets", shown(nb, sizeof nb, t->name));
+		goto out;
+	}
+	for (;;) {
+		js_ws(j);
+		at = j->i;
+		if (!js_string(j, &key) || !js_expect(j, ':', "':'"))
+			goto out;
+		js_ws(j);
+		if (strcmp(key.s, "dtype") == 0 && key.len == 5) {
+			if (have_dtype) {
+				js_fail(j, at, "tensor '%s': dtype given twice", shown(nb, sizeof nb, t->name));
+				goto out;
+			}
+			have_dtype = true;
+			size_t vat = j->i;
+			if (!js_string(j, &val) || !parse_dtype(j, &val, vat, &t->dtype))
+				goto out;
+		} else if (strcmp(key.s, "shape") == 0 && key.len == 5) {
+			if (have_shape) {
+				js_fail(j, at, "tensor '%s': shape given twice", shown(nb, sizeof nb, t->name));
+				goto out;
+			}
+			have_shape = true;
+			if (!js_expect(j, '[', "'[' opening the shape"))
+				goto out;
+			t->n_dims = 0;
+			if (js_peek(j, ']'))
+				j->i++;
+			else
+				for (;;) {
+					js_ws(j);
+					if (t->n_dims == ST_MAX_DIMS) {
+						js_fail(j, j->i, "tensor '%s': more than %d dimensions", shown(nb, sizeof nb, t->name),
+							ST_MAX_DIMS);
+						goto out;
+					}
+					if (!js_uint(j, &t->shape[t->n_dims++], "a dimension"))
+						goto out;
+					if (js_peek(j, ',')) {
+						j->i++;
+						continue;
+					}
+					if (!js_expect(j, ']', "',' or ']' in the shape"))
+						goto out;
+					break;
+				}
+		} else if (strcmp(key.s, "data_offsets") == 0 && key.len == 12) {
+			if (have_offsets) {
+				js_fail(j, at, "tensor '%s': data_offsets given twice", shown(nb, sizeof nb, t->name));
+				goto out;
+			}
+			have_offsets = true;
+			if (!js_expect(j, '[', "'[' opening data_offsets") || !js_uint(j, begin, "the begin offset") ||
+			    !js_expect(j, ',', "',' in data_offsets") || !js_uint(j, end, "the end offset") ||
+			    !js_expect(j, ']', "']' closing data_offsets (exactly two offsets)"))
+				goto out;
+		} else {
+			js_fail(j, at, "tensor '%s': unknown field '%s'", shown(nb, sizeof nb, t->name),
+				shown((char[96]){0}, 96, key.s));
+			goto out;
+		}
+		if (js_peek(j, ',')) {
+			j->i++;
+			continue;
+		}
+		if (!js_expect(j, '}', "',' or '}' in the tensor's entry"))
+			goto out;
+		break;
+	}
+	if (!have_dtype || !have_shape || !have_offsets) {
+		js_fail(j, j->i - 1, "tensor '%s': no %s", shown(nb, sizeof nb, t->name),
+			!have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
+		goto out;
+	}
+	ok = true;
+out:
+	free(key.s);
+	free(val.s);
+	return ok;
+}
+
+/* __metadata__: {string: string, ...} or null. */
+static bool parse_meta(struct js *j, struct st_shard *sh)
+{
+	struct jstr k = {0}, v = {0};
+	uint32_t cap = 0;
+	bool ok = false;
+
+	js_ws(j);
+	if (j->n - j->i >= 4 && memcmp(j->p + j->i, "null", 4) == 0) {
+		j->i += 4;
+		return true;
+	}
+	if (!js_expect(j, '{', "'{' opening __metadata__ (a map of strings)"))
+		return false;
+	if (js_peek(j, '}')) {
+		j->i++;
+		return true;
+	}
+	for (;;) {
+		if (!js_string(j, &k) || !js_expect(j, ':', "':'"))
+			goto out;
+		js_ws(j);
+		if (j->i < j->n && j->p[j->i] != '"') {
+			js_fail(j, j->i, "__metadata__ value of '%s' is not a string", shown((char[96]){0}, 96, k.s));
+			goto out;
+		}
+		if (!js_string(j, &v))
+			goto out;
+		for (uint32_t m = 0; m < sh->n_meta; m++)
+			if (strcmp(sh->meta[m].key, k.s) == 0) {
+				js_fail(j, j->i, "__metadata__ key '%s' given twice", shown((char[96]){0}, 96, k.s));
+				goto out;
+			}
+		if (sh->n_meta == cap) {
+			cap = cap ? 2 * cap : 8;
+			sh->meta = xreallocarray(sh->meta, cap, sizeof *sh->meta);
+		}
+		sh->meta[sh->n_meta].key = xstrdup(k.s);
+		sh->meta[sh->n_meta++].value = xstrdup(v.s);
+		if (js_peek(j, ',')) {
+			j->i++;
+			continue;
+		}
+		if (!js_expect(j, '}', "',' or '}' in __metadata__"))
+			goto out;
+		break;
+	}
+	ok = true;
+out:
+	free(k.s);
+	free(v.s);
+	return ok;
+}
+
+static int cmp_begin(const void *a, const void *b)
+{
+	const struct st_tensor *x = *(struct st_tensor *const *)a, *y = *(struct st_tensor *const *)b;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp((*(struct st_tensor *const *)a)->name, (*(struct st_tensor *const *)b)->name);
+}
+
+/* Parse and check shard number si (its map set) and add its tensors. */
+static bool parse_file(struct build *b, uint32_t si, struct lmu_err *e)
+{
+	struct st_shard *sh = &b->st->shards[si];
+	const char *name = sh->path;
+	uint64_t size = sh->size, hlen = 0, first = b->st->n_tensors;
+	struct jstr key = {0};
+	bool ok = false, have_meta = false;
+	char nb[96];
+
+	if (size == 0) {
+		err_set(e, "%s: empty file", name);
+		return false;
+	}
+	if (size < 8) {
+		err_set(e, "%s: file cut short: %llu bytes, too small for a safetensors header", name, (unsigned long long)size);
+		return false;
+	}
+	for (int k = 7; k >= 0; k--)
+		hlen = hlen << 8 | sh->map[k];
+	if (memcmp(sh->map, "GGUF", 4) == 0) {
+		err_set(e, "%s: a GGUF file, not safetensors", name);
+		return false;
+	}
+	if (hlen < 2) {
+		err_set(e, "%s: header length %llu is too small for a JSON object", name, (unsigned long long)hlen);
+		return false;
+	}
+	if (hlen > ST_MAX_HEADER) {
+		err_set(e, "%s: header length %llu is over the %u-byte limit (not a safetensors file?)", name,
+			(unsigned long long)hlen, ST_MAX_HEADER);
+		return false;
+	}
+	if (hlen > size - 8) {
+		err_set(e, "%s: header of %llu bytes runs past the end of the file (%llu bytes): cut short?", name,
+			(unsigned long long)hlen, (unsigned long long)size);
+		return false;
+	}
+	sh->data_start = 8 + hlen;
+	struct js j = {.p = sh->map + 8, .n = (size_t)hlen, .base = 8, .name = name, .part = "header byte", .e = e};
+	if (j.p[0] != '{') {
+		js_fail(&j, 0, "the header does not start with '{' (not a safetensors file?)");
+		return false;
+	}
+	j.i = 1;
+	if (js_peek(&j, '}'))
+		j.i++;
+	else
+		for (;;) {
+			size_t at;
+			js_ws(&j);
+			at = j.i;
+			if (!js_string(&j, &key) || !js_expect(&j, ':', "':'"))
+				goto out;
+			if (key.len == 12 && strcmp(key.s, "__metadata__") == 0) {
+				if (have_meta) {
+					js_fail(&j, at, "__metadata__ given twice");
+					goto out;
+				}
+				have_meta = true;
+				if (!parse_meta(&j, sh))
+					goto out;
+			} else {
+				uint64_t begin, end, bits;
+				struct st_tensor *t = new_tensor(b);
+				t->name = xstrdup(key.s);
+				t->shard = si;
+				if (key.len == 0) {
+					js_fail(&j, at, "empty tensor name");
+					goto out;
+				}
+				if (key.nul) {
+					js_fail(&j, at, "tensor name contains U+0000");
+					goto out;
+				}
+				if (key.len > ST_MAX_NAME) {
+					js_fail(&j, at, "tensor name of %zu bytes is over the %d-byte limit", key.len, ST_MAX_NAME);
+					goto out;
+				}
+				if (!parse_entry(&j, t, &begin, &end))
+					goto out;
+				t->n_elem = 1;
+				for (uint32_t d = 0; d < t->n_dims; d++)
+					if (!mul_ok(t->n_elem, t->shape[d], &t->n_elem)) {
+						js_fail(&j, at, "tensor '%s': the shape's element count overflows 2^64",
+							shown(nb, sizeof nb, t->name));
+						goto out;
+					}
+				bits = st_dtype_bits(t->dtype);
+				if (!mul_ok(t->n_elem, bits, &t->nbytes)) {
+					js_fail(&j, at, "tensor '%s': the byte size overflows 2^64", shown(nb, sizeof nb, t->name));
+					goto out;
+				}
+				if (t->nbytes % 8) {
+					js_fail(&j, at, "tensor '%s': %llu elements of %s (%llu bits each) are not a whole number of bytes",
+						shown(nb, sizeof nb, t->name), (unsigned long long)t->n_elem,
+						st_dtype_name(t->dtype), (unsigned long long)bits);
+					goto out;
+				}
+				t->nbytes /= 8;
+				if (end < begin) {
+					js_fail(&j, at, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
+						shown(nb, sizeof nb, t->name), (unsigned long long)begin, (unsigned long long)end);
+					goto out;
+				}
+				if (end - begin != t->nbytes) {
+					char shape[160] = "";
+					for (uint32_t d = 0, o = 0; d < t->n_dims && o < sizeof shape - 24; d++)
+						o += (uint32_t)snprintf(shape + o, sizeof shape - o, "%s%llu", d ? ", " : "",
+									(unsigned long long)t->shape[d]);
+					js_fail(&j, at, "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %s [%s] needs %llu",
+						shown(nb, sizeof nb, t->name), (unsigned long long)begin, (unsigned long long)end,
+						(unsigned long long)(end - begin), st_dtype_name(t->dtype), shape,
+						(unsigned long long)t->nbytes);
+					goto out;
+				}
+				t->offset = begin;  /* relative for now */
+			}
+			if (js_peek(&j, ',')) {
+				j.i++;
+				continue;
+			}
+			if (!js_expect(&j, '}', "',' or '}' after a header entry"))
+				goto out;
+			break;
+		}
+	if (!js_end(&j))
+		goto out;
+
+	/* The data buffer: every byte covered once, in order of offsets. */
+	uint64_t n = b->st->n_tensors - first, avail = size - sh->data_start, pos = 0;
+	struct st_tensor **order = xcalloc(n, sizeof *order);
+	for (uint64_t k = 0; k < n; k++)
+		order[k] = &b->st->tensors[first + k];
+	qsort(order, n, sizeof *order, cmp_begin);
+	for (uint64_t k = 0; k < n; k++) {
+		struct st_tensor *t = order[k];
+		if (t->offset > pos) {
+			err_set(e, "%s: tensor '%s': data begins at %llu, leaving %llu bytes unused after %s%s%s (gaps are not allowed)",
+				name, shown(nb, sizeof nb, t->name), (unsigned long long)t->offset,
+				(unsigned long long)(t->offset - pos), k ? "tensor '" : "the header",
+				k ? shown((char[96]){0}, 96, order[k - 1]->name) : "", k ? "'" : "");
+			free(order);
+			goto out;
+		}
+		if (t->offset < pos) {
+			err_set(e, "%s: tensor '%s': data [%llu, %llu) overlaps tensor '%s', which ends at %llu", name,
+				shown(nb, sizeof nb, t->name), (unsigned long long)t->offset,
+				(unsigned long long)(t->offset + t->nbytes), shown((char[96]){0}, 96, order[k - 1]->name),
+				(unsigned long long)pos);
+			free(order);
+			goto out;
+		}
+		if (t->nbytes > avail - t->offset) {
+			err_set(e, "%s: tensor '%s': data [%llu, %llu) runs past the end of the file (%llu bytes of data): cut short?",
+				name, shown(nb, sizeof nb, t->name), (unsigned long long)t->offset,
+				(unsigned long long)t->offset + t->nbytes, (unsigned long long)avail);
+			free(order);
+			goto out;
+		}
+		pos = t->offset + t->nbytes;
+	}
+	free(order);
+	if (pos != avail) {
+		err_set(e, "%s: %llu bytes after the last tensor's data (at %llu) that no tensor covers", name,
+			(unsigned long long)(avail - pos), (unsigned long long)(sh->data_start + pos));
+		goto out;
+	}
+	for (uint64_t k = first; k < b->st->n_tensors; k++) {
+		struct st_tensor *t = &b->st->tensors[k];
+		t->offset += sh->data_start;
+		t->data = sh->map + t->offset;
+	}
+	ok = true;
+out:
+	free(key.s);
+	return ok;
+}
+
+/* Sort the tensors by name; refuse a name given twice. */
+static bool index_names(struct safetensors *st, struct lmu_err *e)
+{
+	char nb[96];
+	st->sorted = xcalloc(st->n_tensors, sizeof *st->sorted);
+	for (uint64_t k = 0; k < st->n_tensors; k++)
+		st->sorted[k] = &st->tensors[k];
+	qsort(st->sorted, st->n_tensors, sizeof *st->sorted, cmp_name);
+	for (uint64_t k = 1; k < st->n_tensors; k++)
+		if (strcmp(st->sorted[k - 1]->name, st->sorted[k]->name) == 0) {
+			const struct st_tensor *a = st->sorted[k - 1], *b = st->sorted[k];
+			if (a->shard == b->shard)
+				err_set(e, "%s: tensor '%s' given twice", st->shards[a->shard].path,
+					shown(nb, sizeof nb, a->name));
+			else
+				err_set(e, "%s: tensor '%s' is in two shards, %s and %s", st->path, shown(nb, sizeof nb, a->name),
+					st->shards[a->shard].path, st->shards[b->shard].path);
+			return false;
+		}
+	return true;
+}
+
+static struct safetensors *st_new(const char *path, uint32_t n_shards)
+{
+	struct safetensors *st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(path);
+	st->n_shards = n_shards;
+	st->shards = xcalloc(n_shards, sizeof *st->shards);
+	return st;
+}
+
+struct safetensors *st_open_mem(const void *buf, size_t size, const char *name, struct lmu_err *e)
+{
+	struct safetensors *st = st_new(name, 1);
+	struct build b = {.st = st};
+
+	st->shards[0].path = xstrdup(name);
+	st->shards[0].map = buf;
+	st->shards[0].size = size;
+	if (!parse_file(&b, 0, e) || !index_names(st, e)) {
+		st_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Map path into sh (a regular file). */
+static bool map_file(struct st_shard *sh, const char *path, struct lmu_err *e)
+{
+	struct stat s;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	sh->path = xstrdup(path);
+	if (fd < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if (fstat(fd, &s) < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	if (!S_ISREG(s.st_mode)) {
+		err_set(e, "%s: not a regular file", path);
+		close(fd);
+		return false;
+	}
+	if (s.st_size > 0) {
+		void *map = mmap(NULL, (size_t)s.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			err_set(e, "%s: mmap: %s", path, strerror(errno));
+			close(fd);
+			return false;
+		}
+		sh->map = map;
+		sh->mapped = true;
+	}
+	sh->size = (uint64_t)s.st_size;
+	close(fd);
+	return true;
+}
+
+struct safetensors *st_open(const char *path, struct lmu_err *e)
+{
+	struct safetensors *st = st_new(path, 1);
+	struct build b = {.st = st};
+
+	if (!map_file(&st->shards[0], path, e) || !parse_file(&b, 0, e) || !index_names(st, e)) {
+		st_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+void st_close(struct safetensors *st)
+{
+	if (!st)
+		return;
+	for (uint32_t s = 0; s < st->n_shards; s++) {
+		struct st_shard *sh = &st->shards[s];
+		if (sh->mapped)
+			munmap((void *)sh->map, (size_t)sh->size);
+		for (uint32_t m = 0; m < sh->n_meta; m++) {
+			free(sh->meta[m].key);
+			free(sh->meta[m].value);
+		}
+		free(sh->meta);
+		free(sh->path);
+	}
+	for (uint64_t k = 0; k < st->n_tensors; k++)
+		free(st->tensors[k].name);
+	free(st->tensors);
+	free(st->sorted);
+	free(st->shards);
+	free(st->path);
+	free(st);
+}
+
+const struct st_tensor *st_find(const struct safetensors *st, const char *name)
+{
+	struct st_tensor probe = {.name = (char *)name}, *pp = &probe, **r;
+	if (!st->n_tensors)
+		return NULL;
+	r = bsearch(&pp, st->sorted, st->n_tensors, sizeof *st->sorted, cmp_name);
+	return r ? *r : NULL;
+}
+
+const char *st_meta(const struct safetensors *st, const char *key)
+{
+	for (uint32_t s = 0; s < st->n_shards; s++)
+		for (uint32_t m = 0; m < st->shards[s].n_meta; m++)
+			if (strcmp(st->shards[s].meta[m].key, key) == 0)
+				return st->shards[s].meta[m].value;
+	return NULL;
+}
+
+/* ---- the index ---- */
+
+void st_index_free(struct st_index *ix)
+{
+	for (uint64_t k = 0; k < ix->n; k++) {
+		free(ix->tensor[k]);
+		free(ix->shard[k]);
+	}
+	free(ix->tensor);
+	free(ix->shard);
+	memset(ix, 0, sizeof *ix);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(**(char **const *)a, **(char **const *)b);
+}
+
+bool st_index_parse(const void *buf, size_t size, const char *name, struct st_index *ix, struct lmu_err *e)
+{
+	struct js j = {.p = buf, .n = size, .name = name, .part = "byte", .e = e};
+	struct jstr key = {0}, val = {0};
+	bool have_map = false, ok = false;
+	uint64_t cap = 0;
+	char nb[96];
+
+	memset(ix, 0, sizeof *ix);
+	if (size == 0) {
+		err_set(e, "%s: empty file", name);
+		return false;
+	}
+	if (!js_expect(&j, '{', "'{' opening the index"))
+		goto out;
+	if (js_peek(&j, '}'))
+		j.i++;
+	else
+		for (;;) {
+			size_t at;
+			js_ws(&j);
+			at = j.i;
+			if (!js_string(&j, &key) || !js_expect(&j, ':', "':'"))
+				goto out;
+			if (key.len == 10 && strcmp(key.s, "weight_map") == 0) {
+				if (have_map) {
+					js_fail(&j, at, "weight_map given twice");
+					goto out;
+				}
+				have_map = true;
+				if (!js_expect(&j, '{', "'{' opening weight_map"))
+					goto out;
+				if (js_peek(&j, '}'))
+					j.i++;
+				else
+					for (;;) {
+						js_ws(&j);
+						at = j.i;
+						if (!js_string(&j, &key) || !js_expect(&j, ':', "':'"))
+							goto out;
+						if (key.len == 0 || key.nul || key.len > ST_MAX_NAME) {
+							js_fail(&j, at, key.len ? "tensor name too long or holding U+0000" : "empty tensor name");
+							goto out;
+						}
+						js_ws(&j);
+						size_t vat = j.i;
+						if (j.i < j.n && j.p[j.i] != '"') {
+							js_fail(&j, vat, "tensor '%s': the shard is not a string", shown(nb, sizeof nb, key.s));
+							goto out;
+						}
+						if (!js_string(&j, &val))
+							goto out;
+						if (val.nul || !hf_safe_relpath(val.s)) {
+							js_fail(&j, vat, "tensor '%s': shard name '%s' is not a plain relative path inside the directory",
+								shown(nb, sizeof nb, key.s), shown((char[96]){0}, 96, val.s));
+							goto out;
+						}
+						if (ix->n == cap) {
+							cap = cap ? 2 * cap : 256;
+							ix->tensor = xreallocarray(ix->tensor, (size_t)cap, sizeof *ix->tensor);
+							ix->shard = xreallocarray(ix->shard, (size_t)cap, sizeof *ix->shard);
+						}
+						ix->tensor[ix->n] = xstrdup(key.s);
+						ix->shard[ix->n++] = xstrdup(val.s);
+						if (js_peek(&j, ',')) {
+							j.i++;
+							continue;
+						}
+						if (!js_expect(&j, '}', "',' or '}' in weight_map"))
+							goto out;
+						break;
+					}
+			} else if (!js_skip(&j, 1)) {
+				goto out;
+			}
+			if (js_peek(&j, ',')) {
+				j.i++;
+				continue;
+			}
+			if (!js_expect(&j, '}', "',' or '}' in the index"))
+				goto out;
+			break;
+		}
+	if (!js_end(&j))
+		goto out;
+	if (!have_map) {
+		err_set(e, "%s: no weight_map", name);
+		goto out;
+	}
+	if (ix->n == 0) {
+		err_set(e, "%s: weight_map is empty", name);
+		goto out;
+	}
+	{
+		char ***byname = xcalloc(ix->n, sizeof *byname);
+		for (uint64_t k = 0; k < ix->n; k++)
+			byname[k] = &ix->tensor[k];
+		qsort(byname, ix->n, sizeof *byname, cmp_str);
+		for (uint64_t k = 1; k < ix->n; k++)
+			if (strcmp(*byname[k - 1], *byname[k]) == 0) {
+				err_set(e, "%s: weight_map: tensor '%s' given twice", name, shown(nb, sizeof nb, *byname[k]));
+				free(byname);
+				goto out;
+			}
+		free(byname);
+	}
+	ok = true;
+out:
+	free(key.s);
+	free(val.s);
+	if (!ok)
+		st_index_free(ix);
+	return ok;
+}
+
+/* ---- directories ---- */
+
+static char *join(const char *a, const char *b)
+{
+	char *p = xmalloc(strlen(a) + strlen(b) + 2);
+	sprintf(p, "%s/%s", a, b);
+	return p;
+}
+
+static bool under(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+	return root[0] && strncmp(path, root, n) == 0 && (path[n] == '/' || (n == 1 && root[0] == '/'));
+}
+
+/* The file NAME in DIR, where it may live: inside DIR once every link is
+ * followed, or, when DIR is a Hugging Face cache snapshot
+ * (.../snapshots/COMMIT), in the repo's blobs/ folder. */
+static bool inside(const char *dir, const char *name, const char *shown_as, struct lmu_err *e)
+{
+	char *path = join(dir, name), *real = realpath(path, NULL), *rdir = NULL;
+	bool ok = false;
+
+	if (!real || !(rdir = realpath(dir, NULL))) {
+		err_set(e, "%s: %s", real ? dir : path, strerror(errno));
+		goto out;
+	}
+	if (under(real, rdir)) {
+		ok = true;
+		goto out;
+	}
+	char *slash = strrchr(rdir, '/');
+	if (slash && slash > rdir) {
+		*slash = 0;
+		char *up = strrchr(rdir, '/');
+		if (up && strcmp(up + 1, "snapshots") == 0) {
+			strcpy(up + 1, "blobs");
+			if (under(real, rdir)) {
+				ok = true;
+				goto out;
+			}
+		}
+	}
+	err_set(e, "%s: %s leads out of the model directory (to %s)", path, shown_as, real);
+out:
+	free(path);
+	free(real);
+	free(rdir);
+	return ok;
+}
+
+struct safetensors *st_open_index(const char *path, struct lmu_err *e)
+{
+	struct st_index ix;
+	struct safetensors *st = NULL;
+	struct build b;
+	size_t len;
+	char *buf, *dir, *slash, nb[96];
+	uint64_t k;
+	char ***byshard = NULL, **shard_name = NULL;
+	uint8_t *listed = NULL;
+
+	if (!(buf = file_read(path, ST_MAX_INDEX, &len, e)))
+		return NULL;
+	bool parsed = st_index_parse(buf, len, path, &ix, e);
+	free(buf);
+	if (!parsed)
+		return NULL;
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir ? 1 : 0] = 0;
+	else
+		strcpy(dir, ".");
+
+	/* the distinct shards, in order of their names */
+	byshard = xcalloc(ix.n, sizeof *byshard);
+	for (k = 0; k < ix.n; k++)
+		byshard[k] = &ix.shard[k];
+	qsort(byshard, ix.n, sizeof *byshard, cmp_str);
+	uint32_t n_shards = 0;
+	for (k = 0; k < ix.n; k++)
+		if (k == 0 || strcmp(*byshard[k - 1], *byshard[k]) != 0)
+			n_shards++;
+	st = st_new(path, n_shards);
+	shard_name = xcalloc(n_shards, sizeof *shard_name);
+	b = (struct build){.st = st};
+	n_shards = 0;
+	for (k = 0; k < ix.n; k++) {
+		if (k && strcmp(*byshard[k - 1], *byshard[k]) == 0)
+			continue;
+		shard_name[n_shards] = *byshard[k];
+		char *sp = join(dir, *byshard[k]);
+		struct st_shard *sh = &st->shards[n_shards];
+		if (!inside(dir, *byshard[k], "the shard", e) || !map_file(sh, sp, e) || !parse_file(&b, n_shards, e)) {
+			if (!sh->path)
+				sh->path = xstrdup(sp);
+			free(sp);
+			goto fail;
+		}
+		free(sp);
+		n_shards++;
+	}
+	if (!index_names(st, e))
+		goto fail;
+	/* the index and the shards agree: each listed tensor in its shard,
+	 * each tensor of a shard listed */
+	listed = xcalloc(st->n_tensors ? st->n_tensors : 1, 1);
+	for (k = 0; k < ix.n; k++) {
+		const struct st_tensor *t = st_find(st, ix.tensor[k]);
+		if (!t) {
+			err_set(e, "%s: tensor '%s' is not in its shard %s", path, shown(nb, sizeof nb, ix.tensor[k]), ix.shard[k]);
+			goto fail;
+		}
+		if (strcmp(shard_name[t->shard], ix.shard[k]) != 0) {
+			err_set(e, "%s: tensor '%s' is listed in %s but found in %s", path, shown(nb, sizeof nb, ix.tensor[k]),
+				ix.shard[k], st->shards[t->shard].path);
+			goto fail;
+		}
+		listed[t - st->tensors] = 1;
+	}
+	for (k = 0; k < st->n_tensors; k++)
+		if (!listed[k]) {
+			err_set(e, "%s: tensor '%s' of %s is not in the index's weight_map", path,
+				shown(nb, sizeof nb, st->tensors[k].name), st->shards[st->tensors[k].shard].path);
+			goto fail;
+		}
+	free(listed);
+	free(shard_name);
+	free(byshard);
+	free(dir);
+	st_index_free(&ix);
+	return st;
+fail:
+	free(listed);
+	free(shard_name);
+	free(byshard);
+	free(dir);
+	st_index_free(&ix);
+	st_close(st);
+	return NULL;
+}
+
+struct safetensors *st_open_dir(const char *dir, struct lmu_err *e)
+{
+	struct stat s;
+	char *index = join(dir, "model.safetensors.index.json"), *single = join(dir, "model.safetensors");
+	struct safetensors *st = NULL;
+
+	if (lstat(index, &s) == 0) {
+		if (inside(dir, "model.safetensors.index.json", "the index", e))
+			st = st_open_index(index, e);
+	} else if (lstat(single, &s) == 0) {
+		if (inside(dir, "model.safetensors", "the weights file", e))
+			st = st_open(single, e);
+	} else {
+		err_set(e, "%s: no model.safetensors or model.safetensors.index.json", dir);
+	}
+	free(index);
+	free(single);
+	return st;
+}
