@@ -91,6 +91,7 @@ struct cur {
 	uint64_t size, pos;
 	struct lmu_err *e;
 	const char *name;
+	bool header_only; /* the tensor data is elsewhere (gguf_open_header) */
 	char where[160];  /* what is being read, for messages */
 };
 
@@ -410,7 +411,7 @@ static bool parse(struct gguf *g, struct cur *c)
 
 	/* data section */
 	uint64_t a = g->alignment, start = c->pos;
-	if (start % a && (start += a - start % a) > c->size && g->n_tensors)
+	if (start % a && (start += a - start % a) > c->size && g->n_tensors && !c->header_only)
 		FAIL(c, "file cut short: data section would start at byte %llu, past the end (%llu)",
 		     (unsigned long long)start, (unsigned long long)c->size);
 	g->data_offset = start;
@@ -427,6 +428,12 @@ static bool parse(struct gguf *g, struct cur *c)
 		if (t->offset < end_prev)
 			FAIL(c, "data offset %llu overlaps the previous tensor (which ends at %llu)",
 			     (unsigned long long)t->offset, (unsigned long long)end_prev);
+		if (c->header_only) {
+			if (__builtin_add_overflow(t->offset, t->nbytes, &end_prev))
+				FAIL(c, "data (offset %llu, %llu bytes) overflows", (unsigned long long)t->offset,
+				     (unsigned long long)t->nbytes);
+			continue;
+		}
 		if (t->offset > avail || t->nbytes > avail - t->offset)
 			FAIL(c, "data (offset %llu, %llu bytes) runs past the end of the file (cut short? %llu bytes of data)",
 			     (unsigned long long)t->offset, (unsigned long long)t->nbytes, (unsigned long long)avail);
@@ -437,10 +444,10 @@ static bool parse(struct gguf *g, struct cur *c)
 	return true;
 }
 
-struct gguf *gguf_open_mem(const void *buf, size_t size, const char *name, struct lmu_err *e)
+static struct gguf *open_mem(const void *buf, size_t size, const char *name, bool header_only, struct lmu_err *e)
 {
 	struct gguf *g = xcalloc(1, sizeof *g);
-	struct cur c = {.base = buf, .size = size, .e = e, .name = name};
+	struct cur c = {.base = buf, .size = size, .e = e, .name = name, .header_only = header_only};
 
 	g->path = xstrdup(name);
 	g->map = buf;
@@ -449,6 +456,27 @@ struct gguf *gguf_open_mem(const void *buf, size_t size, const char *name, struc
 		gguf_close(g);
 		return NULL;
 	}
+	return g;
+}
+
+struct gguf *gguf_open_mem(const void *buf, size_t size, const char *name, struct lmu_err *e)
+{
+	return open_mem(buf, size, name, false, e);
+}
+
+struct gguf *gguf_open_header(void *buf, size_t size, const char *name, void (*release)(void *), void *owner,
+			      struct lmu_err *e)
+{
+	struct gguf *g = open_mem(buf, size, name, true, e);
+	if (!g) {
+		free(buf);
+		if (release)
+			release(owner);
+		return NULL;
+	}
+	g->header = buf;
+	g->release = release;
+	g->owner = owner;
 	return g;
 }
 
@@ -507,6 +535,9 @@ void gguf_close(struct gguf *g)
 		return;
 	if (g->mapped)
 		munmap((void *)g->map, g->size);
+	if (g->release)
+		g->release(g->owner);
+	free(g->header);
 	free(g->kv);
 	free(g->kv_sorted);
 	free(g->tensors);

@@ -82,6 +82,9 @@ struct gguf {
 	uint64_t data_offset;
 	struct gguf_kv **kv_sorted;        /* by key, for lookup */
 	struct gguf_tensor **tensor_sorted;  /* by name, for lookup */
+	void *header;       /* gguf_open_header: the header bytes, freed on close */
+	void (*release)(void *owner);  /* gguf_open_header: called on close */
+	void *owner;        /* what holds the tensor data */
 };
 
 /* Open and validate.  On failure return NULL and describe the problem in
@@ -89,6 +92,13 @@ struct gguf {
 struct gguf *gguf_open(const char *path, struct lmu_err *e);
 /* The same over a caller-owned buffer (tests, fuzzing). */
 struct gguf *gguf_open_mem(const void *buf, size_t size, const char *name, struct lmu_err *e);
+/* A GGUF assembled in memory: buf (malloc'ed, taken over) holds the part
+ * before the tensor data (gguf_writer_header), checked like a file but for
+ * the data ranges; every tensor's data is NULL for the caller to point at
+ * bytes kept alive by owner, which gguf_close (or a failure here) hands to
+ * release.  How a model directory becomes a GGUF (common/hfmodel.c). */
+struct gguf *gguf_open_header(void *buf, size_t size, const char *name, void (*release)(void *), void *owner,
+			      struct lmu_err *e);
 /* gguf_open() or die with "prog: path: message". */
 struct gguf *gguf_open_or_die(const char *path);
 void gguf_close(struct gguf *g);

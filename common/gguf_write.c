@@ -1,5 +1,6 @@
 #include "gguf_write.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,8 @@ struct wtensor {
 	enum ggml_type type;
 	uint32_t n_dims;
 	uint64_t ne[GGUF_MAX_DIMS];
-	uint8_t *data;
+	const void *data;        /* NULL: an entry of the header only */
+	bool owned;              /* data is the writer's copy */
 	size_t nbytes;
 };
 
@@ -61,7 +63,8 @@ void gguf_writer_free(struct gguf_writer *w)
 		return;
 	for (uint64_t i = 0; i < w->n_t; i++) {
 		free(w->t[i].name);
-		free(w->t[i].data);
+		if (w->t[i].owned)
+			free((void *)w->t[i].data);
 	}
 	free(w->t);
 	free(w->kv.p);
@@ -147,8 +150,8 @@ void gguf_w_set_alignment(struct gguf_writer *w, uint32_t alignment)
 	w->alignment = alignment;
 }
 
-void gguf_w_tensor(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
-		   const uint64_t *ne, const void *data, size_t nbytes)
+static void add_tensor(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
+		       const uint64_t *ne, const void *data, size_t nbytes, bool copy)
 {
 	struct wtensor *t;
 	w->t = xreallocarray(w->t, w->n_t + 1, sizeof *w->t);
@@ -159,9 +162,39 @@ void gguf_w_tensor(struct gguf_writer *w, const char *name, enum ggml_type type,
 	t->n_dims = n_dims;
 	for (uint32_t d = 0; d < n_dims && d < GGUF_MAX_DIMS; d++)
 		t->ne[d] = ne[d];
-	t->data = xmalloc(nbytes);
-	memcpy(t->data, data, nbytes);
 	t->nbytes = nbytes;
+	t->data = data;
+	if (copy) {
+		t->data = memcpy(xmalloc(nbytes), data, nbytes);
+		t->owned = true;
+	}
+}
+
+void gguf_w_tensor(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
+		   const uint64_t *ne, const void *data, size_t nbytes)
+{
+	add_tensor(w, name, type, n_dims, ne, data, nbytes, true);
+}
+
+void gguf_w_tensor_ref(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
+		       const uint64_t *ne, const void *data, size_t nbytes)
+{
+	add_tensor(w, name, type, n_dims, ne, data, nbytes, false);
+}
+
+void gguf_w_kv(struct gguf_writer *w, const struct gguf_kv *kv)
+{
+	gguf_buf_le(&w->kv, kv->key.len, 8);
+	gguf_buf_put(&w->kv, kv->key.s, kv->key.len);
+	gguf_buf_le(&w->kv, kv->val.type, 4);
+	if (kv->val.type == GGUF_ARRAY) {
+		gguf_buf_le(&w->kv, kv->val.elem, 4);
+		gguf_buf_le(&w->kv, kv->val.count, 8);
+	} else if (kv->val.type == GGUF_STRING) {
+		gguf_buf_le(&w->kv, kv->val.size, 8);
+	}
+	gguf_buf_put(&w->kv, kv->val.p, kv->val.size);
+	w->n_kv++;
 }
 
 static size_t pad(size_t x, uint32_t a)
@@ -169,9 +202,16 @@ static size_t pad(size_t x, uint32_t a)
 	return a ? (a - x % a) % a : 0;
 }
 
-const uint8_t *gguf_writer_bytes(struct gguf_writer *w, size_t *size)
+static const uint8_t zeros[64];
+
+static void put_pad(struct gguf_buf *o, size_t p)
 {
-	static const uint8_t zeros[64];
+	for (; p; p -= p > 64 ? 64 : p)
+		gguf_buf_put(o, zeros, p > 64 ? 64 : p);
+}
+
+const uint8_t *gguf_writer_header(struct gguf_writer *w, size_t *size)
+{
 	struct gguf_buf *o = &w->out;
 	size_t off = 0;
 
@@ -191,25 +231,45 @@ const uint8_t *gguf_writer_bytes(struct gguf_writer *w, size_t *size)
 		off += w->t[i].nbytes;
 		off += pad(off, w->alignment);
 	}
-	for (size_t p = pad(o->n, w->alignment); p; p -= p > 64 ? 64 : p)
-		gguf_buf_put(o, zeros, p > 64 ? 64 : p);
+	put_pad(o, pad(o->n, w->alignment));
+	*size = o->n;
+	return o->p;
+}
+
+const uint8_t *gguf_writer_bytes(struct gguf_writer *w, size_t *size)
+{
+	struct gguf_buf *o = &w->out;
+
+	gguf_writer_header(w, size);
 	for (uint64_t i = 0; i < w->n_t; i++) {
 		gguf_buf_put(o, w->t[i].data, w->t[i].nbytes);
-		for (size_t p = pad(w->t[i].nbytes, w->alignment); p; p -= p > 64 ? 64 : p)
-			gguf_buf_put(o, zeros, p > 64 ? 64 : p);
+		put_pad(o, pad(w->t[i].nbytes, w->alignment));
 	}
 	*size = o->n;
 	return o->p;
 }
 
-int gguf_writer_save(struct gguf_writer *w, const char *path)
+int gguf_writer_write(struct gguf_writer *w, FILE *f)
 {
 	size_t n;
-	const uint8_t *p = gguf_writer_bytes(w, &n);
+	const uint8_t *p = gguf_writer_header(w, &n);
+
+	if (fwrite(p, 1, n, f) != n)
+		return -1;
+	for (uint64_t i = 0; i < w->n_t; i++) {
+		size_t pd = pad(w->t[i].nbytes, w->alignment);
+		if (fwrite(w->t[i].data, 1, w->t[i].nbytes, f) != w->t[i].nbytes || (pd && fwrite(zeros, 1, pd, f) != pd))
+			return -1;
+	}
+	return 0;
+}
+
+int gguf_writer_save(struct gguf_writer *w, const char *path)
+{
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		return -1;
-	if (fwrite(p, 1, n, f) != n) {
+	if (gguf_writer_write(w, f) != 0) {
 		fclose(f);
 		return -1;
 	}

@@ -6,6 +6,7 @@
 #define LMU_GGUF_WRITE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "gguf.h"
@@ -46,9 +47,22 @@ void gguf_w_set_alignment(struct gguf_writer *w, uint32_t alignment);
 void gguf_w_tensor(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
 		   const uint64_t *ne, const void *data, size_t nbytes);
 
+/* A tensor whose data stays where it is (a map, a buffer of the caller's)
+ * until the file is written; data may be NULL for gguf_writer_header(). */
+void gguf_w_tensor_ref(struct gguf_writer *w, const char *name, enum ggml_type type, uint32_t n_dims,
+		       const uint64_t *ne, const void *data, size_t nbytes);
+
+/* A key and its value as another file holds them (copying metadata). */
+void gguf_w_kv(struct gguf_writer *w, const struct gguf_kv *kv);
+
 /* The finished file (version 3). The buffer is owned by the writer. */
 const uint8_t *gguf_writer_bytes(struct gguf_writer *w, size_t *size);
-/* Write it to path; return 0 or -1 with errno set. */
+/* Only the part before the tensor data: header, keys, tensor table and
+ * the padding up to the data section (gguf_open_header() reads it). */
+const uint8_t *gguf_writer_header(struct gguf_writer *w, size_t *size);
+/* Write the file to f (tensor data straight from where it lies), or to
+ * path; return 0 or -1 with errno set. */
+int gguf_writer_write(struct gguf_writer *w, FILE *f);
 int gguf_writer_save(struct gguf_writer *w, const char *path);
 
 #endif

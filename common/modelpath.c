@@ -23,29 +23,6 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
-static char *gguf_in_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *ent;
-	char *found = NULL;
-	int n = 0;
-
-	if (!d)
-		die("%s: %s", dir, strerror(errno));
-	while ((ent = readdir(d))) {
-		if (ent->d_name[0] == '.' || !ends_with(ent->d_name, ".gguf"))
-			continue;
-		if (n++ == 0)
-			found = path_join(dir, ent->d_name);
-	}
-	closedir(d);
-	if (n == 0)
-		die("%s: no .gguf file in this directory", dir);
-	if (n > 1)
-		die("%s: %d .gguf files in this directory; name one", dir, n);
-	return found;
-}
-
 char *hf_home(void)
 {
 	const char *s;
@@ -242,8 +219,102 @@ static int has_ci(const char *hay, const char *needle)
 	return 0;
 }
 
+void model_loc_free(struct model_loc *loc)
+{
+	free(loc->gguf);
+	free(loc->dir);
+	free(loc->weights);
+	memset(loc, 0, sizeof *loc);
+}
+
+static int is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A weights file of a Hugging Face directory, named directly. */
+static int is_weights_name(const char *path)
+{
+	return ends_with(path, ".safetensors") || ends_with(path, ".safetensors.index.json");
+}
+
+static void loc_file(const char *path, struct model_loc *loc)
+{
+	if (is_weights_name(path)) {
+		const char *slash = strrchr(path, '/');
+		loc->dir = xstrdup(slash ? path : ".");
+		if (slash)
+			loc->dir[slash == path ? 1 : slash - path] = '\0';
+		loc->weights = xstrdup(path);
+	} else {
+		loc->gguf = xstrdup(path);
+	}
+}
+
+/* The safetensors weights of a model directory: DIR/model.safetensors.index.json,
+ * else DIR/model.safetensors, else NULL (a fresh string). */
+static char *dir_weights(const char *dir)
+{
+	char *p = path_join(dir, "model.safetensors.index.json");
+	if (is_file(p))
+		return p;
+	free(p);
+	p = path_join(dir, "model.safetensors");
+	if (is_file(p))
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* What the directory DIR holds (shown as NAME in messages). */
+static void loc_dir(const char *dir, const char *name, struct model_loc *loc)
+{
+	char *tok = path_join(dir, "tokenizer.json"), *bin = path_join(dir, "pytorch_model.bin");
+	char *weights = dir_weights(dir);
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	char *gguf = NULL;
+	int n = 0;
+
+	if (!d)
+		die("%s: %s", name, strerror(errno));
+	while ((ent = readdir(d))) {
+		if (ent->d_name[0] == '.' || !ends_with(ent->d_name, ".gguf"))
+			continue;
+		if (n++ == 0)
+			gguf = path_join(dir, ent->d_name);
+	}
+	closedir(d);
+	if (weights && n)
+		die("%s: holds both safetensors weights and %d .gguf file%s; name one: %s or %s", name, n,
+		    n > 1 ? "s" : "", weights, gguf);
+	if (n > 1)
+		die("%s: %d .gguf files in this directory; name one", name, n);
+	if (weights) {
+		loc->dir = xstrdup(dir);
+		loc->weights = weights;
+		weights = NULL;
+	} else if (n == 1) {
+		loc->gguf = gguf;
+		gguf = NULL;
+	} else if (is_file(tok)) {
+		loc->dir = xstrdup(dir);  /* a tokenizer without weights */
+	} else if (is_file(bin)) {
+		die("%s: only PyTorch weights (pytorch_model.bin), which lmutils does not read: "
+		    "save the model as safetensors (save_pretrained(..., safe_serialization=True))", name);
+	} else {
+		die("%s: no model in this directory (no .gguf file, no model.safetensors or "
+		    "model.safetensors.index.json, no tokenizer.json)", name);
+	}
+	free(gguf);
+	free(weights);
+	free(tok);
+	free(bin);
+}
+
 /* ORG/NAME[@REVISION][:FILE] in the hub cache. */
-static char *from_cache(const char *model)
+static void from_cache(const char *model, struct model_loc *loc)
 {
 	char *id = xstrdup(model), *rev = "main", *file = NULL, *p;
 	char *cache, *repo, *snaps, *snap, *path, commit[41];
@@ -276,23 +347,35 @@ static char *from_cache(const char *model)
 		die("%s: snapshot %s is missing from the cache", model, snap);
 	if (file && hf_safe_relpath(file)) {
 		path = path_join(snap, file);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		if (stat(path, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+			if (S_ISREG(st.st_mode))
+				loc_file(path, loc);
+			else
+				loc_dir(path, model, loc);
+			free(path);
 			goto out;
+		}
 		free(path);
 	}
 	find_gguf(snap, "", 0, &fd);
+	if (!file) {
+		/* safetensors weights, or no .gguf file at all: the snapshot as a directory */
+		char *weights = dir_weights(snap);
+		int has_weights = weights != NULL;
+		free(weights);
+		if (has_weights || fd.n == 0) {
+			loc_dir(snap, model, loc);
+			goto out;
+		}
+	}
 	for (i = 0; i < fd.n; i++) {
 		if (!file || has_ci(fd.rel[i], file)) {
 			pick = i;
 			nmatch++;
 		}
 	}
-	if (nmatch == 0) {
-		if (file)
-			die("%s: no .gguf file matching '%s' in %s", model, file, snap);
-		die("%s: no .gguf file in the cached snapshot %s; fetch one with: hf-fetch %s '*.gguf'",
-		    model, snap, id);
-	}
+	if (nmatch == 0)
+		die("%s: no .gguf file matching '%s' in %s", model, file, snap);
 	if (nmatch > 1) {
 		fprintf(stderr, "%s: %s: %d .gguf files in %s; name one as %s:FILE:\n",
 			progname, model, nmatch, snap, id);
@@ -301,7 +384,7 @@ static char *from_cache(const char *model)
 				fprintf(stderr, "  %s\n", fd.rel[i]);
 		exit(EXIT_RUNTIME);
 	}
-	path = path_join(snap, fd.rel[pick]);
+	loc->gguf = path_join(snap, fd.rel[pick]);
 out:
 	for (i = 0; i < fd.n; i++)
 		free(fd.rel[i]);
@@ -310,21 +393,25 @@ out:
 	free(repo);
 	free(cache);
 	free(id);
-	return path;
 }
 
-char *model_resolve(const char *model)
+void model_locate(const char *model, struct model_loc *loc)
 {
 	struct stat st;
 
+	memset(loc, 0, sizeof *loc);
 	if (stat(model, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
-			return gguf_in_dir(model);
-		return xstrdup(model);
+			loc_dir(model, model, loc);
+		else
+			loc_file(model, loc);
+		return;
 	}
 	if (errno != ENOENT)
 		die("%s: %s", model, strerror(errno));
-	if (model[0] != '/' && model[0] != '.' && strchr(model, '/'))
-		return from_cache(model);
+	if (model[0] != '/' && model[0] != '.' && strchr(model, '/')) {
+		from_cache(model, loc);
+		return;
+	}
 	die("%s: no such file or directory", model);
 }

@@ -6,15 +6,32 @@
 
 #include "err.h"
 
-/* Resolve MODEL to the path of a GGUF file (a fresh string), or die with
- * a message that says what was looked for.  MODEL is
- *   - a file: used as it is;
- *   - a directory: it must hold exactly one *.gguf file;
+/* What -m MODEL names, once found on disk: a GGUF file, or a Hugging Face
+ * model directory (config.json, tokenizer.json, tokenizer_config.json and
+ * the weights as safetensors).  Exactly one of gguf and dir is set. */
+struct model_loc {
+	char *gguf;     /* the GGUF file */
+	char *dir;      /* the model directory */
+	char *weights;  /* in dir: model.safetensors or model.safetensors.index.json;
+			   NULL for a directory of tokenizer files only */
+};
+
+/* Find MODEL, or die with a message that says what was looked for.
+ * MODEL is
+ *   - a file: a .safetensors file or a *.safetensors.index.json names the
+ *     directory it is in, with those weights; any other file is a GGUF file;
+ *   - a directory: a model directory if it holds model.safetensors.index.json
+ *     or model.safetensors; else the one .gguf file in it; else, if it
+ *     holds a tokenizer.json, a directory of tokenizer files.  Both
+ *     safetensors and a .gguf file, or several .gguf files, are an error
+ *     asking to name one;
  *   - ORG/NAME[@REVISION][:FILE], when no such file exists: the snapshot of
  *     that repo in the Hugging Face cache (refs/REVISION, default main, or
- *     a 40-hex commit), searched for exactly one .gguf file, or for FILE
- *     (a path in the repo, or a part of one .gguf file's name, e.g. Q4_K_M). */
-char *model_resolve(const char *model);
+ *     a 40-hex commit) taken as a directory as above, or, when its .gguf
+ *     files are in sub-folders, the one .gguf file among them; FILE names a
+ *     path in the repo, or a part of one .gguf file's name (e.g. Q4_K_M). */
+void model_locate(const char *model, struct model_loc *loc);
+void model_loc_free(struct model_loc *loc);
 
 /* The hub cache directory: $HF_HUB_CACHE, $HUGGINGFACE_HUB_CACHE,
  * $HF_HOME/hub, $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub.

@@ -65,9 +65,9 @@ void vocab_free(struct vocab *v);
  * v->pre names the pre-tokenizer found, as tokenizer.ggml.pre would. */
 bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e);
 
-/* What -m names, opened for its vocabulary: a directory with a
- * tokenizer.json, else whatever model_resolve() finds (a GGUF file), which
- * stays open in *g (NULL for a directory).  Dies with a message. */
+/* What -m names (model_locate), opened for its vocabulary: a GGUF file's,
+ * which stays open in *g, or a model directory's tokenizer.json (*g NULL).
+ * Dies with a message. */
 void vocab_open_or_die(struct vocab *v, const char *model, struct gguf **g);
 
 /* Merge i (rank i) as its two token texts.  False if the entry is

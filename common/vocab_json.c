@@ -11,9 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "jsonfile.h"
 #include "modelpath.h"
-
-#define JSON_MAX_SIZE (1u << 30)
 
 /* The Llama 3 and Qwen2 split patterns as tokenizer.json spells them. */
 static const char PAT_LLAMA3[] =
@@ -22,44 +21,6 @@ static const char PAT_LLAMA3[] =
 static const char PAT_QWEN2[] =
 	"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
 	"\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
-static char *read_file(const char *path, size_t *len, struct lmu_err *e)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f) {
-		err_set(e, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (n == cap) {
-			if (cap >= JSON_MAX_SIZE) {
-				err_set(e, "%s: larger than %u bytes", path, JSON_MAX_SIZE);
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			cap = cap ? 2 * cap : 1 << 16;
-			buf = xrealloc(buf, cap + 1);
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		err_set(e, "%s: read error", path);
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = 0;
-	*len = n;
-	return buf;
-}
 
 /* obj[key] as a new reference; invalid if obj is not an object or lacks key. */
 static jv get(jv obj, const char *key)
@@ -518,41 +479,22 @@ bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e)
 {
 	char path[4096];
 	size_t len;
-	char *buf;
 	jv tj, cfg = jv_null();
 	bool ok;
 
 	memset(v, 0, sizeof *v);
 	vocab_init_byte_map();
 	snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-	if (!(buf = read_file(path, &len, e)))
+	tj = json_file(path, e);
+	if (!jv_is_valid(tj))
 		return false;
-	if (len > INT32_MAX) {
-		err_set(e, "%s: too large", path);
-		free(buf);
-		return false;
-	}
-	tj = jv_parse_sized(buf, (int)len);
-	free(buf);
-	if (!jv_is_valid(tj)) {
-		jv msg = jv_invalid_get_msg(tj);
-		err_set(e, "%s: %s", path, is_kind(msg, JV_KIND_STRING) ? jv_string_value(msg) : "invalid JSON");
-		jv_free(msg);
-		return false;
-	}
 	snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
 	struct stat st;
 	if (stat(path, &st) == 0) {
-		if (!(buf = read_file(path, &len, e))) {
-			jv_free(tj);
-			return false;
-		}
-		cfg = jv_parse_sized(buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-		free(buf);
+		jv_free(cfg);
+		cfg = json_file(path, e);
 		if (!jv_is_valid(cfg)) {
-			jv_free(cfg);
 			jv_free(tj);
-			err_set(e, "%s: invalid JSON", path);
 			return false;
 		}
 	}
@@ -562,7 +504,7 @@ bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e)
 	/* newer repositories keep the template in its own file */
 	snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
 	if (ok && !v->chat_template && stat(path, &st) == 0) {
-		if (!(v->chat_template = read_file(path, &len, e)))
+		if (!(v->chat_template = file_read(path, JSON_MAX_SIZE, &len, e)))
 			ok = false;
 	}
 	if (!ok) {
@@ -579,19 +521,17 @@ bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e)
 void vocab_open_or_die(struct vocab *v, const char *model, struct gguf **g)
 {
 	struct lmu_err e = {{0}};
-	struct stat st;
-	char path[4096];
+	struct model_loc loc;
 
 	*g = NULL;
-	snprintf(path, sizeof path, "%s/tokenizer.json", model);
-	if (stat(model, &st) == 0 && S_ISDIR(st.st_mode) && stat(path, &st) == 0) {
-		if (!vocab_load_dir(v, model, &e))
+	model_locate(model, &loc);
+	if (loc.dir) {
+		if (!vocab_load_dir(v, loc.dir, &e))
 			die("%s", e.msg);
-		return;
+	} else {
+		*g = gguf_open_or_die(loc.gguf);
+		if (!vocab_load_gguf(v, *g, &e))
+			die("%s", e.msg);
 	}
-	char *file = model_resolve(model);
-	*g = gguf_open_or_die(file);
-	free(file);
-	if (!vocab_load_gguf(v, *g, &e))
-		die("%s", e.msg);
+	model_loc_free(&loc);
 }

@@ -17,9 +17,9 @@
 #include "engine.h"
 #include "err.h"
 #include "gguf.h"
+#include "hfmodel.h"
 #include "info.h"
 #include "model.h"
-#include "modelpath.h"
 #include "opt.h"
 #include "quant.h"
 #include "stream.h"
@@ -28,7 +28,7 @@
 #define DEFAULT_BATCH_WAIT 100
 
 struct options {
-	char *model;         /* resolved GGUF path (owned) */
+	const char *model;   /* -m: a GGUF file, a model directory, a repo id */
 	const char *state;
 	uint32_t state_seq;  /* the sequence --state holds */
 	int threads;         /* 0: every online CPU */
@@ -48,7 +48,7 @@ static void usage(FILE *f)
 		   "       %s -m MODEL --info [-v]\n"
 		   "       %s -h | -V\n"
 		   "Token batches (lines of ids) on stdin, one logits frame per batch on stdout.\n"
-		   "  -m MODEL          model file (default $LM_MODEL)\n"
+		   "  -m MODEL          a .gguf file, a model directory or a cached repo id (default $LM_MODEL)\n"
 		   "  -t N              threads (default: every online CPU)\n"
 		   "  -c N              KV cache size in positions, all sequences together (default: the model's)\n"
 		   "  --parallel N      sequences open at once (default 1)\n"
@@ -112,14 +112,14 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	o->model = model_resolve(opt_model(model));
+	o->model = opt_model(model);
 }
 
 static int info(const struct options *o)
 {
 	struct lmu_err e = {{0}};
 	struct hparams hp;
-	struct gguf *g = gguf_open_or_die(o->model);
+	struct gguf *g = model_open(o->model);
 
 	if (!hparams_load(g, &hp, &e)) {
 		print_model_info(stdout, g, NULL, o->verbose);
@@ -128,7 +128,6 @@ static int info(const struct options *o)
 	}
 	print_model_info(stdout, g, &hp, o->verbose);
 	gguf_close(g);
-	free(o->model);
 	out_close();
 	return 0;
 }
@@ -322,7 +321,6 @@ int main(int argc, char **argv)
 	tok_batch_free(&batch);
 	free(st.map);
 	engine_close(st.eng);
-	free(o.model);
 	out_close();
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "arch.h"
 #include "err.h"
+#include "hfmodel.h"
 #include "pool.h"
 #include "quant.h"
 #include "steps.h"
@@ -150,9 +151,9 @@ struct transformer *transformer_from_gguf(struct gguf *g)
 	return transformer_from_src(model_src_gguf(g));
 }
 
-struct transformer *transformer_open(const char *path)
+struct transformer *transformer_open(const char *model)
 {
-	return transformer_from_gguf(gguf_open_or_die(path));
+	return transformer_from_gguf(model_open(model));
 }
 
 void transformer_close(struct transformer *t)

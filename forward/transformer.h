@@ -59,9 +59,10 @@ struct transformer {
 	uint64_t id;             /* identity for state files (model_src's id) */
 };
 
-/* Open and validate a model (every tensor's presence, shape and type);
- * die with a message naming the file and tensor on any problem. */
-struct transformer *transformer_open(const char *path);
+/* Open and validate the model -m names (model_open: a GGUF file, a model
+ * directory, a repo id): every tensor's presence, shape and type; die with
+ * a message naming the file and tensor on any problem. */
+struct transformer *transformer_open(const char *model);
 /* The same over a source (model.h); takes ownership of it. */
 struct transformer *transformer_from_src(struct model_src src);
 /* The same over a GGUF already opened (tests); takes ownership of g. */

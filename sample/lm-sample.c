@@ -25,7 +25,6 @@
 #include "err.h"
 #include "gen.h"
 #include "gguf.h"
-#include "modelpath.h"
 #include "opt.h"
 #include "sampler.h"
 #include "stream.h"
@@ -416,18 +415,14 @@ int main(int argc, char **argv)
 	lmu_init(argc, argv);
 	parse_options(argc, argv, &o);
 	if (o.model) {
-		char *path = model_resolve(o.model);
-		g = gguf_open_or_die(path);
-		if (!vocab_load_gguf(&v, g, &e))
-			die("%s: %s", path, e.msg);
-		free(path);
+		vocab_open_or_die(&v, o.model, &g);
 		x.v = &v;
 	}
 	if (o.constrain_json_cmd)
 		x.masked = xcalloc(v.n, sizeof *x.masked);
 	widen_input_pipe();
 	if (o.prompt_ids)  /* without a model, ids are bounded by what a frame can hold */
-		read_prompt_ids(o.prompt_ids, &seqs, g ? v.n : LOGITS_MAX_VOCAB);
+		read_prompt_ids(o.prompt_ids, &seqs, o.model ? v.n : LOGITS_MAX_VOCAB);
 	if (o.logprobs) {
 		x.lp = strcmp(o.logprobs, "-") == 0 ? stderr : fopen(o.logprobs, "w");
 		if (!x.lp)
@@ -450,9 +445,8 @@ int main(int argc, char **argv)
 	logits_frame_free(&fr);
 	seqs_free(&seqs);
 	free(x.masked);
-	if (g) {
+	if (o.model)
 		vocab_free(&v);
-		gguf_close(g);
-	}
+	gguf_close(g);
 	return 0;
 }

@@ -21,7 +21,8 @@ asan-hostile:
 	$(MAKE) SAN=1 asan-hostile-run
 
 asan-hostile-run: $(BINDIR)/lm-step $(B)/tests/test-gguf $(B)/tests/test-safetensors
-	$(TEST_ENV) $(PROVE) $(PROVE_FLAGS) $(B)/tests/test-gguf tests/gguf-hostile.t $(B)/tests/test-safetensors
+	$(TEST_ENV) $(PROVE) $(PROVE_FLAGS) $(B)/tests/test-gguf tests/gguf-hostile.t \
+		$(B)/tests/test-safetensors tests/safetensors-hostile.t
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60

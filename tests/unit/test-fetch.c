@@ -1,6 +1,6 @@
 /* Unit tests for hf-fetch's pieces: hashes, path and repo-id checks, the
  * tree-listing parser on good and hostile JSON, archive entry names, and
- * model_resolve on a hand-built cache. */
+ * model_locate on a hand-built cache. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +231,8 @@ static void put(const char *path, const char *text)
 
 static void test_resolve(void)
 {
-	char root[] = "/tmp/test-fetch-cache.XXXXXX", p[512], want[512], *got;
+	char root[] = "/tmp/test-fetch-cache.XXXXXX", p[512], want[512];
+	struct model_loc loc;
 	const char *c = "0123456789abcdef0123456789abcdef01234567";
 
 	if (!mkdtemp(root))
@@ -248,29 +249,59 @@ static void test_resolve(void)
 	if (symlink("../../blobs/b1", p) != 0)
 		die("symlink");
 	snprintf(want, sizeof want, "%s/models--org--m/snapshots/%s/m-Q4_K_M.gguf", root, c);
-	got = model_resolve("org/m");
-	is_str(got, want, "-m org/m finds the snapshot's one gguf");
-	free(got);
-	got = model_resolve("org/m@main");
-	is_str(got, want, "-m org/m@main");
-	free(got);
+	model_locate("org/m", &loc);
+	is_str(loc.gguf, want, "-m org/m finds the snapshot's one gguf");
+	model_loc_free(&loc);
+	model_locate("org/m@main", &loc);
+	is_str(loc.gguf, want, "-m org/m@main");
+	model_loc_free(&loc);
 	snprintf(p, sizeof p, "org/m@%s", c);
-	got = model_resolve(p);
-	is_str(got, want, "-m org/m@COMMIT");
-	free(got);
-	got = model_resolve("org/m:q4_k_m");
-	is_str(got, want, "-m org/m:q4_k_m picks by part of the name");
-	free(got);
-	got = model_resolve("org/m:m-Q4_K_M.gguf");
-	is_str(got, want, "-m org/m:FILE");
-	free(got);
+	model_locate(p, &loc);
+	is_str(loc.gguf, want, "-m org/m@COMMIT");
+	model_loc_free(&loc);
+	model_locate("org/m:q4_k_m", &loc);
+	is_str(loc.gguf, want, "-m org/m:q4_k_m picks by part of the name");
+	model_loc_free(&loc);
+	model_locate("org/m:m-Q4_K_M.gguf", &loc);
+	is_str(loc.gguf, want, "-m org/m:FILE");
+	model_loc_free(&loc);
 	snprintf(p, sizeof p, "%s/models--org--m/snapshots/%s", root, c);
-	got = model_resolve(p);
-	is_str(got, want, "a directory still works");
-	free(got);
-	got = model_resolve(want);
-	is_str(got, want, "a file still works");
-	free(got);
+	model_locate(p, &loc);
+	is_str(loc.gguf, want, "a directory still works");
+	model_loc_free(&loc);
+	model_locate(want, &loc);
+	is_str(loc.gguf, want, "a file still works");
+	model_loc_free(&loc);
+
+	/* a repo of safetensors: the snapshot is a model directory */
+	snprintf(p, sizeof p, "%s/models--org--st", root); mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/models--org--st/refs", root); mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/models--org--st/snapshots", root); mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/models--org--st/snapshots/%s", root, c); mkdir(p, 0777);
+	snprintf(p, sizeof p, "%s/models--org--st/refs/main", root); put(p, c);
+	snprintf(p, sizeof p, "%s/models--org--st/snapshots/%s/config.json", root, c); put(p, "{}");
+	snprintf(p, sizeof p, "%s/models--org--st/snapshots/%s/model.safetensors", root, c); put(p, "x");
+	snprintf(want, sizeof want, "%s/models--org--st/snapshots/%s", root, c);
+	model_locate("org/st", &loc);
+	is_str(loc.dir, want, "-m org/st: a snapshot of safetensors is a model directory");
+	ok(!loc.gguf && loc.weights && strcmp(loc.weights + strlen(want), "/model.safetensors") == 0,
+	   "... with model.safetensors as its weights");
+	model_loc_free(&loc);
+	snprintf(p, sizeof p, "%s/models--org--st/snapshots/%s/model.safetensors.index.json", root, c); put(p, "{}");
+	model_locate("org/st", &loc);
+	ok(loc.weights && strcmp(loc.weights + strlen(want), "/model.safetensors.index.json") == 0,
+	   "an index wins over model.safetensors");
+	model_loc_free(&loc);
+	snprintf(p, sizeof p, "org/st@%s:model.safetensors", c);
+	model_locate(p, &loc);
+	is_str(loc.dir, want, "-m org/st@COMMIT:model.safetensors names the directory...");
+	ok(loc.weights && strcmp(loc.weights + strlen(want), "/model.safetensors") == 0, "... with that file as its weights");
+	model_loc_free(&loc);
+	snprintf(p, sizeof p, "%s/models--org--st/snapshots/%s/model.safetensors.index.json", root, c);
+	model_locate(p, &loc);
+	is_str(loc.dir, want, "a path to an index names its directory");
+	model_loc_free(&loc);
+
 	snprintf(p, sizeof p, "rm -rf '%s'", root);
 	if (system(p) != 0)
 		die("cleanup");
