@@ -25,7 +25,7 @@ enum {
 	OPTIONAL = 1,   /* may be absent */
 	VEC = 2,        /* a vector: stored as an F32 copy */
 	PLUS_ONE = 4,   /* Gemma norm: GGUF holds 1 + w */
-	PERM_Q = 8,     /* Q rows: permuted per head for pairwise RoPE (formats.md 4.3) */
+	PERM_Q = 8,     /* Q rows: permuted per head for pairwise RoPE (doc/formats.md "RoPE") */
 	PERM_K = 16,    /* K rows: the same with the KV heads */
 	HEAD = 32,      /* named from the head prefix (lm_head), not the model's */
 };
@@ -314,7 +314,7 @@ static bool take_all(struct conv *c)
 
 /* ---- the architectures ---- */
 
-/* The hyper-parameters every architecture has (formats.md 5.2). */
+/* The hyper-parameters every architecture has (doc/formats.md "safetensors"). */
 static bool common_config(struct conv *c)
 {
 	uint32_t ctx = 0, vocab = 0;
@@ -356,7 +356,7 @@ static bool common_config(struct conv *c)
 }
 
 /* rope_theta and the scaling of one set of RoPE parameters: "default"
- * (none), "linear", or "llama3" (rope_freqs.weight, formats.md 4.7). */
+ * (none), "linear", or "llama3" (rope_freqs.weight, doc/formats.md "Llama 3 RoPE scaling"). */
 static bool rope_config(struct conv *c, jv r, uint32_t n_rot)
 {
 	double theta = 10000;

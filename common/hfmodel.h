@@ -1,5 +1,6 @@
 /* hfmodel.h - a Hugging Face model directory read as the GGUF file that
- * llama.cpp's converter would make of it (formats.md 4.12, 5.1, 5.2).
+ * llama.cpp's converter would make of it (doc/formats.md "Tensor names",
+ * "safetensors").
  *
  * config.json (read with libjq) becomes the GGUF hyper-parameter keys of
  * the architecture, the safetensors tensors get their GGUF names and

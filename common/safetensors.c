@@ -1,4 +1,4 @@
-/* safetensors.c - safetensors reader.  See safetensors.h and formats.md 5.1.
+/* safetensors.c - safetensors reader.  See safetensors.h and doc/formats.md "safetensors".
  *
  * Two parts: a strict JSON scanner that reads one value at a time and
  * knows the file offset of every byte (for messages), and the checks of

@@ -1,5 +1,5 @@
-/* safetensors.h - a validating safetensors reader over mmap (formats.md
- * 5.1): one .safetensors file, or the shards of a sharded checkpoint named
+/* safetensors.h - a validating safetensors reader over mmap
+ * (doc/formats.md "safetensors"): one .safetensors file, or the shards of a sharded checkpoint named
  * by model.safetensors.index.json.
  *
  * A file is an 8-byte little-endian header length N, N bytes of JSON

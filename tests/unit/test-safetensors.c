@@ -10,7 +10,8 @@
  *                             lm-step --info; `make fuzz` takes the files as
  *                             seeds)
  *
- * Each hostile case breaks one rule of formats.md 5.1 or of the index. */
+ * Each hostile case breaks one rule of doc/formats.md "safetensors" or of
+ * the index. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
