@@ -65,8 +65,12 @@ struct engine *engine_open(const char *path, const struct engine_params *p)
 	e->p = *p;
 	if (e->p.n_seq == 0)
 		e->p.n_seq = 1;
-	if (e->p.n_ctx == 0)
+	if (e->p.n_ctx == 0) {
 		e->p.n_ctx = e->t->hp.n_ctx_train;
+		if (e->p.n_ctx > MAX_CTX)
+			die("%s: the model's context of %u positions is above the limit of %u: use -c N", path,
+			    e->p.n_ctx, MAX_CTX);
+	}
 	if (e->p.n_ctx == 0)
 		die("%s: the model gives no context length: use -c N", path);
 	/* one sequence may use the whole context it is given; several share a

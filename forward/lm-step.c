@@ -22,6 +22,7 @@
 #include "model.h"
 #include "opt.h"
 #include "quant.h"
+#include "state.h"
 #include "stream.h"
 
 #define DEFAULT_TEXT_K 10
@@ -93,7 +94,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 't': o->threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
-		case 'c': o->n_ctx = (uint32_t)opt_int(optarg, 1, 1 << 24, "context size (-c)"); break;
+		case 'c': o->n_ctx = (uint32_t)opt_int(optarg, 1, MAX_CTX, "context size (-c)"); break;
 		case PARALLEL: o->n_seq = (uint32_t)opt_int(optarg, 1, 4096, "--parallel"); break;
 		case STATE: o->state = optarg; break;
 		case STATE_SEQ: o->state_seq = (uint32_t)opt_int(optarg, 0, TOK_MAX_SEQ, "--state-seq"); break;
@@ -269,6 +270,7 @@ int main(int argc, char **argv)
 	if (engine_n_ctx_seq(st.eng) > hp->n_ctx_train && hp->n_ctx_train)
 		warnx_("-c %u is above the %u positions the model was trained on: expect worse text past %u",
 		       engine_n_ctx_seq(st.eng), hp->n_ctx_train, hp->n_ctx_train);
+	int lock = o.state ? state_lock(o.state) : -1;
 	if (o.state)
 		engine_seq_load(st.eng, slot_for(&st, o.state_seq, 0), o.state);
 	tok_reader_init(&rd, 0);
@@ -304,6 +306,7 @@ int main(int argc, char **argv)
 	if (o.state) {
 		int s = slot_for(&st, o.state_seq, batch.lineno);
 		engine_seq_save(st.eng, s, o.state);
+		close(lock);
 	}
 	if (o.verbose) {
 		struct engine_stats es;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "stream.h"
 
 /* ---- the GGUF source ---- */
 
@@ -13,19 +14,32 @@ static int gguf_src_str(void *g, const char *key, struct gguf_str *out) { return
 static const struct gguf_tensor *gguf_src_tensor(void *g, const char *name) { return gguf_tensor(g, name); }
 static void gguf_src_close(void *g) { gguf_close(g); }
 
-static uint64_t fnv1a(const uint8_t *p, uint64_t n)
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, uint64_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
 	for (uint64_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 0x100000001b3ull;
 	return h;
 }
 
-/* The file before its tensor data: header, metadata, tensor table. */
+/* The file before its tensor data (header, metadata, tensor table), and
+ * of each tensor's data 16 evenly spaced samples of 64 bytes (all of a
+ * small tensor): a model with other weights under the same metadata gets
+ * another id, for a fraction of a millisecond instead of reading the file. */
 static uint64_t gguf_src_id(void *arg)
 {
 	const struct gguf *g = arg;
-	return fnv1a(g->map, g->data_offset);
+	uint64_t h = fnv1a(0xcbf29ce484222325ull, g->map, g->data_offset);
+	for (uint64_t i = 0; i < g->n_tensors; i++) {
+		const struct gguf_tensor *t = &g->tensors[i];
+		const uint8_t *p = t->data;
+		if (t->nbytes <= 16 * 64) {
+			h = fnv1a(h, p, t->nbytes);
+			continue;
+		}
+		for (uint64_t j = 0; j < 16; j++)
+			h = fnv1a(h, p + (t->nbytes - 64) / 15 * j, 64);
+	}
+	return h;
 }
 
 struct model_src model_src_gguf(struct gguf *g)
@@ -174,6 +188,20 @@ bool hparams_read(const struct model_src *src, struct hparams *hp, struct lmu_er
 		err_set(e, "%s: bad head or rotary dimensions %s", src->path, k.missing);
 		return false;
 	}
+	/* sizes in 64 bits: a head dimension times the heads must not wrap */
+	const struct { const char *what; uint64_t n, limit; } dims[] = {
+		{"embedding length", hp->n_embd, MAX_DIM},
+		{"feed-forward length", hp->n_ff, MAX_DIM},
+		{"query dimension (heads x key length)", (uint64_t)hp->n_head * hp->head_dim, MAX_DIM},
+		{"key/value dimension (kv heads x key length)", (uint64_t)hp->n_head_kv * hp->head_dim, MAX_DIM},
+		{"block count", hp->n_layer, MAX_LAYERS},
+	};
+	for (size_t i = 0; i < sizeof dims / sizeof *dims; i++)
+		if (dims[i].n > dims[i].limit) {
+			err_set(e, "%s: %s %llu is above the limit of %llu", src->path, dims[i].what,
+				(unsigned long long)dims[i].n, (unsigned long long)dims[i].limit);
+			return false;
+		}
 
 	/* what is the architecture's own */
 	if (!arch->hparams(&k, hp, e))
@@ -186,6 +214,11 @@ bool hparams_read(const struct model_src *src, struct hparams *hp, struct lmu_er
 	emb = src->tensor(src->arg, "token_embd.weight");
 	if (!emb || emb->n_dims != 2 || emb->ne[0] != hp->n_embd || emb->ne[1] > UINT32_MAX) {
 		err_set(e, "%s: token_embd.weight missing or not of shape {%u, n_vocab}", src->path, hp->n_embd);
+		return false;
+	}
+	if (emb->ne[1] > LOGITS_MAX_VOCAB) {
+		err_set(e, "%s: token_embd.weight has %llu rows: a vocabulary above %u does not fit a logits frame",
+			src->path, (unsigned long long)emb->ne[1], LOGITS_MAX_VOCAB);
 		return false;
 	}
 	hp->n_vocab = (uint32_t)emb->ne[1];

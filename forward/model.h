@@ -38,6 +38,12 @@ struct model_src {
 /* A source over an opened GGUF file; close() closes g. */
 struct model_src model_src_gguf(struct gguf *g);
 
+/* Limits on what a model's keys may say, so that every size computed from
+ * them fits easily in 64 bits (and a row length in an int). */
+#define MAX_DIM (1u << 20)    /* n_embd, n_ff, n_head * head_dim, n_head_kv * head_dim */
+#define MAX_LAYERS 4096
+#define MAX_CTX (1u << 24)    /* positions of a context (lm-step -c) */
+
 enum rope_mode { ROPE_NORM, ROPE_NEOX };  /* doc/formats.md "RoPE" */
 
 struct hparams {

@@ -189,10 +189,16 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
 	size_t stride = 0;
 
+	/* Every size below is computed in size_t from values that
+	 * hparams_read() and this check bound (MAX_DIM, MAX_LAYERS, MAX_CTX,
+	 * LOGITS_MAX_VOCAB): none comes near 2^64. */
 	c->t = t;
 	c->n_ctx = n_ctx ? n_ctx : hp->n_ctx_train;
 	if (c->n_ctx == 0)
 		die("%s: the model gives no context length: use -c N", t->src.path);
+	if (c->n_ctx > MAX_CTX)
+		die("%s: %s context of %u positions is above the limit of %u: use -c N", t->src.path,
+		    n_ctx ? "a" : "the model's", c->n_ctx, MAX_CTX);
 	c->max_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
 	c->all_logits = all_logits;
 	c->logit_rows = all_logits ? (c->max_batch < LOGIT_ROWS ? c->max_batch : LOGIT_ROWS) : 1;
@@ -220,7 +226,7 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->tmp = xcalloc(mb * hp->n_embd, sizeof(float));
 	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
 	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
-	c->att_ld = (c->n_ctx + 15) & ~(size_t)15;
+	c->att_ld = ((size_t)c->n_ctx + 15) & ~(size_t)15;
 	c->att = xcalloc((size_t)pool_size(c->pool) * ATT_ROWS * c->att_ld, sizeof(float));
 	c->row_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
 	if (q_dim > c->row_len)

@@ -55,6 +55,16 @@ done
 like "unsupported architecture named" "$(echo 1 | lm-step -m "$tmp/bad-arch.gguf" 2>&1)" "architecture 'llamax' is not supported"
 like "unsupported tensor type named" "$(echo 1 | lm-step -m "$tmp/bad-type.gguf" 2>&1)" 'tensor blk.0.attn_q.weight: type I32 is not supported'
 like "wrong shape named" "$(echo 1 | lm-step -m "$tmp/bad-shape.gguf" 2>&1)" 'blk.1.attn_k.weight has shape {64, 16}, expected {64, 32}'
+# sizes from header values are computed in 64 bits and bounded: a key
+# length whose product with 64 heads wraps to the tensors' 64 rows in 32
+# bits (it read past the attention buffers), a context length near 2^32
+# (the attention row length wrapped to 0)
+fails "a head dimension x heads that wraps in 32 bits is refused" 1 sh -c "echo 1 | lm-step -m '$tmp/wrap-qdim.gguf'"
+like "... naming the dimension" "$(cat "$tmp/err")" 'query dimension (heads x key length) 4294967360 is above the limit of 1048576'
+fails "a model context length near 2^32 is refused" 1 sh -c "echo 1 | lm-step -m '$tmp/huge-ctx.gguf'"
+like "... as -c would be" "$(cat "$tmp/err")" "the model's context of 4294967288 positions is above the limit of 16777216: use -c N"
+is "... and runs with -c" "$(echo "$ids" | lm-step -m "$tmp/huge-ctx.gguf" -c 64 --text=2)" "$(echo "$ids" | lm-step -m "$M" --text=2)"
+fails "-c above the limit is a usage error" 2 lm-step -m "$M" -c 16777217
 
 # --- state files ---
 # compare two text frames of every id (--text=96) to 1e-4
@@ -85,6 +95,54 @@ fails "a truncated state is refused" 1 sh -c "echo 1 | lm-step -m '$M' --state '
 like "message names the size" "$(cat "$tmp/err")" 'state file has 1000 bytes'
 echo junk > "$tmp/junk.state"
 fails "a file that is not a state is refused" 1 sh -c "echo 1 | lm-step -m '$M' --state '$tmp/junk.state'"
+# what differs is named: version, header size, architecture, model (its
+# weights too), a layer's size; offsets as forward/state.h gives them
+patch() { cp "$S" "$tmp/x.state"; printf "$2" | dd of="$tmp/x.state" bs=1 seek="$1" conv=notrunc 2>/dev/null; }
+refused() { fails "$1" 1 sh -c "echo 1 | lm-step -m '${3:-$M}' --state '$tmp/x.state'"; like "... $2" "$(cat "$tmp/err")" "$2"; }
+patch 8 '\001'
+refused "a state of another version is refused" 'state file version 1 is not supported (this lm-step reads and writes version 2)'
+patch 12 '\120'
+refused "a bad header size is refused as such" 'state file header size 80 is wrong (96 + 8 per layer for 2 layers'
+patch 24 'qwen2'
+refused "a state of another architecture is refused" "made for a model of architecture 'qwen2', this one is 'llama'"
+patch 100 '\003'
+refused "a layer that keeps another number of positions is refused" 'layer 0 keeps 3 positions of 32 values, this model 24 of 32'
+cp "$S" "$tmp/x.state"
+refused "a state of a model with other weights under the same metadata is refused" 'made for another model' "$tmp/other-weights.gguf"
+mkfifo "$tmp/fifo.state"
+fails "a fifo as --state is refused, not waited on" 1 timeout 20 sh -c "echo 1 | lm-step -m '$M' --state '$tmp/fifo.state'"
+like "... as not a regular file" "$(cat "$tmp/err")" 'fifo.state: not a regular file'
+fails "a directory as --state is refused" 1 sh -c "echo 1 | lm-step -m '$M' --state '$tmp'"
+like "... likewise" "$(cat "$tmp/err")" "$tmp: Is a directory"
+
+# a save killed before its rename leaves a temporary file (path.tmp.XXXXXX):
+# the next save removes such files, empty or begun as a state, and keeps a
+# file of the same form that is something else
+cp "$S" "$tmp/k.state"
+head -c 500 "$S" > "$tmp/k.state.tmp.Ab3xYz"
+: > "$tmp/k.state.tmp.000000"
+echo 'not a state' > "$tmp/k.state.tmp.notes"
+echo 'not a state' > "$tmp/k.state.tmp.notes1"
+ok "a save beside stale temporary files" sh -c "echo 1 | lm-step -m '$M' --state '$tmp/k.state' > /dev/null"
+is "they are removed, other files kept" "$(cd "$tmp" && ls k.state* | tr '\n' ' ')" "k.state k.state.tmp.notes k.state.tmp.notes1 "
+rm "$tmp"/k.state.tmp.notes*
+
+# two lm-step on one state: the second waits for the first, then continues
+# from what it saved
+rm -f "$tmp/c.state"; mkfifo "$tmp/in1"
+lm-step -m "$M" --state "$tmp/c.state" --text=1 < "$tmp/in1" > "$tmp/a.out" 2> "$tmp/a.err" &
+apid=$!
+exec 3> "$tmp/in1"
+echo "$first10" >&3
+i=0; while [ ! -s "$tmp/a.out" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+echo "$rest" | lm-step -m "$M" --state "$tmp/c.state" --text=96 > "$tmp/b.out" 2> "$tmp/b.err" 3>&- &
+bpid=$!
+i=0; while ! grep -q waiting "$tmp/b.err" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+like "the second says it waits" "$(cat "$tmp/b.err")" 'c.state: in use by another lm-step: waiting for it to finish'
+is "... and has not run" "$(wc -c < "$tmp/b.out" | tr -d ' ')" 0
+exec 3>&-
+wait $apid; wait $bpid
+ok "then it continues the first one's context" same_frame "$one" "$(cat "$tmp/b.out")"
 
 # downstream closes the pipe: exit 0, the state is saved all the same.
 # 12 batches of 24 frames (117 KB, more than a pipe holds, each batch
@@ -95,8 +153,8 @@ st=$( { { for i in 1 2 3 4 5 6 7 8 9 10 11 12; do printf '%s\n!reset\n' "$ids"; 
 is "EPIPE is a quiet normal end" "$st" 0
 ok "the state is saved after EPIPE" test -s "$tmp/e.state"
 ok "and loads again" sh -c "echo 1 | lm-step -m '$M' --state '$tmp/e.state' >/dev/null"
-ls "$tmp" | grep -q 'state\.' && ls "$tmp" >&2
-is "no temporary state files are left" "$(ls "$tmp" | grep -c 'state\.')" 0
+ls "$tmp" | grep -q 'state\.tmp' && ls "$tmp" >&2
+is "no temporary state files are left" "$(ls "$tmp" | grep -c 'state\.tmp')" 0
 
 # --- the generation loop through a fifo (doc/internals.md "The generation loop") ---
 mkfifo "$tmp/loop"

@@ -38,9 +38,11 @@ greedy_loop() {
 }
 
 # state_ids FILE: the ids an lm-step state file holds, on one line
-# (layout in forward/state.h: n_pos at byte 48, the ids from byte 64).
+# (layout in forward/state.h: the header size at byte 12, n_pos at byte
+# 72, the ids after the header).
 state_ids() {
 	[ "$(head -c 8 "$1")" = LMUSTATE ] || return 1
-	_np=$(od -A n -t u8 -j 48 -N 8 "$1" | tr -d ' ')
-	od -A n -t d4 -v -j 64 -N $((4 * _np)) "$1" | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
+	_hs=$(od -A n -t u4 -j 12 -N 4 "$1" | tr -d ' ')
+	_np=$(od -A n -t u8 -j 72 -N 8 "$1" | tr -d ' ')
+	od -A n -t d4 -v -j "$_hs" -N $((4 * _np)) "$1" | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
 }

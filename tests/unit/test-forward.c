@@ -19,6 +19,7 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "../../forward/kernels.h"
+#include "../../forward/model.h"
 #include "../../forward/transformer.h"
 #include "stream.h"
 
@@ -126,21 +127,29 @@ static void put_vector(struct gguf_writer *w, const char *name, float *v, uint32
 	free(v);
 }
 
-/* Broken variants for the refusal tests of the shell tests. */
-enum variant { GOOD, BAD_ARCH, BAD_TYPE, BAD_SHAPE, NO_NORM };
+/* Broken variants for the refusal tests of the shell tests: an unknown
+ * architecture, a tensor type, a tensor shape, a missing tensor; a key
+ * length whose product with 64 heads wraps in 32 bits to the tensors'
+ * 64 rows; a context length near 2^32; other weights under the same
+ * metadata. */
+enum variant { GOOD, BAD_ARCH, BAD_TYPE, BAD_SHAPE, NO_NORM, WRAP_QDIM, HUGE_CTX, OTHER_WEIGHTS };
 
 static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
 {
 	struct gguf_writer *w = gguf_writer_new();
-	uint32_t hd = t->embd / t->heads;
+	struct tiny wide = *t;
 	uint64_t s = t->seed;
 	char name[64];
+
+	if (var == WRAP_QDIM)
+		wide.heads = wide.kv_heads = wide.embd, t = &wide;
+	uint32_t hd = t->embd / t->heads;
 
 	gguf_w_str(w, "general.architecture", var == BAD_ARCH ? "llamax" : "llama");
 	gguf_w_str(w, "general.name", t->name);
 	if (var == BAD_ARCH)
 		gguf_w_u32(w, "llamax.context_length", t->ctx);
-	gguf_w_u32(w, "llama.context_length", t->ctx);
+	gguf_w_u32(w, "llama.context_length", var == HUGE_CTX ? 0xFFFFFFF8u : t->ctx);
 	gguf_w_u32(w, "llama.embedding_length", t->embd);
 	gguf_w_u32(w, "llama.block_count", t->layers);
 	gguf_w_u32(w, "llama.feed_forward_length", t->ff);
@@ -148,7 +157,11 @@ static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
 	gguf_w_u32(w, "llama.attention.head_count_kv", t->kv_heads);
 	gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
 	gguf_w_f32(w, "llama.rope.freq_base", t->rope_base);
-	gguf_w_u32(w, "llama.rope.dimension_count", hd);
+	gguf_w_u32(w, "llama.rope.dimension_count", var == WRAP_QDIM ? 2 : hd);
+	if (var == WRAP_QDIM) {
+		gguf_w_u32(w, "llama.attention.key_length", (1u << 26) + 1);
+		gguf_w_u32(w, "llama.attention.value_length", (1u << 26) + 1);
+	}
 
 	put_matrix(w, "token_embd.weight", t->type, draw(&s, t->vocab, t->embd, 1.0f), t->vocab, t->embd);
 	for (uint32_t l = 0; l < t->layers; l++) {
@@ -156,6 +169,8 @@ static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
 		put_vector(w, NAME("attn_norm"), draw_norm(&s, t->embd), t->embd);
 		float *q = draw(&s, t->heads * hd, t->embd, scale(t->embd));
 		permute_heads(q, t->heads, hd, t->embd);
+		if (var == OTHER_WEIGHTS && l == 0)
+			q[0] += 0.5f;
 		put_matrix(w, NAME("attn_q"), var == BAD_TYPE ? GGML_I32 : t->type, q, t->heads * hd, t->embd);
 		float *k = draw(&s, t->kv_heads * hd, t->embd, scale(t->embd));
 		permute_heads(k, t->kv_heads, hd, t->embd);
@@ -367,13 +382,49 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 	gguf_writer_free(w);
 }
 
+/* ---- hyper-parameters through another source ---- */
+
+/* A GGUF source whose token_embd claims more rows than a logits frame
+ * holds (a file that big would take gigabytes). */
+static struct gguf_tensor big_embd;
+
+static const struct gguf_tensor *big_vocab_tensor(void *arg, const char *name)
+{
+	const struct gguf_tensor *t = gguf_tensor(arg, name);
+	if (t && strcmp(name, "token_embd.weight") == 0) {
+		big_embd = *t;
+		big_embd.ne[1] = LOGITS_MAX_VOCAB + 1ull;
+		return &big_embd;
+	}
+	return t;
+}
+
+static void test_limits(void)
+{
+	struct lmu_err e = {{0}};
+	struct gguf_writer *w = tiny_model(&tinies[0], GOOD);
+	size_t size;
+	const uint8_t *bytes = gguf_writer_bytes(w, &size);
+	struct gguf *g = gguf_open_mem(bytes, size, "big-vocab", &e);
+	struct hparams hp;
+
+	struct model_src src = model_src_gguf(g);
+	ok(hparams_read(&src, &hp, &e) && hp.n_vocab == tinies[0].vocab, "the tiny model's hyper-parameters");
+	src.tensor = big_vocab_tensor;
+	ok(!hparams_read(&src, &hp, &e) && strstr(e.msg, "16777217 rows: a vocabulary above 16777216 does not fit"),
+	   "a vocabulary above lm-logits(5)'s limit is refused at load: %s", e.msg);
+	gguf_close(g);
+	gguf_writer_free(w);
+}
+
 /* ---- helper modes ---- */
 
 static int write_models(const char *dir)
 {
-	static const char *const broken[] = {"", "bad-arch", "bad-type", "bad-shape", "no-norm"};
+	static const char *const broken[] = {"", "bad-arch", "bad-type", "bad-shape", "no-norm",
+					     "wrap-qdim", "huge-ctx", "other-weights"};
 	char path[4096];
-	for (size_t i = 0; i < N_TINY + 4; i++) {
+	for (size_t i = 0; i < N_TINY + sizeof broken / sizeof *broken - 1; i++) {
 		enum variant var = i < N_TINY ? GOOD : (enum variant)(i - N_TINY + 1);
 		struct gguf_writer *w = tiny_model(&tinies[i < N_TINY ? i : 0], var);
 		snprintf(path, sizeof path, "%s/%s.gguf", dir, var == GOOD ? tinies[i].name : broken[var]);
@@ -478,6 +529,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < N_TINY; i++)
 			test_tiny(&tinies[i], fixture);
 	}
+	test_limits();
 	printf("1..%d\n", n_test);
 	return n_fail != 0;
 }
