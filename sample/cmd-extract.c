@@ -158,11 +158,13 @@ int main(int argc, char **argv)
 	}
 
 	risk_judge_command(cmd, strlen(cmd), &command);
-	verdict_merge(&all, &command, "");
 	if (o.request) {
 		risk_judge_request(o.request, &request);
-		verdict_merge(&all, &request, "request: ");
+		risk_judge_scope(o.request, &request, cmd, strlen(cmd), &command);
 	}
+	verdict_merge(&all, &command, "");
+	if (o.request)
+		verdict_merge(&all, &request, "request: ");
 
 	if (o.json)
 		print_json(cmd, source, &all, &command, o.request ? &request : NULL);

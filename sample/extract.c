@@ -175,6 +175,22 @@ static char *from_inline(const char *s, size_t n)
 	return NULL;
 }
 
+/* An answer that starts with a backquote is prose with a code span
+ * ("`ls -la` lists the files") unless the first line goes on as a command
+ * after the span: "`echo rm` -rf /" is a command whose first word is a
+ * substitution, to be judged whole. */
+static bool starts_with_substitution(const char *s, size_t n)
+{
+	size_t k = 1;
+	while (k < n && s[k] != '`' && s[k] != '\n')
+		k++;
+	if (k >= n || s[k] != '`')
+		return false;
+	for (k++; k < n && (s[k] == ' ' || s[k] == '\t'); k++)
+		;
+	return k < n && (strchr("-/~$|&;<>`'\"*", s[k]) || isdigit((unsigned char)s[k]));
+}
+
 char *extract_command(const char *text, size_t len, const char **source, struct lmu_err *e)
 {
 	const char *s = text;
@@ -215,7 +231,8 @@ char *extract_command(const char *text, size_t len, const char **source, struct 
 		if (rc < 0)
 			return NULL;
 		*source = json ? "json" : "fence";
-	} else if ((isupper((unsigned char)s[0]) || s[0] == '`') && (out = from_inline(s, n))) {
+	} else if ((isupper((unsigned char)s[0]) || (s[0] == '`' && !starts_with_substitution(s, n))) &&
+		   (out = from_inline(s, n))) {
 		*source = "inline";
 	} else {
 		if (n > 8 && !strncasecmp(s, "command:", 8)) {

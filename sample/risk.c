@@ -11,6 +11,7 @@
  * itself in a pipe (a fork bomb).  The verdict is the highest level found;
  * every finding is kept as a reason a person can read. */
 #include "risk.h"
+#include "codestr.h"
 #include "shellparse.h"
 #include "err.h"
 
@@ -112,6 +113,7 @@ struct judge {
 	int n_downloads;
 	char *written[MAX_DOWNLOADS];    /* basenames of files written with fixed text */
 	char *content[MAX_DOWNLOADS];    /* ... and that text */
+	bool decoded[MAX_DOWNLOADS];     /* ... which a decoder made from hidden text */
 	int n_written;
 };
 
@@ -776,46 +778,6 @@ static void append(char **out, size_t *len, const char *s)
 	*len += n;
 }
 
-/* printf FORMAT ARGS: %s and %b take the next argument (%b with escapes),
- * other conversions too; the format repeats while arguments remain. */
-static char *printf_output(const struct sh_word *a, size_t n)
-{
-	char *out = str_new(), *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
-	size_t len = 0, next = 1;
-	do {
-		bool converted = false;
-		for (const char *f = fmt; *f; f++) {
-			char one[2] = {*f, 0};
-			if (*f != '%') {
-				append(&out, &len, one);
-				continue;
-			}
-			f++;
-			while (*f && strchr("-+ #0123456789.", *f))
-				f++;
-			if (!*f)
-				break;
-			if (*f == '%') {
-				append(&out, &len, "%");
-				continue;
-			}
-			converted = true;
-			const char *arg = next < n ? a[next++].text : "";
-			if (*f == 'b') {
-				char *d = sh_c_escapes(arg, strlen(arg));
-				append(&out, &len, d);
-				free(d);
-			} else {
-				append(&out, &len, arg);
-			}
-		}
-		if (!converted)
-			break;
-	} while (next < n && len < 65536);
-	free(fmt);
-	return out;
-}
-
 /* The fixed text a command writes: echo/printf of fixed words, or a
  * here-string / here-document given to cat, base64 ... */
 static char *literal_output(const struct sh_cmd *c)
@@ -837,7 +799,7 @@ static char *literal_output(const struct sh_cmd *c)
 		if (c->argv[k].dynamic)
 			return NULL;
 	if (!strcmp(n, "printf"))
-		return i < c->argc ? printf_output(c->argv + i, c->argc - i) : xstrdup("");
+		return i < c->argc ? sh_printf(c->argv + i, c->argc - i) : xstrdup("");
 	char *out = str_new();
 	for (size_t k = i; k < c->argc; k++) {
 		if (k > i)
@@ -875,6 +837,59 @@ static char *pipeline_output(const struct sh_cmd *const *up, int n, bool *decode
 		return NULL;
 	}
 	return text;
+}
+
+/* The fixed text command ci reads on its standard input: a here-document
+ * or here-string, what the stages before it in its pipeline write when
+ * that is known (echo, printf, yes, decoders of fixed text), or what the
+ * echo and printf commands of a ( ) or { } group before it write; NULL
+ * when it is not known.  *decoder tells whether a decoder was on the way. */
+static char *fed_text(const struct sh_script *s, int ci, bool *decoder)
+{
+	const struct sh_cmd *c = &s->cmd[ci], *up[64];
+	int n_up = 0;
+	for (size_t i = 0; i < c->n_redir; i++)
+		if (c->redir[i].op == SH_R_HEREDOC || c->redir[i].op == SH_R_HERESTR)
+			return xstrdup(c->redir[i].target.text);
+	if (c->pipe_pos == 0)
+		return NULL;
+	for (size_t i = 0; i < s->n && n_up < 64; i++)
+		if (s->cmd[i].pipeline == c->pipeline && s->cmd[i].pipe_pos < c->pipe_pos && s->cmd[i].argc > 0)
+			up[n_up++] = &s->cmd[i];
+	if (n_up == 1 && !strcmp(cmd_name(up[0], NULL), "yes"))
+		return xstrdup(up[0]->argc > 1 ? up[0]->argv[1].text : "y");
+	if (n_up > 0)
+		return pipeline_output(up, n_up, decoder);
+	for (size_t g = 0; g < s->n_groups; g++) {
+		const struct sh_group *gr = &s->groups[g];
+		if (gr->pipeline != c->pipeline || gr->pipe_pos != c->pipe_pos - 1)
+			continue;
+		char *out = str_new();
+		size_t len = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			char *t;
+			if (s->cmd[i].group != (int)g || s->cmd[i].depth != c->depth + gr->subshell ||
+			    !(t = literal_output(&s->cmd[i])))
+				continue;
+			append(&out, &len, t);
+			append(&out, &len, "\n");
+			free(t);
+		}
+		return out;
+	}
+	return NULL;
+}
+
+/* Judge text that runs somewhere else (a scheduled job, a remote host):
+ * its reasons are kept, each prefixed with where it runs. */
+static void judge_elsewhere(struct judge *j, const char *text, const char *prefix)
+{
+	struct verdict there = {0}, *saved = j->v;
+	j->v = &there;
+	judge_text(j, text, strlen(text));
+	j->v = saved;
+	verdict_merge(j->v, &there, prefix);
+	verdict_free(&there);
 }
 
 /* A command reads code from its standard input: where does it come from? */
@@ -1050,28 +1065,18 @@ static void judge_code(struct judge *j, const char *code, const char *lang)
 		return;
 	if (runs)
 		add(j, M, "code", "%s code that runs shell commands", lang);
-	/* judge the string literals: the commands or paths it hands over */
-	for (const char *p = code; *p; p++) {
-		if (*p != '"' && *p != '\'')
-			continue;
-		char q = *p, lit[512];
-		size_t k = 0;
-		for (p++; *p && *p != q; p++) {
-			if (*p == '\\' && p[1])
-				p++;
-			if (k + 1 < sizeof lit)
-				lit[k++] = *p;
-		}
-		lit[k] = '\0';
+	/* the strings it builds: the commands or paths it hands over */
+	size_t n;
+	char **str = code_strings(code, &n);
+	for (size_t k = 0; k < n; k++) {
 		if (runs)
-			judge_text(j, lit, k);
-		if (deletes && (lit[0] == '/' || lit[0] == '~')) {
-			struct sh_word w = {.text = lit, .sub_begin = -1, .sub_end = -1};
+			judge_text(j, str[k], strlen(str[k]));
+		if (deletes && (str[k][0] == '/' || str[k][0] == '~')) {
+			struct sh_word w = {.text = str[k], .sub_begin = -1, .sub_end = -1};
 			judge_delete(j, &w, true, lang, S);
 		}
-		if (!*p)
-			break;
 	}
+	code_strings_free(str, n);
 }
 
 /* ---- the rule table for one simple command ---- */
@@ -1568,10 +1573,8 @@ static size_t peel_xargs(struct call *c)
 	size_t m = 0;
 	for (size_t k = i; k < n && m < 64; k++)
 		sub[m++] = w[k];
-	char *input = NULL;
-	for (size_t q = 0; q < c->s->n && c->cmd->pipe_pos == 1; q++)
-		if (c->s->cmd[q].pipeline == c->cmd->pipeline && c->s->cmd[q].pipe_pos == 0)
-			input = literal_output(&c->s->cmd[q]);
+	bool decoder = false;
+	char *input = fed_text(c->s, c->ci, &decoder);
 	for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
 		sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
 	if (!input)
@@ -1677,6 +1680,37 @@ static void judge_dynamic_name(struct call *c)
 	free(decoded);
 }
 
+/* A file this command line wrote or downloaded: its content is judged, or
+ * its download is, where it runs. */
+static bool known_file(const struct judge *j, const char *path)
+{
+	const char *base = sh_basename(path);
+	for (int d = 0; d < j->n_written; d++)
+		if (!strcmp(base, j->written[d]))
+			return true;
+	for (int d = 0; d < j->n_downloads; d++)
+		if (!strcmp(base, j->downloads[d]))
+			return true;
+	return false;
+}
+
+/* A script or program from a file of the user's: the judge cannot see
+ * what it does (cmd-extract(1): moderate, rather than a guess). */
+static void judge_unseen_file(struct call *c, const struct sh_word *file)
+{
+	struct path p;
+	if (file->dynamic || known_file(c->j, file->text))
+		return;
+	classify_path(file->text, false, false, &p);
+	if (p.cls != PC_REL && p.cls != PC_CWD_ALL && p.cls != PC_HOME_UNDER && p.cls != PC_HOME_DOT &&
+	    p.cls != PC_TMP && p.cls != PC_ABS)
+		return;
+	if (file == c->w)
+		add(c->j, M, "script", "%s runs a program from a file the judge cannot read", c->shown);
+	else
+		add(c->j, M, "script", "%s runs %s, a file whose commands the judge cannot read", c->shown, file->text);
+}
+
 /* What every command is checked for, whatever its name. */
 static void judge_any(struct call *c)
 {
@@ -1707,6 +1741,9 @@ static void judge_any(struct call *c)
 			size_t k = first_operand(w, n, 1);
 			runs = runs || (k < n && !strcmp(sh_basename(w[k].text), j->written[d]));
 		}
+		if (runs && j->decoded[d])
+			add(j, H, "obfuscation", "%s runs %s, written from decoded text that hides what it does", c->shown,
+			    j->written[d]);
 		if (runs)
 			judge_text(j, j->content[d], strlen(j->content[d]));
 	}
@@ -1714,6 +1751,10 @@ static void judge_any(struct call *c)
 	judge_reads(j, c->s, c->ci, w, n, name);
 	if (in_list(name, senders))
 		judge_net_sender_args(j, w, n, name);
+
+	/* ./install.sh, ~/bin/tool: a program of the user's */
+	if (strchr(w[0].text, '/'))
+		judge_unseen_file(c, &w[0]);
 }
 
 /* A network tool in the same pipeline as command ci. */
@@ -1781,6 +1822,8 @@ static bool rule_shell(struct call *c)
 			script = true;
 			if (fetched_word(c->s, sw))
 				add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
+			else
+				judge_unseen_file(c, sw);
 			break;
 		}
 	}
@@ -1823,6 +1866,8 @@ static bool rule_interpreter(struct call *c)
 			code = true;
 			if (fetched_word(c->s, &w[k]))
 				add(j, H, "download-run", "%s runs a script streamed from the network, unseen", name);
+			else
+				judge_unseen_file(c, &w[k]);
 			break;
 		}
 	}
@@ -1963,6 +2008,13 @@ static bool rule_copy(struct call *c)
 		judge_delete(c->j, &w[last], true, "rsync --delete", S);
 		return true;
 	}
+	/* cp /dev/null FILE empties FILE: judged as deleting it */
+	for (size_t k = first; k < last; k++)
+		if (!strcmp(w[k].text, "/dev/null") || !strcmp(w[k].text, "/dev/zero")) {
+			char what[64];
+			snprintf(what, sizeof what, "%s %s", c->name, w[k].text);
+			judge_delete(c->j, &w[last], false, what, S);
+		}
 	if (!strchr(w[last].text, ':'))
 		judge_write(c->j, &w[last], c->name);
 	return true;
@@ -2128,13 +2180,50 @@ static bool rule_services(struct call *c)
 	return true;
 }
 
+/* Process 1 (init, systemd) or every process ends the system; so does
+ * every process of root. */
+static bool is_init(const char *name) { return in_list(name, NAMES("init", "systemd", "1")); }
+
+static bool root_user(const struct sh_word *w, size_t n)
+{
+	for (size_t k = 1; k + 1 < n; k++)
+		if (in_list(w[k].text, NAMES("-u", "-U", "--uid", "--euid", "--user")) &&
+		    (!strcmp(w[k + 1].text, "root") || !strcmp(w[k + 1].text, "0")))
+			return true;
+	return false;
+}
+
 static bool rule_kill(struct call *c)
 {
 	const struct sh_word *w = c->w;
-	size_t n = c->n;
-	if (!strcmp(c->name, "killall5") ||
-	    (!strcmp(c->name, "kill") && n > 1 && (!strcmp(w[n - 1].text, "-1") || !strcmp(w[n - 1].text, "1"))))
-		add(c->j, H, "shutdown", "%s kills every process (or init)", c->shown);
+	size_t n = c->n, k = 1;
+	bool init = false, all = false;
+	if (!strcmp(c->name, "kill")) {
+		/* kill [-SIGNAL | -s SIGNAL | -n NUMBER] [--] PID...: the first
+		 * word may be a signal, every later one is a process */
+		if (k < n && (!strcmp(w[k].text, "-s") || !strcmp(w[k].text, "-n")))
+			k += 2;
+		else if (k < n && w[k].text[0] == '-' && strcmp(w[k].text, "-1") && strcmp(w[k].text, "--"))
+			k++;
+		else if (k + 1 < n && !strcmp(w[k].text, "-1") && w[k + 1].text[0] != '-')
+			k++;  /* kill -1 PID: signal 1 */
+		for (; k < n; k++) {
+			init = init || !strcmp(w[k].text, "1");
+			all = all || !strcmp(w[k].text, "-1");
+		}
+	} else if (!strcmp(c->name, "killall5")) {
+		all = true;
+	} else {
+		for (; k < n; k++)
+			if (w[k].text[0] != '-' && is_init(w[k].text) &&
+			    !in_list(w[k - 1].text, NAMES("-u", "-U", "--uid", "--euid", "--user", "-s", "--signal", "-g")))
+				init = true;
+		all = root_user(w, n);
+	}
+	if (init)
+		add(c->j, H, "shutdown", "%s kills init (process 1): the system stops", c->shown);
+	else if (all)
+		add(c->j, H, "shutdown", "%s kills every process, or all of root's, stopping the system", c->shown);
 	else if (!strcmp(c->name, "pkill") && (has_word(w, n, "-u") || has_word(w, n, ".")))
 		add(c->j, M, "processes", "%s kills many processes", c->shown);
 	return true;
@@ -2202,11 +2291,40 @@ static bool rule_modules(struct call *c)
 	return true;
 }
 
+/* Kernel parameters whose change is more than tuning: KEY=VALUE where KEY
+ * starts with key and VALUE with value (NULL: any value but 0). */
+static const struct {
+	const char *key, *value;
+	const char *why;
+} sysctl_keys[] = {
+	{"kernel.panic", NULL, "makes the kernel reboot or halt when something goes wrong"},
+	{"vm.panic_on_oom", NULL, "makes the kernel halt or reboot when memory runs out"},
+	{"kernel.core_pattern", "|", "runs a program as root whenever a process crashes"},
+	{"kernel.randomize_va_space", "0", "turns address-space randomisation off"},
+	{"kernel.yama.ptrace_scope", "0", "lets a process read the memory of the user's other processes"},
+	{"kernel.kptr_restrict", "0", "shows kernel addresses to everyone"},
+	{"kernel.unprivileged_bpf_disabled", "0", "lets every user load BPF programs into the kernel"},
+	{"fs.protected_symlinks", "0", "turns the protection against symlink attacks off"},
+	{"fs.protected_hardlinks", "0", "turns the protection against hard-link attacks off"},
+	{"fs.suid_dumpable", NULL, "lets set-user-id programs leave core dumps with their secrets"},
+	{"kernel.sysrq", "1", "turns every magic SysRq key on (reboot, crash, kill all)"},
+};
+
 static bool rule_sysctl(struct call *c)
 {
-	for (size_t k = 1; k < c->n; k++)
-		if (strchr(c->w[k].text, '=') || in_list(c->w[k].text, NAMES("-w", "-p", "--system")))
+	for (size_t k = 1; k < c->n; k++) {
+		const char *t = c->w[k].text, *eq = strchr(t, '=');
+		const char *v = eq ? eq + 1 + strspn(eq + 1, " \"'") : "";
+		bool special = false;
+		for (size_t q = 0; eq && q < sizeof sysctl_keys / sizeof *sysctl_keys; q++)
+			if (starts(t, sysctl_keys[q].key) &&
+			    (sysctl_keys[q].value ? starts(v, sysctl_keys[q].value) : strcmp(v, "0") != 0)) {
+				add(c->j, H, "kernel", "%s %s", c->shown, sysctl_keys[q].why);
+				special = true;
+			}
+		if (!special && (eq || in_list(t, NAMES("-w", "-p", "--system"))))
 			add(c->j, M, "kernel", "%s changes kernel parameters", c->shown);
+	}
 	return true;
 }
 
@@ -2290,13 +2408,7 @@ static bool rule_ssh(struct call *c)
 				strncat(text, " ", sizeof text - strlen(text) - 1);
 			strncat(text, c->w[q].text, sizeof text - strlen(text) - 1);
 		}
-		struct verdict remote = {0};
-		struct verdict *saved = j->v;
-		j->v = &remote;
-		judge_text(j, text, strlen(text));
-		j->v = saved;
-		verdict_merge(j->v, &remote, "on the remote host: ");
-		verdict_free(&remote);
+		judge_elsewhere(j, text, "on the remote host: ");
 	}
 	return true;
 }
@@ -2373,18 +2485,65 @@ static bool rule_accounts(struct call *c)
 	return true;
 }
 
+/* What a scheduler reads: the file it names (when this command line
+ * wrote it) or its standard input. */
+static char *job_text(struct call *c, const char *file)
+{
+	bool decoder = false;
+	if (!file || !strcmp(file, "-"))
+		return fed_text(c->s, c->ci, &decoder);
+	for (int d = 0; d < c->j->n_written; d++)
+		if (!strcmp(sh_basename(file), c->j->written[d]))
+			return xstrdup(c->j->content[d]);
+	return NULL;
+}
+
+/* crontab lines: a schedule (five fields, or @reboot ...), then a command
+ * that runs with the user's rights, again and again. */
+static void judge_crontab_lines(struct judge *j, const char *text)
+{
+	char *copy = xstrdup(text), *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " \t");
+		size_t word = strcspn(line, " \t=");
+		if (!*line || *line == '#' || line[word] == '=')  /* comments, SHELL=/bin/sh */
+			continue;
+		for (int fields = *line == '@' ? 1 : 5; fields > 0 && *line; fields--) {
+			line += strcspn(line, " \t");
+			line += strspn(line, " \t");
+		}
+		if (*line)
+			judge_elsewhere(j, line, "in a scheduled job: ");
+	}
+	free(copy);
+}
+
 static bool rule_crontab(struct call *c)
 {
-	if (has_opt(c->w, c->n, 'r', NULL))
+	if (has_opt(c->w, c->n, 'r', NULL)) {
 		add(c->j, H, "crontab", "%s deletes every scheduled job of the user", c->shown);
-	else if (!has_opt(c->w, c->n, 'l', NULL))
+	} else if (!has_opt(c->w, c->n, 'l', NULL)) {
+		size_t k = first_operand(c->w, c->n, 1);
+		char *jobs = job_text(c, k < c->n ? c->w[k].text : NULL);
 		add(c->j, M, "crontab", "%s installs or edits scheduled jobs", c->shown);
+		if (jobs)
+			judge_crontab_lines(c->j, jobs);
+		free(jobs);
+	}
 	return true;
 }
 
 static bool rule_at(struct call *c)
 {
+	const char *file = NULL;
+	for (size_t k = 1; k + 1 < c->n; k++)
+		if (!strcmp(c->w[k].text, "-f"))
+			file = c->w[k + 1].text;
+	char *job = job_text(c, file);
 	add(c->j, M, "crontab", "%s schedules a command to run later", c->shown);
+	if (job)
+		judge_elsewhere(c->j, job, "in a job run later: ");
+	free(job);
 	return true;
 }
 
@@ -2425,22 +2584,66 @@ static bool rule_variables(struct call *c)
 
 static bool rule_git(struct call *c)
 {
+	static const char *const global_val[] = {"-C", "-c", "--git-dir", "--work-tree", "--namespace",
+		"--config-env", "--super-prefix", NULL};
 	const struct sh_word *w = c->w;
 	size_t n = c->n;
+	const struct sh_word *dir = NULL;
 	if (n <= 1)
 		return false;
-	size_t k = first_operand(w, n, 1);
+	/* git [global options] VERB ...: -C DIR runs it in DIR */
+	for (size_t k = 1; k + 1 < n && w[k].text[0] == '-'; k++)
+		if (!strcmp(w[k].text, "-C") || !strcmp(w[k].text, "--work-tree"))
+			dir = &w[k + 1];
+	size_t k = skip_opts(w, n, 1, global_val);
 	const char *verb = k < n ? w[k].text : "";
-	if ((!strcmp(verb, "reset") && has_word(w, n, "--hard")) ||
-	    (!strcmp(verb, "clean") && (has_opt(w, n, 'f', "--force"))) ||
-	    (!strcmp(verb, "checkout") && has_word(w, n, "--") && has_word(w, n, ".")) ||
-	    (!strcmp(verb, "restore") && has_word(w, n, ".")))
+	if (!strcmp(verb, "clean") && has_opt(w + k, n - k, 'f', "--force")) {
+		/* every file git does not track (-d: directories too, -x:
+		 * ignored ones too): in a home or system directory that is a
+		 * repository, most of what is there */
+		static const struct sh_word here = {.text = ".", .sub_begin = -1, .sub_end = -1};
+		struct path p;
+		if (!dir)
+			dir = &here;
+		classify_path(dir->text, dir->dynamic, dir->lead_dynamic, &p);
+		if (p.cls == PC_HOME || p.cls == PC_ROOT || p.cls == PC_SYSDIR || p.cls == PC_DYN_ROOT)
+			add(c->j, H, "delete", "%s deletes every file git does not track in %s: %s", c->shown, p.norm,
+			    describe(&p));
+		else
+			add(c->j, M, "git", "%s throws away uncommitted work", c->shown);
+	} else if ((!strcmp(verb, "reset") && has_word(w, n, "--hard")) ||
+		   (!strcmp(verb, "checkout") && has_word(w, n, "--") && has_word(w, n, ".")) ||
+		   (!strcmp(verb, "restore") && has_word(w, n, "."))) {
 		add(c->j, M, "git", "%s throws away uncommitted work", c->shown);
-	else if (!strcmp(verb, "push") && (has_opt(w, n, 'f', "--force") || has_word(w, n, "--force-with-lease") ||
-					   has_word(w, n, "--mirror") || has_word(w, n, "--delete")))
+	} else if (!strcmp(verb, "push") && (has_opt(w, n, 'f', "--force") || has_word(w, n, "--force-with-lease") ||
+					     has_word(w, n, "--mirror") || has_word(w, n, "--delete"))) {
 		add(c->j, M, "git", "%s rewrites or deletes history on the remote", c->shown);
-	else if (!strcmp(verb, "filter-branch") || !strcmp(verb, "filter-repo"))
+	} else if (!strcmp(verb, "filter-branch") || !strcmp(verb, "filter-repo")) {
 		add(c->j, M, "git", "%s rewrites the repository history", c->shown);
+	}
+	return true;
+}
+
+/* ssh-keygen -f FILE writes a new key over FILE after asking; fed a yes
+ * (yes |, echo y |, <<< y) it overwrites the key in place. */
+static bool rule_ssh_keygen(struct call *c)
+{
+	const struct sh_word *file = NULL;
+	bool decoder = false;
+	for (size_t k = 1; k + 1 < c->n; k++)
+		if (!strcmp(c->w[k].text, "-f"))
+			file = &c->w[k + 1];
+	if (!file)
+		return true;
+	struct path p;
+	classify_path(file->text, file->dynamic, file->lead_dynamic, &p);
+	const char *r = home_rest(&p);
+	bool key = (r && starts(r, ".ssh/")) || starts(p.norm, "/etc/ssh/");
+	char *answer = key ? fed_text(c->s, c->ci, &decoder) : NULL;
+	if (answer && (answer[0] == 'y' || answer[0] == 'Y'))
+		add(c->j, H, "ssh-keys", "%s answers yes to overwriting the ssh key %s: the old key is lost", c->shown,
+		    p.norm);
+	free(answer);
 	return true;
 }
 
@@ -2573,6 +2776,7 @@ static const struct rule rules[] = {
 	{NAMES("export", "declare", "typeset", "local", "readonly"), rule_variables, NULL},
 	/* work and data elsewhere */
 	{NAMES("git"), rule_git, NULL},
+	{NAMES("ssh-keygen"), rule_ssh_keygen, NULL},
 	{NAMES("mysql", "mariadb", "psql", "sqlite3", "sqlcmd", "mongo", "mongosh", "redis-cli", "clickhouse-client"),
 	 rule_database, NULL},
 	{NAMES("terraform", "tofu", "pulumi"), rule_infrastructure, NULL},
@@ -2661,6 +2865,9 @@ static void judge_cmd(struct judge *j, const struct sh_script *s, int ci)
 		if (starts(a, "LD_PRELOAD="))
 			add(j, M, "code", "%s loads a library into every program", a);
 	}
+	if (c->argc > 0 && c->endless && c->background)
+		add(j, C, "fork-bomb", "%s starts in the background on every round of a loop that never ends (a fork bomb)",
+		    sh_basename(c->argv[0].text));
 	if (c->argc > 0)
 		judge_argv(j, s, ci, c->argv, c->argc);
 	if (c->argc > 0 && c->depth == 0 && (!strcmp(c->argv[0].text, "cd") || !strcmp(c->argv[0].text, "pushd"))) {
@@ -2689,9 +2896,20 @@ static void note_downloads(struct judge *j, const struct sh_script *s)
 		for (size_t r = 0; r < c->n_redir && j->n_written < MAX_DOWNLOADS; r++) {
 			if ((c->redir[r].op != SH_R_OUT && c->redir[r].op != SH_R_APPEND) || (c->redir[r].fd > 1))
 				continue;
-			char *text = literal_output(c);
+			/* what the pipeline writes up to this command: fixed text,
+			 * or text a decoder made of it */
+			const struct sh_cmd *up[64];
+			int n_up = 0;
+			bool decoder = false;
+			for (size_t q = 0; q < s->n && n_up < 64; q++)
+				if (s->cmd[q].pipeline == c->pipeline && s->cmd[q].pipe_pos <= c->pipe_pos && s->cmd[q].argc > 0)
+					up[n_up++] = &s->cmd[q];
+			char *text = pipeline_output(up, n_up, &decoder);
+			if (!text)  /* sudo cat > f <<EOF: the here-document */
+				text = literal_output(c);
 			if (text) {
 				j->written[j->n_written] = xstrdup(sh_basename(c->redir[r].target.text));
+				j->decoded[j->n_written] = decoder;
 				j->content[j->n_written++] = text;
 			}
 		}
@@ -2779,7 +2997,7 @@ static const struct intent intents[] = {
 	{H, "shutdown", "\\b(reboot|restart|shut ?down|power ?off|turn off|halt)\\b.{0,30}\\b(computer|machine|system|server|pc|laptop|host|box|now)\\b|\\b(reboot|shutdown|poweroff)\\b", "asks to stop or restart the machine"},
 	{H, "network", "\\b(disable|turn off|stop|flush|remove|drop)\\b.{0,30}\\b(firewall|iptables|ufw|selinux|apparmor|nftables)|open (all|every) ports?", "asks to open the machine to the network"},
 	{H, "history", "\\b(clear|erase|delete|wipe|hide|remove)\\b.{0,30}\\b(history|logs?|tracks)\\b", "asks to erase history or logs"},
-	{H, "permissions", "chmod (-r )?777|world.writ|\\b(everyone|anyone|all users)\\b.{0,30}\\b(write|full access)", "asks to open up permissions"},
+	{H, "permissions", "chmod (-r )?777|world.writ|\\b(everyone|anyone|all users)\\b.{0,30}\\b(write|full access)|\\bwrit(e|able)\\b.{0,30}\\b(by|for|to) (everyone|anyone|all users|the world|all)\\b", "asks to open up permissions"},
 	{H, "sudoers", "sudoers|nopasswd|passwordless sudo|\\broot password\\b|\\b(give|grant)\\b.{0,30}\\b(root|sudo|admin)", "asks to change who has root"},
 	{H, "kernel", "\\b(load|insert|unload|remove|blacklist)\\b.{0,30}\\b(kernel module|driver|module)s?\\b", "asks to change kernel modules"},
 	{H, "processes", "\\bkill (all|every)( the)? process", "asks to kill every process"},
@@ -2818,4 +3036,57 @@ void risk_judge_request(const char *text, struct verdict *v)
 		}
 		regfree(&re);
 	}
+}
+
+/* ---- the scope of a request ---- */
+
+static const char system_wide[] =
+	"\\b(whole|entire|complete)\\b.{0,12}\\b(system|machine|computer|server|disk|drive|file ?system)\\b|"
+	"\\bsystem[- ]?wide\\b|"
+	"\\b(every|all|each)\\b.{0,24}\\b(on|in|across|under|of) (the|this|my|our) (system|machine|computer|server|disk|drive)\\b|"
+	"\\b(every|all|each)\\b.{0,24}\\b(on|in|under) /( |$)|"
+	"\\beverything\\b.{0,12}\\b(on|in) (the|this|my) (system|machine|computer|server|disk)\\b";
+
+/* The first path a command line touches outside the working directory
+ * (in out); false if none. */
+static bool touches_outside(const char *cmd, size_t len, char *out, size_t size)
+{
+	struct sh_script *s = sh_parse(cmd, len);
+	bool found = false;
+	for (size_t i = 0; i < s->n && !found; i++) {
+		const struct sh_cmd *c = &s->cmd[i];
+		for (size_t k = 1; k < c->argc + c->n_redir && !found; k++) {
+			const struct sh_word *w = k < c->argc ? &c->argv[k] : &c->redir[k - c->argc].target;
+			struct path p;
+			if (k < c->argc && w->text[0] == '-')
+				continue;
+			classify_path(w->text, w->dynamic, w->lead_dynamic, &p);
+			found = p.cls == PC_ABS || p.cls == PC_SYS_UNDER || p.cls == PC_SYSDIR || p.cls == PC_ROOT ||
+				p.cls == PC_VITAL || p.cls == PC_HOME || p.cls == PC_HOME_UNDER || p.cls == PC_HOME_DOT ||
+				p.cls == PC_DYN_ROOT || p.cls == PC_KERNEL || p.cls == PC_DEVICE;
+			if (found)
+				snprintf(out, size, "%.120s", p.norm);
+		}
+	}
+	sh_script_free(s);
+	return found;
+}
+
+void risk_judge_scope(const char *request, const struct verdict *req, const char *cmd, size_t len,
+		      struct verdict *cmd_v)
+{
+	struct judge j = {.v = cmd_v};
+	char path[128];
+	regex_t re;
+	bool wide;
+	if (!request || req->level == RISK_SAFE || cmd_v->level >= RISK_HIGH)
+		return;
+	if (regcomp(&re, system_wide, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+		return;
+	wide = regexec(&re, request, 0, NULL, 0) == 0;
+	regfree(&re);
+	current_dir[0] = '\0';
+	if (wide && touches_outside(cmd, len, path, sizeof path))
+		add(&j, H, "scope", "the request asks for this on the whole system, and the command touches %s, "
+		    "outside the working directory", path);
 }

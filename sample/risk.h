@@ -25,6 +25,14 @@ struct verdict {
 
 void risk_judge_command(const char *cmd, size_t len, struct verdict *v);
 void risk_judge_request(const char *text, struct verdict *v);
+/* A request for a risky change to the whole system ("every file on the
+ * whole system", "system-wide"; req is its verdict) answered by a command
+ * that touches paths outside the working directory: the command's verdict
+ * *cmd_v becomes at least high, whatever the paths look like ("chmod 644
+ * /path/to/FILES" does not look like the whole system, but that is what
+ * was asked for). */
+void risk_judge_scope(const char *request, const struct verdict *req, const char *cmd, size_t len,
+		      struct verdict *cmd_v);
 /* Add src's reasons to dst (prefixing each with prefix) and raise its level. */
 void verdict_merge(struct verdict *dst, const struct verdict *src, const char *prefix);
 void verdict_free(struct verdict *v);

@@ -73,6 +73,16 @@ struct heredoc {
 	bool strip_tabs;
 };
 
+#define MAX_LOOPS 32
+
+/* A while, until, for or select loop between its keyword and its done. */
+struct loop {
+	char kind;       /* 'w' while, 'u' until, 'f' for and select */
+	int cond_begin;  /* while/until: the first command of the condition */
+	bool endless;    /* its condition never ends it */
+	bool in_body;    /* after its do */
+};
+
 struct parser {
 	struct ctx *c;
 	const char *s;
@@ -80,9 +90,13 @@ struct parser {
 	int depth;
 	int cur_cmd;                    /* command being built, -1 between commands */
 	const char *frames[MAX_FRAMES]; /* function name of each open { or ( */
+	int frame_group[MAX_FRAMES];    /* and its group in out->groups, -1 if none */
 	int n_frames;
 	struct heredoc here[MAX_HEREDOCS];
 	int n_here;
+	struct loop loops[MAX_LOOPS];   /* the open loops, innermost last */
+	int n_loops;
+	int endless_bodies;             /* open loops that never end, inside their body */
 };
 
 static void parse_list(struct parser *p, int stop);
@@ -291,23 +305,43 @@ static int new_cmd(struct parser *p, int pipeline, int pipe_pos)
 	c->parent = p->cur_cmd;
 	c->depth = p->depth;
 	c->func = current_func(p);
+	c->endless = p->endless_bodies > 0;
+	c->group = p->n_frames > 0 ? p->frame_group[p->n_frames - 1] : -1;
 	return (int)s->n++;
 }
 
-static void push_frame(struct parser *p)
+/* Open a ( or { group; pipeline and pos name the stage it forms when known
+ * at its start (a subshell), else -1 (a brace group: known at its end). */
+static void push_frame(struct parser *p, int pipeline, int pos)
 {
+	struct sh_script *s = p->c->out;
+	int g = -1;
 	if (p->n_frames >= MAX_FRAMES) {
 		fail(p, "%s", "groups nested too deeply");
 		return;
 	}
+	if (s->n_groups < SH_MAX_COMMANDS) {
+		s->groups = xreallocarray(s->groups, s->n_groups + 1, sizeof *s->groups);
+		s->groups[s->n_groups] = (struct sh_group){pipeline, pos, pipeline >= 0};
+		g = (int)s->n_groups++;
+	}
+	p->frame_group[p->n_frames] = g;
 	p->frames[p->n_frames++] = p->c->pending_func;
 	p->c->pending_func = NULL;
 }
 
-static void pop_frame(struct parser *p)
+/* Close the innermost group; a brace group forms the stage of command ci,
+ * where its '}' stood. */
+static void pop_frame(struct parser *p, int ci)
 {
-	if (p->n_frames > 0)
-		p->n_frames--;
+	if (p->n_frames > 0) {
+		int g = p->frame_group[--p->n_frames];
+		struct sh_group *gr = g >= 0 ? &p->c->out->groups[g] : NULL;
+		if (gr && gr->pipeline < 0 && ci >= 0) {
+			gr->pipeline = cmd_at(p, ci)->pipeline;
+			gr->pipe_pos = cmd_at(p, ci)->pipe_pos;
+		}
+	}
 }
 
 /* ---- words ---- */
@@ -452,6 +486,44 @@ static void add_value(struct wctx *w, const char *v, bool quoted)
 	}
 }
 
+char *sh_printf(const struct sh_word *a, size_t n)
+{
+	struct buf out = {0};
+	char *fmt = sh_c_escapes(a[0].text, strlen(a[0].text));
+	size_t next = 1;
+	do {
+		bool converted = false;
+		for (const char *f = fmt; *f; f++) {
+			if (*f != '%') {
+				buf_add(&out, *f);
+				continue;
+			}
+			f++;
+			while (*f && strchr("-+ #0123456789.", *f))
+				f++;
+			if (!*f)
+				break;
+			if (*f == '%') {
+				buf_add(&out, '%');
+				continue;
+			}
+			converted = true;
+			const char *arg = next < n ? a[next++].text : "";
+			if (*f == 'b') {
+				char *d = sh_c_escapes(arg, strlen(arg));
+				buf_adds(&out, d);
+				free(d);
+			} else {
+				buf_adds(&out, arg);
+			}
+		}
+		if (!converted)
+			break;
+	} while (next < n && out.n < SH_MAX_VALUE);
+	free(fmt);
+	return buf_take(&out);
+}
+
 /* A substitution whose commands are [begin, end): when it is one echo or
  * printf of fixed words, its output is known; otherwise it is dynamic. */
 static void add_subst_result(struct wctx *w, int begin, int end, bool quoted)
@@ -475,13 +547,16 @@ static void add_subst_result(struct wctx *w, int begin, int end, bool quoted)
 			size_t i = 1;
 			while (is_echo && i < c->argc && (!strcmp(c->argv[i].text, "-n") || !strcmp(c->argv[i].text, "-e") || !strcmp(c->argv[i].text, "-E")))
 				i++;
+			if (is_printf && i < c->argc) {
+				char *t = sh_printf(c->argv + i, c->argc - i);
+				buf_adds(&b, t);
+				free(t);
+				i = c->argc;
+			}
 			for (size_t first = i; i < c->argc; i++) {
 				if (i > first)
 					buf_add(&b, ' ');
-				if (is_printf)
-					decode_c_escapes(c->argv[i].text, strlen(c->argv[i].text), &b);
-				else
-					buf_adds(&b, c->argv[i].text);
+				buf_adds(&b, c->argv[i].text);
 			}
 			while (b.n > 0 && b.p[b.n - 1] == '\n')
 				b.p[--b.n] = '\0';
@@ -550,6 +625,40 @@ static void backquote_subst(struct wctx *w, bool quoted)
 }
 
 static void read_dquote(struct wctx *w);
+
+/* ${NAME:OFFSET} and ${NAME:OFFSET:LENGTH} (in[0..n), the name
+ * name_len bytes, its value v or NULL when unknown) with decimal numbers:
+ * the substring into *out, when it is known.  Variables that always hold
+ * an absolute path are known to start with '/', so ${PATH:0:1} is "/". */
+static bool substring(const char *in, size_t n, size_t name_len, const char *v, struct buf *out)
+{
+	static const char *const absolute[] = {"PATH", "HOME", "PWD", "OLDPWD", "SHELL", NULL};
+	size_t k = name_len + 1, off = 0, len = SIZE_MAX, have;
+	char name[16];
+	if (name_len == 0 || name_len >= n || in[name_len] != ':' || k >= n ||
+	    !(isdigit((unsigned char)in[k]) || in[k] == ':'))  /* ${x::1}: offset 0 */
+		return false;
+	for (; k < n && isdigit((unsigned char)in[k]) && off < SH_MAX_WORD; k++)
+		off = off * 10 + (size_t)(in[k] - '0');
+	if (k < n) {
+		if (in[k++] != ':')
+			return false;
+		for (len = 0; k < n && isdigit((unsigned char)in[k]) && len < SH_MAX_WORD; k++)
+			len = len * 10 + (size_t)(in[k] - '0');
+		if (k < n)
+			return false;
+	}
+	snprintf(name, sizeof name, "%.*s", (int)(name_len < 15 ? name_len : 15), in);
+	for (const char *const *a = absolute; !v && name_len < 15 && *a; a++)
+		if (!strcmp(name, *a) && off == 0 && len == 1)
+			v = "/";
+	if (!v)
+		return false;
+	have = strlen(v);
+	for (size_t i = off; i < have && i - off < len; i++)
+		buf_add(out, v[i]);
+	return true;
+}
 
 /* p->pos is at '$'. */
 static void expand_dollar(struct wctx *w, bool quoted)
@@ -622,6 +731,8 @@ static void expand_dollar(struct wctx *w, bool quoted)
 			for (; k < n; k++)
 				if (in[k] != '"' && in[k] != '\'')
 					buf_add(&text, in[k]);
+			add_value(w, text.p ? text.p : "", quoted);
+		} else if (substring(in, n, name_len, v, &text)) {
 			add_value(w, text.p ? text.p : "", quoted);
 		} else {
 			buf_add(&text, '$');
@@ -959,6 +1070,63 @@ static void note_assignments(struct parser *p, const struct sh_cmd *c)
 	}
 }
 
+/* A loop keyword at the start of command ci: follow the loop far enough
+ * to know which commands run in the body of one that never ends. */
+static void loop_keyword(struct parser *p, int ci, const char *kw)
+{
+	struct loop *l = p->n_loops > 0 ? &p->loops[p->n_loops - 1] : NULL;
+	if (!strcmp(kw, "while") || !strcmp(kw, "until") || !strcmp(kw, "for")) {
+		if (p->n_loops == MAX_LOOPS) {
+			fail(p, "%s", "loops nested too deeply");
+			return;
+		}
+		p->loops[p->n_loops++] = (struct loop){.kind = kw[0], .cond_begin = ci};
+	} else if (!strcmp(kw, "do") && l && !l->in_body) {
+		if (l->kind != 'f') {
+			/* one command, true or : (while), false (until) */
+			const struct sh_cmd *cond = cmd_at(p, l->cond_begin);
+			bool one = ci == l->cond_begin + 1 && cond->argc == 1 && !cond->argv[0].dynamic &&
+				   cond->n_redir == 0;
+			const char *t = one ? cond->argv[0].text : "";
+			l->endless = l->kind == 'w' ? (!strcmp(t, "true") || !strcmp(t, ":")) : !strcmp(t, "false");
+		}
+		l->in_body = true;
+		if (l->endless) {
+			p->endless_bodies++;
+			cmd_at(p, ci)->endless = true;
+		}
+	} else if (!strcmp(kw, "done") && l) {
+		if (l->in_body && l->endless)
+			p->endless_bodies--;
+		p->n_loops--;
+	}
+}
+
+/* for (( init; cond; step )): p->pos is at the first '('.  An empty
+ * condition never ends the loop. */
+static void for_arithmetic(struct parser *p)
+{
+	size_t i = p->pos + 2, semi[2], n_semi = 0;
+	int depth = 0;
+	for (; i < p->len; i++) {
+		if (p->s[i] == '(')
+			depth++;
+		else if (p->s[i] == ')' && depth-- == 0)
+			break;
+		else if (p->s[i] == ';' && depth == 0 && n_semi < 2)
+			semi[n_semi++] = i;
+	}
+	if (i + 1 >= p->len || p->s[i + 1] != ')') {
+		fail(p, "%s", "unterminated for ((");
+		return;
+	}
+	bool empty = n_semi == 2;
+	for (size_t k = n_semi == 2 ? semi[0] + 1 : 0; empty && k < semi[1]; k++)
+		empty = p->s[k] == ' ' || p->s[k] == '\t';
+	p->loops[p->n_loops - 1].endless = empty;
+	p->pos = i + 2;
+}
+
 static void parse_simple(struct parser *p, int pipeline, int pipe_pos)
 {
 	static const char *const skipped[] = {"if", "then", "else", "elif", "fi", "do", "done",
@@ -983,6 +1151,11 @@ static void parse_simple(struct parser *p, int pipeline, int pipe_pos)
 			break;
 		if (c == '#') {  /* a word starting with # begins a comment */
 			skip_comment(p);
+			continue;
+		}
+		if (c == '(' && peek(p, 1) == '(' && header && p->n_loops > 0 &&
+		    p->loops[p->n_loops - 1].kind == 'f' && !p->loops[p->n_loops - 1].in_body) {
+			for_arithmetic(p);
 			continue;
 		}
 		if (c == '(') {
@@ -1026,12 +1199,14 @@ static void parse_simple(struct parser *p, int pipeline, int pipe_pos)
 			struct sh_word *w = &v.w[i];
 			if (cmd->argc == 0 && !header && !quoted && !w->dynamic && v.n == 1) {
 				if (!strcmp(w->text, "{")) {
-					push_frame(p);
+					push_frame(p, -1, -1);
+					/* the command begun here is the group's first */
+					cmd_at(p, ci)->group = p->n_frames > 0 ? p->frame_group[p->n_frames - 1] : -1;
 					free(w->text);
 					continue;
 				}
 				if (!strcmp(w->text, "}")) {
-					pop_frame(p);
+					pop_frame(p, ci);
 					free(w->text);
 					continue;
 				}
@@ -1051,11 +1226,15 @@ static void parse_simple(struct parser *p, int pipeline, int pipe_pos)
 					continue;
 				}
 				if (is_word(w->text, skipped)) {
+					loop_keyword(p, ci, w->text);
 					free(w->text);
 					continue;
 				}
-				if (is_word(w->text, headers))
+				if (is_word(w->text, headers)) {
 					header = true;
+					if (strcmp(w->text, "case") != 0)
+						loop_keyword(p, ci, "for");
+				}
 			}
 			if (header) {
 				free(w->text);
@@ -1129,9 +1308,9 @@ static void parse_list(struct parser *p, int stop)
 				pipeline = p->c->out->n_pipelines++;
 				pos = 0;
 			}
-			push_frame(p);
+			push_frame(p, pipeline, pos);
 			parse_subshell_body(p);
-			pop_frame(p);
+			pop_frame(p, -1);
 		} else {
 			if (pipeline < 0) {
 				pipeline = p->c->out->n_pipelines++;
@@ -1150,6 +1329,7 @@ static void sub_parse_text(struct parser *p, const char *text, size_t n)
 		return;
 	}
 	sub.frames[0] = current_func(p);
+	sub.frame_group[0] = -1;  /* what a substitution writes goes into a word */
 	sub.n_frames = 1;
 	parse_list(&sub, 0);
 	read_heredocs(&sub);
@@ -1209,6 +1389,7 @@ void sh_script_free(struct sh_script *s)
 	for (size_t i = 0; i < s->n_funcs; i++)
 		free(s->funcs[i]);
 	free(s->funcs);
+	free(s->groups);
 	free(s->cmd);
 	free(s);
 }

@@ -8,7 +8,11 @@
  * variables that the same script set (a=rm; $a) including the default IFS
  * ($IFS, ${IFS}), splitting unquoted expansions into fields as a shell does.
  * What only the running shell could know ($HOME, $(date), $1) stays in the
- * word as "$NAME" or "$(...)" and marks it dynamic.
+ * word as "$NAME" or "$(...)" and marks it dynamic; a substring of a known
+ * value (${a:1:2}) is taken, and the first character of a variable that
+ * always holds an absolute path (${PATH:0:1}, ${HOME::1}) is '/'.
+ * Loops are followed far enough to mark the commands of a loop that never
+ * ends by its condition (sh_cmd.endless).
  *
  * The result is a flat list of simple commands in source order; commands
  * found inside a substitution name the command whose word held it.  Nothing
@@ -67,6 +71,18 @@ struct sh_cmd {
 	int parent;             /* command whose word held this one, -1 if none */
 	const char *func;       /* innermost function body it is in, or NULL */
 	int depth;              /* substitution nesting */
+	bool endless;           /* in the body of a loop whose condition never
+				 * ends it: while true / :, until false, for ((;;)) */
+	int group;              /* innermost ( ) or { } group it is in, -1 if none */
+};
+
+/* A ( subshell ) or { group }: the pipeline stage it forms, so that what
+ * its commands write can be followed into the next stage
+ * ("(crontab -l; echo JOB) | crontab -"). */
+struct sh_group {
+	int pipeline;           /* -1 when not known */
+	int pipe_pos;
+	bool subshell;          /* ( ): its commands are one level deeper */
 };
 
 struct sh_script {
@@ -74,6 +90,8 @@ struct sh_script {
 	size_t n;
 	char **funcs;           /* (n_funcs) names of functions defined */
 	size_t n_funcs;
+	struct sh_group *groups;  /* (n_groups) indexed by sh_cmd.group */
+	size_t n_groups;
 	char error[160];        /* first parse problem, "" if none */
 	int n_pipelines;
 };
@@ -86,6 +104,12 @@ void sh_script_free(struct sh_script *s);
 /* s[0..n) with C escapes (\n \t \xHH \NNN \uHHHH ...) decoded, as in
  * $'...' and printf; a fresh string, cut at a NUL as bash does. */
 char *sh_c_escapes(const char *s, size_t n);
+
+/* What printf FORMAT ARGS writes (a[0] the format, n >= 1): C escapes in
+ * the format, %s and %b take the next argument (%b decoding its escapes),
+ * other conversions too, %% is %; the format is used again while
+ * arguments remain.  A fresh string, at most SH_MAX_VALUE bytes. */
+char *sh_printf(const struct sh_word *a, size_t n);
 
 /* The last path component of a command name ("/usr/bin/rm" -> "rm"). */
 const char *sh_basename(const char *name);

@@ -65,6 +65,11 @@ printf 'a\000b' > "$tmp/a11"
 fails "a NUL byte is an error" 1 cmd-extract "$tmp/a11"
 head -c 1100000 /dev/zero | tr '\000' a > "$tmp/a12"
 fails "an answer over 1 MiB is an error" 1 cmd-extract "$tmp/a12"
+printf '`echo rm` -rf /\n' > "$tmp/a15"
+fails "an answer that starts with a substitution as the command word is judged whole" 5 cmd-extract "$tmp/a15"
+is "... and printed whole" "$(cat "$tmp/out")" '`echo rm` -rf /'
+printf '`ls -la` lists the files here.\n' > "$tmp/a16"
+is "an answer that starts with a code span in prose: the span" "$(cmd-extract "$tmp/a16")" "ls -la"
 printf 'echo `rm -rf /`\n' > "$tmp/a13"
 fails "--raw judges the input as it is" 5 cmd-extract --raw "$tmp/a13"
 is "... and prints it whole" "$(cat "$tmp/out")" 'echo `rm -rf /`'
@@ -97,6 +102,17 @@ fails "delete a file is moderate" 3 cmd-extract -q --request "delete the file no
 fails "a harmless request" 0 cmd-extract -q --request "find all rust files modified today" -c 'find . -name "*.rs" -mtime -1'
 fails "a harmless request about disks" 0 cmd-extract -q --request "how much space is left on my disk" -c 'df -h'
 fails "the command still counts" 5 cmd-extract -q --request "list files" -c 'rm -rf ~'
+# the scope of a request: system-wide and risky raises a command that
+# touches paths outside the working directory, whatever they look like
+json=$(cmd-extract --json --request "make every file on the whole system writable by everyone" -c 'chmod 644 /path/to/*' 2>/dev/null)
+is "system-wide request, chmod 644 /path/to/*: high" "$?" 4
+like "... the command itself is high, for its scope" "$json" '"command_risk":"high"'
+like "... with the reason" "$json" 'high: scope: the request asks for this on the whole system, and the command touches /path/to/\*, outside the working directory'
+like "... and the request is high (writable by everyone)" "$json" '"request_risk":"high"'
+json=$(cmd-extract --json --request "remove the log files across the whole system" -c 'rm -f ./app.log' 2>/dev/null)
+like "system-wide request, a command inside the working directory: no scope reason" "$json" '"command_risk":"safe"'
+json=$(cmd-extract --json --request "list every file on the whole system" -c 'find / -type f' 2>/dev/null)
+like "a harmless system-wide request: the command stays safe" "$json" '"risk":"safe"'
 
 # --- usage
 fails "unknown option" 2 cmd-extract --no-such-option

@@ -5,15 +5,7 @@
 #include <string.h>
 
 #include "../../sample/shellparse.h"
-
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 /* Render a script as "argv|argv;argv" with markers: commands joined by
  * ";", words by "|", a dynamic word prefixed by "~", redirections as
@@ -63,7 +55,7 @@ static void is(const char *src, const char *want)
 	for (char *c = name; *c; c++)  /* one TAP line per test */
 		if (*c == '\n' || *c == '\t')
 			*c = ' ';
-	ok(!strcmp(got, want), name);
+	ok(!strcmp(got, want), "%s", name);
 	if (strcmp(got, want))
 		printf("# got:  %s\n", got);
 }
@@ -119,6 +111,15 @@ int main(void)
 	is("echo a{b,c}d x{1,{2,3}}", "echo|abd|acd|x1|x2|x3");
 	is("echo '{a,b}' {x}", "echo|{a,b}|{x}");
 	is("FOO=1 BAR=2 cmd", "FOO=1|BAR=2|cmd");
+	/* substrings: of a value the line set, and the '/' that starts an
+	 * absolute-path variable */
+	is("rm -rf ${PATH:0:1}", "rm|-rf|/");
+	is("rm -rf ${HOME::1}*", "rm|-rf|/*");
+	is("a=/usr/bin/x; rm -rf ${a:0:4} ${a:5} ${a:99}", "a=/usr/bin/x;rm|-rf|/usr|bin/x");
+	is("echo ${PATH:1:3} ${USER:0:1}", "echo|~$PATH|~$USER");
+	/* printf substitutions use the format */
+	is("$(printf 'r%s' m) -rf /", "rm|-rf|/;printf|r%s|m");
+	is("$(printf '%s%s' r m) x", "rm|x;printf|%s%s|r|m");
 	/* functions */
 	{
 		struct sh_script *s = sh_parse(":(){ :|:& };:", 13);
@@ -141,6 +142,64 @@ int main(void)
 		struct sh_script *s = sh_parse("x $(y)", 6);
 		ok(s->n == 2 && s->cmd[1].parent == 0 && s->cmd[0].argv[1].sub_begin == 1 && s->cmd[0].argv[1].sub_end == 2,
 		   "a substitution names its parent command and word");
+		sh_script_free(s);
+	}
+	/* loops that never end by their condition */
+	{
+		static const struct {
+			const char *src;
+			const char *endless;  /* per command with words: 1 in an endless body */
+		} loops[] = {
+			{"while true; do a & done; b", "0 1 0"},
+			{"while :; do a; done", "0 1"},
+			{"until false; do a; done", "0 1"},
+			{"for ((;;)); do a; done", "1"},
+			{"for (( ; ; )); do a; done", "1"},
+			{"for ((i=0; i<3; i++)); do a; done", "0"},
+			{"while sleep 1; do a; done", "0 0"},
+			{"while true; do while read x; do a; done; b; done; c", "0 1 1 1 0"},
+			{"for f in *; do a; done", "0"},
+			{"while true\ndo\n  a &\ndone", "0 1"},  /* (a name without line breaks below) */
+		};
+		for (size_t t = 0; t < sizeof loops / sizeof *loops; t++) {
+			struct sh_script *s = sh_parse(loops[t].src, strlen(loops[t].src));
+			char got[64] = "";
+			for (size_t i = 0; i < s->n; i++)
+				if (s->cmd[i].argc)
+					snprintf(got + strlen(got), sizeof got - strlen(got), "%s%d", got[0] ? " " : "",
+						 s->cmd[i].endless);
+			char name[80];
+			snprintf(name, sizeof name, "%s", loops[t].src);
+			for (char *c = name; *c; c++)
+				if (*c == '\n')
+					*c = ' ';
+			ok(!strcmp(got, loops[t].endless) && !s->error[0], "endless loop bodies: %s (%s)", name, got);
+			sh_script_free(s);
+		}
+	}
+	/* groups: the pipeline stage a ( ) or { } group forms */
+	{
+		const char *src = "(a; echo x) | b; { c; echo y; } | d";
+		struct sh_script *s = sh_parse(src, strlen(src));
+		int sub_b = -1, brace_d = -1;
+		for (size_t i = 0; i < s->n; i++) {
+			const struct sh_cmd *c = &s->cmd[i];
+			if (c->argc && !strcmp(c->argv[0].text, "b"))
+				for (size_t g = 0; g < s->n_groups; g++)
+					if (s->groups[g].pipeline == c->pipeline && s->groups[g].pipe_pos == c->pipe_pos - 1)
+						sub_b = (int)g;
+			if (c->argc && !strcmp(c->argv[0].text, "d"))
+				for (size_t g = 0; g < s->n_groups; g++)
+					if (s->groups[g].pipeline == c->pipeline && s->groups[g].pipe_pos == c->pipe_pos - 1)
+						brace_d = (int)g;
+		}
+		int in_sub = 0, in_brace = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			in_sub += sub_b >= 0 && s->cmd[i].group == sub_b && s->cmd[i].argc;
+			in_brace += brace_d >= 0 && s->cmd[i].group == brace_d && s->cmd[i].argc;
+		}
+		ok(sub_b >= 0 && in_sub == 2 && s->groups[sub_b].subshell, "a subshell feeding a pipe: its two commands");
+		ok(brace_d >= 0 && in_brace == 2 && !s->groups[brace_d].subshell, "a brace group feeding a pipe: its two commands");
 		sh_script_free(s);
 	}
 	/* errors and hostile input */
@@ -203,6 +262,5 @@ int main(void)
 		}
 		ok(fine, "every prefix of a dense line parses");
 	}
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }
