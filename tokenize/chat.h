@@ -98,4 +98,16 @@ char *chat_render_append(const char *tmpl, const struct chat_msg *msgs, size_t n
                          bool add_generation_prompt, const char *bos_token, const char *eos_token,
                          struct lmu_err *e);
 
+/* A conversation as token ids, the way transformers'
+ * apply_chat_template(tokenize=True) gives them: rendered with tmpl (NULL:
+ * the model's own template), or only what the last n_new messages append
+ * (chat_render_append; 0: the whole conversation), then encoded with the
+ * control tokens the template writes parsed and no BOS/EOS added (a
+ * template that wants BOS writes bos_token).  The ids are appended to out.
+ * False with e set: no template, or the render failed. */
+struct tokenizer;
+struct ids;
+bool chat_encode(struct tokenizer *t, const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, size_t n_new,
+		 bool add_generation_prompt, struct ids *out, struct lmu_err *e);
+
 #endif

@@ -188,32 +188,29 @@ static int write_batch(const struct ids *ids)
 	return out_flush();
 }
 
-/* Encode one batch and write it; return 0 once downstream has closed. */
-static int emit(struct tokenizer *t, const struct opts *o, const char *raw, size_t len, struct ids *ids)
+/* BOS when the option or the model says so (bos < 0: as the model says). */
+static void add_bos(const struct vocab *v, const struct opts *o, int bos, struct ids *ids)
+{
+	if (bos < 0 ? !v->add_bos : !bos)
+		return;
+	if (v->bos < 0)
+		die("%s: the model has no BOS token (--bos)", o->model);
+	ids_push(ids, v->bos);
+}
+
+static void add_eos(const struct vocab *v, const struct opts *o, int eos, struct ids *ids)
+{
+	if (eos < 0 ? !v->add_eos : !eos)
+		return;
+	if (v->eos < 0)
+		die("%s: the model has no EOS token (--eos)", o->model);
+	ids_push(ids, v->eos);
+}
+
+/* Write the ids as the options say; return 0 once downstream has closed. */
+static int put_ids(struct tokenizer *t, const struct opts *o, const struct ids *ids)
 {
 	const struct vocab *v = tokenizer_vocab(t);
-	size_t clean_len, bad;
-	if (len > (1u << 30))  /* offsets inside the encoder are 32-bit */
-		die("input of %zu bytes is larger than the 1 GiB tok-encode takes at once (try --lines)", len);
-	char *text = utf8_repair(raw, len, &clean_len, &bad);
-	bool bos = o->bos < 0 ? v->add_bos : o->bos, eos = o->eos < 0 ? v->add_eos : o->eos;
-
-	if (bad)
-		warnx_("input is not valid UTF-8: %zu ill-formed sequence%s replaced by U+FFFD", bad,
-		       bad == 1 ? "" : "s");
-	ids->n = 0;
-	if (bos) {
-		if (v->bos < 0)
-			die("%s: the model has no BOS token (--bos)", o->model);
-		ids_push(ids, v->bos);
-	}
-	tokenizer_encode(t, text, clean_len, o->special, ids);
-	free(text);
-	if (eos) {
-		if (v->eos < 0)
-			die("%s: the model has no EOS token (--eos)", o->model);
-		ids_push(ids, v->eos);
-	}
 	if (o->count) {
 		printf("%zu\n", ids->n);
 		return out_flush();
@@ -233,19 +230,38 @@ static int emit(struct tokenizer *t, const struct opts *o, const char *raw, size
 	return write_batch(ids);
 }
 
+/* Encode one batch and write it; return 0 once downstream has closed. */
+static int emit(struct tokenizer *t, const struct opts *o, const char *raw, size_t len, struct ids *ids)
+{
+	const struct vocab *v = tokenizer_vocab(t);
+	size_t clean_len, bad;
+	if (len > (1u << 30))  /* offsets inside the encoder are 32-bit */
+		die("input of %zu bytes is larger than the 1 GiB tok-encode takes at once (try --lines)", len);
+	char *text = utf8_repair(raw, len, &clean_len, &bad);
+
+	if (bad)
+		warnx_("input is not valid UTF-8: %zu ill-formed sequence%s replaced by U+FFFD", bad,
+		       bad == 1 ? "" : "s");
+	ids->n = 0;
+	add_bos(v, o, o->bos, ids);
+	tokenizer_encode(t, text, clean_len, o->special, ids);
+	free(text);
+	add_eos(v, o, o->eos, ids);
+	return put_ids(t, o, ids);
+}
+
 static char *read_all(FILE *f, size_t *len);
 
-/* --chat: render the conversation with the model's template, the way
- * transformers' apply_chat_template does, then encode the text with
- * special tokens parsed (the template writes them) and no BOS/EOS of its
- * own (the template writes those too, unless --bos / --eos say so). */
+/* --chat: render the conversation with the model's template and encode
+ * it the way transformers' apply_chat_template does (chat_encode: the
+ * template writes BOS and the control tokens; --bos / --eos add more). */
 static void encode_chat(struct tokenizer *t, struct opts *o, struct ids *ids)
 {
 	const struct vocab *v = tokenizer_vocab(t);
 	struct lmu_err e = {{0}};
 	struct chat_msg *msgs = o->msgs;
 	size_t n = o->n_msgs;
-	char *json = NULL, *text, *own_tmpl = NULL;
+	char *json = NULL, *own_tmpl = NULL;
 	const char *tmpl = v->chat_template;
 
 	if (o->template_file) {
@@ -271,18 +287,12 @@ static void encode_chat(struct tokenizer *t, struct opts *o, struct ids *ids)
 		die("--chat: no messages");
 	if ((size_t)o->n_new > n)
 		die_usage("--new %lld: there are only %zu messages", o->n_new, n);
-	const char *bos = v->bos >= 0 ? v->text[v->bos] : NULL, *eos = v->eos >= 0 ? v->text[v->eos] : NULL;
-	if (o->n_new)
-		text = chat_render_append(tmpl, msgs, n, (size_t)o->n_new, o->gen_prompt, bos, eos, &e);
-	else
-		text = chat_render(tmpl, msgs, n, o->gen_prompt, bos, eos, &e);
-	if (!text)
+	ids->n = 0;
+	add_bos(v, o, o->bos == 1, ids);
+	if (!chat_encode(t, tmpl, msgs, n, (size_t)o->n_new, o->gen_prompt, ids, &e))
 		die("%s: chat template (%s): %s", o->model, chat_template_family(tmpl), e.msg);
-	o->special = true;
-	o->bos = o->bos == 1;
-	o->eos = o->eos == 1;
-	emit(t, o, text, strlen(text), ids);
-	free(text);
+	add_eos(v, o, o->eos == 1, ids);
+	put_ids(t, o, ids);
 	if (msgs != o->msgs)
 		chat_msgs_free(msgs, n);
 	free(json);
