@@ -11,7 +11,7 @@
 #   make clean
 #
 # Conventions that keep this file free of per-program lists:
-#   - every module directory (common tokenize forward sample fetch) builds
+#   - every module directory (common tokenize forward sample fetch serve) builds
 #     one static library from its .c files;
 #   - a .c file whose name contains '-' is a program's main(): DIR/prog-name.c
 #     becomes bin/prog-name, linked with every module library;
@@ -47,7 +47,7 @@ CFLAGS += -std=c11 $(OPT) -Wall -Wextra -pthread
 LDFLAGS += $(LDSAN) -pthread -Wl,--as-needed
 LDLIBS += -lcurl -ljq -larchive -lm
 
-MODULES := tokenize forward sample fetch common
+MODULES := serve tokenize forward sample fetch common
 PROG_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*-*.c))
 PROGS := $(notdir $(PROG_SRCS:.c=))
 LIB_SRCS = $(filter-out $(PROG_SRCS),$(wildcard $(1)/*.c))

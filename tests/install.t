@@ -12,7 +12,7 @@ esac
 d=$tmp/dest
 ok "make install DESTDIR PREFIX=/usr" make -s -C "$top" $variant install DESTDIR="$d" PREFIX=/usr
 
-progs=$(cd "$top" && for f in tokenize/*-*.c forward/*-*.c sample/*-*.c fetch/*-*.c common/*-*.c; do
+progs=$(cd "$top" && for f in tokenize/*-*.c forward/*-*.c sample/*-*.c fetch/*-*.c common/*-*.c serve/*-*.c; do
 	[ -f "$f" ] && basename "$f" .c; done)
 scripts=$(cd "$top/bin" && for f in *; do
 	[ -f "$f" ] || continue

@@ -1,0 +1,277 @@
+/* generate.c - see generate.h. */
+#include "generate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "err.h"
+
+#define KEEPALIVE_MS 2000
+
+/* ---- parameters ---- */
+
+void gen_defaults(struct job_params *p)
+{
+	memset(p, 0, sizeof *p);
+	sampler_defaults(&p->gen.sampler);
+	p->gen.sampler.repeat_last_n = -1;  /* OpenAI's penalties count every token generated */
+	if (getrandom(&p->gen.sampler.seed, sizeof p->gen.sampler.seed, 0) != sizeof p->gen.sampler.seed)
+		p->gen.sampler.seed = (uint64_t)mono_now();
+	p->top_logprobs = -1;
+	p->cache_prompt = true;
+}
+
+bool gen_add_stop(struct jreq *q, struct job_params *p, const char *name, const char *s, size_t n)
+{
+	if (p->gen.n_stop == GEN_MAX_STOPS)
+		return jreq_fail(q, name, "%s: at most %d stop strings", name, GEN_MAX_STOPS);
+	if (n == 0 || n > GEN_MAX_STOP_LEN || memchr(s, 0, n))
+		return jreq_fail(q, name, "%s: a stop string must have 1 to %d bytes and no NUL", name,
+				 GEN_MAX_STOP_LEN);
+	/* job_new copies them; until then they live in the request's jv */
+	p->gen.stop[p->gen.n_stop++] = s;
+	return true;
+}
+
+bool gen_stops(struct jreq *q, jv obj, const char *key, struct job_params *p)
+{
+	jv v = jreq_get(obj, key);
+	bool ok = true;
+	/* the strings stay in q->root, which outlives the job's creation */
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		ok = gen_add_stop(q, p, key, jv_string_value(v), (size_t)jv_string_length_bytes(jv_copy(v)));
+	} else if (jv_get_kind(v) == JV_KIND_ARRAY) {
+		int n = jv_array_length(jv_copy(v));
+		for (int i = 0; ok && i < n; i++) {
+			jv s = jv_array_get(jv_copy(v), i);
+			if (jv_get_kind(s) != JV_KIND_STRING)
+				ok = jreq_fail(q, key, "%s[%d]: must be a string, not %s", key, i,
+					       jv_kind_name(jv_get_kind(s)));
+			else
+				ok = gen_add_stop(q, p, key, jv_string_value(s),
+						  (size_t)jv_string_length_bytes(jv_copy(s)));
+			jv_free(s);
+		}
+	} else if (jv_get_kind(v) != JV_KIND_NULL) {
+		ok = jreq_fail(q, key, "%s: must be a string or an array of strings, not %s", key,
+			       jv_kind_name(jv_get_kind(v)));
+	}
+	jv_free(v);
+	return ok;
+}
+
+/* ---- text ---- */
+
+void textout_init(struct textout *t, const struct vocab *v, const struct job_params *p)
+{
+	memset(t, 0, sizeof *t);
+	detok_init(&t->d, v, false);
+	t->p = p;
+}
+
+void textout_free(struct textout *t)
+{
+	detok_free(&t->d);
+	jw_free(&t->held);
+	jw_free(&t->out);
+}
+
+/* The earliest stop string in held: its offset, or -1. */
+static long find_stop(const struct textout *t)
+{
+	long best = -1;
+	for (int i = 0; i < t->p->gen.n_stop; i++) {
+		const char *s = t->p->gen.stop[i];
+		const char *hit = t->held.n ? memmem(t->held.b, t->held.n, s, strlen(s)) : NULL;
+		if (hit && (best < 0 || hit - t->held.b < best))
+			best = hit - t->held.b;
+	}
+	return best;
+}
+
+/* How many bytes at the end of held could begin a stop string. */
+static size_t stop_prefix(const struct textout *t)
+{
+	size_t keep = 0;
+	for (int i = 0; i < t->p->gen.n_stop; i++) {
+		const char *s = t->p->gen.stop[i];
+		size_t len = strlen(s), k = len - 1 < t->held.n ? len - 1 : t->held.n;
+		for (; k > keep; k--)
+			if (memcmp(t->held.b + t->held.n - k, s, k) == 0)
+				break;
+		if (k > keep)
+			keep = k;
+	}
+	return keep;
+}
+
+/* Give out held[0..n) and keep the rest. */
+static void give(struct textout *t, size_t n)
+{
+	jw_reset(&t->out);
+	jw_mem(&t->out, t->held.b ? t->held.b : "", n);
+	memmove(t->held.b, t->held.b + n, t->held.n - n);
+	t->held.n -= n;
+}
+
+static void take(struct textout *t, bool at_end)
+{
+	size_t n;
+	const char *s = detok_take(&t->d, at_end, &n);
+	jw_mem(&t->held, s, n);
+}
+
+bool textout_token(struct textout *t, int32_t id, const char **text, size_t *n)
+{
+	if (t->stopped) {
+		*text = "";
+		*n = 0;
+		return true;
+	}
+	detok_push(&t->d, id);
+	take(t, false);
+	long at = find_stop(t);
+	if (at >= 0) {
+		give(t, (size_t)at);
+		t->held.n = 0;
+		t->stopped = true;
+	} else {
+		give(t, t->held.n - stop_prefix(t));
+	}
+	*text = t->out.b ? t->out.b : "";
+	*n = t->out.n;
+	return t->stopped;
+}
+
+void textout_end(struct textout *t, const struct job *j, const char **text, size_t *n)
+{
+	jw_reset(&t->out);
+	if (!t->stopped) {
+		if (j->finish == JOB_STOP && j->stop_id >= 0)
+			detok_push(&t->d, j->stop_id);  /* the text before the stop string in its last token */
+		take(t, true);
+		long at = find_stop(t);
+		give(t, at >= 0 ? (size_t)at : t->held.n);
+		t->held.n = 0;
+	}
+	*text = t->out.b ? t->out.b : "";
+	*n = t->out.n;
+}
+
+/* ---- jobs ---- */
+
+struct job *gen_submit(struct req *r, struct srv_model *m, const struct ids *prompt, const struct job_params *p)
+{
+	r->n_prompt = (long long)prompt->n;
+	if (prompt->n == 0) {
+		reply_error(r, 400, "prompt", NULL, "the prompt is empty (it gives no tokens)");
+		return NULL;
+	}
+	if (prompt->n >= m->n_ctx_seq) {
+		reply_error(r, 400, NULL, "context_length_exceeded",
+			    "the prompt has %zu tokens, and the context of a sequence %u: at least one must be left to "
+			    "generate (lm-serve -c)",
+			    prompt->n, m->n_ctx_seq);
+		return NULL;
+	}
+	struct job_params jp = *p;
+	long long room = (long long)(m->n_ctx_seq - prompt->n);
+	if (jp.gen.max_tokens == 0 || jp.gen.max_tokens > room)
+		jp.gen.max_tokens = room;  /* ends with "length" when the context is full */
+	struct job *j = job_new(prompt->v, prompt->n, &jp);
+	if (sched_submit(m->sched, j) != 0) {
+		job_free(j);
+		reply_error(r, 503, NULL, NULL, "all %u sequences are busy and the queue is full: try again later",
+			    m->p.n_seq);
+		return NULL;
+	}
+	return j;
+}
+
+int gen_follow(struct req *r, struct srv_model *m, struct job *j, struct textout *t, const struct gen_sink *k)
+{
+	struct job_token *tok = NULL;
+	size_t seen = 0, cap = 0;
+	int finish = JOB_RUNNING;
+	bool gone = false;
+	const char *text;
+	size_t n;
+
+	while (!gone && finish == JOB_RUNNING) {
+		if (!job_wait(j, seen, k->stream ? KEEPALIVE_MS : -1)) {
+			if (sse_comment(r) < 0)
+				gone = true;
+			continue;
+		}
+		pthread_mutex_lock(&j->mu);
+		size_t now = j->n_tok;
+		bool done = j->done;
+		if (now - seen > cap) {
+			cap = now - seen;
+			tok = xreallocarray(tok, cap, sizeof *tok);
+		}
+		memcpy(tok, j->tok + seen, (now - seen) * sizeof *tok);
+		pthread_mutex_unlock(&j->mu);
+		for (size_t i = 0; i < now - seen && !gone; i++) {
+			bool stop = textout_token(t, tok[i].id, &text, &n);
+			if (k->out(k->arg, &tok[i], seen + i, text, n) < 0)
+				gone = true;
+			r->n_gen = (long long)(seen + i + 1);
+			if (stop) {
+				/* the text showed a stop string before the sampler did */
+				sched_cancel(m->sched, j);
+				finish = JOB_STOP;
+				break;
+			}
+		}
+		seen = now;
+		if (done && finish == JOB_RUNNING)
+			finish = j->finish;
+	}
+	free(tok);
+	r->n_cached = j->n_cached;
+	if (j->t_first)
+		r->ttft = j->t_first - r->t0;
+	if (gone) {
+		sched_cancel(m->sched, j);
+		return -1;
+	}
+	textout_end(t, j, &text, &n);
+	if (k->out(k->arg, NULL, seen, text, n) < 0)
+		return -1;
+	return finish;
+}
+
+void gen_release(struct srv_model *m, struct job *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->mu);
+	bool done = j->done;
+	pthread_mutex_unlock(&j->mu);
+	if (!done)
+		sched_cancel(m->sched, j);
+	job_free(j);
+}
+
+const char *finish_reason(int finish)
+{
+	switch (finish) {
+	case JOB_EOG:
+	case JOB_STOP: return "stop";
+	case JOB_LENGTH: return "length";
+	default: return "cancelled";
+	}
+}
+
+void gen_id(char *buf, size_t n, const char *prefix)
+{
+	unsigned char b[12];
+	if (getrandom(b, sizeof b, 0) != sizeof b)
+		memset(b, 0, sizeof b);
+	int k = snprintf(buf, n, "%s", prefix);
+	for (size_t i = 0; i < sizeof b && k + 2 < (int)n; i++)
+		k += snprintf(buf + k, n - (size_t)k, "%02x", b[i]);
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# lm-serve: it listens where it says, answers the OpenAI routes with curl
+# (whole and streamed), gives lm-run's greedy text, and stops on SIGTERM.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/servelib.sh"
+need_model smollm2
+command -v jq >/dev/null || skip_all "jq is needed"
+
+ok "lm-serve starts on a free port" serve_start --parallel 2
+like "the first stderr line says where it listens" "$(head -n 1 "$SERVE_ERR")" \
+	'^lm-serve: listening on http://127\.0\.0\.1:[1-9][0-9]*$'
+is "GET /health" "$(curl -s "$SERVE/health")" '{"status":"ok"}'
+is "GET /v1/models lists the model" "$(curl -s "$SERVE/v1/models" | jq -r '.data[0].id')" \
+	smollm2-135m-instruct-q4_1
+
+msgs='[{"role":"user","content":"Write a haiku about pipes."}]'
+curl -s "$SERVE/v1/chat/completions" -d "{\"messages\":$msgs,\"max_tokens\":24,\"temperature\":0}" \
+	> "$tmp/chat.json"
+is "chat completion: object" "$(jq -r .object "$tmp/chat.json")" chat.completion
+is "... finish_reason length at max_tokens" "$(jq -r '.choices[0].finish_reason' "$tmp/chat.json")" length
+is "... usage counts 24 tokens" "$(jq -r '.usage.completion_tokens' "$tmp/chat.json")" 24
+lm-run -m "$SMOLLM2" --temperature 0 -n 24 "Write a haiku about pipes." > "$tmp/lmrun.txt"
+is "greedy text equals lm-run --temperature 0" "$(jq -r '.choices[0].message.content' "$tmp/chat.json")" \
+	"$(cat "$tmp/lmrun.txt")"
+
+curl -sN "$SERVE/v1/chat/completions" \
+	-d "{\"messages\":$msgs,\"max_tokens\":24,\"temperature\":0,\"stream\":true}" > "$tmp/stream.txt"
+is "the raw event stream ends with data: [DONE]" "$(grep . "$tmp/stream.txt" | tail -n 1)" 'data: [DONE]'
+sed -n 's/^data: \({.*\)$/\1/p' "$tmp/stream.txt" > "$tmp/chunks"
+is "the first chunk carries the role" "$(head -n 1 "$tmp/chunks" | jq -r '.choices[0].delta.role')" assistant
+is "one id for the whole stream" "$(jq -r .id "$tmp/chunks" | sort -u | wc -l)" 1
+is "streamed text equals the whole answer" "$(jq -j '.choices[0].delta.content // empty' "$tmp/chunks")" \
+	"$(cat "$tmp/lmrun.txt")"
+is "the last chunk has finish_reason" "$(tail -n 1 "$tmp/chunks" | jq -r '.choices[0].finish_reason')" length
+
+serve_stop TERM
+is "SIGTERM: exit 0" "$SERVE_STATUS" 0
+like "... and says so" "$(tail -n 1 "$SERVE_ERR")" 'lm-serve: stopped'
+done_testing
