@@ -37,3 +37,16 @@ serve_stop() {
 
 serve_fds() { ls /proc/$SERVE_PID/fd | wc -l; }
 serve_rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$SERVE_PID/status; }
+
+# serve_python MODULE...: PY, a Python that has the modules: the test
+# venv that `make deps` makes (tests/requirements.txt), else python3;
+# without them the test is skipped and says which one is missing.
+serve_python() {
+	for PY in "${LMU_PYTHON:-}" "$top/build/venv/bin/python3" python3; do
+		[ -n "$PY" ] && command -v "$PY" >/dev/null 2>&1 || continue
+		_miss=
+		for _m in "$@"; do "$PY" -c "import $_m" 2>/dev/null || _miss="$_miss $_m"; done
+		[ -z "$_miss" ] && { export PYTHONPATH=$top/tests/serve${PYTHONPATH:+:$PYTHONPATH}; return 0; }
+	done
+	skip_all "Python modules missing:$_miss (make deps installs tests/requirements.txt)"
+}
