@@ -20,6 +20,8 @@
 
 #define MAXR 4
 #define MAXC 2
+/* Prefetch distance in tiles (as in the AVX-512 family). */
+#define PF_TILES 16
 
 INLINE float hsum(__m256 v)
 {
@@ -318,6 +320,583 @@ KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 2)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 2)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 2)
 
+/* ---- 16-bit activations (quant_matmul_a16) ----
+ *
+ * The activation layout of quant_a16_row() gives, per pair of 32-blocks,
+ * four vectors of 16 int16: the first halves (elements 0-15) of blocks 0
+ * and 1, then their second halves.  A weight block becomes two vectors of
+ * int16 quants in the same order; VPMADDWD against the activation halves
+ * gives 8 exact int32 sums per block (at most 4 products of 32767 by
+ * 4096 per lane), VPHADDD folds the two blocks of the pair into one vector
+ * (lanes 0, 1, 4, 5 block 0; 2, 3, 6, 7 block 1) that is scaled by
+ * d_w * d_a of each block into the float accumulator.  Offsets and mins
+ * act per block as m_w * s_a (s_a = d_a * sum of the activation quants):
+ * Q4_1/Q5_1 m, Q4_0 -8 d and Q5_0 -16 d (the quants go in unsigned),
+ * Q4_K/Q5_K -dmin * m of the sub-block; they are summed in a vector of
+ * four floats per output (lanes 1 and 3). */
+
+/* A weight block pair in the activation order (q[0], q[1]: elements 0-15
+ * of blocks 0 and 1; q[2], q[3]: elements 16-31), dm = d0 m0 d1 m1. */
+struct a16w {
+	__m256i q[4];
+	__m128 dm;
+};
+
+/* 16 in the int16 lanes e where bit e of h is set. */
+INLINE __m256i fifth16(uint32_t h)
+{
+	const __m256i bit = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
+					      16384, (short)0x8000);
+	__m256i v = _mm256_and_si256(_mm256_set1_epi16((short)h), bit);
+	return _mm256_and_si256(_mm256_cmpeq_epi16(v, bit), _mm256_set1_epi16(16));
+}
+
+INLINE __m256i u8x16(const uint8_t *p)
+{
+	return _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)p));
+}
+
+/* Legacy blocks w0 and w0 + 1 (if two; else zeros, not read). */
+INLINE void a16_legacy(const enum ggml_type t, const uint8_t *w0, const int two, struct a16w *w)
+{
+	const size_t wsz = blk_bytes(t);
+	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1;
+	const size_t qs = t == GGML_Q4_0 || t == GGML_Q8_0 ? 2 : t == GGML_Q4_1 ? 4 : t == GGML_Q5_0 ? 6 : 8;
+
+	for (int b = 0; b < 2; b++) {
+		const uint8_t *p = w0 + b * wsz;
+		if (b == 1 && !two) {
+			w->q[1] = w->q[3] = _mm256_setzero_si256();
+			break;
+		}
+		if (t == GGML_Q8_0) {
+			w->q[b] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)(p + 2)));
+			w->q[b + 2] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)(p + 18)));
+			continue;
+		}
+		__m256i x = u8x16(p + qs);
+		w->q[b] = _mm256_and_si256(x, _mm256_set1_epi16(15));
+		w->q[b + 2] = _mm256_srli_epi16(x, 4);
+		if (t == GGML_Q5_0 || t == GGML_Q5_1) {
+			uint32_t h = load32(p + (t == GGML_Q5_0 ? 2 : 4));
+			w->q[b] = _mm256_or_si256(w->q[b], fifth16(h));
+			w->q[b + 2] = _mm256_or_si256(w->q[b + 2], fifth16(h >> 16));
+		}
+	}
+	if (with_min) {
+		__m128i h = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)load32(w0)),
+					       _mm_cvtsi32_si128(two ? (int)load32(w0 + wsz) : 0));
+		w->dm = _mm_cvtph_ps(h);
+	} else {
+		uint16_t d0 = *(const uint16_t *)w0, d1 = two ? *(const uint16_t *)(w0 + wsz) : 0;
+		__m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)d0, (short)d0, (short)d1, (short)d1, 0, 0, 0, 0));
+		const float off = t == GGML_Q4_0 ? -8.0f : t == GGML_Q5_0 ? -16.0f : 0.0f;
+		w->dm = _mm_mul_ps(d, _mm_setr_ps(1, off, 1, off));
+	}
+}
+
+/* The activations of block pair p of one row x: halves a[0..3], (d, s)
+ * of both blocks. */
+INLINE void a16_act(const uint8_t *x, int npair, int p, const __m256i **a, __m128 *ds)
+{
+	*a = (const __m256i *)(x + 128 * (size_t)p);
+	*ds = _mm_loadu_ps((const float *)(x + 128 * (size_t)npair) + 4 * p);
+}
+
+INLINE void a16_accumulate(__m256 *acc, __m128 *accm, const struct a16w *w, const __m256i *a, __m128 ds,
+			   const int with_min)
+{
+	__m256i s0 = _mm256_add_epi32(_mm256_madd_epi16(w->q[0], _mm256_loadu_si256(a)),
+				      _mm256_madd_epi16(w->q[2], _mm256_loadu_si256(a + 2)));
+	__m256i s1 = _mm256_add_epi32(_mm256_madd_epi16(w->q[1], _mm256_loadu_si256(a + 1)),
+				      _mm256_madd_epi16(w->q[3], _mm256_loadu_si256(a + 3)));
+	__m128 sc = _mm_mul_ps(w->dm, ds);  /* d_w*d_a, m_w*s_a of both blocks */
+	__m256 scv = _mm256_permute_ps(_mm256_set_m128(sc, sc), 0xa0);
+	*acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_hadd_epi32(s0, s1)), scv, *acc);
+	if (with_min)
+		*accm = _mm_add_ps(*accm, sc);
+}
+
+INLINE void a16_store(__m256 acc[MAXR][MAXC], __m128 accm[MAXR][MAXC], float *Y, int ldy, const int with_min,
+		      const int R, const int C)
+{
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			float m = 0;
+			if (with_min) {
+				__m128 v = _mm_add_ps(accm[r][c], _mm_movehl_ps(accm[r][c], accm[r][c]));
+				m = _mm_cvtss_f32(_mm_movehdup_ps(v));  /* lanes 1 + 3 */
+			}
+			Y[(size_t)c * ldy + r] = hsum(acc[r][c]) + m;
+		}
+}
+
+INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+		     float *Y, int ldy, const int R, const int C)
+{
+	const size_t wsz = blk_bytes(t);
+	const int with_min = t != GGML_Q8_0, nblk = n / QK, npair = (nblk + 1) / 2;
+	__m256 acc[MAXR][MAXC];
+	__m128 accm[MAXR][MAXC];
+
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			acc[r][c] = _mm256_setzero_ps();
+			accm[r][c] = _mm_setzero_ps();
+		}
+	for (int p = 0; p < npair; p++) {
+		const int two = 2 * p + 1 < nblk;
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *w0 = W + r * rb + (size_t)(2 * p) * wsz;
+			struct a16w w;
+			_mm_prefetch((const char *)(w0 + PF_TILES * R * rb), _MM_HINT_T0);
+			a16_legacy(t, w0, two, &w);
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++) {
+				const __m256i *a;
+				__m128 ds;
+				a16_act(X + c * xs, npair, p, &a, &ds);
+				a16_accumulate(&acc[r][c], &accm[r][c], &w, a, ds, with_min);
+			}
+		}
+	}
+	a16_store(acc, accm, Y, ldy, with_min, R, C);
+}
+
+/* Q4_K/Q5_K: sub-blocks 2g and 2g + 1 of a super-block are the low and
+ * high nibbles of the same 32 bytes, which pairs them like the activation
+ * blocks; d * sc and -dmin * m of each sub-block act as a legacy block's d
+ * and m, unpacked once per super-block (dm[g] for the pair g).  Q5_K's
+ * fifth bit of element e in sub-block j is bit j of qh[e % 32]. */
+INLINE void kq_pair_scales(const uint8_t *b, __m128 dm[4])
+{
+	uint8_t sm[16];
+	kq_scales_mins(b + 4, sm);
+	__m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)sm)));
+	__m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)(sm + 8))));
+	sc = _mm256_mul_ps(sc, _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)b)));
+	mn = _mm256_mul_ps(mn, _mm256_set1_ps(-_cvtsh_ss(*(const uint16_t *)(b + 2))));
+	__m256 lo = _mm256_unpacklo_ps(sc, mn), hi = _mm256_unpackhi_ps(sc, mn);  /* d0 m0 d1 m1 | d4 m4 d5 m5 */
+	dm[0] = _mm256_castps256_ps128(lo);
+	dm[1] = _mm256_castps256_ps128(hi);
+	dm[2] = _mm256_extractf128_ps(lo, 1);
+	dm[3] = _mm256_extractf128_ps(hi, 1);
+}
+
+INLINE void a16_kquant45(const enum ggml_type t, const uint8_t *b, int g, __m128 dm, struct a16w *w)
+{
+	const uint8_t *qs = b + (t == GGML_Q4_K ? 16 : 48) + 32 * g;
+	const __m256i nib = _mm256_set1_epi16(15);
+	__m256i x0 = u8x16(qs), x1 = u8x16(qs + 16);
+	w->q[0] = _mm256_and_si256(x0, nib);
+	w->q[1] = _mm256_srli_epi16(x0, 4);
+	w->q[2] = _mm256_and_si256(x1, nib);
+	w->q[3] = _mm256_srli_epi16(x1, 4);
+	if (t == GGML_Q5_K) {  /* bits 2g, 2g + 1 of qh[] to bit 4 */
+		const __m256i sixteen = _mm256_set1_epi16(16);
+		__m256i h0 = u8x16(b + 16), h1 = u8x16(b + 32);
+		for (int k = 0; k < 4; k++) {
+			__m256i h = k & 2 ? h1 : h0;
+			int j = 2 * g + (k & 1);
+			h = j <= 4 ? _mm256_slli_epi16(h, 4 - j) : _mm256_srli_epi16(h, j - 4);
+			w->q[k] = _mm256_or_si256(w->q[k], _mm256_and_si256(h, sixteen));
+		}
+	}
+	w->dm = dm;
+}
+
+INLINE void tile_a16_kq45(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			  float *Y, int ldy, const int R, const int C)
+{
+	const size_t bsz = blk_bytes(t);
+	const int npair = n / 64;
+	__m256 acc[MAXR][MAXC];
+	__m128 accm[MAXR][MAXC];
+
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			acc[r][c] = _mm256_setzero_ps();
+			accm[r][c] = _mm_setzero_ps();
+		}
+	for (int sb = 0; sb < n / QK_K; sb++) {
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *b = W + r * rb + sb * bsz;
+			__m128 dm[4];
+			for (size_t o = 0; o < bsz; o += 64)
+				_mm_prefetch((const char *)(b + PF_TILES * R * rb + o), _MM_HINT_T0);
+			kq_pair_scales(b, dm);
+			for (int g = 0; g < 4; g++) {
+				struct a16w w;
+				a16_kquant45(t, b, g, dm[g], &w);
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					const __m256i *a;
+					__m128 ds;
+					a16_act(X + c * xs, npair, 4 * sb + g, &a, &ds);
+					a16_accumulate(&acc[r][c], &accm[r][c], &w, a, ds, 1);
+				}
+			}
+		}
+	}
+	a16_store(acc, accm, Y, ldy, 1, R, C);
+}
+
+/* Q6_K: 32-block 4 h + g of a super-block (h = 0, 1; g = 0..3) is made of
+ * 16-element sub-blocks 8 h + 2 g and 8 h + 2 g + 1; element l has its low
+ * four bits in ql[64 h + 32 (g & 1) + l] (low nibble for g < 2, else
+ * high) and its top two in bits 2 g, 2 g + 1 of qh[32 h + l].  The quants
+ * minus 32 are multiplied by their sub-block's scale in int16 (at most
+ * 32 * 128 = 4096), so the block's d_w is d. */
+INLINE void a16_q6k(const uint8_t *b, int h, int g2, const int16_t *sc, float d, struct a16w *w)
+{
+	const __m256i lo4 = _mm256_set1_epi16(15), hi2 = _mm256_set1_epi16(0x30), off = _mm256_set1_epi16(32);
+	__m256i qh[2] = { u8x16(b + 128 + 32 * h), u8x16(b + 128 + 32 * h + 16) };
+
+	for (int k = 0; k < 4; k++) {
+		const int g = g2 + (k & 1), half = k >> 1;  /* q[k]: block g, elements 16 half .. */
+		__m256i l = u8x16(b + 64 * h + 32 * (g & 1) + 16 * half);
+		l = g < 2 ? _mm256_and_si256(l, lo4) : _mm256_srli_epi16(l, 4);
+		__m256i hb = g < 2 ? _mm256_slli_epi16(qh[half], 4 - 2 * g) : _mm256_srli_epi16(qh[half], 2 * g - 4);
+		__m256i q = _mm256_sub_epi16(_mm256_or_si256(l, _mm256_and_si256(hb, hi2)), off);
+		w->q[k] = _mm256_mullo_epi16(q, _mm256_set1_epi16(sc[8 * h + 2 * g + half]));
+	}
+	w->dm = _mm_setr_ps(d, 0, d, 0);
+}
+
+INLINE void tile_a16_q6k(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			 float *Y, int ldy, const int R, const int C)
+{
+	const size_t bsz = blk_bytes(GGML_Q6_K);
+	const int npair = n / 64;
+	__m256 acc[MAXR][MAXC];
+	__m128 accm[MAXR][MAXC];
+
+	(void)t;
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			acc[r][c] = _mm256_setzero_ps();
+			accm[r][c] = _mm_setzero_ps();
+		}
+	for (int sb = 0; sb < n / QK_K; sb++) {
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *b = W + r * rb + sb * bsz;
+			int16_t sc[16] __attribute__((aligned(32)));
+			for (size_t o = 0; o < bsz; o += 64)
+				_mm_prefetch((const char *)(b + PF_TILES * R * rb + o), _MM_HINT_T0);
+			_mm256_store_si256((void *)sc, _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)(b + 192))));
+			const float d = _cvtsh_ss(*(const uint16_t *)(b + 208));
+			for (int p = 0; p < 4; p++) {
+				struct a16w w;
+				a16_q6k(b, p / 2, 2 * (p % 2), sc, d, &w);
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					const __m256i *a;
+					__m128 ds;
+					a16_act(X + c * xs, npair, 4 * sb + p, &a, &ds);
+					a16_accumulate(&acc[r][c], &accm[r][c], &w, a, ds, 0);
+				}
+			}
+		}
+	}
+	a16_store(acc, accm, Y, ldy, 0, R, C);
+}
+
+/* ---- float activations (quant_matmul_float) ----
+ *
+ * Weights dequantized 8 at a time in registers, exactly as dequant_row()
+ * computes them (d * q, + m for Q4_1/Q5_1; K-quants d * sc * q - dmin * m).
+ * Small batches: tiles of rows x activations as above.  Batches of GP_MIN
+ * or more: panels of GP_ROWS rows and GP_K columns converted and
+ * transposed into P[k][GP_ROWS] (in L1), lanes over rows, activations
+ * broadcast, GP_ACTS at a time in 2 * GP_ACTS registers. */
+
+/* The scale and offset of weights k..k+7 of a K-quant super-block b
+ * (w = dsc * q - dmn). */
+INLINE void kq_scale8(const enum ggml_type t, const uint8_t *b, int k, float *dsc, float *dmn)
+{
+	if (t == GGML_Q6_K) {
+		*dsc = _cvtsh_ss(*(const uint16_t *)(b + 208)) * (float)(int8_t)b[192 + k / 16];
+		*dmn = 0;
+		return;
+	}
+	int sc, mn;
+	kq_scale_min(b + 4, k / 32, &sc, &mn);
+	*dsc = _cvtsh_ss(*(const uint16_t *)b) * (float)sc;
+	*dmn = _cvtsh_ss(*(const uint16_t *)(b + 2)) * (float)mn;
+}
+
+INLINE __m256i u8x8(const uint8_t *p)
+{
+	return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)p));
+}
+
+/* Weights k..k+7 (k a multiple of 8) of a row as floats. */
+INLINE __m256 weights8(const enum ggml_type t, const uint8_t *row, int k)
+{
+	if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
+		return float8(t, row + (size_t)k * (t == GGML_F32 ? 4 : 2));
+	if (t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K) {
+		const uint8_t *b = row + (size_t)(k / QK_K) * blk_bytes(t);
+		const int e = k % QK_K;
+		float dsc, dmn;
+		__m256i q;
+		kq_scale8(t, b, e, &dsc, &dmn);
+		if (t == GGML_Q6_K) {  /* e = 128 h + 32 g + l */
+			const int h = e / 128, g = e % 128 / 32, l = e % 32;
+			__m256i lo = u8x8(b + 64 * h + l + 32 * (g & 1));
+			__m256i hi = u8x8(b + 128 + 32 * h + l);
+			lo = g < 2 ? _mm256_and_si256(lo, _mm256_set1_epi32(15)) : _mm256_srli_epi32(lo, 4);
+			hi = _mm256_and_si256(_mm256_srli_epi32(hi, 2 * g), _mm256_set1_epi32(3));
+			q = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+		} else {  /* sub-block j = e / 32: low (j even) or high nibbles of qs[32 (j / 2) ..] */
+			const int j = e / 32, l = e % 32;
+			q = u8x8(b + (t == GGML_Q4_K ? 16 : 48) + 32 * (j / 2) + l);
+			q = j & 1 ? _mm256_srli_epi32(q, 4) : _mm256_and_si256(q, _mm256_set1_epi32(15));
+			if (t == GGML_Q5_K) {  /* bit j of qh[l] */
+				__m256i h = _mm256_and_si256(_mm256_srli_epi32(u8x8(b + 16 + l), j), _mm256_set1_epi32(1));
+				q = _mm256_or_si256(q, _mm256_slli_epi32(h, 4));
+			}
+		}
+		return _mm256_fmsub_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(dsc), _mm256_set1_ps(dmn));
+	}
+	const uint8_t *b = row + (size_t)(k / QK) * blk_bytes(t);
+	const int part = k % QK / 8;  /* elements 8 part .. 8 part + 7 of the block */
+	const size_t qs = t == GGML_Q4_0 || t == GGML_Q8_0 ? 2 : t == GGML_Q4_1 ? 4 : t == GGML_Q5_0 ? 6 : 8;
+	__m256i q;
+	if (t == GGML_Q8_0) {
+		q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const void *)(b + qs + 8 * part)));
+	} else {
+		q = u8x8(b + qs + 8 * (part & 1));
+		q = part >= 2 ? _mm256_srli_epi32(q, 4) : _mm256_and_si256(q, _mm256_set1_epi32(15));
+		if (t == GGML_Q5_0 || t == GGML_Q5_1) {  /* bit 4 of element e is bit e of qh */
+			const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+			__m256i h = _mm256_and_si256(_mm256_set1_epi32((int)(load32(b + (t == GGML_Q5_0 ? 2 : 4)) >> (8 * part))), bit);
+			q = _mm256_or_si256(q, _mm256_and_si256(_mm256_cmpeq_epi32(h, bit), _mm256_set1_epi32(16)));
+		}
+		if (t == GGML_Q4_0 || t == GGML_Q5_0)
+			q = _mm256_sub_epi32(q, _mm256_set1_epi32(t == GGML_Q4_0 ? 8 : 16));
+	}
+	__m256 w = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)b)), _mm256_cvtepi32_ps(q));
+	if (t == GGML_Q4_1 || t == GGML_Q5_1)
+		w = _mm256_add_ps(w, _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)(b + 2))));
+	return w;
+}
+
+/* Quantized weights against float activations in tiles (batches below
+ * GP_MIN; not the decode path of lm-step, which takes 16-bit activations
+ * for these types).  n is a multiple of 32. */
+INLINE void tile_fq(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+		    float *Y, int ldy, const int R, const int C)
+{
+	__m256 acc[MAXR][MAXC];
+
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm256_setzero_ps();
+	for (int i = 0; i < n; i += 8) {
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			__m256 w = weights8(t, W + r * rb, i);
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++)
+				acc[r][c] = _mm256_fmadd_ps(w, _mm256_loadu_ps((const float *)(X + c * xs) + i), acc[r][c]);
+		}
+	}
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++)
+			Y[(size_t)c * ldy + r] = hsum(acc[r][c]);
+}
+
+#define GP_ROWS 16
+#define GP_K 128
+#define GP_ACTS 6
+#define GP_MIN 8
+
+/* Transpose the 8 x 8 matrix in r[] (row i in r[i]) in place. */
+INLINE void transpose8(__m256 r[8])
+{
+	__m256 t[8], u[8];
+
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  /* a2 b2 a3 b3 | a6 b6 a7 b7 */
+	}
+	for (int i = 0; i < 8; i += 4) {
+		u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      /* a0 b0 c0 d0 | a4 b4 c4 d4 */
+		u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);  /* a1 b1 c1 d1 | a5 .. */
+		u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (int j = 0; j < 4; j++) {
+		r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+		r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+	}
+}
+
+/* P[k][r] = W[r][k0 + k] for k < kn (a multiple of 8), r < GP_ROWS (0 for
+ * r >= rows) */
+INLINE void gp_pack(const enum ggml_type t, const uint8_t *W, size_t rb, int rows, int k0, int kn, float *P)
+{
+	for (int g = 0; g < GP_ROWS; g += 8)
+		for (int k = 0; k < kn; k += 8) {
+			__m256 v[8];
+			_Pragma("GCC unroll 8")
+			for (int i = 0; i < 8; i++)
+				v[i] = g + i < rows ? weights8(t, W + (size_t)(g + i) * rb, k0 + k) : _mm256_setzero_ps();
+			transpose8(v);
+			_Pragma("GCC unroll 8")
+			for (int j = 0; j < 8; j++)
+				_mm256_store_ps(P + (k + j) * GP_ROWS + g, v[j]);
+		}
+}
+
+/* A activations (rows of X) against the panel; first: Y starts at 0.
+ * Rows past `rows` are not stored. */
+INLINE void gp_block(const float *P, int kn, const uint8_t *X, size_t xs, float *Y, int ldy, int rows, int first,
+		     const int A)
+{
+	__m256 acc[GP_ACTS][2];
+
+	_Pragma("GCC unroll 6")
+	for (int a = 0; a < A; a++)
+		acc[a][0] = acc[a][1] = _mm256_setzero_ps();
+	for (int k = 0; k < kn; k++) {
+		__m256 p0 = _mm256_load_ps(P + k * GP_ROWS), p1 = _mm256_load_ps(P + k * GP_ROWS + 8);
+		_Pragma("GCC unroll 6")
+		for (int a = 0; a < A; a++) {
+			__m256 x = _mm256_broadcast_ss((const float *)(X + a * xs) + k);
+			acc[a][0] = _mm256_fmadd_ps(x, p0, acc[a][0]);
+			acc[a][1] = _mm256_fmadd_ps(x, p1, acc[a][1]);
+		}
+	}
+	_Pragma("GCC unroll 6")
+	for (int a = 0; a < A; a++) {
+		float *y = Y + (size_t)a * ldy;
+		if (rows == GP_ROWS) {
+			if (!first) {
+				acc[a][0] = _mm256_add_ps(acc[a][0], _mm256_loadu_ps(y));
+				acc[a][1] = _mm256_add_ps(acc[a][1], _mm256_loadu_ps(y + 8));
+			}
+			_mm256_storeu_ps(y, acc[a][0]);
+			_mm256_storeu_ps(y + 8, acc[a][1]);
+		} else {
+			float v[GP_ROWS];
+			_mm256_storeu_ps(v, acc[a][0]);
+			_mm256_storeu_ps(v + 8, acc[a][1]);
+			for (int r = 0; r < rows; r++)
+				y[r] = first ? v[r] : y[r] + v[r];
+		}
+	}
+}
+
+#define GP_TAIL(A) \
+	case A: gp_block(P, kn, X, xs, Y, ldy, rows, first, A); break;
+
+/* Bytes of the first k weights of a row (k a multiple of the block size
+ * or, for float types, any). */
+INLINE size_t weight_bytes(const enum ggml_type t, size_t k)
+{
+	const size_t per_block = t == GGML_F32 || t == GGML_F16 || t == GGML_BF16	? 1
+				 : t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K ? QK_K : QK;
+	return k * blk_bytes(t) / per_block;
+}
+
+INLINE void gemm_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X0, size_t xs,
+		       int nb, float *Y0, int ldy, int r0, int r1)
+{
+	const size_t kbytes = weight_bytes(t, GP_K);
+	float P[GP_K * GP_ROWS] __attribute__((aligned(32)));
+	const int kn8 = n / 8 * 8;
+
+	for (int r = r0; r < r1; r += GP_ROWS) {
+		int rows = r1 - r < GP_ROWS ? r1 - r : GP_ROWS;
+		for (int k0 = 0; k0 < kn8; k0 += GP_K) {
+			int kn = kn8 - k0 < GP_K ? kn8 - k0 : GP_K, first = k0 == 0, b = 0;
+			gp_pack(t, W + (size_t)r * rb, rb, rows, k0, kn, P);
+			/* the next panel's weights arrive while this one is used */
+			const uint8_t *next = k0 + GP_K < kn8 ? W + (size_t)r * rb + (size_t)(k0 / GP_K + 1) * kbytes
+							      : W + (size_t)(r + GP_ROWS) * rb;
+			for (int i = 0; i < GP_ROWS && r + (k0 + GP_K < kn8 ? 0 : GP_ROWS) + i < r1; i++)
+				for (size_t o = 0; o < kbytes; o += 64)
+					_mm_prefetch((const char *)(next + (size_t)i * rb + o), _MM_HINT_T0);
+			for (; b + GP_ACTS <= nb; b += GP_ACTS)
+				gp_block(P, kn, X0 + (size_t)b * xs + (size_t)k0 * 4, xs, Y0 + (size_t)b * ldy + r, ldy,
+					 rows, first, GP_ACTS);
+			const uint8_t *X = X0 + (size_t)b * xs + (size_t)k0 * 4;
+			float *Y = Y0 + (size_t)b * ldy + r;
+			switch (nb - b) {
+			GP_TAIL(1) GP_TAIL(2) GP_TAIL(3) GP_TAIL(4) GP_TAIL(5)
+			}
+		}
+		/* float types: the last n % 8 columns (none for quantized types) */
+		for (int e = kn8; e < n; e++)
+			for (int b = 0; b < nb; b++) {
+				const float x = ((const float *)(X0 + (size_t)b * xs))[e];
+				for (int i = 0; i < rows; i++) {
+					float *y = Y0 + (size_t)b * ldy + r + i;
+					*y = (kn8 == 0 && e == kn8 ? 0 : *y) + float1(t, W + (size_t)(r + i) * rb + (size_t)e * (t == GGML_F32 ? 4 : 2)) * x;
+				}
+			}
+	}
+}
+
+KERNEL(mm16_q4_0, tile_a16, GGML_Q4_0, 4, 2)
+KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 2)
+KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 2)
+KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 2)
+KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 4, 2)
+KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 4, 2)
+KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 4, 2)
+KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 4, 2)
+
+/* Float activations: batches of GP_MIN or more go to the panels, smaller
+ * ones to the tiles, which stream the rows once. */
+KERNEL(mmt_q4_0, tile_fq, GGML_Q4_0, 4, 2)
+KERNEL(mmt_q4_1, tile_fq, GGML_Q4_1, 4, 2)
+KERNEL(mmt_q5_0, tile_fq, GGML_Q5_0, 4, 2)
+KERNEL(mmt_q5_1, tile_fq, GGML_Q5_1, 4, 2)
+KERNEL(mmt_q8_0, tile_fq, GGML_Q8_0, 4, 2)
+KERNEL(mmt_q4_k, tile_fq, GGML_Q4_K, 4, 2)
+KERNEL(mmt_q5_k, tile_fq, GGML_Q5_K, 4, 2)
+KERNEL(mmt_q6_k, tile_fq, GGML_Q6_K, 4, 2)
+#define FLOAT_KERNEL(name, tiles, type) \
+	TARGET static void name##_gp(const void *W, size_t rb, int n, const void *X, size_t xs, int nb, float *Y, \
+				     int ldy, int r0, int r1) \
+	{ \
+		gemm_float(type, W, rb, n, X, xs, nb, Y, ldy, r0, r1); \
+	} \
+	static void name(const void *W, size_t rb, int n, const void *X, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		(nb >= GP_MIN ? name##_gp : tiles)(W, rb, n, X, xs, nb, Y, ldy, r0, r1); \
+	}
+FLOAT_KERNEL(mmf_f32, mm_f32, GGML_F32)
+FLOAT_KERNEL(mmf_f16, mm_f16, GGML_F16)
+FLOAT_KERNEL(mmf_bf16, mm_bf16, GGML_BF16)
+FLOAT_KERNEL(mmf_q4_0, mmt_q4_0, GGML_Q4_0)
+FLOAT_KERNEL(mmf_q4_1, mmt_q4_1, GGML_Q4_1)
+FLOAT_KERNEL(mmf_q5_0, mmt_q5_0, GGML_Q5_0)
+FLOAT_KERNEL(mmf_q5_1, mmt_q5_1, GGML_Q5_1)
+FLOAT_KERNEL(mmf_q8_0, mmt_q8_0, GGML_Q8_0)
+FLOAT_KERNEL(mmf_q4_k, mmt_q4_k, GGML_Q4_K)
+FLOAT_KERNEL(mmf_q5_k, mmt_q5_k, GGML_Q5_K)
+FLOAT_KERNEL(mmf_q6_k, mmt_q6_k, GGML_Q6_K)
+
 /* Activation quantization, bit for bit quant_act_row's scalar code:
  * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
 INLINE __m256i q8_8(__m256 x, float id)
@@ -409,5 +988,14 @@ const struct quant_family quant_family_avx2 = {
 		[GGML_Q4_0] = mm_q4_0, [GGML_Q4_1] = mm_q4_1, [GGML_Q5_0] = mm_q5_0,
 		[GGML_Q5_1] = mm_q5_1, [GGML_Q8_0] = mm_q8_0,
 		[GGML_Q4_K] = mm_q4_k, [GGML_Q5_K] = mm_q5_k, [GGML_Q6_K] = mm_q6_k,
-	}, act_q8, {0}, {0}, 0
+	}, act_q8, {
+		[GGML_Q4_0] = mm16_q4_0, [GGML_Q4_1] = mm16_q4_1, [GGML_Q5_0] = mm16_q5_0,
+		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0, [GGML_Q4_K] = mm16_q4_k,
+		[GGML_Q5_K] = mm16_q5_k, [GGML_Q6_K] = mm16_q6_k,
+	}, {
+		[GGML_F32] = mmf_f32, [GGML_F16] = mmf_f16, [GGML_BF16] = mmf_bf16,
+		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
+		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
+		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
+	}, GP_MIN
 };

@@ -740,19 +740,94 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 }
 
 
-/* Q4_K against 16-bit activations: sub-blocks 2g and 2g + 1 of a
+/* Q4_K/Q5_K against 16-bit activations: sub-blocks 2g and 2g + 1 of a
  * super-block are the low and high nibbles of the same 32 bytes, which
  * is the pairing of the activation layout (first halves of both blocks,
  * then second halves): 16 bytes widened to int16 give the first halves of
  * both sub-blocks, the next 16 the second halves.  Sub-block scales d * sc
  * and mins -dmin * m act as a legacy Q4_1 block's d and m; each
- * super-block's are unpacked once. */
-INLINE void tile_a16_q4k(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
-			 float *Y, int ldy, const int R, const int C)
+ * super-block's are unpacked once.  Q5_K's fifth bit of element e in
+ * sub-block j is bit j of qh[e % 32]: qh is laid out once per super-block
+ * as the int16 lanes of lo and hi see it (bytes 0-15 twice, then 16-31
+ * twice), shifted right by 2g and tested against bit 0 (first sub-block)
+ * or 1 (second) of each byte. */
+INLINE void tile_a16_kq45(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			  float *Y, int ldy, const int R, const int C)
 {
 	const int npair = n / 64;
 	const __m256i nib = _mm256_set1_epi16(15);
-	const size_t bsz = blk_bytes(GGML_Q4_K), ahead = (size_t)R * rb * PF_TILES;
+	const size_t bsz = blk_bytes(t), qs0 = t == GGML_Q4_K ? 16 : 48, ahead = (size_t)R * rb * PF_TILES;
+	const __m512i bit01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi8(2), _mm_set1_epi8(1))),
+						 _mm256_set_m128i(_mm_set1_epi8(2), _mm_set1_epi8(1)), 1);
+	__m512 acc[MAXR][MAXC];
+
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++)
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm512_setzero_ps();
+	for (int sb = 0; sb < n / QK_K; sb++) {
+		float dsc[MAXR][16], dmn[MAXR][16];
+		__m512i qh[MAXR];
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *b = W + r * rb + sb * bsz;
+			kq_chunk_scales(t, b, dsc[r], dmn[r]);
+			if (t == GGML_Q5_K)
+				qh[r] = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+								 _mm512_castsi256_si512(_mm256_loadu_si256((const void *)(b + 16))));
+		}
+		for (int g = 0; g < 4; g++) {
+			__m512i alo[MAXC], ahi[MAXC];
+			__m128 ds[MAXC];
+			a16_acts(X, xs, npair, 4 * sb + g, alo, ahi, ds, C);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *qs = W + r * rb + sb * bsz + qs0 + 32 * g;
+				_mm_prefetch((const char *)(qs + ahead), _MM_HINT_T0);
+				__m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)qs));
+				__m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)(qs + 16)));
+				__m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x0, nib)),
+								_mm256_srli_epi16(x0, 4), 1);
+				__m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x1, nib)),
+								_mm256_srli_epi16(x1, 4), 1);
+				if (t == GGML_Q5_K) {
+					__mmask64 m = _mm512_test_epi8_mask(_mm512_srli_epi16(qh[r], 2 * g), bit01);
+					lo = _mm512_mask_add_epi16(lo, (__mmask32)m, lo, _mm512_set1_epi16(16));
+					hi = _mm512_mask_add_epi16(hi, (__mmask32)(m >> 32), hi, _mm512_set1_epi16(16));
+				}
+				/* chunks 4g and 4g + 2 start sub-blocks 2g and 2g + 1 */
+				__m128 dm = _mm_setr_ps(dsc[r][4 * g], -dmn[r][4 * g], dsc[r][4 * g + 2], -dmn[r][4 * g + 2]);
+				a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, 1, C);
+			}
+		}
+	}
+	store_tile(acc, Y, ldy, R, C);
+}
+
+/* Q6_K against 16-bit activations: 32-block 4h + g of a super-block
+ * (h = 0, 1; g = 0..3) is made of the 16-element sub-blocks 8h + 2g and
+ * 8h + 2g + 1; element l has its low four bits in ql[64h + 32(g & 1) + l]
+ * (low nibble for g < 2, else high) and its top two in bits 2g, 2g + 1 of
+ * qh[32h + l].  The pair p = 2h + g/2 (blocks g0 = 2(p % 2) and g0 + 1)
+ * reads ql[64h ..] and qh[32h ..] once; the quants minus 32 are multiplied
+ * by their sub-block's scale in int16 (at most 32 * 128 = 4096 in
+ * magnitude, and a VPDPWSSD lane adds 4 products of 32767 by that), so each
+ * block's d_w is d. */
+static const int16_t q6a16_idx[4][2][32] __attribute__((aligned(64))) = {
+#define S16(a) a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a
+#define P(p) {{S16(4 * p), S16(4 * p + 2)}, {S16(4 * p + 1), S16(4 * p + 3)}}
+	P(0), P(1), P(2), P(3),
+#undef P
+#undef S16
+};
+
+INLINE void tile_a16_q6k(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			 float *Y, int ldy, const int R, const int C)
+{
+	const int npair = n / 64;
+	const size_t bsz = blk_bytes(GGML_Q6_K), ahead = (size_t)R * rb * PF_TILES;
+	const __m512i lo4 = _mm512_set1_epi16(15), hi2 = _mm512_set1_epi16(0x30), off = _mm512_set1_epi16(32);
 	__m512 acc[MAXR][MAXC];
 
 	(void)t;
@@ -762,27 +837,34 @@ INLINE void tile_a16_q4k(const enum ggml_type t, const uint8_t *W, size_t rb, in
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
 	for (int sb = 0; sb < n / QK_K; sb++) {
-		float dsc[MAXR][16], dmn[MAXR][16];
-		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++)
-			kq_chunk_scales(GGML_Q4_K, W + r * rb + sb * bsz, dsc[r], dmn[r]);
-		for (int g = 0; g < 4; g++) {
+		for (int p = 0; p < 4; p++) {
+			const int h = p / 2, g0 = 2 * (p % 2);
+			/* shifts that bring bits 2g, 2g + 1 of qh to bits 4, 5 */
+			const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * g0)),
+							      _mm256_set1_epi16((short)(2 * g0 + 2)), 1);
 			__m512i alo[MAXC], ahi[MAXC];
 			__m128 ds[MAXC];
-			a16_acts(X, xs, npair, 4 * sb + g, alo, ahi, ds, C);
+			a16_acts(X, xs, npair, 4 * sb + p, alo, ahi, ds, C);
 			_Pragma("GCC unroll 4")
 			for (int r = 0; r < R; r++) {
-				const uint8_t *qs = W + r * rb + sb * bsz + 16 + 32 * g;
-				_mm_prefetch((const char *)(qs + ahead), _MM_HINT_T0);
-				__m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)qs));
-				__m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)(qs + 16)));
-				__m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x0, nib)),
-								_mm256_srli_epi16(x0, 4), 1);
-				__m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x1, nib)),
-								_mm256_srli_epi16(x1, 4), 1);
-				/* chunks 4g and 4g + 2 start sub-blocks 2g and 2g + 1 */
-				__m128 dm = _mm_setr_ps(dsc[r][4 * g], -dmn[r][4 * g], dsc[r][4 * g + 2], -dmn[r][4 * g + 2]);
-				a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, 1, C);
+				const uint8_t *b = W + r * rb + sb * bsz, *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+				if (p % 2 == 0)
+					for (size_t o = 0; o < bsz / 2; o += 64)
+						_mm_prefetch((const char *)(b + ahead + h * bsz / 2 + o), _MM_HINT_T0);
+				__m512i q[2];
+				for (int k = 0; k < 2; k++) {  /* k = 0: elements 0-15 of both blocks; 1: 16-31 */
+					__m512i l = _mm512_cvtepu8_epi16(two128(ql + 16 * k, ql + 32 + 16 * k, 1));
+					__m256i hb = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)(qh + 16 * k)));
+					__m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(hb), hb, 1);
+					l = g0 == 0 ? _mm512_and_si512(l, lo4) : _mm512_srli_epi16(l, 4);
+					hh = _mm512_and_si512(_mm512_srlv_epi16(_mm512_slli_epi16(hh, 4), sh), hi2);
+					__m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(q6a16_idx[p][k]),
+									      _mm512_castsi256_si512(_mm256_cvtepi8_epi16(
+										      _mm_loadu_si128((const void *)(b + 192)))));
+					q[k] = _mm512_mullo_epi16(_mm512_sub_epi16(_mm512_or_si512(l, hh), off), sc);
+				}
+				const float d = load_f16(b + 208);
+				a16_accumulate(acc[r], q[0], q[1], _mm_setr_ps(d, 0, d, 0), alo, ahi, ds, 0, C);
 			}
 		}
 	}
@@ -849,7 +931,9 @@ KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 4)
 KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 4)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
 KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 1, 4)
-KERNEL(mm16_q4_k, tile_a16_q4k, GGML_Q4_K, 1, 4)
+KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 1, 4)
+KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 1, 4)
+KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 1, 4)
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:
  * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
@@ -921,6 +1005,7 @@ const struct quant_family quant_family_avx512 = {
 	}, act_q8, {
 		[GGML_Q4_0] = mm16_q4_0, [GGML_Q4_1] = mm16_q4_1, [GGML_Q5_0] = mm16_q5_0,
 		[GGML_Q5_1] = mm16_q5_1, [GGML_Q8_0] = mm16_q8_0, [GGML_Q4_K] = mm16_q4_k,
+		[GGML_Q5_K] = mm16_q5_k, [GGML_Q6_K] = mm16_q6_k,
 	}, {
 		[GGML_F32] = mm_f32, [GGML_F16] = mm_f16, [GGML_BF16] = mm_bf16,
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,

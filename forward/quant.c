@@ -505,15 +505,32 @@ const char *quant_kernel_name(void)
 	return family->name;
 }
 
+/* A SIMD family without a kernel for a product leaves it to the scalar
+ * reference, many times slower: say so once per product and weight type. */
+enum product { PRODUCT_Q8, PRODUCT_A16, PRODUCT_FLOAT };
+static void fallback(enum product p, enum ggml_type t)
+{
+	static const char *const what[] = {"8-bit activation", "16-bit activation", "float activation"};
+	static unsigned char said[3][GGML_NTYPES];
+
+	if (family == &quant_family_scalar || (unsigned)t >= GGML_NTYPES ||
+	    __atomic_exchange_n(&said[p][t], 1, __ATOMIC_RELAXED))
+		return;
+	warnx_("kernels %s have no %s product for %s weights: the scalar reference serves it (slow)", family->name,
+	       what[p], ggml_type_name(t));
+}
+
 void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 		  const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1)
 {
 	check_row("quant_matmul", t, n);
 	pthread_once(&family_once, family_choose);
-	if ((unsigned)t < GGML_NTYPES && family->mm[t])
+	if ((unsigned)t < GGML_NTYPES && family->mm[t]) {
 		family->mm[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
-	else
-		quant_matmul_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+		return;
+	}
+	fallback(PRODUCT_Q8, t);
+	quant_matmul_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 }
 
 /* ---- 16-bit activations (quant.h) ---- */
@@ -521,22 +538,38 @@ void quant_matmul(enum ggml_type t, const void *W, size_t row_bytes, int n,
 bool quant_a16_supported(enum ggml_type t)
 {
 	return t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q5_0 || t == GGML_Q5_1 || t == GGML_Q8_0 ||
-	       t == GGML_Q4_K;
+	       t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
 }
 
-/* Block i (32 elements) of a Q4_K row in the shape of legacy_quants():
- * sub-block i % 8 of super-block i / 8, q[e] its 4-bit quants, d_w = d * sc
- * and m_w = -dmin * m (its 6-bit scale and min). */
-static void q4k_block_quants(const uint8_t *row, int i, int q[32], float *d, float *m)
+/* Block i (32 elements) of a K-quant row in the shape of legacy_quants():
+ * elements 32 (i % 8) .. of super-block i / 8.  Q4_K/Q5_K: sub-block
+ * i % 8, q[e] its 4- or 5-bit quants, d_w = d * sc and m_w = -dmin * m
+ * (its 6-bit scale and min).  Q6_K: the block holds two 16-element
+ * sub-blocks, q[e] the signed quant times its sub-block's 8-bit scale
+ * (at most 32 * 128 in magnitude), d_w = d and m_w = 0. */
+static void kquant_block_quants(enum ggml_type t, const uint8_t *row, int i, int q[32], float *d, float *m)
 {
-	const struct blk_q4_k *b = (const struct blk_q4_k *)row + i / 8;
+	const uint8_t *blk = row + (size_t)(i / 8) * ggml_type_size(t);
 	int j = i % 8, sc, mn;
 
-	for (int e = 0; e < 32; e++)
-		q[e] = q4k_nibble(b->qs, 32 * j + e);
-	kq_scale_min(b->scales, j, &sc, &mn);
-	*d = f16_to_f32(b->d) * (float)sc;
-	*m = -f16_to_f32(b->dmin) * (float)mn;
+	if (t == GGML_Q6_K) {
+		const struct blk_q6_k *b = (const void *)blk;
+		for (int e = 0; e < 32; e++)
+			q[e] = q6k_quant(b, 32 * j + e) * b->scales[2 * j + e / 16];
+		*d = f16_to_f32(b->d);
+		*m = 0;
+		return;
+	}
+	const struct blk_q4_k *b4 = (const void *)blk;
+	const struct blk_q5_k *b5 = (const void *)blk;
+	for (int e = 0; e < 32; e++) {
+		q[e] = q4k_nibble(t == GGML_Q4_K ? b4->qs : b5->qs, 32 * j + e);
+		if (t == GGML_Q5_K)
+			q[e] += 16 * ((b5->qh[e] >> j) & 1);
+	}
+	kq_scale_min(t == GGML_Q4_K ? b4->scales : b5->scales, j, &sc, &mn);
+	*d = f16_to_f32(b4->d) * (float)sc;  /* d, dmin first in both */
+	*m = -f16_to_f32(b4->dmin) * (float)mn;
 }
 
 /* Blocks go in pairs (a row with an odd count gets a zero block): the
@@ -599,8 +632,9 @@ float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n,
 	const uint8_t *w = wp;
 	const int16_t *qa = xq;
 	const float *ds = (const float *)(qa + 64 * a16_pairs(n));
-	size_t wsize = t == GGML_Q4_K ? 0 : ggml_type_size(t);  /* Q4_K: blocks found by q4k_block_quants */
-	int off = t == GGML_Q8_0 ? 128 : t == GGML_Q4_K ? 0 : 32;
+	const bool kquant = t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
+	size_t wsize = kquant ? 0 : ggml_type_size(t);  /* K-quants: blocks found by kquant_block_quants */
+	int off = t == GGML_Q8_0 ? 128 : kquant ? 0 : 32;
 	float sum = 0, sabs = 0, dummy;
 
 	if (!abssum)
@@ -612,8 +646,8 @@ float quant_dot_a16_ref(enum ggml_type t, const void *wp, const void *xq, int n,
 		int q[32];
 		int64_t isum = 0, iabs = 0;
 
-		if (t == GGML_Q4_K)
-			q4k_block_quants(wp, i, q, &dw, &mw);
+		if (kquant)
+			kquant_block_quants(t, wp, i, q, &dw, &mw);
 		else
 			legacy_quants(t, w, q, &dw, &mw);
 		for (int e = 0; e < QK; e++) {
@@ -651,10 +685,12 @@ void quant_matmul_a16(enum ggml_type t, const void *W, size_t row_bytes, int n,
 	if (!quant_a16_supported(t))
 		die("quant: 16-bit activations do not pair with weight type %s", ggml_type_name(t));
 	pthread_once(&family_once, family_choose);
-	if (family->mm16[t])
+	if (family->mm16[t]) {
 		family->mm16[t](W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
-	else
-		quant_matmul_a16_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
+		return;
+	}
+	fallback(PRODUCT_A16, t);
+	quant_matmul_a16_ref(t, W, row_bytes, n, xq, xq_stride, nb, Y, ldy, r0, r1);
 }
 
 /* ---- float activations (quant.h) ---- */
@@ -704,6 +740,8 @@ void quant_matmul_float(enum ggml_type t, const void *W, size_t row_bytes, int n
 		family->mmf[t](W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
 	else if (t == GGML_F32 || t == GGML_F16 || t == GGML_BF16)
 		quant_matmul(t, W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
-	else
+	else {
+		fallback(PRODUCT_FLOAT, t);
 		quant_matmul_float_ref(t, W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
+	}
 }

@@ -8,7 +8,9 @@
  * Three kernel families: "scalar" (plain C, the reference), "avx2" and
  * "avx512-vnni", picked at run time from the CPU (LMU_KERNELS in the
  * environment forces one).  Every family gives the reference's result up to
- * float rounding: the integer parts are exact in all of them.
+ * float rounding: the integer parts are exact in all of them.  The SIMD
+ * families have every product for every weight type; where one lacks a
+ * kernel, the reference serves and the program says so once on stderr.
  *
  * Use, for a GGUF tensor W of `rows` rows of n elements and a batch of nb
  * activation rows x (nb x n floats), Y (nb x rows):
@@ -66,10 +68,12 @@ void quant_matmul(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 void quant_matmul_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 		      const void *xq, size_t xq_stride, int nb, float *Y, int ldy, int r0, int r1);
 
-/* 16-bit activations ("A16"): the exact default path in decoding for the
- * legacy 32-block weight types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0) and Q4_K (its
- * 32-element sub-blocks pair with the activation blocks, d * sc and
- * -dmin * m acting as a legacy block's d and m).  Each block of 32
+/* 16-bit activations ("A16"): the exact default path in decoding for every
+ * quantized weight type: the legacy 32-block ones (Q4_0 Q4_1 Q5_0 Q5_1
+ * Q8_0), Q4_K and Q5_K (their 32-element sub-blocks pair with the
+ * activation blocks, d * sc and -dmin * m acting as a legacy block's d and
+ * m) and Q6_K (a 32-block holds two 16-element sub-blocks: their quants
+ * are multiplied by the 8-bit sub-block scales, d acting as d).  Each block of 32
  * activations becomes 32 int16 quants with a float scale d = amax/32767
  * (relative error below 2e-5 of the block's largest value, far under the
  * rounding of the weights themselves), so the products are integer dot
@@ -91,9 +95,9 @@ void quant_matmul_a16_ref(enum ggml_type wtype, const void *W, size_t row_bytes,
 /* Float activations against any weight type: Y as quant_matmul(), the
  * activations nb rows of n floats xs bytes apart (a multiple of 4).
  * quant_float_supported(): the kernel family has such a product for wtype
- * (AVX-512: weights dequantized 16 at a time in registers; for batches,
- * into panels that stay in L1); otherwise, and in the reference, each row
- * is dequantized and dotted in float.  quant_float_batch(): the batch from
+ * (AVX-512 and AVX2: weights dequantized 16 or 8 at a time in registers;
+ * for batches, into panels that stay in L1); otherwise, and in the
+ * reference, each row is dequantized and dotted in float.  quant_float_batch(): the batch from
  * which it is faster than 16-bit activations (0: never). */
 bool quant_float_supported(enum ggml_type wtype);
 int quant_float_batch(enum ggml_type wtype);

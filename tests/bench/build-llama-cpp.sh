@@ -3,12 +3,27 @@
 # the llama-cpp-python source distribution on PyPI (which vendors
 # llama.cpp), once, into tests/bench/cache/ (git-ignored).  Nothing of
 # llama.cpp is committed.  Prints the bin directory on stdout.
+#
+#   build-llama-cpp.sh          native build (-march=native: AVX-512 here)
+#   build-llama-cpp.sh avx2     AVX-512 off, AVX2 + FMA + F16C on: what an
+#                               AVX2-only machine gets (its own build dir)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cache=$here/cache
 version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 src=$cache/llama_cpp_python-$version/vendor/llama.cpp
-build=$cache/llama.cpp-build
+case ${1:-native} in
+native)
+	build=$cache/llama.cpp-build
+	isa="-DGGML_NATIVE=ON" ;;
+avx2)
+	build=$cache/llama.cpp-build-avx2
+	isa="-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+	     -DGGML_BMI2=ON -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF
+	     -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF" ;;
+*)
+	echo "usage: build-llama-cpp.sh [native|avx2]" >&2; exit 2 ;;
+esac
 bin=$build/bin
 
 if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-quantize" ]; then
@@ -24,7 +39,8 @@ if [ ! -d "$src" ]; then
 		{ echo "build-llama-cpp: pip could not download llama-cpp-python==$version" >&2; exit 1; }
 	tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache" "llama_cpp_python-$version/vendor/llama.cpp"
 fi
-cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF \
+# shellcheck disable=SC2086 # $isa is a list of options
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release $isa -DBUILD_SHARED_LIBS=OFF \
 	-DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
 	-DGGML_OPENMP=ON >&2
 cmake --build "$build" -j "$(nproc)" --target llama-bench llama-quantize >&2

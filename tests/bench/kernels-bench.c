@@ -1,5 +1,6 @@
-/* kernels-bench - speed of quant_matmul per weight type and kernel family,
- * one thread.  Not part of make test; run tests/bench/kernels-bench.sh.
+/* kernels-bench - speed of the matrix products per weight type and kernel
+ * family, one thread.  Not part of make test; run
+ * tests/bench/kernels-bench.sh.
  *
  *   kernels-bench [NB [FAMILY]]   prefill batch NB (128); only FAMILY
  *                                 (scalar, avx2, avx512)
@@ -7,9 +8,12 @@
  *                                 measures the kernels out of L2/L3
  *
  *   decode:  W (larger than the L3 cache) x one activation row: GB/s of
- *            weights streamed, and GFLOP/s (2 n per row);
+ *            weights streamed, and GFLOP/s (2 n per row); "exact" is
+ *            lm-step's default path (16-bit activations where the type has
+ *            them, else float), "8-bit" the --quant-act one;
  *   prefill: W (rows x n) x NB activation rows: GFLOP/s, activation
- *            quantization included.
+ *            quantization included; "exact" is float activations (the
+ *            panels), "8-bit" the --quant-act path.
  * Each figure is the best of several repetitions of at least 0.2 s of this
  * thread's CPU time (the machine is shared: CPU time is less noisy than
  * wall time). */
@@ -35,13 +39,18 @@ static void fill(uint8_t *p, size_t bytes, enum ggml_type t)
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		p[i] = (uint8_t)(s >> 24);
 	}
-	/* keep the half-precision scales (and F16/BF16 values) finite: clear
-	 * the top exponent bit of every 16-bit word */
-	if (t != GGML_F32)
-		for (size_t i = 1; i < bytes; i += 2)
-			p[i] &= 0x3f;
-	else
+	/* keep the half-precision scales (and F16 values) finite: clear the
+	 * top exponent bit of every 16-bit word; F32 and BF16 values get
+	 * exponents near 1 (random ones would be mostly tiny, and products
+	 * of subnormals are slow) */
+	if (t == GGML_F32)
 		for (size_t i = 3; i < bytes; i += 4)
+			p[i] = (p[i] & 0x80) | 0x3f;
+	else if (t == GGML_BF16)
+		for (size_t i = 1; i < bytes; i += 2)
+			p[i] = (p[i] & 0x80) | 0x3f;
+	else
+		for (size_t i = 1; i < bytes; i += 2)
 			p[i] &= 0x3f;
 }
 
@@ -71,29 +80,40 @@ int main(int argc, char **argv)
 		x[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
 	printf("# kernels-bench: n = %d, decode W %zu MiB x 1 row, prefill %d rows x %d activations, 1 thread\n",
 	       n, decode_bytes >> 20, prefill_rows, nb_prefill);
-	printf("%-5s %-12s %12s %15s %16s\n", "type", "family", "decode GB/s", "decode GFLOP/s", "prefill GFLOP/s");
+	printf("%-5s %-12s %12s %12s %15s %15s\n", "type", "family", "dec GB/s", "dec GB/s", "prefill GF/s",
+	       "prefill GF/s");
+	printf("%-5s %-12s %12s %12s %15s %15s\n", "", "", "exact", "8-bit", "exact", "8-bit");
 	for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
 		enum ggml_type t = types[k];
 		size_t rb = (size_t)n / ggml_block_size(t) * ggml_type_size(t), ab = quant_act_row_bytes(t, n);
+		size_t a16 = quant_a16_row_bytes(n);
 		int rows = (int)(decode_bytes / rb) > prefill_rows ? (int)(decode_bytes / rb) : prefill_rows;
-		uint8_t *W = xmalloc(rb * rows), *xq = xmalloc(ab * nb_prefill);
+		uint8_t *W = xmalloc(rb * rows), *xq = xmalloc((ab > a16 ? ab : a16) * nb_prefill);
 		float *Y = xmalloc((size_t)rows * nb_prefill * sizeof *Y);
 
 		fill(W, rb * rows, t);
 		for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
 			if ((argc > 2 && strcmp(argv[2], fams[f]) != 0) || !quant_force(fams[f]))
 				continue;
+			double te, tq, tpe, tpq;
+			if (quant_a16_supported(t)) {
+				quant_a16_row(x, xq, n);
+				te = TIME(quant_matmul_a16(t, W, rb, n, xq, a16, 1, Y, rows, 0, rows));
+			} else {
+				te = TIME(quant_matmul_float(t, W, rb, n, x, n * sizeof *x, 1, Y, rows, 0, rows));
+			}
 			quant_act_row(t, x, xq, n);
-			double td = TIME(quant_matmul(t, W, rb, n, xq, ab, 1, Y, rows, 0, rows));
-			double tp;
-			tp = TIME({
+			tq = TIME(quant_matmul(t, W, rb, n, xq, ab, 1, Y, rows, 0, rows));
+			tpe = TIME(quant_matmul_float(t, W, rb, n, x, n * sizeof *x, nb_prefill, Y, prefill_rows, 0,
+						      prefill_rows));
+			tpq = TIME({
 				for (int b = 0; b < nb_prefill; b++)
 					quant_act_row(t, x + (size_t)b * n, xq + b * ab, n);
 				quant_matmul(t, W, rb, n, xq, ab, nb_prefill, Y, prefill_rows, 0, prefill_rows);
 			});
-			printf("%-5s %-12s %12.1f %15.1f %16.1f\n", ggml_type_name(t), quant_kernel_name(),
-			       rb * rows / td / 1e9, 2.0 * n * rows / td / 1e9,
-			       2.0 * n * prefill_rows * nb_prefill / tp / 1e9);
+			double flop = 2.0 * n * prefill_rows * nb_prefill;
+			printf("%-5s %-12s %12.1f %12.1f %15.1f %15.1f\n", ggml_type_name(t), quant_kernel_name(),
+			       rb * rows / te / 1e9, rb * rows / tq / 1e9, flop / tpe / 1e9, flop / tpq / 1e9);
 			fflush(stdout);
 		}
 		free(W), free(xq), free(Y);

@@ -456,6 +456,19 @@ static void check_act_quant(const char *name)
 	}
 }
 
+/* A SIMD family leaves no product to the scalar reference: every weight
+ * type has its 8-bit, 16-bit (where the format pairs) and float kernel. */
+static void check_coverage(const struct quant_family *f)
+{
+	int missing = 0;
+	for (int k = 0; k < N_TYPES; k++) {
+		enum ggml_type t = all_types[k];
+		missing += !f->mm[t] + (quant_a16_supported(t) && !f->mm16[t]) + !f->mmf[t];
+	}
+	ok(missing == 0 && f->mmf_min > 0, "%s has a kernel for every product and weight type (%d missing)", f->name,
+	   missing);
+}
+
 static void test_families(void)
 {
 	for (size_t f = 0; f < sizeof family_envs / sizeof *family_envs; f++) {
@@ -463,8 +476,10 @@ static void test_families(void)
 			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, family_envs[f]);
 			continue;
 		}
-		if (f > 0)  /* the scalar code is the reference itself */
+		if (f > 0) {  /* the scalar code is the reference itself */
 			check_act_quant(family_envs[f]);
+			check_coverage(f == 1 ? &quant_family_avx2 : &quant_family_avx512);
+		}
 		const char *name = quant_kernel_name();
 		for (int k = 0; k < N_TYPES; k++) {
 			enum ggml_type t = all_types[k];
@@ -500,7 +515,8 @@ static void test_families(void)
 
 /* ---- 16-bit activations ---- */
 
-static const enum ggml_type a16_types[] = {GGML_Q8_0, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q4_K};
+static const enum ggml_type a16_types[] = {GGML_Q8_0, GGML_Q4_0, GGML_Q4_1, GGML_Q5_0, GGML_Q5_1, GGML_Q4_K, GGML_Q5_K,
+						GGML_Q6_K};
 
 /* nb rows of n random floats in [-3, 3] (one block of zeros, one tiny,
  * one at the extremes when n allows), quantized by quant_a16_row. */
@@ -585,7 +601,7 @@ static void test_a16_ref(void)
 {
 	for (size_t k = 0; k < sizeof a16_types / sizeof *a16_types; k++) {
 		enum ggml_type t = a16_types[k];
-		int n = t == GGML_Q4_K ? 512 : 576;
+		int n = ggml_block_size(t) == QK_K ? 512 : 576;
 		float x[576], fw[576], abssum;
 		uint8_t xq[576 * 3];
 		double want = 0, wabs = 0;
@@ -622,7 +638,7 @@ static void test_a16_families(void)
 		}
 		for (size_t k = 0; k < sizeof a16_types / sizeof *a16_types; k++) {
 			enum ggml_type t = a16_types[k];
-			const int kq = t == GGML_Q4_K;  /* rows of whole 256-blocks */
+			const int kq = t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;  /* rows of whole 256-blocks */
 			const int ns[3] = {kq ? 256 : 96, kq ? 768 : 576, 1536}, nbs[4] = {1, 2, 7, 37};
 			double worst = 0;
 			for (int i = 0; i < 3; i++)
