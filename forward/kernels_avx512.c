@@ -661,16 +661,21 @@ INLINE void a16_pair(const enum ggml_type t, const uint8_t *w0, const uint8_t *w
 	__m512i x = _mm512_cvtepu8_epi16(two128(w0 + qs, w1 + qs, two));
 	*lo = _mm512_and_si512(x, _mm512_set1_epi16(15));
 	*hi = _mm512_srli_epi16(x, 4);
-	if (t == GGML_Q5_0 || t == GGML_Q5_1) {
+	if (t == GGML_Q5_0 || t == GGML_Q5_1) {  /* the fifth bits of lo and hi */
 		const size_t o = t == GGML_Q5_0 ? 2 : 4;
 		uint32_t h0 = load32(w0 + o), h1 = two ? load32(w1 + o) : 0;
-		*lo = _mm512_mask_add_epi16(*lo, (h0 & 0xffff) | h1 << 16, *lo, _mm512_set1_epi16(16));
-		*hi = _mm512_mask_add_epi16(*hi, h0 >> 16 | (h1 & 0xffff0000), *hi, _mm512_set1_epi16(16));
+		uint32_t ml = (h0 & 0xffff) | h1 << 16, mh = h0 >> 16 | (h1 & 0xffff0000);
+		if (t == GGML_Q5_1) {
+			*lo = _mm512_mask_add_epi16(*lo, ml, *lo, _mm512_set1_epi16(16));
+			*hi = _mm512_mask_add_epi16(*hi, mh, *hi, _mm512_set1_epi16(16));
+		} else {  /* q + 16 bit - 16: 16 off where the bit is clear */
+			*lo = _mm512_mask_sub_epi16(*lo, ~ml, *lo, _mm512_set1_epi16(16));
+			*hi = _mm512_mask_sub_epi16(*hi, ~mh, *hi, _mm512_set1_epi16(16));
+		}
 	}
-	if (t == GGML_Q4_0 || t == GGML_Q5_0) {
-		const __m512i off = _mm512_set1_epi16(t == GGML_Q4_0 ? 8 : 16);
-		*lo = _mm512_sub_epi16(*lo, off);
-		*hi = _mm512_sub_epi16(*hi, off);
+	if (t == GGML_Q4_0) {
+		*lo = _mm512_sub_epi16(*lo, _mm512_set1_epi16(8));
+		*hi = _mm512_sub_epi16(*hi, _mm512_set1_epi16(8));
 	}
 }
 
@@ -708,12 +713,30 @@ INLINE void a16_accumulate(__m512 acc[MAXC], __m512i lo, __m512i hi, __m128 dm, 
 	}
 }
 
+/* Block pair p of the tile's rows (two: both blocks present). */
+INLINE void a16_step(const enum ggml_type t, const uint8_t *W, size_t rb, const uint8_t *X, size_t xs, int npair,
+		     int p, const int two, __m512 acc[MAXR][MAXC], const int with_min, const int R, const int C)
+{
+	const size_t wsz = blk_bytes(t), ahead = (size_t)R * rb * PF_TILES;  /* as prefetch_next_tile() */
+	__m512i alo[MAXC], ahi[MAXC];
+	__m128 ds[MAXC];
+
+	a16_acts(X, xs, npair, p, alo, ahi, ds, C);
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++) {
+		const uint8_t *w0 = W + r * rb + (size_t)(2 * p) * wsz;
+		__m512i lo, hi;
+		__m128 dm;
+		_mm_prefetch((const char *)(w0 + ahead), _MM_HINT_T0);
+		a16_pair(t, w0, w0 + wsz, two, &lo, &hi, &dm);
+		a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, with_min, C);
+	}
+}
+
 INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
 		     float *Y, int ldy, const int R, const int C)
 {
-	const size_t wsz = blk_bytes(t);
 	const int with_min = t == GGML_Q4_1 || t == GGML_Q5_1, nblk = n / QK, npair = (nblk + 1) / 2;
-	const size_t ahead = (size_t)R * rb * PF_TILES;  /* as prefetch_next_tile() */
 	__m512 acc[MAXR][MAXC];
 
 	_Pragma("GCC unroll 4")
@@ -721,44 +744,43 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
-	for (int p = 0; p < npair; p++) {
-		const int two = 2 * p + 1 < nblk;
-		__m512i alo[MAXC], ahi[MAXC];
-		__m128 ds[MAXC];
-		a16_acts(X, xs, npair, p, alo, ahi, ds, C);
-		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++) {
-			const uint8_t *w0 = W + r * rb + (size_t)(2 * p) * wsz;
-			__m512i lo, hi;
-			__m128 dm;
-			_mm_prefetch((const char *)(w0 + ahead), _MM_HINT_T0);
-			a16_pair(t, w0, w0 + wsz, two, &lo, &hi, &dm);
-			a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, with_min, C);
-		}
-	}
+	for (int p = 0; p < npair; p++)
+		if (2 * p + 1 < nblk)  /* two blocks, or the last one alone */
+			a16_step(t, W, rb, X, xs, npair, p, 1, acc, with_min, R, C);
+		else
+			a16_step(t, W, rb, X, xs, npair, p, 0, acc, with_min, R, C);
 	store_tile(acc, Y, ldy, R, C);
 }
 
 
+/* Per super-block b of a Q4_K/Q5_K row: d * sc_j and -dmin * m_j of its
+ * eight sub-blocks j, interleaved (lane 2j, 2j + 1), as a legacy block's
+ * d and m; multiplied by the activation's (d_a, s_a) of the same blocks
+ * (16 floats in a row) it gives the scale of each block's integer sum and
+ * its min term. */
+INLINE __m512 kq_dm16(const uint8_t *b)
+{
+	__m128i sm = kq_scales_mins(b + 4);  /* sc0..7 m0..7 */
+	__m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(sm, _mm_srli_si128(sm, 8))));
+	__m512 f = _mm512_permutexvar_ps(_mm512_set_epi32(1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0),
+					 _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)load32(b)))));
+	return _mm512_mul_ps(v, _mm512_xor_ps(f, _mm512_castsi512_ps(_mm512_set1_epi64(
+		(long long)0x8000000000000000ull))));  /* d, -dmin */
+}
+
 /* Q4_K/Q5_K against 16-bit activations: sub-blocks 2g and 2g + 1 of a
- * super-block are the low and high nibbles of the same 32 bytes, which
- * is the pairing of the activation layout (first halves of both blocks,
- * then second halves): 16 bytes widened to int16 give the first halves of
- * both sub-blocks, the next 16 the second halves.  Sub-block scales d * sc
- * and mins -dmin * m act as a legacy Q4_1 block's d and m; each
- * super-block's are unpacked once.  Q5_K's fifth bit of element e in
- * sub-block j is bit j of qh[e % 32]: qh is laid out once per super-block
- * as the int16 lanes of lo and hi see it (bytes 0-15 twice, then 16-31
- * twice), shifted right by 2g and tested against bit 0 (first sub-block)
- * or 1 (second) of each byte. */
+ * super-block are the low and high nibbles of the same 32 bytes; widened
+ * to int16 they give both sub-blocks whole, and two 256-bit shuffles put
+ * them in the activation layout (first halves of both, then second
+ * halves).  Scales per super-block as kq_dm16(); the min terms go into
+ * the odd lanes of the accumulator.  Q5_K's fifth bit of element e in
+ * sub-block j is bit j of qh[e], widened once per super-block. */
 INLINE void tile_a16_kq45(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
 			  float *Y, int ldy, const int R, const int C)
 {
 	const int npair = n / 64;
-	const __m256i nib = _mm256_set1_epi16(15);
+	const __m512i nib = _mm512_set1_epi16(15), sixteen = _mm512_set1_epi16(16);
 	const size_t bsz = blk_bytes(t), qs0 = t == GGML_Q4_K ? 16 : 48, ahead = (size_t)R * rb * PF_TILES;
-	const __m512i bit01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi8(2), _mm_set1_epi8(1))),
-						 _mm256_set_m128i(_mm_set1_epi8(2), _mm_set1_epi8(1)), 1);
 	__m512 acc[MAXR][MAXC];
 
 	_Pragma("GCC unroll 4")
@@ -767,38 +789,46 @@ INLINE void tile_a16_kq45(const enum ggml_type t, const uint8_t *W, size_t rb, i
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
 	for (int sb = 0; sb < n / QK_K; sb++) {
-		float dsc[MAXR][16], dmn[MAXR][16];
+		__m512 P[MAXR][MAXC];
 		__m512i qh[MAXR];
 		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *b = W + r * rb + sb * bsz;
-			kq_chunk_scales(t, b, dsc[r], dmn[r]);
+			for (size_t o = 0; o < bsz; o += 64)
+				_mm_prefetch((const char *)(b + ahead + o), _MM_HINT_T0);
+			__m512 dm = kq_dm16(b);
 			if (t == GGML_Q5_K)
-				qh[r] = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
-								 _mm512_castsi256_si512(_mm256_loadu_si256((const void *)(b + 16))));
+				qh[r] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const void *)(b + 16)));
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++) {
+				P[r][c] = _mm512_mul_ps(dm, _mm512_loadu_ps((const float *)(X + c * xs + 128 * (size_t)npair) +
+									     16 * sb));
+				acc[r][c] = _mm512_mask_add_ps(acc[r][c], 0xaaaa, acc[r][c], P[r][c]);
+			}
 		}
 		for (int g = 0; g < 4; g++) {
-			__m512i alo[MAXC], ahi[MAXC];
-			__m128 ds[MAXC];
-			a16_acts(X, xs, npair, 4 * sb + g, alo, ahi, ds, C);
+			/* lanes 0-7: the scale of sub-block 2g (lane 4g of P), 8-15: 2g + 1 */
+			const __m512i sidx = _mm512_inserti64x4(_mm512_set1_epi32(4 * g), _mm256_set1_epi32(4 * g + 2), 1);
 			_Pragma("GCC unroll 4")
 			for (int r = 0; r < R; r++) {
 				const uint8_t *qs = W + r * rb + sb * bsz + qs0 + 32 * g;
-				_mm_prefetch((const char *)(qs + ahead), _MM_HINT_T0);
-				__m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)qs));
-				__m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)(qs + 16)));
-				__m512i lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x0, nib)),
-								_mm256_srli_epi16(x0, 4), 1);
-				__m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(x1, nib)),
-								_mm256_srli_epi16(x1, 4), 1);
+				__m512i z = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const void *)qs));
+				__m512i q0 = _mm512_and_si512(z, nib), q1 = _mm512_srli_epi16(z, 4);
 				if (t == GGML_Q5_K) {
-					__mmask64 m = _mm512_test_epi8_mask(_mm512_srli_epi16(qh[r], 2 * g), bit01);
-					lo = _mm512_mask_add_epi16(lo, (__mmask32)m, lo, _mm512_set1_epi16(16));
-					hi = _mm512_mask_add_epi16(hi, (__mmask32)(m >> 32), hi, _mm512_set1_epi16(16));
+					q0 = _mm512_mask_add_epi16(q0, _mm512_test_epi16_mask(qh[r], _mm512_set1_epi16((short)(1 << 2 * g))),
+								   q0, sixteen);
+					q1 = _mm512_mask_add_epi16(q1, _mm512_test_epi16_mask(qh[r], _mm512_set1_epi16((short)(2 << 2 * g))),
+								   q1, sixteen);
 				}
-				/* chunks 4g and 4g + 2 start sub-blocks 2g and 2g + 1 */
-				__m128 dm = _mm_setr_ps(dsc[r][4 * g], -dmn[r][4 * g], dsc[r][4 * g + 2], -dmn[r][4 * g + 2]);
-				a16_accumulate(acc[r], lo, hi, dm, alo, ahi, ds, 1, C);
+				__m512i lo = _mm512_shuffle_i64x2(q0, q1, 0x44), hi = _mm512_shuffle_i64x2(q0, q1, 0xee);
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					const uint8_t *a = X + c * xs + 128 * (size_t)(4 * sb + g);
+					__m512i s = _mm512_dpwssd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512((const void *)a));
+					s = _mm512_dpwssd_epi32(s, hi, _mm512_loadu_si512((const void *)(a + 64)));
+					acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(sidx, P[r][c]),
+								    acc[r][c]);
+				}
 			}
 		}
 	}
@@ -809,16 +839,17 @@ INLINE void tile_a16_kq45(const enum ggml_type t, const uint8_t *W, size_t rb, i
  * (h = 0, 1; g = 0..3) is made of the 16-element sub-blocks 8h + 2g and
  * 8h + 2g + 1; element l has its low four bits in ql[64h + 32(g & 1) + l]
  * (low nibble for g < 2, else high) and its top two in bits 2g, 2g + 1 of
- * qh[32h + l].  The pair p = 2h + g/2 (blocks g0 = 2(p % 2) and g0 + 1)
- * reads ql[64h ..] and qh[32h ..] once; the quants minus 32 are multiplied
- * by their sub-block's scale in int16 (at most 32 * 128 = 4096 in
- * magnitude, and a VPDPWSSD lane adds 4 products of 32767 by that), so each
- * block's d_w is d. */
-static const int16_t q6a16_idx[4][2][32] __attribute__((aligned(64))) = {
+ * qh[32h + l].  Each block is widened whole to int16; the quants minus 32
+ * are multiplied by their sub-block's scale in int16 (at most 32 * 128 =
+ * 4096 in magnitude, and a VPDPWSSD lane adds 4 products of 32767 by
+ * that), so each block's d_w is d; two 256-bit shuffles put the pair
+ * (blocks g0 = 2(p % 2) and g0 + 1 of half h = p / 2) in the activation
+ * layout. */
+static const int16_t q6a16_idx[16][32] __attribute__((aligned(64))) = {
 #define S16(a) a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a
-#define P(p) {{S16(4 * p), S16(4 * p + 2)}, {S16(4 * p + 1), S16(4 * p + 3)}}
-	P(0), P(1), P(2), P(3),
-#undef P
+#define B(j) {S16(2 * j), S16(2 * j + 1)}  /* elements 0-15: sub-block 2j, 16-31: 2j + 1 */
+	B(0), B(1), B(2), B(3), B(4), B(5), B(6), B(7),
+#undef B
 #undef S16
 };
 
@@ -837,34 +868,46 @@ INLINE void tile_a16_q6k(const enum ggml_type t, const uint8_t *W, size_t rb, in
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm512_setzero_ps();
 	for (int sb = 0; sb < n / QK_K; sb++) {
-		for (int p = 0; p < 4; p++) {
-			const int h = p / 2, g0 = 2 * (p % 2);
-			/* shifts that bring bits 2g, 2g + 1 of qh to bits 4, 5 */
-			const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * g0)),
-							      _mm256_set1_epi16((short)(2 * g0 + 2)), 1);
-			__m512i alo[MAXC], ahi[MAXC];
-			__m128 ds[MAXC];
-			a16_acts(X, xs, npair, 4 * sb + p, alo, ahi, ds, C);
+		__m512i sc[MAXR];
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *b = W + r * rb + sb * bsz;
+			for (size_t o = 0; o < bsz; o += 64)
+				_mm_prefetch((const char *)(b + ahead + o), _MM_HINT_T0);
+			sc[r] = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)(b + 192))));
+		}
+		for (int h = 0; h < 2; h++) {
+			__m512i qh[MAXR];
 			_Pragma("GCC unroll 4")
-			for (int r = 0; r < R; r++) {
-				const uint8_t *b = W + r * rb + sb * bsz, *ql = b + 64 * h, *qh = b + 128 + 32 * h;
-				if (p % 2 == 0)
-					for (size_t o = 0; o < bsz / 2; o += 64)
-						_mm_prefetch((const char *)(b + ahead + h * bsz / 2 + o), _MM_HINT_T0);
-				__m512i q[2];
-				for (int k = 0; k < 2; k++) {  /* k = 0: elements 0-15 of both blocks; 1: 16-31 */
-					__m512i l = _mm512_cvtepu8_epi16(two128(ql + 16 * k, ql + 32 + 16 * k, 1));
-					__m256i hb = _mm256_cvtepu8_epi16(_mm_loadu_si128((const void *)(qh + 16 * k)));
-					__m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(hb), hb, 1);
-					l = g0 == 0 ? _mm512_and_si512(l, lo4) : _mm512_srli_epi16(l, 4);
-					hh = _mm512_and_si512(_mm512_srlv_epi16(_mm512_slli_epi16(hh, 4), sh), hi2);
-					__m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(q6a16_idx[p][k]),
-									      _mm512_castsi256_si512(_mm256_cvtepi8_epi16(
-										      _mm_loadu_si128((const void *)(b + 192)))));
-					q[k] = _mm512_mullo_epi16(_mm512_sub_epi16(_mm512_or_si512(l, hh), off), sc);
+			for (int r = 0; r < R; r++)
+				qh[r] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const void *)(W + r * rb + sb * bsz + 128 + 32 * h)));
+			for (int g0 = 0; g0 < 4; g0 += 2) {
+				const int p = 4 * sb + 2 * h + g0 / 2;
+				_Pragma("GCC unroll 4")
+				for (int r = 0; r < R; r++) {
+					const uint8_t *b = W + r * rb + sb * bsz;
+					__m512i q[2];
+					for (int k = 0; k < 2; k++) {  /* block g = g0 + k */
+						const int g = g0 + k;
+						__m512i l = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const void *)(b + 64 * h + 32 * k)));
+						l = g < 2 ? _mm512_and_si512(l, lo4) : _mm512_srli_epi16(l, 4);
+						__m512i u = g < 2 ? _mm512_slli_epi16(qh[r], 4 - 2 * g) : _mm512_srli_epi16(qh[r], 2 * g - 4);
+						__m512i sv = _mm512_permutexvar_epi16(_mm512_load_si512(q6a16_idx[4 * h + g]), sc[r]);
+						q[k] = _mm512_mullo_epi16(_mm512_sub_epi16(_mm512_ternarylogic_epi32(l, u, hi2, 0xf8), off), sv);
+					}
+					__m512i lo = _mm512_shuffle_i64x2(q[0], q[1], 0x44), hi = _mm512_shuffle_i64x2(q[0], q[1], 0xee);
+					const float d = load_f16(b + 208);
+					_Pragma("GCC unroll 4")
+					for (int c = 0; c < C; c++) {
+						const uint8_t *a = X + c * xs + 128 * (size_t)p;
+						__m512i s = _mm512_dpwssd_epi32(_mm512_setzero_si512(), lo, _mm512_loadu_si512((const void *)a));
+						s = _mm512_dpwssd_epi32(s, hi, _mm512_loadu_si512((const void *)(a + 64)));
+						__m128 da = _mm_loadu_ps((const float *)(X + c * xs + 128 * (size_t)npair) + 4 * p);
+						__m512 scale = _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0),
+										     _mm512_castps128_ps512(_mm_mul_ps(da, _mm_set1_ps(d))));
+						acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[r][c]);
+					}
 				}
-				const float d = load_f16(b + 208);
-				a16_accumulate(acc[r], q[0], q[1], _mm_setr_ps(d, 0, d, 0), alo, ahi, ds, 0, C);
 			}
 		}
 	}
@@ -931,8 +974,8 @@ KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 4)
 KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 4)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
 KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 1, 4)
-KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 1, 4)
-KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 1, 4)
+KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 4, 4)
+KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 4, 4)
 KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 1, 4)
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:

@@ -2,7 +2,10 @@
 # lm-bench.sh - lm-step against llama.cpp's llama-bench, side by side, in one
 # run on this machine (issue 6).  Not part of `make test`.
 #
-#   tests/bench/lm-bench.sh [-r REPS] [MODEL...]
+#   tests/bench/lm-bench.sh [-r REPS] [-k avx2] [MODEL...]
+#
+# -k avx2: lm-step with LMU_KERNELS=avx2 against llama.cpp built with
+# AVX-512 off (build-llama-cpp.sh avx2): what an AVX2-only CPU gets.
 #
 # For each model (default: SmolLM2-135M-Instruct as shipped in Q4_1, plus
 # Q8_0 and F16 made from it with llama.cpp's quantize tool, and Q4_K_M made
@@ -21,10 +24,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=$here/cache
 reps=5
-if [ "${1:-}" = -r ]; then reps=$2; shift 2; fi
+variant=native
+while [ $# -gt 0 ]; do
+	case $1 in
+	-r) reps=$2; shift 2 ;;
+	-k) [ "$2" = avx2 ] || { echo "lm-bench: -k avx2 is the only family choice" >&2; exit 2; }
+	    variant=avx2; export LMU_KERNELS=avx2; shift 2 ;;
+	*) break ;;
+	esac
+done
 
 make -s -C "$top" >&2
-lmbin=$(sh "$here/build-llama-cpp.sh")
+lmbin=$(sh "$here/build-llama-cpp.sh" "$variant")
 mkdir -p "$cache"
 cc -O2 -march=native -pthread "$here/bwprobe.c" -o "$cache/bwprobe"
 
@@ -64,9 +75,9 @@ time_run() { # threads input model -> seconds
 }
 
 : > "$cache/empty.txt"
-printf '# machine: %s, %s CPUs; lm-step kernels: %s\n' \
+printf '# machine: %s, %s CPUs; lm-step kernels: %s; llama.cpp build: %s\n' \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
-	"$("$top/bin/lm-step" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')"
+	"$("$top/bin/lm-step" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')" "$variant"
 for t in 1 2; do bw[$t]=$("$cache/bwprobe" "$t" 1024 2>/dev/null); done
 printf '# read bandwidth (bwprobe): 1 thread %s GB/s, 2 threads %s GB/s; %s repetitions\n\n' "${bw[1]}" "${bw[2]}" "$reps"
 
