@@ -4,8 +4,10 @@
 # local Hub.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hublib.sh"
-python3 -c 'import huggingface_hub' 2>/dev/null ||
-	skip_all "the huggingface_hub Python package is not installed (pip install huggingface_hub)"
+# huggingface_hub comes from the tests' venv (make deps), pinned in
+# tests/requirements.txt
+"$LMU_PYTHON" -c 'import huggingface_hub' 2>/dev/null ||
+	skip_all "huggingface_hub is not installed for $LMU_PYTHON (make deps installs tests/requirements.txt in .venv)"
 start_hub
 r=$(mkrepo org/interop)
 mkbytes 9000 4 >"$r/model.gguf"
@@ -15,7 +17,7 @@ ok "hf-fetch the repo" hf-fetch org/interop
 snap=$(cat "$tmp/out")
 
 ok "huggingface_hub offline: hf_hub_download, snapshot_download, scan_cache_dir" \
-env HF_HUB_OFFLINE=1 python3 - "$snap" "$r" <<'PY'
+env HF_HUB_OFFLINE=1 "$LMU_PYTHON" - "$snap" "$r" <<'PY'
 import os, sys
 from huggingface_hub import hf_hub_download, snapshot_download, scan_cache_dir, try_to_load_from_cache
 snap, src = sys.argv[1], sys.argv[2]
@@ -38,7 +40,7 @@ PY
 # The other way: huggingface_hub downloads from the local Hub into a second
 # cache, and hf-fetch finds it offline.
 mkdir -p "$tmp/cache2"
-if env HF_HUB_CACHE="$tmp/cache2" HF_HUB_DISABLE_XET=1 python3 -c '
+if env HF_HUB_CACHE="$tmp/cache2" HF_HUB_DISABLE_XET=1 "$LMU_PYTHON" -c '
 from huggingface_hub import hf_hub_download
 print(hf_hub_download("org/interop", "model.gguf"))' >"$tmp/py.out" 2>"$tmp/py.err"; then
 	_result 0 "huggingface_hub downloads from the local Hub"

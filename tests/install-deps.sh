@@ -1,22 +1,46 @@
 #!/bin/sh
-# install-deps.sh - the Debian packages the build and the tests need.
-# Run as root (CI does); `make deps` calls it.
+# install-deps.sh - what the build and the tests need: Debian packages
+# (as root; CI runs it so), then the pinned Python packages of
+# tests/requirements.txt in a virtual environment, .venv/ at the top of the
+# tree, which the tests use (tests/lib.sh: $LMU_PYTHON).  `make deps` calls
+# it; it does nothing that is already done.
 set -eu
+cd "$(dirname "$0")/.."
 # perl brings prove; python3-pip fetches the test models (make model);
-# man-db lets tests/install.t render the installed man pages; civetweb
-# is lm-serve's HTTP server, curl drives it in the tests.  Only
-# `make fuzz` needs clang (libFuzzer): apt-get install clang.
-pkgs="build-essential make pkg-config perl python3 python3-pip
+# python3-venv makes .venv; man-db lets tests/install.t render the
+# installed man pages; civetweb is lm-serve's HTTP server, curl drives it
+# in the tests.  Only `make fuzz` needs clang (libFuzzer): apt-get install
+# clang.
+pkgs="build-essential make pkg-config perl python3 python3-pip python3-venv
 libcurl4-openssl-dev libjq-dev libarchive-dev libcivetweb-dev curl unicode-data man-db jq"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
-[ -z "$missing" ] && { echo "install-deps: all packages present"; exit 0; }
-if [ "$(id -u)" != 0 ]; then
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+elif [ "$(id -u)" != 0 ]; then
 	echo "install-deps: missing packages:$missing (run as root or: sudo apt-get install$missing)" >&2
 	exit 1
+else
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq $missing
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq $missing
+
+# The Debian python3 makes the venv (not whatever python3 comes first on
+# PATH), so that it is the same as on a clean machine; a venv made for
+# another requirements.txt is made again.
+venv=.venv
+stamp=$venv/requirements.txt
+if [ -x "$venv/bin/python3" ] && cmp -s tests/requirements.txt "$stamp"; then
+	echo "install-deps: $venv is up to date"
+	exit 0
+fi
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+rm -rf "$venv"
+"$py" -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+cp tests/requirements.txt "$stamp"
+echo "install-deps: $venv made from tests/requirements.txt"

@@ -8,11 +8,16 @@
 #   done_testing
 #
 # Programs come from $LMU_BIN (set by `make test`), models from $LMU_MODELS
-# (default models/ in the source tree).
+# (default models/ in the source tree), the Python packages tests use from
+# $LMU_PYTHON (default .venv/bin/python3, which `make deps` makes from
+# tests/requirements.txt; python3 when there is none).
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${LMU_BIN:=$top/bin}"
 : "${LMU_MODELS:=$top/models}"
+: "${LMU_PYTHON:=$top/.venv/bin/python3}"
+[ -x "$LMU_PYTHON" ] || LMU_PYTHON=python3
+export LMU_PYTHON
 PATH=$LMU_BIN:$top/bin:$PATH
 # the porcelain finds its stages here first (lmutils-sh-setup)
 : "${LMU_EXEC_PATH:=$LMU_BIN}"
