@@ -17,25 +17,9 @@
 #include "../../tokenize/chat.h"
 #include "gguf.h"
 
+#include "tap.h"
+
 #define FIXDIR "tests/fixtures/chat/"
-
-static int n_test, n_fail;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%sok %d - ", cond ? "" : "not ", n_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -592,6 +576,5 @@ int main(int argc, char **argv)
 	test_hostile();
 	test_semantics();
 	test_mutations();
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }

@@ -13,14 +13,7 @@
 #include "err.h"
 #include "gguf.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void)
@@ -43,7 +36,7 @@ static void allowed_is(const struct constraint *c, uint32_t n, const char *want,
 	for (uint32_t i = 0; i < n; i++)
 		if (!isinf(logits[i]))
 			got[strlen(got)] = (char)('a' + i);
-	ok(!strcmp(got, want), name);
+	ok(!strcmp(got, want), "%s", name);
 	if (strcmp(got, want))
 		printf("# got %s want %s\n", got, want);
 }
@@ -309,6 +302,5 @@ int main(void)
 {
 	small_vocabulary();
 	real_vocabulary();
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }

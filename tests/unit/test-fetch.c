@@ -13,19 +13,11 @@
 #include "sha.h"
 #include "unpack.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	n_test++;
-	if (!cond)
-		n_fail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n_test, name);
-}
+#include "tap.h"
 
 static void is_str(const char *got, const char *want, const char *name)
 {
-	ok(got && strcmp(got, want) == 0, name);
+	ok(got && strcmp(got, want) == 0, "%s", name);
 	if (!got || strcmp(got, want) != 0)
 		printf("# got:  %s\n# want: %s\n", got ? got : "(null)", want);
 }
@@ -91,11 +83,11 @@ static void test_paths(void)
 
 	for (i = 0; i < sizeof good / sizeof *good; i++) {
 		snprintf(msg, sizeof msg, "safe path '%s'", good[i]);
-		ok(hf_safe_relpath(good[i]), msg);
+		ok(hf_safe_relpath(good[i]), "%s", msg);
 	}
 	for (i = 0; i < sizeof bad / sizeof *bad; i++) {
 		snprintf(msg, sizeof msg, "unsafe path #%zu refused", i);
-		ok(!hf_safe_relpath(bad[i]), msg);
+		ok(!hf_safe_relpath(bad[i]), "%s", msg);
 	}
 	ok(hf_repo_id_valid("HuggingFaceTB/SmolLM2-135M-Instruct"), "repo id");
 	ok(hf_repo_id_valid("gpt2"), "repo id without org");
@@ -314,6 +306,5 @@ int main(int argc, char **argv)
 	test_paths();
 	test_tree();
 	test_resolve();
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }

@@ -7,14 +7,7 @@
 #include "../../sample/extract.h"
 #include "../../sample/risk.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 static void verdict_is(const char *cmd, enum risk_level want, const char *reason_part)
 {
@@ -29,7 +22,7 @@ static void verdict_is(const char *cmd, enum risk_level want, const char *reason
 	for (char *c = name; *c; c++)
 		if (*c == '\n')
 			*c = ' ';
-	ok(v.level == want && found, name);
+	ok(v.level == want && found, "%s", name);
 	if (v.level != want || !found) {
 		printf("# got %s\n", risk_name(v.level));
 		for (size_t i = 0; i < v.n; i++)
@@ -44,7 +37,7 @@ static void request_is(const char *text, enum risk_level want)
 	char name[300];
 	risk_judge_request(text, &v);
 	snprintf(name, sizeof name, "request %s: %s", risk_name(want), text);
-	ok(v.level == want, name);
+	ok(v.level == want, "%s", name);
 	if (v.level != want)
 		for (size_t i = 0; i < v.n; i++)
 			printf("#   %s\n", v.reason[i]);
@@ -62,9 +55,9 @@ static void extract_is(const char *answer, const char *want, const char *want_so
 		if (*c == '\n')
 			*c = ' ';
 	if (!want)
-		ok(got == NULL && e.msg[0], name);
+		ok(got == NULL && e.msg[0], "%s", name);
 	else
-		ok(got && !strcmp(got, want) && !strcmp(source, want_source), name);
+		ok(got && !strcmp(got, want) && !strcmp(source, want_source), "%s", name);
 	if (got && want && strcmp(got, want))
 		printf("# got [%s] from %s\n", got, source);
 	free(got);
@@ -148,6 +141,5 @@ int main(void)
 	extract_is("   \n\t ", NULL, NULL);
 	extract_is("{\"cmd\": \"ls -l -w -w", NULL, NULL);  /* cut short by -n */
 	extract_is("{ not json at all", "{ not json at all", "plain");
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }

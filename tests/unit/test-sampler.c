@@ -5,14 +5,7 @@
 
 #include "sampler.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 static struct sampler_params plain(double temperature)
 {
@@ -238,6 +231,5 @@ int main(void)
 	test_seed();
 	test_penalties();
 	test_logprobs();
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }

@@ -14,14 +14,7 @@
 #include "unicode.h"
 #include "vocab.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 /* Python: bytes.decode("utf-8", "replace") gives these */
 static void test_repair(void)
@@ -44,7 +37,7 @@ static void test_repair(void)
 		char *s = utf8_repair(cases[i].in, strlen(cases[i].in), &len, &bad);
 		char name[64];
 		snprintf(name, sizeof name, "utf8_repair case %zu as Python's 'replace'", i);
-		ok(len == strlen(cases[i].want) && memcmp(s, cases[i].want, len) == 0 && bad == cases[i].bad, name);
+		ok(len == strlen(cases[i].want) && memcmp(s, cases[i].want, len) == 0 && bad == cases[i].bad, "%s", name);
 		free(s);
 	}
 	ok(utf8_complete_prefix((const unsigned char *)"ab\xf0\x9f", 4) == 2, "cut emoji is held back");
@@ -102,7 +95,7 @@ static void test_split(void)
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		split_str(cases[i].kind, cases[i].in, out);
 		snprintf(name, sizeof name, "split case %zu", i);
-		ok(strcmp(out, cases[i].want) == 0, name);
+		ok(strcmp(out, cases[i].want) == 0, "%s", name);
 		if (strcmp(out, cases[i].want))
 			printf("# got '%s'\n# want '%s'\n", out, cases[i].want);
 	}
@@ -323,7 +316,7 @@ static void test_llama_spm(void)
 			same = count_equal(t, &v, tp, ip, &total);
 			snprintf(name, sizeof name, "Llama-2-style SPM (scores, dummy prefix): %s: %d of %d lines equal to Hugging Face",
 				 sets[i][0], same, total);
-			ok(same >= 0 && same == total && total > 0, name);
+			ok(same >= 0 && same == total && total > 0, "%s", name);
 		}
 		tokenizer_free(t);
 		vocab_free(&v);
@@ -401,7 +394,7 @@ static void test_nfc(void)
 	pclose(f);
 	char name[160];
 	snprintf(name, sizeof name, "NFC conformance: %d lines of NormalizationTest.txt, %d wrong", lines, bad);
-	ok(lines > 10000 && bad == 0, name);
+	ok(lines > 10000 && bad == 0, "%s", name);
 	if (bad)
 		printf("# first wrong: %s", first_bad);
 }
@@ -415,6 +408,5 @@ int main(void)
 	test_spm();
 	test_llama_spm();
 	test_nfc();
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }

@@ -11,14 +11,7 @@
 #include "err.h"
 #include "stream.h"
 
-static int n_test, n_fail;
-
-static void ok(int cond, const char *name)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++n_test, name);
-	if (!cond)
-		n_fail++;
-}
+#include "tap.h"
 
 /* What one line reads as, in a few words ("batch @3 1 2", "directive
  * end", "error ..."), through tok_read or (fd) the descriptor reader. */
@@ -69,7 +62,7 @@ static void check(const char *text, const char *want)
 		snprintf(name, sizeof name, "%s: '%.*s' reads as '%s'", fd ? "tok_reader" : "tok_read",
 			 (int)strcspn(text, "\n"), text, want);
 		int good = strncmp(got[fd], want, strlen(want)) == 0;
-		ok(good, name);
+		ok(good, "%s", name);
 		if (!good)
 			printf("# got: %s\n", got[fd]);
 	}
@@ -143,6 +136,5 @@ int main(int argc, char **argv)
 		ok(strcmp(buf, "5 6\n@3 5 6\n@4\n5\n@3 !end\n!reset\n") == 0, "as lm-tokens(5) says");
 		free(buf);
 	}
-	printf("1..%d\n", n_test);
-	return n_fail != 0;
+	return tap_done();
 }
