@@ -4,6 +4,7 @@
  * no count or length from the file is trusted before it has been compared
  * with what remains.  Sizes are computed with overflow checks. */
 #include "gguf.h"
+#include "le.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -133,19 +134,11 @@ static bool need(struct cur *c, uint64_t n)
 	return true;
 }
 
-static uint64_t rd_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static bool rd_u32(struct cur *c, uint32_t *v)
 {
 	if (!need(c, 4))
 		return false;
-	*v = (uint32_t)rd_le(c->base + c->pos, 4);
+	*v = (uint32_t)get_le(c->base + c->pos, 4);
 	c->pos += 4;
 	return true;
 }
@@ -154,7 +147,7 @@ static bool rd_u64(struct cur *c, uint64_t *v)
 {
 	if (!need(c, 8))
 		return false;
-	*v = rd_le(c->base + c->pos, 8);
+	*v = get_le(c->base + c->pos, 8);
 	c->pos += 8;
 	return true;
 }
@@ -334,7 +327,7 @@ static bool parse(struct gguf *g, struct cur *c)
 		if (kv->key.len == 17 && memcmp(kv->key.s, "general.alignment", 17) == 0) {
 			if (t != GGUF_UINT32)
 				FAIL(c, "alignment stored as %s, must be uint32", gguf_vtype_name(t));
-			g->alignment = (uint32_t)rd_le(kv->val.p, 4);
+			g->alignment = (uint32_t)get_le(kv->val.p, 4);
 			if (g->alignment == 0 || (g->alignment & (g->alignment - 1)) || g->alignment > (1u << 20))
 				FAIL(c, "alignment %u is not a power of two between 1 and 1 MiB", g->alignment);
 		}
@@ -574,18 +567,18 @@ static bool load_i64(enum gguf_vtype t, const uint8_t *p, int64_t *out)
 	switch (t) {
 	case GGUF_UINT8: *out = p[0]; return true;
 	case GGUF_INT8: *out = (int8_t)p[0]; return true;
-	case GGUF_UINT16: *out = (uint16_t)rd_le(p, 2); return true;
-	case GGUF_INT16: *out = (int16_t)rd_le(p, 2); return true;
-	case GGUF_UINT32: *out = (uint32_t)rd_le(p, 4); return true;
-	case GGUF_INT32: *out = (int32_t)rd_le(p, 4); return true;
+	case GGUF_UINT16: *out = (uint16_t)get_le(p, 2); return true;
+	case GGUF_INT16: *out = (int16_t)get_le(p, 2); return true;
+	case GGUF_UINT32: *out = (uint32_t)get_le(p, 4); return true;
+	case GGUF_INT32: *out = (int32_t)get_le(p, 4); return true;
 	case GGUF_UINT64: {
-		uint64_t u = rd_le(p, 8);
+		uint64_t u = get_le(p, 8);
 		if (u > INT64_MAX)
 			return false;
 		*out = (int64_t)u;
 		return true;
 	}
-	case GGUF_INT64: *out = (int64_t)rd_le(p, 8); return true;
+	case GGUF_INT64: *out = (int64_t)get_le(p, 8); return true;
 	default: return false;
 	}
 }
@@ -594,14 +587,14 @@ static bool load_f64(enum gguf_vtype t, const uint8_t *p, double *out)
 {
 	int64_t i;
 	if (t == GGUF_FLOAT32) {
-		uint32_t u = (uint32_t)rd_le(p, 4);
+		uint32_t u = (uint32_t)get_le(p, 4);
 		float f;
 		memcpy(&f, &u, 4);
 		*out = f;
 		return true;
 	}
 	if (t == GGUF_FLOAT64) {
-		uint64_t u = rd_le(p, 8);
+		uint64_t u = get_le(p, 8);
 		memcpy(out, &u, 8);
 		return true;
 	}
@@ -651,7 +644,7 @@ int gguf_get_u64(const struct gguf *g, const char *key, uint64_t *out)
 	if (!kv)
 		return 0;
 	if (kv->val.type == GGUF_UINT64) {
-		*out = rd_le(kv->val.p, 8);
+		*out = get_le(kv->val.p, 8);
 		return 1;
 	}
 	if (!load_i64(kv->val.type, kv->val.p, &v) || v < 0)
@@ -736,7 +729,7 @@ bool gguf_str_iter_next(struct gguf_str_iter *it, struct gguf_str *out)
 {
 	if (!it->left)
 		return false;
-	out->len = rd_le(it->p, 8);
+	out->len = get_le(it->p, 8);
 	out->s = (const char *)it->p + 8;
 	it->p += 8 + out->len;
 	it->left--;
@@ -769,7 +762,7 @@ void gguf_value_format(const struct gguf_value *v, char *buf, size_t len)
 		load_f64(v->type, v->p, &f);
 		snprintf(buf, len, "%.9g", f);
 	} else if (v->type == GGUF_UINT64) {
-		snprintf(buf, len, "%llu", (unsigned long long)rd_le(v->p, 8));
+		snprintf(buf, len, "%llu", (unsigned long long)get_le(v->p, 8));
 	} else if (load_i64(v->type, v->p, &i)) {
 		snprintf(buf, len, "%lld", (long long)i);
 	} else {

@@ -1,4 +1,5 @@
 #include "gguf_write.h"
+#include "le.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,8 +39,7 @@ void gguf_buf_put(struct gguf_buf *b, const void *p, size_t n)
 void gguf_buf_le(struct gguf_buf *b, uint64_t v, int n)
 {
 	uint8_t le[8];
-	for (int i = 0; i < n; i++, v >>= 8)
-		le[i] = (uint8_t)v;
+	put_le(le, v, n);
 	gguf_buf_put(b, le, (size_t)n);
 }
 
@@ -82,30 +82,31 @@ void gguf_w_scalar(struct gguf_writer *w, const char *key, enum gguf_vtype t, co
 
 void gguf_w_u32(struct gguf_writer *w, const char *key, uint32_t v)
 {
-	uint8_t le[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	uint8_t le[4];
+	put_le(le, v, 4);
 	gguf_w_scalar(w, key, GGUF_UINT32, le, 4);
 }
 
 void gguf_w_i32(struct gguf_writer *w, const char *key, int32_t v)
 {
-	uint32_t u = (uint32_t)v;
-	uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+	uint8_t le[4];
+	put_le(le, (uint32_t)v, 4);
 	gguf_w_scalar(w, key, GGUF_INT32, le, 4);
 }
 
 void gguf_w_u64(struct gguf_writer *w, const char *key, uint64_t v)
 {
 	uint8_t le[8];
-	for (int i = 0; i < 8; i++, v >>= 8)
-		le[i] = (uint8_t)v;
+	put_le(le, v, 8);
 	gguf_w_scalar(w, key, GGUF_UINT64, le, 8);
 }
 
 void gguf_w_f32(struct gguf_writer *w, const char *key, float v)
 {
 	uint32_t u;
+	uint8_t le[4];
 	memcpy(&u, &v, 4);
-	uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+	put_le(le, u, 4);
 	gguf_w_scalar(w, key, GGUF_FLOAT32, le, 4);
 }
 

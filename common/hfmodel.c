@@ -19,6 +19,7 @@
 #include "jsonfile.h"
 #include "modelpath.h"
 #include "safetensors.h"
+#include "le.h"
 
 /* What becomes of one tensor. */
 enum {
@@ -204,7 +205,7 @@ static float to_f32(enum ggml_type t, const uint8_t *p)
 		memcpy(&f, p, 4);
 		return f;
 	}
-	uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+	uint16_t h = (uint16_t)get_le(p, 2);
 	return t == GGML_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
 }
 

@@ -19,6 +19,7 @@
 
 #include "jsonfile.h"
 #include "modelpath.h"
+#include "le.h"
 
 struct dtype_info {
 	const char *name;
@@ -634,8 +635,7 @@ static bool parse_file(struct build *b, uint32_t si, struct lmu_err *e)
 		err_set(e, "%s: file cut short: %llu bytes, too small for a safetensors header", name, (unsigned long long)size);
 		return false;
 	}
-	for (int k = 7; k >= 0; k--)
-		hlen = hlen << 8 | sh->map[k];
+	hlen = get_le(sh->map, 8);
 	if (memcmp(sh->map, "GGUF", 4) == 0) {
 		err_set(e, "%s: a GGUF file, not safetensors", name);
 		return false;

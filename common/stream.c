@@ -1,4 +1,5 @@
 #include "stream.h"
+#include "le.h"
 
 #include <errno.h>
 #include <math.h>
@@ -260,20 +261,6 @@ int tok_write_directive(FILE *out, int64_t seq, const char *name)
 }
 
 /* ---- logits stream ---- */
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void grow(struct logits_frame *f, uint32_t n)
 {

@@ -13,26 +13,13 @@
 
 #include "arch.h"
 #include "err.h"
+#include "le.h"
 
 #define STATE_MAGIC "LMUSTATE"
 #define STATE_VERSION 2
 #define STATE_FIXED 96      /* the header before the per-layer table */
 #define STATE_ARCH 32       /* bytes of the architecture name */
 #define TMP_SUFFIX ".tmp."  /* a temporary file is path + TMP_SUFFIX + 6 characters */
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void check_host(void)
 {
