@@ -239,14 +239,37 @@ static int finish_write(FILE *out, int ok)
 	die("write error: %s", strerror(errno));
 }
 
+/* The line is formatted in one buffer, kept between calls (one stream per
+ * process): tok-encode writes millions of ids in one batch, and printf per
+ * id is slow. */
 int tok_write_seq(FILE *out, int64_t seq, const int32_t *ids, size_t n)
 {
-	int ok = seq < 0 || fprintf(out, n ? "@%lld " : "@%lld", (long long)seq) > 0;
-	for (size_t i = 0; i < n && ok; i++)
-		ok = fprintf(out, i ? " %d" : "%d", ids[i]) > 0;
-	if (ok)
-		ok = putc('\n', out) != EOF;
-	return finish_write(out, ok);
+	static char *buf;
+	static size_t cap;
+	size_t need = n * 12 + 32, o = 0;
+
+	if (need > cap) {
+		cap = need;
+		buf = xrealloc(buf, cap);
+	}
+	if (seq >= 0)
+		o += (size_t)snprintf(buf, cap, n ? "@%lld " : "@%lld", (long long)seq);
+	for (size_t i = 0; i < n; i++) {
+		char digits[12];
+		int k = 0;
+		uint32_t x = ids[i] < 0 ? -(uint32_t)ids[i] : (uint32_t)ids[i];
+		do
+			digits[k++] = (char)('0' + x % 10);
+		while (x /= 10);
+		if (i)
+			buf[o++] = ' ';
+		if (ids[i] < 0)
+			buf[o++] = '-';
+		while (k)
+			buf[o++] = digits[--k];
+	}
+	buf[o++] = '\n';
+	return finish_write(out, fwrite(buf, 1, o, out) == o);
 }
 
 int tok_write(FILE *out, const int32_t *ids, size_t n)

@@ -155,39 +155,6 @@ static void put_piece(FILE *f, const char *p, size_t n)
 	}
 }
 
-/* One batch line, as tok_write() writes it, formatted here in one buffer:
- * a large input gives millions of ids and printf per id is slow. */
-static int write_batch(const struct ids *ids)
-{
-	static char *buf;
-	static size_t cap;
-	size_t need = ids->n * 12 + 2, o = 0;
-
-	if (need > cap) {
-		cap = need;
-		buf = xrealloc(buf, cap);
-	}
-	for (size_t i = 0; i < ids->n; i++) {
-		char tmp[12];
-		int k = 0;
-		uint32_t x = (uint32_t)ids->v[i];
-		do
-			tmp[k++] = (char)('0' + x % 10);
-		while (x /= 10);
-		if (i)
-			buf[o++] = ' ';
-		while (k)
-			buf[o++] = tmp[--k];
-	}
-	buf[o++] = '\n';
-	if (fwrite(buf, 1, o, stdout) != o) {
-		if (errno == EPIPE)
-			return 0;
-		die("write error on standard output: %s", strerror(errno));
-	}
-	return out_flush();
-}
-
 /* BOS when the option or the model says so (bos < 0: as the model says). */
 static void add_bos(const struct vocab *v, const struct opts *o, int bos, struct ids *ids)
 {
@@ -227,7 +194,7 @@ static int put_ids(struct tokenizer *t, const struct opts *o, const struct ids *
 			putchar('\n');
 		return out_flush();
 	}
-	return write_batch(ids);
+	return tok_write(stdout, ids->v, ids->n);
 }
 
 /* Encode one batch and write it; return 0 once downstream has closed. */
