@@ -745,3 +745,204 @@ void quant_matmul_float(enum ggml_type t, const void *W, size_t row_bytes, int n
 		quant_matmul_float_ref(t, W, row_bytes, n, x, xs, nb, Y, ldy, r0, r1);
 	}
 }
+
+/* ---- weight quantization (lm-step -q, lm-convert) ----
+ *
+ * The algorithms of llama.cpp's reference quantizers (doc/formats.md
+ * "Legacy blocks", "K-quant blocks"), so that a model quantized here holds
+ * the blocks llama-quantize would write: Q4_0 scales by the element of
+ * largest magnitude (d = that / -8), Q4_1 spans [min, max] in 15 steps,
+ * Q4_K searches, per 32-element sub-block, the scale and minimum that
+ * minimise a weighted squared error, then stores both in 6 bits relative
+ * to the super-block's largest.  Q8_0 is the activation quantizer above. */
+
+bool quant_weight_supported(enum ggml_type t)
+{
+	return t == GGML_Q8_0 || t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q4_K;
+}
+
+/* Two 16-quant halves of a legacy 4-bit block into its 16 bytes. */
+static void pack_nibbles(uint8_t qs[16], const uint8_t q[32])
+{
+	for (int j = 0; j < 16; j++)
+		qs[j] = (uint8_t)(q[j] | q[j + 16] << 4);
+}
+
+static void quant_q4_0(const float *x, struct blk_q4_0 *b, int n)
+{
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		float big = 0;  /* the element of largest magnitude, with its sign */
+		uint8_t q[QK];
+		for (int j = 0; j < QK; j++)
+			if (fabsf(x[j]) > fabsf(big))
+				big = x[j];
+		float d = big / -8, id = d != 0 ? 1 / d : 0;
+		for (int j = 0; j < QK; j++) {
+			int v = (int)(x[j] * id + 8.5f);  /* truncated, as the reference */
+			q[j] = (uint8_t)(v < 0 ? 0 : v > 15 ? 15 : v);
+		}
+		b[i].d = f32_to_f16(d);
+		pack_nibbles(b[i].qs, q);
+	}
+}
+
+static void quant_q4_1(const float *x, struct blk_q4_1 *b, int n)
+{
+	for (int i = 0; i < n / QK; i++, x += QK) {
+		float lo = x[0], hi = x[0];
+		uint8_t q[QK];
+		for (int j = 1; j < QK; j++) {
+			lo = x[j] < lo ? x[j] : lo;
+			hi = x[j] > hi ? x[j] : hi;
+		}
+		float d = (hi - lo) / 15, id = d != 0 ? 1 / d : 0;
+		for (int j = 0; j < QK; j++) {
+			int v = (int)((x[j] - lo) * id + 0.5f);
+			q[j] = (uint8_t)(v < 0 ? 0 : v > 15 ? 15 : v);
+		}
+		b[i].d = f32_to_f16(d);
+		b[i].m = f32_to_f16(lo);
+		pack_nibbles(b[i].qs, q);
+	}
+}
+
+/* Round to nearest, ties to even, clamped to [0, top]. */
+static int level(float v, int top)
+{
+	int l = (int)nearbyintf(v);
+	return l < 0 ? 0 : l > top ? top : l;
+}
+
+/* For n values x with weights w: levels q[i] in [0, top] with a scale and
+ * a minimum (returned as -min >= 0 in *neg_min) so that scale * q + min
+ * approximates x.  The first guess spans [min(x, 0), max(x)]; then 21
+ * candidate step counts around top are tried, each level set refitted by
+ * weighted least squares (min kept <= 0), and the one of least weighted
+ * squared error kept. */
+static float fit_scale_min(const float *x, const float *w, int n, int top, uint8_t *q, float *neg_min)
+{
+	float lo = x[0], hi = x[0], sw = w[0], swx = w[0] * x[0];
+	uint8_t cand[QK];
+
+	for (int i = 1; i < n; i++) {
+		lo = x[i] < lo ? x[i] : lo;
+		hi = x[i] > hi ? x[i] : hi;
+		sw += w[i];
+		swx += w[i] * x[i];
+	}
+	if (lo > 0)
+		lo = 0;
+	if (hi == lo) {
+		memset(q, 0, (size_t)n);
+		*neg_min = -lo;
+		return 0;
+	}
+	float inv = top / (hi - lo), scale = 1 / inv, best = 0;
+	for (int i = 0; i < n; i++) {
+		q[i] = (uint8_t)level(inv * (x[i] - lo), top);
+		float e = scale * q[i] + lo - x[i];
+		best += w[i] * (e * e);
+	}
+	for (int step = 0; step <= 20; step++) {
+		float sl = 0, sll = 0, sxl = 0;
+		inv = (-1.0f + 0.1f * step + top) / (hi - lo);
+		for (int i = 0; i < n; i++) {
+			int l = level(inv * (x[i] - lo), top);
+			cand[i] = (uint8_t)l;
+			sl += w[i] * l;
+			sll += w[i] * l * l;
+			sxl += w[i] * l * x[i];
+		}
+		float det = sw * sll - sl * sl;
+		if (!(det > 0))
+			continue;
+		float s = (sw * sxl - swx * sl) / det, m = (sll * swx - sl * sxl) / det;
+		if (m > 0) {
+			m = 0;
+			s = sxl / sll;
+		}
+		float err = 0;
+		for (int i = 0; i < n; i++) {
+			float e = s * cand[i] + m - x[i];
+			err += w[i] * (e * e);
+		}
+		if (err < best) {
+			memcpy(q, cand, (size_t)n);
+			best = err;
+			scale = s;
+			lo = m;
+		}
+	}
+	*neg_min = -lo;
+	return scale;
+}
+
+static void quant_q4_k(const float *x, struct blk_q4_k *b, int n)
+{
+	for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+		uint8_t q[QK_K];
+		float scale[8], neg_min[8], max_scale = 0, max_min = 0;
+
+		for (int j = 0; j < 8; j++) {
+			const float *xs = x + 32 * j;
+			float w[32], ss = 0;
+			for (int l = 0; l < 32; l++)
+				ss += xs[l] * xs[l];
+			float rms = sqrtf(ss / 32);
+			for (int l = 0; l < 32; l++)  /* larger elements count more */
+				w[l] = rms + fabsf(xs[l]);
+			scale[j] = fit_scale_min(xs, w, 32, 15, q + 32 * j, &neg_min[j]);
+			max_scale = scale[j] > max_scale ? scale[j] : max_scale;
+			max_min = neg_min[j] > max_min ? neg_min[j] : max_min;
+		}
+		/* 6-bit scales and mins relative to the largest of each */
+		float is = max_scale > 0 ? 63 / max_scale : 0, im = max_min > 0 ? 63 / max_min : 0;
+		memset(b[i].scales, 0, sizeof b[i].scales);
+		for (int j = 0; j < 8; j++) {
+			int ls = (uint8_t)(int)nearbyintf(is * scale[j]), lm = (uint8_t)(int)nearbyintf(im * neg_min[j]);
+			ls = ls > 63 ? 63 : ls;
+			lm = lm > 63 ? 63 : lm;
+			if (j < 4) {
+				b[i].scales[j] = (uint8_t)ls;
+				b[i].scales[j + 4] = (uint8_t)lm;
+			} else {  /* low 4 bits at j + 4, high 2 bits on top of bytes j - 4 and j */
+				b[i].scales[j + 4] = (uint8_t)((ls & 15) | (lm & 15) << 4);
+				b[i].scales[j - 4] |= (uint8_t)(ls >> 4 << 6);
+				b[i].scales[j] |= (uint8_t)(lm >> 4 << 6);
+			}
+		}
+		b[i].d = f32_to_f16(max_scale / 63);
+		b[i].dmin = f32_to_f16(max_min / 63);
+		/* the levels again, against the scales as stored */
+		for (int j = 0; j < 8; j++) {
+			int sc, m;
+			kq_scale_min(b[i].scales, j, &sc, &m);
+			float d = f16_to_f32(b[i].d) * sc, dm = f16_to_f32(b[i].dmin) * m;
+			if (d == 0)
+				continue;
+			for (int l = 0; l < 32; l++)
+				q[32 * j + l] = (uint8_t)level((x[32 * j + l] + dm) / d, 15);
+		}
+		/* 64 elements per 32 bytes: the first 32 in the low nibbles */
+		for (int j = 0; j < QK_K / 64; j++)
+			for (int l = 0; l < 32; l++)
+				b[i].qs[32 * j + l] = (uint8_t)(q[64 * j + l] | q[64 * j + 32 + l] << 4);
+	}
+}
+
+void quantize_row(enum ggml_type t, const float *x, void *dst, int n)
+{
+	if (!quant_weight_supported(t) || n % (int)ggml_block_size(t))
+		die("quantize_row: cannot quantize %d elements to %s", n, ggml_type_name(t) ? ggml_type_name(t) : "?");
+	switch (t) {
+	case GGML_Q8_0:  /* the kernel family's activation quantizer gives the reference's bytes */
+		if ((uintptr_t)dst % 4 == 0)
+			quant_act_row(GGML_Q8_0, x, dst, n);
+		else
+			quant_q8_0_1(x, dst, n, false);
+		break;
+	case GGML_Q4_0: quant_q4_0(x, dst, n); break;
+	case GGML_Q4_1: quant_q4_1(x, dst, n); break;
+	default: quant_q4_k(x, dst, n); break;
+	}
+}

@@ -106,6 +106,13 @@ void quant_matmul_float(enum ggml_type wtype, const void *W, size_t row_bytes, i
 void quant_matmul_float_ref(enum ggml_type wtype, const void *W, size_t row_bytes, int n,
 			    const float *x, size_t xs, int nb, float *Y, int ldy, int r0, int r1);
 
+/* Weight quantization (lm-step -q, lm-convert): the n floats of x (a
+ * multiple of the type's block size, 32 or 256) into blocks of type t at
+ * dst, by llama.cpp's reference algorithms (Q8_0: the activation quantizer,
+ * which rounds with the stored scale).  Supported: Q8_0 Q4_0 Q4_1 Q4_K. */
+bool quant_weight_supported(enum ggml_type t);
+void quantize_row(enum ggml_type t, const float *x, void *dst, int n);
+
 /* The kernel family in use ("scalar", "avx2", "avx512-vnni"), chosen at the
  * first call from the CPU; LMU_KERNELS=scalar|avx2|avx512 in the environment
  * forces one (the program dies if the CPU lacks it or the name is unknown). */
