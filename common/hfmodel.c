@@ -9,10 +9,12 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gguf_write.h"
 #include "half.h"
@@ -20,6 +22,7 @@
 #include "modelpath.h"
 #include "safetensors.h"
 #include "le.h"
+#include "vocab.h"
 
 /* What becomes of one tensor. */
 enum {
@@ -644,4 +647,57 @@ struct gguf *model_open(const char *model)
 		die("%s", e.msg);
 	model_loc_free(&loc);
 	return g;
+}
+
+bool model_write_gguf(const struct gguf *g, const struct vocab *v, const char *path, struct lmu_err *e)
+{
+	struct gguf_writer *w = gguf_writer_new();
+	bool has_tok = gguf_find(g, "tokenizer.ggml.model") != NULL, ok = false;
+	uint64_t bytes[GGML_NTYPES] = {0};
+	char *tmp = xmalloc(strlen(path) + 32);
+	FILE *f = NULL;
+
+	for (uint64_t i = 0; i < g->n_kv; i++)
+		gguf_w_kv(w, &g->kv[i]);
+	if (!gguf_find(g, "general.file_type")) {
+		enum ggml_type most = GGML_F32;
+		for (uint64_t i = 0; i < g->n_tensors; i++)
+			if (g->tensors[i].n_dims == 2 && (unsigned)g->tensors[i].type < GGML_NTYPES &&
+			    (bytes[g->tensors[i].type] += g->tensors[i].nbytes) > bytes[most])
+				most = g->tensors[i].type;
+		if (most == GGML_F32 || most == GGML_F16 || most == GGML_BF16)
+			gguf_w_u32(w, "general.file_type", most == GGML_F32 ? 0 : most == GGML_F16 ? 1 : 32);
+	}
+	if (!has_tok && v) {
+		const struct gguf_tensor *emb = gguf_tensor(g, "token_embd.weight");
+		vocab_write_gguf(v, emb && emb->n_dims == 2 && emb->ne[1] <= UINT32_MAX ? (uint32_t)emb->ne[1] : 0, w);
+	}
+	for (uint64_t i = 0; i < g->n_tensors; i++) {
+		const struct gguf_tensor *t = &g->tensors[i];
+		gguf_w_tensor_ref(w, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes);
+	}
+	sprintf(tmp, "%s.tmp%ld", path, (long)getpid());
+	if (!(f = fopen(tmp, "wb")) || gguf_writer_write(w, f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		err_set(e, "%s: %s", f ? tmp : path, strerror(errno));
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		err_set(e, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path) != 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	ok = true;
+out:
+	if (f)
+		fclose(f);
+	if (!ok)
+		unlink(tmp);
+	free(tmp);
+	gguf_writer_free(w);
+	return ok;
 }

@@ -33,4 +33,12 @@ const char *hf_supported(void);
  * directory of tokenizer files only. */
 struct gguf *model_open(const char *model);
 
+/* Write g as a GGUF file at path: its keys (with general.file_type when it
+ * has none: F32 0, F16 1, BF16 32, after the type of most weight bytes),
+ * the tokenizer keys of v when g has none (vocab_write_gguf; a model
+ * directory's tokenizer), its tensors as they lie.  Written to a
+ * temporary file beside path, then renamed; false with *e set on an error (the temporary file removed). */
+struct vocab;
+bool model_write_gguf(const struct gguf *g, const struct vocab *v, const char *path, struct lmu_err *e);
+
 #endif

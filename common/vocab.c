@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf_write.h"
+
 /* Byte-level BPE: the 256 code points that stand for the bytes
  * (doc/formats.md "Byte-level BPE"), and the inverse map for decoding. */
 static uint32_t byte_to_cp[256];
@@ -371,4 +373,77 @@ void vocab_free(struct vocab *v)
 	free(v->merge_buf);
 	free(v->chat_template);
 	memset(v, 0, sizeof *v);
+}
+
+void vocab_write_gguf(const struct vocab *v, uint32_t n_rows, struct gguf_writer *w)
+{
+	uint32_t n = n_rows > v->n ? n_rows : v->n;
+	char **text = xcalloc(n, sizeof *text);
+	int32_t *type = xcalloc(n, sizeof *type);
+
+	gguf_w_str(w, "tokenizer.ggml.model", v->kind == VOCAB_BPE ? "gpt2" : "llama");
+	gguf_w_str(w, "tokenizer.ggml.pre", v->pre[0] ? v->pre : "default");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i < v->n) {
+			text[i] = v->text[i];
+			type[i] = v->type[i] ? v->type[i] : TOKEN_NORMAL;
+		} else {
+			text[i] = xmalloc(24);
+			snprintf(text[i], 24, "[PAD%u]", i);
+			type[i] = TOKEN_UNUSED;
+		}
+	}
+	gguf_w_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)text, n);
+	gguf_w_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, type, n);
+	if (v->kind == VOCAB_BPE && v->n_merges) {
+		char **m = xcalloc(v->n_merges, sizeof *m);
+		for (uint32_t i = 0; i < v->n_merges; i++) {
+			struct gguf_str l = {"", 0}, r = {"", 0};
+			vocab_merge(v, i, &l, &r);
+			m[i] = xmalloc(l.len + r.len + 2);
+			memcpy(m[i], l.s, l.len);
+			m[i][l.len] = ' ';
+			memcpy(m[i] + l.len + 1, r.s, r.len);
+			m[i][l.len + 1 + r.len] = 0;
+		}
+		gguf_w_arr_str(w, "tokenizer.ggml.merges", (const char *const *)m, v->n_merges);
+		for (uint32_t i = 0; i < v->n_merges; i++)
+			free(m[i]);
+		free(m);
+	}
+	if (v->kind == VOCAB_SPM) {
+		float *score = xcalloc(n, sizeof *score);
+		for (uint32_t i = 0; i < n; i++)
+			score[i] = i < v->n && v->score ? v->score[i] : -(float)v->n_merges - 1;
+		if (!v->score)
+			for (uint32_t i = v->n_merges; i-- > 0;) {  /* the best rank wins */
+				struct gguf_str l, r;
+				char buf[512];
+				if (!vocab_merge(v, i, &l, &r) || l.len + r.len >= sizeof buf)
+					continue;
+				memcpy(buf, l.s, l.len);
+				memcpy(buf + l.len, r.s, r.len);
+				int32_t id = vocab_find(v, buf, l.len + r.len);
+				if (id >= 0)
+					score[id] = -(float)i;
+			}
+		gguf_w_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, score, n);
+		gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", v->add_space_prefix);
+		free(score);
+	}
+	static const char *const keys[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+					   "tokenizer.ggml.eot_token_id", "tokenizer.ggml.unknown_token_id",
+					   "tokenizer.ggml.padding_token_id"};
+	const int32_t ids[] = {v->bos, v->eos, v->eot, v->unk, v->pad};
+	for (int k = 0; k < 5; k++)
+		if (ids[k] >= 0)
+			gguf_w_u32(w, keys[k], (uint32_t)ids[k]);
+	gguf_w_bool(w, "tokenizer.ggml.add_bos_token", v->add_bos);
+	gguf_w_bool(w, "tokenizer.ggml.add_eos_token", v->add_eos);
+	if (v->chat_template)
+		gguf_w_str(w, "tokenizer.chat_template", v->chat_template);
+	for (uint32_t i = v->n; i < n; i++)
+		free(text[i]);
+	free(text);
+	free(type);
 }

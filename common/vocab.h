@@ -70,6 +70,18 @@ bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e);
  * Dies with a message. */
 void vocab_open_or_die(struct vocab *v, const char *model, struct gguf **g);
 
+/* The vocabulary as the GGUF tokenizer keys llama.cpp reads
+ * (tokenizer.ggml.model, pre, tokens, token_type, merges or scores, the
+ * special ids, add_bos/add_eos/add_space_prefix, tokenizer.chat_template),
+ * for a vocabulary read from a model directory (lm-convert).  n_rows, the
+ * rows of the embedding, may exceed v->n: the rest are written as unused
+ * tokens "[PADi]", as llama.cpp's converter pads them.  SentencePiece-style
+ * vocabularies get scores from their merges list (the token a merge of
+ * rank r makes scores -r; tokens no merge makes, -n_merges - 1), which
+ * ranks llama.cpp's pair choice as the merges list does. */
+struct gguf_writer;
+void vocab_write_gguf(const struct vocab *v, uint32_t n_rows, struct gguf_writer *w);
+
 /* Merge i (rank i) as its two token texts.  False if the entry is
  * malformed (no separating space). */
 bool vocab_merge(const struct vocab *v, uint32_t i, struct gguf_str *left, struct gguf_str *right);

@@ -61,8 +61,10 @@ struct engine *engine_open(const char *path, const struct engine_params *p)
 {
 	struct engine *e = xcalloc(1, sizeof *e);
 
-	e->t = transformer_open(path);
 	e->p = *p;
+	if (e->p.n_threads <= 0)
+		e->p.n_threads = cpu_count();
+	e->t = transformer_open(path, p->quant, e->p.n_threads);
 	if (e->p.n_seq == 0)
 		e->p.n_seq = 1;
 	if (e->p.n_ctx == 0) {
@@ -79,8 +81,6 @@ struct engine *engine_open(const char *path, const struct engine_params *p)
 		e->p.n_ctx_seq = e->p.n_seq > 1 && e->t->hp.n_ctx_train ? e->t->hp.n_ctx_train : e->p.n_ctx;
 	if (e->p.n_ctx_seq > e->p.n_ctx)
 		e->p.n_ctx_seq = e->p.n_ctx;
-	if (e->p.n_threads <= 0)
-		e->p.n_threads = cpu_count();
 	e->seqs = xcalloc(e->p.n_seq, sizeof *e->seqs);
 	e->evaluating = -1;
 	pthread_mutex_init(&e->mu, NULL);

@@ -67,12 +67,15 @@ struct engine_params {
 	int n_threads;       /* threads of the forward pass (0: every online CPU) */
 	bool all_logits;     /* allow ENGINE_ALL_LOGITS (room for the logits of many positions) */
 	bool quant_act;      /* 8-bit activations for the integer kernels (quant.h): faster, less exact */
+	enum ggml_type quant;  /* quantize the float matrices at load (requant.h); GGML_F32, the
+				  zero: the weights as stored */
 };
 
 struct engine;
 
-/* Open the model at path (a GGUF file) with the given limits; die with a
- * message on any problem. */
+/* Open the model -m names (transformer_open: a GGUF file, a model
+ * directory, a repo id) with the given limits; die with a message on any
+ * problem. */
 struct engine *engine_open(const char *path, const struct engine_params *p);
 void engine_close(struct engine *e);
 

@@ -21,7 +21,9 @@
 #include "info.h"
 #include "model.h"
 #include "opt.h"
+#include "pool.h"
 #include "quant.h"
+#include "requant.h"
 #include "state.h"
 #include "stream.h"
 
@@ -39,17 +41,19 @@ struct options {
 	uint32_t text_k;     /* 0: binary frames */
 	bool all_logits;
 	bool quant_act;
+	enum ggml_type quant;  /* -q: quantize the float matrices at load (GGML_F32: no) */
 	bool info, verbose;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s -m MODEL [-t N] [-c N] [--parallel N] [--state FILE [--state-seq S]]\n"
+	fprintf(f, "usage: %s -m MODEL [-q TYPE] [-t N] [-c N] [--parallel N] [--state FILE [--state-seq S]]\n"
 		   "       [--text[=K]] [--all-logits] [--quant-act] [--batch-wait MS] [-v]\n"
-		   "       %s -m MODEL --info [-v]\n"
+		   "       %s -m MODEL [-q TYPE] --info [-v]\n"
 		   "       %s -h | -V\n"
 		   "Token batches (lines of ids) on stdin, one logits frame per batch on stdout.\n"
 		   "  -m MODEL          a .gguf file, a model directory or a cached repo id (default $LM_MODEL)\n"
+		   "  -q TYPE           quantize the model's F32/F16/BF16 matrices at load: Q8_0 Q4_0 Q4_1 Q4_K\n"
 		   "  -t N              threads (default: every online CPU)\n"
 		   "  -c N              KV cache size in positions, all sequences together (default: the model's)\n"
 		   "  --parallel N      sequences open at once (default 1)\n"
@@ -69,6 +73,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	enum { STATE = 256, STATE_SEQ, TEXT, ALL_LOGITS, QUANT_ACT, INFO, PARALLEL, BATCH_WAIT };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
+		{"quantize", required_argument, NULL, 'q'},
 		{"threads", required_argument, NULL, 't'},
 		{"ctx-size", required_argument, NULL, 'c'},
 		{"parallel", required_argument, NULL, PARALLEL},
@@ -90,9 +95,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof *o);
 	o->n_seq = 1;
 	o->batch_wait = DEFAULT_BATCH_WAIT;
-	while ((c = getopt_long(argc, argv, "m:t:c:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:q:t:c:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
+		case 'q':
+			if ((o->quant = quant_type_named(optarg)) == GGML_NTYPES)
+				die_usage("-q: unknown type '%s' (known: Q8_0, Q4_0, Q4_1, Q4_K)", optarg);
+			break;
 		case 't': o->threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
 		case 'c': o->n_ctx = (uint32_t)opt_int(optarg, 1, MAX_CTX, "context size (-c)"); break;
 		case PARALLEL: o->n_seq = (uint32_t)opt_int(optarg, 1, 4096, "--parallel"); break;
@@ -122,6 +131,8 @@ static int info(const struct options *o)
 	struct hparams hp;
 	struct gguf *g = model_open(o->model);
 
+	if (o->quant != GGML_F32)
+		g = gguf_quantize(g, o->quant, o->threads ? o->threads : cpu_count());
 	if (!hparams_load(g, &hp, &e)) {
 		print_model_info(stdout, g, NULL, o->verbose);
 		out_close();
@@ -261,6 +272,7 @@ int main(int argc, char **argv)
 	ep.n_threads = o.threads;
 	ep.all_logits = o.all_logits;
 	ep.quant_act = o.quant_act;
+	ep.quant = o.quant;
 	st.eng = engine_open(o.model, &ep);
 	st.n_seq = o.n_seq;
 	st.map = xcalloc(o.n_seq, sizeof *st.map);

@@ -14,6 +14,7 @@
 #include "hfmodel.h"
 #include "pool.h"
 #include "quant.h"
+#include "requant.h"
 #include "steps.h"
 
 /* Positions evaluated as one matrix: bounds the activation buffers. */
@@ -151,9 +152,12 @@ struct transformer *transformer_from_gguf(struct gguf *g)
 	return transformer_from_src(model_src_gguf(g));
 }
 
-struct transformer *transformer_open(const char *model)
+struct transformer *transformer_open(const char *model, enum ggml_type quant, int n_threads)
 {
-	return transformer_from_gguf(model_open(model));
+	struct gguf *g = model_open(model);
+	if (quant != GGML_F32)
+		g = gguf_quantize(g, quant, n_threads);
+	return transformer_from_gguf(g);
 }
 
 void transformer_close(struct transformer *t)

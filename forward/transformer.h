@@ -61,8 +61,10 @@ struct transformer {
 
 /* Open and validate the model -m names (model_open: a GGUF file, a model
  * directory, a repo id): every tensor's presence, shape and type; die with
- * a message naming the file and tensor on any problem. */
-struct transformer *transformer_open(const char *model);
+ * a message naming the file and tensor on any problem.  With quant other
+ * than GGML_F32 (the zero: weights as stored), its float matrices are
+ * quantized to that type first, on n_threads threads (requant.h). */
+struct transformer *transformer_open(const char *model, enum ggml_type quant, int n_threads);
 /* The same over a source (model.h); takes ownership of it. */
 struct transformer *transformer_from_src(struct model_src src);
 /* The same over a GGUF already opened (tests); takes ownership of g. */

@@ -255,7 +255,7 @@ static void test_fixture(const char *path, const char *root)
 	if (fx.index)
 		put(dir, "model.safetensors.index.json", fx.index, fx.index_len);
 
-	struct transformer *t = transformer_open(dir);
+	struct transformer *t = transformer_open(dir, GGML_F32, 1);
 	ok(t->hp.n_vocab == fx.vocab, "%s: opens as %s, %u layers, vocabulary %u", fx.name, t->hp.arch, t->hp.n_layer,
 	   t->hp.n_vocab);
 	struct collect col = {xcalloc((size_t)fx.n_ids * fx.vocab, sizeof(float)), fx.vocab};
@@ -271,6 +271,30 @@ static void test_fixture(const char *path, const char *root)
 	ok(worst <= 1e-3f, "%s: every position within 1e-3 of transformers (max |dlogit| %.2g)", fx.name, worst);
 	context_free(c);
 	transformer_close(t);
+
+	/* -q: the matrices quantized at load, the logits near: within a
+	 * fraction of the largest logit (8-bit weights 2%, 4-bit 15%) */
+	static const struct { enum ggml_type t; float tol; } qs[] = {{GGML_Q8_0, 0.02f}, {GGML_Q4_0, 0.15f}};
+	float big = 0;
+	for (uint32_t i = 0; i < fx.n_ids * fx.vocab; i++)
+		big = fmaxf(big, fabsf(fx.logits[i / fx.vocab * 1024 + i % fx.vocab]));
+	for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+		t = transformer_open(dir, qs[k].t, 2);
+		c = context_new(t, 0, 2, true);
+		context_eval(c, fx.ids, fx.n_ids, collect, &col);
+		float dq = 0;
+		for (uint32_t p = 0; p < fx.n_ids; p++)
+			for (uint32_t i = 0; i < fx.vocab; i++) {
+				float d = fabsf(col.logits[p * fx.vocab + i] - fx.logits[p * 1024 + i]);
+				if (!(d <= dq))
+					dq = d;
+			}
+		ok(t->w.layers[0].w_up.type == qs[k].t && dq <= qs[k].tol * big,
+		   "%s -q %s: the matrices are %s, max |dlogit| %.2g <= %g x the largest logit %.3g", fx.name,
+		   ggml_type_name(qs[k].t), ggml_type_name(t->w.layers[0].w_up.type), dq, qs[k].tol, big);
+		context_free(c);
+		transformer_close(t);
+	}
 	free(col.logits);
 	for (int i = 0; i < fx.n_shards; i++) {
 		st_close(fx.shards[i].st);
