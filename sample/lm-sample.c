@@ -25,7 +25,9 @@
 #include "err.h"
 #include "gen.h"
 #include "gguf.h"
+#include "modelpath.h"
 #include "opt.h"
+#include "recommend.h"
 #include "sampler.h"
 #include "stream.h"
 #include "vocab.h"
@@ -35,6 +37,8 @@
 struct options {
 	const char *model;
 	struct gen_params gen;
+	unsigned given;          /* SP_* bits of the settings given as options */
+	bool show_settings;
 	bool seeded;
 	long long n_sequences;   /* tagged sequences to see end; 0 = until the input ends */
 	const char *logprobs;    /* file, "-" = stderr, NULL = none */
@@ -49,15 +53,17 @@ static void usage(FILE *f)
 		   "       [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
 		   "       [--repeat-last-n N] [--prompt-ids FILE] [--seed S] [-n N] [--ignore-eos]\n"
 		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--constrain json-cmd]\n"
-		   "       [--sequences N]\n"
+		   "       [--sequences N] [--show-settings]\n"
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
+		   "Settings the model recommends (general.sampling.* keys, generation_config.json)\n"
+		   "replace the defaults below; options replace both.\n"
 		   "  --temperature T        0 = greedy (default 0.8; also --temp)\n"
 		   "  --top-k K              keep the K best ids, 0 = off (default 40)\n"
 		   "  --top-p P              keep the best ids whose probability reaches P (default 0.95)\n"
 		   "  --min-p P              keep ids at least P times as likely as the best (default 0.05)\n"
-		   "  --repeat-penalty R     divide the logits of recent ids by R (default 1 = off)\n"
+		   "  --repeat-penalty R     divide the logits of recent ids by R, 1 = off (default 1.1)\n"
 		   "  --presence-penalty P   subtract P from the logits of recent ids (default 0)\n"
 		   "  --frequency-penalty F  subtract F per occurrence among recent ids (default 0)\n"
 		   "  --repeat-last-n N      the window of recent ids, -1 = all (default 64)\n"
@@ -69,14 +75,15 @@ static void usage(FILE *f)
 		   "  --logprobs FILE        per-token log-probabilities to FILE (- = stderr)\n"
 		   "  --top-logprobs K       with --logprobs, also the K best alternatives (default 5)\n"
 		   "  --constrain json-cmd   only output that is valid JSON {\"cmd\": \"...\"}\n"
-		   "  --sequences N          with tagged frames: exit when N sequences are over\n",
+		   "  --sequences N          with tagged frames: exit when N sequences are over\n"
+		   "  --show-settings        print the settings in force (NAME=VALUE (SOURCE)) and exit\n",
 		progname, progname);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SEQUENCES };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SEQUENCES, SHOW };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -98,6 +105,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"top-logprobs", required_argument, NULL, TOPLOGP},
 		{"constrain", required_argument, NULL, CONSTRAIN},
 		{"sequences", required_argument, NULL, SEQUENCES},
+		{"show-settings", no_argument, NULL, SHOW},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -112,14 +120,39 @@ static void parse_options(int argc, char **argv, struct options *o)
 	while ((c = getopt_long(argc, argv, "m:n:s:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
-		case TEMP: par->temperature = opt_double(optarg, 0, 1e6, "temperature"); break;
-		case TOPK: par->top_k = (uint32_t)opt_int(optarg, 0, LOGITS_MAX_VOCAB, "top-k"); break;
-		case TOPP: par->top_p = opt_double(optarg, 0, 1, "top-p"); break;
-		case MINP: par->min_p = opt_double(optarg, 0, 1, "min-p"); break;
-		case REPP: par->repeat_penalty = opt_double(optarg, 1e-6, 1e6, "repeat-penalty"); break;
-		case PRESP: par->presence_penalty = opt_double(optarg, -1e6, 1e6, "presence-penalty"); break;
-		case FREQP: par->frequency_penalty = opt_double(optarg, -1e6, 1e6, "frequency-penalty"); break;
-		case LASTN: par->repeat_last_n = opt_int(optarg, -1, 1 << 24, "repeat-last-n"); break;
+		case TEMP:
+			par->temperature = opt_double(optarg, 0, 1e6, "temperature");
+			o->given |= SP_TEMPERATURE;
+			break;
+		case TOPK:
+			par->top_k = (uint32_t)opt_int(optarg, 0, LOGITS_MAX_VOCAB, "top-k");
+			o->given |= SP_TOP_K;
+			break;
+		case TOPP:
+			par->top_p = opt_double(optarg, 0, 1, "top-p");
+			o->given |= SP_TOP_P;
+			break;
+		case MINP:
+			par->min_p = opt_double(optarg, 0, 1, "min-p");
+			o->given |= SP_MIN_P;
+			break;
+		case REPP:
+			par->repeat_penalty = opt_double(optarg, 1e-6, 1e6, "repeat-penalty");
+			o->given |= SP_REPEAT_PENALTY;
+			break;
+		case PRESP:
+			par->presence_penalty = opt_double(optarg, -1e6, 1e6, "presence-penalty");
+			o->given |= SP_PRESENCE_PENALTY;
+			break;
+		case FREQP:
+			par->frequency_penalty = opt_double(optarg, -1e6, 1e6, "frequency-penalty");
+			o->given |= SP_FREQUENCY_PENALTY;
+			break;
+		case LASTN:
+			par->repeat_last_n = opt_int(optarg, -1, 1 << 24, "repeat-last-n");
+			o->given |= SP_REPEAT_LAST_N;
+			break;
+		case SHOW: o->show_settings = true; break;
 		case PROMPTIDS: o->prompt_ids = optarg; break;
 		case 's':
 		case SEED:
@@ -313,6 +346,70 @@ static struct constraint *json_cmd_constraint(const struct vocab *v)
 	return c;
 }
 
+/* The settings the model recommends (recommend.h), under the options
+ * given: from the GGUF's general.sampling.* keys, or from the
+ * generation_config.json of a model directory.  A bad value is a
+ * warning, not a refusal of the model.  Returns the SP_* bits taken. */
+static unsigned apply_recommended(struct options *o, const struct gguf *g)
+{
+	struct sampler_params rec = o->gen.sampler;
+	struct lmu_err e = {{0}};
+	struct model_loc loc;
+	int bits = 0;
+
+	model_locate(o->model, &loc);
+	const char *path = loc.gguf ? loc.gguf : loc.dir;
+	if (g) {
+		bits = recommend_gguf(g, &rec, &e);
+	} else if (loc.dir) {
+		char *file = xmalloc(strlen(loc.dir) + sizeof "/generation_config.json");
+		FILE *f;
+		sprintf(file, "%s/generation_config.json", loc.dir);
+		if ((f = fopen(file, "r"))) {
+			char buf[1 << 16];
+			size_t n = fread(buf, 1, sizeof buf, f);
+			bits = recommend_json(buf, n, &rec, &e);
+			fclose(f);
+		}
+		free(file);
+	}
+	if (bits < 0)
+		warnx_("%s: %s (the model's recommended settings are ignored)", path, e.msg);
+	model_loc_free(&loc);
+	if (bits < 0)
+		return 0;
+	bits &= (int)~o->given;
+	sampler_params_take(&o->gen.sampler, &rec, (unsigned)bits);
+	return (unsigned)bits;
+}
+
+/* --show-settings: each setting in force and where it comes from. */
+static void print_settings(const struct options *o, unsigned from_model)
+{
+	const struct sampler_params *p = &o->gen.sampler;
+	const struct {
+		const char *name;
+		unsigned bit;
+		double v;
+	} rows[] = {
+		{"temperature", SP_TEMPERATURE, p->temperature},
+		{"top-k", SP_TOP_K, p->top_k},
+		{"top-p", SP_TOP_P, p->top_p},
+		{"min-p", SP_MIN_P, p->min_p},
+		{"repeat-penalty", SP_REPEAT_PENALTY, p->repeat_penalty},
+		{"presence-penalty", SP_PRESENCE_PENALTY, p->presence_penalty},
+		{"frequency-penalty", SP_FREQUENCY_PENALTY, p->frequency_penalty},
+		{"repeat-last-n", SP_REPEAT_LAST_N, (double)p->repeat_last_n},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		printf("%s=%g (%s)\n", rows[i].name, rows[i].v,
+		       o->given & rows[i].bit ? "option" : from_model & rows[i].bit ? "model" : "default");
+	if (o->seeded)
+		printf("seed=%llu (option)\n", (unsigned long long)p->seed);
+	else
+		printf("seed=random\n");
+}
+
 /* A binary frame of a 49152-id vocabulary is 192 KiB, three times a
  * default pipe's 64 KiB: lm-step would write it in pieces, waiting for
  * lm-sample to drain each one, at every token of the loop.  A pipe that
@@ -410,6 +507,7 @@ int main(int argc, char **argv)
 	struct gguf *g = NULL;
 	struct seqs seqs = {0};
 	struct sampler_ctx x = {.o = &o};
+	unsigned from_model = 0;  /* SP_* bits of the model's recommended settings */
 	int r;
 
 	lmu_init(argc, argv);
@@ -417,6 +515,12 @@ int main(int argc, char **argv)
 	if (o.model) {
 		vocab_open_or_die(&v, o.model, &g);
 		x.v = &v;
+		from_model = apply_recommended(&o, g);
+	}
+	if (o.show_settings) {
+		print_settings(&o, from_model);
+		out_close();
+		return 0;
 	}
 	if (o.constrain_json_cmd)
 		x.masked = xcalloc(v.n, sizeof *x.masked);

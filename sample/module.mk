@@ -1,6 +1,6 @@
 # sample/module.mk - lm-sample's unit test includes sample/; `make run`.
 
-$(B)/obj/tests/unit/test-sampler.o: CPPFLAGS += -Isample
+$(B)/obj/tests/unit/test-sampler.o $(B)/obj/tests/unit/test-recommend.o: CPPFLAGS += -Isample
 
 # make run PROMPT="..."  builds everything, fetches the default model if it
 # is missing, and generates with it through lm-run (the README's first

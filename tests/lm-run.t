@@ -26,16 +26,16 @@ run() { lm-run -m "$M" -t 2 "$@"; }
 
 # greedy: lm-run --temperature 0 against a greedy loop over lm-step alone
 tok-encode -m "$M" -- "The capital of France is" > "$tmp/raw.prompt"
-ok "lm-run --raw greedy" run --raw --temperature 0 --ignore-eos -n 24 --format ids "The capital of France is"
+ok "lm-run --raw greedy" run --raw --temperature 0 --repeat-penalty 1 --ignore-eos -n 24 --format ids "The capital of France is"
 cp "$tmp/out" "$tmp/run.ids"
 greedy_loop "$tmp/raw.prompt" 24 > "$tmp/loop.ids"
 is "raw: the same 24 ids as the greedy loop over lm-step" "$(tr '\n' ' ' < "$tmp/run.ids")" "$(tr '\n' ' ' < "$tmp/loop.ids")"
 tok-encode -m "$M" --chat --user "Name three colours." > "$tmp/chat.prompt"
-ok "lm-run chat greedy" run --temperature 0 --ignore-eos -n 24 --format ids "Name three colours."
+ok "lm-run chat greedy" run --temperature 0 --repeat-penalty 1 --ignore-eos -n 24 --format ids "Name three colours."
 cp "$tmp/out" "$tmp/run.ids"
 greedy_loop "$tmp/chat.prompt" 24 > "$tmp/loop.ids"
 is "chat: the same 24 ids as the greedy loop over lm-step" "$(tr '\n' ' ' < "$tmp/run.ids")" "$(tr '\n' ' ' < "$tmp/loop.ids")"
-echo "Name three colours." | run --temperature 0 --ignore-eos -n 24 --format ids > "$tmp/stdin.ids"
+echo "Name three colours." | run --temperature 0 --repeat-penalty 1 --ignore-eos -n 24 --format ids > "$tmp/stdin.ids"
 is "prompt from stdin, same ids" "$(tr '\n' ' ' < "$tmp/stdin.ids")" "$(tr '\n' ' ' < "$tmp/run.ids")"
 
 # seeds

@@ -70,7 +70,7 @@ is "same seed, same ids" "$a" "$b"
 is "40 ids" "$(printf '%s' "$a" | wc -w | tr -d ' ')" 40
 if [ "$a" != "$c" ]; then _result 0 "different seeds, different ids"; else _result 1 "different seeds, different ids"; fi
 # fixed on every machine: the generator is lmutils' own
-is "seed 7 gives the same ids as when this test was written" "$(lm-sample --seed 7 -n 8 < "$tmp/flat" | tr '\n' ' ')" "5 2 6 7 7 6 0 0 "
+is "seed 7 gives the same ids as when this test was written" "$(lm-sample --seed 7 --repeat-penalty 1 -n 8 < "$tmp/flat" | tr '\n' ' ')" "5 2 6 7 7 6 0 0 "
 
 # penalties and the prompt window
 printf 'pos=0 token=0 vocab=3 0:2 1:1.9 2:0\n' > "$tmp/pen"
@@ -147,4 +147,39 @@ ok "-h prints usage" lm-sample -h
 like "usage line" "$(cat "$tmp/out")" '^usage: lm-sample'
 ok "-V prints a version" lm-sample -V
 like "version line" "$(cat "$tmp/out")" '^lm-sample (lmutils) '
+# the settings in force: options over the model's recommendation over the
+# defaults (a repetition penalty of 1.1 over 64 ids, so that small models
+# do not loop); SmolLM2 recommends nothing
+ok "--show-settings" lm-sample --show-settings --temp 0.3
+like "... an option" "$(cat "$tmp/out")" "temperature=0.3 (option)"
+like "... the default repetition penalty" "$(cat "$tmp/out")" "repeat-penalty=1.1 (default)"
+like "... over 64 ids" "$(cat "$tmp/out")" "repeat-last-n=64 (default)"
+ok "--show-settings with a model that recommends nothing" lm-sample -m "$SMOLLM2" --show-settings -s 4
+is "... the defaults" "$(cat "$tmp/out")" "temperature=0.8 (default)
+top-k=40 (default)
+top-p=0.95 (default)
+min-p=0.05 (default)
+repeat-penalty=1.1 (default)
+presence-penalty=0 (default)
+frequency-penalty=0 (default)
+repeat-last-n=64 (default)
+seed=4 (option)"
+# a model directory's generation_config.json (Qwen2.5-Coder-Instruct's
+# settings) under the options
+d=$tmp/modeldir
+mkdir "$d"
+gzip -dc "$top/tests/fixtures/tok/smollm2-tokenizer.json.gz" > "$d/tokenizer.json"
+cp "$top/tests/fixtures/tok/smollm2-tokenizer_config.json" "$d/tokenizer_config.json"
+printf '{"do_sample": true, "repetition_penalty": 1.05, "temperature": 0.7, "top_p": 0.8, "top_k": 20}\n' \
+	> "$d/generation_config.json"
+ok "--show-settings of a model directory" lm-sample -m "$d" --show-settings --top-k 3
+is "... the model's settings under the option" "$(head -n 5 "$tmp/out")" "temperature=0.7 (model)
+top-k=3 (option)
+top-p=0.8 (model)
+min-p=0.05 (default)
+repeat-penalty=1.05 (model)"
+printf '{"temperature": "hot"}' > "$d/generation_config.json"
+ok "a bad generation_config.json is a warning" lm-sample -m "$d" --show-settings
+like "... naming the key" "$(cat "$tmp/err")" "temperature: not a number"
+like "... and the defaults stay" "$(cat "$tmp/out")" "temperature=0.8 (default)"
 done_testing

@@ -15,6 +15,7 @@ static struct sampler_params plain(double temperature)
 	p.top_k = 0;
 	p.top_p = 1;
 	p.min_p = 0;
+	p.repeat_penalty = 1;
 	p.seed = 42;
 	return p;
 }
