@@ -520,6 +520,9 @@ int main(int argc, char **argv)
 	if (o.show_settings) {
 		print_settings(&o, from_model);
 		out_close();
+		if (o.model)
+			vocab_free(&v);
+		gguf_close(g);
 		return 0;
 	}
 	if (o.constrain_json_cmd)
