@@ -17,6 +17,7 @@ void gen_defaults(struct job_params *p)
 	memset(p, 0, sizeof *p);
 	sampler_defaults(&p->gen.sampler);
 	p->gen.sampler.repeat_last_n = -1;  /* OpenAI's penalties count every token generated */
+	p->gen.sampler.repeat_penalty = 1;  /* OpenAI has none (lm-sample's default is 1.1): opt-in */
 	if (getrandom(&p->gen.sampler.seed, sizeof p->gen.sampler.seed, 0) != sizeof p->gen.sampler.seed)
 		p->gen.sampler.seed = (uint64_t)mono_now();
 	p->top_logprobs = -1;

@@ -19,7 +19,7 @@ curl -s "$SERVE/v1/chat/completions" -d "{\"messages\":$msgs,\"max_tokens\":24,\
 is "chat completion: object" "$(jq -r .object "$tmp/chat.json")" chat.completion
 is "... finish_reason length at max_tokens" "$(jq -r '.choices[0].finish_reason' "$tmp/chat.json")" length
 is "... usage counts 24 tokens" "$(jq -r '.usage.completion_tokens' "$tmp/chat.json")" 24
-lm-run -m "$SMOLLM2" --temperature 0 -n 24 "Write a haiku about pipes." > "$tmp/lmrun.txt"
+lm-run -m "$SMOLLM2" --temperature 0 --repeat-penalty 1 -n 24 "Write a haiku about pipes." > "$tmp/lmrun.txt"
 is "greedy text equals lm-run --temperature 0" "$(jq -r '.choices[0].message.content' "$tmp/chat.json")" \
 	"$(cat "$tmp/lmrun.txt")"
 
