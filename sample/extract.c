@@ -1,5 +1,6 @@
 /* extract.c - find the shell command in a model's answer (see extract.h). */
 #include "extract.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <jv.h>
@@ -14,7 +15,9 @@ static const char *const cmd_keys[] = {"cmd", "command", "shell", "bash", NULL};
  * whose value is not a usable string (e set). */
 static int from_json(const char *s, size_t n, char **out, struct lmu_err *e)
 {
-	if (n == 0 || n > (1u << 30))
+	/* checked before libjq sees it: libjq 1.6 leaks on some malformed
+	 * text ({"cmd""cmd": ...) */
+	if (n == 0 || n > (1u << 30) || !json_valid(s, n))
 		return 0;
 	jv v = jv_parse_sized(s, (int)n);
 	int rc = 0;

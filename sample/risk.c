@@ -696,17 +696,19 @@ static bool decode_stage(const struct sh_cmd *c, char **text, bool *decoder)
 {
 	size_t skip;
 	const char *n = cmd_name(c, &skip);
-	const struct sh_word *a = c->argv + skip;
+	const struct sh_word *a = c->argc ? c->argv + skip : NULL;
 	size_t na = c->argc - skip;
 	char *out = NULL;
 	bool ok = false;
 	if (!strcmp(n, "cat") && na == 1)
 		return true;
 	if (!strcmp(n, "base64") || !strcmp(n, "base32") || !strcmp(n, "basenc")) {
+		bool decode = false;
 		*decoder = true;
 		for (size_t i = 1; i < na; i++)
 			if (!strcmp(a[i].text, "-d") || !strcmp(a[i].text, "--decode") || !strcmp(a[i].text, "-D"))
-				ok = !strcmp(n, "base64") && decode_base64(*text, &out);
+				decode = true;  /* once, however often it is asked for */
+		ok = decode && !strcmp(n, "base64") && decode_base64(*text, &out);
 	} else if (!strcmp(n, "xxd")) {
 		*decoder = true;
 		bool r = false, plain = false;
@@ -2891,7 +2893,7 @@ static void note_downloads(struct judge *j, const struct sh_script *s)
 		size_t skip;
 		const struct sh_cmd *c = &s->cmd[i];
 		const char *n = cmd_name(c, &skip);
-		const struct sh_word *w = c->argv + skip;
+		const struct sh_word *w = c->argc ? c->argv + skip : NULL;  /* "> f" has no words */
 		size_t na = c->argc - skip;
 		for (size_t r = 0; r < c->n_redir && j->n_written < MAX_DOWNLOADS; r++) {
 			if ((c->redir[r].op != SH_R_OUT && c->redir[r].op != SH_R_APPEND) || (c->redir[r].fd > 1))
@@ -3013,6 +3015,28 @@ static const struct intent intents[] = {
 	{M, "network", "\\b(open|expose|forward)\\b.{0,30}\\b(port|ports|to the internet|publicly)", "asks to expose a service"},
 };
 
+/* Does text match the pattern?  Each pattern is compiled once per process
+ * (compiling them all took longer than judging a command). */
+#define MAX_PATTERNS 64
+static bool matches(const char *pattern, const char *text)
+{
+	static const char *key[MAX_PATTERNS];
+	static regex_t re[MAX_PATTERNS];
+	static bool bad[MAX_PATTERNS];
+	static size_t n;
+	size_t i;
+	for (i = 0; i < n && key[i] != pattern; i++)
+		;
+	if (i == n) {
+		if (n == MAX_PATTERNS)
+			die("risk.c: more than %d request patterns", MAX_PATTERNS);
+		key[n] = pattern;
+		bad[n] = regcomp(&re[n], pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0;
+		n++;
+	}
+	return !bad[i] && regexec(&re[i], text, 0, NULL, 0) == 0;
+}
+
 void risk_judge_request(const char *text, struct verdict *v)
 {
 	const char *done[32];
@@ -3026,15 +3050,11 @@ void risk_judge_request(const char *text, struct verdict *v)
 				seen = true;
 		if (seen)
 			continue;
-		regex_t re;
-		if (regcomp(&re, intents[i].pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
-			continue;
-		if (regexec(&re, text, 0, NULL, 0) == 0) {
+		if (matches(intents[i].pattern, text)) {
 			add(&j, intents[i].level, intents[i].category, "%s", intents[i].why);
 			if (n_done < 32)
 				done[n_done++] = intents[i].category;
 		}
-		regfree(&re);
 	}
 }
 
@@ -3077,16 +3097,10 @@ void risk_judge_scope(const char *request, const struct verdict *req, const char
 {
 	struct judge j = {.v = cmd_v};
 	char path[128];
-	regex_t re;
-	bool wide;
 	if (!request || req->level == RISK_SAFE || cmd_v->level >= RISK_HIGH)
 		return;
-	if (regcomp(&re, system_wide, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
-		return;
-	wide = regexec(&re, request, 0, NULL, 0) == 0;
-	regfree(&re);
 	current_dir[0] = '\0';
-	if (wide && touches_outside(cmd, len, path, sizeof path))
+	if (matches(system_wide, request) && touches_outside(cmd, len, path, sizeof path))
 		add(&j, H, "scope", "the request asks for this on the whole system, and the command touches %s, "
 		    "outside the working directory", path);
 }

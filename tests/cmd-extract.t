@@ -59,6 +59,8 @@ like "... with a message" "$(cat "$tmp/err")" 'not a string'
 printf '{"cmd": "ls -l -w -w -w' > "$tmp/a14"
 fails "JSON cut short is an error" 1 cmd-extract "$tmp/a14"
 like "... saying so" "$(cat "$tmp/err")" 'cut short'
+printf '{"cmd""cmd": "ls' > "$tmp/a17"
+fails "JSON with two values and no separator is an error (checked before libjq, which leaks on it)" 1 cmd-extract "$tmp/a17"
 printf '\n  \n' > "$tmp/a10"
 fails "an empty answer is an error" 1 cmd-extract "$tmp/a10"
 printf 'a\000b' > "$tmp/a11"

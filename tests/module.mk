@@ -13,9 +13,19 @@
 #   make fuzz-safetensors       the same for the safetensors reader (headers and
 #                               indexes), seeded by test-safetensors -w, corpus in
 #                               tests/fuzz/corpus-run-safetensors/
+#   make fuzz-cmd-extract       cmd-extract's extraction, shell reader, rule table
+#                               and code strings, seeded by the commands of
+#                               tests/fixtures/cmd-risk.tsv, corpus in
+#                               tests/fuzz/corpus-run-cmd-extract/
+#   make fuzz-logits            the logits and token stream readers and the
+#                               sampler, as lm-sample uses them, seeded by
+#                               test-logits -w, corpus in tests/fuzz/corpus-run-logits/
+#   make fuzz-regress           every target once over the inputs of its past
+#                               findings, tests/fuzz/regress/TARGET/ (make fuzz
+#                               runs them first)
 #   make fuzz-build             only build the targets into build/fuzz/
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-gguf fuzz-safetensors
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits
 
 asan-hostile:
 	$(MAKE) SAN=1 asan-hostile-run
@@ -35,7 +45,10 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 FUZZ_LIB_SRCS = $(filter-out $(PROG_SRCS),$(wildcard common/*.c))
 FUZZ_GGUF_SRCS = tests/fuzz/fuzz-gguf.c $(FUZZ_LIB_SRCS) forward/model.c $(wildcard forward/arch*.c)
 FUZZ_GGUF_LIBS = $(B)/libforward.a
-FUZZ_TARGETS := gguf safetensors
+FUZZ_TARGETS := gguf safetensors cmd-extract logits
+FUZZ_CMD_SRCS = tests/fuzz/fuzz-cmd-extract.c sample/extract.c sample/shellparse.c sample/risk.c sample/codestr.c \
+	$(FUZZ_LIB_SRCS)
+FUZZ_LOGITS_SRCS = tests/fuzz/fuzz-logits.c sample/sampler.c $(FUZZ_LIB_SRCS)
 
 build/fuzz/fuzz-gguf: $(FUZZ_GGUF_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_GGUF_LIBS)
 	@mkdir -p $(dir $@)
@@ -45,9 +58,22 @@ build/fuzz/fuzz-safetensors: tests/fuzz/fuzz-safetensors.c $(FUZZ_LIB_SRCS) $(wi
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRCS) -pthread $(LDLIBS)
 
+build/fuzz/fuzz-cmd-extract: $(FUZZ_CMD_SRCS) $(wildcard common/*.h sample/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $(FUZZ_CMD_SRCS) -pthread $(LDLIBS)
+
+build/fuzz/fuzz-logits: $(FUZZ_LOGITS_SRCS) $(wildcard common/*.h sample/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $(FUZZ_LOGITS_SRCS) -pthread $(LDLIBS)
+
 fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
 
-fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
+fuzz: fuzz-regress $(addprefix fuzz-,$(FUZZ_TARGETS))
+
+fuzz-regress: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+		if [ -d tests/fuzz/regress/$$t ]; then build/fuzz/fuzz-$$t -runs=0 tests/fuzz/regress/$$t || exit 1; fi; \
+	done
 
 fuzz-gguf: build/fuzz/fuzz-gguf $(B)/tests/test-gguf
 	rm -rf build/fuzz/seeds
@@ -68,6 +94,25 @@ fuzz-safetensors: build/fuzz/fuzz-safetensors $(B)/tests/test-safetensors
 		while read -r f; do cp "$$f" "build/fuzz/st-seeds/$$(echo "$$f" | tr / _)"; done
 	build/fuzz/fuzz-safetensors $(FUZZ_ARGS) -dict=tests/fuzz/safetensors.dict -artifact_prefix=build/fuzz/ \
 		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-safetensors build/fuzz/st-seeds
+
+# seeds: each command of the table (<NL> a line break), and answers
+fuzz-cmd-extract: build/fuzz/fuzz-cmd-extract
+	rm -rf build/fuzz/cmd-seeds
+	mkdir -p build/fuzz/cmd-seeds tests/fuzz/corpus-run-cmd-extract
+	grep -v -e '^#' -e '^$$' tests/fixtures/cmd-risk.tsv | cut -f3- | \
+		awk '{ gsub(/<NL>/, "\n"); f = sprintf("build/fuzz/cmd-seeds/row%03d", NR); printf "%s", $$0 > f; close(f) }'
+	printf '{"cmd": "ls -la /tmp"}' > build/fuzz/cmd-seeds/answer-json
+	printf 'Here:\n```sh\n$$ du -sh *\n```\n' > build/fuzz/cmd-seeds/answer-fence
+	printf 'Use `git log` to see it.\n' > build/fuzz/cmd-seeds/answer-inline
+	build/fuzz/fuzz-cmd-extract $(FUZZ_ARGS) -dict=tests/fuzz/cmd.dict -artifact_prefix=build/fuzz/ \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-cmd-extract build/fuzz/cmd-seeds
+
+fuzz-logits: build/fuzz/fuzz-logits $(B)/tests/test-logits
+	rm -rf build/fuzz/logits-seeds
+	$(B)/tests/test-logits -w build/fuzz/logits-seeds
+	mkdir -p tests/fuzz/corpus-run-logits
+	build/fuzz/fuzz-logits $(FUZZ_ARGS) -dict=tests/fuzz/logits.dict -artifact_prefix=build/fuzz/ \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-logits build/fuzz/logits-seeds
 
 # make fuzz-cov: line and branch coverage of the reader (and the layers the
 # target drives) over the fuzz corpus and the seeds, with llvm-cov.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "err.h"
 #include "stream.h"
@@ -19,8 +20,47 @@ static int read_bytes(const void *p, size_t n, struct logits_frame *f, struct lm
 	return r;
 }
 
+/* test-logits -w DIR: the fuzzer's seeds (make fuzz-logits): streams of
+ * good frames, binary and text, untagged and tagged, and broken ones. */
+static int write_seeds(const char *dir)
+{
+	static const float scores[6] = {0.5f, -1.25f, 3.0f, 1e-7f, -INFINITY, 3.0f};
+	static const char *const text[] = {
+		"pos=1 token=2 vocab=5 1:2.5 3:9\n",
+		"@3 pos=1 token=2 vocab=5 1:2.5\n",
+		"pos=1 token=-1 vocab=6 0:-inf 5:1e30\n",
+		"1 2 3\n!reset\n# c\n\n4\n",
+		"pos=1 token=2 vocab=5 9:1.0\n",
+	};
+	char path[4096];
+	for (int k = 0; k < 4; k++) {
+		snprintf(path, sizeof path, "%s/frames%d", dir, k);
+		FILE *out = fopen(path, "wb");
+		if (!out)
+			return 1;
+		logits_write(out, k & 1 ? 5 : -1, 6, 2, 7, scores);
+		logits_write_text(out, k & 1 ? 5 : -1, 6, 3, 8, scores, (uint32_t)(k + 1));
+		if (k > 1)
+			logits_write(out, -1, 1, 0, 0, scores);
+		fclose(out);
+	}
+	for (size_t k = 0; k < sizeof text / sizeof *text; k++) {
+		snprintf(path, sizeof path, "%s/text%zu", dir, k);
+		FILE *out = fopen(path, "wb");
+		if (!out)
+			return 1;
+		fputs(text[k], out);
+		fclose(out);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "-w")) {
+		mkdir(argv[2], 0777);
+		return write_seeds(argv[2]);
+	}
 	float scores[5] = {0.5f, -1.25f, 3.0f, 1e-7f, -INFINITY};
 	struct logits_frame f = {0};
 	struct lmu_err e = {{0}};
