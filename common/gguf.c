@@ -75,6 +75,22 @@ const char *ggml_type_name(enum ggml_type t)
 	return (unsigned)t < GGML_NTYPES ? types[t].name : NULL;
 }
 
+/* general.file_type: the type most of a file's weights have, as
+ * llama.cpp's quantizer names it (gguf-py LlamaFileType). */
+const char *gguf_file_type_name(uint32_t ft)
+{
+	static const char *const names[] = {
+		[0] = "F32", [1] = "F16", [2] = "Q4_0", [3] = "Q4_1", [7] = "Q8_0", [8] = "Q5_0",
+		[9] = "Q5_1", [10] = "Q2_K", [11] = "Q3_K_S", [12] = "Q3_K_M", [13] = "Q3_K_L",
+		[14] = "Q4_K_S", [15] = "Q4_K_M", [16] = "Q5_K_S", [17] = "Q5_K_M", [18] = "Q6_K",
+		[19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S", [22] = "IQ3_XS", [23] = "IQ3_XXS",
+		[24] = "IQ1_S", [25] = "IQ4_NL", [26] = "IQ3_S", [27] = "IQ3_M", [28] = "IQ2_S",
+		[29] = "IQ2_M", [30] = "IQ4_XS", [31] = "IQ1_M", [32] = "BF16", [36] = "TQ1_0",
+		[37] = "TQ2_0", [38] = "MXFP4_MOE",
+	};
+	return ft < sizeof names / sizeof *names ? names[ft] : NULL;
+}
+
 uint32_t ggml_block_size(enum ggml_type t)
 {
 	return (unsigned)t < GGML_NTYPES && types[t].name ? types[t].block : 0;

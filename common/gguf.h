@@ -107,6 +107,7 @@ void gguf_close(struct gguf *g);
 const char *gguf_vtype_name(enum gguf_vtype t);
 const char *ggml_type_name(enum ggml_type t);  /* NULL if unknown */
 uint32_t ggml_block_size(enum ggml_type t);    /* elements per block; 0 if unknown */
+const char *gguf_file_type_name(uint32_t ft);  /* general.file_type: "Q4_K_M" ...; NULL if unknown */
 uint32_t ggml_type_size(enum ggml_type t);     /* bytes per block; 0 if unknown */
 
 /* Keys. */

@@ -12,6 +12,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "http.h"
 #include "hub.h"
 #include "modelpath.h"
+#include "modellist.h"
 #include "opt.h"
 #include "sha.h"
 #include "unpack.h"
@@ -44,6 +46,7 @@ static void usage(FILE *f)
 		"usage: %s [options] ORG/NAME [FILE|GLOB ...]\n"
 		"       %s --search QUERY [--author ORG] [--limit N]\n"
 		"       %s --unpack ARCHIVE DIR [MEMBER ...]\n"
+		"       %s --list [DIR ...]\n"
 		"       %s -h | -V\n"
 		"Download a Hugging Face Hub repo (or the files matching FILE|GLOB) into the\n"
 		"Hugging Face cache and print the snapshot directory.\n"
@@ -62,8 +65,11 @@ static void usage(FILE *f)
 		"      --search QUERY     search models: id, downloads, likes, pipeline tag\n"
 		"      --author ORG       with --search, only ORG's models\n"
 		"      --limit N          with --search, at most N results (default 20)\n"
+		"      --timeout S        give up on a server that sends nothing for S s (30)\n"
+		"      --list [DIR ...]   the models in the cache and in DIR (default ./models):\n"
+		"                         repo, file, architecture, size, quantization\n"
 		"      --unpack ARCHIVE DIR  extract a tar or zip archive safely into DIR\n",
-		progname, progname, progname, progname);
+		progname, progname, progname, progname, progname);
 }
 
 static int has_glob(const char *s)
@@ -194,6 +200,26 @@ static int selected(const struct opts *o, const char *path)
 	return (o->npats == 0 || matches_any(o->pats, o->npats, path)) &&
 	       (o->nincl == 0 || matches_any(o->incl, o->nincl, path)) &&
 	       !matches_any(o->excl, o->nexcl, path);
+}
+
+/* " (did you mean NAME?)" when files of the listing match PAT only when
+ * case is ignored (globs, like file names, are case-sensitive); "" when
+ * none do.  Up to three names, in out. */
+static const char *did_you_mean(const struct hub_list *l, const char *pat, char *out, size_t cap)
+{
+	size_t k = 0, shown = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n && shown < 3; i++) {
+		char name[200];
+		if (fnmatch(pat, l->f[i].path, FNM_CASEFOLD) != 0)
+			continue;
+		hub_printable(name, sizeof name, l->f[i].path);
+		k += (size_t)snprintf(out + k, k < cap ? cap - k : 0, "%s%s", shown ? ", " : " (did you mean ", name);
+		shown++;
+	}
+	if (shown && k < cap)
+		snprintf(out + k, cap - k, "%s? names are case-sensitive)", shown == 3 ? ", ..." : "");
+	return out;
 }
 
 /* ---- offline: the cache alone ---- */
@@ -567,17 +593,22 @@ static int do_fetch(const struct opts *o, const char *token)
 		for (i = 0; i < l.n && !hit; i++)
 			hit = want[i] && fnmatch(o->pats[j], l.f[i].path, 0) == 0;
 		if (!hit) {
-			char shown[256];
+			char shown[256], hint[800];
 			hub_printable(shown, sizeof shown, o->pats[j]);
+			did_you_mean(&l, o->pats[j], hint, sizeof hint);
 			if (has_glob(o->pats[j]))
-				die("%s: no file matches '%s' at revision %s", o->repo, shown, o->revision);
-			die("%s: %s: no such file at revision %s", o->repo, shown, o->revision);
+				die("%s: no file matches '%s' at revision %s%s", o->repo, shown, o->revision, hint);
+			die("%s: %s: no such file at revision %s%s", o->repo, shown, o->revision, hint);
 		}
 	}
 	if (nsel == 0 && l.n == 0)
 		die("%s: the repo has no files at revision %s", o->repo, o->revision);
-	if (nsel == 0)
-		die("%s: no file matches the --include/--exclude globs", o->repo);
+	if (nsel == 0) {
+		char hint[800] = "";
+		for (j = 0; j < o->nincl && !hint[0]; j++)
+			did_you_mean(&l, o->incl[j], hint, sizeof hint);
+		die("%s: no file matches the --include/--exclude globs%s", o->repo, hint);
+	}
 
 	snaps = join(repo_dir, "snapshots");
 	snap = join(snaps, commit);
@@ -643,7 +674,7 @@ static void push(char ***v, int *n, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_OFFLINE = 256, O_ENDPOINT, O_CACHE, O_TOKEN_FILE, O_RETRIES, O_LST, O_LSL, O_SEARCH,
-	       O_AUTHOR, O_LIMIT, O_UNPACK };
+	       O_AUTHOR, O_LIMIT, O_UNPACK, O_LIST, O_TIMEOUT };
 	static const struct option longopts[] = {
 		{"revision", required_argument, NULL, 'r'},
 		{"include", required_argument, NULL, 'i'},
@@ -661,6 +692,8 @@ int main(int argc, char **argv)
 		{"author", required_argument, NULL, O_AUTHOR},
 		{"limit", required_argument, NULL, O_LIMIT},
 		{"unpack", no_argument, NULL, O_UNPACK},
+		{"list", no_argument, NULL, O_LIST},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -668,7 +701,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	const char *s;
 	char *token = NULL, *ep;
-	int c, unpack = 0, rc;
+	int c, unpack = 0, list = 0, rc;
 	size_t n;
 
 	lmu_init(argc, argv);
@@ -697,6 +730,8 @@ int main(int argc, char **argv)
 		case O_AUTHOR: o.author = optarg; break;
 		case O_LIMIT: o.limit = (long)opt_int(optarg, 1, 100000, "--limit"); break;
 		case O_UNPACK: unpack = 1; break;
+		case O_LIST: list = 1; break;
+		case O_TIMEOUT: o.http.answer_timeout = (double)opt_int(optarg, 1, 86400, "--timeout"); break;
 		case 'h': usage(stdout); out_close(); return 0;
 		case 'V': opt_version();
 		default: die_usage("unknown option");
@@ -712,11 +747,27 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (list) {
+		/* the cache, then each DIR (default ./models when there is one) */
+		struct stat st;
+		char *cache = o.cache ? xstrdup(o.cache) : hf_hub_cache();
+		char *dflt[] = {"models"};
+		bool own = optind < argc;
+		if (isatty(1))
+			printf("REPO\tFILE\tARCH\tSIZE\tQUANT\n");
+		modellist_print(cache, own ? argv + optind : dflt, own ? argc - optind : stat("models", &st) == 0, stdout);
+		free(cache);
+		out_close();
+		return 0;
+	}
+
 	/* Test knobs, documented in hf-fetch(1): seconds before the first retry
 	 * and the cap on any wait. */
 	o.http.backoff = env_double("HF_FETCH_BACKOFF", 1.0, 0, 3600);
 	o.http.max_wait = env_double("HF_FETCH_MAX_WAIT", 60.0, 0, 86400);
 	o.http.connect_timeout = (long)env_double("HF_FETCH_CONNECT_TIMEOUT", 30, 1, 3600);
+	if (!o.http.answer_timeout)
+		o.http.answer_timeout = env_double("HF_FETCH_TIMEOUT", 30, 1, 86400);
 	o.http.quiet = o.quiet;
 	o.http.progress = !o.quiet && isatty(2);
 	if (!o.endpoint)

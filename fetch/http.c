@@ -85,6 +85,9 @@ struct xfer {
 	int64_t content_length;
 	struct progress *pg;
 	double last_draw;
+	double t0;		/* when the first attempt of this request began */
+	int answered;		/* the server has sent something (a header line) */
+	int silent;		/* stopped: nothing from the server for answer_timeout */
 };
 
 static void trim(char *s)
@@ -157,6 +160,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 	char val[2048];
 	size_t nl;
 
+	x->answered = 1;
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		/* A new response begins: a redirect's headers are replaced,
 		 * except the first response's identity headers. */
@@ -330,7 +334,7 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void human(char *buf, size_t cap, double v)
+void human_size(char *buf, size_t cap, double v)
 {
 	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	int i = 0;
@@ -358,9 +362,9 @@ static void draw(struct xfer *x, int final)
 	bps = el > 0 ? (double)(x->have - draw_done0) / el : 0;
 	pf = pg->file_size > 0 ? (int)(100.0 * (double)x->have / (double)pg->file_size) : 0;
 	pt = pg->total_size > 0 ? (int)(100.0 * (double)pg->total_done / (double)pg->total_size) : 0;
-	human(a, sizeof a, (double)x->have);
-	human(b, sizeof b, (double)(pg->file_size > 0 ? pg->file_size : 0));
-	human(rate, sizeof rate, bps);
+	human_size(a, sizeof a, (double)x->have);
+	human_size(b, sizeof b, (double)(pg->file_size > 0 ? pg->file_size : 0));
+	human_size(rate, sizeof rate, bps);
 	if (bps > 0 && pg->total_size > pg->total_done) {
 		long s = (long)((double)(pg->total_size - pg->total_done) / bps);
 		snprintf(eta, sizeof eta, " ETA %ld:%02ld", s / 60, s % 60);
@@ -378,6 +382,10 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	(void)dt; (void)dn; (void)ut; (void)un;
 	if (http_interrupted)
 		return 1;
+	if (!x->answered && now() - x->t0 > cfg.answer_timeout) {
+		x->silent = 1;
+		return 1;
+	}
 	if (cfg.progress && x->pg)
 		draw(x, 0);
 	return 0;
@@ -426,6 +434,8 @@ static int perform(const char *url, struct xfer *x)
 	char range[64];
 	int attempt;
 
+	x->t0 = now();
+	x->answered = x->silent = 0;
 	for (attempt = 0;; attempt++) {
 		CURLcode cc;
 		double wait;
@@ -531,6 +541,15 @@ static int perform(const char *url, struct xfer *x)
 			r->fail = HTTP_TRANSPORT;
 			if (!r->msg[0] || cc != CURLE_PARTIAL_FILE)
 				snprintf(r->msg, sizeof r->msg, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			if (x->silent || (!x->answered && now() - x->t0 >= cfg.answer_timeout)) {
+				/* a server that answers nothing will not answer
+				 * the next attempt either: give up within
+				 * answer_timeout */
+				snprintf(r->msg, sizeof r->msg, "the server sent nothing in %.0f s", now() - x->t0);
+				if (cfg.progress && x->pg)
+					fputc('\n', stderr);
+				return 0;
+			}
 			if (!retryable_curl(cc))
 				return 0;
 		}

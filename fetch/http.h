@@ -2,7 +2,8 @@
  * policy: timeouts, dropped connections, 408, 429 and 5xx are retried with
  * exponential backoff (Retry-After honoured); other 4xx are answers, never
  * retried; "cannot connect" is reported at once so that the caller can fall
- * back to the cache. */
+ * back to the cache; a server that sends nothing at all is given up after
+ * answer_timeout seconds however many retries are left. */
 #ifndef LMU_HTTP_H
 #define LMU_HTTP_H
 
@@ -16,6 +17,8 @@ struct http_cfg {
 	long low_speed_limit;	/* bytes/s ... */
 	long low_speed_time;	/* ... sustained this many seconds aborts */
 	long connect_timeout;
+	double answer_timeout;	/* a request whose server has sent nothing for this
+				 * long, retries included, fails without more retries */
 	const char *token;	/* sent as Authorization: Bearer, only to the endpoint host */
 	int progress;		/* draw progress bars on stderr */
 	int quiet;		/* no retry notices */
@@ -65,6 +68,9 @@ int http_get(const char *url, size_t max, struct http_res *r);
  * transfer completed. */
 int http_download(const char *url, const char *path, int64_t size, struct progress *pg,
 		  struct http_res *r);
+
+/* bytes as people read them: "812 B", "97.6 MiB" (powers of 1024) */
+void human_size(char *buf, size_t cap, double bytes);
 
 /* Set by SIGINT/SIGTERM: transfers stop, partial files are kept for resume. */
 extern volatile int http_interrupted;

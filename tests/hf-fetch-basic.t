@@ -69,6 +69,13 @@ fails "a named file that does not exist: exit 1" 1 hf-fetch org/pick missing.bin
 like "message names the file" "$(cat "$tmp/err")" 'org/pick: missing.bin: no such file at revision main'
 fails "a glob matching nothing: exit 1" 1 hf-fetch org/pick '*.safetensors'
 like "message names the glob" "$(cat "$tmp/err")" "no file matches '\*.safetensors'"
+is "... and suggests nothing when nothing is close" "$(grep -c 'did you mean' "$tmp/err")" 0
+fails "a glob that matches only ignoring case: exit 1" 1 hf-fetch org/pick '*.GGUF'
+like "... says did you mean, naming the files" "$(cat "$tmp/err")" "no file matches '\*.GGUF' at revision main (did you mean a.gguf, b.gguf? names are case-sensitive)"
+fails "a file name in the wrong case: exit 1" 1 hf-fetch org/pick NOTES.TXT
+like "... did you mean" "$(cat "$tmp/err")" "NOTES.TXT: no such file at revision main (did you mean notes.txt? names are case-sensitive)"
+fails "an --include in the wrong case: exit 1" 1 hf-fetch --include 'Tokenizer*' org/pick
+like "... did you mean" "$(cat "$tmp/err")" "no file matches the --include/--exclude globs (did you mean tokenizer.json?"
 ok "an explicit commit as --revision" hf-fetch -r "$commit" org/model config.json
 is "commit revision gives the same snapshot" "$(cat "$tmp/out")" "$snap"
 ok "a tag" hf-fetch -r v1.0 org/model config.json
@@ -118,6 +125,43 @@ fails "ORG/NAME:FILE picks one" 1 lm-step -m org/pick:b.gguf --info
 like "it opened b.gguf" "$(cat "$tmp/err")" "$snap2/b.gguf"
 fails "not in the cache: exit 1" 1 lm-step -m nobody/nothing --info
 like "says how to fetch it" "$(cat "$tmp/err")" 'hf-fetch nobody/nothing'
+
+# --list: the models in the cache and in directories.  GGUF files are made
+# here: key/value pairs and, optionally, one 32 x 2 Q8_0 matrix.
+mkgguf() {  # FILE ARCH FILE_TYPE|- WITH_TENSOR(0|1)
+	perl -e '
+		my ($arch, $ft, $t) = @ARGV[1..3];
+		sub str { pack("Q<", length $_[0]) . $_[0] }
+		my @kv = (str("general.architecture") . pack("V", 8) . str($arch));
+		push @kv, str("general.file_type") . pack("V V", 4, $ft) if $ft ne "-";
+		my $h = "GGUF" . pack("V Q< Q<", 3, $t, scalar @kv) . join("", @kv);
+		$h .= str("blk.0.w") . pack("V Q< Q< V Q<", 2, 32, 2, 8, 0) if $t;
+		$h .= "\0" x ((32 - length($h) % 32) % 32) if $t;
+		$h .= "\0" x 68 if $t;
+		open my $f, ">", $ARGV[0] or die; print $f $h;' "$@"
+}
+r4=$(mkrepo org/listed)
+mkgguf "$r4/tiny.Q4_K_M.gguf" llama 15 0
+mkdir -p "$r4/hf"
+printf '{"model_type": "qwen2", "torch_dtype": "bfloat16"}\n' >"$r4/hf/config.json"
+mkbytes 3000 5 >"$r4/hf/model.safetensors"
+ok "fetch a repo with a GGUF file and a model directory" hf-fetch -q org/listed
+mkdir -p "$tmp/models/sub"
+mkgguf "$tmp/models/sub/local.gguf" gemma3 - 1
+printf 'not a gguf' >"$tmp/models/broken.gguf"
+ok "--list DIR" hf-fetch --list "$tmp/models"
+sort "$tmp/out" > "$tmp/list"
+like "the cached GGUF file: repo, path in the repo, architecture, size, file type" "$(cat "$tmp/list")" "$(printf 'org/listed\ttiny.Q4_K_M.gguf\tllama\t[0-9.]* [KMG]*i*B\tQ4_K_M')"
+like "the cached model directory: config.json's model type and dtype, the weights' size" "$(cat "$tmp/list")" "$(printf 'org/listed\thf\tqwen2\t2.9 KiB\tBF16')"
+like "a local GGUF file without a file type: its matrices' type" "$(cat "$tmp/list")" "$(printf -- '-\t%s/models/sub/local.gguf\tgemma3\t[0-9]* B\tQ8_0' "$tmp")"
+like "a file that is not GGUF: listed with dashes" "$(cat "$tmp/list")" "$(printf -- '-\t%s/models/broken.gguf\t-\t10 B\t-' "$tmp")"
+like "... and a warning" "$(cat "$tmp/err")" "broken.gguf: .*not a GGUF file"
+like "other cached repos are listed too" "$(cat "$tmp/list")" "$(printf 'org/model\tmodel.gguf\t-')"
+like "a snapshot refs/main does not name shows its revision" "$(cat "$tmp/list")" "$(printf 'org/model@[0-9a-f]*\tmodel.gguf')"
+fails "-m takes what --list shows, ORG/NAME:FILE (this file has no hyper-parameters)" 1 lm-step -m org/listed:tiny.Q4_K_M.gguf --info
+like "... it found the file in the snapshot" "$(cat "$tmp/err")" "snapshots/[0-9a-f]*/tiny.Q4_K_M.gguf: architecture llama: missing"
+(cd "$tmp" && hf-fetch --list) > "$tmp/out2" 2>/dev/null
+like "without DIR: ./models" "$(cat "$tmp/out2")" "models/sub/local.gguf"
 
 # Progress bars only on a terminal (script(1) gives the run one).
 if command -v script >/dev/null 2>&1; then

@@ -214,6 +214,21 @@ like "says so" "$(cat "$tmp/err")" "search's next page .* was fetched before"
 is "after one search request" "$(grep -c 'GET /api/models?' "$HUBLOG")" 1
 : >"$FAULTS"
 
+# --- a server that reads the request and never answers: given up after
+# the answer timeout (HF_FETCH_TIMEOUT, --timeout), retries included,
+# instead of five retries of 30 s each
+mk t/silent
+fault /api/models/t/silent/ 0 silent
+start=$(date +%s)
+fails "a silent server: exit 1" 1 env HF_FETCH_TIMEOUT=3 hf-fetch --retries 5 t/silent
+took=$(($(date +%s) - start))
+like "says the server sent nothing" "$(cat "$tmp/err")" "cannot reach http://127.0.0.1:[0-9]* (the server sent nothing in [3-9] s)"
+ok "within a few seconds of the timeout (took $took s)" test "$took" -le 8
+is "two requests at most (no five retries)" "$(test "$(grep -c 'GET /api/models/t/silent/' "$HUBLOG")" -le 2 && echo yes)" yes
+fails "--timeout sets it too" 1 hf-fetch --timeout 2 --retries 5 t/silent
+like "... 2 s" "$(cat "$tmp/err")" "the server sent nothing in [2-5] s"
+: >"$FAULTS"
+
 # --- two runs at once on the same files: the second starts while the
 # first is downloading (its CDN request is in the log; the transfer takes
 # 1.5 s), waits for the lock and reuses the blob

@@ -32,6 +32,7 @@ with PATHPREFIX:
     trickle BPS       send the body at BPS bytes per second
     hostile           add unsafe names to the tree listing
     looplink          a listing or search page's next link is its own URL
+    silent            read the request, never answer
     repeatlink        every page is the first one, under a new next link
 Revisions: main, the tag v1.0 and refs/pr/1 all name the commit, which is
 a hash of the repo's files.
@@ -139,6 +140,9 @@ class Hub(BaseHTTPRequestHandler):
         path = urllib.parse.unquote(url.path)
         q = urllib.parse.parse_qs(url.query)
         self.acts = faults_for(path)
+        if any(a[0] == "silent" for a in self.acts):
+            time.sleep(3600)
+            return
         for a in self.acts:
             if a[0] == "status":
                 extra = [("Retry-After", a[3])] if len(a) > 3 else []
