@@ -83,6 +83,11 @@ extract() {
 	function flush(   i, dollar, cmd, out, start, cont) {
 		if (n == 0) return
 		print "@@ block"
+		# a block inside a list item is indented further: that
+		# indentation goes
+		ind = -1
+		for (i = 1; i <= n; i++) if (line[i] !~ /^[ \t]*$/) { match(line[i], /^ */); if (ind < 0 || RLENGTH < ind) ind = RLENGTH }
+		if (ind > 0) for (i = 1; i <= n; i++) line[i] = substr(line[i], ind + 1)
 		dollar = 0
 		for (i = 1; i <= n; i++) if (line[i] ~ /^\$ /) dollar = 1
 		cmd = ""; cont = 0
