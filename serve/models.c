@@ -50,7 +50,7 @@ static uint32_t train_ctx(const char *path)
 	struct hparams hp;
 	struct lmu_err e = {{0}};
 	if (!hparams_load(g, &hp, &e))
-		die("%s: %s", path, e.msg);
+		die("%s", e.msg);  /* it names the file */
 	gguf_close(g);
 	return hp.n_ctx_train;
 }

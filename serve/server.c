@@ -415,6 +415,11 @@ void server_start(struct server *s, char *url, size_t n)
 		"max_request_size", "65536",
 		"enable_directory_listing", "no",
 		"decode_url", "yes",
+		/* civetweb answers CORS preflights itself, allowing any origin,
+		 * unless these are empty: the routes decide (--cors) */
+		"access_control_allow_origin", "",
+		"access_control_allow_methods", "",
+		"access_control_allow_headers", "",
 		NULL,
 	};
 	cb.log_message = log_message;
