@@ -55,6 +55,7 @@ static bool sampling(struct jreq *q, struct job_params *p)
 	p->gen.max_tokens = max;
 	ok = ok && gen_stops(q, o, "stop", p);
 	ok = ok && jreq_bool(q, o, "cache_prompt", "cache_prompt", &p->cache_prompt, NULL);
+	ok = ok && jreq_bool(q, o, "ignore_eos", "ignore_eos", &p->gen.ignore_eos, NULL);
 	return ok;
 }
 
