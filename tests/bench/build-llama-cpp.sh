@@ -7,26 +7,38 @@
 #   build-llama-cpp.sh          native build (-march=native: AVX-512 here)
 #   build-llama-cpp.sh avx2     AVX-512 off, AVX2 + FMA + F16C on: what an
 #                               AVX2-only machine gets (its own build dir)
+#   build-llama-cpp.sh server   llama-server, native, without its web UI
+#                               (nothing downloaded), in its own build dir:
+#                               the server option never meets the other builds
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cache=$here/cache
 version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 src=$cache/llama_cpp_python-$version/vendor/llama.cpp
+targets="llama-bench llama-quantize"
+server="-DLLAMA_BUILD_SERVER=OFF"
 case ${1:-native} in
 native)
 	build=$cache/llama.cpp-build
 	isa="-DGGML_NATIVE=ON" ;;
+server)
+	build=$cache/llama.cpp-build-server
+	isa="-DGGML_NATIVE=ON"
+	targets=llama-server
+	server="-DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF" ;;
 avx2)
 	build=$cache/llama.cpp-build-avx2
 	isa="-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 	     -DGGML_BMI2=ON -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF
 	     -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF" ;;
 *)
-	echo "usage: build-llama-cpp.sh [native|avx2]" >&2; exit 2 ;;
+	echo "usage: build-llama-cpp.sh [native|avx2|server]" >&2; exit 2 ;;
 esac
 bin=$build/bin
 
-if [ -x "$bin/llama-bench" ] && [ -x "$bin/llama-quantize" ]; then
+have=1
+for t in $targets; do [ -x "$bin/$t" ] || have=0; done
+if [ "$have" = 1 ]; then
 	echo "$bin"
 	exit 0
 fi
@@ -39,9 +51,10 @@ if [ ! -d "$src" ]; then
 		{ echo "build-llama-cpp: pip could not download llama-cpp-python==$version" >&2; exit 1; }
 	tar -xzf "$cache/llama_cpp_python-$version.tar.gz" -C "$cache" "llama_cpp_python-$version/vendor/llama.cpp"
 fi
-# shellcheck disable=SC2086 # $isa is a list of options
+# shellcheck disable=SC2086 # $isa and $server are lists of options
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release $isa -DBUILD_SHARED_LIBS=OFF \
-	-DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+	-DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF $server \
 	-DGGML_OPENMP=ON >&2
-cmake --build "$build" -j "$(nproc)" --target llama-bench llama-quantize >&2
+# shellcheck disable=SC2086 # a list of targets
+cmake --build "$build" -j "$(nproc)" --target $targets >&2
 echo "$bin"

@@ -1,0 +1,79 @@
+#!/bin/sh
+# serve-bench.sh - lm-serve against llama.cpp's llama-server, side by side
+# in one run on this machine: 1, 4 and 16 streaming chat clients at once,
+# the same model, threads and parallel sequences (one per client), each
+# client sending requests one after another, every request generating
+# the same number of tokens.  Prints aggregate generated tokens/s and the
+# time to first token (p50, p99).  Not part of `make test`.
+#
+#   tests/bench/serve-bench.sh [-t THREADS] [-n TOKENS] [-r REQUESTS] [-c CTX] [MODEL]
+#
+# MODEL defaults to SmolLM2-135M-Instruct Q4_1; THREADS to every CPU;
+# TOKENS (per request) to 64; REQUESTS (per client) to 4; CTX (per
+# sequence) to 512.  llama-server is built once by build-llama-cpp.sh
+# server from the same llama.cpp source as lm-bench.sh.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+threads=$(nproc) tokens=64 reqs=4 ctx=512
+while getopts t:n:r:c: o; do
+	case $o in
+	t) threads=$OPTARG ;;
+	n) tokens=$OPTARG ;;
+	r) reqs=$OPTARG ;;
+	c) ctx=$OPTARG ;;
+	*) echo "usage: $0 [-t THREADS] [-n TOKENS] [-r REQUESTS] [-c CTX] [MODEL]" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+model=${1:-$top/models/smollm2-135m-instruct-q4_1.gguf}
+[ -f "$model" ] || make -s -C "$top" model >&2
+make -s -C "$top" >&2
+lbin=$(sh "$here/build-llama-cpp.sh" server)
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+
+# start SERVER-NAME PARALLEL: the server on a free port; sets url, pid
+start() {
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	if [ "$1" = lm-serve ]; then
+		"$top/bin/lm-serve" -m "$model" --port "$port" -t "$threads" --parallel "$2" -c "$ctx" \
+			2> "$tmp/server.err" &
+	else
+		"$lbin/llama-server" -m "$model" --port "$port" -t "$threads" -np "$2" -c $((ctx * $2)) \
+			--host 127.0.0.1 > "$tmp/server.err" 2>&1 &
+	fi
+	pid=$!
+	url=http://127.0.0.1:$port
+	i=0
+	until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health")" = 200 ]; do
+		kill -0 $pid 2>/dev/null || { cat "$tmp/server.err" >&2; exit 1; }
+		i=$((i + 1)); [ $i -lt 600 ] || { echo "$1 did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+	# one request to warm the caches
+	python3 "$here/serve-bench.py" "$url" 1 1 8 > /dev/null
+}
+
+stop() { kill $pid; wait $pid 2>/dev/null || true; pid=; }
+
+printf '# %s, %s CPUs; model %s; %s threads, a sequence per client of %s positions; %s tokens per request, %s requests per client\n\n' \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$(basename "$model")" \
+	"$threads" "$ctx" "$tokens" "$reqs"
+printf '| clients | server | tokens/s | TTFT p50 s | TTFT p99 s | requests | errors |\n'
+printf '| ---: | --- | ---: | ---: | ---: | ---: | --- |\n'
+for n in 1 4 16; do
+	for s in lm-serve llama-server; do
+		start "$s" "$n"
+		python3 "$here/serve-bench.py" "$url" "$n" "$reqs" "$tokens" > "$tmp/r.json"
+		stop
+		python3 - "$n" "$s" "$tmp/r.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[3]))
+f = lambda x: "-" if x is None else "%.3f" % x
+print("| %s | %s | %.1f | %s | %s | %d | %s |" % (sys.argv[1], sys.argv[2], r["tps"], f(r["ttft_p50"]),
+      f(r["ttft_p99"]), r["requests"], ",".join(map(str, r["errors"])) or "-"))
+PY
+	done
+done
