@@ -38,15 +38,13 @@ serve_stop() {
 serve_fds() { ls /proc/$SERVE_PID/fd | wc -l; }
 serve_rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$SERVE_PID/status; }
 
-# serve_python MODULE...: PY, a Python that has the modules: the test
-# venv that `make deps` makes (tests/requirements.txt), else python3;
-# without them the test is skipped and says which one is missing.
+# serve_python MODULE...: PY, the tests' Python ($LMU_PYTHON, tests/lib.sh:
+# the venv `make deps` makes from tests/requirements.txt), if it has the
+# modules; else the test is skipped and says which are missing.
 serve_python() {
-	for PY in "${LMU_PYTHON:-}" "$top/build/venv/bin/python3" python3; do
-		[ -n "$PY" ] && command -v "$PY" >/dev/null 2>&1 || continue
-		_miss=
-		for _m in "$@"; do "$PY" -c "import $_m" 2>/dev/null || _miss="$_miss $_m"; done
-		[ -z "$_miss" ] && { export PYTHONPATH=$top/tests/serve${PYTHONPATH:+:$PYTHONPATH}; return 0; }
-	done
-	skip_all "Python modules missing:$_miss (make deps installs tests/requirements.txt)"
+	PY=$LMU_PYTHON
+	_miss=
+	for _m in "$@"; do "$PY" -c "import $_m" 2>/dev/null || _miss="$_miss $_m"; done
+	[ -z "$_miss" ] || skip_all "Python modules missing for $PY:$_miss (make deps installs tests/requirements.txt in .venv)"
+	export PYTHONPATH=$top/tests/serve${PYTHONPATH:+:$PYTHONPATH}
 }
