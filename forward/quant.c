@@ -806,6 +806,93 @@ static void quant_q4_1(const float *x, struct blk_q4_1 *b, int n)
 	}
 }
 
+/* Q4_K works on the 8 sub-blocks of a super-block at once, one per lane of
+ * a vector (GCC vector extensions: AVX2/AVX-512 where the CPU has them,
+ * plain code elsewhere).  Every lane does the same IEEE operations in the
+ * same order as one sub-block done alone, so the result is the same as
+ * the reference's, bit for bit (test-quantize). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8m __attribute__((vector_size(32)));  /* lane masks, -1 or 0 */
+
+static inline v8f sel(v8m m, v8f a, v8f b)  /* m ? a : b, lane by lane */
+{
+	return (v8f)((m & (v8m)a) | (~m & (v8m)b));
+}
+
+static inline v8f splat(float f)
+{
+	return (v8f){f, f, f, f, f, f, f, f};
+}
+
+/* The nearest level to v, ties to even (as nearbyintf in the default
+ * rounding mode), clamped to [0, top]: v is first clamped to [-1, top + 1],
+ * where adding and taking away 1.5 * 2^23 rounds exactly. */
+static inline v8f level8(v8f v, float top)
+{
+	const v8f magic = splat(0x1.8p23f), lo = splat(-1), hi = splat(top + 1), zero = splat(0), t = splat(top);
+	v = sel(v < lo, lo, sel(v > hi, hi, v));
+	v = (v + magic) - magic;
+	return sel(v < zero, zero, sel(v > t, t, v));
+}
+
+/* For each lane, n values x[i] with weights w[i]: levels q[i] in [0, top]
+ * with a scale and a minimum (returned as -min >= 0 in *neg_min) so that
+ * scale * q + min approximates x.  The first guess spans
+ * [min(x, 0), max(x)]; then 21 candidate step counts around top are tried,
+ * each level set refitted by weighted least squares (min kept <= 0), and
+ * the one of least weighted squared error kept. */
+static v8f fit_scale_min(const v8f *x, const v8f *w, int n, int top, v8f *q, v8f *neg_min)
+{
+	const v8f zero = splat(0), ftop = splat((float)top);
+	v8f lo = x[0], hi = x[0], sw = w[0], swx = w[0] * x[0], cand[QK];
+
+	for (int i = 1; i < n; i++) {
+		lo = sel(x[i] < lo, x[i], lo);
+		hi = sel(x[i] > hi, x[i], hi);
+		sw += w[i];
+		swx += w[i] * x[i];
+	}
+	lo = sel(lo > zero, zero, lo);
+	v8m flat = hi == lo;  /* nothing to span: every level 0, scale 0 */
+	v8f inv = ftop / (hi - lo), scale = splat(1) / inv, best = zero;
+	for (int i = 0; i < n; i++) {
+		q[i] = level8(inv * (x[i] - lo), (float)top);
+		v8f e = scale * q[i] + lo - x[i];
+		best += w[i] * (e * e);
+	}
+	for (int step = 0; step <= 20; step++) {
+		v8f sl = zero, sll = zero, sxl = zero;
+		inv = splat(-1.0f + 0.1f * step + top) / (hi - lo);
+		for (int i = 0; i < n; i++) {
+			v8f l = level8(inv * (x[i] - lo), (float)top);
+			cand[i] = l;
+			sl += w[i] * l;
+			sll += w[i] * l * l;
+			sxl += w[i] * l * x[i];
+		}
+		v8f det = sw * sll - sl * sl;
+		v8f s = (sw * sxl - swx * sl) / det, m = (sll * swx - sl * sxl) / det;
+		v8m pos = m > zero;
+		s = sel(pos, sxl / sll, s);
+		m = sel(pos, zero, m);
+		v8f err = zero;
+		for (int i = 0; i < n; i++) {
+			v8f e = s * cand[i] + m - x[i];
+			err += w[i] * (e * e);
+		}
+		v8m better = (det > zero) & (err < best) & ~flat;
+		for (int i = 0; i < n; i++)
+			q[i] = sel(better, cand[i], q[i]);
+		best = sel(better, err, best);
+		scale = sel(better, s, scale);
+		lo = sel(better, m, lo);
+	}
+	for (int i = 0; i < n; i++)
+		q[i] = sel(flat, zero, q[i]);
+	*neg_min = -lo;
+	return sel(flat, zero, scale);
+}
+
 /* Round to nearest, ties to even, clamped to [0, top]. */
 static int level(float v, int top)
 {
@@ -813,87 +900,32 @@ static int level(float v, int top)
 	return l < 0 ? 0 : l > top ? top : l;
 }
 
-/* For n values x with weights w: levels q[i] in [0, top] with a scale and
- * a minimum (returned as -min >= 0 in *neg_min) so that scale * q + min
- * approximates x.  The first guess spans [min(x, 0), max(x)]; then 21
- * candidate step counts around top are tried, each level set refitted by
- * weighted least squares (min kept <= 0), and the one of least weighted
- * squared error kept. */
-static float fit_scale_min(const float *x, const float *w, int n, int top, uint8_t *q, float *neg_min)
-{
-	float lo = x[0], hi = x[0], sw = w[0], swx = w[0] * x[0];
-	uint8_t cand[QK];
-
-	for (int i = 1; i < n; i++) {
-		lo = x[i] < lo ? x[i] : lo;
-		hi = x[i] > hi ? x[i] : hi;
-		sw += w[i];
-		swx += w[i] * x[i];
-	}
-	if (lo > 0)
-		lo = 0;
-	if (hi == lo) {
-		memset(q, 0, (size_t)n);
-		*neg_min = -lo;
-		return 0;
-	}
-	float inv = top / (hi - lo), scale = 1 / inv, best = 0;
-	for (int i = 0; i < n; i++) {
-		q[i] = (uint8_t)level(inv * (x[i] - lo), top);
-		float e = scale * q[i] + lo - x[i];
-		best += w[i] * (e * e);
-	}
-	for (int step = 0; step <= 20; step++) {
-		float sl = 0, sll = 0, sxl = 0;
-		inv = (-1.0f + 0.1f * step + top) / (hi - lo);
-		for (int i = 0; i < n; i++) {
-			int l = level(inv * (x[i] - lo), top);
-			cand[i] = (uint8_t)l;
-			sl += w[i] * l;
-			sll += w[i] * l * l;
-			sxl += w[i] * l * x[i];
-		}
-		float det = sw * sll - sl * sl;
-		if (!(det > 0))
-			continue;
-		float s = (sw * sxl - swx * sl) / det, m = (sll * swx - sl * sxl) / det;
-		if (m > 0) {
-			m = 0;
-			s = sxl / sll;
-		}
-		float err = 0;
-		for (int i = 0; i < n; i++) {
-			float e = s * cand[i] + m - x[i];
-			err += w[i] * (e * e);
-		}
-		if (err < best) {
-			memcpy(q, cand, (size_t)n);
-			best = err;
-			scale = s;
-			lo = m;
-		}
-	}
-	*neg_min = -lo;
-	return scale;
-}
-
 static void quant_q4_k(const float *x, struct blk_q4_k *b, int n)
 {
 	for (int i = 0; i < n / QK_K; i++, x += QK_K) {
 		uint8_t q[QK_K];
-		float scale[8], neg_min[8], max_scale = 0, max_min = 0;
+		v8f xt[32], w[32], qv[32], ss = splat(0), sc, nm;
+		float scale[8], neg_min[8], rms[8], max_scale = 0, max_min = 0;
 
+		/* lane j holds sub-block j: element l of every sub-block at once */
+		for (int l = 0; l < 32; l++) {
+			for (int j = 0; j < 8; j++)
+				xt[l][j] = x[32 * j + l];
+			ss += xt[l] * xt[l];
+		}
+		for (int j = 0; j < 8; j++)
+			rms[j] = sqrtf(ss[j] / 32);
+		for (int l = 0; l < 32; l++)  /* larger elements count more */
+			for (int j = 0; j < 8; j++)
+				w[l][j] = rms[j] + fabsf(xt[l][j]);
+		sc = fit_scale_min(xt, w, 32, 15, qv, &nm);
 		for (int j = 0; j < 8; j++) {
-			const float *xs = x + 32 * j;
-			float w[32], ss = 0;
-			for (int l = 0; l < 32; l++)
-				ss += xs[l] * xs[l];
-			float rms = sqrtf(ss / 32);
-			for (int l = 0; l < 32; l++)  /* larger elements count more */
-				w[l] = rms + fabsf(xs[l]);
-			scale[j] = fit_scale_min(xs, w, 32, 15, q + 32 * j, &neg_min[j]);
+			scale[j] = sc[j];
+			neg_min[j] = nm[j];
 			max_scale = scale[j] > max_scale ? scale[j] : max_scale;
 			max_min = neg_min[j] > max_min ? neg_min[j] : max_min;
+			for (int l = 0; l < 32; l++)
+				q[32 * j + l] = (uint8_t)qv[l][j];
 		}
 		/* 6-bit scales and mins relative to the largest of each */
 		float is = max_scale > 0 ? 63 / max_scale : 0, im = max_min > 0 ? 63 / max_min : 0;
