@@ -255,7 +255,7 @@ static int32_t special_id(const struct vocab *v, const char *what, const char *t
 	return id;
 }
 
-static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
+static bool load_json(struct vocab *v, jv tj, jv cfg, uint32_t n_rows, struct lmu_err *e)
 {
 	jv model = get(tj, "model");
 	jv vocab = get(model, "vocab");
@@ -352,11 +352,21 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, struct lmu_err *e)
 			(long long)n_entries);
 		goto out;
 	}
-	v->n = (uint32_t)max_id + 1;
+	if (n_rows > (uint64_t)max_id + 1 + (1u << 18)) {
+		err_set(e, "config.json: vocab_size %u is far above the tokenizer's %lld tokens", n_rows,
+			(long long)max_id + 1);
+		goto out;
+	}
+	v->n = (uint32_t)max_id + 1 > n_rows ? (uint32_t)max_id + 1 : n_rows;
 	vocab_alloc_tokens(v);
-	for (uint32_t i = 0; i < v->n; i++)
-		if (!set_token(v, i, "", 0, TOKEN_UNUSED, e))
+	for (uint32_t i = 0; i < v->n; i++) {
+		char pad[24];
+		/* ids past the tokenizer's, up to the embedding's rows, are
+		 * unused tokens, as llama.cpp's converter pads them */
+		snprintf(pad, sizeof pad, "[PAD%u]", i);
+		if (!set_token(v, i, i > max_id ? pad : "", i > max_id ? strlen(pad) : 0, TOKEN_UNUSED, e))
 			goto out;
+	}
 	jv_object_foreach(vocab, key, val) {
 		bool good = is_kind(val, JV_KIND_NUMBER) && jv_number_value(val) >= 0 &&
 			    jv_number_value(val) == (double)(int64_t)jv_number_value(val);
@@ -498,7 +508,20 @@ bool vocab_load_dir(struct vocab *v, const char *dir, struct lmu_err *e)
 			return false;
 		}
 	}
-	ok = load_json(v, tj, cfg, e);
+	/* the rows of the model's embedding, when config.json says */
+	uint32_t n_rows = 0;
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (stat(path, &st) == 0) {
+		struct lmu_err ignored;
+		jv mc = json_file(path, &ignored), tc = get(mc, "text_config");
+		jv vs = get(is_kind(tc, JV_KIND_OBJECT) ? tc : mc, "vocab_size");
+		if (is_kind(vs, JV_KIND_NUMBER) && jv_number_value(vs) >= 1 && jv_number_value(vs) < INT32_MAX)
+			n_rows = (uint32_t)jv_number_value(vs);
+		jv_free(vs);
+		jv_free(tc);
+		jv_free(mc);
+	}
+	ok = load_json(v, tj, cfg, n_rows, e);
 	jv_free(tj);
 	jv_free(cfg);
 	/* newer repositories keep the template in its own file */

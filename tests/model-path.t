@@ -55,4 +55,16 @@ is "tok-decode on the directory" "$(echo "2 2" | tok-decode -m "$st")" "abab"
 is "lm-sample on the directory: a token goes out" "$(printf 'pos=0 token=1 vocab=4 2:1.0 0:0.5\n' | lm-sample -m "$st" --temperature 0)" 2
 is "... and <eos> of its tokenizer_config.json ends the output" \
 	"$(printf 'pos=0 token=1 vocab=4 3:1.0 0:0.5\npos=1 token=3 vocab=4 2:1.0\n' | lm-sample -m "$st" --temperature 0)" ""
+
+# a tokenizer smaller than the embedding (Qwen2.5: 151665 tokens, 151936
+# rows): the ids up to config.json's vocab_size are unused tokens
+mkdir "$tmp/pad"
+cp "$st/tokenizer.json" "$st/tokenizer_config.json" "$tmp/pad/"
+sed 's/"vocab_size": 4/"vocab_size": 6/' "$st/config.json" > "$tmp/pad/config.json"
+is "vocab_size above the tokenizer: ids up to it decode (to nothing)" "$(echo "2 5" | tok-decode -m "$tmp/pad")" "ab"
+is "... as unused tokens [PADn]" "$(echo "5" | tok-decode -m "$tmp/pad" --special)" "[PAD5]"
+fails "... beyond it: exit 1" 1 sh -c "echo 6 | tok-decode -m '$tmp/pad'"
+sed 's/"vocab_size": 4/"vocab_size": 2000000000/' "$st/config.json" > "$tmp/pad/config.json"
+fails "a vocab_size far above the tokenizer: exit 1" 1 tok-encode -m "$tmp/pad" ab
+like "... saying so" "$(cat "$tmp/err")" "config.json: vocab_size 2000000000 is far above the tokenizer's 4 tokens"
 done_testing
