@@ -92,7 +92,7 @@ unit-tests: $(TESTS)
 
 # The tests find the programs through LMU_BIN and the unit tests through
 # LMU_TESTBIN; porcelain scripts find the programs in LMU_EXEC_PATH first.
-TEST_ENV = LMU_MODELS=$(abspath models) LMU_BIN=$(abspath $(BINDIR)) LMU_TESTBIN=$(abspath $(B)/tests) \
+TEST_ENV = LMU_MODELS=$(abspath models) LMU_HFDIRS=$(abspath $(HFDIRS)) LMU_BIN=$(abspath $(BINDIR)) LMU_TESTBIN=$(abspath $(B)/tests) \
 	LMU_EXEC_PATH=$(abspath $(BINDIR)) \
 	LMU_VARIANT=$(VARIANT) PATH="$(abspath $(BINDIR)):$(abspath bin):$$PATH"
 TEST_FILES = $(sort $(wildcard tests/*.t))

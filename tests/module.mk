@@ -24,8 +24,18 @@
 #                               findings, tests/fuzz/regress/TARGET/ (make fuzz
 #                               runs them first)
 #   make fuzz-build             only build the targets into build/fuzz/
+#   make hfdirs                 the test models as Hugging Face directories made
+#                               by transformers from their GGUF files, in
+#                               HFDIRS (default tests/ref/cache, ignored by git),
+#                               for tests/hf-real.t and tests/bench/hf-bench.sh;
+#                               needs python3 with torch and transformers and
+#                               about 6 GB
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits hfdirs
+
+HFDIRS ?= tests/ref/cache
+hfdirs:
+	python3 tests/ref/make-hfdirs.py models $(HFDIRS)
 
 asan-hostile:
 	$(MAKE) SAN=1 asan-hostile-run

@@ -11,7 +11,10 @@
  * of every position with transformers' (float32) within 1e-3.
  *
  *   test-hfdir            run the tests (TAP)
- *   test-hfdir -w DIR     also leave the directories in DIR/NAME */
+ *   test-hfdir -w DIR     also leave the directories in DIR/NAME
+ *   test-hfdir --diff A B two streams of logits frames (lm-logits(5)),
+ *                         frame by frame: prints "frames N max D" with D
+ *                         the largest |a - b| of any score (tests/hf-real.t) */
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -25,6 +28,7 @@
 #include "half.h"
 #include "hfmodel.h"
 #include "safetensors.h"
+#include "stream.h"
 #include "../../fetch/sha.h"
 #include "../../forward/transformer.h"
 
@@ -316,6 +320,38 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int diff_mode(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	struct logits_frame x = {0}, y = {0};
+	struct lmu_err e = {{0}};
+	unsigned long n = 0;
+	float worst = 0;
+	int ra, rb;
+
+	if (!fa || !fb)
+		die("%s: %s", fa ? b : a, strerror(errno));
+	while ((ra = logits_read(fa, &x, &e)) > 0 && (rb = logits_read(fb, &y, &e)) > 0) {
+		if (x.n_vocab != y.n_vocab || x.pos != y.pos)
+			die("frame %lu: %u scores at position %llu against %u at %llu", n, x.n_vocab,
+			    (unsigned long long)x.pos, y.n_vocab, (unsigned long long)y.pos);
+		for (uint32_t i = 0; i < x.n_vocab; i++) {
+			float d = fabsf(x.scores[i] - y.scores[i]);
+			if (!(d <= worst))
+				worst = d;
+		}
+		n++;
+	}
+	if (ra < 0 || (ra > 0 && rb <= 0))
+		die("%s", e.msg[0] ? e.msg : "the streams have different lengths");
+	printf("frames %lu max %.6g\n", n, worst);
+	logits_frame_free(&x);
+	logits_frame_free(&y);
+	fclose(fa);
+	fclose(fb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char tmpl[] = "/tmp/test-hfdir.XXXXXX", *root;
@@ -325,6 +361,8 @@ int main(int argc, char **argv)
 	struct dirent *ent;
 
 	lmu_init(argc, argv);
+	if (argc == 4 && strcmp(argv[1], "--diff") == 0)
+		return diff_mode(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "-w") == 0) {
 		root = argv[2];
 		keep = 1;
