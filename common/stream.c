@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vec8.h"
+
 /* ---- token stream ---- */
 
 static enum tok_read_status bad_char(struct tok_batch *b, const char *p, struct lmu_err *e)
@@ -293,17 +295,76 @@ static void grow(struct logits_frame *f, uint32_t n)
 	}
 }
 
+/* The listed entries of a top-k frame (version 3): k (id, score) pairs,
+ * best first, expanded into f->scores (unlisted ids -inf) and f->ids. */
+static int read_top_entries(FILE *in, struct logits_frame *f, struct lmu_err *e)
+{
+	/* ids seen in this frame, to refuse one listed twice; cleared after */
+	static unsigned char *seen;
+	static uint32_t seen_cap;
+	int ret = -1;
+
+	if (f->k > f->ids_cap) {
+		f->ids = xreallocarray(f->ids, f->k, sizeof *f->ids);
+		f->ids_cap = f->k;
+	}
+	if (f->n_vocab > seen_cap) {
+		seen = xrealloc(seen, f->n_vocab);
+		memset(seen, 0, f->n_vocab);
+		seen_cap = f->n_vocab;
+	}
+	for (uint32_t i = 0; i < f->n_vocab; i++)
+		f->scores[i] = -INFINITY;
+	uint32_t i = 0;
+	for (; i < f->k; i++) {
+		unsigned char b[8];
+		if (fread(b, 1, 8, in) != 8) {
+			err_set(e, "logits stream byte %llu: frame cut short (%u of %u entries)", (unsigned long long)f->offset,
+				i, f->k);
+			goto out;
+		}
+		uint32_t id = (uint32_t)get_le(b, 4), u = (uint32_t)get_le(b + 4, 4);
+		float sc;
+		memcpy(&sc, &u, 4);
+		if (id >= f->n_vocab || seen[id]) {
+			err_set(e, "logits stream byte %llu: entry %u: id %u %s", (unsigned long long)f->offset, i, id,
+				id >= f->n_vocab ? "out of range" : "listed twice");
+			goto out;
+		}
+		if (isnan(sc)) {
+			err_set(e, "logits stream byte %llu: the score of id %u is NaN", (unsigned long long)f->offset, id);
+			goto out;
+		}
+		/* best first, ties to the lower id: the bound on the unlisted
+		 * scores is then the last one */
+		if (i > 0 && (sc > f->scores[f->ids[i - 1]] || (sc == f->scores[f->ids[i - 1]] && id < f->ids[i - 1]))) {
+			err_set(e, "logits stream byte %llu: entry %u (id %u) is out of order", (unsigned long long)f->offset,
+				i, id);
+			goto out;
+		}
+		seen[id] = 1;
+		f->ids[i] = id;
+		f->scores[id] = sc;
+	}
+	ret = 1;
+out:
+	while (i-- > 0)
+		seen[f->ids[i]] = 0;
+	return ret;
+}
+
 static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint64_t *off)
 {
-	unsigned char h[LOGITS_HDR_SIZE_SEQ];
+	unsigned char h[LOGITS_HDR_SIZE_TOP];
 	size_t got, size = LOGITS_HDR_SIZE;
 
 	f->offset = *off;
 	h[0] = 0x89;
 	got = 1 + fread(h + 1, 1, LOGITS_HDR_SIZE - 1, in);
-	if (got == LOGITS_HDR_SIZE && memcmp(h, LOGITS_MAGIC, 4) == 0 && get_le(h + 4, 4) == LOGITS_VERSION_SEQ) {
-		size = LOGITS_HDR_SIZE_SEQ;
-		got += fread(h + LOGITS_HDR_SIZE, 1, LOGITS_HDR_SIZE_SEQ - LOGITS_HDR_SIZE, in);
+	uint64_t version = got == LOGITS_HDR_SIZE && memcmp(h, LOGITS_MAGIC, 4) == 0 ? get_le(h + 4, 4) : 0;
+	if (version == LOGITS_VERSION_SEQ || version == LOGITS_VERSION_TOP) {
+		size = version == LOGITS_VERSION_SEQ ? LOGITS_HDR_SIZE_SEQ : LOGITS_HDR_SIZE_TOP;
+		got += fread(h + LOGITS_HDR_SIZE, 1, size - LOGITS_HDR_SIZE, in);
 	}
 	if (got != size) {
 		err_set(e, "logits stream byte %llu: frame header cut short (%zu of %zu bytes)",
@@ -314,17 +375,37 @@ static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint
 		err_set(e, "logits stream byte %llu: bad frame magic", (unsigned long long)f->offset);
 		return -1;
 	}
-	uint64_t version = get_le(h + 4, 4);
-	if (version != LOGITS_VERSION && version != LOGITS_VERSION_SEQ) {
-		err_set(e, "logits stream byte %llu: unsupported frame version %llu (this reader knows %d and %d)",
-			(unsigned long long)f->offset, (unsigned long long)version, LOGITS_VERSION, LOGITS_VERSION_SEQ);
+	version = get_le(h + 4, 4);
+	if (version != LOGITS_VERSION && version != LOGITS_VERSION_SEQ && version != LOGITS_VERSION_TOP) {
+		err_set(e, "logits stream byte %llu: unsupported frame version %llu (this reader knows %d, %d and %d)",
+			(unsigned long long)f->offset, (unsigned long long)version, LOGITS_VERSION, LOGITS_VERSION_SEQ,
+			LOGITS_VERSION_TOP);
 		return -1;
 	}
-	f->tagged = version == LOGITS_VERSION_SEQ;
-	f->seq = f->tagged ? (uint32_t)get_le(h + 24, 4) : 0;
-	if (f->tagged && get_le(h + 28, 4) != 0) {
-		err_set(e, "logits stream byte %llu: reserved header field is %llu, not 0", (unsigned long long)f->offset,
-			(unsigned long long)get_le(h + 28, 4));
+	f->k = 0;
+	f->rest = -INFINITY;
+	if (version == LOGITS_VERSION_TOP) {
+		uint64_t flags = get_le(h + 28, 4);
+		uint32_t rest = (uint32_t)get_le(h + 36, 4);
+		if (flags > 1) {
+			err_set(e, "logits stream byte %llu: unknown flags 0x%llx in a top-k frame", (unsigned long long)f->offset,
+				(unsigned long long)flags);
+			return -1;
+		}
+		f->tagged = flags & 1;
+		f->k = (uint32_t)get_le(h + 32, 4);
+		memcpy(&f->rest, &rest, 4);
+	} else {
+		f->tagged = version == LOGITS_VERSION_SEQ;
+		if (f->tagged && get_le(h + 28, 4) != 0) {
+			err_set(e, "logits stream byte %llu: reserved header field is %llu, not 0",
+				(unsigned long long)f->offset, (unsigned long long)get_le(h + 28, 4));
+			return -1;
+		}
+	}
+	f->seq = version != LOGITS_VERSION ? (uint32_t)get_le(h + 24, 4) : 0;
+	if (!f->tagged && f->seq != 0) {
+		err_set(e, "logits stream byte %llu: an untagged frame of sequence %u", (unsigned long long)f->offset, f->seq);
 		return -1;
 	}
 	f->n_vocab = (uint32_t)get_le(h + 8, 4);
@@ -336,6 +417,22 @@ static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint
 		return -1;
 	}
 	grow(f, f->n_vocab);
+	if (version == LOGITS_VERSION_TOP) {
+		if (f->k == 0 || f->k > f->n_vocab) {
+			err_set(e, "logits stream byte %llu: %u entries in a top-k frame of %u ids", (unsigned long long)f->offset,
+				f->k, f->n_vocab);
+			return -1;
+		}
+		if (isnan(f->rest) || f->rest == INFINITY || (f->k == f->n_vocab && f->rest != -INFINITY)) {
+			err_set(e, "logits stream byte %llu: bad log-sum-exp of the unlisted scores (%g)",
+				(unsigned long long)f->offset, (double)f->rest);
+			return -1;
+		}
+		if (read_top_entries(in, f, e) < 0)
+			return -1;
+		*off += size + 8ull * f->k;
+		return 1;
+	}
 	got = fread(f->scores, 4, f->n_vocab, in);
 	if (got != f->n_vocab) {
 		err_set(e, "logits stream byte %llu: frame cut short (%zu of %u scores)",
@@ -431,6 +528,8 @@ static int read_text(FILE *in, int c, struct logits_frame *f, struct lmu_err *e,
 	f->pos = (uint64_t)pos;
 	f->token = (int32_t)tok;
 	f->n_vocab = (uint32_t)nv;
+	f->k = 0;
+	f->rest = -INFINITY;
 	grow(f, f->n_vocab);
 	for (uint32_t i = 0; i < f->n_vocab; i++)
 		f->scores[i] = -INFINITY;
@@ -492,6 +591,7 @@ int logits_read(FILE *in, struct logits_frame *f, struct lmu_err *e)
 void logits_frame_free(struct logits_frame *f)
 {
 	free(f->scores);
+	free(f->ids);
 	memset(f, 0, sizeof *f);
 }
 
@@ -523,38 +623,133 @@ int logits_write(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64
 	return finish_write(out, ok);
 }
 
-int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
-		      uint32_t k)
+/* The k best ids of scores[0..n) in top[0..k), best first, ties to the
+ * lower id (insertion: k is small); returns how many (min(k, n)). */
+static uint32_t select_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top)
 {
-	/* the top-k ids; grown, never freed, so that a frame loop does not
-	 * allocate (one stream per process) */
-	static uint32_t *top;
-	static uint32_t top_cap;
-	uint32_t n = 0;
-	int ok;
+	uint32_t m = 0;
 
-	if (k > n_vocab)
-		k = n_vocab;
-	if (k > top_cap) {
-		top = xreallocarray(top, k, sizeof *top);
-		top_cap = k;
-	}
-	/* keep the k best in descending order (insertion; k is small) */
-	for (uint32_t i = 0; i < n_vocab; i++) {
-		if (n == k && (k == 0 || !(scores[i] > scores[top[k - 1]])))
+	if (k > n)
+		k = n;
+	for (uint32_t i = 0; i < n; i++) {
+		if (m == k && (k == 0 || !(scores[i] > scores[top[k - 1]])))
 			continue;
-		uint32_t j = n < k ? n++ : k - 1;
+		uint32_t j = m < k ? m++ : k - 1;
 		while (j > 0 && scores[i] > scores[top[j - 1]]) {
 			top[j] = top[j - 1];
 			j--;
 		}
 		top[j] = i;
 	}
+	return m;
+}
+
+/* The top-k ids of the frame being written: grown, never freed, so that a
+ * frame loop does not allocate (one stream per process). */
+static uint32_t *write_top;
+static uint32_t write_top_cap;
+
+static uint32_t *top_buffer(uint32_t k)
+{
+	if (k > write_top_cap) {
+		write_top = xreallocarray(write_top, k, sizeof *write_top);
+		write_top_cap = k;
+	}
+	return write_top;
+}
+
+int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
+		      uint32_t k)
+{
+	uint32_t *top = top_buffer(k < n_vocab ? k : n_vocab), n = select_top(scores, n_vocab, k, top);
+	int ok;
+
 	ok = seq < 0 || fprintf(out, "seq=%lld ", (long long)seq) > 0;
 	ok = ok && fprintf(out, "pos=%llu token=%d vocab=%u", (unsigned long long)pos, token, n_vocab) > 0;
 	for (uint32_t i = 0; i < n && ok; i++)
 		ok = fprintf(out, " %u:%.9g", top[i], scores[top[i]]) > 0;
 	if (ok)
 		ok = putc('\n', out) != EOF;
+	return finish_write(out, ok);
+}
+
+double logits_rest(const float *scores, uint32_t n, const uint32_t *top, uint32_t k)
+{
+	/* ids listed, to leave out; cleared after */
+	static unsigned char *listed;
+	static uint32_t listed_cap;
+	typedef double v4d __attribute__((vector_size(32)));
+	const v8 cut = {-87, -87, -87, -87, -87, -87, -87, -87};
+	v4d s0 = {0}, s1 = {0};
+	double sum = 0;
+	float m = -INFINITY;
+	uint32_t i;
+
+	if (k >= n)
+		return -INFINITY;
+	if (n > listed_cap) {
+		listed = xrealloc(listed, n);
+		memset(listed, 0, n);
+		listed_cap = n;
+	}
+	for (i = 0; i < k; i++)
+		listed[top[i]] = 1;
+	for (i = 0; i < n; i++)  /* the largest unlisted score */
+		if (!listed[i] && scores[i] > m)
+			m = scores[i];
+	if (m == INFINITY || m == -INFINITY)
+		goto out;
+	/* e^(x - m) 8 at a time, summed in double; terms below e^-87 of the
+	 * largest (-inf among them) and listed ids count 0 */
+	for (i = 0; i + 8 <= n; i += 8) {
+		v8 x, e;
+		v8i skip;
+		memcpy(&x, scores + i, sizeof x);
+		x -= m;
+		e = exp8(x);
+		skip = (x < cut) | ((v8i){listed[i], listed[i + 1], listed[i + 2], listed[i + 3], listed[i + 4],
+					  listed[i + 5], listed[i + 6], listed[i + 7]} != 0);
+		e = (v8)((v8i)e & ~skip);
+		s0 += __builtin_convertvector(__builtin_shufflevector(e, e, 0, 1, 2, 3), v4d);
+		s1 += __builtin_convertvector(__builtin_shufflevector(e, e, 4, 5, 6, 7), v4d);
+	}
+	for (; i < n; i++)
+		if (!listed[i] && scores[i] - m >= -87)
+			sum += exp((double)scores[i] - m);
+	sum += ((s0[0] + s0[1]) + (s0[2] + s0[3])) + ((s1[0] + s1[1]) + (s1[2] + s1[3]));
+out:
+	for (i = 0; i < k; i++)
+		listed[top[i]] = 0;
+	return m == INFINITY || m == -INFINITY ? (double)m : m + log(sum);
+}
+
+int logits_write_top(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
+		     uint32_t k)
+{
+	unsigned char h[LOGITS_HDR_SIZE_TOP] = {0};
+	uint32_t *top = top_buffer(k < n_vocab ? k : n_vocab), n = select_top(scores, n_vocab, k, top);
+	float rest = (float)logits_rest(scores, n_vocab, top, n);
+	uint32_t r;
+	int ok;
+
+	memcpy(h, LOGITS_MAGIC, 4);
+	put_le(h + 4, LOGITS_VERSION_TOP, 4);
+	put_le(h + 8, n_vocab, 4);
+	put_le(h + 12, (uint32_t)token, 4);
+	put_le(h + 16, pos, 8);
+	put_le(h + 24, seq < 0 ? 0 : (uint64_t)seq, 4);
+	put_le(h + 28, seq >= 0, 4);
+	put_le(h + 32, n, 4);
+	memcpy(&r, &rest, 4);
+	put_le(h + 36, r, 4);
+	ok = fwrite(h, 1, sizeof h, out) == sizeof h;
+	for (uint32_t i = 0; ok && i < n; i++) {
+		unsigned char b[8];
+		uint32_t u;
+		memcpy(&u, &scores[top[i]], 4);
+		put_le(b, top[i], 4);
+		put_le(b + 4, u, 4);
+		ok = fwrite(b, 1, 8, out) == 8;
+	}
 	return finish_write(out, ok);
 }

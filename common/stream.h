@@ -16,6 +16,13 @@
  *   version 1: offset 24 n_vocab x float32 LE scores
  *   version 2: offset 24 u32 LE seq, offset 28 u32 LE 0 (reserved),
  *              offset 32 n_vocab x float32 LE scores
+ *   version 3 (top-k): offset 24 u32 LE seq (0 when untagged), offset 28
+ *              u32 LE flags (bit 0: tagged; others 0), offset 32 u32 LE k,
+ *              offset 36 float32 LE rest = log of the sum of e^score over
+ *              the ids not listed (-inf: none), offset 40 k entries of
+ *              (u32 LE id, float32 LE score), best first, ties to the
+ *              lower id: the k best ids; every unlisted score is at most
+ *              the last one
  * Text frame: one line "[seq=S ]pos=P token=T vocab=N id:score ..." with
  * the listed ids (usually the top k, best first); unlisted ids are -inf.
  *
@@ -84,6 +91,8 @@ int tok_write_directive(FILE *out, int64_t seq, const char *name);
 #define LOGITS_HDR_SIZE 24
 #define LOGITS_VERSION_SEQ 2     /* frames tagged with a sequence id */
 #define LOGITS_HDR_SIZE_SEQ 32
+#define LOGITS_VERSION_TOP 3     /* the k best scores and the log-sum-exp of the rest */
+#define LOGITS_HDR_SIZE_TOP 40
 #define LOGITS_MAX_VOCAB (1u << 24)
 
 struct logits_frame {
@@ -94,6 +103,14 @@ struct logits_frame {
 	uint64_t pos;
 	float *scores;   /* n_vocab entries (owned, grown by logits_read) */
 	size_t cap;
+	/* a top-k frame (version 3): the k ids listed, best first, in
+	 * ids[0..k) (scores has the others at -inf, as a text frame), and
+	 * rest, the log of the sum of e^score over the others; k = 0: a frame
+	 * that scores every id (or a text frame), rest -inf */
+	uint32_t k;
+	uint32_t *ids;
+	size_t ids_cap;
+	float rest;
 	bool text;       /* the frame came in text form */
 	uint64_t offset; /* byte offset (binary) or line number (text) of the frame */
 };
@@ -111,5 +128,16 @@ void logits_frame_free(struct logits_frame *f);
 int logits_write(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores);
 int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
 		      uint32_t k);
+
+/* Write a top-k frame (version 3) of the k best scores (all of them when
+ * k >= n_vocab), as logits_write. */
+int logits_write_top(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
+		     uint32_t k);
+
+/* The log of the sum of e^score over the ids of scores[0..n) that are not
+ * in top[0..k) (distinct ids); -inf when there are none.  Terms below
+ * e^-87 of the largest count 0; each e^x has a relative error below 2e-7
+ * and the sum is kept in double. */
+double logits_rest(const float *scores, uint32_t n, const uint32_t *top, uint32_t k);
 
 #endif

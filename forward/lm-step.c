@@ -39,6 +39,7 @@ struct options {
 	uint32_t n_seq;      /* --parallel */
 	int batch_wait;      /* ms to wait for the replies to a step's frames */
 	uint32_t text_k;     /* 0: binary frames */
+	uint32_t top_k;      /* binary top-k frames of this many ids; 0: every id */
 	bool all_logits;
 	bool quant_act;
 	enum ggml_type quant;  /* -q: quantize the float matrices at load (GGML_F32: no) */
@@ -48,7 +49,7 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s -m MODEL [-q TYPE] [-t N] [-c N] [--parallel N] [--state FILE [--state-seq S]]\n"
-		   "       [--text[=K]] [--all-logits] [--quant-act] [--batch-wait MS] [-v]\n"
+		   "       [--text[=K] | --top K] [--all-logits] [--quant-act] [--batch-wait MS] [-v]\n"
 		   "       %s -m MODEL [-q TYPE] --info [-v]\n"
 		   "       %s -h | -V\n"
 		   "Token batches (lines of ids) on stdin, one logits frame per batch on stdout.\n"
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 		   "  --state FILE      load the context from FILE if it exists, save it there at the end\n"
 		   "  --state-seq S     the sequence whose context --state holds (default 0)\n"
 		   "  --text[=K]        text frames with the K best scores (default %d) instead of binary\n"
+		   "  --top K           binary frames of the K best scores and the log-sum-exp of the rest\n"
 		   "  --all-logits      a frame for every position, not only each batch's last\n"
 		   "  --quant-act       quantize activations for integer dot products (faster, less exact)\n"
 		   "  --batch-wait MS   wait up to MS for the answers to a step's frames (default %d)\n"
@@ -70,7 +72,7 @@ static void usage(FILE *f)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { STATE = 256, STATE_SEQ, TEXT, ALL_LOGITS, QUANT_ACT, INFO, PARALLEL, BATCH_WAIT };
+	enum { STATE = 256, STATE_SEQ, TEXT, TOP, ALL_LOGITS, QUANT_ACT, INFO, PARALLEL, BATCH_WAIT };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"quantize", required_argument, NULL, 'q'},
@@ -80,6 +82,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"state", required_argument, NULL, STATE},
 		{"state-seq", required_argument, NULL, STATE_SEQ},
 		{"text", optional_argument, NULL, TEXT},
+		{"top", required_argument, NULL, TOP},
 		{"all-logits", no_argument, NULL, ALL_LOGITS},
 		{"quant-act", no_argument, NULL, QUANT_ACT},
 		{"batch-wait", required_argument, NULL, BATCH_WAIT},
@@ -110,6 +113,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case TEXT:
 			o->text_k = optarg ? (uint32_t)opt_int(optarg, 1, LOGITS_MAX_VOCAB, "--text K") : DEFAULT_TEXT_K;
 			break;
+		case TOP: o->top_k = (uint32_t)opt_int(optarg, 1, LOGITS_MAX_VOCAB, "--top K"); break;
 		case ALL_LOGITS: o->all_logits = true; break;
 		case QUANT_ACT: o->quant_act = true; break;
 		case BATCH_WAIT: o->batch_wait = (int)opt_int(optarg, 0, 3600000, "--batch-wait"); break;
@@ -122,6 +126,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (o->text_k && o->top_k)
+		die_usage("--text and --top exclude each other");
 	o->model = opt_model(model);
 }
 
@@ -157,7 +163,7 @@ struct stepper {
 	struct stream_seq *map;  /* (n_seq) by slot */
 	uint32_t n_seq;
 	uint32_t n_vocab;
-	uint32_t text_k;
+	uint32_t text_k, top_k;
 };
 
 /* The slot of stream sequence id, or -1. */
@@ -194,6 +200,8 @@ static int emit(void *arg, const struct engine_logits *o)
 		st->map[o->seq].awaited = true;
 	if (st->text_k)
 		return logits_write_text(stdout, seq, o->n_vocab, o->token, o->pos, o->logits, st->text_k);
+	if (st->top_k)
+		return logits_write_top(stdout, seq, o->n_vocab, o->token, o->pos, o->logits, st->top_k);
 	return logits_write(stdout, seq, o->n_vocab, o->token, o->pos, o->logits);
 }
 
@@ -278,6 +286,7 @@ int main(int argc, char **argv)
 	st.map = xcalloc(o.n_seq, sizeof *st.map);
 	st.n_vocab = engine_model(st.eng)->hp.n_vocab;
 	st.text_k = o.text_k;
+	st.top_k = o.top_k;
 	const struct hparams *hp = &engine_model(st.eng)->hp;
 	if (engine_n_ctx_seq(st.eng) > hp->n_ctx_train && hp->n_ctx_train)
 		warnx_("-c %u is above the %u positions the model was trained on: expect worse text past %u",

@@ -1,6 +1,7 @@
 /* gen.c - see gen.h. */
 #include "gen.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,10 +88,15 @@ static bool stop_seen(struct gen *g, const char *piece, size_t len)
 
 int gen_next(struct gen *g, const float *scores, uint32_t n, int32_t *id)
 {
+	return gen_next_top(g, scores, n, -INFINITY, id);
+}
+
+int gen_next_top(struct gen *g, const float *scores, uint32_t n, double rest, int32_t *id)
+{
 	*id = -1;
 	if (g->max_tokens && g->emitted >= g->max_tokens)
 		return GEN_LENGTH;
-	*id = sampler_sample(&g->s, scores, n);
+	*id = sampler_sample_top(&g->s, scores, n, rest);
 	if (*id < 0)
 		return -1;
 	bool known = g->v && (uint32_t)*id < g->v->n;
@@ -115,4 +121,9 @@ long long gen_emitted(const struct gen *g)
 long long gen_left(const struct gen *g)
 {
 	return g->max_tokens ? g->max_tokens - g->emitted : -1;
+}
+
+struct sampler *gen_sampler(struct gen *g)
+{
+	return &g->s;
 }

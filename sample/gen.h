@@ -54,6 +54,13 @@ void gen_prompt(struct gen *g, const int32_t *ids, size_t n);
  * is finite. */
 int gen_next(struct gen *g, const float *scores, uint32_t n, int32_t *id);
 
+/* The same for a frame of the k best ids (sampler_sample_top): rest is
+ * the log of the sum of e^score over the ids it leaves out. */
+int gen_next_top(struct gen *g, const float *scores, uint32_t n, double rest, int32_t *id);
+
+/* The generation's sampler (to ask sampler_top_exact()). */
+struct sampler *gen_sampler(struct gen *g);
+
 /* Ids emitted so far; ids left in the budget (-1: no limit). */
 long long gen_emitted(const struct gen *g);
 long long gen_left(const struct gen *g);

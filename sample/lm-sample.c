@@ -310,6 +310,9 @@ static void write_logprobs(FILE *f, const struct seq *q, long long index, int32_
 	double lse = logsumexp(fr->scores, fr->n_vocab);
 	uint32_t m = top_ids(fr->scores, fr->n_vocab, k, top);
 
+	if (fr->rest > -INFINITY)  /* a top-k frame: the ids it leaves out */
+		lse = lse > fr->rest ? lse + log1p(exp(fr->rest - lse)) : fr->rest + log1p(exp(lse - fr->rest));
+
 	if (q->tagged)
 		fprintf(f, "@%u\t", q->id);
 	fprintf(f, "%lld\t%d\t%.6f\t", index, id, (double)fr->scores[id] - lse);
@@ -471,8 +474,19 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 		constraint_mask(q->cons, x->masked);
 		scores = x->masked;
 	}
+	if (fr->k) {  /* a frame of the k best ids: only where that is exact */
+		const char *why;
+		if (!sampler_top_exact(gen_sampler(q->g), scores, fr->n_vocab, fr->ids, fr->k, fr->scores[fr->ids[fr->k - 1]],
+				       fr->rest, q->cons != NULL, &why))
+			die("logits frame at byte %llu lists the %u best of %u ids, which these settings cannot sample "
+			    "exactly: %s (give lm-step a larger --top, or leave it out)",
+			    (unsigned long long)fr->offset, fr->k, fr->n_vocab, why);
+		if (x->lp && x->o->top_logprobs > fr->k)
+			die("logits frame at byte %llu lists %u ids, fewer than --top-logprobs %u",
+			    (unsigned long long)fr->offset, fr->k, x->o->top_logprobs);
+	}
 	long long index = gen_emitted(q->g);
-	int st = gen_next(q->g, scores, fr->n_vocab, &id);
+	int st = gen_next_top(q->g, scores, fr->n_vocab, fr->rest, &id);
 	if (st < 0)
 		die("logits frame at %s %llu: no finite score to choose from", fr->text ? "line" : "byte",
 		    (unsigned long long)fr->offset);

@@ -156,6 +156,11 @@ static bool worse(const struct candidate *a, const struct candidate *b)
 	return better(b, a);
 }
 
+static int by_rank(const void *a, const void *b)
+{
+	return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
 /* A heap whose root is the first by the order `first`: better gives the
  * best at the root, worse the worst. */
 typedef bool (*order_fn)(const struct candidate *, const struct candidate *);
@@ -194,6 +199,11 @@ static struct candidate heap_pop(struct candidate *h, size_t *n, order_fn first)
 
 int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 {
+	return sampler_sample_top(s, scores, n, -INFINITY);
+}
+
+int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, double rest)
+{
 	const struct sampler_params *p = &s->par;
 	bool pen = penalties_on(p);
 	size_t nc = 0;
@@ -230,7 +240,10 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 		return -1;
 
 	/* top-k: one pass with a heap of the k best so far, its worst at the
-	 * root; the rest need no exp() at all.  The best score stays in. */
+	 * root; the rest need no exp() at all.  The best score stays in.
+	 * Ranked, so that the draw sees them in an order that depends on the
+	 * scores alone (not on the ids left out: a frame of the k best ids
+	 * draws the same one). */
 	if (p->top_k > 0 && p->top_k < nc) {
 		heapify(c, p->top_k, worse);
 		for (size_t i = p->top_k; i < nc; i++)
@@ -239,6 +252,7 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 				sift_down(c, p->top_k, 0, worse);
 			}
 		nc = p->top_k;
+		qsort(c, nc, sizeof *c, by_rank);
 	}
 
 	/* probabilities over what is left (top-p then applies to the
@@ -252,6 +266,8 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 			c[i].p = exp((double)c[i].logit - max);
 		z += c[i].p;
 	}
+	if (p->top_k == 0 && rest > -INFINITY && max < INFINITY)  /* the ids the frame leaves out */
+		z += exp(rest / p->temperature - max);
 	for (size_t i = 0; i < nc; i++)
 		c[i].p /= z;
 
@@ -322,4 +338,133 @@ uint32_t top_ids(const float *scores, uint32_t n, uint32_t k, int32_t *top)
 		top[j] = (int32_t)i;
 	}
 	return m;
+}
+
+/* ---- frames of the k best ids ---- */
+
+/* Is id among ids[0..k)? */
+static bool listed(const uint32_t *ids, uint32_t k, int32_t id)
+{
+	for (uint32_t i = 0; i < k; i++)
+		if (ids[i] == (uint32_t)id)
+			return true;
+	return false;
+}
+
+/* The ids a frame leaves out, as the penalties leave them: every score at
+ * most bound (ties there only with ids above last, the last id listed),
+ * except the window's ids, each at most its own bound. */
+struct unlisted {
+	float bound;
+	int32_t last;
+	struct candidate *moved;
+	size_t n_moved;
+	float max;  /* the highest bound of all */
+};
+
+/* Does c rank before every id left out (better(), on the bounds)? */
+static bool beats(const struct unlisted *u, const struct candidate *c)
+{
+	if (!(c->logit > u->bound || (c->logit == u->bound && c->id <= u->last)))
+		return false;
+	for (size_t i = 0; i < u->n_moved; i++)
+		if (!better(c, &u->moved[i]))
+			return false;
+	return true;
+}
+
+bool sampler_top_exact(struct sampler *s, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k,
+		       float bound, double rest, bool masked, const char **why)
+{
+	const struct sampler_params *p = &s->par;
+	bool pen = penalties_on(p);
+	struct unlisted u = {bound, (int32_t)ids[k - 1], NULL, 0, bound};
+
+	*why = NULL;
+	if (k >= n)
+		return true;
+	if (s->cand_cap < (size_t)n + 1) {
+		s->cand = xreallocarray(s->cand, (size_t)n + 1, 2 * sizeof *s->cand);
+		s->cand_cap = (size_t)n + 1;
+	}
+	struct candidate *c = s->cand;
+	u.moved = s->cand + s->cand_cap;
+	/* the penalties move only the ids of the window: an unlisted one may
+	 * rise above the bound (a penalty below 1) or fall (its mass is then
+	 * no longer rest's) */
+	if (pen) {
+		size_t m = p->repeat_last_n < 0 ? s->count_cap : s->hist_n;
+		for (size_t i = 0; i < m; i++) {
+			int32_t id = p->repeat_last_n < 0 ? (int32_t)i : s->hist[(s->hist_head + i) % s->hist_cap];
+			bool dup = false;
+			if ((size_t)id >= s->count_cap || s->count[id] == 0 || (uint32_t)id >= n || listed(ids, k, id))
+				continue;
+			for (size_t j = 0; j < u.n_moved && !dup; j++)
+				dup = u.moved[j].id == id;
+			if (dup)
+				continue;
+			u.moved[u.n_moved++] = (struct candidate){id, penalised(s, id, bound), 0};
+			if (u.moved[u.n_moved - 1].logit > u.max)
+				u.max = u.moved[u.n_moved - 1].logit;
+		}
+	}
+	/* the listed ids after the penalties, best first */
+	for (uint32_t i = 0; i < k; i++) {
+		float x = scores[ids[i]];
+		c[i] = (struct candidate){(int32_t)ids[i], pen ? penalised(s, (int32_t)ids[i], x) : x, 0};
+	}
+	qsort(c, k, sizeof *c, by_rank);
+
+	if (!beats(&u, &c[0])) {
+		*why = "an id it leaves out may score as high as the best one it lists";
+		return false;
+	}
+	if (p->temperature == 0)
+		return true;
+	if (p->top_k > 0) {
+		if (p->top_k > k) {
+			*why = "--top-k is larger than the number of ids it lists";
+			return false;
+		}
+		if (!beats(&u, &c[p->top_k - 1])) {
+			*why = "an id it leaves out may be among the --top-k best";
+			return false;
+		}
+		return true;
+	}
+	if (p->top_p >= 1.0 && p->min_p <= 0.0) {
+		*why = "without --top-k, --top-p or --min-p the whole distribution is sampled";
+		return false;
+	}
+	/* min-p keeps x with e^((x - best) / T) >= min_p: the unlisted ids
+	 * all fall below it when their bound does */
+	double cut = p->min_p > 0.0 ? c[0].logit + p->temperature * log(p->min_p) : -INFINITY;
+	if (p->top_p >= 1.0) {
+		if (!(u.max < cut)) {
+			*why = "an id it leaves out may pass --min-p";
+			return false;
+		}
+		return true;
+	}
+	/* top-p needs the whole normaliser: rest, unchanged by the
+	 * temperature (T = 1), the penalties and a constraint */
+	if (p->temperature != 1.0 || u.n_moved || masked) {
+		*why = "--top-p without --top-k needs the scores it leaves out (temperature 1, no penalty or "
+		       "constraint on them)";
+		return false;
+	}
+	double z = exp(rest - c[0].logit), cum = 0;
+	for (uint32_t i = 0; i < k; i++)
+		z += exp((double)c[i].logit - c[0].logit);
+	for (uint32_t i = 0; i < k; i++) {
+		if (i > 0 && (double)c[i].logit < cut && (double)u.max < cut)
+			return true;   /* min-p ends it, also for every unlisted id */
+		if (!beats(&u, &c[i]))
+			break;         /* an unlisted id may come before this one */
+		cum += exp((double)c[i].logit - c[0].logit) / z;
+		if (cum >= p->top_p)
+			return true;
+	}
+	*why = "the ids it lists do not reach --top-p";
+	return false;
 }

@@ -83,6 +83,22 @@ void sampler_accept(struct sampler *s, int32_t id);
  * every score is -inf or NaN. */
 int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n);
 
+/* The same for a frame that scores only some ids (a top-k frame,
+ * lm-logits(5)): scores has the others at -inf, and rest is the log of
+ * the sum of their e^score, which joins the normaliser when --top-k is
+ * off (-inf: none left out). */
+int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, double rest);
+
+/* Whether sampler_sample_top() on such a frame chooses what
+ * sampler_sample() would on the whole frame, whatever the scores left
+ * out: ids[0..k) are the listed ids, best first by raw score, every other
+ * raw score at most bound; masked: a constraint has set scores to -inf
+ * (and allows an unknown part of the others).  When it cannot, *why says
+ * what stands in the way.  The window of the penalties is the sampler's
+ * as it stands. */
+bool sampler_top_exact(struct sampler *s, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k,
+		       float bound, double rest, bool masked, const char **why);
+
 /* The generator, exposed for tests: a double in [0, 1). */
 double sampler_uniform(struct sampler *s);
 

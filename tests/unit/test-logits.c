@@ -99,8 +99,8 @@ int main(int argc, char **argv)
 	h[3] = 'X';
 	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "bad frame magic"), "bad magic refused");
 	memcpy(h, buf, 24);
-	h[4] = 3;
-	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "unsupported frame version 3"), "unknown version refused");
+	h[4] = 4;
+	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "unsupported frame version 4"), "unknown version refused");
 	memcpy(h, buf, 24);
 	h[11] = 0x10;  /* n_vocab 0x10000005 > 2^24 */
 	ok(read_bytes(h, 24, &f, &e) == -1 && strstr(e.msg, "out of range"), "huge vocabulary refused before allocating");
@@ -187,6 +187,73 @@ int main(int argc, char **argv)
 		ok(read_bytes(bad_seq[i], strlen(bad_seq[i]), &f, &e) == -1 && strstr(e.msg, "malformed text frame header"),
 		   name);
 	}
+	free(buf);
+
+	/* top-k frames: version 3 */
+	float big[1000];
+	uint32_t n = 1000;
+	double want = 0;
+	for (uint32_t i = 0; i < n; i++)
+		big[i] = (float)((i * 7919) % 1000) / 50.0f - 10.0f;  /* distinct, -10 .. 9.98 */
+	big[17] = -INFINITY;
+	big[400] = 40;  /* the best by far */
+	/* the 3 best: 400 (40), then the two ids scoring 9.98 and 9.96 */
+	buf = NULL;
+	out = open_memstream(&buf, &len);
+	ok(logits_write_top(out, -1, n, 5, 6, big, 3) == 1, "write a top-3 frame");
+	ok(logits_write_top(out, 77, 5, 1, 2, scores, 9) == 1, "write a tagged top-k frame asking for more ids than there are");
+	fclose(out);
+	ok(len == 40 + 3 * 8 + 40 + 5 * 8, "top-k frame: a 40-byte header and 8 bytes per id");
+	ok(memcmp(buf, "\x89LGT\x03\0\0\0\xe8\x03\0\0\x05\0\0\0\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x03\0\0\0", 36) == 0,
+	   "version 3 header: seq 0 and flags 0 when untagged, k at offset 32");
+	in = fmemopen(buf, len, "r");
+	r1 = logits_read(in, &f, &e);
+	uint32_t second = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (i != 400 && big[i] > big[second])
+			second = i;
+	ok(r1 == 1 && f.k == 3 && !f.tagged && f.n_vocab == n && f.token == 5 && f.pos == 6 && f.ids[0] == 400 &&
+	   f.ids[1] == second && f.scores[400] == 40 && isinf(f.scores[0]) && f.scores[f.ids[2]] < f.scores[second],
+	   "top-k frame reads back: ids best first, the others -inf");
+	for (uint32_t i = 0; i < n; i++)
+		if (i != f.ids[0] && i != f.ids[1] && i != f.ids[2] && big[i] > -INFINITY)
+			want += exp((double)big[i] - 9.0);
+	want = 9.0 + log(want);
+	ok(fabs(f.rest - want) < 2e-6 * fabs(want), "rest is the log-sum-exp of the unlisted scores (%.7f, want %.7f)",
+	   (double)f.rest, want);
+	r2 = logits_read(in, &f, &e);
+	ok(r2 == 1 && f.k == 5 && f.tagged && f.seq == 77 && f.ids[0] == 2 && f.ids[3] == 1 && f.ids[4] == 4 &&
+	   f.rest == -INFINITY, "a tagged frame listing every id (k capped at n_vocab): rest -inf");
+	ok(logits_read(in, &f, &e) == 0, "clean end after top-k frames");
+	fclose(in);
+	/* hostile top-k frames: change one field of the first frame */
+	static const struct { size_t at; uint32_t v; const char *msg, *name; } bad_top[] = {
+		{28, 2, "unknown flags", "unknown flag bits"},
+		{24, 3, "untagged frame of sequence 3", "a sequence id without the tagged flag"},
+		{32, 0, "0 entries", "no entries"},
+		{32, 1001, "1001 entries", "more entries than ids"},
+		{36, 0x7fc00000, "bad log-sum-exp", "NaN rest"},
+		{36, 0x7f800000, "bad log-sum-exp", "+inf rest"},
+		{40, 1000, "out of range", "an id out of range"},
+		{48, 400, "listed twice", "an id listed twice"},
+		{52, 0x42c80000, "out of order", "a score above the one before it"},
+		{44, 0x7fc00000, "is NaN", "a NaN score"},
+	};
+	for (size_t i = 0; i < sizeof bad_top / sizeof *bad_top; i++) {
+		unsigned char t[64];
+		memcpy(t, buf, 64);
+		for (int j = 0; j < 4; j++)
+			t[bad_top[i].at + j] = (unsigned char)(bad_top[i].v >> 8 * j);
+		ok(read_bytes(t, 64, &f, &e) == -1 && strstr(e.msg, bad_top[i].msg),
+		   "top-k frame with %s refused: %s", bad_top[i].name, e.msg);
+	}
+	ok(read_bytes(buf, 60, &f, &e) == -1 && strstr(e.msg, "cut short (2 of 3 entries)"), "truncated entries refused");
+	ok(read_bytes(buf, 38, &f, &e) == -1 && strstr(e.msg, "header cut short (38 of 40 bytes)"),
+	   "truncated version 3 header refused");
+	/* the same id may be listed again by the next frame (nothing kept) */
+	in = fmemopen(buf, 64, "r");
+	ok(logits_read(in, &f, &e) == 1 && read_bytes(buf, 64, &f, &e) == 1, "a valid frame reads again after refusals");
+	fclose(in);
 	free(buf);
 	logits_frame_free(&f);
 	return tap_done();

@@ -1,6 +1,8 @@
 /* test-sampler: the samplers of sample/sampler.c on hand-made scores. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sampler.h"
@@ -224,6 +226,132 @@ static void test_logprobs(void)
 	ok(top_ids(x, 5, 0, top) == 0, "top 0 is empty");
 }
 
+/* ---- frames of the k best ids ---- */
+
+static uint64_t rng_state = 88172645463325252u;
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 16);
+}
+
+/* The k best ids of x[0..n) (best first, ties to the lower id), as a
+ * writer lists them; returns the log-sum-exp of the others. */
+static double top_frame(const float *x, uint32_t n, uint32_t k, uint32_t *ids, float *listed)
+{
+	int32_t top[400];
+	uint32_t m = top_ids(x, n, k, top);
+	double z = 0, mx = -INFINITY;
+	for (uint32_t i = 0; i < n; i++)
+		listed[i] = -INFINITY;
+	for (uint32_t i = 0; i < m; i++) {
+		ids[i] = (uint32_t)top[i];
+		listed[top[i]] = x[top[i]];
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (listed[i] == -INFINITY && x[i] > mx)
+			mx = x[i];
+	if (mx == -INFINITY)
+		return -INFINITY;
+	for (uint32_t i = 0; i < n; i++)
+		if (listed[i] == -INFINITY)
+			z += exp(x[i] - mx);
+	return mx + log(z);
+}
+
+/* Generations of 60 steps from random frames of n ids (scores on a grid of
+ * 0.25, so that ties happen), the same sampler settings on the whole
+ * frames and on their k best: where sampler_top_exact() says yes, both
+ * choose the same id (the generations stay together); returns how many
+ * steps it said yes, and counts a disagreement in *bad. */
+static int run_top(const struct sampler_params *p, uint32_t n, uint32_t k, int *bad)
+{
+	float x[400], listed[400];
+	uint32_t ids[400];
+	struct sampler full, top;
+	int yes = 0;
+
+	sampler_init(&full, p);
+	sampler_init(&top, p);
+	for (int i = 0; i < 8; i++) {  /* a window for the penalties */
+		int32_t id = (int32_t)(rnd() % n);
+		sampler_accept(&full, id);
+		sampler_accept(&top, id);
+	}
+	for (int step = 0; step < 60; step++) {
+		const char *why;
+		for (uint32_t i = 0; i < n; i++)
+			x[i] = (float)((int)(rnd() % 64) - 40) * 0.25f + (i % 7 == 0 ? 6 : 0);
+		double rest = top_frame(x, n, k, ids, listed);
+		if (!sampler_top_exact(&top, listed, n, ids, k < n ? k : n, x[ids[(k < n ? k : n) - 1]], rest, false, &why)) {
+			/* both draw anyway, to stay in step; only exact steps are compared */
+			int32_t a = sampler_sample(&full, x, n);
+			sampler_sample_top(&top, listed, n, rest);
+			sampler_accept(&full, a);
+			sampler_accept(&top, a);
+			continue;
+		}
+		yes++;
+		int32_t a = sampler_sample(&full, x, n), b = sampler_sample_top(&top, listed, n, rest);
+		if (a != b)
+			(*bad)++;
+		sampler_accept(&full, a);
+		sampler_accept(&top, a);
+	}
+	sampler_free(&full);
+	sampler_free(&top);
+	return yes;
+}
+
+static void test_top_frames(void)
+{
+	struct {
+		const char *name;
+		double t;
+		uint32_t top_k;
+		double top_p, min_p, rep, pres;
+		int expect;  /* 1: mostly exact, 0: never, -1: either */
+	} cases[] = {
+		{"greedy", 0, 0, 1, 0, 1, 0, 1},
+		{"greedy, repeat penalty 1.3", 0, 0, 1, 0, 1.3, 0, 1},
+		{"greedy, repeat penalty 0.7 (lifts ids)", 0, 0, 1, 0, 0.7, 0, -1},
+		{"T 0.8, top-k 10", 0.8, 10, 1, 0, 1, 0, 1},
+		{"T 0.8, top-k 10, top-p 0.9, min-p 0.05", 0.8, 10, 0.9, 0.05, 1, 0, 1},
+		{"T 0.8, top-k 10, presence penalty -0.5", 0.8, 10, 1, 0, 1, -0.5, -1},
+		{"T 0.7, min-p 0.2", 0.7, 0, 1, 0.2, 1, 0, 1},
+		{"T 1, top-p 0.5", 1, 0, 0.5, 0, 1, 0, 1},
+		{"T 1, top-p 0.5, min-p 0.1, repeat penalty 1.2", 1, 0, 0.5, 0.1, 1.2, 0, -1},
+		{"T 1, top-p 0.99", 1, 0, 0.99, 0, 1, 0, -1},
+		{"T 0.9, top-p 0.5 (the temperature moves the rest)", 0.9, 0, 0.5, 0, 1, 0, 0},
+		{"T 1, nothing to truncate", 1, 0, 1, 0, 1, 0, 0},
+		{"T 0.8, top-k 50 of 40 listed", 0.8, 50, 1, 0, 1, 0, 0},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		struct sampler_params p = plain(cases[c].t);
+		int bad = 0, yes = 0, total = 0;
+		char name[200];
+		p.top_k = cases[c].top_k;
+		p.top_p = cases[c].top_p;
+		p.min_p = cases[c].min_p;
+		p.repeat_penalty = cases[c].rep;
+		p.presence_penalty = cases[c].pres;
+		p.repeat_last_n = 16;
+		for (int r = 0; r < 10; r++) {
+			yes += run_top(&p, 300, 40, &bad);
+			total += 60;
+		}
+		snprintf(name, sizeof name, "top-40 frames of 300 ids, %s: the same ids as whole frames where exact "
+			 "(%d of %d steps exact, %d differ)", cases[c].name, yes, total, bad);
+		ok(bad == 0 && (cases[c].expect < 0 || (cases[c].expect ? yes * 10 >= total * 9 : yes == 0)), "%s", name);
+	}
+	/* every id listed: always exact */
+	struct sampler_params p = plain(1);
+	int bad = 0, yes = run_top(&p, 50, 50, &bad);
+	ok(yes == 60 && bad == 0, "a frame that lists every id is exact even sampling the whole distribution");
+}
+
 int main(void)
 {
 	test_generator();
@@ -232,5 +360,6 @@ int main(void)
 	test_seed();
 	test_penalties();
 	test_logprobs();
+	test_top_frames();
 	return tap_done();
 }
