@@ -158,7 +158,17 @@ struct quant_family {
 	int mmf_min;
 };
 
-extern const struct quant_family quant_family_scalar, quant_family_avx2, quant_family_avx512;
+extern const struct quant_family quant_family_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+extern const struct quant_family quant_family_avx2, quant_family_avx512;
+#endif
+#if defined(__aarch64__)
+extern const struct quant_family quant_family_neon, quant_family_neon_dot;
+#endif
+
+/* The families built for this target, best first, then NULL; the first
+ * whose cpu_ok() says yes is the default. */
+extern const struct quant_family *const quant_families[];
 
 /* For the tests: use the family LMU_KERNELS would name env; false if it is
  * unknown or this CPU lacks it (the family in use is then unchanged). */

@@ -10,6 +10,7 @@
  * (|w| * sign(a, w)), at most 128 * 127 * 2 = 32512 per pair; unsigned
  * quants (Q4_1, Q5_1, K-quants, Q6_K stored +32) go in as they are, at
  * most 63 * 127 * 2 = 16002.  Activations never hold -128. */
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
 
@@ -999,3 +1000,5 @@ const struct quant_family quant_family_avx2 = {
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
 	}, GP_MIN
 };
+
+#endif

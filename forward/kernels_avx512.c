@@ -17,6 +17,7 @@
  *   float weights (F32, F16, BF16) with a batch of 8 or more activations:
  *     panels of 32 rows converted and transposed on the fly, lanes over
  *     rows, activations broadcast (no horizontal sums). */
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
 
@@ -1056,3 +1057,5 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
 	}, GP_MIN
 };
+
+#endif

@@ -7,6 +7,7 @@
  * so they differ from it only by float rounding. */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -459,14 +460,22 @@ static bool scalar_ok(void) { return true; }
 
 const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0}, {0}, 0 };
 
-static const struct quant_family *const families[] = {
-	&quant_family_avx512, &quant_family_avx2, &quant_family_scalar,  /* best first */
+/* The families built for this target, best first. */
+const struct quant_family *const quant_families[] = {
+#if defined(__x86_64__) || defined(__i386__)
+	&quant_family_avx512, &quant_family_avx2,
+#endif
+#if defined(__aarch64__)
+	&quant_family_neon_dot, &quant_family_neon,
+#endif
+	&quant_family_scalar, NULL,
 };
+
 static const struct quant_family *family_named(const char *env)
 {
-	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
-		if (strcmp(families[i]->env, env) == 0)
-			return families[i];
+	for (size_t i = 0; quant_families[i]; i++)
+		if (strcmp(quant_families[i]->env, env) == 0)
+			return quant_families[i];
 	return NULL;
 }
 
@@ -476,15 +485,20 @@ static void family_choose(void)
 
 	if (env && *env) {
 		family = family_named(env);
-		if (!family)
-			die("LMU_KERNELS=%s: unknown kernel family (scalar, avx2, avx512)", env);
+		if (!family) {
+			char names[128] = "";
+			for (size_t i = 0; quant_families[i]; i++)
+				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+					 quant_families[i]->env);
+			die("LMU_KERNELS=%s: unknown kernel family (%s)", env, names);
+		}
 		if (!family->cpu_ok())
 			die("LMU_KERNELS=%s: this CPU lacks the instructions it needs", env);
 		return;
 	}
-	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
-		if (families[i]->cpu_ok()) {
-			family = families[i];
+	for (size_t i = 0; quant_families[i]; i++)
+		if (quant_families[i]->cpu_ok()) {
+			family = quant_families[i];
 			return;
 		}
 }

@@ -5,8 +5,9 @@
  * with the weight type (formats.md 2.3), so that the inner loops are integer
  * dot products; the block scales are applied once per block.
  *
- * Three kernel families: "scalar" (plain C, the reference), "avx2" and
- * "avx512-vnni", picked at run time from the CPU (LMU_KERNELS in the
+ * Kernel families: "scalar" (plain C, the reference, everywhere),
+ * "avx512-vnni" and "avx2" on x86-64, "neon-dotprod" and "neon" on
+ * aarch64, picked at run time from the CPU (LMU_KERNELS in the
  * environment forces one).  Every family gives the reference's result up to
  * float rounding: the integer parts are exact in all of them.  The SIMD
  * families have every product for every weight type; where one lacks a
@@ -113,9 +114,10 @@ void quant_matmul_float_ref(enum ggml_type wtype, const void *W, size_t row_byte
 bool quant_weight_supported(enum ggml_type t);
 void quantize_row(enum ggml_type t, const float *x, void *dst, int n);
 
-/* The kernel family in use ("scalar", "avx2", "avx512-vnni"), chosen at the
- * first call from the CPU; LMU_KERNELS=scalar|avx2|avx512 in the environment
- * forces one (the program dies if the CPU lacks it or the name is unknown). */
+/* The kernel family in use (see above), chosen at the first call from the
+ * CPU; LMU_KERNELS=scalar|avx2|avx512|neon|neondot in the environment
+ * forces one (the program dies if the CPU lacks it or the name is
+ * unknown). */
 const char *quant_kernel_name(void);
 
 #endif

@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 # apt-get install clang.
 pkgs="build-essential make pkg-config perl python3 python3-pip python3-venv
 libcurl4-openssl-dev libjq-dev libarchive-dev libcivetweb-dev curl unicode-data man-db jq tmux"
+# make neon-test: the aarch64 cross compiler, qemu-user to run what it
+# makes, and libjq for arm64 (Debian multiarch)
+pkgs="$pkgs gcc-aarch64-linux-gnu qemu-user libjq-dev:arm64"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -25,6 +28,9 @@ elif [ "$(id -u)" != 0 ]; then
 	exit 1
 else
 	export DEBIAN_FRONTEND=noninteractive
+	case $missing in *:arm64*)
+		dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+	esac
 	apt-get update -qq
 	apt-get install -y -qq $missing
 fi

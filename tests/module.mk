@@ -30,8 +30,16 @@
 #                               for tests/hf-real.t and tests/bench/hf-bench.sh;
 #                               needs python3 with torch and transformers and
 #                               about 6 GB
+#   make neon-test              the NEON kernel families on aarch64: the
+#                               forward pass cross-compiled with
+#                               gcc-aarch64-linux-gnu into build/aarch64 and
+#                               run under qemu-user (tests/install-deps.sh
+#                               installs both, and libjq for arm64):
+#                               test-quant (every kernel against its
+#                               reference), test-forward (the tiny models)
+#                               and SmolLM2's greedy fixture through lm-step
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits hfdirs
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits hfdirs neon-test neon-build
 
 HFDIRS ?= tests/ref/cache
 hfdirs:
@@ -140,3 +148,45 @@ fuzz-cov: build/fuzz/fuzz-gguf-cov
 	$(LLVM_PROFDATA) merge -sparse build/fuzz/cov.profraw -o build/fuzz/cov.profdata
 	$(LLVM_COV) report build/fuzz/fuzz-gguf-cov -instr-profile=build/fuzz/cov.profdata \
 		common/gguf.c forward/model.c common/vocab.c
+
+# ---- aarch64 under qemu-user ----
+# Only the forward pass and what it needs (common/, libjq): lm-step,
+# test-quant and test-forward.  /usr/include comes last for jq.h, which
+# Debian's libjq-dev:arm64 shares with the host.
+A64_CC ?= aarch64-linux-gnu-gcc
+A64_RUN ?= qemu-aarch64
+A64 := build/aarch64
+A64_OBJS := $(patsubst %.c,$(A64)/obj/%.o,$(call LIB_SRCS,forward) $(call LIB_SRCS,common))
+A64_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -pthread -idirafter /usr/include
+A64_LDLIBS := -L/usr/lib/aarch64-linux-gnu -Wl,-rpath-link=/usr/lib/aarch64-linux-gnu -ljq -lm
+# GREEDY_PROMPTS: how many of SmolLM2's 20 greedy prompts (emulation is slow)
+GREEDY_PROMPTS ?= 2
+
+$(A64)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(A64_CC) $(CPPFLAGS) $(A64_CFLAGS) -MMD -MP -c $< -o $@
+$(A64)/obj/forward/steps.o: A64_CFLAGS += -ffp-contract=fast
+
+$(A64)/bin/lm-step: $(A64)/obj/forward/lm-step.o $(A64_OBJS)
+	@mkdir -p $(dir $@)
+	$(A64_CC) -pthread -o $@ $^ $(A64_LDLIBS)
+
+$(A64)/tests/%: $(A64)/obj/tests/unit/%.o $(A64_OBJS)
+	@mkdir -p $(dir $@)
+	$(A64_CC) -pthread -o $@ $^ $(A64_LDLIBS)
+
+# programs run through qemu by name, for the shell tests
+$(A64)/qemu-bin/lm-step: $(A64)/bin/lm-step
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec $(A64_RUN) %s "$$@"\n' "$(abspath $<)" > $@
+	chmod +x $@
+
+neon-build: $(A64)/bin/lm-step $(A64)/tests/test-quant $(A64)/tests/test-forward $(A64)/qemu-bin/lm-step
+
+neon-test: neon-build all unit-tests
+	LMU_TEST_EMULATOR=$(A64_RUN) LMU_MODELS=$(abspath models) $(PROVE) $(PROVE_FLAGS) -e $(A64_RUN) \
+		$(A64)/tests/test-quant $(A64)/tests/test-forward
+	$(TEST_ENV) LMU_BIN=$(abspath $(A64)/qemu-bin) LMU_GREEDY_ONLY=$(GREEDY_PROMPTS) \
+		$(PROVE) $(PROVE_FLAGS) tests/lm-step-smollm2.t
+
+-include $(wildcard $(A64)/obj/*/*.d $(A64)/obj/tests/unit/*.d)

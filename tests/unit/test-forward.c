@@ -519,10 +519,9 @@ int main(int argc, char **argv)
 		return frames_mode(NULL);
 	/* every kernel family the CPU has: tiles, panels (batches of 8 or
 	 * more) and the scalar reference all meet the same fixtures */
-	static const char *const families[] = {"avx512", "avx2", "scalar"};
-	for (size_t f = 0; f < sizeof families / sizeof *families; f++) {
-		if (!quant_force(families[f])) {
-			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, families[f]);
+	for (size_t f = 0; quant_families[f]; f++) {
+		if (!quant_force(quant_families[f]->env)) {
+			printf("ok %d # SKIP kernel family %s: not supported by this CPU\n", ++n_test, quant_families[f]->name);
 			continue;
 		}
 		printf("# kernel family %s\n", quant_kernel_name());
