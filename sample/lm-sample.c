@@ -411,6 +411,13 @@ static void print_settings(const struct options *o, unsigned from_model)
 		printf("seed=%llu (option)\n", (unsigned long long)p->seed);
 	else
 		printf("seed=random\n");
+	/* the smallest lm-step --top K whose every frame is taken (0: none):
+	 * a constraint masks ids the frame lists, log-probabilities want the
+	 * alternatives listed */
+	uint32_t k = o->constrain_json_cmd ? 0 : sampler_top_always(p);
+	if (k && o->logprobs && o->top_logprobs > k)
+		k = o->top_logprobs;
+	printf("exact-top=%u\n", k);
 }
 
 /* A binary frame of a 49152-id vocabulary is 192 KiB, three times a

@@ -468,3 +468,26 @@ bool sampler_top_exact(struct sampler *s, const float *scores, uint32_t n, const
 	*why = "the ids it lists do not reach --top-p";
 	return false;
 }
+
+uint32_t sampler_top_always(const struct sampler_params *p)
+{
+	bool pen = penalties_on(p);
+	uint32_t k;
+
+	/* penalties that only lower scores (and leave the ids a frame lists
+	 * above the ones it leaves out unless they are penalised) */
+	if (pen && (p->repeat_penalty < 1.0 || p->presence_penalty < 0.0 || p->frequency_penalty < 0.0))
+		return 0;
+	if (p->temperature == 0)
+		k = 1;
+	else if (p->top_k > 0)
+		k = p->top_k;
+	else
+		return 0;
+	if (pen) {
+		if (p->repeat_last_n < 0 || (uint64_t)p->repeat_last_n > UINT32_MAX - k)
+			return 0;
+		k += (uint32_t)p->repeat_last_n;  /* as many ids of the window as may fall */
+	}
+	return k;
+}

@@ -99,6 +99,13 @@ int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, d
 bool sampler_top_exact(struct sampler *s, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k,
 		       float bound, double rest, bool masked, const char **why);
 
+/* The smallest k for which sampler_top_exact() says yes for every frame of
+ * the k best ids, whatever the scores: greedy or top-k sampling, with
+ * penalties that only lower scores, k ids beyond those the window of the
+ * penalties may push down; 0 when no k does (top-k off above temperature
+ * 0, penalties that may raise scores, an unbounded window). */
+uint32_t sampler_top_always(const struct sampler_params *p);
+
 /* The generator, exposed for tests: a double in [0, 1). */
 double sampler_uniform(struct sampler *s);
 

@@ -163,7 +163,17 @@ repeat-penalty=1.1 (default)
 presence-penalty=0 (default)
 frequency-penalty=0 (default)
 repeat-last-n=64 (default)
-seed=4 (option)"
+seed=4 (option)
+exact-top=104"
+# exact-top: the smallest lm-step --top K whose every frame is taken
+ok "--show-settings, greedy without penalties" lm-sample --show-settings --temp 0 --repeat-penalty 1
+like "... exact-top=1" "$(cat "$tmp/out")" "exact-top=1\$"
+ok "--show-settings, greedy with --logprobs" lm-sample --show-settings --temp 0 --repeat-penalty 1 --logprobs - --top-logprobs 5
+like "... exact-top=5 (the alternatives listed)" "$(cat "$tmp/out")" "exact-top=5\$"
+ok "--show-settings, no top-k" lm-sample --show-settings --top-k 0
+like "... exact-top=0" "$(cat "$tmp/out")" "exact-top=0\$"
+ok "--show-settings, --constrain json-cmd" lm-sample -m "$SMOLLM2" --show-settings --temp 0 --constrain json-cmd
+like "... exact-top=0" "$(cat "$tmp/out")" "exact-top=0\$"
 # a model directory's generation_config.json (Qwen2.5-Coder-Instruct's
 # settings) under the options
 d=$tmp/modeldir

@@ -22,12 +22,20 @@ for q in "Write a poem about the sea." "List three prime numbers." "What is a fi
 	p=$(prompt "$q")
 	is "greedy, --top 8: the ids of whole frames ($q)" "$(loop "$p" "--top 8" --temperature 0)" \
 		"$(loop "$p" "" --temperature 0)"
-	is "default sampling (top-k 40), --top 40: the ids of whole frames ($q)" \
-		"$(loop "$p" "--top 40" --seed 11)" "$(loop "$p" "" --seed 11)"
+	is "top-k 40 without a penalty, --top 40: the ids of whole frames ($q)" \
+		"$(loop "$p" "--top 40" --seed 11 --repeat-penalty 1)" "$(loop "$p" "" --seed 11 --repeat-penalty 1)"
 	is "min-p 0.1 alone at temperature 0.7, --top 32: the ids of whole frames ($q)" \
 		"$(loop "$p" "--top 32" --seed 5 --temperature 0.7 --top-k 0 --top-p 1 --min-p 0.1)" \
 		"$(loop "$p" "" --seed 5 --temperature 0.7 --top-k 0 --top-p 1 --min-p 0.1)"
 done
+
+# --show-settings' exact-top: every frame of that many ids is taken (the
+# defaults: top-k 40 and 64 ids of the window the penalty may push down)
+k=$(lm-sample -m "$M" --show-settings | sed -n 's/^exact-top=//p')
+is "exact-top of the defaults" "$k" 104
+p=$(prompt "Write a poem about the sea.")
+is "defaults, --top $k (exact-top): the ids of whole frames" "$(loop "$p" "--top $k" --seed 3)" \
+	"$(loop "$p" "" --seed 3)"
 
 # log-probabilities: the normaliser includes the ids left out
 p=$(prompt "Name a colour.")

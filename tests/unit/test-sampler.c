@@ -346,6 +346,41 @@ static void test_top_frames(void)
 			 "(%d of %d steps exact, %d differ)", cases[c].name, yes, total, bad);
 		ok(bad == 0 && (cases[c].expect < 0 || (cases[c].expect ? yes * 10 >= total * 9 : yes == 0)), "%s", name);
 	}
+	/* sampler_top_always(): settings that are exact for every frame of
+	 * that many ids (the window: 16 ids, 8 of them seen before the first
+	 * step) */
+	{
+		struct sampler_params q = plain(0.8);
+		int bad2 = 0, yes2 = 0;
+		q.top_k = 10;
+		q.top_p = 0.9;
+		q.repeat_penalty = 1.5;
+		q.frequency_penalty = 0.5;
+		q.repeat_last_n = 16;
+		uint32_t k = sampler_top_always(&q);
+		for (int r = 0; r < 10; r++)
+			yes2 += run_top(&q, 300, k, &bad2);
+		ok(k == 26 && yes2 == 600 && bad2 == 0,
+		   "top-k 10 with penalties over a window of 16: every top-%u frame is exact (%d of 600)", k, yes2);
+		q.temperature = 0;
+		k = sampler_top_always(&q);
+		yes2 = 0;
+		for (int r = 0; r < 10; r++)
+			yes2 += run_top(&q, 300, k, &bad2);
+		ok(k == 17 && yes2 == 600 && bad2 == 0, "greedy with penalties: every top-%u frame is exact", k);
+		q.repeat_penalty = 0.9;
+		ok(sampler_top_always(&q) == 0, "a penalty that raises scores: no k is always exact");
+		q.repeat_penalty = 1.5;
+		q.temperature = 1;
+		q.top_k = 0;
+		ok(sampler_top_always(&q) == 0, "sampling without top-k: no k is always exact");
+		q.top_k = 5;
+		q.repeat_last_n = -1;
+		ok(sampler_top_always(&q) == 0, "penalties over everything seen: no k is always exact");
+		q.repeat_last_n = 0;
+		ok(sampler_top_always(&q) == 5, "no window: top-k itself");
+	}
+
 	/* every id listed: always exact */
 	struct sampler_params p = plain(1);
 	int bad = 0, yes = run_top(&p, 50, 50, &bad);
