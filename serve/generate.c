@@ -63,6 +63,34 @@ bool gen_stops(struct jreq *q, jv obj, const char *key, struct job_params *p)
 	return ok;
 }
 
+/* OpenAI's names, and lm-sample's for what OpenAI lacks. */
+bool gen_sampling(struct jreq *q, jv o, struct job_params *p)
+{
+	struct sampler_params *s = &p->gen.sampler;
+	long long n = 1, seed = 0, top_k = s->top_k, max = 0;
+	bool has, ok = true;
+
+	ok = ok && jreq_int(q, o, "n", "n", 1, 1, &n, NULL);
+	ok = ok && jreq_num(q, o, "temperature", "temperature", 0, 2, &s->temperature, NULL);
+	ok = ok && jreq_num(q, o, "top_p", "top_p", 0, 1, &s->top_p, NULL);
+	ok = ok && jreq_int(q, o, "top_k", "top_k", 0, 1 << 22, &top_k, NULL);
+	ok = ok && jreq_num(q, o, "min_p", "min_p", 0, 1, &s->min_p, NULL);
+	ok = ok && jreq_num(q, o, "presence_penalty", "presence_penalty", -2, 2, &s->presence_penalty, NULL);
+	ok = ok && jreq_num(q, o, "frequency_penalty", "frequency_penalty", -2, 2, &s->frequency_penalty, NULL);
+	ok = ok && jreq_num(q, o, "repeat_penalty", "repeat_penalty", 1e-6, 1e6, &s->repeat_penalty, NULL);
+	ok = ok && jreq_int(q, o, "seed", "seed", INT64_MIN, INT64_MAX, &seed, &has);
+	if (ok && has)
+		s->seed = (uint64_t)seed;
+	s->top_k = (uint32_t)top_k;
+	ok = ok && jreq_int(q, o, "max_tokens", "max_tokens", 0, 1 << 30, &max, NULL);
+	ok = ok && jreq_int(q, o, "max_completion_tokens", "max_completion_tokens", 0, 1 << 30, &max, NULL);
+	p->gen.max_tokens = max;
+	ok = ok && gen_stops(q, o, "stop", p);
+	ok = ok && jreq_bool(q, o, "cache_prompt", "cache_prompt", &p->cache_prompt, NULL);
+	ok = ok && jreq_bool(q, o, "ignore_eos", "ignore_eos", &p->gen.ignore_eos, NULL);
+	return ok;
+}
+
 /* ---- text ---- */
 
 void textout_init(struct textout *t, const struct vocab *v, const struct job_params *p)
@@ -163,18 +191,20 @@ void textout_end(struct textout *t, const struct job *j, const char **text, size
 
 /* ---- jobs ---- */
 
-struct job *gen_submit(struct req *r, struct srv_model *m, const struct ids *prompt, const struct job_params *p)
+struct job *gen_start(struct srv_model *m, const struct ids *prompt, const struct job_params *p, int *status,
+		      struct lmu_err *e)
 {
-	r->n_prompt = (long long)prompt->n;
 	if (prompt->n == 0) {
-		reply_error(r, 400, "prompt", NULL, "the prompt is empty (it gives no tokens)");
+		*status = 400;
+		err_set(e, "the prompt is empty (it gives no tokens)");
 		return NULL;
 	}
 	if (prompt->n >= m->n_ctx_seq) {
-		reply_error(r, 400, NULL, "context_length_exceeded",
-			    "the prompt has %zu tokens, and the context of a sequence %u: at least one must be left to "
-			    "generate (lm-serve -c)",
-			    prompt->n, m->n_ctx_seq);
+		*status = 400;
+		err_set(e,
+			"the prompt has %zu tokens, and the context of a sequence %u: at least one must be left to "
+			"generate (lm-serve -c)",
+			prompt->n, m->n_ctx_seq);
 		return NULL;
 	}
 	struct job_params jp = *p;
@@ -184,10 +214,23 @@ struct job *gen_submit(struct req *r, struct srv_model *m, const struct ids *pro
 	struct job *j = job_new(prompt->v, prompt->n, &jp);
 	if (sched_submit(m->sched, j) != 0) {
 		job_free(j);
-		reply_error(r, 503, NULL, NULL, "all %u sequences are busy and the queue is full: try again later",
-			    m->p.n_seq);
+		*status = 503;
+		err_set(e, "all %u sequences are busy and the queue is full: try again later", m->p.n_seq);
 		return NULL;
 	}
+	*status = 0;
+	return j;
+}
+
+struct job *gen_submit(struct req *r, struct srv_model *m, const struct ids *prompt, const struct job_params *p)
+{
+	struct lmu_err e = {{0}};
+	int status;
+	r->n_prompt = (long long)prompt->n;
+	struct job *j = gen_start(m, prompt, p, &status, &e);
+	if (!j)
+		reply_error(r, status, prompt->n == 0 ? "prompt" : NULL,
+			    status == 400 && prompt->n ? "context_length_exceeded" : NULL, "%s", e.msg);
 	return j;
 }
 

@@ -29,6 +29,11 @@ void gen_defaults(struct job_params *p);
 bool gen_add_stop(struct jreq *q, struct job_params *p, const char *name, const char *s, size_t n);
 /* "stop": a string or an array of strings (null: none), under key. */
 bool gen_stops(struct jreq *q, jv obj, const char *key, struct job_params *p);
+/* The sampling fields of obj, under OpenAI's names (n, temperature, top_p,
+ * presence_penalty, frequency_penalty, seed, max_tokens or
+ * max_completion_tokens, stop) and lm-sample's (top_k, min_p,
+ * repeat_penalty), cache_prompt and ignore_eos (llama.cpp's). */
+bool gen_sampling(struct jreq *q, jv obj, struct job_params *p);
 
 /* ---- text ---- */
 
@@ -51,9 +56,12 @@ void textout_end(struct textout *t, const struct job *j, const char **text, size
 
 /* ---- jobs ---- */
 
-/* Hand a job for prompt to m's scheduler: the job, or NULL after
- * answering 503 (the queue is full, or the server stops) or 400 (the
- * prompt does not fit in the context). */
+/* Hand a job for prompt to m's scheduler: the job, or NULL with the
+ * status (503: the queue is full, or the server stops; 400: the prompt
+ * does not fit in the context) and the message in e. */
+struct job *gen_start(struct srv_model *m, const struct ids *prompt, const struct job_params *p, int *status,
+		      struct lmu_err *e);
+/* The same, answering the request when it fails. */
 struct job *gen_submit(struct req *r, struct srv_model *m, const struct ids *prompt, const struct job_params *p);
 
 struct gen_sink {

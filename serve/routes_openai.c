@@ -30,35 +30,6 @@ struct oai {
 	struct jw ev;           /* an event being written */
 };
 
-/* The sampling fields both routes share, under their OpenAI names. */
-static bool sampling(struct jreq *q, struct job_params *p)
-{
-	jv o = q->root;
-	struct sampler_params *s = &p->gen.sampler;
-	long long n = 1, seed = 0, top_k = s->top_k, max = 0;
-	bool has, ok = true;
-
-	ok = ok && jreq_int(q, o, "n", "n", 1, 1, &n, NULL);
-	ok = ok && jreq_num(q, o, "temperature", "temperature", 0, 2, &s->temperature, NULL);
-	ok = ok && jreq_num(q, o, "top_p", "top_p", 0, 1, &s->top_p, NULL);
-	ok = ok && jreq_int(q, o, "top_k", "top_k", 0, 1 << 22, &top_k, NULL);
-	ok = ok && jreq_num(q, o, "min_p", "min_p", 0, 1, &s->min_p, NULL);
-	ok = ok && jreq_num(q, o, "presence_penalty", "presence_penalty", -2, 2, &s->presence_penalty, NULL);
-	ok = ok && jreq_num(q, o, "frequency_penalty", "frequency_penalty", -2, 2, &s->frequency_penalty, NULL);
-	ok = ok && jreq_num(q, o, "repeat_penalty", "repeat_penalty", 1e-6, 1e6, &s->repeat_penalty, NULL);
-	ok = ok && jreq_int(q, o, "seed", "seed", INT64_MIN, INT64_MAX, &seed, &has);
-	if (ok && has)
-		s->seed = (uint64_t)seed;
-	s->top_k = (uint32_t)top_k;
-	ok = ok && jreq_int(q, o, "max_tokens", "max_tokens", 0, 1 << 30, &max, NULL);
-	ok = ok && jreq_int(q, o, "max_completion_tokens", "max_completion_tokens", 0, 1 << 30, &max, NULL);
-	p->gen.max_tokens = max;
-	ok = ok && gen_stops(q, o, "stop", p);
-	ok = ok && jreq_bool(q, o, "cache_prompt", "cache_prompt", &p->cache_prompt, NULL);
-	ok = ok && jreq_bool(q, o, "ignore_eos", "ignore_eos", &p->gen.ignore_eos, NULL);
-	return ok;
-}
-
 static bool stream_fields(struct jreq *q, struct oai *x)
 {
 	bool ok = jreq_bool(q, q->root, "stream", "stream", &x->stream, NULL);
@@ -392,7 +363,7 @@ static int begin(struct req *r, struct jreq *q, struct oai *x, struct job_params
 	char *model = NULL;
 	bool ok = jreq_str(q, q->root, "model", "model", &model, NULL);
 	gen_defaults(p);
-	ok = ok && sampling(q, p) && stream_fields(q, x) && response_format(q, p);
+	ok = ok && gen_sampling(q, q->root, p) && stream_fields(q, x) && response_format(q, p);
 	if (!ok) {
 		free(model);
 		return reply_error(r, 400, q->param, NULL, "%s", q->err.msg);

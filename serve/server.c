@@ -33,6 +33,7 @@ struct server {
 	atomic_bool draining;
 	atomic_int inflight;
 	pthread_mutex_t log_mu;
+	void *user;
 };
 
 struct server *server_new(const struct server_params *p, struct models *ms, struct metrics *mx)
@@ -65,15 +66,47 @@ struct mg_context *server_mg(struct server *s)
 	return s->ctx;
 }
 
+void server_set_user(struct server *s, void *user)
+{
+	s->user = user;
+}
+
+void *server_user(const struct server *s)
+{
+	return s->user;
+}
+
+const struct server_params *server_params(const struct server *s)
+{
+	return &s->p;
+}
+
+bool server_enter(struct server *s)
+{
+	atomic_fetch_add(&s->inflight, 1);
+	if (atomic_load(&s->draining)) {
+		atomic_fetch_sub(&s->inflight, 1);
+		return false;
+	}
+	return true;
+}
+
+void server_leave(struct server *s)
+{
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
 /* ---- answering ---- */
 
 static const char *status_text(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
@@ -122,6 +155,7 @@ static const char *error_type(int status)
 {
 	switch (status) {
 	case 401: return "authentication_error";
+	case 403: return "permission_error";
 	case 404: return "not_found_error";
 	case 503: return "server_busy_error";
 	default: return status >= 500 ? "server_error" : "invalid_request_error";
@@ -272,22 +306,26 @@ int req_body(struct req *r)
 
 /* ---- the one handler ---- */
 
-/* Is the key right?  The comparison takes the same time wherever the
- * first difference is, and the key is never logged. */
+bool server_key_ok(const struct server *s, const char *given)
+{
+	/* the same time wherever the first difference is; never logged */
+	const char *key = s->p.api_key;
+	size_t kn = strlen(key), an = strlen(given);
+	unsigned char diff = an != kn;
+	for (size_t i = 0; i < an; i++)
+		diff |= (unsigned char)given[i] ^ (unsigned char)key[i % (kn ? kn : 1)];
+	return diff == 0 && kn > 0;
+}
+
+/* Is the key of an Authorization header right? */
 static bool key_ok(const struct server *s, const char *auth)
 {
-	const char *key = s->p.api_key;
-	size_t kn = strlen(key);
 	if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
 		return false;
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	size_t an = strlen(auth);
-	unsigned char diff = an != kn;
-	for (size_t i = 0; i < an; i++)
-		diff |= (unsigned char)auth[i] ^ (unsigned char)key[i % (kn ? kn : 1)];
-	return diff == 0 && kn > 0;
+	return server_key_ok(s, auth);
 }
 
 static void access_log(struct server *s, struct req *r)
@@ -420,6 +458,10 @@ void server_start(struct server *s, char *url, size_t n)
 		"access_control_allow_origin", "",
 		"access_control_allow_methods", "",
 		"access_control_allow_headers", "",
+		/* a WebSocket that sends nothing for this long is pinged; one that
+		 * answers no ping for several of these is closed */
+		"websocket_timeout_ms", "10000",
+		"enable_websocket_ping_pong", "yes",
 		NULL,
 	};
 	cb.log_message = log_message;

@@ -80,6 +80,16 @@ void server_stop(struct server *s);
 void server_free(struct server *s);
 /* For what the table does not cover (WebSocket handlers). */
 struct mg_context *server_mg(struct server *s);
+/* A pointer for the routes' own state (the chat's database). */
+void server_set_user(struct server *s, void *user);
+void *server_user(const struct server *s);
+const struct server_params *server_params(const struct server *s);
+/* Work outside the table (a message on a WebSocket) counted as a request
+ * in flight, so that a stop waits for it: false when the server stops. */
+bool server_enter(struct server *s);
+/* Is given the key (--api-key-file)?  Compared in constant time. */
+bool server_key_ok(const struct server *s, const char *given);
+void server_leave(struct server *s);
 
 /* Read the whole body into r->body (0), or answer 400/408/413 and return
  * that status. */
