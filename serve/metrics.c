@@ -148,24 +148,42 @@ void metrics_write(struct metrics *mx, struct models *ms, struct jw *w)
 
 	struct srv_model **m;
 	size_t n = models_list(ms, &m);
-	static const char *const gauges[][2] = {
-		{"lmserve_model_loaded", "1 when the model is loaded and ready, 0 while it loads."},
-		{"lmserve_queue_depth", "Requests waiting for a sequence."},
-		{"lmserve_busy_sequences", "Sequences generating for a request."},
-		{"lmserve_sequences", "Sequences the model can decode together (--parallel)."},
+	struct model_info *info = xcalloc(n ? n : 1, sizeof *info);
+	for (size_t i = 0; i < n; i++)
+		models_info(ms, m[i], &info[i]);
+	uint32_t max_loaded, loaded = models_loaded(ms, &max_loaded);
+	jw_printf(w, "# HELP lmserve_models_loaded Models loaded now.\n"
+		     "# TYPE lmserve_models_loaded gauge\nlmserve_models_loaded %u\n"
+		     "# HELP lmserve_models_max Models that may be loaded at once (--max-models; 0: no limit).\n"
+		     "# TYPE lmserve_models_max gauge\nlmserve_models_max %u\n",
+		  loaded, max_loaded);
+	static const char *const gauges[][3] = {
+		{"lmserve_model_loaded", "gauge", "1 when the model is loaded and ready, 0 otherwise."},
+		{"lmserve_queue_depth", "gauge", "Requests waiting for a sequence."},
+		{"lmserve_busy_sequences", "gauge", "Sequences generating for a request."},
+		{"lmserve_sequences", "gauge", "Sequences the model can decode together (--parallel)."},
+		{"lmserve_model_loads_total", "counter", "Times the model was loaded."},
+		{"lmserve_model_unloads_total", "counter", "Times the model was closed (idle, or to make room)."},
+		{"lmserve_model_load_seconds", "gauge", "Seconds the model's last load took."},
 	};
 	for (size_t g = 0; g < sizeof gauges / sizeof *gauges; g++) {
-		jw_printf(w, "# HELP %s %s\n# TYPE %s gauge\n", gauges[g][0], gauges[g][1], gauges[g][0]);
+		jw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", gauges[g][0], gauges[g][2], gauges[g][0], gauges[g][1]);
 		for (size_t i = 0; i < n; i++) {
-			bool ready = atomic_load(&m[i]->state) == MODEL_READY;
-			struct sched_stats st = {0};
-			if (ready)
-				sched_stats(m[i]->sched, &st);
-			unsigned long long v = g == 0 ? ready : g == 1 ? st.waiting : g == 2 ? st.busy : st.slots;
+			const struct model_info *o = &info[i];
 			jw_printf(w, "%s{model=\"", gauges[g][0]);
 			label(w, m[i]->id);
-			jw_printf(w, "\"} %llu\n", v);
+			jw_raw(w, "\"} ");
+			switch (g) {
+			case 0: jw_printf(w, "%d\n", o->state == MODEL_READY); break;
+			case 1: jw_printf(w, "%u\n", o->st.waiting); break;
+			case 2: jw_printf(w, "%u\n", o->st.busy); break;
+			case 3: jw_printf(w, "%u\n", o->n_seq); break;
+			case 4: jw_printf(w, "%llu\n", o->n_loads); break;
+			case 5: jw_printf(w, "%llu\n", o->n_unloads); break;
+			default: jw_printf(w, "%.6f\n", o->load_seconds); break;
+			}
 		}
 	}
+	free(info);
 	free(m);
 }

@@ -558,9 +558,11 @@ static int list_models(struct req *r)
 		jw_raw(&w, i ? ",{\"id\":" : "{\"id\":");
 		jw_cstr(&w, m[i]->id);
 		jw_printf(&w, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"lmutils\"", m[i]->created);
-		if (atomic_load(&m[i]->state) == MODEL_READY)
-			jw_printf(&w, ",\"meta\":{\"n_ctx\":%u,\"n_vocab\":%u,\"parallel\":%u}", m[i]->n_ctx_seq,
-				  m[i]->n_vocab, m[i]->p.n_seq);
+		struct model_info o;
+		models_info(r->models, m[i], &o);
+		if (o.state == MODEL_READY)
+			jw_printf(&w, ",\"meta\":{\"n_ctx\":%u,\"n_vocab\":%u,\"parallel\":%u}", o.n_ctx_seq, o.n_vocab,
+				  o.n_seq);
 		jw_raw(&w, "}");
 	}
 	jw_raw(&w, "]}");
