@@ -1,9 +1,11 @@
-/* lm-serve - an HTTP server with the OpenAI API over the batched engine
- * (lm-serve(1)).
+/* lm-serve - an HTTP server with the OpenAI API over the batched engine,
+ * and a chat page with sessions (lm-serve(1)).
  *
- * The options, then: the model is named, the server listens (the first
- * line on stderr says where), the model loads in the background (GET
- * /health answers 503 until it is ready), and the main thread waits for
+ * The options, then: the models are named (-m) and found (the registry:
+ * --models, the Hugging Face cache), the database is opened, the server
+ * listens (the first line on stderr says where), the model of -m loads in
+ * the background (GET /health answers 503 until it is ready; the others
+ * load when a request names them), and the main thread waits for
  * SIGTERM or SIGINT.  Then it stops taking requests (they get 503), lets
  * the ones in flight finish for up to --shutdown-timeout seconds, cancels
  * what is left, and exits 0.  The work is in server.c (HTTP), routes_*.c
@@ -24,8 +26,10 @@
 #include "opt.h"
 #include "routes.h"
 #include "server.h"
+#include "webchat.h"
 
 #define MAX_KEY 1024
+#define MAX_DIRS 64
 
 struct options {
 	const char *model, *alias;
@@ -33,16 +37,26 @@ struct options {
 	struct model_params mp;
 	const char *key_file;
 	double shutdown_s;
+	struct webchat_params wp;
+	const char *dirs[MAX_DIRS];
+	uint32_t max_models;
+	double keep_alive;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s -m MODEL [--host ADDR] [--port N] [--parallel N] [--queue N] [-c N] [-t N]\n"
+	fprintf(f, "usage: %s [-m MODEL] [--models DIR]... [--db FILE] [--max-models N] [--keep-alive T]\n"
+		   "       [--host ADDR] [--port N] [--parallel N] [--queue N] [-c N] [-t N]\n"
 		   "       [--api-key-file FILE] [--cors ORIGIN] [--alias NAME] [--max-body BYTES]\n"
-		   "       [--timeout S] [--idle S] [--http-threads N] [--shutdown-timeout S] [-v]\n"
+		   "       [--timeout S] [--idle S] [--http-threads N] [--shutdown-timeout S] [--no-hf-cache] [-v]\n"
 		   "       %s -h | -V\n"
-		   "An HTTP server with the OpenAI API (and TGI's) for one model.\n"
-		   "  -m MODEL               the model (default $LM_MODEL)\n"
+		   "An HTTP server with the OpenAI API (and TGI's), and a chat page at /.\n"
+		   "  -m MODEL               a model, loaded at start, the default (default $LM_MODEL)\n"
+		   "  --models DIR           serve the models in DIR too (repeatable)\n"
+		   "  --no-hf-cache          not the models of the Hugging Face cache\n"
+		   "  --db FILE              sessions and registry (default $XDG_DATA_HOME/lmutils/lm-serve.db)\n"
+		   "  --max-models N         models loaded at once, 0 = no limit (default 2)\n"
+		   "  --keep-alive T         unload a model unused this long: 30s, 5m, 1h; -1 never (default 5m)\n"
 		   "  --alias NAME           its name in the API (default: the file's name without .gguf)\n"
 		   "  --host ADDR            address to listen on (default 127.0.0.1)\n"
 		   "  --port N               port, 0 = any free one (default 8080)\n"
@@ -61,10 +75,33 @@ static void usage(FILE *f)
 		progname, progname, MODEL_DEFAULT_CTX);
 }
 
+/* A time: seconds, or a number with s, m, h; -1 (or a negative number):
+ * forever. */
+static double duration(const char *s, const char *what)
+{
+	char *end;
+	double x = strtod(s, &end), unit = 1;
+	if (end == s)
+		die_usage("%s: a time such as 30s, 5m, 1h, or -1 for never", what);
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		unit = 60, end++;
+	else if (*end == 'h')
+		unit = 3600, end++;
+	if (*end || x != x)
+		die_usage("%s: a time such as 30s, 5m, 1h, or -1 for never", what);
+	if (x < 0)
+		return -1;
+	if (x * unit > 1e9)
+		die_usage("%s: at most 1e9 seconds (-1: never)", what);
+	return x * unit;
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { HOST = 256, PORT, PARALLEL, QUEUE, KEYFILE, CORS, ALIAS, MAXBODY, TIMEOUT, IDLE, HTTPTHREADS,
-	       SHUTDOWN };
+	       SHUTDOWN, DB, MODELS, NOHF, MAXMODELS, KEEPALIVE };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"alias", required_argument, NULL, ALIAS},
@@ -81,6 +118,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"idle", required_argument, NULL, IDLE},
 		{"http-threads", required_argument, NULL, HTTPTHREADS},
 		{"shutdown-timeout", required_argument, NULL, SHUTDOWN},
+		{"db", required_argument, NULL, DB},
+		{"models", required_argument, NULL, MODELS},
+		{"no-hf-cache", no_argument, NULL, NOHF},
+		{"max-models", required_argument, NULL, MAXMODELS},
+		{"keep-alive", required_argument, NULL, KEEPALIVE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -97,6 +139,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->mp.n_seq = 4;
 	o->mp.queue = 64;
 	o->shutdown_s = 10;
+	o->max_models = 2;
+	o->keep_alive = 300;
+	o->wp.reg.hf_cache = true;
+	o->wp.reg.dirs = o->dirs;
 	while ((c = getopt_long(argc, argv, "m:c:t:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
@@ -126,6 +172,19 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case IDLE: o->sp.idle_ms = (int)(opt_double(optarg, 0.1, 3600, "--idle") * 1000); break;
 		case HTTPTHREADS: o->sp.threads = (int)opt_int(optarg, 2, 10000, "--http-threads"); break;
 		case SHUTDOWN: o->shutdown_s = opt_double(optarg, 0, 3600, "--shutdown-timeout"); break;
+		case DB:
+			if (!*optarg)
+				die_usage("--db: a file name is needed");
+			o->wp.db = optarg;
+			break;
+		case MODELS:
+			if (o->wp.reg.n_dirs == MAX_DIRS)
+				die_usage("--models: at most %d directories", MAX_DIRS);
+			o->dirs[o->wp.reg.n_dirs++] = optarg;
+			break;
+		case NOHF: o->wp.reg.hf_cache = false; break;
+		case MAXMODELS: o->max_models = (uint32_t)opt_int(optarg, 0, 1000, "--max-models"); break;
+		case KEEPALIVE: o->keep_alive = duration(optarg, "--keep-alive"); break;
 		case 'v': o->sp.verbose = true; break;
 		case 'h': usage(stdout); out_close(); exit(0);
 		case 'V': opt_version();
@@ -134,7 +193,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	o->model = opt_model(o->model);
+	if (!o->model && getenv("LM_MODEL") && *getenv("LM_MODEL"))
+		o->model = getenv("LM_MODEL");
 	if (!o->sp.threads)
 		o->sp.threads = (int)(o->mp.n_seq + o->mp.queue + 8);
 }
@@ -198,16 +258,20 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
 	struct models *ms = models_new(&o.mp);
-	struct srv_model *m = models_add(ms, o.model, o.alias);
+	models_policy(ms, o.max_models, o.keep_alive);
+	struct srv_model *m = o.model ? models_add(ms, o.model, o.alias) : NULL;
 	struct metrics *mx = metrics_new();
 	struct server *srv = server_new(&o.sp, ms, mx);
 	routes_openai(srv);
 	routes_tgi(srv);
 	routes_misc(srv);
+	struct webchat *wc = webchat_open(srv, ms, mx, &o.wp);
 	server_start(srv, url, sizeof url);
 	fprintf(stderr, "%s: listening on %s\n", progname, url);
 	fflush(stderr);
-	models_load(ms, m);
+	webchat_start(wc);
+	if (m)
+		models_load(ms, m);
 
 	int sig = wait_signal(&stop, -1);
 	fprintf(stderr, "%s: %s: stopping (new requests get 503; %.0f s for the ones in flight)\n", progname,
@@ -226,6 +290,7 @@ int main(int argc, char **argv)
 			wait_signal(&stop, 20);
 	}
 	server_stop(srv);
+	webchat_close(wc);
 	models_free(ms);
 	server_free(srv);
 	metrics_free(mx);

@@ -10,10 +10,14 @@ cd "$(dirname "$0")/.."
 # python3-venv makes .venv; man-db lets tests/install.t render the
 # installed man pages; civetweb is lm-serve's HTTP server, curl drives it
 # in the tests; tmux drives lm-chat and nl2sh on a terminal in
-# tests/porcelain-tty.t.  Only `make fuzz` needs clang (libFuzzer):
-# apt-get install clang.
+# tests/porcelain-tty.t; SQLite keeps lm-serve's sessions (sqlite3, the
+# shell, is how a user backs them up); chromium and chromium-driver run
+# the chat page's test (tests/serve-browser.t; they took 2 min 20 s and
+# about half a GB to install on Debian 12).  Only `make fuzz` needs clang
+# (libFuzzer): apt-get install clang.
 pkgs="build-essential make pkg-config perl python3 python3-pip python3-venv
-libcurl4-openssl-dev libjq-dev libarchive-dev libcivetweb-dev curl unicode-data man-db jq tmux"
+libcurl4-openssl-dev libjq-dev libarchive-dev libcivetweb-dev libsqlite3-dev sqlite3 curl unicode-data
+man-db jq tmux chromium chromium-driver"
 # make neon-test: the aarch64 cross compiler, qemu-user to run what it
 # makes, and libjq for arm64 (Debian multiarch)
 pkgs="$pkgs gcc-aarch64-linux-gnu qemu-user libjq-dev:arm64"

@@ -1,7 +1,8 @@
 # servelib.sh - start and stop lm-serve for a test (sourced after lib.sh).
 #
 #   serve_start [OPTIONS]   lm-serve -m $SMOLLM2 --port 0 OPTIONS in the
-#                           background; sets SERVE (http://127.0.0.1:PORT),
+#                           background, its database and Hugging Face cache
+#                           under $tmp; sets SERVE (http://127.0.0.1:PORT),
 #                           SERVE_PID, SERVE_ERR (its stderr) once /health
 #                           answers 200
 #   serve_stop [SIGNAL]     signal it (default TERM), wait; SERVE_STATUS
@@ -12,7 +13,10 @@ command -v curl >/dev/null 2>&1 || skip_all "curl is needed (apt-get install cur
 
 serve_start() {
 	SERVE_ERR=$tmp/serve.err.$$.$(date +%s%N)
-	lm-serve -m "$SMOLLM2" --port 0 "$@" 2>"$SERVE_ERR" &
+	# its database and the Hugging Face cache it scans are the test's own
+	mkdir -p "$tmp/xdg" "$tmp/hf"
+	env -u HF_HUB_CACHE -u HUGGINGFACE_HUB_CACHE XDG_DATA_HOME="$tmp/xdg" HF_HOME="$tmp/hf" \
+		lm-serve -m "$SMOLLM2" --port 0 "$@" 2>"$SERVE_ERR" &
 	SERVE_PID=$!
 	trap 'kill -9 $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null; rm -rf "$tmp"' EXIT
 	_i=0

@@ -10,6 +10,7 @@ finds).
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,18 +53,37 @@ class Tap:
 
 
 class Server:
-    """lm-serve on 127.0.0.1, any free port, stopped with SIGTERM at the end."""
+    """lm-serve on 127.0.0.1, any free port, stopped with SIGTERM at the end.
 
-    def __init__(self, args=(), model=SMOLLM2):
+    Its database ($XDG_DATA_HOME/lmutils/lm-serve.db) and the Hugging Face
+    cache it scans ($HF_HOME/hub) are under home: a fresh temporary folder,
+    removed at the end, unless one is given (to start a server again on the
+    same data).  model None: no -m."""
+
+    def __init__(self, args=(), model=SMOLLM2, home=None, env=None):
         self.args = list(args)
         self.model = model
         self.proc = None
         self.status = None
+        self.own_home = home is None
+        self.home = home or tempfile.mkdtemp(prefix="lm-serve-home-")
+        self.env = dict(os.environ)
+        self.env.pop("HF_HUB_CACHE", None)
+        self.env.pop("HUGGINGFACE_HUB_CACHE", None)
+        self.env["XDG_DATA_HOME"] = os.path.join(self.home, "data")
+        self.env["HF_HOME"] = os.path.join(self.home, "hf")
+        self.env.update(env or {})
+        self.db = os.path.join(self.env["XDG_DATA_HOME"], "lmutils", "lm-serve.db")
 
     def __enter__(self):
+        self.start()
+        return self
+
+    def start(self, wait_health=True):
         self.err = tempfile.NamedTemporaryFile(prefix="lm-serve-", suffix=".err", delete=False)
-        self.proc = subprocess.Popen([os.path.join(BIN, "lm-serve"), "-m", self.model, "--port", "0"] + self.args,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err)
+        cmd = [os.path.join(BIN, "lm-serve")] + (["-m", self.model] if self.model else []) + ["--port", "0"]
+        self.proc = subprocess.Popen(cmd + self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.err, env=self.env)
         deadline = time.time() + 30
         self.url = None
         while time.time() < deadline and self.proc.poll() is None:
@@ -77,7 +97,7 @@ class Server:
             raise RuntimeError("lm-serve did not start: " + self.log())
         self.host, self.port = self.url[len("http://"):].rsplit(":", 1)
         self.port = int(self.port)
-        while time.time() < deadline + 60:
+        while wait_health and time.time() < deadline + 60:
             try:
                 if self.get("/health").status == 200:
                     return self
@@ -86,11 +106,15 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("lm-serve died: " + self.log())
             time.sleep(0.1)
-        raise RuntimeError("lm-serve did not get ready: " + self.log())
+        if wait_health:
+            raise RuntimeError("lm-serve did not get ready: " + self.log())
+        return self
 
     def __exit__(self, *exc):
         self.stop()
         os.unlink(self.err.name)
+        if self.own_home:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
         if self.proc and self.proc.poll() is None:
@@ -136,3 +160,41 @@ class Server:
 
     def threads(self):
         return len(os.listdir("/proc/%d/task" % self.proc.pid))
+
+    # ---- the chat (sessions over REST, replies over the WebSocket) ----
+
+    def json(self, method, path, body=None, **kw):
+        """(status, parsed body or None)"""
+        r = self.request(method, path, body, **kw)
+        try:
+            return r.status, json.loads(r.body) if r.body else None
+        except ValueError:
+            return r.status, None
+
+    def session(self, **fields):
+        st, s = self.json("POST", "/api/sessions", fields)
+        if st != 201:
+            raise RuntimeError("POST /api/sessions: %d %r" % (st, s))
+        return s
+
+    def ws(self, **kw):
+        """A WebSocket to /api/ws (websocket-client), its hello read."""
+        import websocket
+        w = websocket.create_connection("ws://%s:%d/api/ws" % (self.host, self.port), timeout=120, **kw)
+        w.hello = json.loads(w.recv())
+        return w
+
+
+def chat(w, sid, content, on_frame=None):
+    """Send a chat message over the WebSocket w and read until its reply is
+    done (or an error): the frames, in order.  on_frame(frame, w) is called
+    for each one (to send a stop, say)."""
+    w.send(json.dumps({"type": "chat", "session": sid, "content": content}))
+    frames = []
+    while True:
+        f = json.loads(w.recv())
+        frames.append(f)
+        if on_frame:
+            on_frame(f, w)
+        if f["type"] in ("done", "error") and f.get("session") in (sid, None):
+            return frames
