@@ -87,9 +87,9 @@ const struct server_params *server_params(const struct server *s);
 /* Work outside the table (a message on a WebSocket) counted as a request
  * in flight, so that a stop waits for it: false when the server stops. */
 bool server_enter(struct server *s);
+void server_leave(struct server *s);
 /* Is given the key (--api-key-file)?  Compared in constant time. */
 bool server_key_ok(const struct server *s, const char *given);
-void server_leave(struct server *s);
 
 /* Read the whole body into r->body (0), or answer 400/408/413 and return
  * that status. */

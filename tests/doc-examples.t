@@ -39,7 +39,9 @@ make run 	builds and fetches
 SmolLM2-135M-Instruct	a model directory the tests do not have
 ^python3 -c	Python with transformers (tests/ref/)
 \.whl	a wheel the tests do not have
-lm-chat -m smollm2.gguf --system|lm-chat --continue|lm-readline -p	a terminal (tests/porcelain-tty.t)'
+lm-chat -m smollm2.gguf --system|lm-chat --continue|lm-readline -p	a terminal (tests/porcelain-tty.t)
+^sqlite3 .*lm-serve\.db	the database of a running server (tests/serve-chat.t backs one up)
+^xdg-open 	a desktop'
 
 # examples known to be wrong (rule 5): pattern <TAB> what is wrong
 broken='cmd-extract --json$|cmd-extract -c .sudo env|cmd-extract -c .echo cm0g|^echo \$\?$	exits with the verdict (4, 5): show it with ; echo $?

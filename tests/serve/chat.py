@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import subprocess
 import tempfile
 import time
 
@@ -237,6 +238,22 @@ with Server(["--parallel", "2"], home=home) as s:
     t.ok(st == 204 and before > 0 and after == 0, "DELETE: 204, and its messages are gone (%d -> %d)" % (before, after))
     t.is_(con.execute("SELECT count(*) FROM sessions").fetchone()[0], 4, "the other sessions are there")
     con.close()
+
+    # the backup README.md and lm-serve(1) show, taken while the server runs
+    if shutil.which("sqlite3"):
+        bk = os.path.join(home, "backup.db")
+        p = subprocess.run(["sqlite3", s.db, ".backup '%s'" % bk], capture_output=True, text=True, timeout=60)
+        con = sqlite3.connect(s.db)
+        con2 = sqlite3.connect(bk)
+        q = "SELECT id, role, content FROM messages ORDER BY id"
+        live, saved = con.execute(q).fetchall(), con2.execute(q).fetchall()
+        t.ok(p.returncode == 0 and live and saved == live and
+             con2.execute("PRAGMA integrity_check").fetchone()[0] == "ok",
+             "sqlite3 DB .backup while the server runs: every message (%d) in a sound copy" % len(saved), p.stderr)
+        con.close()
+        con2.close()
+    else:
+        t.skip("sqlite3 DB .backup while the server runs", "no sqlite3 (apt-get install sqlite3, or make deps)")
 
     # ---- kill -9 during a reply ----
     sessions_before = s.json("GET", "/api/sessions")[1]["data"]

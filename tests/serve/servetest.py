@@ -43,6 +43,10 @@ class Tap:
         for line in str(msg).splitlines():
             print("# " + line, file=sys.stderr, flush=True)
 
+    def skip(self, name, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why), flush=True)
+
     def skip_all(self, why):
         print("1..0 # SKIP " + why, flush=True)
         sys.exit(0)
