@@ -58,8 +58,9 @@ struct arch {
 	bool (*hparams)(struct keys *k, struct hparams *hp, struct lmu_err *e);
 	const struct tensor_spec *tensors;        /* the model's, ending with {0} */
 	const struct tensor_spec *layer_tensors;  /* each layer's, ending with {0} */
-	/* layer l over the nb positions from pos0 of the slice in c->x */
-	void (*layer)(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t pos0, uint32_t nb);
+	/* layer l over the nb rows of the slice in c->x (the segments of
+	 * c->seg: which sequence, which positions) */
+	void (*layer)(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t nb);
 };
 
 extern const struct arch arch_llama;

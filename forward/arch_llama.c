@@ -36,13 +36,13 @@ static bool hparams(struct keys *k, struct hparams *hp, struct lmu_err *e)
 	return true;
 }
 
-static void layer(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t pos0, uint32_t nb)
+static void layer(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t nb)
 {
 	/* attention norm: xb = rmsnorm(x) * attn_norm; q = xb Wq^T, k = xb Wk^T,
 	 * v = xb Wv^T, RoPE on q and k, k and v into the cache */
-	step_qkv(c, w, l, pos0, nb);
+	step_qkv(c, w, l, nb);
 	/* att_out = softmax(q k^T / sqrt(head_dim)) v, causal */
-	step_attention(c, l, pos0, nb);
+	step_attention(c, l, nb);
 	/* output projection and residual: x += att_out Wo^T */
 	step_add_product(c, &w->wo, c->att_out, nb);
 	/* feed-forward norm: xb = rmsnorm(x) * ffn_norm;

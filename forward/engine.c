@@ -1,10 +1,11 @@
 /* engine.c - the engine of engine.h.
  *
- * This first implementation gives every sequence a context of its own
- * (llama.h) and evaluates the sequences of a step one after another: the
- * API, the accounting of the KV pool and the exactness promise hold, the
- * speed of batching does not yet.  The batched steps replace the inside of
- * engine_step() without changing the API. */
+ * One workspace (activations, thread pool: context_new_ws) evaluates the
+ * sequences, each a context of its own that holds only its ids and KV
+ * cache (context_new_seq), made when its slot is opened and freed when it
+ * is closed.  A step gathers the next piece of every sequence's queued
+ * input as the segments of one slice (context_eval_segments): the weights
+ * are read once for all of them. */
 #include "engine.h"
 
 #include <pthread.h>
@@ -16,25 +17,28 @@
 #include "pool.h"
 #include "state.h"
 
-/* A batch waiting in its sequence's queue. */
+/* A batch waiting in its sequence's queue; done of its ids are in the
+ * context (evaluated, or reused from the cache). */
 struct queued {
 	int32_t *ids;            /* (n) */
-	uint32_t n;
+	uint32_t n, done;
 	unsigned flags;
 	uint64_t user;
+	bool started;            /* its first piece was taken: the cache was looked at */
 	struct queued *next;
 };
 
-/* A reset or close asked for by a callback while its sequence is being
- * evaluated waits until the evaluation returns. */
+/* A reset or close asked for during a step (by a callback) is done when
+ * the step is over, since the step may still read the sequence. */
 enum pending { NONE, RESET, CLOSE };
 
 struct seq {
 	bool open;
 	enum pending pending;
-	struct context *c;       /* made at the slot's first use, kept while the engine lives */
+	struct context *c;       /* (open or pending) the sequence: ids, KV cache, positions */
 	struct queued *head, *tail;
-	uint32_t n_queued;       /* ids in the queue */
+	struct queued *drop;     /* pending: the queue up to this batch goes with the reset */
+	uint32_t n_queued;       /* ids queued and not yet in the context */
 };
 
 struct posted {
@@ -46,9 +50,13 @@ struct posted {
 struct engine {
 	struct transformer *t;
 	struct engine_params p;  /* with the defaults resolved */
+	struct context *ws;      /* the workspace every step runs on */
 	struct seq *seqs;        /* (n_seq) */
-	int evaluating;          /* the sequence being evaluated now, or -1 */
+	bool stepping;           /* a step is under way: resets and closes wait for its end */
+	uint32_t rr;             /* where the next step starts among equals, for fairness */
 	uint64_t n_steps;
+	struct segment *seg;     /* (n_seq) the segments of a step */
+	int *seg_seq;            /* (n_seq) and their sequences */
 
 	/* the hand-off from other threads (under mu) */
 	pthread_mutex_t mu;
@@ -81,23 +89,33 @@ struct engine *engine_open(const char *path, const struct engine_params *p)
 		e->p.n_ctx_seq = e->p.n_seq > 1 && e->t->hp.n_ctx_train ? e->t->hp.n_ctx_train : e->p.n_ctx;
 	if (e->p.n_ctx_seq > e->p.n_ctx)
 		e->p.n_ctx_seq = e->p.n_ctx;
+	/* a step holds a piece of every sequence: room for one whole chunk
+	 * beside a position of each of the others */
+	e->ws = context_new_ws(e->t, e->p.n_ctx_seq, ENGINE_CHUNK + e->p.n_seq, e->p.n_seq, e->p.all_logits,
+			       e->p.n_threads);
+	e->ws->quant_act = e->p.quant_act;
 	e->seqs = xcalloc(e->p.n_seq, sizeof *e->seqs);
-	e->evaluating = -1;
+	e->seg = xcalloc(e->p.n_seq, sizeof *e->seg);
+	e->seg_seq = xcalloc(e->p.n_seq, sizeof *e->seg_seq);
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
 	return e;
 }
 
-static void drop_queue(struct seq *s)
+/* Drop the queued batches up to and including `upto` (NULL: all). */
+static void drop_queue(struct seq *s, struct queued *upto)
 {
 	while (s->head) {
 		struct queued *q = s->head;
 		s->head = q->next;
+		s->n_queued -= q->n - q->done;
 		free(q->ids);
 		free(q);
+		if (q == upto)
+			break;
 	}
-	s->tail = NULL;
-	s->n_queued = 0;
+	if (!s->head)
+		s->tail = NULL;
 }
 
 void engine_close(struct engine *e)
@@ -105,7 +123,7 @@ void engine_close(struct engine *e)
 	if (!e)
 		return;
 	for (uint32_t i = 0; i < e->p.n_seq; i++) {
-		drop_queue(&e->seqs[i]);
+		drop_queue(&e->seqs[i], NULL);
 		context_free(e->seqs[i].c);
 	}
 	while (e->post_head) {
@@ -116,6 +134,9 @@ void engine_close(struct engine *e)
 	pthread_mutex_destroy(&e->mu);
 	pthread_cond_destroy(&e->cv);
 	free(e->seqs);
+	free(e->seg);
+	free(e->seg_seq);
+	context_free(e->ws);
 	transformer_close(e->t);
 	free(e);
 }
@@ -141,54 +162,87 @@ int engine_seq_open(struct engine *e)
 		struct seq *s = &e->seqs[i];
 		if (s->open || s->pending)
 			continue;
-		if (!s->c) {
-			s->c = context_new(e->t, e->p.n_ctx_seq, e->p.n_threads, e->p.all_logits);
-			s->c->quant_act = e->p.quant_act;
-		}
-		context_reset(s->c);
-		s->c->n_cached = 0;  /* a new sequence reuses nothing of the slot's last one */
+		s->c = context_new_seq(e->t, e->p.n_ctx_seq);
 		s->open = true;
 		return (int)i;
 	}
 	return -1;
 }
 
+/* The ids the queue holds beyond what a pending reset drops. */
+static uint32_t queued_after(const struct seq *s, const struct queued *upto)
+{
+	uint32_t n = s->n_queued;
+	for (const struct queued *q = s->head; q; q = q->next) {
+		n -= q->n - q->done;
+		if (q == upto)
+			break;
+	}
+	return n;
+}
+
 void engine_seq_close(struct engine *e, int seq)
 {
 	struct seq *s = get_seq(e, seq);
-	drop_queue(s);
 	s->open = false;
-	if (e->evaluating == seq)
+	if (e->stepping) {
 		s->pending = CLOSE;
-	else
-		context_reset(s->c);
+		return;
+	}
+	drop_queue(s, NULL);
+	context_free(s->c);
+	s->c = NULL;
 }
 
 void engine_seq_reset(struct engine *e, int seq)
 {
 	struct seq *s = get_seq(e, seq);
-	drop_queue(s);
-	if (e->evaluating == seq)
+	if (e->stepping) {
 		s->pending = RESET;
-	else
-		context_reset(s->c);
+		s->drop = s->tail;
+		return;
+	}
+	drop_queue(s, NULL);
+	context_reset(s->c);
 }
 
-/* Positions of the context, as they will be once a pending reset is done. */
-static uint32_t context_pos(const struct seq *s)
+/* After a step: the resets and closes asked for during it. */
+static void apply_pending(struct engine *e)
 {
-	return s->pending ? 0 : s->c->n_pos;
+	for (uint32_t i = 0; i < e->p.n_seq; i++) {
+		struct seq *s = &e->seqs[i];
+		if (s->pending == RESET) {
+			if (s->drop)
+				drop_queue(s, s->drop);
+			context_reset(s->c);
+		} else if (s->pending == CLOSE) {
+			drop_queue(s, NULL);
+			context_free(s->c);
+			s->c = NULL;
+		}
+		s->pending = NONE;
+		s->drop = NULL;
+	}
+}
+
+/* Positions of the sequence, queued ones included, as they will be once a
+ * pending reset is done. */
+static uint32_t seq_pos(const struct seq *s)
+{
+	if (s->pending == RESET)
+		return queued_after(s, s->drop);
+	return s->c->n_pos + s->n_queued;
 }
 
 uint32_t engine_seq_n_pos(const struct engine *e, int seq)
 {
-	const struct seq *s = get_seq(e, seq);
-	return context_pos(s) + s->n_queued;
+	return seq_pos(get_seq(e, seq));
 }
 
 uint32_t engine_seq_queued(const struct engine *e, int seq)
 {
-	return get_seq(e, seq)->n_queued;
+	const struct seq *s = get_seq(e, seq);
+	return s->pending == RESET ? queued_after(s, s->drop) : s->n_queued;
 }
 
 bool engine_seq_is_open(const struct engine *e, int seq)
@@ -199,7 +253,7 @@ bool engine_seq_is_open(const struct engine *e, int seq)
 bool engine_seq_load(struct engine *e, int seq, const char *path)
 {
 	struct seq *s = get_seq(e, seq);
-	if (context_pos(s) || s->n_queued || s->pending)
+	if (seq_pos(s) || s->pending)
 		die("engine: sequence %d is not empty: a state loads into an empty one", seq);
 	return state_load(s->c, path);
 }
@@ -217,7 +271,7 @@ static uint32_t pool_used(const struct engine *e)
 	uint64_t used = 0;
 	for (uint32_t i = 0; i < e->p.n_seq; i++)
 		if (e->seqs[i].open)
-			used += context_pos(&e->seqs[i]) + e->seqs[i].n_queued;
+			used += seq_pos(&e->seqs[i]);
 	return (uint32_t)used;
 }
 
@@ -225,7 +279,7 @@ int engine_submit(struct engine *e, int seq, const int32_t *ids, uint32_t n, uns
 		  struct lmu_err *err)
 {
 	struct seq *s = get_seq(e, seq);
-	uint32_t have = context_pos(s) + s->n_queued, used = pool_used(e);
+	uint32_t have = seq_pos(s), used = pool_used(e);
 
 	if ((flags & ENGINE_ALL_LOGITS) && !e->p.all_logits)
 		die("engine: ENGINE_ALL_LOGITS needs an engine opened with all_logits");
@@ -264,24 +318,22 @@ bool engine_has_input(const struct engine *e)
 	return false;
 }
 
-struct emit_ctx {
+struct step_emit {
+	struct engine *e;
 	engine_emit_fn emit;
 	void *arg;
-	const struct seq *s;
-	int seq;
-	const struct queued *q;
-	uint64_t last_pos;
-	uint32_t n_vocab;
 };
 
-static int emit_one(void *argp, int32_t token, uint64_t pos, const float *logits)
+static int emit_seg(void *argp, const struct segment *g, int32_t token, uint64_t pos, const float *logits)
 {
-	struct emit_ctx *x = argp;
-	if (x->s->pending)
+	struct step_emit *x = argp;
+	int i = x->e->seg_seq[g - x->e->seg];
+	const struct seq *s = &x->e->seqs[i];
+	if (s->pending)
 		return 1;  /* reset or closed by an earlier call: nothing more about it */
 	struct engine_logits out = {
-		.seq = x->seq, .user = x->q->user, .token = token, .pos = pos, .last = pos == x->last_pos,
-		.n_vocab = x->n_vocab, .logits = logits,
+		.seq = i, .user = s->head->user, .token = token, .pos = pos,
+		.last = g->last && pos == g->pos0 + g->n - 1, .n_vocab = x->e->t->hp.n_vocab, .logits = logits,
 	};
 	return x->emit(x->arg, &out);
 }
@@ -305,42 +357,94 @@ static void run_posted(struct engine *e)
 	}
 }
 
+/* The next piece of sequence i's queued input as a segment (its first
+ * piece takes what the cache already holds); false if it has none. */
+static bool next_piece(struct seq *s, struct segment *g)
+{
+	struct queued *q = s->head;
+	if (!q)
+		return false;
+	bool all = q->flags & ENGINE_ALL_LOGITS;
+	if (!q->started) {
+		uint32_t reused = context_reuse(s->c, q->ids, q->n, all);
+		q->done += reused;
+		s->n_queued -= reused;
+		q->started = true;
+	}
+	uint32_t left = q->n - q->done, n = left < ENGINE_CHUNK ? left : ENGINE_CHUNK;
+	*g = (struct segment){.s = s->c, .ids = q->ids + q->done, .n = n, .last = n == left, .all_logits = all};
+	return true;
+}
+
 int engine_step(struct engine *e, engine_emit_fn emit, void *arg)
 {
-	int evaluated = 0;
+	uint32_t n_seq = e->p.n_seq, n_seg = 0, rows = 0;
+	struct step_emit x = {e, emit, arg};
 
 	run_posted(e);
-	for (int i = 0; i < (int)e->p.n_seq; i++) {
-		struct seq *s = &e->seqs[i];
-		if (!s->open || !s->head)
+	/* every sequence's next piece, shortest first (single tokens before
+	 * prompts), as many as the workspace holds: all the single tokens and
+	 * at least one whole chunk; among equals, the first after the one that
+	 * went first last time */
+	for (uint32_t k = 0; k < n_seq; k++) {
+		uint32_t i = (e->rr + k) % n_seq, j = n_seg;
+		struct segment g;
+		if (!e->seqs[i].open || !next_piece(&e->seqs[i], &g))
 			continue;
-		/* the batch leaves the queue first: the callback may queue the next
-		 * one, reset or close the sequence */
-		struct queued *q = s->head;
-		s->head = q->next;
-		if (!s->head)
-			s->tail = NULL;
-		s->n_queued -= q->n;
-		struct context *c = s->c;
-		struct emit_ctx x = {emit, arg, s, i, q, c->n_pos + q->n - 1, e->t->hp.n_vocab};
-		uint64_t before = c->n_evaluated;
-		c->all_logits = (q->flags & ENGINE_ALL_LOGITS) != 0;
-		e->evaluating = i;
-		int go_on = context_eval(c, q->ids, q->n, emit_one, &x);
-		e->evaluating = -1;
-		if (s->pending) {
-			context_reset(c);
-			s->pending = NONE;
+		for (; j > 0 && e->seg[j - 1].n > g.n; j--) {
+			e->seg[j] = e->seg[j - 1];
+			e->seg_seq[j] = e->seg_seq[j - 1];
 		}
-		evaluated += (int)(c->n_evaluated - before);
-		free(q->ids);
-		free(q);
-		if (!go_on)
-			return -1;
+		e->seg[j] = g;
+		e->seg_seq[j] = (int)i;
+		n_seg++;
 	}
-	if (evaluated)
-		e->n_steps++;
-	return evaluated;
+	e->rr = (e->rr + 1) % n_seq;
+	for (uint32_t j = 0; j < n_seg; j++) {
+		if (rows + e->seg[j].n > e->ws->max_batch) {
+			n_seg = j;
+			break;
+		}
+		rows += e->seg[j].n;
+	}
+	/* their logits in the order of the slots */
+	for (uint32_t j = 1; j < n_seg; j++) {
+		struct segment g = e->seg[j];
+		int i = e->seg_seq[j];
+		uint32_t k = j;
+		for (; k > 0 && e->seg_seq[k - 1] > i; k--) {
+			e->seg[k] = e->seg[k - 1];
+			e->seg_seq[k] = e->seg_seq[k - 1];
+		}
+		e->seg[k] = g;
+		e->seg_seq[k] = i;
+	}
+	if (n_seg == 0)
+		return 0;
+
+	e->stepping = true;
+	int go_on = context_eval_segments(e->ws, e->seg, n_seg, emit_seg, &x);
+	e->stepping = false;
+	for (uint32_t j = 0; j < n_seg; j++) {
+		struct seq *s = &e->seqs[e->seg_seq[j]];
+		if (s->pending == CLOSE)
+			continue;
+		struct queued *q = s->head;
+		q->done += e->seg[j].n;
+		s->n_queued -= e->seg[j].n;
+		if (q->done == q->n) {
+			if (s->drop == q)
+				s->drop = NULL;  /* a pending reset drops what follows it, not this */
+			s->head = q->next;
+			if (!s->head)
+				s->tail = NULL;
+			free(q->ids);
+			free(q);
+		}
+	}
+	apply_pending(e);
+	e->n_steps++;
+	return go_on ? (int)rows : -1;
 }
 
 /* ---- hand-off ---- */
@@ -400,12 +504,9 @@ void engine_stats(const struct engine *e, struct engine_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	st->n_steps = e->n_steps;
-	for (uint32_t i = 0; i < e->p.n_seq; i++) {
-		const struct seq *s = &e->seqs[i];
-		if (s->c)
-			st->n_evaluated += s->c->n_evaluated;
-		if (s->open)
+	st->n_evaluated = e->ws->n_evaluated;
+	for (uint32_t i = 0; i < e->p.n_seq; i++)
+		if (e->seqs[i].open)
 			st->n_open++;
-	}
 	st->n_used = pool_used(e);
 }

@@ -41,7 +41,10 @@
  *
  * Stable (lm-serve builds on it): every function and field below; later
  * changes add, they do not change.  The implementation behind it (how the
- * KV pool is laid out, how steps are batched) is free to change. */
+ * KV pool is laid out, how steps are batched) is free to change: today
+ * each sequence is a context of its own (transformer.h) made when it is
+ * opened, and a step is one slice of segments on one workspace
+ * (context_eval_segments). */
 #ifndef LMU_ENGINE_H
 #define LMU_ENGINE_H
 

@@ -2,3 +2,5 @@
 # written as a * b + c; -std=c11 turns contraction off, and without it
 # those become a multiply and an add instead of one fused multiply-add.
 $(B)/obj/forward/steps.o: CFLAGS += -ffp-contract=fast
+
+$(B)/obj/tests/unit/test-batch.o: CPPFLAGS += -Iforward

@@ -95,7 +95,8 @@ enum mm_post { POST_NONE, POST_ROPE_Q, POST_ROPE_K, POST_RESIDUAL, POST_SWIGLU }
 struct mm_job {
 	const struct matrix *w;
 	const float *xf;         /* (nb, n_in) activations */
-	const uint8_t *xq;       /* (nb, xq_stride) the same quantized for w (quant_act) */
+	const uint8_t *xq[2];    /* (nb, xq_stride) the same quantized for w, as the rows of small
+				    segments ([0]) and of large ones ([1]) read them */
 	float *y;                /* y[b * ldy + r] = row r of w . activation b */
 	size_t ldy;
 	enum mm_post post;
@@ -103,8 +104,8 @@ struct mm_job {
 
 struct step {
 	enum step_kind kind;
-	uint32_t nb;             /* positions in the slice */
-	uint32_t pos0;           /* position of the slice's first row */
+	uint32_t nb;             /* rows in the slice */
+	uint32_t ns;             /* rows [0, ns) are multiplied as a small batch, the rest as a large one */
 	uint32_t layer;
 	/* NORM_QUANT: rows of src (ld n) are normed with norm (unless NULL)
 	 * into dst, then quantized for each matrix in mats[] */
@@ -126,52 +127,52 @@ struct step {
 	bool pre;
 };
 
-/* How a product with weights of type t reads a batch of nb activations:
+/* How a product with weights of type t reads a batch of activations:
  * --quant-act: the 8-bit (or float) formats of quant_act_type();
  * otherwise, exact: 16-bit quants (quant_matmul_a16) for the types that
- * have them, below the batch from which the kernel family multiplies
- * float activations faster (quant_float_batch); float rows
- * (quant_matmul_float) for everything else. */
+ * have them, unless the batch is large (at least quant_float_batch(t)
+ * rows, from which the kernel family multiplies float activations
+ * faster); float rows (quant_matmul_float) for everything else.
+ *
+ * A batch is large or small per sequence: a slice of several sequences
+ * multiplies the rows of each as a batch of that sequence's rows alone
+ * would be, so that its results do not depend on the others (the products
+ * give a row the same result in any batch of the same kind, bit for bit:
+ * tests/unit/test-batch.c). */
 enum { ACT_A16 = GGML_NTYPES + 1, ACT_FLOAT = GGML_NTYPES + 2 };
 
-static int act_kind(const struct context *c, enum ggml_type t, uint32_t nb)
+static int act_kind(const struct context *c, enum ggml_type t, bool large)
 {
-	int batch = quant_float_batch(t);
 	if (c->quant_act)
 		return (int)quant_act_type(t);
-	if (quant_a16_supported(t) && !(batch && nb >= (uint32_t)batch))
+	if (quant_a16_supported(t) && !(large && quant_float_batch(t)))
 		return ACT_A16;
 	return ACT_FLOAT;
 }
 
 /* Matrices with the same activation format share one quantized copy:
  * the first of mats[0..m] with the format of mats[m]. */
-static int xq_share(const struct context *c, const struct matrix *const *mats, int m, uint32_t nb)
+static int xq_share(const struct context *c, const struct matrix *const *mats, int m, bool large)
 {
 	for (int j = 0; j < m; j++)
-		if (act_kind(c, mats[j]->type, nb) == act_kind(c, mats[m]->type, nb))
+		if (act_kind(c, mats[j]->type, large) == act_kind(c, mats[m]->type, large))
 			return j;
 	return m;
 }
 
-static const uint8_t *xq_for(const struct context *c, const struct step *s, int m)
-{
-	return c->xq[xq_share(c, s->mats, m, s->nb)];
-}
-
 /* Norm row `in` (n elements) with norm (unless NULL) into f, and quantize
- * the result for each of mats[0..n_mats) (in a batch of nb) into q[m] (shared copies
- * written once); returns the float row. */
+ * the result for each of mats[0..n_mats) (for a small or large batch) into
+ * q[m] (shared copies written once); returns the float row. */
 static const float *norm_quant_row(const struct context *c, const float *in, float *f, const float *norm, uint32_t n,
-				   const struct matrix *const *mats, int n_mats, uint32_t nb, uint8_t *const *q)
+				   const struct matrix *const *mats, int n_mats, bool large, uint8_t *const *q)
 {
 	if (norm) {
 		rmsnorm(f, in, norm, n, c->t->hp.rms_eps);
 		in = f;
 	}
 	for (int m = 0; m < n_mats; m++) {
-		int kind = act_kind(c, mats[m]->type, nb);
-		if (xq_share(c, mats, m, nb) != m || kind == ACT_FLOAT)
+		int kind = act_kind(c, mats[m]->type, large);
+		if (xq_share(c, mats, m, large) != m || kind == ACT_FLOAT)
 			continue;
 		if (kind == ACT_A16)
 			quant_a16_row(in, q[m], (int)n);
@@ -196,28 +197,52 @@ static void norm_quant(struct context *c, const struct step *s, int ith, int nth
 		for (int m = 0; m < 3; m++)
 			q[m] = c->xq[m] + (size_t)b * c->xq_stride;
 		norm_quant_row(c, s->src + (size_t)b * s->n, s->dst + (size_t)b * s->n, s->norm, s->n, s->mats, s->n_mats,
-			       s->nb, q);
+			       b >= s->ns, q);
+	}
+}
+
+/* y[b * ldy + r] = row r of W . activation b, for r in [r0, r1) and the
+ * nb activations from row b0, all of one kind (large or small).  A product
+ * whose kernel picks its method from the batch size gets a small batch in
+ * pieces below that size. */
+static void product_rows(const struct context *c, const struct mm_job *x, uint32_t b0, uint32_t nb, bool large,
+			 uint32_t r0, uint32_t r1)
+{
+	const struct matrix *w = x->w;
+	int kind = act_kind(c, w->type, large);
+	uint32_t piece = nb, most = (uint32_t)quant_float_batch(w->type);
+	const uint8_t *xq = x->xq[large] + (size_t)b0 * c->xq_stride;
+	const float *xf = x->xf + (size_t)b0 * w->n_in;
+	float *y = x->y + b0 * x->ldy;
+
+	if (!large && most > 1 && (kind == ACT_FLOAT || kind == GGML_F32))
+		piece = most - 1;
+	for (uint32_t b = 0; b < nb; b += piece) {
+		int m = (int)(nb - b < piece ? nb - b : piece);
+		switch (kind) {
+		case ACT_A16:
+			quant_matmul_a16(w->type, w->data, w->row_bytes, (int)w->n_in, xq + (size_t)b * c->xq_stride,
+					 c->xq_stride, m, y + b * x->ldy, (int)x->ldy, (int)r0, (int)r1);
+			break;
+		case ACT_FLOAT:  /* the float rows are the activations */
+			quant_matmul_float(w->type, w->data, w->row_bytes, (int)w->n_in, xf + (size_t)b * w->n_in,
+					   w->n_in * sizeof(float), m, y + b * x->ldy, (int)x->ldy, (int)r0, (int)r1);
+			break;
+		default:
+			quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, xq + (size_t)b * c->xq_stride,
+				     c->xq_stride, m, y + b * x->ldy, (int)x->ldy, (int)r0, (int)r1);
+			break;
+		}
 	}
 }
 
 /* y[b * ldy + r] = row r of W . activation b, for r in [r0, r1) */
-static void product(const struct context *c, const struct mm_job *x, uint32_t nb, uint32_t r0, uint32_t r1)
+static void product(const struct context *c, const struct mm_job *x, const struct step *s, uint32_t r0, uint32_t r1)
 {
-	const struct matrix *w = x->w;
-	switch (act_kind(c, w->type, nb)) {
-	case ACT_A16:
-		quant_matmul_a16(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
-				 (int)x->ldy, (int)r0, (int)r1);
-		return;
-	case ACT_FLOAT:  /* the float rows are the activations */
-		quant_matmul_float(w->type, w->data, w->row_bytes, (int)w->n_in, x->xf, w->n_in * sizeof(float), (int)nb,
-				   x->y, (int)x->ldy, (int)r0, (int)r1);
-		return;
-	default:
-		quant_matmul(w->type, w->data, w->row_bytes, (int)w->n_in, x->xq, c->xq_stride, (int)nb, x->y,
-			     (int)x->ldy, (int)r0, (int)r1);
-		return;
-	}
+	if (s->ns > 0)
+		product_rows(c, x, 0, s->ns, false, r0, r1);
+	if (s->nb > s->ns)
+		product_rows(c, x, s->ns, s->nb - s->ns, true, r0, r1);
 }
 
 static void matmul(struct context *c, const struct step *s, int ith, int nth)
@@ -228,22 +253,19 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 	struct mm_job jobs[3];
 
 	memcpy(jobs, s->jobs, sizeof jobs);
-	if (s->pre) {
+	if (s->pre) {  /* all rows small */
 		float *f = c->pxf + (size_t)ith * PRE_ROWS * c->row_len;
 		uint8_t *q0 = c->pxq + (size_t)ith * 3 * PRE_ROWS * c->xq_stride;
-		const uint8_t *xq[3];
-		for (int m = 0; m < s->n_mats; m++)
-			xq[m] = q0 + (size_t)xq_share(c, s->mats, m, s->nb) * PRE_ROWS * c->xq_stride;
 		for (uint32_t b = 0; b < s->nb; b++) {
 			uint8_t *q[3];
 			for (int m = 0; m < 3; m++)
 				q[m] = q0 + ((size_t)m * PRE_ROWS + b) * c->xq_stride;
 			norm_quant_row(c, s->src + (size_t)b * s->n, f + (size_t)b * s->n, s->norm, s->n, s->mats,
-				       s->n_mats, s->nb, q);
+				       s->n_mats, false, q);
 		}
 		for (int j = 0; j < s->n_jobs; j++) {
 			jobs[j].xf = s->norm ? f : s->src;
-			jobs[j].xq = xq[j];
+			jobs[j].xq[0] = q0 + (size_t)xq_share(c, s->mats, j, false) * PRE_ROWS * c->xq_stride;
 		}
 	}
 
@@ -261,7 +283,7 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 		if (r1 > jb->w->n_out)
 			r1 = jb->w->n_out;
 		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++)
-			product(c, &jobs[k], s->nb, r0, r1);
+			product(c, &jobs[k], s, r0, r1);
 		for (uint32_t b = 0; b < s->nb; b++) {
 			float *y = jb->y + b * jb->ldy;
 			switch (jb->post) {
@@ -358,31 +380,40 @@ static float max_of(const float *x, uint32_t n)
 	return max;
 }
 
-/* Causal attention of the queries of head h at positions b0..b1 of the
- * slice (a task: ATT_ROWS positions of one head) over cache positions
- * [0, pos0 + b]: scores S = Q K^T by the float matrix kernel, softmax
- * per row, then S V. */
+/* Causal attention, a task at a time: the queries of head h at rows
+ * b0..b0 + ATT_ROWS of one segment over its sequence's cache positions
+ * [0, pos0 + b]: scores S = Q K^T by the float matrix kernel, softmax per
+ * row, then S V.  Tasks are numbered segment by segment, head-major inside
+ * a segment (a thread's consecutive tasks read the same keys). */
 static void attention(struct context *c, const struct step *s, int ith, int nth)
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
-	uint32_t group = hp->n_head / hp->n_head_kv, n_blk = (s->nb + ATT_ROWS - 1) / ATT_ROWS;
-	const float *kc = c->kv[s->layer].k, *vc = c->kv[s->layer].v;
+	uint32_t group = hp->n_head / hp->n_head_kv, n_tasks = 0, g = 0, g_first = 0;
 	size_t lda = c->att_ld;
 	float *att = c->att + (size_t)ith * ATT_ROWS * lda;
 	float scale = 1.0f / sqrtf((float)hd);
 	uint32_t t0, t1;
 
-	/* head-major: a thread's consecutive tasks read the same keys */
-	share(n_blk * hp->n_head, ith, nth, &t0, &t1);
+	for (uint32_t i = 0; i < c->n_seg; i++)
+		n_tasks += (c->seg[i].n + ATT_ROWS - 1) / ATT_ROWS * hp->n_head;
+	share(n_tasks, ith, nth, &t0, &t1);
 	for (uint32_t task = t0; task < t1; task++) {
-		uint32_t h = task / n_blk, b0 = task % n_blk * ATT_ROWS, kvh = h / group;
-		uint32_t rows = s->nb - b0 < ATT_ROWS ? s->nb - b0 : ATT_ROWS, n_keys = s->pos0 + b0 + rows;
-		const float *k = kc + kvh * hd, *v = vc + kvh * hd;
-		float *out = c->att_out + (size_t)b0 * q_dim + h * hd;
+		uint32_t n_blk;
+		while (n_blk = (c->seg[g].n + ATT_ROWS - 1) / ATT_ROWS, task >= g_first + n_blk * hp->n_head) {
+			g_first += n_blk * hp->n_head;
+			g++;
+		}
+		const struct segment *sg = &c->seg[g];
+		const struct kv_cache *kv = &sg->s->kv[s->layer];
+		uint32_t h = (task - g_first) / n_blk, b0 = (task - g_first) % n_blk * ATT_ROWS, kvh = h / group;
+		uint32_t rows = sg->n - b0 < ATT_ROWS ? sg->n - b0 : ATT_ROWS, n_keys = sg->pos0 + b0 + rows;
+		const float *k = kv->k + kvh * hd, *v = kv->v + kvh * hd;
+		size_t row = sg->row0 + b0;
+		float *out = c->att_out + row * q_dim + h * hd;
 
 		/* att[r * lda + t] = q_r . k_t for every key of the last row */
-		quant_matmul(GGML_F32, k, kv_dim * sizeof(float), (int)hd, c->q + (size_t)b0 * q_dim + h * hd,
+		quant_matmul(GGML_F32, k, kv_dim * sizeof(float), (int)hd, c->q + row * q_dim + h * hd,
 			     q_dim * sizeof(float), (int)rows, att, (int)lda, 0, (int)n_keys);
 
 		/* softmax weights exp((score - max) / sqrt(head_dim)), zero past the
@@ -390,7 +421,7 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 		float inv_sum[ATT_ROWS];
 		for (uint32_t r = 0; r < rows; r++) {
 			float *a = att + r * lda, sum = 0;
-			uint32_t n = s->pos0 + b0 + r + 1, t;
+			uint32_t n = sg->pos0 + b0 + r + 1, t;
 			float max = max_of(a, n);
 			v8 vsum = {0};
 			for (t = 0; t + 8 <= n; t += 8) {
@@ -440,82 +471,78 @@ static void run_step(struct context *c, struct step *s)
 	pool_run(c->pool, step_fn, c);
 }
 
-/* Norm nb rows of src into dst (unless norm is NULL) and quantize them
- * for up to three matrices (quant_act): return the float rows, and through
- * xq[] the quantized copy each matrix reads. */
-static const float *prepare(struct context *c, uint32_t nb, const float *src, float *dst, const float *norm,
-			    uint32_t n, const struct matrix *m0, const struct matrix *m1, const struct matrix *m2,
-			    const uint8_t **xq)
-{
-	struct step s = {.kind = NORM_QUANT, .nb = nb, .src = src, .dst = dst, .norm = norm, .n = n,
-			 .mats = {m0, m1, m2}, .n_mats = m2 ? 3 : m1 ? 2 : 1};
-	run_step(c, &s);
-	for (int m = 0; m < s.n_mats; m++)
-		xq[m] = xq_for(c, &s, m);
-	return norm ? dst : src;
-}
-
-/* Run the product step s (jobs filled but for their inputs) on nb rows
- * of src (ld n) normed with norm (unless NULL; into dst) and quantized for
- * each job's matrix: for few rows inside the product step itself (s->pre),
- * else as a step of its own first. */
+/* Run the product step s (jobs filled but for their inputs; nb and ns
+ * set) on the rows of src (ld n) normed with norm (unless NULL; into dst)
+ * and quantized for each job's matrix: for few rows, all small, inside the
+ * product step itself (s->pre), else as a step of its own first. */
 static void matmul_step(struct context *c, struct step *s, const float *src, float *dst, const float *norm,
 			uint32_t n)
 {
 	s->src = src, s->dst = dst, s->norm = norm, s->n = n, s->n_mats = s->n_jobs;
 	for (int j = 0; j < s->n_jobs; j++)
 		s->mats[j] = s->jobs[j].w;
-	if (s->nb <= PRE_ROWS && pool_size(c->pool) > 1) {
+	if (s->nb <= PRE_ROWS && s->ns == s->nb && pool_size(c->pool) > 1) {
 		s->pre = true;
 	} else {
-		const uint8_t *xq[3];
-		const float *xf = prepare(c, s->nb, src, dst, norm, n, s->mats[0], s->n_jobs > 1 ? s->mats[1] : NULL,
-					  s->n_jobs > 2 ? s->mats[2] : NULL, xq);
+		struct step q = {.kind = NORM_QUANT, .nb = s->nb, .ns = s->ns, .src = src, .dst = dst, .norm = norm,
+				 .n = n, .n_mats = s->n_mats};
+		memcpy(q.mats, s->mats, sizeof q.mats);
+		run_step(c, &q);
 		for (int j = 0; j < s->n_jobs; j++) {
-			s->jobs[j].xf = xf;
-			s->jobs[j].xq = xq[j];
+			s->jobs[j].xf = norm ? dst : src;
+			for (int large = 0; large < 2; large++)
+				s->jobs[j].xq[large] = c->xq[xq_share(c, s->mats, j, large)];
 		}
 	}
 	run_step(c, s);
 }
 
-
 /* ---- the steps of steps.h ---- */
 
-void step_rope_angles(struct context *c, uint32_t pos0, uint32_t nb)
+void step_rope_angles(struct context *c)
 {
 	const struct hparams *hp = &c->t->hp;
-	for (uint32_t b = 0; b < nb; b++)
-		rope_angles(c->rope_cs + (size_t)b * hp->n_rot / 2, c->rope_sn + (size_t)b * hp->n_rot / 2, pos0 + b,
-			    c->t->w.inv_freq, hp->n_rot);
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		const struct segment *g = &c->seg[i];
+		for (uint32_t b = 0; b < g->n; b++) {
+			size_t at = (size_t)(g->row0 + b) * hp->n_rot / 2;
+			rope_angles(c->rope_cs + at, c->rope_sn + at, g->pos0 + b, c->t->w.inv_freq, hp->n_rot);
+		}
+	}
 }
 
-void step_qkv(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t pos0, uint32_t nb)
+void step_qkv(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t nb)
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-	float *k = c->kv[l].k + (size_t)pos0 * kv_dim;  /* (nb, kv_dim) */
-	float *v = c->kv[l].v + (size_t)pos0 * kv_dim;  /* (nb, kv_dim) */
 
 	/* xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv;
-	 * q (nb, q_dim) = xb Wq^T; k, v (nb, kv_dim) = xb Wk^T, xb Wv^T written
-	 * straight into the cache; RoPE on q and k, whole heads per thread */
-	struct step s = {.kind = MATMUL, .nb = nb, .pos0 = pos0, .unit = hp->head_dim, .n_jobs = 3,
+	 * q (nb, q_dim) = xb Wq^T; kb, vb (nb, kv_dim) = xb Wk^T, xb Wv^T; RoPE
+	 * on q and k, whole heads per thread */
+	struct step s = {.kind = MATMUL, .nb = nb, .ns = c->ns, .unit = hp->head_dim, .n_jobs = 3,
 			 .jobs = {{.w = &w->wq, .y = c->q, .ldy = q_dim, .post = POST_ROPE_Q},
-				  {.w = &w->wk, .y = k, .ldy = kv_dim, .post = POST_ROPE_K},
-				  {.w = &w->wv, .y = v, .ldy = kv_dim, .post = POST_NONE}}};
+				  {.w = &w->wk, .y = c->kb, .ldy = kv_dim, .post = POST_ROPE_K},
+				  {.w = &w->wv, .y = c->vb, .ldy = kv_dim, .post = POST_NONE}}};
 	matmul_step(c, &s, c->x, c->xb, w->attn_norm, hp->n_embd);
+
+	/* each segment's keys and values into its sequence's cache */
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		const struct segment *g = &c->seg[i];
+		size_t bytes = (size_t)g->n * kv_dim * sizeof(float);
+		memcpy(g->s->kv[l].k + (size_t)g->pos0 * kv_dim, c->kb + (size_t)g->row0 * kv_dim, bytes);
+		memcpy(g->s->kv[l].v + (size_t)g->pos0 * kv_dim, c->vb + (size_t)g->row0 * kv_dim, bytes);
+	}
 }
 
-void step_attention(struct context *c, uint32_t l, uint32_t pos0, uint32_t nb)
+void step_attention(struct context *c, uint32_t l, uint32_t nb)
 {
-	struct step s = {.kind = ATTENTION, .nb = nb, .pos0 = pos0, .layer = l};
+	struct step s = {.kind = ATTENTION, .nb = nb, .layer = l};
 	run_step(c, &s);
 }
 
 void step_add_product(struct context *c, const struct matrix *m, const float *in, uint32_t nb)
 {
-	struct step s = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 1,
+	struct step s = {.kind = MATMUL, .nb = nb, .ns = c->ns, .unit = 16, .n_jobs = 1,
 			 .jobs = {{.w = m, .y = c->tmp, .ldy = c->t->hp.n_embd, .post = POST_RESIDUAL}}};
 	matmul_step(c, &s, in, NULL, NULL, m->n_in);
 }
@@ -524,19 +551,17 @@ void step_gated_ffn(struct context *c, const struct layer_weights *w, enum act a
 {
 	const struct hparams *hp = &c->t->hp;
 	(void)act;  /* SiLU is the only one yet */
-	struct step s = {.kind = MATMUL, .nb = nb, .unit = 16, .n_jobs = 2,
+	struct step s = {.kind = MATMUL, .nb = nb, .ns = c->ns, .unit = 16, .n_jobs = 2,
 			 .jobs = {{.w = &w->w_gate, .y = c->hb, .ldy = hp->n_ff, .post = POST_SWIGLU},
 				  {.w = &w->w_up, .y = c->hb2, .ldy = hp->n_ff, .post = POST_NONE}}};
 	matmul_step(c, &s, c->x, c->xb, w->ffn_norm, hp->n_embd);
 }
 
-/* logits (n, n_vocab) = rmsnorm(x) * output_norm, times output^T */
-void step_logits(struct context *c, uint32_t b0, uint32_t n)
+void step_logits(struct context *c, const float *rows, uint32_t n, bool small)
 {
 	const struct transformer *t = c->t;
-	uint32_t n_embd = t->hp.n_embd;
-	struct step s = {.kind = MATMUL, .nb = n, .unit = 16, .n_jobs = 1,
+	struct step s = {.kind = MATMUL, .nb = n, .ns = small ? n : 0, .unit = 16, .n_jobs = 1,
 			 .jobs = {{.w = &t->w.output, .y = c->logits, .ldy = t->hp.n_vocab, .post = POST_NONE}}};
 
-	matmul_step(c, &s, c->x + (size_t)b0 * n_embd, c->xb, t->w.output_norm, n_embd);
+	matmul_step(c, &s, rows, c->xb, t->w.output_norm, t->hp.n_embd);
 }

@@ -186,28 +186,21 @@ static size_t max_act_bytes(size_t cur, const struct matrix *m)
 	return b > cur ? b : cur;
 }
 
-struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits)
+/* The sequence part of a context: n_ctx positions of ids and KV cache. */
+static void seq_alloc(struct context *c, uint32_t n_ctx)
 {
-	const struct hparams *hp = &t->hp;
-	struct context *c = xcalloc(1, sizeof *c);
-	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-	size_t stride = 0;
+	const struct hparams *hp = &c->t->hp;
+	uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
 
 	/* Every size below is computed in size_t from values that
 	 * hparams_read() and this check bound (MAX_DIM, MAX_LAYERS, MAX_CTX,
 	 * LOGITS_MAX_VOCAB): none comes near 2^64. */
-	c->t = t;
 	c->n_ctx = n_ctx ? n_ctx : hp->n_ctx_train;
 	if (c->n_ctx == 0)
-		die("%s: the model gives no context length: use -c N", t->src.path);
+		die("%s: the model gives no context length: use -c N", c->t->src.path);
 	if (c->n_ctx > MAX_CTX)
-		die("%s: %s context of %u positions is above the limit of %u: use -c N", t->src.path,
+		die("%s: %s context of %u positions is above the limit of %u: use -c N", c->t->src.path,
 		    n_ctx ? "a" : "the model's", c->n_ctx, MAX_CTX);
-	c->max_batch = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
-	c->all_logits = all_logits;
-	c->logit_rows = all_logits ? (c->max_batch < LOGIT_ROWS ? c->max_batch : LOGIT_ROWS) : 1;
-	c->pool = pool_new(n_threads);
-
 	/* The KV cache is the one large allocation; calloc leaves untouched
 	 * pages to the kernel, so a long context costs only what is used. */
 	size_t kv = (size_t)hp->n_layer * c->n_ctx * kv_dim;
@@ -221,8 +214,25 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 		c->kv[l].v = c->kv_mem + kv + (size_t)l * c->n_ctx * kv_dim;
 	}
 	c->ids = xcalloc(c->n_ctx, sizeof *c->ids);
+}
 
-	size_t mb = c->max_batch;
+/* The workspace part: slices of max_batch rows of sequences of up to
+ * max_ctx positions, logits of logit_rows rows at once (all_logits) or of
+ * n_last rows, one each of segments that end a batch. */
+static void ws_alloc(struct context *c, uint32_t max_ctx, uint32_t max_batch, uint32_t logit_rows, uint32_t n_last,
+		     int n_threads)
+{
+	const struct transformer *t = c->t;
+	const struct hparams *hp = &t->hp;
+	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+	size_t stride = 0, mb = max_batch;
+
+	c->max_ctx = max_ctx;
+	c->max_batch = max_batch;
+	c->logit_rows = logit_rows;
+	c->logit_cap = logit_rows > n_last ? logit_rows : n_last;
+	c->pool = pool_new(n_threads);
+	c->seg = xcalloc(mb, sizeof *c->seg);
 	c->x = xcalloc(mb * hp->n_embd, sizeof(float));
 	c->xb = xcalloc(mb * hp->n_embd, sizeof(float));
 	c->q = xcalloc(mb * q_dim, sizeof(float));
@@ -230,25 +240,70 @@ struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_t
 	c->tmp = xcalloc(mb * hp->n_embd, sizeof(float));
 	c->hb = xcalloc(mb * hp->n_ff, sizeof(float));
 	c->hb2 = xcalloc(mb * hp->n_ff, sizeof(float));
-	c->att_ld = ((size_t)c->n_ctx + 15) & ~(size_t)15;
+	c->kb = xcalloc(mb * kv_dim, sizeof(float));
+	c->vb = xcalloc(mb * kv_dim, sizeof(float));
+	c->att_ld = ((size_t)max_ctx + 15) & ~(size_t)15;
 	c->att = xcalloc((size_t)pool_size(c->pool) * ATT_ROWS * c->att_ld, sizeof(float));
 	c->row_len = hp->n_embd > hp->n_ff ? hp->n_embd : hp->n_ff;
 	if (q_dim > c->row_len)
 		c->row_len = q_dim;
-	c->logits = xcalloc((size_t)c->logit_rows * hp->n_vocab, sizeof(float));
+	c->logits = xcalloc((size_t)c->logit_cap * hp->n_vocab, sizeof(float));
 	c->rope_cs = xcalloc(mb * hp->n_rot / 2, sizeof(float));
 	c->rope_sn = xcalloc(mb * hp->n_rot / 2, sizeof(float));
 
-	stride = max_act_bytes(stride, &t->w.output);
+	/* the kernel family multiplies float activations faster from one batch
+	 * size on, the same for every type it has such a product for */
+	const struct matrix *out = &t->w.output;
+	c->large_batch = (uint32_t)quant_float_batch(out->type);
+	stride = max_act_bytes(stride, out);
 	for (uint32_t l = 0; l < hp->n_layer; l++)
 		for (const struct tensor_spec *s = t->arch->layer_tensors; s->name; s++)
-			if (s->out != DIM_NONE)
-				stride = max_act_bytes(stride, (const struct matrix *)((const char *)&t->w.layers[l] + s->at));
+			if (s->out != DIM_NONE) {
+				const struct matrix *m = (const struct matrix *)((const char *)&t->w.layers[l] + s->at);
+				uint32_t large = m->data ? (uint32_t)quant_float_batch(m->type) : 0;
+				if (large && c->large_batch && large != c->large_batch)
+					die("%s: the kernels multiply float activations faster from %u rows for %s and "
+					    "from %u for %s: lm-step needs one size", t->src.path, large,
+					    ggml_type_name(m->type), c->large_batch, ggml_type_name(out->type));
+				if (large)
+					c->large_batch = large;
+				stride = max_act_bytes(stride, m);
+			}
 	c->xq_stride = (stride + 63) & ~(size_t)63;
 	for (int i = 0; i < 3; i++)
 		c->xq[i] = xcalloc(mb, c->xq_stride);
 	c->pxf = xcalloc((size_t)pool_size(c->pool) * PRE_ROWS * c->row_len, sizeof(float));
 	c->pxq = xcalloc((size_t)pool_size(c->pool) * 3 * PRE_ROWS, c->xq_stride);
+}
+
+struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits)
+{
+	struct context *c = xcalloc(1, sizeof *c);
+	uint32_t mb;
+
+	c->t = t;
+	seq_alloc(c, n_ctx);
+	mb = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
+	c->all_logits = all_logits;
+	ws_alloc(c, c->n_ctx, mb, all_logits ? (mb < LOGIT_ROWS ? mb : LOGIT_ROWS) : 1, 1, n_threads);
+	return c;
+}
+
+struct context *context_new_seq(const struct transformer *t, uint32_t n_ctx)
+{
+	struct context *c = xcalloc(1, sizeof *c);
+	c->t = t;
+	seq_alloc(c, n_ctx);
+	return c;
+}
+
+struct context *context_new_ws(const struct transformer *t, uint32_t max_ctx, uint32_t max_batch, uint32_t n_last,
+			       bool all_logits, int n_threads)
+{
+	struct context *c = xcalloc(1, sizeof *c);
+	c->t = t;
+	c->all_logits = all_logits;
+	ws_alloc(c, max_ctx, max_batch, all_logits ? LOGIT_ROWS : 1, n_last, n_threads);
 	return c;
 }
 
@@ -256,10 +311,12 @@ void context_free(struct context *c)
 {
 	if (!c)
 		return;
-	pool_free(c->pool);
+	if (c->pool)
+		pool_free(c->pool);
 	free(c->kv_mem);
 	free(c->kv);
 	free(c->ids);
+	free(c->seg);
 	free(c->x);
 	free(c->xb);
 	free(c->q);
@@ -267,6 +324,8 @@ void context_free(struct context *c)
 	free(c->tmp);
 	free(c->hb);
 	free(c->hb2);
+	free(c->kb);
+	free(c->vb);
 	free(c->att);
 	free(c->logits);
 	free(c->rope_cs);
@@ -285,59 +344,138 @@ void context_reset(struct context *c)
 
 /* ---- the forward pass ---- */
 
-/* Run the layers over nb positions starting at pos0, whose ids are in
- * c->ids.  Leaves the residual stream in c->x and the keys and values of
- * every layer in the cache. */
-static void forward_layers(struct context *c, uint32_t pos0, uint32_t nb)
+/* Run the layers over the segments in c->seg (nb rows in all): their ids
+ * into their sequences, the RoPE angles and embeddings of every row, then
+ * each layer.  Leaves the residual stream in c->x and the keys and values
+ * of every layer in each sequence's cache. */
+static void forward_layers(struct context *c, uint32_t nb)
 {
 	const struct transformer *t = c->t;
 	uint32_t n_embd = t->hp.n_embd;
 
-	/* RoPE angles of the slice's positions, once for every layer and head */
-	step_rope_angles(c, pos0, nb);
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		const struct segment *g = &c->seg[i];
+		memcpy(g->s->ids + g->pos0, g->ids, g->n * sizeof *g->ids);
+	}
+
+	/* RoPE angles of the rows' positions, once for every layer and head */
+	step_rope_angles(c);
 
 	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
-	for (uint32_t b = 0; b < nb; b++) {
+	for (uint32_t i = 0; i < c->n_seg; i++) {
+		const struct segment *g = &c->seg[i];
 		const struct matrix *e = &t->w.tok_embd;
-		dequant_row(e->type, (const uint8_t *)e->data + (size_t)c->ids[pos0 + b] * e->row_bytes,
-			    c->x + (size_t)b * n_embd, n_embd);
+		for (uint32_t b = 0; b < g->n; b++)
+			dequant_row(e->type, (const uint8_t *)e->data + (size_t)g->ids[b] * e->row_bytes,
+				    c->x + (size_t)(g->row0 + b) * n_embd, n_embd);
 	}
 
 	for (uint32_t l = 0; l < t->hp.n_layer; l++)
-		t->arch->layer(c, &t->w.layers[l], l, pos0, nb);
+		t->arch->layer(c, &t->w.layers[l], l, nb);
+}
+
+/* Is a piece of n rows multiplied as a large batch? */
+static bool large(const struct context *c, uint32_t n)
+{
+	return c->large_batch && n >= c->large_batch;
+}
+
+int context_eval_segments(struct context *c, struct segment *g, uint32_t n_seg, segment_logits_fn emit, void *arg)
+{
+	uint32_t nb = 0, n_last = 0, n_vocab = c->t->hp.n_vocab, n_embd = c->t->hp.n_embd;
+
+	/* the slice: the segments of small batches first, then the large ones */
+	c->n_seg = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < n_seg; i++) {
+			if (large(c, g[i].n) != pass)
+				continue;
+			g[i].pos0 = g[i].s->n_pos;
+			g[i].row0 = nb;
+			nb += g[i].n;
+			c->seg[c->n_seg++] = g[i];
+		}
+		if (pass == 0)
+			c->ns = nb;
+	}
+	if (nb == 0)
+		return 1;
+	forward_layers(c, nb);
+	for (uint32_t i = 0; i < n_seg; i++) {
+		struct context *s = g[i].s;
+		s->n_pos = s->n_cached = g[i].pos0 + g[i].n;
+		s->n_evaluated += g[i].n;
+		if (s != c)
+			c->n_evaluated += g[i].n;
+	}
+
+	/* the logits of the segments that end a batch, one row each, as one
+	 * small batch (gathered in tmp, free now) */
+	for (uint32_t i = 0; i < n_seg; i++)
+		if (g[i].last && !g[i].all_logits)
+			memcpy(c->tmp + (size_t)n_last++ * n_embd, c->x + (size_t)(g[i].row0 + g[i].n - 1) * n_embd,
+			       n_embd * sizeof(float));
+	if (n_last)
+		step_logits(c, c->tmp, n_last, true);
+
+	/* frames in the order of the segments; all_logits: every row, in
+	 * pieces of logit_rows as a sequence alone would */
+	n_last = 0;
+	for (uint32_t i = 0; i < n_seg; i++) {
+		const struct segment *sg = &g[i];
+		if (sg->all_logits) {
+			for (uint32_t b0 = 0; b0 < sg->n; b0 += c->logit_rows) {
+				uint32_t rows = sg->n - b0 < c->logit_rows ? sg->n - b0 : c->logit_rows;
+				step_logits(c, c->x + (size_t)(sg->row0 + b0) * n_embd, rows, !large(c, rows));
+				for (uint32_t r = 0; r < rows; r++)
+					if (!emit(arg, sg, sg->ids[b0 + r], sg->pos0 + b0 + r, c->logits + (size_t)r * n_vocab))
+						return 0;
+			}
+		} else if (sg->last) {
+			if (!emit(arg, sg, sg->ids[sg->n - 1], sg->pos0 + sg->n - 1, c->logits + (size_t)n_last++ * n_vocab))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+uint32_t context_reuse(struct context *s, const int32_t *ids, uint32_t n, bool all_logits)
+{
+	uint32_t skip = 0, keep = all_logits ? 0 : n - 1;
+
+	while (skip < keep && s->n_pos + skip < s->n_cached && s->ids[s->n_pos + skip] == ids[skip])
+		skip++;
+	s->n_pos += skip;
+	return skip;
+}
+
+/* one sequence through its own workspace: a segment per slice */
+struct eval_arg {
+	logits_fn emit;
+	void *arg;
+};
+
+static int emit_one(void *arg, const struct segment *g, int32_t token, uint64_t pos, const float *logits)
+{
+	const struct eval_arg *x = arg;
+	(void)g;
+	return x->emit(x->arg, token, pos, logits);
 }
 
 int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg)
 {
-	bool all_logits = c->all_logits;
-	uint32_t skip = 0, keep = all_logits ? 0 : n - 1;
+	struct eval_arg x = {emit, arg};
+	uint32_t skip = context_reuse(c, ids, n, c->all_logits);
 
-	/* ids that repeat the cached rows after a reset need no work, except
-	 * the positions whose logits are asked for (logits are not cached) */
-	while (skip < keep && c->n_pos + skip < c->n_cached && c->ids[c->n_pos + skip] == ids[skip])
-		skip++;
-	c->n_pos += skip;
 	ids += skip;
 	n -= skip;
-
 	while (n > 0) {
-		uint32_t nb = n < c->max_batch ? n : c->max_batch, pos0 = c->n_pos;
-		memcpy(c->ids + pos0, ids, nb * sizeof *ids);
-		forward_layers(c, pos0, nb);
-		c->n_evaluated += nb;
-		c->n_pos = c->n_cached = pos0 + nb;
+		uint32_t nb = n < c->max_batch ? n : c->max_batch;
+		struct segment g = {.s = c, .ids = ids, .n = nb, .last = nb == n, .all_logits = c->all_logits};
+		if (!context_eval_segments(c, &g, 1, emit_one, &x))
+			return 0;
 		ids += nb;
 		n -= nb;
-		for (uint32_t b0 = all_logits ? 0 : nb - 1; b0 < nb; b0 += c->logit_rows) {
-			if (!all_logits && n > 0)
-				break;  /* only the batch's last position has a frame */
-			uint32_t rows = nb - b0 < c->logit_rows ? nb - b0 : c->logit_rows;
-			step_logits(c, b0, rows);
-			for (uint32_t r = 0; r < rows; r++)
-				if (!emit(arg, c->ids[pos0 + b0 + r], pos0 + b0 + r,
-					  c->logits + (size_t)r * c->t->hp.n_vocab))
-					return 0;
-		}
 	}
 	return 1;
 }

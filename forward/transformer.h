@@ -72,13 +72,33 @@ struct transformer *transformer_from_gguf(struct gguf *g);
 void transformer_close(struct transformer *t);
 
 struct pool;
+struct context;
 
+/* One sequence's part of a slice evaluated with others
+ * (context_eval_segments): n ids appended to the sequence s. */
+struct segment {
+	struct context *s;       /* the sequence: its ids, KV cache and positions */
+	const int32_t *ids;      /* (n) */
+	uint32_t n;
+	bool last;               /* the end of a batch: logits of its last position */
+	bool all_logits;         /* logits of every position */
+	/* set by context_eval_segments for the steps */
+	uint32_t pos0;           /* the sequence's position of the first id */
+	uint32_t row0;           /* its first row in the slice */
+};
+
+/* A context is one sequence (its ids, KV cache and positions) and a
+ * workspace to evaluate it (activations, thread pool), or only one of the
+ * two: context_new_seq() makes a sequence without a workspace, evaluated
+ * by a workspace of context_new_ws() beside other sequences (the batched
+ * engine, engine.h). */
 struct context {
 	const struct transformer *t;
 	uint32_t n_ctx;          /* positions the KV cache holds */
 	uint32_t max_batch;      /* positions evaluated together (a longer batch goes in slices) */
 	bool all_logits;         /* a frame for every position, not only a batch's last */
-	uint32_t logit_rows;     /* positions whose logits are computed together */
+	uint32_t logit_rows;     /* positions whose logits are computed together (all_logits) */
+	uint32_t logit_cap;      /* rows c->logits holds */
 	struct pool *pool;
 	bool quant_act;          /* 8-bit activations for the integer kernels (faster, less
 				    exact); else the exact default: 16-bit activations for
@@ -95,6 +115,16 @@ struct context {
 	} *kv;                   /* (n_layer) */
 	float *kv_mem;           /* the one allocation behind kv[] */
 
+	/* the slice being evaluated: segments of sequences, those of fewer
+	 * than large_batch rows first (rows [0, ns)); a product multiplies
+	 * those rows the way a small batch is multiplied and the others the
+	 * way a large one is, so that no sequence's result depends on the
+	 * others (steps.c) */
+	struct segment *seg;     /* (max_batch) */
+	uint32_t n_seg, ns;
+	uint32_t large_batch;    /* quant_float_batch() of the model's matrices (0: one way only) */
+	uint32_t max_ctx;        /* the longest sequence the workspace can evaluate */
+
 	/* activations of one slice of at most max_batch positions */
 	float *x;                /* (max_batch, n_embd) residual stream */
 	float *xb;               /* (max_batch, n_embd) normed input of a block */
@@ -103,15 +133,17 @@ struct context {
 	float *tmp;              /* (max_batch, n_embd) projection before the residual add */
 	float *hb;               /* (max_batch, n_ff) gate, then silu(gate) * up */
 	float *hb2;              /* (max_batch, n_ff) up */
+	float *kb, *vb;          /* (max_batch, n_head_kv * head_dim) keys and values before they go
+				    to their sequences' caches */
 	uint8_t *xq[3];          /* (max_batch, xq_stride) activations quantized per weight type */
 	size_t xq_stride;
 	float *att;              /* (threads, ATT_ROWS, att_ld) attention weights of a thread's task */
-	size_t att_ld;           /* n_ctx rounded up to 16 */
+	size_t att_ld;           /* max_ctx rounded up to 16 */
 	float *pxf;              /* (threads, PRE_ROWS, row_len) each thread's normed rows (decode) */
 	uint8_t *pxq;            /* (threads, 3, PRE_ROWS, xq_stride) and their quantized copies */
 	uint32_t row_len;        /* the longest activation row: max(n_embd, n_ff, q_dim) */
-	float *logits;           /* (logit_rows, n_vocab) */
-	float *rope_cs, *rope_sn;  /* (max_batch, n_rot / 2) RoPE cos and sin of the slice's positions */
+	float *logits;           /* (logit_cap, n_vocab) */
+	float *rope_cs, *rope_sn;  /* (max_batch, n_rot / 2) RoPE cos and sin of the slice's rows */
 
 	struct step *step;       /* the parallel step being run (see steps.c) */
 };
@@ -121,6 +153,13 @@ struct context {
  * logits of every position, not only of each batch's last.  Set
  * c->quant_act for the 8-bit integer kernels of quant.h. */
 struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits);
+/* A sequence of n_ctx positions without a workspace. */
+struct context *context_new_seq(const struct transformer *t, uint32_t n_ctx);
+/* A workspace without a sequence: slices of max_batch rows of sequences of
+ * up to max_ctx positions, in which up to n_last segments end a batch;
+ * all_logits: room for segments that want the logits of every row. */
+struct context *context_new_ws(const struct transformer *t, uint32_t max_ctx, uint32_t max_batch, uint32_t n_last,
+			       bool all_logits, int n_threads);
 void context_free(struct context *c);
 
 /* Empty the context.  The K/V rows stay as a cache: a following batch that
@@ -137,5 +176,20 @@ typedef int (*logits_fn)(void *arg, int32_t token, uint64_t pos, const float *lo
  * are not recomputed.  Return 0 if emit asked to stop (the context then
  * holds what was evaluated), 1 otherwise. */
 int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg);
+
+/* Of the n ids about to be appended to sequence s, those that repeat its
+ * cached rows after a reset need no work (except the positions whose
+ * logits are asked for: all of them with all_logits, else the last): take
+ * them into the context and return how many. */
+uint32_t context_reuse(struct context *s, const int32_t *ids, uint32_t n, bool all_logits);
+
+/* Evaluate n_seg segments of different sequences as one slice on the
+ * workspace c: at most c->max_batch rows in all, each sequence with room
+ * for its ids and at most c->max_ctx positions.  Call emit with the logits
+ * each segment asks for, in the order of the segments.  Return 0 if emit
+ * asked to stop, 1 otherwise. */
+typedef int (*segment_logits_fn)(void *arg, const struct segment *g, int32_t token, uint64_t pos,
+				 const float *logits);
+int context_eval_segments(struct context *c, struct segment *g, uint32_t n_seg, segment_logits_fn emit, void *arg);
 
 #endif
