@@ -75,19 +75,25 @@ struct engine *engine_open(const char *path, const struct engine_params *p)
 	e->t = transformer_open(path, p->quant, e->p.n_threads);
 	if (e->p.n_seq == 0)
 		e->p.n_seq = 1;
+	/* a sequence may grow to the whole pool, or to what the model was
+	 * trained on when the pool is larger; the pool by default holds that
+	 * much for every sequence */
+	if (e->p.n_ctx_seq == 0)
+		e->p.n_ctx_seq = e->p.n_ctx && (e->p.n_ctx < e->t->hp.n_ctx_train || !e->t->hp.n_ctx_train)
+					 ? e->p.n_ctx : e->t->hp.n_ctx_train;
+	if (e->p.n_ctx_seq > MAX_CTX)
+		die("%s: %s context of %u positions is above the limit of %u: use -c N", path,
+		    p->n_ctx_seq || p->n_ctx ? "a" : "the model's", e->p.n_ctx_seq, MAX_CTX);
 	if (e->p.n_ctx == 0) {
-		e->p.n_ctx = e->t->hp.n_ctx_train;
-		if (e->p.n_ctx > MAX_CTX)
-			die("%s: the model's context of %u positions is above the limit of %u: use -c N", path,
-			    e->p.n_ctx, MAX_CTX);
+		uint64_t pool = (uint64_t)e->p.n_ctx_seq * e->p.n_seq;
+		if (pool > UINT32_MAX)
+			die("%s: %u sequences of %u positions each make a KV pool too large to count: use -c N", path,
+			    e->p.n_seq, e->p.n_ctx_seq);
+		e->p.n_ctx = (uint32_t)pool;
 	}
 	if (e->p.n_ctx == 0)
 		die("%s: the model gives no context length: use -c N", path);
-	/* one sequence may use the whole context it is given; several share a
-	 * pool, each up to what the model was trained on */
-	if (e->p.n_ctx_seq == 0)
-		e->p.n_ctx_seq = e->p.n_seq > 1 && e->t->hp.n_ctx_train ? e->t->hp.n_ctx_train : e->p.n_ctx;
-	if (e->p.n_ctx_seq > e->p.n_ctx)
+	if (e->p.n_ctx_seq == 0 || e->p.n_ctx_seq > e->p.n_ctx)
 		e->p.n_ctx_seq = e->p.n_ctx;
 	/* a step holds a piece of every sequence: room for one whole chunk
 	 * beside a position of each of the others */

@@ -4,3 +4,5 @@
 $(B)/obj/forward/steps.o: CFLAGS += -ffp-contract=fast
 
 $(B)/obj/tests/unit/test-batch.o: CPPFLAGS += -Iforward
+# lm-batch: the engine with the sampler (sample/) and the tokenizer (tokenize/)
+$(B)/obj/forward/lm-batch.o: CPPFLAGS += -Isample -Itokenize

@@ -333,6 +333,8 @@ static void test_engine(const char *model)
 		engine_close(r.e);
 		free(p);
 	}
+	for (int k = 0; k < 16; k++)
+		run_free(&alone[k]);
 }
 
 int main(int argc, char **argv)

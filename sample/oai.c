@@ -1,0 +1,288 @@
+/* oai.c - see oai.h. */
+#include "oai.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+int oai_kind_of_url(const char *url)
+{
+	if (strcmp(url, "/v1/chat/completions") == 0)
+		return OAI_CHAT;
+	if (strcmp(url, "/v1/completions") == 0)
+		return OAI_COMPLETION;
+	return -1;
+}
+
+static bool fail(struct oai_error *e, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool fail(struct oai_error *e, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->param = param;
+	return false;
+}
+
+/* body[key] when present and not null; else JV_KIND_INVALID (freed by
+ * the caller either way). */
+static jv field(jv body, const char *key)
+{
+	jv v = jv_object_get(jv_copy(body), jv_string(key));
+	if (jv_get_kind(v) == JV_KIND_NULL) {
+		jv_free(v);
+		return jv_invalid();
+	}
+	return v;
+}
+
+static bool present(jv v)
+{
+	return jv_is_valid(v);
+}
+
+/* A number field in [lo, hi] into *out, when present. */
+static bool number(jv body, const char *key, double lo, double hi, double *out, struct oai_error *e)
+{
+	jv v = field(body, key);
+	bool ok = true;
+	if (present(v)) {
+		if (jv_get_kind(v) != JV_KIND_NUMBER)
+			ok = fail(e, key, "'%s' must be a number", key);
+		else if (!(jv_number_value(v) >= lo && jv_number_value(v) <= hi))
+			ok = fail(e, key, "'%s' must be between %g and %g", key, lo, hi);
+		else
+			*out = jv_number_value(v);
+	}
+	jv_free(v);
+	return ok;
+}
+
+/* An integer field in [lo, hi] into *out (untouched when absent); *given
+ * says whether it was there. */
+static bool integer(jv body, const char *key, double lo, double hi, long long *out, bool *given, struct oai_error *e)
+{
+	jv v = field(body, key);
+	bool ok = true;
+	if (given)
+		*given = false;
+	if (present(v)) {
+		double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : NAN;
+		if (!(d == floor(d)))
+			ok = fail(e, key, "'%s' must be an integer", key);
+		else if (!(d >= lo && d <= hi))
+			ok = fail(e, key, "'%s' must be between %.0f and %.0f", key, lo, hi);
+		else {
+			*out = (long long)d;
+			if (given)
+				*given = true;
+		}
+	}
+	jv_free(v);
+	return ok;
+}
+
+/* A field that must be absent or equal to what we do. */
+static bool must_be(jv body, const char *key, jv_kind kind, const char *what, struct oai_error *e)
+{
+	jv v = field(body, key);
+	bool ok = !present(v) || jv_get_kind(v) == kind;
+	jv_free(v);
+	return ok || fail(e, key, "'%s' is not supported: %s", key, what);
+}
+
+static bool stops(jv body, struct oai_request *r, struct oai_error *e)
+{
+	jv v = field(body, "stop");
+	bool ok = true;
+
+	if (!present(v)) {
+		jv_free(v);
+		return true;
+	}
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		v = jv_array_append(jv_array(), v);
+	if (jv_get_kind(v) != JV_KIND_ARRAY) {
+		jv_free(v);
+		return fail(e, "stop", "'stop' must be a string or an array of strings");
+	}
+	int n = jv_array_length(jv_copy(v));
+	if (n > 4)
+		ok = fail(e, "stop", "'stop' has %d strings: at most 4", n);
+	for (int i = 0; ok && i < n; i++) {
+		jv s = jv_array_get(jv_copy(v), i);
+		if (jv_get_kind(s) != JV_KIND_STRING)
+			ok = fail(e, "stop", "'stop' must hold strings");
+		else if (jv_string_length_bytes(jv_copy(s)) < 1 || jv_string_length_bytes(jv_copy(s)) > GEN_MAX_STOP_LEN)
+			ok = fail(e, "stop", "a stop string must have 1 to %d bytes", GEN_MAX_STOP_LEN);
+		else {
+			r->stop_buf[r->gen.n_stop] = xstrdup(jv_string_value(s));
+			r->gen.stop[r->gen.n_stop] = r->stop_buf[r->gen.n_stop];
+			r->gen.n_stop++;
+		}
+		jv_free(s);
+	}
+	jv_free(v);
+	return ok;
+}
+
+static bool messages(jv body, struct oai_request *r, struct oai_error *e)
+{
+	jv v = field(body, "messages");
+	struct lmu_err le = {{0}};
+
+	if (!present(v) || jv_get_kind(v) != JV_KIND_ARRAY) {
+		jv_free(v);
+		return fail(e, "messages", "'messages' must be an array of messages");
+	}
+	jv s = jv_dump_string(v, 0);
+	r->msgs = chat_parse_json(jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)), &r->n_msgs, &le);
+	jv_free(s);
+	if (!r->msgs)
+		return fail(e, "messages", "'messages': %s", le.msg);
+	if (r->n_msgs == 0)
+		return fail(e, "messages", "'messages' is empty");
+	return true;
+}
+
+static bool prompt(jv body, struct oai_request *r, struct oai_error *e)
+{
+	jv v = field(body, "prompt");
+	bool ok = true;
+
+	if (present(v) && jv_get_kind(v) == JV_KIND_ARRAY) {
+		if (jv_array_length(jv_copy(v)) != 1) {
+			jv_free(v);
+			return fail(e, "prompt", "'prompt' must be one string (several prompts: one request each)");
+		}
+		v = jv_array_get(v, 0);
+	}
+	if (!present(v) || jv_get_kind(v) != JV_KIND_STRING)
+		ok = fail(e, "prompt", "'prompt' must be a string");
+	else {
+		r->prompt_len = (size_t)jv_string_length_bytes(jv_copy(v));
+		r->prompt = xmalloc(r->prompt_len + 1);
+		memcpy(r->prompt, jv_string_value(v), r->prompt_len + 1);
+	}
+	jv_free(v);
+	return ok;
+}
+
+bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struct oai_error *e)
+{
+	struct sampler_params *sp = &r->gen.sampler;
+	long long max = 0, n = 1, seed = 0;
+	bool has_max;
+	jv fmt;
+
+	memset(r, 0, sizeof *r);
+	memset(e, 0, sizeof *e);
+	r->kind = kind;
+	sampler_defaults(sp);
+	sp->temperature = 1;
+	sp->top_p = 1;
+	sp->top_k = 0;
+	sp->min_p = 0;
+	sp->repeat_last_n = -1;
+	if (jv_get_kind(body) != JV_KIND_OBJECT)
+		return fail(e, NULL, "the body must be a JSON object");
+	if (!(kind == OAI_CHAT ? messages(body, r, e) : prompt(body, r, e)))
+		return false;
+	if (!number(body, "temperature", 0, 2, &sp->temperature, e) || !number(body, "top_p", 0, 1, &sp->top_p, e) ||
+	    !number(body, "presence_penalty", -2, 2, &sp->presence_penalty, e) ||
+	    !number(body, "frequency_penalty", -2, 2, &sp->frequency_penalty, e))
+		return false;
+	if (!integer(body, kind == OAI_CHAT ? "max_completion_tokens" : "max_tokens", 1, 1e9, &max, &has_max, e))
+		return false;
+	if (!has_max && kind == OAI_CHAT && !integer(body, "max_tokens", 1, 1e9, &max, NULL, e))
+		return false;
+	r->gen.max_tokens = max;
+	if (!integer(body, "seed", -9.2e18, 9.2e18, &seed, &r->seeded, e))
+		return false;
+	sp->seed = (uint64_t)seed;
+	if (!integer(body, "n", 1, 1, &n, NULL, e))
+		return fail(e, "n", "'n' must be 1: ask for more answers in more requests (with other seeds)");
+	if (!stops(body, r, e))
+		return false;
+	if (!must_be(body, "stream", JV_KIND_FALSE, "answers are whole", e) ||
+	    !must_be(body, "logprobs", JV_KIND_FALSE, "log-probabilities are not given here", e) ||
+	    !must_be(body, "tools", JV_KIND_NULL, "no tool calls", e) ||
+	    !must_be(body, "echo", JV_KIND_FALSE, "the prompt is not echoed", e) ||
+	    !must_be(body, "suffix", JV_KIND_NULL, "no suffix", e))
+		return false;
+	fmt = field(body, "response_format");
+	if (present(fmt)) {
+		jv type = jv_object_get(jv_copy(fmt), jv_string("type"));
+		bool text = jv_get_kind(fmt) == JV_KIND_OBJECT && jv_get_kind(type) == JV_KIND_STRING &&
+			    strcmp(jv_string_value(type), "text") == 0;
+		jv_free(type);
+		if (!text) {
+			jv_free(fmt);
+			return fail(e, "response_format", "'response_format' is not supported: only {\"type\": \"text\"}");
+		}
+	}
+	jv_free(fmt);
+	return true;
+}
+
+void oai_request_free(struct oai_request *r)
+{
+	if (r->msgs)
+		chat_msgs_free(r->msgs, r->n_msgs);
+	free(r->prompt);
+	for (int i = 0; i < r->gen.n_stop; i++)
+		free(r->stop_buf[i]);
+	memset(r, 0, sizeof *r);
+}
+
+jv oai_response(enum oai_kind kind, const char *id, const char *model, long long created, const char *fingerprint,
+		const struct oai_result *res)
+{
+	jv text = jv_string_sized(res->text, (int)res->len);
+	jv choice = jv_object_set(jv_object(), jv_string("index"), jv_number(0));
+	if (kind == OAI_CHAT)
+		choice = jv_object_set(choice, jv_string("message"),
+				       jv_object_set(jv_object_set(jv_object(), jv_string("role"), jv_string("assistant")),
+						     jv_string("content"), text));
+	else
+		choice = jv_object_set(choice, jv_string("text"), text);
+	choice = jv_object_set(choice, jv_string("logprobs"), jv_null());
+	choice = jv_object_set(choice, jv_string("finish_reason"), jv_string(res->length ? "length" : "stop"));
+
+	jv usage = jv_object_set(jv_object(), jv_string("prompt_tokens"), jv_number(res->n_prompt));
+	usage = jv_object_set(usage, jv_string("completion_tokens"), jv_number(res->n_completion));
+	usage = jv_object_set(usage, jv_string("total_tokens"), jv_number((double)res->n_prompt + res->n_completion));
+
+	jv o = jv_object_set(jv_object(), jv_string("id"), jv_string(id));
+	o = jv_object_set(o, jv_string("object"), jv_string(kind == OAI_CHAT ? "chat.completion" : "text_completion"));
+	o = jv_object_set(o, jv_string("created"), jv_number((double)created));
+	o = jv_object_set(o, jv_string("model"), jv_string(model));
+	o = jv_object_set(o, jv_string("system_fingerprint"), jv_string(fingerprint));
+	o = jv_object_set(o, jv_string("choices"), jv_array_append(jv_array(), choice));
+	return jv_object_set(o, jv_string("usage"), usage);
+}
+
+jv oai_error_body(const char *message, const char *type, const char *param, const char *code)
+{
+	jv err = jv_object_set(jv_object(), jv_string("message"), jv_string(message));
+	err = jv_object_set(err, jv_string("type"), jv_string(type));
+	err = jv_object_set(err, jv_string("param"), param ? jv_string(param) : jv_null());
+	err = jv_object_set(err, jv_string("code"), code ? jv_string(code) : jv_null());
+	return jv_object_set(jv_object(), jv_string("error"), err);
+}
+
+size_t oai_cut_at_stop(const struct gen_params *p, const char *text, size_t len)
+{
+	size_t cut = len;
+	for (int i = 0; i < p->n_stop; i++) {
+		const char *at = memmem(text, len, p->stop[i], strlen(p->stop[i]));
+		if (at && (size_t)(at - text) < cut)
+			cut = (size_t)(at - text);
+	}
+	return cut;
+}
