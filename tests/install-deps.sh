@@ -21,6 +21,10 @@ man-db jq tmux chromium chromium-driver"
 # make neon-test: the aarch64 cross compiler, qemu-user to run what it
 # makes, and libjq for arm64 (Debian multiarch)
 pkgs="$pkgs gcc-aarch64-linux-gnu qemu-user libjq-dev:arm64"
+# --cluster: also what tests/cluster-*.t run (make deps-cluster,
+# make test-cluster): GNU parallel over ssh (an sshd of the test's own,
+# rsync for --basefile/--return), and a single-node Slurm with MUNGE.
+[ "${1:-}" = --cluster ] && pkgs="$pkgs parallel openssh-server openssh-client rsync slurm-wlm munge util-linux"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

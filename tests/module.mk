@@ -39,11 +39,22 @@
 #                               reference), test-forward (the tiny models)
 #                               and SmolLM2's greedy fixture through lm-step
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits hfdirs neon-test neon-build
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits hfdirs neon-test neon-build test-cluster deps-cluster
 
 HFDIRS ?= tests/ref/cache
 hfdirs:
 	python3 tests/ref/make-hfdirs.py models $(HFDIRS)
+
+# make deps-cluster     install what the cluster tests need (GNU parallel,
+#                       sshd, rsync, Slurm, MUNGE; tests/install-deps.sh --cluster)
+# make test-cluster     run them: tests/cluster-*.t (make test runs them too,
+#                       and reports them skipped, with the reason, without
+#                       those packages)
+deps-cluster:
+	sh tests/install-deps.sh --cluster
+
+test-cluster: all
+	$(TEST_ENV) $(PROVE) $(PROVE_FLAGS) $(wildcard tests/cluster-*.t)
 
 asan-hostile:
 	$(MAKE) SAN=1 asan-hostile-run
