@@ -26,15 +26,13 @@
 #include "engine.h"
 #include "err.h"
 #include "gen.h"
-#include "modelpath.h"
 #include "oai.h"
 #include "opt.h"
 #include "prompt.h"
 #include "tokenizer.h"
 
 struct options {
-	char *model;             /* resolved path (owned) */
-	const char *model_name;  /* as given, for the responses' "model" */
+	const char *model;       /* -m: a GGUF file, a model directory, a repo id; also the responses' "model" */
 	const char *input;       /* NULL or "-": standard input */
 	const char *output;      /* NULL: standard output (no resuming) */
 	uint32_t parallel;
@@ -117,8 +115,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die_usage("unexpected argument '%s'", argv[optind + 1]);
 	if (optind < argc)
 		o->input = argv[optind];
-	o->model_name = opt_model(model);
-	o->model = model_resolve(o->model_name);
+	o->model = opt_model(model);
 }
 
 static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
@@ -402,7 +399,7 @@ static void finish(struct batch *b, int seq, bool length)
 	struct oai_result res = {text, oai_cut_at_stop(&j->r.gen, text, len), j->n_prompt, (uint32_t)j->out.n, length};
 	snprintf(id, sizeof id, "%s-%016llx", j->r.kind == OAI_CHAT ? "chatcmpl" : "cmpl",
 		 (unsigned long long)fnv1a(j->req->custom_id, strlen(j->req->custom_id), 0xcbf29ce484222325ull));
-	result(b, j->req, 200, oai_response(j->r.kind, id, b->o->model_name, b->created >= 0 ? b->created : time(NULL),
+	result(b, j->req, 200, oai_response(j->r.kind, id, b->o->model, b->created >= 0 ? b->created : time(NULL),
 					    b->fingerprint, &res));
 	detok_free(&d);
 	engine_seq_close(b->eng, seq);
@@ -576,7 +573,6 @@ int main(int argc, char **argv)
 	if (b.tok)
 		tokenizer_free(b.tok);
 	free(input);
-	free(o.model);
 	out_close();
 	return 0;
 }

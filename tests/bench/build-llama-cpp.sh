@@ -1,44 +1,50 @@
 #!/bin/sh
-# build-llama-cpp.sh - build llama.cpp's llama-bench and llama-quantize from
-# the llama-cpp-python source distribution on PyPI (which vendors
-# llama.cpp), once, into tests/bench/cache/ (git-ignored).  Nothing of
-# llama.cpp is committed.  Prints the bin directory on stdout.
+# build-llama-cpp.sh - build llama.cpp's llama-bench and llama-quantize (or
+# the targets named) from the llama-cpp-python source distribution on PyPI
+# (which vendors llama.cpp), once, into tests/bench/cache/ (git-ignored).
+# Nothing of llama.cpp is committed.  Prints the bin directory on stdout.
 #
-#   build-llama-cpp.sh          native build (-march=native: AVX-512 here)
-#   build-llama-cpp.sh avx2     AVX-512 off, AVX2 + FMA + F16C on: what an
+#   build-llama-cpp.sh [VARIANT] [TARGET...]
+#   VARIANT native              -march=native (AVX-512 here), the default
+#   VARIANT avx2                AVX-512 off, AVX2 + FMA + F16C on: what an
 #                               AVX2-only machine gets (its own build dir)
-#   build-llama-cpp.sh server   llama-server, native, without its web UI
+#   VARIANT server              llama-server, native, without its web UI
 #                               (nothing downloaded), in its own build dir:
 #                               the server option never meets the other builds
+#   TARGET                      e.g. llama-batched-bench (default llama-bench
+#                               llama-quantize; llama-server for server);
+#                               every target of a variant from the same
+#                               source and flags
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 cache=$here/cache
 version=${LLAMA_CPP_PYTHON_VERSION:-0.3.36}
 src=$cache/llama_cpp_python-$version/vendor/llama.cpp
-targets="llama-bench llama-quantize"
+variant=native
+case ${1:-} in native|avx2|server) variant=$1; shift ;; esac
 server="-DLLAMA_BUILD_SERVER=OFF"
-case ${1:-native} in
+case $variant in
 native)
 	build=$cache/llama.cpp-build
 	isa="-DGGML_NATIVE=ON" ;;
 server)
 	build=$cache/llama.cpp-build-server
 	isa="-DGGML_NATIVE=ON"
-	targets=llama-server
+	[ $# -gt 0 ] || set -- llama-server
 	server="-DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF" ;;
 avx2)
 	build=$cache/llama.cpp-build-avx2
 	isa="-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 	     -DGGML_BMI2=ON -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF
 	     -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF" ;;
-*)
-	echo "usage: build-llama-cpp.sh [native|avx2|server]" >&2; exit 2 ;;
 esac
+case ${1:-} in -*) echo "usage: build-llama-cpp.sh [native|avx2|server] [TARGET...]" >&2; exit 2 ;; esac
 bin=$build/bin
+[ $# -gt 0 ] || set -- llama-bench llama-quantize
 
-have=1
-for t in $targets; do [ -x "$bin/$t" ] || have=0; done
-if [ "$have" = 1 ]; then
+missing=
+for t in "$@"; do [ -x "$bin/$t" ] || missing="$missing $t"; done
+if [ -z "$missing" ]; then
 	echo "$bin"
 	exit 0
 fi
@@ -56,5 +62,5 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release $isa -DBUILD_SHARED_LIBS=
 	-DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF $server \
 	-DGGML_OPENMP=ON >&2
 # shellcheck disable=SC2086 # a list of targets
-cmake --build "$build" -j "$(nproc)" --target $targets >&2
+cmake --build "$build" -j "$(nproc)" --target $missing >&2
 echo "$bin"
