@@ -75,12 +75,12 @@ struct engine *engine_open(const char *path, const struct engine_params *p)
 	e->t = transformer_open(path, p->quant, e->p.n_threads);
 	if (e->p.n_seq == 0)
 		e->p.n_seq = 1;
-	/* a sequence may grow to the whole pool, or to what the model was
-	 * trained on when the pool is larger; the pool by default holds that
-	 * much for every sequence */
+	/* one sequence may use the whole pool it is given; of several, each
+	 * may grow to what the model was trained on (or the pool, if less);
+	 * the pool by default holds the training context for every sequence */
+	uint32_t train = e->t->hp.n_ctx_train;
 	if (e->p.n_ctx_seq == 0)
-		e->p.n_ctx_seq = e->p.n_ctx && (e->p.n_ctx < e->t->hp.n_ctx_train || !e->t->hp.n_ctx_train)
-					 ? e->p.n_ctx : e->t->hp.n_ctx_train;
+		e->p.n_ctx_seq = e->p.n_ctx && (e->p.n_seq == 1 || !train || e->p.n_ctx < train) ? e->p.n_ctx : train;
 	if (e->p.n_ctx_seq > MAX_CTX)
 		die("%s: %s context of %u positions is above the limit of %u: use -c N", path,
 		    p->n_ctx_seq || p->n_ctx ? "a" : "the model's", e->p.n_ctx_seq, MAX_CTX);

@@ -65,8 +65,9 @@ struct engine_params {
 	uint32_t n_ctx;      /* KV positions of the pool, all sequences together
 				(0: n_ctx_seq for each of the n_seq sequences) */
 	uint32_t n_seq;      /* sequences open at once (0: 1) */
-	uint32_t n_ctx_seq;  /* most positions of one sequence (0: n_ctx or the model's training
-				context, whichever is less; the training context without n_ctx) */
+	uint32_t n_ctx_seq;  /* most positions of one sequence (0: for one sequence n_ctx; for several
+				n_ctx or the model's training context, whichever is less; the
+				training context without n_ctx) */
 	int n_threads;       /* threads of the forward pass (0: every online CPU) */
 	bool all_logits;     /* allow ENGINE_ALL_LOGITS (room for the logits of many positions) */
 	bool quant_act;      /* 8-bit activations for the integer kernels (quant.h): faster, less exact */

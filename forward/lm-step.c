@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 		int s0 = slot_of(&st, 0);
 		fprintf(stderr, "%s: %llu positions evaluated, context %u of %u, %d threads, kernels %s, %s\n", progname,
 			(unsigned long long)es.n_evaluated, s0 >= 0 ? engine_seq_n_pos(st.eng, s0) : 0,
-			engine_n_ctx(st.eng), engine_n_threads(st.eng), quant_kernel_name(),
+			engine_n_ctx_seq(st.eng), engine_n_threads(st.eng), quant_kernel_name(),
 			o.quant_act ? "8-bit activations (--quant-act)" : "exact activations");
 		if (o.n_seq > 1)
 			fprintf(stderr, "%s: %llu steps, %u sequences open, %u of %u positions in use\n", progname,

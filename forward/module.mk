@@ -3,6 +3,6 @@
 # those become a multiply and an add instead of one fused multiply-add.
 $(B)/obj/forward/steps.o: CFLAGS += -ffp-contract=fast
 
-$(B)/obj/tests/unit/test-batch.o: CPPFLAGS += -Iforward
+$(B)/obj/tests/unit/test-batch.o: CPPFLAGS += -Iforward -Isample
 # lm-batch: the engine with the sampler (sample/) and the tokenizer (tokenize/)
 $(B)/obj/forward/lm-batch.o: CPPFLAGS += -Isample -Itokenize

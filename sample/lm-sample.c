@@ -24,6 +24,7 @@
 #include "constrain.h"
 #include "err.h"
 #include "gen.h"
+#include "oai.h"
 #include "gguf.h"
 #include "modelpath.h"
 #include "opt.h"
@@ -44,6 +45,7 @@ struct options {
 	const char *logprobs;    /* file, "-" = stderr, NULL = none */
 	uint32_t top_logprobs;
 	const char *prompt_ids;
+	const char *seq_params;  /* --seq-params FILE */
 	bool constrain_json_cmd;  /* --constrain json-cmd */
 };
 
@@ -53,7 +55,7 @@ static void usage(FILE *f)
 		   "       [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
 		   "       [--repeat-last-n N] [--prompt-ids FILE] [--seed S] [-n N] [--ignore-eos]\n"
 		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--constrain json-cmd]\n"
-		   "       [--sequences N] [--show-settings]\n"
+		   "       [--sequences N] [--seq-params FILE] [--show-settings]\n"
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
@@ -76,6 +78,7 @@ static void usage(FILE *f)
 		   "  --top-logprobs K       with --logprobs, also the K best alternatives (default 5)\n"
 		   "  --constrain json-cmd   only output that is valid JSON {\"cmd\": \"...\"}\n"
 		   "  --sequences N          with tagged frames: exit when N sequences are over\n"
+		   "  --seq-params FILE      JSON lines {\"seq\": S, \"seed\": ..., \"temperature\": ...}: settings per sequence\n"
 		   "  --show-settings        print the settings in force (NAME=VALUE (SOURCE)) and exit\n",
 		progname, progname);
 }
@@ -83,7 +86,7 @@ static void usage(FILE *f)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SEQUENCES, SHOW };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SEQUENCES, SEQPARAMS, SHOW };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -96,6 +99,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"frequency-penalty", required_argument, NULL, FREQP},
 		{"repeat-last-n", required_argument, NULL, LASTN},
 		{"prompt-ids", required_argument, NULL, PROMPTIDS},
+		{"seq-params", required_argument, NULL, SEQPARAMS},
 		{"seed", required_argument, NULL, SEED},
 		{"max-tokens", required_argument, NULL, 'n'},
 		{"n-predict", required_argument, NULL, 'n'},
@@ -154,6 +158,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case SHOW: o->show_settings = true; break;
 		case PROMPTIDS: o->prompt_ids = optarg; break;
+		case SEQPARAMS: o->seq_params = optarg; break;
 		case 's':
 		case SEED:
 			par->seed = (uint64_t)opt_int(optarg, 0, INT64_MAX, "seed");
@@ -207,6 +212,7 @@ struct seq {
 	struct constraint *cons; /* --constrain: its own state */
 	int32_t *prompt;         /* (n_prompt) --prompt-ids lines of this sequence, until it starts */
 	size_t n_prompt;
+	struct oai_request *par; /* --seq-params: its own settings, or NULL */
 };
 
 /* The sequences seen, found by id through an open-addressing table (an
@@ -265,6 +271,10 @@ static void seq_end(struct seq *q)
 	free(q->prompt);
 	q->prompt = NULL;
 	q->n_prompt = 0;
+	if (q->par)
+		oai_request_free(q->par);
+	free(q->par);
+	q->par = NULL;
 	q->over = true;
 }
 
@@ -298,6 +308,49 @@ static void read_prompt_ids(const char *path, struct seqs *t, uint32_t n_vocab)
 		q->n_prompt += b.n;
 	}
 	tok_batch_free(&b);
+	fclose(f);
+}
+
+/* --seq-params: each line {"seq": S, field: value ...} gives sequence S
+ * settings of its own, the command line's where it gives none (oai.h:
+ * temperature, top_p, top_k, min_p, seed, max_tokens, stop, presence_penalty,
+ * frequency_penalty, repeat_penalty). */
+static void read_seq_params(const char *path, struct seqs *t, const struct gen_params *defaults)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned long lineno = 0;
+	ssize_t len;
+
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (strspn(line, " \t\r\n") == (size_t)len)
+			continue;
+		jv v = jv_parse_sized(line, (int)len);
+		jv s = jv_get_kind(v) == JV_KIND_OBJECT ? jv_object_get(jv_copy(v), jv_string("seq")) : jv_invalid();
+		double id = jv_get_kind(s) == JV_KIND_NUMBER ? jv_number_value(s) : -1;
+		struct oai_error e;
+		if (!(id >= 0 && id <= TOK_MAX_SEQ && id == (double)(uint32_t)id))
+			die("%s:%lu: a JSON object with \"seq\": a sequence id", path, lineno);
+		struct seq *q = seq_find(t, (uint32_t)id, true, true);
+		if (q->par)
+			die("%s:%lu: sequence %u has settings already", path, lineno, (uint32_t)id);
+		q->par = xcalloc(1, sizeof *q->par);
+		q->par->gen = *defaults;
+		q->par->gen.n_stop = 0;  /* the strings stay the command line's: copied below */
+		for (int i = 0; i < defaults->n_stop; i++)
+			q->par->gen.stop[q->par->gen.n_stop++] = q->par->stop_buf[i] = xstrdup(defaults->stop[i]);
+		if (!oai_apply(v, false, q->par, &e))
+			die("%s:%lu: %s", path, lineno, e.msg);
+		jv_free(s);
+		jv_free(v);
+	}
+	if (ferror(f))
+		die("%s: %s", path, strerror(errno));
+	free(line);
 	fclose(f);
 }
 
@@ -450,7 +503,10 @@ static struct seq *seq_of(struct sampler_ctx *x, struct seqs *t, const struct lo
 		return NULL;
 	q->tagged = fr->tagged;
 	if (!q->g) {
-		q->g = gen_new(&x->o->gen, x->v);
+		const struct gen_params *par = q->par ? &q->par->gen : &x->o->gen;
+		if (par->n_stop && !x->v)
+			die("sequence %u: stop strings need the model's token texts: give -m MODEL", q->id);
+		q->g = gen_new(par, x->v);
 		gen_prompt(q->g, q->prompt, q->n_prompt);
 		free(q->prompt);
 		q->prompt = NULL;
@@ -549,6 +605,8 @@ int main(int argc, char **argv)
 	if (o.constrain_json_cmd)
 		x.masked = xcalloc(v.n, sizeof *x.masked);
 	widen_input_pipe();
+	if (o.seq_params)
+		read_seq_params(o.seq_params, &seqs, &o.gen);
 	if (o.prompt_ids)  /* without a model, ids are bounded by what a frame can hold */
 		read_prompt_ids(o.prompt_ids, &seqs, o.model ? v.n : LOGITS_MAX_VOCAB);
 	if (o.logprobs) {

@@ -1,8 +1,8 @@
 # sample/module.mk - lm-sample's unit test includes sample/; `make run`.
 
 $(B)/obj/tests/unit/test-sampler.o $(B)/obj/tests/unit/test-recommend.o: CPPFLAGS += -Isample
-# oai.c reads chat messages (tokenize/chat.h)
-$(B)/obj/sample/oai.o: CPPFLAGS += -Itokenize
+# oai.c reads chat messages (tokenize/chat.h); lm-sample reads oai.h
+$(B)/obj/sample/oai.o $(B)/obj/sample/lm-sample.o: CPPFLAGS += -Itokenize
 
 # make run PROMPT="..."  builds everything, fetches the default model if it
 # is missing, and generates with it through lm-run (the README's first

@@ -105,6 +105,9 @@ static bool stops(jv body, struct oai_request *r, struct oai_error *e)
 		jv_free(v);
 		return true;
 	}
+	for (int i = 0; i < r->gen.n_stop; i++)  /* what is given replaces what was there */
+		free(r->stop_buf[i]);
+	r->gen.n_stop = 0;
 	if (jv_get_kind(v) == JV_KIND_STRING)
 		v = jv_array_append(jv_array(), v);
 	if (jv_get_kind(v) != JV_KIND_ARRAY) {
@@ -173,11 +176,35 @@ static bool prompt(jv body, struct oai_request *r, struct oai_error *e)
 	return ok;
 }
 
+bool oai_apply(jv body, bool chat, struct oai_request *r, struct oai_error *e)
+{
+	struct sampler_params *sp = &r->gen.sampler;
+	long long max = r->gen.max_tokens, seed = (long long)sp->seed, top_k = sp->top_k;
+	bool has_max, has_seed;
+
+	if (!number(body, "temperature", 0, 2, &sp->temperature, e) || !number(body, "top_p", 0, 1, &sp->top_p, e) ||
+	    !number(body, "min_p", 0, 1, &sp->min_p, e) || !number(body, "repeat_penalty", 1e-6, 1e6, &sp->repeat_penalty, e) ||
+	    !number(body, "presence_penalty", -2, 2, &sp->presence_penalty, e) ||
+	    !number(body, "frequency_penalty", -2, 2, &sp->frequency_penalty, e) ||
+	    !integer(body, "top_k", 0, 1 << 24, &top_k, NULL, e))
+		return false;
+	sp->top_k = (uint32_t)top_k;
+	if (!integer(body, chat ? "max_completion_tokens" : "max_tokens", 1, 1e9, &max, &has_max, e))
+		return false;
+	if (!has_max && chat && !integer(body, "max_tokens", 1, 1e9, &max, NULL, e))
+		return false;
+	r->gen.max_tokens = max;
+	if (!integer(body, "seed", -9.2e18, 9.2e18, &seed, &has_seed, e))
+		return false;
+	sp->seed = (uint64_t)seed;
+	r->seeded |= has_seed;
+	return stops(body, r, e);
+}
+
 bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struct oai_error *e)
 {
 	struct sampler_params *sp = &r->gen.sampler;
-	long long max = 0, n = 1, seed = 0;
-	bool has_max;
+	long long n = 1;
 	jv fmt;
 
 	memset(r, 0, sizeof *r);
@@ -193,22 +220,10 @@ bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struc
 		return fail(e, NULL, "the body must be a JSON object");
 	if (!(kind == OAI_CHAT ? messages(body, r, e) : prompt(body, r, e)))
 		return false;
-	if (!number(body, "temperature", 0, 2, &sp->temperature, e) || !number(body, "top_p", 0, 1, &sp->top_p, e) ||
-	    !number(body, "presence_penalty", -2, 2, &sp->presence_penalty, e) ||
-	    !number(body, "frequency_penalty", -2, 2, &sp->frequency_penalty, e))
+	if (!oai_apply(body, kind == OAI_CHAT, r, e))
 		return false;
-	if (!integer(body, kind == OAI_CHAT ? "max_completion_tokens" : "max_tokens", 1, 1e9, &max, &has_max, e))
-		return false;
-	if (!has_max && kind == OAI_CHAT && !integer(body, "max_tokens", 1, 1e9, &max, NULL, e))
-		return false;
-	r->gen.max_tokens = max;
-	if (!integer(body, "seed", -9.2e18, 9.2e18, &seed, &r->seeded, e))
-		return false;
-	sp->seed = (uint64_t)seed;
 	if (!integer(body, "n", 1, 1, &n, NULL, e))
 		return fail(e, "n", "'n' must be 1: ask for more answers in more requests (with other seeds)");
-	if (!stops(body, r, e))
-		return false;
 	if (!must_be(body, "stream", JV_KIND_FALSE, "answers are whole", e) ||
 	    !must_be(body, "logprobs", JV_KIND_FALSE, "log-probabilities are not given here", e) ||
 	    !must_be(body, "tools", JV_KIND_NULL, "no tool calls", e) ||

@@ -7,7 +7,8 @@
  * Fields and defaults are OpenAI's: temperature 1, top_p 1, no top-k or
  * min-p, presence and frequency penalties over the ids generated so far,
  * max_tokens (or max_completion_tokens) none, stop a string or up to 4,
- * n 1.  What is not supported (n > 1, logprobs, streaming, tools,
+ * n 1; also top_k, min_p and repeat_penalty, as llama.cpp's server
+ * takes them.  What is not supported (n > 1, logprobs, streaming, tools,
  * response_format other than text) is refused, never ignored, so that an
  * answer is never silently other than asked.  Unknown fields are ignored,
  * as the API does with the ones it does not use (user, metadata ...).
@@ -51,6 +52,15 @@ int oai_kind_of_url(const char *url);
  * out of range or not supported. */
 bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struct oai_error *e);
 void oai_request_free(struct oai_request *r);
+
+/* Apply the sampling fields of body onto r's generation, keeping what it
+ * had for the fields body does not give: temperature, top_p, seed, stop,
+ * max_tokens (chat: max_completion_tokens too), presence_penalty,
+ * frequency_penalty, and the usual extensions top_k, min_p,
+ * repeat_penalty.  oai_request_parse() applies them over OpenAI's
+ * defaults; lm-sample --seq-params over its options.  r->stop_buf holds
+ * the stop strings (freed by oai_request_free). */
+bool oai_apply(jv body, bool chat, struct oai_request *r, struct oai_error *e);
 
 /* What a generation gave: its text (already cut before a stop string),
  * the ids counted, and why it ended. */

@@ -73,7 +73,7 @@ like "message lists the known ones" "$(cat "$tmp/err")" "unknown directive '!fro
 got=$(printf '@5 1 2 3\n@5 !reset\n@5 1 2 3\n@6 9\n' | lm-step -m "$M" --parallel 2 --text=3)
 is "@S !reset resets that sequence only" "$(echo "$got" | sed -n 1p)" "$(echo "$got" | sed -n 2p)"
 like "-v counts steps and sequences" "$(printf '@1 1 2\n@2 3\n' | lm-step -m "$M" --parallel 2 -v 2>&1 >/dev/null)" \
-	'1 steps, 2 sequences open, 3 of 64 positions in use'
+	'1 steps, 2 sequences open, 3 of 128 positions in use'
 
 # --state of one sequence
 rm -f "$tmp/s3.state"
@@ -91,6 +91,25 @@ printf '@4 3\n@9 2\n' > "$tmp/pids"
 lm-sample --temperature 0 --logprobs "$tmp/lp" -n 1 < "$tmp/tf" > /dev/null
 is "--logprobs lines name the sequence" "$(cut -f1-3 "$tmp/lp" | tr '\t\n' ' ,')" "@4 0 3,@9 0 5,"
 ok "--sequences 0 is a usage error" sh -c "! lm-sample --sequences 0 < /dev/null 2>/dev/null"
+echo '{"seq": 4, "max_tokens": 1}' > "$tmp/params"
+is "--seq-params: a budget of its own for sequence 4, the command line's for 9" \
+	"$(lm-sample --temperature 0 -n 2 --seq-params "$tmp/params" < "$tmp/tf" | tr '\n' ,)" "@4 3,@4 !end,@9 5,@9 2,@9 !end,"
+i=0; : > "$tmp/flat"; : > "$tmp/flat1"
+while [ $i -lt 12 ]; do
+	printf 'pos=%d token=0 vocab=8 0:1 1:1 2:1 3:1 4:1 5:1 6:1 7:1\n' $i >> "$tmp/flat"
+	printf 'seq=1 pos=%d token=0 vocab=8 0:1 1:1 2:1 3:1 4:1 5:1 6:1 7:1\n' $i >> "$tmp/flat1"
+	i=$((i + 1))
+done
+echo '{"seq": 1, "seed": 5, "temperature": 1.0}' > "$tmp/params"
+is "--seq-params: a seed of its own gives the ids that seed gives alone" \
+	"$(lm-sample --seed 99 --seq-params "$tmp/params" < "$tmp/flat1" | cut -d' ' -f2 | tr '\n' ' ')" \
+	"$(lm-sample --seed 5 --temperature 1 < "$tmp/flat" | tr '\n' ' ')"
+printf '{"seq": 1}\n{"seq": -1}\n' > "$tmp/params"
+fails "--seq-params: a bad line is an error" 1 lm-sample --seq-params "$tmp/params" < /dev/null
+like "naming the line" "$(cat "$tmp/err")" "params:2: a JSON object with \"seq\""
+echo '{"seq": 1, "temperature": 9}' > "$tmp/params"
+fails "--seq-params: a value out of range is an error" 1 lm-sample --seq-params "$tmp/params" < /dev/null
+like "naming the field" "$(cat "$tmp/err")" "params:1: 'temperature' must be between 0 and 2"
 
 # the fifo loop of several sequences closes, and each gives what it gives alone
 mkfifo "$tmp/loop"

@@ -6,10 +6,11 @@
  *    in any batch from it on (the two methods differ from each other, so
  *    lm-step picks one per sequence, never from the size of a step).
  *    Every kernel family this CPU has.
- * 2. The engine (engine.h) on the tiny random-weight models: sequences of
- *    different lengths, arriving at different steps, evaluated beside each
- *    other, give bit for bit the logits each gives alone; reset, close,
- *    the pool's accounting, and callbacks that feed the next id back. */
+ * 2. The engine (engine.h) on SmolLM2: 1, 4 and 16 sequences of different
+ *    lengths, arriving at different steps, evaluated beside each other,
+ *    give bit for bit the logits each gives alone, and so the same ids,
+ *    greedy and sampled with the same seed; callbacks that feed the next
+ *    id back or close their sequence; the pool's accounting. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "gguf.h"
 #include "kernels.h"
 #include "quant.h"
+#include "sampler.h"
 #include "tap.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -163,6 +165,8 @@ struct run {
 	int fed[16], want[16];
 	int close_after[16];      /* close the sequence from the callback after this many frames (0: never) */
 	int frames[16];
+	bool sampled;             /* sample (temperature 0.8, seed 1000 + k) instead of greedy */
+	struct sampler smp[16];
 };
 
 static int32_t argmax(const float *x, uint32_t n)
@@ -195,7 +199,9 @@ static int record(void *arg, const struct engine_logits *o)
 		return 1;
 	}
 	if (o->last && r->fed[f->seq] < r->want[f->seq]) {
-		int32_t id = argmax(o->logits, o->n_vocab);
+		int32_t id = r->sampled ? sampler_sample(&r->smp[f->seq], o->logits, o->n_vocab) : argmax(o->logits, o->n_vocab);
+		if (r->sampled)
+			sampler_accept(&r->smp[f->seq], id);
 		r->fed[f->seq]++;
 		if (engine_submit(r->e, o->seq, &id, 1, 0, o->user, &e) != 0)
 			die("%s", e.msg);
@@ -203,11 +209,26 @@ static int record(void *arg, const struct engine_logits *o)
 	return 1;
 }
 
+static void run_init(struct run *r, bool sampled)
+{
+	memset(r, 0, sizeof *r);
+	r->sampled = sampled;
+	for (int k = 0; k < 16; k++) {
+		struct sampler_params p;
+		sampler_defaults(&p);
+		p.temperature = 0.8;
+		p.seed = 1000 + (uint64_t)k;
+		sampler_init(&r->smp[k], &p);
+	}
+}
+
 static void run_free(struct run *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		free(r->f[i].logits);
 	free(r->f);
+	for (int k = 0; k < 16; k++)
+		sampler_free(&r->smp[k]);
 }
 
 /* The frames of test sequence k in r, in order, equal those of `alone`. */
@@ -236,18 +257,16 @@ static int32_t *prompt(int k, uint32_t len, uint32_t n_vocab)
 	return p;
 }
 
-/* Sequence k alone: its prompt, then `decode` greedy ids. */
-static void run_alone(const char *model, int k, uint32_t len, int decode, struct run *r)
+/* Sequence k alone: its prompt, then `decode` ids fed back. */
+static void run_alone(const char *model, int k, uint32_t len, int decode, bool sampled, struct run *r)
 {
 	struct engine_params ep = {.n_ctx = 1024, .n_seq = 1, .n_threads = 2};
 	struct lmu_err e = {{0}};
-	int32_t *p = prompt(k, len, 1u << 30);
 
-	memset(r, 0, sizeof *r);
+	run_init(r, sampled);
 	r->e = engine_open(model, &ep);
 	r->n_vocab = engine_model(r->e)->hp.n_vocab;
-	free(p);
-	p = prompt(k, len, r->n_vocab);
+	int32_t *p = prompt(k, len, r->n_vocab);
 	r->want[k] = decode;
 	int s = engine_seq_open(r->e);
 	if (engine_submit(r->e, s, p, len, 0, (uint64_t)k, &e) != 0)
@@ -265,52 +284,60 @@ static void test_engine(const char *model)
 	static const uint32_t len[] = {1, 5, 9, 300, 40, 7, 2, 64, 12, 3, 100, 8, 1, 30, 6, 17};
 	const int decode = 6;
 	struct run alone[16];
+	uint32_t n_vocab = 0;
 
-	for (int k = 0; k < 16; k++)
-		run_alone(model, k, len[k], decode, &alone[k]);
-	uint32_t n_vocab = alone[0].n_vocab;
+	for (int sampled = 0; sampled < 2; sampled++) {
+		const char *how = sampled ? "sampled with its seed" : "greedy";
+		for (int k = 0; k < 16; k++)
+			run_alone(model, k, len[k], decode, sampled, &alone[k]);
+		n_vocab = alone[0].n_vocab;
+		for (int n_seq = 1; n_seq <= 16; n_seq *= 4) {
+			struct engine_params ep = {.n_ctx = 4096, .n_seq = (uint32_t)n_seq, .n_threads = 2};
+			struct run r;
+			struct lmu_err e = {{0}};
+			int started = 0, steps = 0;
 
-	for (int n_seq = 1; n_seq <= 16; n_seq *= 4) {
-		struct engine_params ep = {.n_ctx = 4096, .n_seq = (uint32_t)n_seq, .n_threads = 2};
-		struct run r = {0};
-		struct lmu_err e = {{0}};
-		int started = 0, steps = 0;
-
-		r.e = engine_open(model, &ep);
-		/* sequence k arrives at step 2k: beside others already decoding */
-		while (started < n_seq || engine_has_input(r.e)) {
-			if (started < n_seq && steps >= 2 * started) {
-				int32_t *p = prompt(started, len[started], n_vocab);
-				int s = engine_seq_open(r.e);
-				r.want[started] = decode;
-				if (s < 0 || engine_submit(r.e, s, p, len[started], 0, (uint64_t)started, &e) != 0)
-					die("cannot start sequence %d: %s", started, e.msg);
-				free(p);
-				started++;
+			run_init(&r, sampled);
+			r.e = engine_open(model, &ep);
+			/* sequence k arrives at step 2k: beside others already decoding */
+			while (started < n_seq || engine_has_input(r.e)) {
+				if (started < n_seq && steps >= 2 * started) {
+					int32_t *p = prompt(started, len[started], n_vocab);
+					int s = engine_seq_open(r.e);
+					r.want[started] = decode;
+					if (s < 0 || engine_submit(r.e, s, p, len[started], 0, (uint64_t)started, &e) != 0)
+						die("cannot start sequence %d: %s", started, e.msg);
+					free(p);
+					started++;
+				}
+				engine_step(r.e, record, &r);
+				steps++;
 			}
-			engine_step(r.e, record, &r);
-			steps++;
+			for (int k = 0; k < n_seq; k++)
+				ok(same_frames(&r, k, &alone[k], n_vocab),
+				   "%s, %d sequences arriving at different steps: sequence %d (prompt %u, %d ids) has the frames "
+				   "it has alone, bit for bit", how, n_seq, k, len[k], decode);
+			struct engine_stats st;
+			engine_stats(r.e, &st);
+			ok(st.n_open == (uint32_t)n_seq && st.n_used == st.n_evaluated,
+			   "%s, %d sequences: %u positions in the pool, %llu evaluated", how, n_seq, st.n_used,
+			   (unsigned long long)st.n_evaluated);
+			run_free(&r);
+			engine_close(r.e);
 		}
-		for (int k = 0; k < n_seq; k++)
-			ok(same_frames(&r, k, &alone[k], n_vocab),
-			   "%d sequences arriving at different steps: sequence %d (prompt %u, %d decoded) has the frames it has alone, bit for bit",
-			   n_seq, k, len[k], decode);
-		struct engine_stats st;
-		engine_stats(r.e, &st);
-		ok(st.n_open == (uint32_t)n_seq && st.n_used == st.n_evaluated, "%d sequences: %u positions in the pool, %llu evaluated",
-		   n_seq, st.n_used, (unsigned long long)st.n_evaluated);
-		run_free(&r);
-		engine_close(r.e);
+		for (int k = 0; k < 16; k++)
+			run_free(&alone[k]);
 	}
 
 	/* a callback that closes its sequence: nothing more about it, the slot
 	 * opens again; one that resets and resubmits reuses the cache */
 	{
 		struct engine_params ep = {.n_ctx = 256, .n_seq = 2, .n_threads = 2};
-		struct run r = {0};
+		struct run r;
 		struct lmu_err e = {{0}};
 		int32_t *p = prompt(3, 20, n_vocab);
 
+		run_init(&r, false);
 		r.e = engine_open(model, &ep);
 		r.want[0] = r.want[1] = 100;
 		r.close_after[0] = 3;
@@ -333,8 +360,6 @@ static void test_engine(const char *model)
 		engine_close(r.e);
 		free(p);
 	}
-	for (int k = 0; k < 16; k++)
-		run_free(&alone[k]);
 }
 
 int main(int argc, char **argv)
