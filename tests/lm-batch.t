@@ -48,16 +48,16 @@ is "text_completion object" "$(field .response.body.object p1 "$tmp/out1")" text
 is "created is SOURCE_DATE_EPOCH" "$(field .response.body.created c1 "$tmp/out1")" 1700000000
 is "usage adds up" "$(field '.response.body.usage | .prompt_tokens + .completion_tokens == .total_tokens' c1 "$tmp/out1")" true
 is "max_tokens 24: finish_reason length, 24 tokens" "$(field '.response.body | [.choices[0].finish_reason, .usage.completion_tokens] | join(" ")' c1 "$tmp/out1")" "length 24"
-ok "lm-run answers the same chat" lm-run -m "$M" -t 2 --temperature 0 -n 24 --format json "Name three colours."
+ok "lm-run answers the same chat" lm-run -m "$M" -t 2 --temperature 0 --repeat-penalty 1 -n 24 --format json "Name three colours."
 is "the same text as lm-run --temperature 0" "$(field .response.body.choices[0].message.content c1 "$tmp/out1")" \
 	"$(jq -r .choices[0].message.content "$tmp/out")"
 is "and the same prompt size" "$(field .response.body.usage.prompt_tokens c1 "$tmp/out1")" "$(jq -r .usage.prompt_tokens "$tmp/out")"
-ok "lm-run answers the same completion" lm-run -m "$M" -t 2 --raw --temperature 0 -n 12 --format json "The capital of France is"
+ok "lm-run answers the same completion" lm-run -m "$M" -t 2 --raw --temperature 0 --repeat-penalty 1 -n 12 --format json "The capital of France is"
 want=$(jq -r .choices[0].text "$tmp/out" | sed -n 1p)
 is "a stop string ends it, and is cut off" "$(field '.response.body.choices[0] | [.finish_reason, .text] | join("|")' p1 "$tmp/out1")" "stop|$want"
-ok "lm-run answers the sampled chat with its seed" lm-run -m "$M" -t 2 --temperature 0.8 --top-k 0 --top-p 1 --min-p 0 \
+ok "lm-run answers the sampled chat with its seed" lm-run -m "$M" -t 2 --temperature 0.8 --top-k 0 --top-p 1 --min-p 0 --repeat-penalty 1 \
 	--seed 42 -n 16 --format json "Tell me a joke."
-is "the same text as lm-run with the same seed and OpenAI's defaults" "$(field .response.body.choices[0].message.content s1 "$tmp/out1")" \
+is "the same text as lm-run with the same seed and OpenAI's defaults (no penalty)" "$(field .response.body.choices[0].message.content s1 "$tmp/out1")" \
 	"$(jq -r .choices[0].message.content "$tmp/out")"
 ok "run again on the same output: nothing left to do" lm-batch -m "$M" -t 2 -o "$tmp/out1" -v "$tmp/req"
 like "it says so" "$(cat "$tmp/err")" "0 requests answered .* 8 were done before"
