@@ -216,6 +216,7 @@ bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struc
 	sp->top_k = 0;
 	sp->min_p = 0;
 	sp->repeat_last_n = -1;
+	sp->repeat_penalty = 1;  /* OpenAI has none (lm-sample's default is 1.1) */
 	if (jv_get_kind(body) != JV_KIND_OBJECT)
 		return fail(e, NULL, "the body must be a JSON object");
 	if (!(kind == OAI_CHAT ? messages(body, r, e) : prompt(body, r, e)))

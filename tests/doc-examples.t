@@ -41,7 +41,8 @@ SmolLM2-135M-Instruct	a model directory the tests do not have
 \.whl	a wheel the tests do not have
 lm-chat -m smollm2.gguf --system|lm-chat --continue|lm-readline -p	a terminal (tests/porcelain-tty.t)
 ^sqlite3 .*lm-serve\.db	the database of a running server (tests/serve-chat.t backs one up)
-^xdg-open 	a desktop'
+^xdg-open 	a desktop
+--sshloginfile|^cat out\.\*|sbatch 	a cluster: ssh logins, Slurm (tests/cluster-parallel.t, tests/cluster-slurm.t run these)'
 
 # examples known to be wrong (rule 5): pattern <TAB> what is wrong
 broken='cmd-extract --json$|cmd-extract -c .sudo env|cmd-extract -c .echo cm0g|^echo \$\?$	exits with the verdict (4, 5): show it with ; echo $?
@@ -66,6 +67,8 @@ fixtures() {
 	printf '%s\n' "The capital of France is" "The capital of Italy is" > lines.txt
 	printf '%s\n' "Pipes connect programs: the output of one is the input of the next." > doc.txt
 	printf '%s\n' '[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello!"}]' > conv.json
+	jq -Rc '{custom_id: "p\(input_line_number)", method: "POST", url: "/v1/chat/completions",
+		 body: {messages: [{role: "user", content: .}], max_tokens: 8, temperature: 0}}' < prompts.txt > requests.jsonl
 	tok-encode -m "$M" --chat --lines < prompts.txt > prompts.tok 2> /dev/null ||
 		tok-encode -m "$M" --lines < prompts.txt > prompts.tok
 }
