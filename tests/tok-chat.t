@@ -33,10 +33,29 @@ is "content as an array of text parts" \
 
 # errors
 if [ -f "$GEMMA3" ]; then
-	fails "a model without a template is an error" 1 tok-encode -m "$GEMMA3" --chat --user hi
-	like "message says so" "$(cat "$tmp/err")" 'no chat template'
+	# Gemma 3's file has no template: the built-in one of its family, said once
+	ok "a Gemma 3 model without a template uses the built-in one" \
+		tok-encode -m "$GEMMA3" --chat --system "Be brief." --user hi --assistant hello --user bye
+	is "... which renders as Google's template does" "$(cat "$tmp/out")" \
+		"$(tok-encode -m "$GEMMA3" --chat --template "$top/tests/fixtures/chat/gemma3.jinja" --system "Be brief." --user hi --assistant hello --user bye)"
+	is "... and says so once on stderr" "$(cat "$tmp/err")" \
+		"tok-encode: $GEMMA3: the model has no chat template: using the built-in one of gemma3 (--template FILE for another)"
+	ok "--template overrides the built-in one" \
+		tok-encode -m "$GEMMA3" --chat --template "$top/tests/fixtures/chat/smollm2.jinja" --user hi
+	is "... silently" "$(cat "$tmp/err")" ""
+	fails "the built-in template refuses roles out of turn, as Google's" 1 \
+		tok-encode -m "$GEMMA3" --chat --assistant hi
+	like "... saying so" "$(cat "$tmp/err")" 'roles must alternate'
 else
 	skip "Gemma 3 model missing"
+fi
+# a llama file without a template (test-gguf writes one): no built-in one
+: "${LMU_TESTBIN:=$top/build/native/tests}"
+if "$LMU_TESTBIN/test-gguf" -w "$tmp/g" > /dev/null 2>&1; then
+	fails "a llama model without a template is an error" 1 tok-encode -m "$tmp/g/valid-tiny-llama.gguf" --chat --user hi
+	like "message says so" "$(cat "$tmp/err")" 'no chat template (give one with --template FILE)'
+else
+	skip "test-gguf is not built"
 fi
 fails "malformed JSON is an error" 1 sh -c "echo '[{\"role\": ' | tok-encode -m '$SMOLLM2' --chat"
 fails "no messages is an error" 1 sh -c "echo '[]' | tok-encode -m '$SMOLLM2' --chat"

@@ -197,6 +197,40 @@ const char *chat_template_family(const char *tmpl)
 	return "unknown";
 }
 
+/* Gemma's turns: <start_of_turn>user or model, the text trimmed,
+ * <end_of_turn>; a system message goes in front of the first user turn;
+ * the roles must alternate, beginning with the user. */
+static const char gemma_template[] =
+	"{{- bos_token -}}\n"
+	"{%- if messages[0]['role'] == 'system' -%}\n"
+	"{%- set sys = messages[0]['content'] + '\\n\\n' -%}\n"
+	"{%- set turns = messages[1:] -%}\n"
+	"{%- else -%}\n"
+	"{%- set sys = '' -%}\n"
+	"{%- set turns = messages -%}\n"
+	"{%- endif -%}\n"
+	"{%- for m in turns -%}\n"
+	"{%- if (m['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+	"{{- raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') -}}\n"
+	"{%- endif -%}\n"
+	"{{- '<start_of_turn>' + ('model' if m['role'] == 'assistant' else m['role']) + '\\n' -}}\n"
+	"{%- if loop.first -%}{{- sys -}}{%- endif -%}\n"
+	"{{- m['content'] | trim -}}\n"
+	"{{- '<end_of_turn>\\n' -}}\n"
+	"{%- endfor -%}\n"
+	"{%- if add_generation_prompt -%}{{- '<start_of_turn>model\\n' -}}{%- endif -%}\n";
+
+const char *chat_builtin_template(const char *arch)
+{
+	static const struct { const char *arch, *tmpl; } builtin[] = {
+		{"gemma3", gemma_template},
+	};
+	for (size_t i = 0; arch && i < sizeof builtin / sizeof *builtin; i++)
+		if (strcmp(arch, builtin[i].arch) == 0)
+			return builtin[i].tmpl;
+	return NULL;
+}
+
 char *chat_render_append(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, size_t n_new,
                          bool add_generation_prompt, const char *bos_token, const char *eos_token, struct lmu_err *e)
 {

@@ -76,6 +76,12 @@ void chat_msgs_free(struct chat_msg *m, size_t n);
  * without <<SYS>>), or "unknown".  NULL gives "unknown". */
 const char *chat_template_family(const char *tmpl);
 
+/* A chat template for a model whose file carries none, by architecture
+ * (general.architecture): the turn format of its family, rendering what
+ * the family's own template renders; NULL if there is none.  (The Gemma 3
+ * GGUF files of the base models have no template.) */
+const char *chat_builtin_template(const char *arch);
+
 /* The text that the last n_new messages append to a conversation of the
  * first n_msgs - n_new messages, for reusing a KV cache:
  *

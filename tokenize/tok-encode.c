@@ -242,6 +242,9 @@ static void encode_chat(struct tokenizer *t, struct opts *o, struct ids *ids)
 			die("%s: NUL byte in the template", o->template_file);
 		tmpl = own_tmpl;
 	}
+	if (!tmpl && (tmpl = chat_builtin_template(v->arch)))
+		warnx_("%s: the model has no chat template: using the built-in one of %s (--template FILE for another)",
+		       o->model, v->arch);
 	if (!tmpl)
 		die("%s: the model has no chat template (give one with --template FILE)", o->model);
 	if (!n) {

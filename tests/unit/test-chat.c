@@ -65,12 +65,13 @@ static void show_diff(const char *got, const char *want)
 	printf("#   differ at byte %zu\n#   got:  \"%.60s\"\n#   want: \"%.60s\"\n", i, got + from, want + from);
 }
 
-/* Every case of NAME.cases against NAME.jinja. */
-static void run_fixture(const char *name)
+/* Every case of NAME.cases against NAME.jinja, or against the template
+ * given. */
+static void run_cases(const char *name, const char *given)
 {
 	char path[256];
 	snprintf(path, sizeof path, FIXDIR "%s.jinja", name);
-	char *tmpl = slurp(path, NULL);
+	char *tmpl = given ? xstrdup(given) : slurp(path, NULL);
 	snprintf(path, sizeof path, FIXDIR "%s.cases", name);
 	size_t clen;
 	char *cases = slurp(path, &clen);
@@ -136,9 +137,14 @@ static void run_fixture(const char *name)
 		free(error);
 		chat_msgs_free(m, nm);
 	}
-	ok(n > 0 && pass == n, "%s: %d/%d cases match transformers", name, pass, n);
+	ok(n > 0 && pass == n, "%s%s: %d/%d cases match transformers", name, given ? " (built-in template)" : "", pass, n);
 	free(tmpl);
 	free(cases);
+}
+
+static void run_fixture(const char *name)
+{
+	run_cases(name, NULL);
 }
 
 static void check_family(const char *name, const char *want)
@@ -571,6 +577,9 @@ int main(int argc, char **argv)
 	}
 	ok(!strcmp(chat_template_family(NULL), "unknown"), "family of no template is unknown");
 	check_gguf_template();
+	/* the built-in Gemma 3 template renders what Google's does */
+	run_cases("gemma3", chat_builtin_template("gemma3"));
+	ok(!chat_builtin_template("llama") && !chat_builtin_template(""), "no built-in template for llama");
 	test_append();
 	test_json();
 	test_hostile();
