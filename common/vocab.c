@@ -282,6 +282,11 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	/* llama.cpp emits a whole pre-token found in the vocabulary for the
 	 * Llama 3 family (doc/formats.md "Byte-level BPE") */
 	v->ignore_merges = v->kind == VOCAB_BPE && is_llama3_pre(v->pre);
+	/* Qwen2's own tokenizer.json puts the text in NFC before splitting; the
+	 * GGUF keeps no normalizer, and transformers' GGUF loader and llama.cpp
+	 * leave it out, so that a text NFC changes (e + U+0301) got other ids
+	 * than the model's tokenizer gives */
+	v->nfc = v->kind == VOCAB_BPE && strcmp(v->pre, "qwen2") == 0;
 
 	/* special ids: defaults as llama.cpp applies them (doc/formats.md "Tokenizer keys") */
 	if (v->kind == VOCAB_SPM) {

@@ -7,6 +7,7 @@
 need_model smollm2
 fx=$top/tests/fixtures/tok
 GEMMA3=$LMU_MODELS/gemma-3-270m-q4_k_m.gguf
+QWEN05=$LMU_MODELS/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 
 # compare NAME WANT_FILE tok-encode args...: per-line match rate in a diag
 compare() {
@@ -41,6 +42,14 @@ if [ -f "$GEMMA3" ]; then
 	corpus "$GEMMA3" gemma3
 else
 	skip "Gemma 3 model $GEMMA3 missing (run 'make model')"
+fi
+# Qwen2.5 as its own tokenizer.json does it: NFC first (e + U+0301 is é)
+if [ -f "$QWEN05" ]; then
+	corpus "$QWEN05" qwen2.5-coder
+	is "qwen2.5-coder: e + combining acute gives the ids of the precomposed e-acute" \
+		"$(printf 'caf\145\314\201' | tok-encode -m "$QWEN05")" "$(printf 'caf\303\251' | tok-encode -m "$QWEN05")"
+else
+	skip "Qwen2.5 model $QWEN05 missing (run 'make model')"
 fi
 
 # tokenizer.json directories: SmolLM2's own, and the same vocabulary with

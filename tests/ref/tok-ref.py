@@ -18,6 +18,8 @@ Writes into tests/fixtures/tok/:
 References:
   gemma3    transformers' GGUF loader (AutoTokenizer.from_pretrained(dir,
             gguf_file=...)), as is.
+  qwen2.5-coder   transformers' GGUF loader with the NFC normalizer that
+            Qwen2.5's own tokenizer.json has and the GGUF does not keep.
   smollm2   transformers' GGUF loader gives the vocabulary and merges, but
             it does not know the "smollm" pre-tokenizer and falls back to
             plain GPT-2 splitting; SmolLM2's own tokenizer.json splits every
@@ -108,6 +110,19 @@ with open(f"{fx}/invalid.txt", "wb") as f:
 # Gemma 3: transformers' GGUF loader as is
 gemma = AutoTokenizer.from_pretrained(models, gguf_file="gemma-3-270m-q4_k_m.gguf").backend_tokenizer
 fixtures("gemma3", gemma)
+
+# Qwen2.5: transformers' GGUF loader gives the vocabulary, the merges and
+# Qwen2's split, but not the NFC normalizer of Qwen2.5's own tokenizer.json
+# (nor does llama.cpp apply one); the reference adds it back
+qwen = AutoTokenizer.from_pretrained(models, gguf_file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf").backend_tokenizer
+qspec = json.loads(qwen.to_str())
+assert qspec["normalizer"] is None and qspec["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] == QWEN2
+qspec["normalizer"] = {"type": "NFC"}
+qwen_nfc = Tokenizer.from_str(json.dumps(qspec))
+fixtures("qwen2.5-coder", qwen_nfc)
+qwen.encode_special_tokens = qwen_nfc.encode_special_tokens = True
+diff = sum(qwen.encode(l).ids != qwen_nfc.encode(l).ids for l in lines + random_lines)
+print(f"qwen2.5-coder: transformers' GGUF loader (no NFC) differs on {diff} of {len(lines) + len(random_lines)} lines")
 
 # SmolLM2 with its own pre-tokenizer
 plain = AutoTokenizer.from_pretrained(models, gguf_file="smollm2-135m-instruct-q4_1.gguf").backend_tokenizer
