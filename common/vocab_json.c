@@ -81,6 +81,15 @@ static const char *pre_name(jv pre, bool *byte_level)
 	}
 	if (str_is(pre, "type", "Metaspace"))
 		return "";
+	/* Gemma 3 as transformers 5 saves it: a split at spaces, which the
+	 * normalizer has already made U+2581 (the byte-fallback branch of
+	 * load_json requires that Replace): nothing to split */
+	if (str_is(pre, "type", "Split") && !get_bool(pre, "invert", false)) {
+		jv pat = get(pre, "pattern");
+		bool space = str_is(pat, "String", " ");
+		jv_free(pat);
+		return space ? "" : NULL;
+	}
 	if (!str_is(pre, "type", "Sequence"))
 		return NULL;
 	jv list = get(pre, "pretokenizers");
@@ -278,7 +287,7 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, uint32_t n_rows, struct lm
 	const char *name = pre_name(pre, &byte_level);
 	if (!name) {
 		err_set(e, "tokenizer.json: this pre_tokenizer is not supported (supported: ByteLevel, "
-			   "Digits+ByteLevel, Split with the Llama 3 or Qwen2 pattern, Metaspace)");
+			   "Digits+ByteLevel, Split with the Llama 3 or Qwen2 pattern or at spaces, Metaspace)");
 		goto out;
 	}
 	snprintf(v->pre, sizeof v->pre, "%s", name);

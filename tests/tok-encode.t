@@ -80,6 +80,15 @@ gzip -dc "$fx/llama-spm-tokenizer.json.gz" > "$tmp/llama-spm/tokenizer.json"
 cp "$fx/llama-spm-tokenizer_config.json" "$tmp/llama-spm/tokenizer_config.json"
 compare "llama-spm: corpus lines" "$fx/llama-spm.ids" -m "$tmp/llama-spm" --lines < "$fx/corpus.txt"
 compare "llama-spm: random lines of tricky characters" "$fx/llama-spm.random.ids" -m "$tmp/llama-spm" --lines < "$fx/random.txt"
+# the same vocabulary in the form transformers 5 saves Gemma 3's tokenizer:
+# spaces made U+2581 by the normalizer, then a split at spaces (none left),
+# no dummy prefix (tests/ref/spm-split-ref.py)
+mkdir "$tmp/spm-split"
+sed 's/"normalizer":null,"pre_tokenizer":{"type":"Metaspace","replacement":"\(.*\)","prepend_scheme":"first","split":false}/"normalizer":{"type":"Replace","pattern":{"String":" "},"content":"\1"},"pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"MergedWithPrevious","invert":false}/' \
+	"$tmp/llama-spm/tokenizer.json" > "$tmp/spm-split/tokenizer.json"
+cp "$tmp/llama-spm/tokenizer_config.json" "$tmp/spm-split/"
+compare "spm-split (Gemma 3 as transformers 5 saves it): corpus lines" "$fx/spm-split.ids" -m "$tmp/spm-split" --lines \
+	< "$fx/corpus.txt"
 is "llama-spm: the decoder drops the dummy prefix" "$(tok-encode -m "$tmp/llama-spm" 'Hello world' | tok-decode -m "$tmp/llama-spm")" "Hello world"
 
 # options
