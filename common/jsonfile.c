@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json.h"
+
 char *file_read(const char *path, size_t max, size_t *len, struct lmu_err *e)
 {
 	struct stat s;
@@ -54,6 +56,13 @@ jv json_file(const char *path, struct lmu_err *e)
 
 	if (!buf)
 		return jv_invalid();
+	/* the strict scanner first: libjq 1.6 leaks on some malformed text
+	 * (two values without a separator), and this message names the byte */
+	struct js j = {.p = (const uint8_t *)buf, .n = len, .name = path, .part = "byte", .e = e};
+	if (!js_skip(&j, 0) || !js_end(&j)) {
+		free(buf);
+		return jv_invalid();
+	}
 	v = jv_parse_sized(buf, (int)len);
 	free(buf);
 	if (!jv_is_valid(v)) {

@@ -13,6 +13,10 @@
 #   make fuzz-safetensors       the same for the safetensors reader (headers and
 #                               indexes), seeded by test-safetensors -w, corpus in
 #                               tests/fuzz/corpus-run-safetensors/
+#   make fuzz-hfconfig          config.json of a model directory (hf_open) over
+#                               a tiny llama's weights, seeded by the configs of
+#                               test-safetensors -w and tests/fixtures/hf/,
+#                               corpus in tests/fuzz/corpus-run-hfconfig/
 #   make fuzz-cmd-extract       cmd-extract's extraction, shell reader, rule table
 #                               and code strings, seeded by the commands of
 #                               tests/fixtures/cmd-risk.tsv, corpus in
@@ -39,7 +43,7 @@
 #                               reference), test-forward (the tiny models)
 #                               and SmolLM2's greedy fixture through lm-step
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-cmd-extract fuzz-logits hfdirs neon-test neon-build test-cluster deps-cluster
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-hfconfig fuzz-cmd-extract fuzz-logits hfdirs neon-test neon-build test-cluster deps-cluster
 
 HFDIRS ?= tests/ref/cache
 hfdirs:
@@ -74,7 +78,7 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 FUZZ_LIB_SRCS = $(filter-out $(PROG_SRCS),$(wildcard common/*.c))
 FUZZ_GGUF_SRCS = tests/fuzz/fuzz-gguf.c $(FUZZ_LIB_SRCS) forward/model.c $(wildcard forward/arch*.c)
 FUZZ_GGUF_LIBS = $(B)/libforward.a
-FUZZ_TARGETS := gguf safetensors cmd-extract logits
+FUZZ_TARGETS := gguf safetensors hfconfig cmd-extract logits
 FUZZ_CMD_SRCS = tests/fuzz/fuzz-cmd-extract.c sample/extract.c sample/shellparse.c sample/risk.c sample/codestr.c \
 	$(FUZZ_LIB_SRCS)
 FUZZ_LOGITS_SRCS = tests/fuzz/fuzz-logits.c sample/sampler.c $(FUZZ_LIB_SRCS)
@@ -86,6 +90,11 @@ build/fuzz/fuzz-gguf: $(FUZZ_GGUF_SRCS) $(wildcard common/*.h forward/*.h) $(FUZ
 build/fuzz/fuzz-safetensors: tests/fuzz/fuzz-safetensors.c $(FUZZ_LIB_SRCS) $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRCS) -pthread $(LDLIBS)
+
+build/fuzz/fuzz-hfconfig: tests/fuzz/fuzz-hfconfig.c $(FUZZ_GGUF_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_GGUF_LIBS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $< $(filter-out tests/fuzz/fuzz-gguf.c,$(FUZZ_GGUF_SRCS)) \
+		$(FUZZ_GGUF_LIBS) -pthread $(LDLIBS)
 
 build/fuzz/fuzz-cmd-extract: $(FUZZ_CMD_SRCS) $(wildcard common/*.h sample/*.h)
 	@mkdir -p $(dir $@)
@@ -123,6 +132,20 @@ fuzz-safetensors: build/fuzz/fuzz-safetensors $(B)/tests/test-safetensors
 		while read -r f; do cp "$$f" "build/fuzz/st-seeds/$$(echo "$$f" | tr / _)"; done
 	build/fuzz/fuzz-safetensors $(FUZZ_ARGS) -dict=tests/fuzz/safetensors.dict -artifact_prefix=build/fuzz/ \
 		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-safetensors build/fuzz/st-seeds
+
+# seeds: every config.json the unit test writes, and those of the tiny
+# models transformers saved (tests/fixtures/hf/)
+fuzz-hfconfig: build/fuzz/fuzz-hfconfig $(B)/tests/test-safetensors
+	rm -rf build/fuzz/st-cases build/fuzz/hfconfig-seeds
+	$(B)/tests/test-safetensors -w build/fuzz/st-cases >/dev/null
+	mkdir -p build/fuzz/hfconfig-seeds tests/fuzz/corpus-run-hfconfig
+	for f in build/fuzz/st-cases/*/config.json; do \
+		cp "$$f" "build/fuzz/hfconfig-seeds/$$(basename "$$(dirname "$$f")")"; done
+	for f in tests/fixtures/hf/*.txt; do \
+		awk '/^text config.json /{ on = 1; next } on && /^(text|shard|ids) /{ exit } on' "$$f" \
+			> "build/fuzz/hfconfig-seeds/$$(basename "$$f" .txt)"; done
+	build/fuzz/fuzz-hfconfig $(FUZZ_ARGS) -dict=tests/fuzz/hfconfig.dict -artifact_prefix=build/fuzz/ \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-hfconfig build/fuzz/hfconfig-seeds
 
 # seeds: each command of the table (<NL> a line break), and answers
 fuzz-cmd-extract: build/fuzz/fuzz-cmd-extract
