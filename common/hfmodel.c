@@ -46,6 +46,7 @@ struct arch {
 	const char *cls;             /* config.json architectures[0] */
 	const char *arch;            /* general.architecture */
 	bool nested;                 /* the text model's config is text_config */
+	uint32_t head_dim;           /* without head_dim in config.json (0: hidden_size / heads) */
 	const char *const *prefix;   /* pairs: the model's tensors, lm_head; NULL-ended */
 	const struct rule *global, *layer;  /* {0}-ended */
 	bool (*config)(struct conv *c);
@@ -63,6 +64,7 @@ struct conv {
 	char missing[512];          /* config keys missing or malformed */
 	const char *mprefix, *hprefix;
 	uint32_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff;
+	int tied;                   /* tie_word_embeddings: 1, 0, -1 not said */
 	uint8_t *used;              /* (st->n_tensors) taken by a rule */
 	const void **data;          /* (n_out) where each GGUF tensor's data lies */
 	uint64_t n_out;
@@ -105,6 +107,20 @@ static int cfg_uint(struct conv *c, const char *key, bool required, uint32_t lo,
 	else if (r == 0 && required)
 		missing(c, key, "");
 	return r;
+}
+
+/* true or false: 1 or 0, -1 absent (or null); other values are listed
+ * as malformed */
+static int cfg_bool(struct conv *c, const char *key)
+{
+	jv v = cfg_get(c, key);
+	jv_kind k = jv_get_kind(v);
+	jv_free(v);
+	if (k == JV_KIND_TRUE || k == JV_KIND_FALSE)
+		return k == JV_KIND_TRUE;
+	if (k != JV_KIND_INVALID && k != JV_KIND_NULL)
+		missing(c, key, " (not true or false)");
+	return -1;
 }
 
 static int num_of(jv v, double *out)
@@ -212,6 +228,31 @@ static float to_f32(enum ggml_type t, const uint8_t *p)
 	return t == GGML_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
 }
 
+/* Q and K rows (or bias elements) are in the order of split-halves RoPE
+ * in the HF layout and in pairs for pairwise RoPE in GGUF: GGUF row (h, i,
+ * j) of a head of hd rows, i < hd/2, j < 2, is HF row (h, j, i), as the
+ * converter's reshape(n_head, 2, hd/2, ...).swapaxes(1, 2) has it.  The
+ * head size, or 0 with *e set where the rows do not split into heads. */
+static uint64_t perm_head(struct conv *c, const struct st_tensor *t, unsigned flags)
+{
+	uint32_t heads = flags & PERM_Q ? c->n_head : c->n_head_kv;
+	uint64_t rows = t->shape[0], hd = heads ? rows / heads : 0;
+	if (!hd || rows % heads || hd % 2) {
+		char shown[96];
+		snprintf(shown, sizeof shown, "%s", t->name);
+		err_set(c->e, "%s: tensor %s: %llu rows do not split into %u heads of an even size", c->dir, shown,
+			(unsigned long long)rows, heads);
+		return 0;
+	}
+	return hd;
+}
+
+static uint64_t perm_src(uint64_t r, uint64_t hd)
+{
+	uint64_t k = r % hd;
+	return r - k + (k % 2) * (hd / 2) + k / 2;
+}
+
 /* The tensor named prefix + hf as GGUF tensor gguf. */
 static bool take(struct conv *c, const char *hf, const char *gguf, unsigned flags)
 {
@@ -243,35 +284,23 @@ static bool take(struct conv *c, const char *hf, const char *gguf, unsigned flag
 	size_t es = type == GGML_F32 ? 4 : 2;
 	const uint8_t *src = t->data;
 
+	uint64_t hd = 0;
+	if ((flags & (PERM_Q | PERM_K)) && !(hd = perm_head(c, t, flags)))
+		return false;
 	if (flags & VEC) {
 		float *v = own(c, (size_t)t->n_elem * sizeof *v);
 		for (uint64_t i = 0; i < t->n_elem; i++)
-			v[i] = to_f32(type, src + i * es) + (flags & PLUS_ONE ? 1.0f : 0.0f);
+			v[i] = to_f32(type, src + (hd ? perm_src(i, hd) : i) * es) + (flags & PLUS_ONE ? 1.0f : 0.0f);
 		out_tensor(c, gguf, GGML_F32, 1, ne, (size_t)t->n_elem * sizeof *v, v);
 		return true;
 	}
-	if (flags & (PERM_Q | PERM_K)) {
-		/* row (h, j, i) of the HF layout, i < hd/2, j < 2, goes to row
-		 * (h, i, j): the converter's reshape(n_head, 2, hd/2, n).swapaxes(1, 2) */
-		uint32_t heads = flags & PERM_Q ? c->n_head : c->n_head_kv;
-		uint64_t rows = ne[1], hd = heads ? rows / heads : 0;
+	if (hd || (uintptr_t)src % es) {
+		/* a copy: permuted rows, or data the offsets left unaligned for
+		 * its element (the kernels want it aligned) */
 		size_t rb = (size_t)ne[0] * es;
-		if (!hd || rows % heads || hd % 2) {
-			err_set(c->e, "%s: tensor %s: %llu rows do not split into %u heads of an even size", c->dir, shown,
-				(unsigned long long)rows, heads);
-			return false;
-		}
 		uint8_t *p = own(c, (size_t)t->nbytes);
-		for (uint64_t h = 0; h < heads; h++)
-			for (uint64_t i = 0; i < hd / 2; i++)
-				for (uint64_t j = 0; j < 2; j++)
-					memcpy(p + (size_t)(h * hd + 2 * i + j) * rb, src + (size_t)(h * hd + j * hd / 2 + i) * rb, rb);
-		out_tensor(c, gguf, type, 2, ne, (size_t)t->nbytes, p);
-		return true;
-	}
-	if ((uintptr_t)src % es) {
-		/* the offsets allow any alignment; the kernels want the element's */
-		void *p = memcpy(own(c, (size_t)t->nbytes), src, (size_t)t->nbytes);
+		for (uint64_t r = 0; r < ne[1]; r++)
+			memcpy(p + r * rb, src + (hd ? perm_src(r, hd) : r) * rb, rb);
 		out_tensor(c, gguf, type, 2, ne, (size_t)t->nbytes, p);
 		return true;
 	}
@@ -286,8 +315,19 @@ static bool take_all(struct conv *c)
 
 	c->used = xcalloc(c->st->n_tensors ? c->st->n_tensors : 1, 1);
 	for (const struct rule *r = c->a->global; r->hf; r++) {
-		snprintf(hf, sizeof hf, "%s%s", r->flags & HEAD ? c->hprefix : c->mprefix, r->hf);
-		if (!take(c, hf, r->gguf, r->flags))
+		unsigned flags = r->flags;
+		snprintf(hf, sizeof hf, "%s%s", flags & HEAD ? c->hprefix : c->mprefix, r->hf);
+		if (flags & HEAD && c->tied == 1) {
+			/* tied: the embeddings are the output matrix, as
+			 * transformers ties them over a stored lm_head */
+			const struct st_tensor *t = st_find(c->st, hf);
+			if (t)
+				c->used[t - c->st->tensors] = 1;
+			continue;
+		}
+		if (flags & HEAD && c->tied == 0)
+			flags &= ~(unsigned)OPTIONAL;
+		if (!take(c, hf, r->gguf, flags))
 			return false;
 	}
 	for (uint32_t l = 0; l < c->n_layer; l++)
@@ -297,7 +337,7 @@ static bool take_all(struct conv *c)
 			if (!take(c, hf, gg, r->flags))
 				return false;
 		}
-	size_t mp = strlen(c->mprefix), hp = strlen(c->hprefix);
+	size_t mp = strlen(c->mprefix);
 	for (uint64_t k = 0; k < c->st->n_tensors; k++) {
 		const char *n = c->st->tensors[k].name;
 		if (c->used[k])
@@ -305,7 +345,7 @@ static bool take_all(struct conv *c)
 		/* RoPE tables some checkpoints carry; the rest of a multimodal model */
 		if (strstr(n, "rotary_emb.inv_freq"))
 			continue;
-		if (c->a->nested && strncmp(n, c->mprefix, mp) != 0 && strncmp(n, c->hprefix, hp) != 0)
+		if (c->a->nested && strncmp(n, c->mprefix, mp) != 0)
 			continue;
 		char shown[96];
 		snprintf(shown, sizeof shown, "%s", n);
@@ -333,8 +373,9 @@ static bool common_config(struct conv *c)
 		c->n_head_kv = c->n_head;
 	cfg_uint(c, "vocab_size", true, 1, UINT32_MAX, &vocab);
 	cfg_num(c, "rms_norm_eps", true, &eps);
-	c->head_dim = c->n_head ? c->n_embd / c->n_head : 0;
-	bool explicit_hd = cfg_uint(c, "head_dim", false, 1, 1u << 16, &c->head_dim) == 1;
+	c->tied = cfg_bool(c, "tie_word_embeddings");
+	c->head_dim = c->a->head_dim ? c->a->head_dim : c->n_head ? c->n_embd / c->n_head : 0;
+	bool explicit_hd = cfg_uint(c, "head_dim", false, 1, 1u << 16, &c->head_dim) == 1 || c->a->head_dim;
 	if (c->missing[0])
 		return fail(c, "%s: missing or malformed keys: %s", c->a->cls, c->missing);
 	if (!(eps > 0))
@@ -359,8 +400,59 @@ static bool common_config(struct conv *c)
 	return true;
 }
 
+/* LongRoPE (Phi-3, doc/formats.md "Phi-3"): a divisor per pair of rotated
+ * dimensions for contexts within original_max_position_embeddings
+ * (short_factor) and for longer ones (long_factor), as the converter's
+ * rope_factors_short and rope_factors_long; cos and sin times
+ * attention_factor, by default sqrt(1 + ln s / ln original) with s the
+ * factor or else max_position_embeddings / original (1 where s <= 1). */
+static bool longrope(struct conv *c, jv r, uint32_t n_rot)
+{
+	static const char *const names[2][2] = {
+		{"long_factor", "rope_factors_long.weight"},
+		{"short_factor", "rope_factors_short.weight"},
+	};
+	double orig = 0, ctx = 0, factor, attn;
+
+	if (num_of(jv_object_get(jv_copy(r), jv_string("original_max_position_embeddings")), &orig) != 1)
+		cfg_num(c, "original_max_position_embeddings", false, &orig);
+	if (!(orig >= 2 && orig <= UINT32_MAX && orig == floor(orig)))
+		return fail(c, "longrope RoPE scaling without a whole original_max_position_embeddings above 1");
+	for (int k = 0; k < 2; k++) {
+		jv a = jv_object_get(jv_copy(r), jv_string(names[k][0]));
+		int n = jv_get_kind(a) == JV_KIND_ARRAY ? jv_array_length(jv_copy(a)) : -1;
+		if (n != (int)(n_rot / 2)) {
+			jv_free(a);
+			return fail(c, "longrope %s: %d factors, not one for each of the %u pairs of rotated dimensions",
+				    names[k][0], n, n_rot / 2);
+		}
+		float *f = own(c, (size_t)n * sizeof *f);
+		for (int i = 0; i < n; i++) {
+			double d;
+			if (num_of(jv_array_get(jv_copy(a), i), &d) != 1 || !(d > 0) || d > 1e30) {
+				jv_free(a);
+				return fail(c, "longrope %s: factor %d is not a positive number", names[k][0], i);
+			}
+			f[i] = (float)d;
+		}
+		jv_free(a);
+		out_tensor(c, names[k][1], GGML_F32, 1, (uint64_t[]){(uint64_t)n}, (size_t)n * sizeof *f, f);
+	}
+	cfg_num(c, "max_position_embeddings", false, &ctx);
+	if (num_of(jv_object_get(jv_copy(r), jv_string("factor")), &factor) != 1)
+		factor = ctx / orig;
+	if (num_of(jv_object_get(jv_copy(r), jv_string("attention_factor")), &attn) != 1)
+		attn = factor <= 1 ? 1 : sqrt(1 + log(factor) / log(orig));
+	if (!(attn > 0))
+		return fail(c, "longrope attention_factor %g is not positive", attn);
+	w_u32(c, "rope.scaling.original_context_length", (uint32_t)orig);
+	w_f32(c, "rope.scaling.attn_factor", (float)attn);
+	return true;
+}
+
 /* rope_theta and the scaling of one set of RoPE parameters: "default"
- * (none), "linear", or "llama3" (rope_freqs.weight, doc/formats.md "Llama 3 RoPE scaling"). */
+ * (none), "linear", "llama3" (rope_freqs.weight, doc/formats.md "Llama 3
+ * RoPE scaling") or "longrope" (above). */
 static bool rope_config(struct conv *c, jv r, uint32_t n_rot)
 {
 	double theta = 10000;
@@ -418,35 +510,210 @@ static bool rope_config(struct conv *c, jv r, uint32_t n_rot)
 		}
 		out_tensor(c, "rope_freqs.weight", GGML_F32, 1, (uint64_t[]){n_rot / 2}, n_rot / 2 * sizeof *f, f);
 		ok = true;
+	} else if (strcmp(type, "longrope") == 0 || strcmp(type, "su") == 0) {
+		ok = longrope(c, r, n_rot);
 	} else {
-		fail(c, "RoPE scaling '%s' is not supported (supported: default, linear, llama3)", type);
+		fail(c, "RoPE scaling '%s' is not supported (supported: default, linear, llama3, longrope)", type);
 	}
 out:
 	free(type);
 	return ok;
 }
 
-static bool llama_config(struct conv *c)
+/* hidden_act (or Gemma's hidden_activation) is the one the architecture's
+ * feed-forward applies. */
+static bool activation_is(struct conv *c, const char *want)
 {
 	char *act = str_of(cfg_get(c, "hidden_act"));
-	bool silu = !act || strcmp(act, "silu") == 0;
-	jv r;
-
-	if (!silu) {
-		fail(c, "hidden_act '%s' is not supported for %s (silu)", act, c->a->cls);
-		free(act);
-		return false;
-	}
+	if (!act)
+		act = str_of(cfg_get(c, "hidden_activation"));
+	bool ok = !act || strcmp(act, want) == 0;
+	if (!ok)
+		fail(c, "hidden_act '%s' is not supported for %s (%s)", act, c->a->cls, want);
 	free(act);
-	if (!common_config(c))
-		return false;
-	r = rope_params(c);
-	bool ok = rope_config(c, r, c->head_dim);
+	return ok;
+}
+
+/* The RoPE parameters of the whole model, over n_rot dimensions of a head. */
+static bool rope_default(struct conv *c, uint32_t n_rot)
+{
+	jv r = rope_params(c);
+	bool ok = rope_config(c, r, n_rot);
 	jv_free(r);
 	return ok;
 }
 
+/* sliding_window where the architecture has a window on every layer and
+ * transformers honours it (Mistral, Phi-3) */
+static bool window_config(struct conv *c)
+{
+	uint32_t window;
+	if (cfg_uint(c, "sliding_window", false, 1, UINT32_MAX, &window) == 1)
+		w_u32(c, "attention.sliding_window", window);
+	return c->missing[0] ? fail(c, "%s: malformed keys: %s", c->a->cls, c->missing) : true;
+}
+
+static bool llama_config(struct conv *c)
+{
+	return activation_is(c, "silu") && common_config(c) && window_config(c) && rope_default(c, c->head_dim);
+}
+
+/* Qwen2: the window of the configs (use_sliding_window) is off in the
+ * released models, and GGUF qwen2 has none. */
+static bool qwen2_config(struct conv *c)
+{
+	jv sw = cfg_get(c, "use_sliding_window");
+	bool window = jv_get_kind(sw) == JV_KIND_TRUE;
+	jv_free(sw);
+	if (window)
+		return fail(c, "use_sliding_window: sliding-window attention is not supported for %s (the "
+			       "released models do not use it)", c->a->cls);
+	return activation_is(c, "silu") && common_config(c) && rope_default(c, c->head_dim);
+}
+
+/* Phi-3: RoPE on the first partial_rotary_factor of each head (Phi-4-mini
+ * 0.75), LongRoPE in the long-context models, a window in some. */
+static bool phi3_config(struct conv *c)
+{
+	double partial = 1;
+	jv r;
+	bool ok;
+
+	if (!activation_is(c, "silu") || !common_config(c) || !window_config(c))
+		return false;
+	r = rope_params(c);
+	if (num_of(jv_object_get(jv_copy(r), jv_string("partial_rotary_factor")), &partial) != 1 &&
+	    cfg_num(c, "partial_rotary_factor", false, &partial) < 0) {
+		jv_free(r);
+		return fail(c, "%s: malformed keys: %s", c->a->cls, c->missing);
+	}
+	/* transformers' int(head_dim * partial_rotary_factor) */
+	double rot = partial > 0 && partial <= 1 ? floor(c->head_dim * partial) : 0;
+	if (rot < 2 || fmod(rot, 2) != 0) {
+		jv_free(r);
+		return fail(c, "partial_rotary_factor %g does not rotate an even number of the %u dimensions of a head",
+			    partial, c->head_dim);
+	}
+	ok = rope_config(c, r, (uint32_t)rot);
+	jv_free(r);
+	return ok;
+}
+
+/* Granite: four multipliers, each 1 where config.json does not say (as
+ * transformers has them). */
+static bool granite_config(struct conv *c)
+{
+	static const char *const mult[][2] = {
+		{"embedding_multiplier", "embedding_scale"},
+		{"residual_multiplier", "residual_scale"},
+		{"attention_multiplier", "attention.scale"},
+		{"logits_scaling", "logit_scale"},
+	};
+
+	if (!activation_is(c, "silu") || !common_config(c))
+		return false;
+	for (size_t i = 0; i < sizeof mult / sizeof *mult; i++) {
+		double v = 1;
+		if (cfg_num(c, mult[i][0], false, &v) < 0)
+			return fail(c, "%s: malformed keys: %s", c->a->cls, c->missing);
+		if (!(v > 0) || v > 1e30)
+			return fail(c, "%s %g is not a positive number", mult[i][0], v);
+		w_f32(c, mult[i][1], (float)v);
+	}
+	return rope_default(c, c->head_dim);
+}
+
+/* Gemma 3: what GGUF gemma3 cannot say must be what llama.cpp assumes for
+ * it (doc/formats.md "Gemma 3"): a local RoPE base of 10000, every sixth
+ * layer global, scores scaled by 1/sqrt(head_dim) (the 62-layer model:
+ * n_embd / n_head), no attention softcapping. */
+static bool gemma3_config(struct conv *c)
+{
+	uint32_t window = 0, pattern = 6;
+	double qpas, local = 10000, cap;
+	jv r = rope_params(c), full, sliding, types;
+	bool ok = false;
+
+	if (!activation_is(c, "gelu_pytorch_tanh") || !common_config(c))
+		goto out;
+	if (cfg_bool(c, "use_bidirectional_attention") == 1) {
+		fail(c, "use_bidirectional_attention: an encoder (EmbeddingGemma), not a causal language model");
+		goto out;
+	}
+	if (cfg_uint(c, "sliding_window", true, 1, UINT32_MAX, &window) != 1)
+		goto fail_keys;
+	w_u32(c, "attention.sliding_window", window);
+	if (cfg_num(c, "query_pre_attn_scalar", false, &qpas) == 1) {
+		double want = c->n_layer == 62 ? (double)(c->n_embd / c->n_head) : (double)c->head_dim;
+		if (qpas != want) {
+			fail(c, "query_pre_attn_scalar %g is not the %g GGUF gemma3 implies", qpas, want);
+			goto out;
+		}
+	}
+	if (cfg_num(c, "attn_logit_softcapping", false, &cap) == 1) {
+		fail(c, "attn_logit_softcapping is not supported for %s", c->a->cls);
+		goto out;
+	}
+	if (cfg_num(c, "final_logit_softcapping", false, &cap) == 1)
+		w_f32(c, "final_logit_softcapping", (float)cap);
+	/* which layers are local: layer_types, else the pattern */
+	types = cfg_get(c, "layer_types");
+	if (jv_get_kind(types) == JV_KIND_ARRAY) {
+		uint32_t n = (uint32_t)jv_array_length(jv_copy(types));
+		for (uint32_t l = 0; l < n && l < c->n_layer; l++) {
+			char *t = str_of(jv_array_get(jv_copy(types), (int)l));
+			const char *want = (l + 1) % 6 == 0 ? "full_attention" : "sliding_attention";
+			bool same = t && strcmp(t, want) == 0;
+			free(t);
+			if (!same) {
+				jv_free(types);
+				fail(c, "layer_types: layer %u is not %s, as GGUF gemma3 has every sixth layer global", l, want);
+				goto out;
+			}
+		}
+	} else if (cfg_uint(c, "sliding_window_pattern", false, 1, 1u << 16, &pattern) == 1 && pattern != 6) {
+		jv_free(types);
+		fail(c, "sliding_window_pattern %u is not the 6 of GGUF gemma3", pattern);
+		goto out;
+	}
+	jv_free(types);
+	/* transformers 5: one set of RoPE parameters per layer type */
+	full = jv_object_get(jv_copy(r), jv_string("full_attention"));
+	sliding = jv_object_get(jv_copy(r), jv_string("sliding_attention"));
+	char *stype = NULL;
+	if (jv_get_kind(sliding) == JV_KIND_OBJECT) {
+		num_of(jv_object_get(jv_copy(sliding), jv_string("rope_theta")), &local);
+		stype = str_of(jv_object_get(jv_copy(sliding), jv_string("rope_type")));
+	} else {
+		cfg_num(c, "rope_local_base_freq", false, &local);
+	}
+	jv_free(sliding);
+	bool scaled = stype && strcmp(stype, "default") != 0;
+	free(stype);
+	if (local != 10000 || scaled) {
+		jv_free(full);
+		fail(c, "the local layers' RoPE (base %g%s) is not the unscaled base 10000 of GGUF gemma3", local,
+		     scaled ? ", scaled" : "");
+		goto out;
+	}
+	if (c->missing[0]) {
+		jv_free(full);
+		goto fail_keys;
+	}
+	ok = rope_config(c, jv_get_kind(full) == JV_KIND_OBJECT ? full : r, c->head_dim);
+	jv_free(full);
+out:
+	jv_free(r);
+	return ok;
+fail_keys:
+	fail(c, "%s: missing or malformed keys: %s", c->a->cls, c->missing);
+	goto out;
+}
+
+/* where a model's tensors are (model., or the text model of a multimodal
+ * one) and lm_head beside them: pairs of prefixes */
 static const char *const text_prefix[] = {"model.", "", NULL};
+static const char *const gemma3_mm_prefix[] = {"model.language_model.", "", "language_model.model.", "language_model.", NULL};
 
 static const struct rule llama_global[] = {
 	{"embed_tokens.weight", "token_embd.weight", 0},
@@ -468,9 +735,90 @@ static const struct rule llama_layer[] = {
 	{0},
 };
 
+static const struct rule qwen2_layer[] = {
+	{"input_layernorm.weight", "attn_norm.weight", VEC},
+	{"self_attn.q_proj.weight", "attn_q.weight", 0},
+	{"self_attn.q_proj.bias", "attn_q.bias", VEC},
+	{"self_attn.k_proj.weight", "attn_k.weight", 0},
+	{"self_attn.k_proj.bias", "attn_k.bias", VEC},
+	{"self_attn.v_proj.weight", "attn_v.weight", 0},
+	{"self_attn.v_proj.bias", "attn_v.bias", VEC},
+	{"self_attn.o_proj.weight", "attn_output.weight", 0},
+	{"post_attention_layernorm.weight", "ffn_norm.weight", VEC},
+	{"mlp.gate_proj.weight", "ffn_gate.weight", 0},
+	{"mlp.up_proj.weight", "ffn_up.weight", 0},
+	{"mlp.down_proj.weight", "ffn_down.weight", 0},
+	{0},
+};
+
+/* Granite: llama's, with biases where attention_bias or mlp_bias (those of
+ * Q and K permuted with their rows) */
+static const struct rule granite_layer[] = {
+	{"input_layernorm.weight", "attn_norm.weight", VEC},
+	{"self_attn.q_proj.weight", "attn_q.weight", PERM_Q},
+	{"self_attn.q_proj.bias", "attn_q.bias", VEC | PERM_Q | OPTIONAL},
+	{"self_attn.k_proj.weight", "attn_k.weight", PERM_K},
+	{"self_attn.k_proj.bias", "attn_k.bias", VEC | PERM_K | OPTIONAL},
+	{"self_attn.v_proj.weight", "attn_v.weight", 0},
+	{"self_attn.v_proj.bias", "attn_v.bias", VEC | OPTIONAL},
+	{"self_attn.o_proj.weight", "attn_output.weight", 0},
+	{"self_attn.o_proj.bias", "attn_output.bias", VEC | OPTIONAL},
+	{"post_attention_layernorm.weight", "ffn_norm.weight", VEC},
+	{"mlp.gate_proj.weight", "ffn_gate.weight", 0},
+	{"mlp.gate_proj.bias", "ffn_gate.bias", VEC | OPTIONAL},
+	{"mlp.up_proj.weight", "ffn_up.weight", 0},
+	{"mlp.up_proj.bias", "ffn_up.bias", VEC | OPTIONAL},
+	{"mlp.down_proj.weight", "ffn_down.weight", 0},
+	{"mlp.down_proj.bias", "ffn_down.bias", VEC | OPTIONAL},
+	{0},
+};
+
+/* Phi-3: Q, K and V in one matrix, gate and up in one (gate first), as in
+ * GGUF */
+static const struct rule phi3_layer[] = {
+	{"input_layernorm.weight", "attn_norm.weight", VEC},
+	{"self_attn.qkv_proj.weight", "attn_qkv.weight", 0},
+	{"self_attn.o_proj.weight", "attn_output.weight", 0},
+	{"post_attention_layernorm.weight", "ffn_norm.weight", VEC},
+	{"mlp.gate_up_proj.weight", "ffn_up.weight", 0},
+	{"mlp.down_proj.weight", "ffn_down.weight", 0},
+	{0},
+};
+
+/* Gemma's norms hold w where GGUF holds 1 + w */
+static const struct rule gemma3_global[] = {
+	{"embed_tokens.weight", "token_embd.weight", 0},
+	{"norm.weight", "output_norm.weight", VEC | PLUS_ONE},
+	{"lm_head.weight", "output.weight", HEAD | OPTIONAL},
+	{0},
+};
+
+static const struct rule gemma3_layer[] = {
+	{"input_layernorm.weight", "attn_norm.weight", VEC | PLUS_ONE},
+	{"self_attn.q_proj.weight", "attn_q.weight", 0},
+	{"self_attn.k_proj.weight", "attn_k.weight", 0},
+	{"self_attn.v_proj.weight", "attn_v.weight", 0},
+	{"self_attn.q_norm.weight", "attn_q_norm.weight", VEC | PLUS_ONE},
+	{"self_attn.k_norm.weight", "attn_k_norm.weight", VEC | PLUS_ONE},
+	{"self_attn.o_proj.weight", "attn_output.weight", 0},
+	{"post_attention_layernorm.weight", "post_attention_norm.weight", VEC | PLUS_ONE},
+	{"pre_feedforward_layernorm.weight", "ffn_norm.weight", VEC | PLUS_ONE},
+	{"mlp.gate_proj.weight", "ffn_gate.weight", 0},
+	{"mlp.up_proj.weight", "ffn_up.weight", 0},
+	{"mlp.down_proj.weight", "ffn_down.weight", 0},
+	{"post_feedforward_layernorm.weight", "post_ffw_norm.weight", VEC | PLUS_ONE},
+	{0},
+};
+
 static const struct arch archs[] = {
-	{"LlamaForCausalLM", "llama", false, text_prefix, llama_global, llama_layer, llama_config},
-	{"MistralForCausalLM", "llama", false, text_prefix, llama_global, llama_layer, llama_config},
+	{"LlamaForCausalLM", "llama", false, 0, text_prefix, llama_global, llama_layer, llama_config},
+	{"MistralForCausalLM", "llama", false, 0, text_prefix, llama_global, llama_layer, llama_config},
+	{"Qwen2ForCausalLM", "qwen2", false, 0, text_prefix, llama_global, qwen2_layer, qwen2_config},
+	{"Phi3ForCausalLM", "phi3", false, 0, text_prefix, llama_global, phi3_layer, phi3_config},
+	{"GraniteForCausalLM", "granite", false, 0, text_prefix, llama_global, granite_layer, granite_config},
+	{"Gemma3ForCausalLM", "gemma3", false, 256, text_prefix, gemma3_global, gemma3_layer, gemma3_config},
+	{"Gemma3ForConditionalGeneration", "gemma3", true, 256, gemma3_mm_prefix, gemma3_global, gemma3_layer,
+	 gemma3_config},
 };
 
 #define N_ARCHS (sizeof archs / sizeof *archs)

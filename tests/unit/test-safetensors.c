@@ -540,8 +540,14 @@ static void hostile_tensors(const char *name, const struct wt *w, size_t n, cons
 	write_file(path_of("%s.msg", name), want, strlen(want));
 }
 
-#define CFG(...) "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8, \"intermediate_size\": 16," \
+#define CFG_OF(cls, ...) "{\"architectures\": [\"" cls "\"], \"hidden_size\": 8, \"intermediate_size\": 16," \
 	" \"num_attention_heads\": 2, \"vocab_size\": 4, \"max_position_embeddings\": 64, " __VA_ARGS__ "}"
+#define CFG(...) CFG_OF("LlamaForCausalLM", __VA_ARGS__)
+/* the keys of CFG in a text_config, as Gemma3ForConditionalGeneration has them */
+#define TEXT_CFG(...) "{\"architectures\": [\"Gemma3ForConditionalGeneration\"], \"text_config\": {\"hidden_size\": 8," \
+	" \"intermediate_size\": 16, \"num_attention_heads\": 2, \"vocab_size\": 4, \"max_position_embeddings\": 64, " \
+	__VA_ARGS__ "}}"
+#define ONE "\"num_hidden_layers\": 1, \"rms_norm_eps\": 1e-5, \"num_key_value_heads\": 1"
 
 static void test_hostile_models(void)
 {
@@ -570,11 +576,66 @@ static void test_hostile_models(void)
 		       "2 attention heads do not share 3 key/value heads evenly");
 	hostile_config("config-rope-yarn", CFG("\"num_hidden_layers\": 1, \"rms_norm_eps\": 1e-5, \"num_key_value_heads\": 1,"
 					       " \"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4}"),
-		       "RoPE scaling 'yarn' is not supported (supported: default, linear, llama3)");
+		       "RoPE scaling 'yarn' is not supported (supported: default, linear, llama3, longrope)");
 	hostile_config("config-rope-theta", CFG("\"num_hidden_layers\": 1, \"rms_norm_eps\": 1e-5, \"num_key_value_heads\": 1,"
 						" \"rope_theta\": -1"), "rope_theta -1 is not positive");
 	hostile_config("config-act", CFG("\"num_hidden_layers\": 1, \"rms_norm_eps\": 1e-5, \"hidden_act\": \"gelu\""),
 		       "hidden_act 'gelu' is not supported for LlamaForCausalLM (silu)");
+	hostile_config("config-tie-not-bool", CFG(ONE ", \"tie_word_embeddings\": \"yes\""),
+		       "missing or malformed keys: tie_word_embeddings (not true or false)");
+	hostile_config("config-untied-no-head", CFG(ONE ", \"tie_word_embeddings\": false"),
+		       "tensor lm_head.weight is missing (LlamaForCausalLM needs it as output.weight)");
+	hostile_config("config-mistral-window", CFG_OF("MistralForCausalLM", ONE ", \"sliding_window\": 0"),
+		       "MistralForCausalLM: malformed keys: sliding_window (not a whole number in range)");
+	hostile_config("config-qwen2-window", CFG_OF("Qwen2ForCausalLM", ONE ", \"use_sliding_window\": true"),
+		       "use_sliding_window: sliding-window attention is not supported for Qwen2ForCausalLM");
+	hostile_config("config-phi3-partial", CFG_OF("Phi3ForCausalLM", ONE ", \"partial_rotary_factor\": 0.3"),
+		       "partial_rotary_factor 0.3 does not rotate an even number of the 4 dimensions of a head");
+	hostile_config("config-phi3-longrope-factors",
+		       CFG_OF("Phi3ForCausalLM", ONE ", \"rope_scaling\": {\"type\": \"longrope\", "
+			      "\"original_max_position_embeddings\": 16, \"long_factor\": [1], \"short_factor\": [1, 1]}"),
+		       "longrope long_factor: 1 factors, not one for each of the 2 pairs of rotated dimensions");
+	hostile_config("config-phi3-longrope-factor-value",
+		       CFG_OF("Phi3ForCausalLM", ONE ", \"rope_scaling\": {\"type\": \"longrope\", "
+			      "\"original_max_position_embeddings\": 16, \"long_factor\": [1, -2], \"short_factor\": [1, 1]}"),
+		       "longrope long_factor: factor 1 is not a positive number");
+	hostile_config("config-phi3-longrope-orig",
+		       CFG_OF("Phi3ForCausalLM", ONE ", \"rope_scaling\": {\"rope_type\": \"longrope\", "
+			      "\"long_factor\": [1, 1], \"short_factor\": [1, 1]}"),
+		       "longrope RoPE scaling without a whole original_max_position_embeddings above 1");
+	hostile_config("config-granite-multiplier", CFG_OF("GraniteForCausalLM", ONE ", \"attention_multiplier\": -1"),
+		       "attention_multiplier -1 is not a positive number");
+	hostile_config("config-granite-multiplier-string",
+		       CFG_OF("GraniteForCausalLM", ONE ", \"logits_scaling\": \"8\""),
+		       "GraniteForCausalLM: malformed keys: logits_scaling (not a number)");
+	hostile_config("config-gemma3-bidirectional",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"use_bidirectional_attention\": true"),
+		       "use_bidirectional_attention: an encoder (EmbeddingGemma), not a causal language model");
+	hostile_config("config-gemma3-no-window", CFG_OF("Gemma3ForCausalLM", ONE),
+		       "Gemma3ForCausalLM: missing or malformed keys: sliding_window");
+	hostile_config("config-gemma3-pattern",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"sliding_window\": 8, \"sliding_window_pattern\": 4"),
+		       "sliding_window_pattern 4 is not the 6 of GGUF gemma3");
+	hostile_config("config-gemma3-layer-types",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"sliding_window\": 8, \"layer_types\": [\"full_attention\"]"),
+		       "layer_types: layer 0 is not sliding_attention, as GGUF gemma3 has every sixth layer global");
+	hostile_config("config-gemma3-softcap",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"sliding_window\": 8, \"attn_logit_softcapping\": 50"),
+		       "attn_logit_softcapping is not supported for Gemma3ForCausalLM");
+	hostile_config("config-gemma3-local-base",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"sliding_window\": 8, \"rope_local_base_freq\": 20000"),
+		       "the local layers' RoPE (base 20000) is not the unscaled base 10000 of GGUF gemma3");
+	hostile_config("config-gemma3-local-scaled",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"sliding_window\": 8, \"rope_parameters\": {\"full_attention\": "
+			      "{\"rope_type\": \"default\"}, \"sliding_attention\": {\"rope_type\": \"linear\", \"factor\": 8}}"),
+		       "the local layers' RoPE (base 10000, scaled) is not the unscaled base 10000 of GGUF gemma3");
+	hostile_config("config-gemma3-softcap-string",
+		       CFG_OF("Gemma3ForCausalLM", ONE ", \"sliding_window\": 8, \"final_logit_softcapping\": \"30\""),
+		       "Gemma3ForCausalLM: missing or malformed keys: final_logit_softcapping (not a number)");
+	hostile_config("config-gemma3-mm-no-text", "{\"architectures\": [\"Gemma3ForConditionalGeneration\"]}",
+		       "Gemma3ForConditionalGeneration without a text_config object");
+	hostile_config("config-gemma3-mm-no-text-model", TEXT_CFG(ONE ", \"sliding_window\": 8"),
+		       "no embeddings (model.language_model.embed_tokens.weight) in the weights");
 
 	hostile_tensors("tensor-missing", TINY, N_TINY - 1,
 			"tensor model.layers.0.mlp.down_proj.weight is missing (LlamaForCausalLM needs it as blk.0.ffn_down.weight)");
