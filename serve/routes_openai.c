@@ -53,7 +53,7 @@ static bool response_format(struct jreq *q, struct job_params *p)
 		if (ok && (!type || strcmp(type, "text") == 0))
 			;
 		else if (ok && strcmp(type, "json_object") == 0)
-			ok = jreq_fail(q, "response_format", "response_format: json_object is not supported yet");
+			p->json_object = true;
 		else if (ok)
 			ok = jreq_fail(q, "response_format.type",
 				       "response_format.type: '%.40s' is not supported (text or json_object)", type);
@@ -63,7 +63,6 @@ static bool response_format(struct jreq *q, struct job_params *p)
 			       jv_kind_name(jv_get_kind(rf)));
 	}
 	jv_free(rf);
-	(void)p;
 	return ok;
 }
 

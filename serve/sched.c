@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "jsonobj.h"
 #include "sampler.h"
 
 double mono_now(void)
@@ -96,6 +97,8 @@ struct sched {
 	uint32_t n_slots, n_vocab;
 	struct slot *slots;
 	pthread_t thread;
+	uint32_t *piece_len;    /* (n_vocab) bytes of each token for the JSON grammar, 0 for control tokens */
+	float *masked;          /* (n_vocab) logits under a job's grammar */
 
 	/* shared with the HTTP threads, under mu */
 	pthread_mutex_t mu;
@@ -134,6 +137,8 @@ static void finish(struct sched *s, struct job *j, enum job_finish why, const ch
 	}
 	gen_free(j->g);
 	j->g = NULL;
+	jsonobj_free(j->cons);
+	j->cons = NULL;
 	pthread_mutex_lock(&s->mu);
 	if (j->slot >= 0)
 		s->n_busy--;
@@ -188,6 +193,8 @@ static void start(struct sched *s, struct job *j, int slot, size_t shared)
 	sl->job = j;
 	j->t_start = mono_now();
 	j->g = gen_new(&j->p.gen, s->v);
+	if (j->p.json_object)
+		j->cons = jsonobj_new(s->n_vocab, (const char *const *)s->v->bytes, s->piece_len, s->v->eog);
 	if (!j->p.cache_prompt && sl->n_hist) {
 		/* nothing of the slot's rows may be reused: a fresh sequence */
 		engine_seq_close(s->e, slot);
@@ -236,6 +243,11 @@ static int take_token(struct sched *s, struct job *j, const float *logits)
 		memcpy(sl->first, logits, (size_t)s->n_vocab * sizeof *logits);
 		sl->n_first = j->n_prompt;
 	}
+	if (j->cons) {
+		memcpy(s->masked, logits, (size_t)s->n_vocab * sizeof *logits);
+		jsonobj_mask(j->cons, s->masked);
+		logits = s->masked;  /* the distribution sampled from, for the log-probabilities too */
+	}
 	int st = gen_next(j->g, logits, s->n_vocab, &id);
 	if (st < 0) {
 		finish(s, j, JOB_FAILED, "the model gave no finite score");
@@ -276,6 +288,16 @@ static int take_token(struct sched *s, struct job *j, const float *logits)
 		j->t_first = mono_now();
 	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
+	if (j->cons && jsonobj_accept(j->cons, id) != 0) {
+		finish(s, j, JOB_FAILED, "the sampler chose a token the JSON grammar refuses");
+		return 1;
+	}
+	if (j->cons && jsonobj_complete(j->cons)) {
+		/* the object is closed: only an end-of-generation id could follow */
+		j->stop_id = s->v->eos;
+		finish(s, j, JOB_EOG, NULL);
+		return 1;
+	}
 	if (st == GEN_LAST) {
 		finish(s, j, JOB_LENGTH, NULL);
 		return 1;
@@ -421,6 +443,10 @@ struct sched *sched_new(struct engine *e, const struct vocab *v, const struct sc
 	s->n_slots = engine_n_seq(e);
 	s->n_vocab = engine_model(e)->hp.n_vocab;
 	s->slots = xcalloc(s->n_slots, sizeof *s->slots);
+	s->piece_len = xcalloc(s->n_vocab, sizeof *s->piece_len);
+	for (uint32_t i = 0; i < s->n_vocab && i < v->n; i++)
+		s->piece_len[i] = vocab_is_special(v, (int32_t)i) ? 0 : v->bytes_len[i];
+	s->masked = xmalloc((size_t)s->n_vocab * sizeof *s->masked);
 	/* every slot stays open for the server's life, so that it keeps its
 	 * rows between jobs */
 	for (uint32_t i = 0; i < s->n_slots; i++)
@@ -447,6 +473,8 @@ void sched_free(struct sched *s)
 		free(s->slots[i].first);
 	}
 	free(s->slots);
+	free(s->piece_len);
+	free(s->masked);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

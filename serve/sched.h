@@ -21,6 +21,10 @@
  * gives the same tokens.  A job with cache_prompt false is evaluated
  * from scratch.
  *
+ * A job with json_object samples under a JSON object grammar
+ * (jsonobj.h): its output is one JSON object, and it ends (JOB_EOG) as
+ * soon as the object is closed.
+ *
  * Cancelling (the client went away, the server stops) ends a job at the
  * scheduler's next turn: before the next step, so at most one token
  * later, and its slot is free again. */
@@ -89,7 +93,7 @@ struct job {
 	/* the scheduler's own */
 	struct job *next;
 	struct gen *g;
-	struct constraint *cons;
+	struct jsonobj *cons;   /* json_object: the output's grammar */
 };
 
 /* A job for prompt[0..n) (copied), parameters p (the stop strings are

@@ -84,6 +84,34 @@ with Server(["--parallel", "2"]) as s:
     t.is_("".join(bytes(e.bytes).decode("utf-8", "replace") for e in lp), r.choices[0].message.content,
           "the tokens' bytes spell the text")
 
+    # response_format json_object: one JSON object, whole and streamed
+    import json as _json
+    ask = [{"role": "user", "content": "Describe a cat as JSON with the keys name, colour and age."}]
+    first = None
+    for seed in (1, 2, 3):
+        r = c.chat.completions.create(model=model, messages=ask, max_tokens=200, temperature=0.8, seed=seed,
+                                      response_format={"type": "json_object"})
+        try:
+            obj = _json.loads(r.choices[0].message.content)
+        except ValueError:
+            obj = None
+        t.ok(isinstance(obj, dict) and r.choices[0].finish_reason == "stop",
+             "json_object, seed %d: a JSON object, finish_reason stop" % seed, r.choices[0].message.content)
+        first = first or r.choices[0].message.content
+    text = "".join(ch.choices[0].delta.content or "" for ch in c.chat.completions.create(
+        model=model, messages=ask, max_tokens=200, temperature=0.8, seed=1, stream=True,
+        response_format={"type": "json_object"}) if ch.choices)
+    t.is_(text, first, "json_object streamed, seed 1: the same object")
+    plain = c.chat.completions.create(model=model, messages=ask, max_tokens=60, temperature=0).choices[0].message.content
+    t.ok(not plain.lstrip().startswith("{"), "without it, this model answers otherwise (so the grammar did it)",
+         plain)
+    r = c.completions.create(model=model, prompt="A point as JSON, with x and y:", max_tokens=80, temperature=0,
+                             extra_body={"response_format": {"type": "json_object"}})
+    try:
+        t.ok(isinstance(_json.loads(r.choices[0].text), dict), "completions with json_object too", r.choices[0].text)
+    except ValueError:
+        t.ok(False, "completions with json_object too", r.choices[0].text)
+
     # completions
     r = c.completions.create(model=model, prompt="The capital of France is", max_tokens=12, temperature=0)
     t.is_(r.object, "text_completion", "completions: object")
