@@ -76,7 +76,22 @@ def wait_for(cond, seconds):
     return cond()
 
 
-with Server(["--parallel", "1", "--timeout", "3", "--max-body", "1048576"]) as s:
+with Server(["--parallel", "1", "--timeout", "3", "--idle", "1", "--max-body", "1048576"]) as s:
+    # a kept-alive connection is served again, then closed after --idle (1 s)
+    k = socket.create_connection((s.host, s.port), timeout=30)
+    for i in range(2):
+        k.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = read_until(k, b'"ok"}')
+    t.ok(got.startswith(b"HTTP/1.1 200") and got.endswith(b'"ok"}'), "keep-alive: two requests on one connection")
+    t0 = time.time()
+    try:
+        rest = k.recv(100)
+    except OSError:
+        rest = None
+    idle = time.time() - t0
+    t.ok(rest == b"" and 0.5 < idle < 5, "an idle kept-alive connection is closed after --idle 1 (%.1f s)" % idle)
+    k.close()
+
     # a client that leaves mid-stream frees its sequence at once
     k = stream_request(s, 4000)
     got = read_until(k, b'"content":"', 1 << 16)
@@ -102,6 +117,11 @@ with Server(["--parallel", "1", "--timeout", "3", "--max-body", "1048576"]) as s
         (json.dumps({"messages": MSG, "seed": 1.5}).encode(), "seed", "seed 1.5"),
         (json.dumps({"messages": MSG, "logprobs": True, "top_logprobs": 50}).encode(), "top_logprobs",
          "top_logprobs 50"),
+        (json.dumps({"messages": MSG, "response_format": {"type": "json_schema"}}).encode(),
+         "response_format.type", "response_format json_schema"),
+        (json.dumps({"messages": MSG, "response_format": "json"}).encode(), "response_format",
+         "response_format a string"),
+        (json.dumps({"messages": MSG, "presence_penalty": 3}).encode(), "presence_penalty", "presence_penalty 3"),
     ]:
         r = s.post("/v1/chat/completions", body, headers={"Content-Type": "application/json"})
         try:
@@ -187,7 +207,7 @@ for queue, want_503 in ((64, False), (8, True)):
                         break
                     got += b
                 k.close()
-                results[i] = status_of(got), b"data: [DONE]" in got
+                results[i] = status_of(got), b"data: [DONE]" in got, b"\r\nRetry-After: 1\r\n" in got
             except OSError as e:
                 results[i] = ("error", str(e))
         ths = [threading.Thread(target=client, args=(i,)) for i in range(64)]
@@ -203,6 +223,7 @@ for queue, want_503 in ((64, False), (8, True)):
         t.is_(ok200 + busy, 64, "... each one answered in full or told 503 (%d and %d)" % (ok200, busy),)
         if want_503:
             t.ok(busy > 0 and ok200 >= 16, "... beyond the queue, 503 (%d of them), the others served" % busy)
+            t.ok(all(r[2] for r in results if r and r[0] == 503), "... every 503 with Retry-After")
         else:
             t.is_(busy, 0, "... the queue holds them all")
         t.is_(metric(s, "lmserve_busy_sequences"), 0.0, "... and no sequence stays busy")
@@ -215,6 +236,10 @@ with Server(["--parallel", "4", "--shutdown-timeout", "1"]) as s:
         read_until(k, b'"content":"')
     t0 = time.time()
     s.proc.send_signal(15)
+    wait_for(lambda: "stopping" in s.log(), 5)
+    r = s.post("/v1/chat/completions", {"messages": MSG, "max_tokens": 4})
+    t.ok(r.status == 503 and r.getheader("Retry-After"), "while it stops, a new request gets 503 with Retry-After",
+         "%d %s" % (r.status, r.body[:200]))
     ends = []
     for k in ks:
         got = b""
