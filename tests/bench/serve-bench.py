@@ -19,9 +19,22 @@ ttfts, tokens, errors = [], [0], []
 lock = threading.Lock()
 
 
+def model_id():
+    """The id the server lists first (lm-serve answers 404 to a name it
+    does not hold; llama-server takes any)."""
+    c = http.client.HTTPConnection(host, int(port), timeout=60)
+    c.request("GET", "/v1/models")
+    ids = [m["id"] for m in json.loads(c.getresponse().read())["data"]]
+    c.close()
+    return ids[0]
+
+
+MODEL = model_id()
+
+
 def one(i, k):
     topic = TOPICS[(i * reqs + k) % len(TOPICS)]
-    body = json.dumps({"model": "m", "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True,
+    body = json.dumps({"model": MODEL, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True,
                        "stream": True, "stream_options": {"include_usage": True},
                        "messages": [{"role": "user", "content": "Write a short story about %s, number %d." % (topic, i * reqs + k)}]})
     c = http.client.HTTPConnection(host, int(port), timeout=600)

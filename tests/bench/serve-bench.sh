@@ -12,6 +12,14 @@
 # TOKENS (per request) to 64; REQUESTS (per client) to 4; CTX (per
 # sequence) to 512.  llama-server is built once by build-llama-cpp.sh
 # server from the same llama.cpp source as lm-bench.sh.
+#
+# llama-server runs with -nr (no weight repacking): on this machine's
+# AMX-capable Xeon its AMX path dies with SIGSEGV in
+# ggml_backend_amx_mul_mat on the first batch.  Its OpenMP threads wait
+# passively (OMP_WAIT_POLICY=passive, unless the environment sets it): on
+# a machine shared with other work, spinning threads that lose their core
+# made it 20 times slower (0.7 against 16 tokens/s, one client, load 14
+# on 2 cores); lm-serve's threads block in any case.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -41,8 +49,8 @@ start() {
 		"$top/bin/lm-serve" -m "$model" --port "$port" -t "$threads" --parallel "$2" -c "$ctx" \
 			2> "$tmp/server.err" &
 	else
-		"$lbin/llama-server" -m "$model" --port "$port" -t "$threads" -np "$2" -c $((ctx * $2)) \
-			--host 127.0.0.1 > "$tmp/server.err" 2>&1 &
+		OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} "$lbin/llama-server" -m "$model" --port "$port" \
+			-t "$threads" -np "$2" -c $((ctx * $2)) -nr --host 127.0.0.1 > "$tmp/server.err" 2>&1 &
 	fi
 	pid=$!
 	url=http://127.0.0.1:$port
@@ -58,9 +66,9 @@ start() {
 
 stop() { kill $pid; wait $pid 2>/dev/null || true; pid=; }
 
-printf '# %s, %s CPUs; model %s; %s threads, a sequence per client of %s positions; %s tokens per request, %s requests per client\n\n' \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$(basename "$model")" \
-	"$threads" "$ctx" "$tokens" "$reqs"
+printf '# %s, %s CPUs, load %s; model %s; %s threads, a sequence per client of %s positions; %s tokens per request, %s requests per client\n\n' \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" \
+	"$(basename "$model")" "$threads" "$ctx" "$tokens" "$reqs"
 printf '| clients | server | tokens/s | TTFT p50 s | TTFT p99 s | requests | errors |\n'
 printf '| ---: | --- | ---: | ---: | ---: | ---: | --- |\n'
 for n in 1 4 16; do
