@@ -84,6 +84,26 @@ with Server(["--parallel", "2"]) as s:
     t.is_("".join(bytes(e.bytes).decode("utf-8", "replace") for e in lp), r.choices[0].message.content,
           "the tokens' bytes spell the text")
 
+    # presence and frequency penalties: over the tokens generated so far,
+    # each greedy token is the best of the 20 alternatives once their
+    # log-probabilities are penalized (the penalties only lower scores)
+    rep = [{"role": "user", "content": "Repeat the word 'pipe' twenty times."}]
+    base = c.chat.completions.create(model=model, messages=rep, max_tokens=30, temperature=0).choices[0].message.content
+    for pres, freq in ((1.5, 0), (0, 0.7), (0.5, 0.5)):
+        r = c.chat.completions.create(model=model, messages=rep, max_tokens=30, temperature=0, presence_penalty=pres,
+                                      frequency_penalty=freq, logprobs=True, top_logprobs=20)
+        seen, wrong = {}, 0
+        for e in r.choices[0].logprobs.content:
+            def score(a):
+                n = seen.get(bytes(a.bytes), 0)
+                return a.logprob - (pres if n else 0) - freq * n
+            if bytes(max(e.top_logprobs, key=score).bytes) != bytes(e.bytes):
+                wrong += 1
+            seen[bytes(e.bytes)] = seen.get(bytes(e.bytes), 0) + 1
+        t.ok(wrong == 0 and r.choices[0].message.content != base,
+             "presence_penalty %g, frequency_penalty %g: every token the best penalized one, the text changed"
+             % (pres, freq), "%d wrong; %r" % (wrong, r.choices[0].message.content))
+
     # response_format json_object: one JSON object, whole and streamed
     import json as _json
     ask = [{"role": "user", "content": "Describe a cat as JSON with the keys name, colour and age."}]
