@@ -3,8 +3,9 @@
 # in one run on this machine: 1, 4 and 16 streaming chat clients at once,
 # the same model, threads and parallel sequences (one per client), each
 # client sending requests one after another, every request generating
-# the same number of tokens.  Prints aggregate generated tokens/s and the
-# time to first token (p50, p99).  Not part of `make test`.
+# the same number of tokens.  Prints aggregate generated tokens/s, the
+# time to first token (p50, p99) and the server's CPU time per generated
+# token.  Not part of `make test`.
 #
 #   tests/bench/serve-bench.sh [-t THREADS] [-n TOKENS] [-r REQUESTS] [-c CTX] [MODEL]
 #
@@ -65,23 +66,29 @@ start() {
 }
 
 stop() { kill $pid; wait $pid 2>/dev/null || true; pid=; }
+# CPU time the server has used (user + system, in clock ticks): on a
+# shared machine its CPU per token varies less than its tokens per second
+cpu_ticks() { awk '{ print $14 + $15 }' /proc/$pid/stat; }
 
 printf '# %s, %s CPUs, load %s; model %s; %s threads, a sequence per client of %s positions; %s tokens per request, %s requests per client\n\n' \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" \
 	"$(basename "$model")" "$threads" "$ctx" "$tokens" "$reqs"
-printf '| clients | server | tokens/s | TTFT p50 s | TTFT p99 s | requests | errors |\n'
-printf '| ---: | --- | ---: | ---: | ---: | ---: | --- |\n'
+printf '| clients | server | tokens/s | TTFT p50 s | TTFT p99 s | CPU ms/token | requests | errors |\n'
+printf '| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |\n'
 for n in 1 4 16; do
 	for s in lm-serve llama-server; do
 		start "$s" "$n"
+		c0=$(cpu_ticks)
 		python3 "$here/serve-bench.py" "$url" "$n" "$reqs" "$tokens" > "$tmp/r.json"
+		c1=$(cpu_ticks)
 		stop
-		python3 - "$n" "$s" "$tmp/r.json" <<'PY'
+		python3 - "$n" "$s" "$tmp/r.json" $((c1 - c0)) "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[3]))
 f = lambda x: "-" if x is None else "%.3f" % x
-print("| %s | %s | %.1f | %s | %s | %d | %s |" % (sys.argv[1], sys.argv[2], r["tps"], f(r["ttft_p50"]),
-      f(r["ttft_p99"]), r["requests"], ",".join(map(str, r["errors"])) or "-"))
+cpu = int(sys.argv[4]) / float(sys.argv[5]) * 1000 / max(r["tokens"], 1)
+print("| %s | %s | %.1f | %s | %s | %.1f | %d | %s |" % (sys.argv[1], sys.argv[2], r["tps"], f(r["ttft_p50"]),
+      f(r["ttft_p99"]), cpu, r["requests"], ",".join(map(str, r["errors"])) or "-"))
 PY
 	done
 done
