@@ -7,12 +7,8 @@ need_model smollm2
 command -v jq >/dev/null || skip_all "jq is needed"
 
 # while the model loads (about 0.2 s for this one), /health answers 503
-lm-serve -m "$SMOLLM2" --port 0 2>"$tmp/load.err" &
-load_pid=$!
-_i=0
-until grep -q 'listening on' "$tmp/load.err" 2>/dev/null || [ $_i -gt 300 ]; do sleep 0.02; _i=$((_i + 1)); done
-load_url=$(sed -n '1s/^lm-serve: listening on //p' "$tmp/load.err")
-code=$(curl -s -D "$tmp/load.head" -o "$tmp/load.body" -w '%{http_code}' "$load_url/health")
+serve_spawn
+code=$(curl -s -D "$tmp/load.head" -o "$tmp/load.body" -w '%{http_code}' "$SERVE/health")
 if [ "$code" = 503 ]; then
 	is "GET /health while the model loads: 503" "$code" 503
 	is "... {\"status\":\"loading\"}" "$(cat "$tmp/load.body")" '{"status":"loading"}'
@@ -22,7 +18,7 @@ else
 	skip "the model was loaded before the first /health"
 	skip "the model was loaded before the first /health"
 fi
-kill $load_pid; wait $load_pid
+serve_stop KILL
 
 ok "lm-serve starts on a free port" serve_start --parallel 2
 like "the first stderr line says where it listens" "$(head -n 1 "$SERVE_ERR")" \

@@ -5,6 +5,8 @@
 #                           under $tmp; sets SERVE (http://127.0.0.1:PORT),
 #                           SERVE_PID, SERVE_ERR (its stderr) once /health
 #                           answers 200
+#   serve_spawn [OPTIONS]   the same, back as soon as it listens (the model
+#                           may still be loading)
 #   serve_stop [SIGNAL]     signal it (default TERM), wait; SERVE_STATUS
 #   serve_fds               its open file descriptors (a number)
 #   serve_rss               its resident memory in KiB
@@ -12,6 +14,15 @@
 command -v curl >/dev/null 2>&1 || skip_all "curl is needed (apt-get install curl)"
 
 serve_start() {
+	serve_spawn "$@" || return 1
+	_i=0
+	while [ "$(curl -s -o /dev/null -w '%{http_code}' "$SERVE/health")" != 200 ] && [ $_i -lt 600 ]; do
+		kill -0 $SERVE_PID 2>/dev/null || { diag "lm-serve died: $(cat "$SERVE_ERR")"; return 1; }
+		sleep 0.1; _i=$((_i + 1))
+	done
+}
+
+serve_spawn() {
 	SERVE_ERR=$tmp/serve.err.$$.$(date +%s%N)
 	# its database and the Hugging Face cache it scans are the test's own
 	mkdir -p "$tmp/xdg" "$tmp/hf"
@@ -20,17 +31,12 @@ serve_start() {
 	SERVE_PID=$!
 	trap 'kill -9 $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null; rm -rf "$tmp"' EXIT
 	_i=0
-	while ! grep -q 'listening on' "$SERVE_ERR" 2>/dev/null && [ $_i -lt 300 ]; do
+	while ! grep -q 'listening on' "$SERVE_ERR" 2>/dev/null && [ $_i -lt 1500 ]; do
 		kill -0 $SERVE_PID 2>/dev/null || break
-		sleep 0.1; _i=$((_i + 1))
+		sleep 0.02; _i=$((_i + 1))
 	done
 	SERVE=$(sed -n '1s/^lm-serve: listening on //p' "$SERVE_ERR")
 	[ -n "$SERVE" ] || { diag "lm-serve did not start: $(cat "$SERVE_ERR")"; return 1; }
-	_i=0
-	while [ "$(curl -s -o /dev/null -w '%{http_code}' "$SERVE/health")" != 200 ] && [ $_i -lt 600 ]; do
-		kill -0 $SERVE_PID 2>/dev/null || { diag "lm-serve died: $(cat "$SERVE_ERR")"; return 1; }
-		sleep 0.1; _i=$((_i + 1))
-	done
 }
 
 serve_stop() {
