@@ -1,189 +1,63 @@
-/* constrain.c - the {"cmd": "<string>"} state machine over a vocabulary
- * (see constrain.h). */
+/* constrain.c - masks from a byte-level machine over a vocabulary (see
+ * constrain.h). */
 #include "constrain.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A state is (kind << 8) | aux: aux counts whitespace in a gap, the
- * letters of the key matched, the UTF-8 continuation bytes still due, or
- * the hex digits of a \u escape seen. */
-enum kind {
-	K_START,      /* before '{' */
-	K_OBJECT,     /* after '{', before the key's '"' */
-	K_KEY,        /* in the key: aux letters of "cmd" matched */
-	K_KEY_END,    /* after the key, before ':' */
-	K_COLON,      /* after ':', before the value's '"' */
-	K_STR_FIRST,  /* just inside the value: it must not end at once */
-	K_STR,        /* in the value: aux UTF-8 continuation bytes due */
-	K_ESC,        /* after '\' */
-	K_HEX,        /* in \uXXXX: aux digits seen */
-	K_VALUE_END,  /* after the value, before '}' */
-	K_DONE,       /* after '}' */
-};
-
-#define REJECT 0xffffu
-#define STATE(kind, aux) ((uint16_t)((kind) << 8 | (aux)))
 #define CACHE_SLOTS 160
 
+struct constraint_vocab {
+	uint32_t n_vocab;
+	int32_t eos;
+	char *bytes;         /* all pieces, one after another */
+	uint32_t *offset;    /* (n_vocab + 1) piece i is bytes[offset[i]..offset[i+1]) */
+	uint32_t *order;     /* (n_sorted) the ids with a piece, their pieces in byte order */
+	uint32_t *lcp;       /* (n_sorted) bytes order[i] shares with order[i - 1] */
+	uint32_t n_sorted;
+	uint32_t longest;    /* bytes of the longest piece */
+};
+
+/* The tokens allowed in one state, in one mode. */
 struct cached {
-	uint32_t key;       /* state, plus 0x10000 in closing mode */
-	uint64_t *allowed;  /* (n_vocab bits) */
+	unsigned char *key;  /* the state's bytes */
+	size_t key_len;
+	uint64_t hash;
+	bool closing;
+	uint32_t distance;   /* of the state */
+	uint64_t *allowed;   /* (n_vocab bits) */
+	/* normal mode: the allowed ids after which the distance grows, the
+	 * largest distance first, for the budget */
+	uint32_t *grow_id, *grow_dist;
+	size_t n_grow, cap_grow;
 };
 
 struct constraint {
-	uint32_t n_vocab;
-	int32_t eos;
-	bool closing;          /* only tokens that bring the end closer */
-	char *bytes;           /* all pieces, one after another */
-	uint32_t *offset;      /* (n_vocab + 1) piece i is bytes[offset[i]..offset[i+1]) */
-	uint16_t state;
-	const uint64_t *allowed;  /* for the current state */
+	const struct constraint_vocab *v;
+	const struct byte_machine *m;
+	unsigned char *state;  /* (state_size) */
+	unsigned char *runs;   /* (longest + 1) * state_size: the states along a piece */
+	bool closed, complete;
 	struct cached cache[CACHE_SLOTS];
 	int n_cache, next_evict;
 };
 
-static bool is_ws(unsigned char b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+/* ---- the vocabulary ---- */
 
-static bool is_hex(unsigned char b)
+static int cmp_piece(const void *pa, const void *pb, void *arg)
 {
-	return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
+	const struct constraint_vocab *v = arg;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	uint32_t la = v->offset[a + 1] - v->offset[a], lb = v->offset[b + 1] - v->offset[b];
+	int r = memcmp(v->bytes + v->offset[a], v->bytes + v->offset[b], la < lb ? la : lb);
+	if (r)
+		return r;
+	return la < lb ? -1 : la > lb ? 1 : (a > b) - (a < b);
 }
 
-/* Whitespace in a gap, or the byte that ends the gap. */
-static uint16_t gap(unsigned aux, unsigned char b, unsigned char want, enum kind here, uint16_t next)
-{
-	if (is_ws(b))
-		return aux < CONSTRAIN_MAX_WS ? STATE(here, aux + 1) : REJECT;
-	return b == want ? next : REJECT;
-}
-
-static uint16_t in_string(unsigned aux, unsigned char b)
-{
-	if (aux > 0)  /* a UTF-8 continuation byte is due */
-		return (b & 0xc0) == 0x80 ? STATE(K_STR, aux - 1) : REJECT;
-	if (b == '"')
-		return STATE(K_VALUE_END, 0);
-	if (b == '\\')
-		return STATE(K_ESC, 0);
-	if (b < 0x20 || b == 0x7f)
-		return REJECT;
-	if (b < 0x80)
-		return STATE(K_STR, 0);
-	if (b >= 0xc2 && b <= 0xdf)
-		return STATE(K_STR, 1);
-	if (b >= 0xe0 && b <= 0xef)
-		return STATE(K_STR, 2);
-	if (b >= 0xf0 && b <= 0xf4)
-		return STATE(K_STR, 3);
-	return REJECT;
-}
-
-static uint16_t step(uint16_t s, unsigned char b)
-{
-	unsigned aux = s & 0xff;
-	switch ((enum kind)(s >> 8)) {
-	case K_START:
-		return gap(aux, b, '{', K_START, STATE(K_OBJECT, 0));
-	case K_OBJECT:
-		return gap(aux, b, '"', K_OBJECT, STATE(K_KEY, 0));
-	case K_KEY:
-		if (aux < 3)
-			return b == (unsigned char)"cmd"[aux] ? STATE(K_KEY, aux + 1) : REJECT;
-		return b == '"' ? STATE(K_KEY_END, 0) : REJECT;
-	case K_KEY_END:
-		return gap(aux, b, ':', K_KEY_END, STATE(K_COLON, 0));
-	case K_COLON:
-		return gap(aux, b, '"', K_COLON, STATE(K_STR_FIRST, 0));
-	case K_STR_FIRST:
-		return b == '"' ? REJECT : in_string(0, b);
-	case K_STR:
-		return in_string(aux, b);
-	case K_ESC:
-		if (b == 'u')
-			return STATE(K_HEX, 0);
-		return (b && strchr("\"\\/bfnrt", b)) ? STATE(K_STR, 0) : REJECT;
-	case K_HEX:
-		if (!is_hex(b))
-			return REJECT;
-		return aux == 3 ? STATE(K_STR, 0) : STATE(K_HEX, aux + 1);
-	case K_VALUE_END:
-		return gap(aux, b, '}', K_VALUE_END, STATE(K_DONE, 0));
-	case K_DONE:
-	default:
-		return REJECT;
-	}
-}
-
-/* Bytes still needed, at the least, to close the object from state s:
- * each token accepted in closing mode lowers it, so at most 12 tokens
- * close any prefix. */
-static unsigned distance(uint16_t s)
-{
-	unsigned aux = s & 0xff;
-	switch ((enum kind)(s >> 8)) {
-	case K_DONE: return 0;
-	case K_VALUE_END: return 1;
-	case K_STR: return 2 + aux;
-	case K_HEX: return 2 + (4 - aux);
-	case K_ESC: return 3;
-	case K_STR_FIRST: return 3;
-	case K_COLON: return 5;
-	case K_KEY_END: return 6;
-	case K_KEY: return 7 + (3 - aux);
-	case K_OBJECT: return 11;
-	case K_START: default: return 12;
-	}
-}
-
-/* The state after token id's bytes, or REJECT. */
-static uint16_t run(const struct constraint *c, uint16_t s, int32_t id)
-{
-	uint32_t a = c->offset[id], z = c->offset[id + 1];
-	if (a == z)
-		return REJECT;  /* control tokens and empty pieces */
-	for (uint32_t i = a; i < z && s != REJECT; i++)
-		s = step(s, (unsigned char)c->bytes[i]);
-	return s;
-}
-
-/* The allowed set of the current state, from the cache or computed. */
-static void load_state(struct constraint *c)
-{
-	uint32_t key = c->state | (c->closing ? 0x10000u : 0);
-	for (int i = 0; i < c->n_cache; i++)
-		if (c->cache[i].key == key) {
-			c->allowed = c->cache[i].allowed;
-			return;
-		}
-	struct cached *slot;
-	if (c->n_cache < CACHE_SLOTS) {
-		slot = &c->cache[c->n_cache++];
-		slot->allowed = xcalloc((c->n_vocab + 63) / 64, sizeof *slot->allowed);
-	} else {
-		slot = &c->cache[c->next_evict];
-		c->next_evict = (c->next_evict + 1) % CACHE_SLOTS;
-		memset(slot->allowed, 0, (c->n_vocab + 63) / 64 * sizeof *slot->allowed);
-	}
-	slot->key = key;
-	if (c->state == STATE(K_DONE, 0)) {
-		slot->allowed[c->eos / 64] |= 1ull << (c->eos % 64);
-	} else {
-		unsigned here = distance(c->state);
-		for (uint32_t id = 0; id < c->n_vocab; id++) {
-			if ((int32_t)id == c->eos)
-				continue;
-			uint16_t next = run(c, c->state, (int32_t)id);
-			if (next != REJECT && (!c->closing || distance(next) < here))
-				slot->allowed[id / 64] |= 1ull << (id % 64);
-		}
-	}
-	c->allowed = slot->allowed;
-}
-
-struct constraint *constraint_new_json_cmd(const char *const *piece, const size_t *piece_len, uint32_t n_vocab,
-					   int32_t eos_id, struct lmu_err *e)
+struct constraint_vocab *constraint_vocab_new(const char *const *piece, const size_t *piece_len, uint32_t n_vocab,
+					      int32_t eos_id, struct lmu_err *e)
 {
 	if (n_vocab == 0 || n_vocab > CONSTRAIN_MAX_VOCAB) {
 		err_set(e, "constraint: vocabulary of %u tokens (1 to %u allowed)", n_vocab, CONSTRAIN_MAX_VOCAB);
@@ -205,69 +79,284 @@ struct constraint *constraint_new_json_cmd(const char *const *piece, const size_
 		err_set(e, "constraint: %llu bytes of pieces", (unsigned long long)total);
 		return NULL;
 	}
-	struct constraint *c = xcalloc(1, sizeof *c);
-	c->n_vocab = n_vocab;
-	c->eos = eos_id;
-	c->bytes = xmalloc(total ? total : 1);
-	c->offset = xreallocarray(NULL, (size_t)n_vocab + 1, sizeof *c->offset);
+	struct constraint_vocab *v = xcalloc(1, sizeof *v);
+	v->n_vocab = n_vocab;
+	v->eos = eos_id;
+	v->bytes = xmalloc(total ? total : 1);
+	v->offset = xreallocarray(NULL, (size_t)n_vocab + 1, sizeof *v->offset);
+	v->order = xreallocarray(NULL, n_vocab, sizeof *v->order);
 	uint32_t at = 0;
 	for (uint32_t i = 0; i < n_vocab; i++) {
-		c->offset[i] = at;
+		v->offset[i] = at;
 		if (piece_len[i])
-			memcpy(c->bytes + at, piece[i], piece_len[i]);
+			memcpy(v->bytes + at, piece[i], piece_len[i]);
 		at += (uint32_t)piece_len[i];
+		if (piece_len[i] && (int32_t)i != eos_id)
+			v->order[v->n_sorted++] = i;
+		if (piece_len[i] > v->longest)
+			v->longest = (uint32_t)piece_len[i];
 	}
-	c->offset[n_vocab] = at;
+	v->offset[n_vocab] = at;
+	qsort_r(v->order, v->n_sorted, sizeof *v->order, cmp_piece, v);
+	v->lcp = xcalloc(v->n_sorted ? v->n_sorted : 1, sizeof *v->lcp);
+	for (uint32_t i = 1; i < v->n_sorted; i++) {
+		const char *a = v->bytes + v->offset[v->order[i - 1]], *b = v->bytes + v->offset[v->order[i]];
+		uint32_t la = v->offset[v->order[i - 1] + 1] - v->offset[v->order[i - 1]];
+		uint32_t lb = v->offset[v->order[i] + 1] - v->offset[v->order[i]];
+		uint32_t k = 0;
+		while (k < la && k < lb && a[k] == b[k])
+			k++;
+		v->lcp[i] = k;
+	}
+	return v;
+}
+
+struct constraint_vocab *constraint_vocab_of(const struct vocab *v, struct lmu_err *e)
+{
+	if (v->eos < 0) {
+		err_set(e, "the model has no end-of-sequence token");
+		return NULL;
+	}
+	const char **piece = xcalloc(v->n, sizeof *piece);
+	size_t *len = xcalloc(v->n, sizeof *len);
+	for (uint32_t i = 0; i < v->n; i++) {
+		if (vocab_is_special(v, (int32_t)i))
+			piece[i] = "";
+		else
+			piece[i] = vocab_piece(v, (int32_t)i, &len[i]);
+	}
+	struct constraint_vocab *cv = constraint_vocab_new(piece, len, v->n, v->eos, e);
+	free(piece);
+	free(len);
+	return cv;
+}
+
+uint32_t constraint_vocab_size(const struct constraint_vocab *cv) { return cv->n_vocab; }
+
+void constraint_vocab_free(struct constraint_vocab *cv)
+{
+	if (!cv)
+		return;
+	free(cv->bytes);
+	free(cv->offset);
+	free(cv->order);
+	free(cv->lcp);
+	free(cv);
+}
+
+/* ---- the allowed sets ---- */
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n, bool closing)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ closing;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void grow_push(struct cached *s, uint32_t id, uint32_t dist)
+{
+	if (s->n_grow == s->cap_grow) {
+		s->cap_grow = s->cap_grow ? 2 * s->cap_grow : 64;
+		s->grow_id = xreallocarray(s->grow_id, s->cap_grow, sizeof *s->grow_id);
+		s->grow_dist = xreallocarray(s->grow_dist, s->cap_grow, sizeof *s->grow_dist);
+	}
+	s->grow_id[s->n_grow] = id;
+	s->grow_dist[s->n_grow++] = dist;
+}
+
+/* Sort the growing ids by distance, the largest first (insertion sort on
+ * the distances, which are few and mostly equal; ids move with them). */
+static void grow_sort(struct cached *s)
+{
+	for (size_t i = 1; i < s->n_grow; i++) {
+		uint32_t id = s->grow_id[i], d = s->grow_dist[i];
+		size_t j = i;
+		for (; j > 0 && s->grow_dist[j - 1] < d; j--) {
+			s->grow_id[j] = s->grow_id[j - 1];
+			s->grow_dist[j] = s->grow_dist[j - 1];
+		}
+		s->grow_id[j] = id;
+		s->grow_dist[j] = d;
+	}
+}
+
+/* Run the machine over every token from the current state: the tokens in
+ * byte order, each starting from the states its shared prefix reached. */
+static void compute(struct constraint *c, struct cached *s)
+{
+	const struct constraint_vocab *v = c->v;
+	const struct byte_machine *m = c->m;
+	size_t ss = m->state_size;
+	uint32_t here = s->distance;
+	uint32_t good = 0;              /* runs[0..good] hold the states after that many bytes */
+	uint32_t refused = UINT32_MAX;  /* the byte of the last piece that was refused */
+
+	memcpy(c->runs, c->state, m->len(m->ctx, c->state));
+	for (uint32_t i = 0; i < v->n_sorted; i++) {
+		uint32_t id = v->order[i], shared = v->lcp[i];
+		const unsigned char *p = (const unsigned char *)v->bytes + v->offset[id];
+		uint32_t n = v->offset[id + 1] - v->offset[id];
+		if (shared < good)
+			good = shared;
+		if (refused != UINT32_MAX && refused < shared)
+			continue;  /* it starts with the refused prefix */
+		refused = UINT32_MAX;
+		for (; good < n; good++) {
+			unsigned char *from = c->runs + good * ss, *to = from + ss;
+			memcpy(to, from, m->len(m->ctx, from));
+			if (!m->step(m->ctx, to, p[good])) {
+				refused = good;
+				break;
+			}
+		}
+		if (refused != UINT32_MAX)
+			continue;
+		uint32_t next = m->distance(m->ctx, c->runs + n * ss);
+		if (s->closing ? next < here : true)
+			s->allowed[id / 64] |= 1ull << (id % 64);
+		if (!s->closing && next > here)
+			grow_push(s, id, next);
+	}
+	if (here == 0)
+		s->allowed[v->eos / 64] |= 1ull << (v->eos % 64);
+	grow_sort(s);
+}
+
+/* The allowed set of the current state in one mode, from the cache or
+ * computed (evicting the oldest entry when the cache is full). */
+static struct cached *lookup(struct constraint *c, bool closing)
+{
+	size_t len = c->m->len(c->m->ctx, c->state);
+	uint64_t h = hash_bytes(c->state, len, closing);
+	for (int i = 0; i < c->n_cache; i++) {
+		struct cached *s = &c->cache[i];
+		if (s->hash == h && s->closing == closing && s->key_len == len && !memcmp(s->key, c->state, len))
+			return s;
+	}
+	size_t words = (c->v->n_vocab + 63) / 64;
+	struct cached *s;
+	if (c->n_cache < CACHE_SLOTS) {
+		s = &c->cache[c->n_cache++];
+		s->allowed = xcalloc(words, sizeof *s->allowed);
+	} else {
+		s = &c->cache[c->next_evict];
+		c->next_evict = (c->next_evict + 1) % CACHE_SLOTS;
+		memset(s->allowed, 0, words * sizeof *s->allowed);
+		free(s->key);
+	}
+	s->key = xmalloc(len ? len : 1);
+	memcpy(s->key, c->state, len);
+	s->key_len = len;
+	s->hash = h;
+	s->closing = closing;
+	s->n_grow = 0;
+	s->distance = c->m->distance(c->m->ctx, c->state);
+	compute(c, s);
+	return s;
+}
+
+/* Can the machine take no byte at all from the current state? */
+static bool stuck(struct constraint *c)
+{
+	const struct byte_machine *m = c->m;
+	unsigned char *try = c->runs;
+	size_t len = m->len(m->ctx, c->state);
+	for (int b = 0; b < 256; b++) {
+		memcpy(try, c->state, len);
+		if (m->step(m->ctx, try, (unsigned char)b))
+			return false;
+	}
+	return true;
+}
+
+struct constraint *constraint_new(const struct constraint_vocab *cv, const struct byte_machine *m)
+{
+	struct constraint *c = xcalloc(1, sizeof *c);
+	c->v = cv;
+	c->m = m;
+	c->state = xcalloc(1, m->state_size);
+	c->runs = xcalloc((size_t)cv->longest + 1, m->state_size);
 	constraint_reset(c);
 	return c;
 }
 
 void constraint_reset(struct constraint *c)
 {
-	c->state = STATE(K_START, 0);
-	c->closing = false;
-	load_state(c);
+	memset(c->state, 0, c->m->state_size);
+	c->m->start(c->m->ctx, c->state);
+	c->closed = false;
+	c->complete = c->m->distance(c->m->ctx, c->state) == 0 && stuck(c);
 }
 
-void constraint_set_closing(struct constraint *c, bool closing)
+static void apply(const struct constraint *c, const uint64_t *allowed, float *logits)
 {
-	c->closing = closing;
-	load_state(c);
-}
-
-void constraint_mask(const struct constraint *c, float *logits)
-{
-	for (uint32_t w = 0; w < (c->n_vocab + 63) / 64; w++) {
-		uint64_t bits = c->allowed[w];
+	uint32_t n = c->v->n_vocab;
+	for (uint32_t w = 0; w < (n + 63) / 64; w++) {
+		uint64_t bits = allowed[w];
 		if (bits == ~0ull)
 			continue;
-		uint32_t end = w * 64 + 64 < c->n_vocab ? w * 64 + 64 : c->n_vocab;
+		uint32_t end = w * 64 + 64 < n ? w * 64 + 64 : n;
 		for (uint32_t id = w * 64; id < end; id++)
 			if (!(bits >> (id % 64) & 1))
 				logits[id] = -INFINITY;
 	}
 }
 
+void constraint_mask(struct constraint *c, float *logits, long long left)
+{
+	uint32_t here = c->m->distance(c->m->ctx, c->state);
+	if (left < 0 || (long long)here < left) {
+		struct cached *s = lookup(c, false);
+		apply(c, s->allowed, logits);
+		/* after this token, left - 1 remain: no more than that to write */
+		for (size_t i = 0; left >= 0 && i < s->n_grow && s->grow_dist[i] > left - 1; i++)
+			logits[s->grow_id[i]] = -INFINITY;
+		c->closed = false;
+	} else {
+		apply(c, lookup(c, true)->allowed, logits);
+		c->closed = here > 0;
+	}
+}
+
+bool constraint_closed(const struct constraint *c) { return c->closed; }
+
 int constraint_accept(struct constraint *c, int32_t id)
 {
-	if (id < 0 || (uint32_t)id >= c->n_vocab || !(c->allowed[id / 64] >> (id % 64) & 1))
+	const struct constraint_vocab *v = c->v;
+	const struct byte_machine *m = c->m;
+	if (id < 0 || (uint32_t)id >= v->n_vocab)
 		return -1;
-	if (id == c->eos)
-		return 0;  /* allowed only when complete: the state stays done */
-	c->state = run(c, c->state, id);
-	load_state(c);
+	if (id == v->eos)
+		return m->distance(m->ctx, c->state) == 0 ? 0 : -1;
+	uint32_t a = v->offset[id], z = v->offset[id + 1];
+	if (a == z)
+		return -1;  /* control tokens and empty pieces */
+	unsigned char *try = c->runs;
+	memcpy(try, c->state, m->len(m->ctx, c->state));
+	for (uint32_t i = a; i < z; i++)
+		if (!m->step(m->ctx, try, (unsigned char)v->bytes[i]))
+			return -1;
+	memcpy(c->state, try, m->len(m->ctx, try));
+	c->complete = m->distance(m->ctx, c->state) == 0 && stuck(c);
 	return 0;
 }
 
-bool constraint_complete(const struct constraint *c) { return c->state == STATE(K_DONE, 0); }
+bool constraint_complete(const struct constraint *c) { return c->complete; }
+
+uint32_t constraint_distance(const struct constraint *c) { return c->m->distance(c->m->ctx, c->state); }
 
 void constraint_free(struct constraint *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < c->n_cache; i++)
+	for (int i = 0; i < c->n_cache; i++) {
+		free(c->cache[i].key);
 		free(c->cache[i].allowed);
-	free(c->bytes);
-	free(c->offset);
+		free(c->cache[i].grow_id);
+		free(c->cache[i].grow_dist);
+	}
+	free(c->state);
+	free(c->runs);
 	free(c);
 }

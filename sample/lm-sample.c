@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "constrain.h"
+#include "jsonfile.h"
 #include "err.h"
 #include "gen.h"
 #include "oai.h"
@@ -30,6 +31,7 @@
 #include "opt.h"
 #include "recommend.h"
 #include "sampler.h"
+#include "schema.h"
 #include "stream.h"
 #include "vocab.h"
 
@@ -46,7 +48,9 @@ struct options {
 	uint32_t top_logprobs;
 	const char *prompt_ids;
 	const char *seq_params;  /* --seq-params FILE */
-	bool constrain_json_cmd;  /* --constrain json-cmd */
+	const char *constrain;   /* --constrain SHAPE (json-schema, json, json-cmd), NULL = none */
+	const char *schema_file; /* json-schema: the file */
+	const char *constrain_opt;  /* "--schema" or "--constrain", for messages */
 };
 
 static void usage(FILE *f)
@@ -54,8 +58,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: %s [-m MODEL] [--temperature T] [--top-k K] [--top-p P] [--min-p P]\n"
 		   "       [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
 		   "       [--repeat-last-n N] [--prompt-ids FILE] [--seed S] [-n N] [--ignore-eos]\n"
-		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--constrain json-cmd]\n"
-		   "       [--sequences N] [--seq-params FILE] [--show-settings]\n"
+		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--schema FILE]\n"
+		   "       [--constrain SHAPE] [--sequences N] [--seq-params FILE] [--show-settings]\n"
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
@@ -76,7 +80,10 @@ static void usage(FILE *f)
 		   "  --stop STR             stop when the text generated contains STR (repeatable)\n"
 		   "  --logprobs FILE        per-token log-probabilities to FILE (- = stderr)\n"
 		   "  --top-logprobs K       with --logprobs, also the K best alternatives (default 5)\n"
-		   "  --constrain json-cmd   only output that is valid JSON {\"cmd\": \"...\"}\n"
+		   "  --schema FILE          only JSON that validates against the JSON Schema in FILE\n"
+		   "                         (the subset lm-sample(1) lists)\n"
+		   "  --constrain SHAPE      only output of that shape: json-schema=FILE (as --schema),\n"
+		   "                         json (any JSON object), json-cmd (JSON {\"cmd\": \"...\"})\n"
 		   "  --sequences N          with tagged frames: exit when N sequences are over\n"
 		   "  --seq-params FILE      JSON lines {\"seq\": S, \"seed\": ..., \"temperature\": ...}: settings per sequence\n"
 		   "  --show-settings        print the settings in force (NAME=VALUE (SOURCE)) and exit\n",
@@ -86,7 +93,7 @@ static void usage(FILE *f)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SEQUENCES, SEQPARAMS, SHOW };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SCHEMA, SEQUENCES, SEQPARAMS, SHOW };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -108,6 +115,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"logprobs", required_argument, NULL, LOGP},
 		{"top-logprobs", required_argument, NULL, TOPLOGP},
 		{"constrain", required_argument, NULL, CONSTRAIN},
+		{"schema", required_argument, NULL, SCHEMA},
 		{"sequences", required_argument, NULL, SEQUENCES},
 		{"show-settings", no_argument, NULL, SHOW},
 		{"help", no_argument, NULL, 'h'},
@@ -176,9 +184,25 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case LOGP: o->logprobs = optarg; break;
 		case TOPLOGP: o->top_logprobs = (uint32_t)opt_int(optarg, 0, MAX_TOP_LOGPROBS, "top-logprobs"); break;
 		case CONSTRAIN:
-			if (strcmp(optarg, "json-cmd") != 0)
-				die_usage("--constrain: unknown shape '%s' (known: json-cmd)", optarg);
-			o->constrain_json_cmd = true;
+			if (!strncmp(optarg, "json-schema=", 12)) {
+				if (!optarg[12])
+					die_usage("--constrain json-schema=FILE: no file given");
+				o->constrain = "json-schema";
+				o->schema_file = optarg + 12;
+				o->constrain_opt = "--constrain";
+			} else if (!strcmp(optarg, "json-cmd") || !strcmp(optarg, "json")) {
+				o->constrain = optarg;
+				o->constrain_opt = "--constrain";
+			} else {
+				die_usage("--constrain: unknown shape '%s' (known: json-schema=FILE, json, json-cmd)", optarg);
+			}
+			break;
+		case SCHEMA:
+			if (!*optarg)
+				die_usage("--schema: no file given");
+			o->constrain = "json-schema";
+			o->schema_file = optarg;
+			o->constrain_opt = "--schema";
 			break;
 		case SEQUENCES: o->n_sequences = opt_int(optarg, 1, INT64_MAX, "sequences"); break;
 		case 'h': usage(stdout); out_close(); exit(0);
@@ -194,10 +218,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->model = NULL;
 	if (o->gen.n_stop && !o->model)
 		die_usage("--stop needs the model's token texts: give -m MODEL");
-	if (o->constrain_json_cmd && !o->model)
-		die_usage("--constrain needs the model's token texts: give -m MODEL");
-	if (o->constrain_json_cmd && o->gen.ignore_eos)
-		die_usage("--constrain ends on the end-of-sequence id: it excludes --ignore-eos");
+	if (o->constrain && !o->model)
+		die_usage("%s needs the model's token texts: give -m MODEL", o->constrain_opt);
+	if (o->constrain && o->gen.ignore_eos)
+		die_usage("%s ends on the end-of-sequence id: it excludes --ignore-eos", o->constrain_opt);
 	if (!o->seeded && getrandom(&par->seed, sizeof par->seed, 0) != sizeof par->seed)
 		die("cannot get a random seed");
 }
@@ -208,6 +232,7 @@ struct seq {
 	uint32_t id;
 	bool tagged;
 	bool over;
+	bool closed;             /* said that the constraint closed early */
 	struct gen *g;           /* NULL once over */
 	struct constraint *cons; /* --constrain: its own state */
 	int32_t *prompt;         /* (n_prompt) --prompt-ids lines of this sequence, until it starts */
@@ -376,30 +401,25 @@ static void write_logprobs(FILE *f, const struct seq *q, long long index, int32_
 		die("writing log-probabilities: %s", strerror(errno));
 }
 
-/* The JSON-shape constraint over the model's vocabulary: each token stands
- * for the bytes it decodes to; special tokens stand for nothing and are
- * never allowed (constrain.h). */
-static struct constraint *json_cmd_constraint(const struct vocab *v)
+/* --constrain SHAPE, --schema FILE: the schema, or die with the reason. */
+static struct schema *schema_of(const struct options *o)
 {
-	const char **piece = xcalloc(v->n, sizeof *piece);
-	size_t *len = xcalloc(v->n, sizeof *len);
+	const char *shape = o->constrain, *path = o->schema_file;
 	struct lmu_err e = {{0}};
-	struct constraint *c;
-
-	if (v->eos < 0)
-		die("--constrain: the model has no end-of-sequence token");
-	for (uint32_t i = 0; i < v->n; i++) {
-		if (vocab_is_special(v, (int32_t)i))
-			piece[i] = "";
-		else
-			piece[i] = vocab_piece(v, (int32_t)i, &len[i]);
-	}
-	c = constraint_new_json_cmd(piece, len, v->n, v->eos, &e);
-	if (!c)
-		die("--constrain: %s", e.msg);
-	free(piece);
-	free(len);
-	return c;
+	struct schema *s;
+	if (!strcmp(shape, "json-cmd"))
+		return schema_json_cmd();
+	if (!strcmp(shape, "json"))
+		return schema_json_object();
+	size_t len;
+	char *text = file_read(path, JSON_MAX_SIZE, &len, &e);
+	if (!text)
+		die("%s: %s", o->constrain_opt, e.msg);
+	s = schema_parse(text, len, &e);
+	free(text);
+	if (!s)
+		die("%s: %s: %s", o->constrain_opt, path, e.msg);
+	return s;
 }
 
 /* The settings the model recommends (recommend.h), under the options
@@ -467,7 +487,7 @@ static void print_settings(const struct options *o, unsigned from_model)
 	/* the smallest lm-step --top K whose every frame is taken (0: none):
 	 * a constraint masks ids the frame lists, log-probabilities want the
 	 * alternatives listed */
-	uint32_t k = o->constrain_json_cmd ? 0 : sampler_top_always(p);
+	uint32_t k = o->constrain ? 0 : sampler_top_always(p);
 	if (k && o->logprobs && o->top_logprobs > k)
 		k = o->top_logprobs;
 	printf("exact-top=%u\n", k);
@@ -488,6 +508,8 @@ static void widen_input_pipe(void)
 struct sampler_ctx {
 	const struct options *o;
 	const struct vocab *v;   /* NULL without -m */
+	struct schema *schema;   /* --constrain */
+	struct constraint_vocab *cv;
 	FILE *lp;
 	float *masked;           /* (n_vocab) a frame's scores under the constraint */
 	int32_t top[MAX_TOP_LOGPROBS];
@@ -510,8 +532,8 @@ static struct seq *seq_of(struct sampler_ctx *x, struct seqs *t, const struct lo
 		gen_prompt(q->g, q->prompt, q->n_prompt);
 		free(q->prompt);
 		q->prompt = NULL;
-		if (x->o->constrain_json_cmd)
-			q->cons = json_cmd_constraint(x->v);
+		if (x->schema)
+			q->cons = constraint_new(x->cv, schema_machine(x->schema));
 	}
 	return q;
 }
@@ -529,13 +551,13 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 		if (fr->n_vocab != x->v->n)
 			die("logits frame at %s %llu: %u scores, but the vocabulary has %u tokens",
 			    fr->text ? "line" : "byte", (unsigned long long)fr->offset, fr->n_vocab, x->v->n);
-		if (gen_left(q->g) == CONSTRAIN_MAX_CLOSE) {
-			constraint_set_closing(q->cons, true);
-			warnx_("--constrain: %d tokens left: closing the JSON object early", CONSTRAIN_MAX_CLOSE);
-		}
 		memcpy(x->masked, fr->scores, (size_t)x->v->n * sizeof *x->masked);
-		constraint_mask(q->cons, x->masked);
+		constraint_mask(q->cons, x->masked, gen_left(q->g));
 		scores = x->masked;
+		if (constraint_closed(q->cons) && !q->closed) {
+			q->closed = true;
+			warnx_("%s: %lld tokens left: closing the JSON value early", x->o->constrain_opt, gen_left(q->g));
+		}
 	}
 	if (fr->k) {  /* a frame of the k best ids: only where that is exact */
 		const char *why;
@@ -558,7 +580,7 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 		if (x->lp)
 			write_logprobs(x->lp, q, index, id, fr, x->o->top_logprobs, x->top);
 		if (q->cons && constraint_accept(q->cons, id) != 0)
-			die("--constrain: sampled id %d that the constraint does not allow", id);
+			die("%s: sampled id %d that the constraint does not allow", x->o->constrain_opt, id);
 		if (!tok_write_seq(stdout, tag, &id, 1))
 			return 0;  /* downstream closed: a normal end */
 		if (q->cons && constraint_complete(q->cons))
@@ -602,8 +624,15 @@ int main(int argc, char **argv)
 		gguf_close(g);
 		return 0;
 	}
-	if (o.constrain_json_cmd)
+	if (o.constrain) {
+		x.schema = schema_of(&o);
+		if (!(x.cv = constraint_vocab_of(&v, &e)))
+			die("%s: %s: %s", o.constrain_opt, o.model, e.msg);
 		x.masked = xcalloc(v.n, sizeof *x.masked);
+		if (o.gen.max_tokens && (unsigned long long)o.gen.max_tokens < schema_min_bytes(x.schema))
+			warnx_("%s: -n %lld may be too few tokens for the shortest output (%u bytes)", o.constrain_opt,
+			       o.gen.max_tokens, schema_min_bytes(x.schema));
+	}
 	widen_input_pipe();
 	if (o.seq_params)
 		read_seq_params(o.seq_params, &seqs, &o.gen);
@@ -631,6 +660,8 @@ int main(int argc, char **argv)
 	logits_frame_free(&fr);
 	seqs_free(&seqs);
 	free(x.masked);
+	constraint_vocab_free(x.cv);
+	schema_free(x.schema);
 	if (o.model)
 		vocab_free(&v);
 	gguf_close(g);
