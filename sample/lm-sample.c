@@ -547,10 +547,13 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 	int64_t tag = q->tagged ? (int64_t)q->id : -1;
 	int32_t id;
 
+	/* with a model, ids mean its tokens (end of generation, stop
+	 * strings, the constraint): frames of another vocabulary are an error,
+	 * not ids read the wrong way */
+	if (x->v && fr->n_vocab != x->v->n)
+		die("logits frame at %s %llu: %u scores, but the vocabulary of %s has %u tokens",
+		    fr->text ? "line" : "byte", (unsigned long long)fr->offset, fr->n_vocab, x->o->model, x->v->n);
 	if (q->cons) {
-		if (fr->n_vocab != x->v->n)
-			die("logits frame at %s %llu: %u scores, but the vocabulary has %u tokens",
-			    fr->text ? "line" : "byte", (unsigned long long)fr->offset, fr->n_vocab, x->v->n);
 		memcpy(x->masked, fr->scores, (size_t)x->v->n * sizeof *x->masked);
 		constraint_mask(q->cons, x->masked, gen_left(q->g));
 		scores = x->masked;
