@@ -3,6 +3,9 @@
  * one per value being written (see schema.h). */
 #include "schema.h"
 
+#include "json.h"
+
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +174,7 @@ static int count_of(struct schema *s, jv sch, const char *key, const char *path,
 	}
 	double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : -1;
 	jv_free(v);
-	if (d < 0 || d != (double)(uint64_t)d) {
+	if (d < 0 || d != floor(d)) {  /* (a cast of 1e90 would be undefined) */
 		err_set(s->e, "schema: %s: %s must be a whole number", path, key);
 		return -1;
 	}
@@ -830,6 +833,11 @@ struct schema *schema_parse(const char *text, size_t len, struct lmu_err *e)
 		err_set(e, "schema: %zu bytes", len);
 		return NULL;
 	}
+	/* the strict scanner first (common/json.h): libjq 1.6 leaks on some
+	 * malformed text, and the scanner's message says where it is wrong */
+	struct js j = {.p = (const uint8_t *)text, .n = len, .name = "schema: not JSON", .part = "byte", .e = e};
+	if (!js_skip(&j, 0) || !js_end(&j))
+		return NULL;  /* "schema: not JSON: byte N: what" */
 	jv v = jv_parse_sized(text, (int)len);
 	if (!jv_is_valid(v)) {
 		jv msg = jv_invalid_get_msg(v);

@@ -24,6 +24,8 @@
 #   make fuzz-logits            the logits and token stream readers and the
 #                               sampler, as lm-sample uses them, seeded by
 #                               test-logits -w, corpus in tests/fuzz/corpus-run-logits/
+#   make fuzz-schema            the JSON Schema compiler and its machine (a schema,
+#                               NUL, an output), corpus in tests/fuzz/corpus-run-schema/
 #   make fuzz-regress           every target once over the inputs of its past
 #                               findings, tests/fuzz/regress/TARGET/ (make fuzz
 #                               runs them first)
@@ -43,7 +45,7 @@
 #                               reference), test-forward (the tiny models)
 #                               and SmolLM2's greedy fixture through lm-step
 
-.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-hfconfig fuzz-cmd-extract fuzz-logits hfdirs neon-test neon-build test-cluster deps-cluster
+.PHONY: asan-hostile asan-hostile-run fuzz-build fuzz-cov fuzz-regress fuzz-gguf fuzz-safetensors fuzz-hfconfig fuzz-cmd-extract fuzz-logits fuzz-schema hfdirs neon-test neon-build test-cluster deps-cluster
 
 HFDIRS ?= tests/ref/cache
 hfdirs:
@@ -78,10 +80,11 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 FUZZ_LIB_SRCS = $(filter-out $(PROG_SRCS),$(wildcard common/*.c))
 FUZZ_GGUF_SRCS = tests/fuzz/fuzz-gguf.c $(FUZZ_LIB_SRCS) forward/model.c $(wildcard forward/arch*.c)
 FUZZ_GGUF_LIBS = $(B)/libforward.a
-FUZZ_TARGETS := gguf safetensors hfconfig cmd-extract logits
+FUZZ_TARGETS := gguf safetensors hfconfig cmd-extract logits schema
 FUZZ_CMD_SRCS = tests/fuzz/fuzz-cmd-extract.c sample/extract.c sample/shellparse.c sample/risk.c sample/codestr.c \
 	$(FUZZ_LIB_SRCS)
 FUZZ_LOGITS_SRCS = tests/fuzz/fuzz-logits.c sample/sampler.c $(FUZZ_LIB_SRCS)
+FUZZ_SCHEMA_SRCS = tests/fuzz/fuzz-schema.c sample/schema.c sample/constrain.c $(FUZZ_LIB_SRCS)
 
 build/fuzz/fuzz-gguf: $(FUZZ_GGUF_SRCS) $(wildcard common/*.h forward/*.h) $(FUZZ_GGUF_LIBS)
 	@mkdir -p $(dir $@)
@@ -103,6 +106,10 @@ build/fuzz/fuzz-cmd-extract: $(FUZZ_CMD_SRCS) $(wildcard common/*.h sample/*.h)
 build/fuzz/fuzz-logits: $(FUZZ_LOGITS_SRCS) $(wildcard common/*.h sample/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $(FUZZ_LOGITS_SRCS) -pthread $(LDLIBS)
+
+build/fuzz/fuzz-schema: $(FUZZ_SCHEMA_SRCS) $(wildcard common/*.h sample/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) -o $@ $(FUZZ_SCHEMA_SRCS) -pthread $(LDLIBS)
 
 fuzz-build: $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
 
@@ -165,6 +172,19 @@ fuzz-logits: build/fuzz/fuzz-logits $(B)/tests/test-logits
 	mkdir -p tests/fuzz/corpus-run-logits
 	build/fuzz/fuzz-logits $(FUZZ_ARGS) -dict=tests/fuzz/logits.dict -artifact_prefix=build/fuzz/ \
 		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-logits build/fuzz/logits-seeds
+
+# seeds: each fixture schema, alone and with an output that test-schema's
+# random walk wrote for it
+fuzz-schema: build/fuzz/fuzz-schema $(B)/tests/test-schema
+	rm -rf build/fuzz/schema-seeds build/fuzz/schema-walks
+	mkdir -p build/fuzz/schema-seeds build/fuzz/schema-walks tests/fuzz/corpus-run-schema
+	$(B)/tests/test-schema -w build/fuzz/schema-walks > /dev/null
+	for f in tests/fixtures/schema/*.json; do \
+		b=$$(basename $$f .json); cp $$f build/fuzz/schema-seeds/$$b; \
+		{ cat $$f; printf '\000'; head -n 1 build/fuzz/schema-walks/$$b.txt | jq -j .; } > build/fuzz/schema-seeds/$$b-out; \
+	done
+	build/fuzz/fuzz-schema $(FUZZ_ARGS) -dict=tests/fuzz/schema.dict -artifact_prefix=build/fuzz/ \
+		-max_total_time=$(FUZZ_TIME) -print_final_stats=1 tests/fuzz/corpus-run-schema build/fuzz/schema-seeds
 
 # make fuzz-cov: line and branch coverage of the reader (and the layers the
 # target drives) over the fuzz corpus and the seeds, with llvm-cov.

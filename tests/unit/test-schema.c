@@ -106,6 +106,9 @@ static void compile_cases(void)
 	compiles("{\"required\": [\"a\"], \"properties\": {\"b\": true}}", "required \"a\" is not among the properties");
 	compiles("{\"required\": \"a\"}", "required must be a list");
 	compiles("{\"minLength\": -1}", "minLength must be a whole number");
+	compiles("{\"minLength\": 1.5}", "minLength must be a whole number");
+	compiles("{\"type\": \"string\", \"maxLength\": 21e+90}", NULL);  /* no limit in effect (fuzz-schema: a cast was undefined) */
+	compiles("{\"type\": \"object\" \"required\": []}", "not JSON: byte 18: expected ',' or '}'");  /* the strict scanner (libjq 1.6 leaked here) */
 	compiles("{\"minItems\": 3, \"maxItems\": 2}", "a minimum above its maximum");
 	compiles("{\"enum\": []}", "enum must be a list of values");
 	compiles("{\"type\": \"string\", \"enum\": [1, 2]}", "no value of enum/const has the type");
@@ -119,6 +122,7 @@ static void compile_cases(void)
 	compiles("{\"type\": \"array\", \"items\": [{\"type\": \"string\"}]}", "tuples");
 	compiles("{\"properties\": {\"a\": false}, \"required\": [\"a\"]}", "its schema is false");
 	compiles("{\"type\": \"object\"", "not JSON");
+	compiles("{\"a\": 1} {}", "not JSON");
 }
 
 static void text_cases(void)
