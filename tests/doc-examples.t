@@ -29,6 +29,7 @@
 . "$(dirname "$0")/lib.sh"
 need_model smollm2
 M=$SMOLLM2
+export XDG_CACHE_HOME=$tmp/cache  # nl2sh keeps its context there
 
 # pattern (grep -E on the command) <TAB> why it is not run
 cannot='^make( |$)	builds, installs or fetches (make test runs the tests)

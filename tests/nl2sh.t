@@ -3,6 +3,7 @@
 # constrained-output flag, printing, confirmation (default no), and that
 # a critical command never runs.  The real model is not needed here.
 . "$(dirname "$0")/lib.sh"
+export XDG_CACHE_HOME=$tmp/cache  # nl2sh keeps its context there
 
 stub=$tmp/stub
 mkdir -p "$stub"

@@ -4,6 +4,7 @@
 # a reply and another turn after it, the !set forms, the history of an
 # earlier run, Ctrl-D; nl2sh answered y and n, and with a model that fails.
 . "$(dirname "$0")/lib.sh"
+export XDG_CACHE_HOME=$tmp/cache  # nl2sh keeps its context there
 . "$(dirname "$0")/porcelain.sh"
 need_model smollm2
 unset LM_MODEL
