@@ -38,6 +38,7 @@ hf-fetch [A-Za-z]	needs the Hugging Face Hub
 lm-serve |^curl |^from openai|^client = |^for chunk|^ *(model|messages)=|^ *print\(	a running server (tests/lm-serve.t, tests/serve-openai.t)
 make run 	builds and fetches
 SmolLM2-135M-Instruct	a model directory the tests do not have
+smollm2-q8_0\.gguf	the file lm-convert writes from that directory (lm-convert(1))
 ^python3 -c	Python with transformers (tests/ref/)
 \.whl	a wheel the tests do not have
 lm-chat -m smollm2.gguf --system|lm-chat --continue|lm-readline -p	a terminal (tests/porcelain-tty.t)
