@@ -389,8 +389,10 @@ INLINE void a16_legacy(const enum ggml_type t, const uint8_t *w0, const int two,
 					       _mm_cvtsi32_si128(two ? (int)load32(w0 + wsz) : 0));
 		w->dm = _mm_cvtph_ps(h);
 	} else {
-		uint16_t d0 = *(const uint16_t *)w0, d1 = two ? *(const uint16_t *)(w0 + wsz) : 0;
-		__m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)d0, (short)d0, (short)d1, (short)d1, 0, 0, 0, 0));
+		/* d0 d0 d1 d1 from one 32-bit word (no chain of word inserts) */
+		uint32_t d01 = *(const uint16_t *)w0 | (two ? (uint32_t)*(const uint16_t *)(w0 + wsz) << 16 : 0);
+		__m128i h = _mm_cvtsi32_si128((int)d01);
+		__m128 d = _mm_cvtph_ps(_mm_unpacklo_epi16(h, h));
 		const float off = t == GGML_Q4_0 ? -8.0f : t == GGML_Q5_0 ? -16.0f : 0.0f;
 		w->dm = _mm_mul_ps(d, _mm_setr_ps(1, off, 1, off));
 	}
