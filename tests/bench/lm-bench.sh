@@ -2,15 +2,20 @@
 # lm-bench.sh - lm-step against llama.cpp's llama-bench, side by side, in one
 # run on this machine (issue 6).  Not part of `make test`.
 #
-#   tests/bench/lm-bench.sh [-r REPS] [-k avx2] [MODEL...]
+#   tests/bench/lm-bench.sh [-r REPS] [-k avx2|avx512] [MODEL...]
 #
 # -k avx2: lm-step with LMU_KERNELS=avx2 against llama.cpp built with
 # AVX-512 off (build-llama-cpp.sh avx2): what an AVX2-only CPU gets.
+# -k avx512: LMU_KERNELS=avx512 against llama.cpp's AVX-512 build without
+# AMX (build-llama-cpp.sh avx512), for CPUs whose native build crashes.
 #
 # For each model (default: SmolLM2-135M-Instruct as shipped in Q4_1, plus
 # Q8_0 and F16 made from it with llama.cpp's quantize tool, and Q4_K_M made
-# from the F16 one) and 1 and 2
-# threads it prints prefill tokens/s (a 512-token prompt as one batch) and
+# from the F16 one; then the other test models as shipped: Gemma 3 270M
+# Q4_K_M, Qwen2.5-Coder 0.5B Q4_K_M (mostly Q5_0, Q6_K and Q8_0) and, from
+# make model-large, Qwen2.5-Coder 1.5B Q4_K_M; a model that is absent or
+# that this lm-step cannot run is a "skipped" line with the reason) and 1
+# and 2 threads it prints prefill tokens/s (a 512-token prompt as one batch) and
 # decode tokens/s (128 tokens, one batch each, from an empty context) for
 # both programs, the ratio lm-step / llama.cpp, peak RSS of each, and decode
 # as a fraction of the memory-bandwidth roofline (weight bytes read per
@@ -28,8 +33,8 @@ variant=native
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r) reps=$2; shift 2 ;;
-	-k) [ "$2" = avx2 ] || { echo "lm-bench: -k avx2 is the only family choice" >&2; exit 2; }
-	    variant=avx2; export LMU_KERNELS=avx2; shift 2 ;;
+	-k) case $2 in avx2 | avx512) ;; *) echo "lm-bench: -k avx2 or -k avx512" >&2; exit 2 ;; esac
+	    variant=$2; export LMU_KERNELS=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -48,7 +53,9 @@ if [ $# -eq 0 ]; then
 		[ -f "$cache/smollm2-$t.gguf" ] ||
 			"$lmbin/llama-quantize" --allow-requantize "$src" "$cache/smollm2-$t.gguf" "$t" >/dev/null 2>&1
 	done
-	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf" "$cache/smollm2-Q4_K_M.gguf"
+	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf" "$cache/smollm2-Q4_K_M.gguf" \
+		"$top/models/gemma-3-270m-q4_k_m.gguf" "$top/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
+		"$top/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 fi
 
 python3 - "$cache/prompt512.txt" "$cache/decode128.txt" <<'PY'
@@ -83,8 +90,18 @@ printf '# read bandwidth (bwprobe): 1 thread %s GB/s, 2 threads %s GB/s; %s repe
 
 printf '| model | threads | test | lm-step t/s | llama.cpp t/s | ratio | RSS lm-step MiB | RSS llama.cpp MiB | decode / roofline |\n'
 printf '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+skipped=
 for m in "$@"; do
 	name=$(basename "$m" .gguf)
+	if [ ! -f "$m" ]; then
+		case $name in *1.5b*) why="absent (make model-large)" ;; *) why="absent (make model)" ;; esac
+		skipped="$skipped$name: skipped: $why\n"
+		continue
+	fi
+	if ! why=$("$top/bin/lm-step" -m "$m" < /dev/null 2>&1 >/dev/null); then
+		skipped="$skipped$name: skipped: ${why#lm-step: }\n"
+		continue
+	fi
 	wbytes=$("$top/bin/lm-step" -m "$m" --info | awk '$1 == "total" { print $4 }')
 	for t in 1 2; do
 		load=$(for i in $(seq "$reps"); do time_run "$t" "$cache/empty.txt" "$m"; done | median)
@@ -113,3 +130,4 @@ PY
 			"$(echo "$tg_ts / $ltg" | bc -l)" "$(echo "100 * $tg_ts / $roof" | bc -l)" "$roof"
 	done
 done
+[ -z "$skipped" ] || printf "\n%b" "$skipped"
