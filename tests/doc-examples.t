@@ -130,8 +130,10 @@ n_ex=$(grep -c '^@@ [^oeb]' "$tmp/examples")
 
 # output_matches SHOWN GOT: rule 4
 output_matches() {
-	awk -v shown="$1" -v got="$2" 'BEGIN {
-		ns = split(shown, s, "\n"); ng = split(got, g, "\n")
+	# through the environment: awk -v would turn a "\n" the program
+	# printed (in a JSON string, say) into a line break
+	shown=$1 got=$2 awk 'BEGIN {
+		ns = split(ENVIRON["shown"], s, "\n"); ng = split(ENVIRON["got"], g, "\n")
 		while (ns > 0 && s[ns] == "") ns--
 		while (ng > 0 && g[ng] == "") ng--
 		exit !match_from(1, 1)
