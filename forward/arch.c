@@ -6,6 +6,10 @@
 
 static const struct arch *const archs[] = {
 	&arch_llama,
+	&arch_qwen2,
+	&arch_gemma3,
+	&arch_phi3,
+	&arch_granite,
 };
 
 const struct arch *arch_find(const char *name)

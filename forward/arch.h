@@ -37,6 +37,9 @@ enum dim {
 	DIM_KV,       /* n_head_kv * head_dim */
 	DIM_VOCAB,    /* n_vocab */
 	DIM_ROT_HALF, /* n_rot / 2 */
+	DIM_HEAD,     /* head_dim */
+	DIM_QKV,      /* n_head * head_dim + 2 * n_head_kv * head_dim (fused Q, K, V) */
+	DIM_FF2,      /* 2 * n_ff (fused gate and up) */
 };
 
 #define T_OPTIONAL 1u  /* may be absent (its place stays NULL) */
@@ -48,7 +51,15 @@ struct tensor_spec {
 				elements converted to float (float *) */
 	size_t at;           /* its place: offsetof(struct weights or struct layer_weights, ...) */
 	unsigned flags;
+	/* Part of a fused matrix (phi3's Q, K and V in one): the tensor has
+	 * `whole` rows, of which this matrix is the `out` rows after the
+	 * skip[0] + skip[1] first (DIM_NONE: none); whole DIM_NONE: not a part */
+	enum dim whole, skip[2];
 };
+
+/* Rows of the tables: a tensor, and a part of a fused one. */
+#define TENSOR(name, in, out, at, flags) {name, in, out, at, flags, DIM_NONE, {DIM_NONE, DIM_NONE}}
+#define PART(name, in, out, at, whole, skip0, skip1) {name, in, out, at, 0, whole, {skip0, skip1}}
 
 struct arch {
 	const char *name;    /* general.architecture */
@@ -63,7 +74,10 @@ struct arch {
 	void (*layer)(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t nb);
 };
 
-extern const struct arch arch_llama;
+extern const struct arch arch_llama, arch_qwen2, arch_gemma3, arch_phi3, arch_granite;
+
+/* Layers that several architectures share. */
+void layer_llama(struct context *c, const struct layer_weights *w, uint32_t l, uint32_t nb);
 
 /* The architecture of that name, or NULL. */
 const struct arch *arch_find(const char *name);

@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "arch.h"
+
 static void human(char *buf, size_t len, uint64_t bytes)
 {
 	if (bytes >= 10ull << 20)
@@ -28,6 +30,8 @@ void print_model_info(FILE *out, const struct gguf *g, const struct hparams *hp,
 	fprintf(out, "metadata keys    %" PRIu64 "\n", g->n_kv);
 	if (gguf_get_str(g, "general.architecture", &s) == 1)
 		fprintf(out, "architecture     %.*s\n", (int)s.len, s.s);
+	arch_names(buf, sizeof buf);
+	fprintf(out, "supported        %s\n", buf);
 	if (hp) {
 		if (hp->name[0])
 			fprintf(out, "name             %s\n", hp->name);
@@ -43,6 +47,19 @@ void print_model_info(FILE *out, const struct gguf *g, const struct hparams *hp,
 		fprintf(out, "rope mode        %s\n", hp->rope_mode == ROPE_NEOX ? "neox" : "norm");
 		if (hp->rope_scale != 1.0f)
 			fprintf(out, "rope scale       %g\n", hp->rope_scale);
+		if (hp->n_swa) {
+			uint32_t local = 0;
+			for (uint32_t l = 0; l < hp->n_layer; l++)
+				local += hparams_local(hp, l);
+			fprintf(out, "sliding window   %u positions on %u of %u layers\n", hp->n_swa, local, hp->n_layer);
+		}
+		if (hp->rope_base_swa > 0)
+			fprintf(out, "local rope base  %g\n", hp->rope_base_swa);
+		fprintf(out, "attention scale  %g\n", hp->att_scale);
+		if (hp->embd_scale != 1.0f)
+			fprintf(out, "embedding scale  %g\n", hp->embd_scale);
+		if (hp->logit_softcap > 0)
+			fprintf(out, "logit softcap    %g\n", hp->logit_softcap);
 		fprintf(out, "rms epsilon      %g\n", hp->rms_eps);
 		fprintf(out, "output           %s\n", hp->tied_output ? "tied to token_embd" : "output.weight");
 	}

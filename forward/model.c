@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,12 @@ static int gguf_src_f64(void *g, const char *key, double *out) { return gguf_get
 static int gguf_src_str(void *g, const char *key, struct gguf_str *out) { return gguf_get_str(g, key, out); }
 static const struct gguf_tensor *gguf_src_tensor(void *g, const char *name) { return gguf_tensor(g, name); }
 static void gguf_src_close(void *g) { gguf_close(g); }
+
+static const struct gguf_tensor *gguf_src_tensor_at(void *arg, uint64_t i)
+{
+	const struct gguf *g = arg;
+	return i < g->n_tensors ? &g->tensors[i] : NULL;
+}
 
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, uint64_t n)
 {
@@ -45,7 +52,7 @@ static uint64_t gguf_src_id(void *arg)
 struct model_src model_src_gguf(struct gguf *g)
 {
 	return (struct model_src){.path = g->path, .arg = g, .get_u32 = gguf_src_u32, .get_f64 = gguf_src_f64,
-				  .get_str = gguf_src_str, .tensor = gguf_src_tensor, .id = gguf_src_id,
+				  .get_str = gguf_src_str, .tensor = gguf_src_tensor, .tensor_at = gguf_src_tensor_at, .id = gguf_src_id,
 				  .close = gguf_src_close};
 }
 
@@ -203,11 +210,26 @@ bool hparams_read(const struct model_src *src, struct hparams *hp, struct lmu_er
 			return false;
 		}
 
+	hp->att_scale = 1.0f / sqrtf((float)hp->head_dim);
+	hp->embd_scale = 1.0f;
+	hp->logit_scale = 1.0f;
+	hp->rope_attn_factor = 1.0f;
+	hp->residual_scale = 1.0f;
+
 	/* what is the architecture's own */
 	if (!arch->hparams(&k, hp, e))
 		return false;
 	if (k.missing[0]) {
 		err_set(e, "%s: architecture %s: missing or malformed keys: %s", src->path, hp->arch, k.missing);
+		return false;
+	}
+	if (hp->n_swa > MAX_CTX || !(hp->att_scale > 0) || !(hp->embd_scale > 0) || !(hp->logit_softcap >= 0) ||
+	    !(hp->rope_base_swa >= 0) || !(hp->logit_scale > 0) || !(hp->residual_scale > 0) ||
+	    !(hp->rope_attn_factor > 0) || !isfinite(hp->att_scale + hp->embd_scale + hp->logit_softcap +
+						      hp->logit_scale + hp->residual_scale + hp->rope_attn_factor)) {
+		err_set(e, "%s: bad sliding window %u or scale (attention %g, embedding %g, residual %g, logit %g, cap %g)",
+			src->path, hp->n_swa, hp->att_scale, hp->embd_scale, hp->residual_scale, hp->logit_scale,
+			hp->logit_softcap);
 		return false;
 	}
 

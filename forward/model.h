@@ -30,6 +30,9 @@ struct model_src {
 	/* A tensor by GGUF name, NULL if absent.  Its data stays valid until
 	 * close; dimensions are GGUF's (ne[0] innermost). */
 	const struct gguf_tensor *(*tensor)(void *arg, const char *name);
+	/* The i-th tensor, NULL past the last (to check that the model has no
+	 * tensor its architecture does not use) */
+	const struct gguf_tensor *(*tensor_at)(void *arg, uint64_t i);
 	/* An identity of the model for state files */
 	uint64_t (*id)(void *arg);
 	void (*close)(void *arg);
@@ -61,11 +64,32 @@ struct hparams {
 	float rope_base;         /* RoPE frequency base (global layers) */
 	float rope_scale;        /* linear RoPE scaling factor, 1 = none */
 	enum rope_mode rope_mode;
+	float att_scale;         /* attention scores are scaled by it: 1/sqrt(head_dim) unless the
+				    architecture says otherwise */
+	float embd_scale;        /* embeddings are multiplied by it (gemma3: sqrt(n_embd)); 1: none */
+	float logit_softcap;     /* logits = cap * tanh(logits / cap); 0: none */
+	float logit_scale;       /* logits are divided by it (granite); 1: none */
+	float residual_scale;    /* each branch is multiplied by it before it is added (granite); 1: none */
+	uint32_t n_swa;          /* sliding window: a query of a local layer sees the last n_swa
+				    positions, itself included; 0: no local layers */
+	uint32_t swa_period;     /* with n_swa: every swa_period-th layer (the last of each group)
+				    is global, the others local (gemma3: 6); 0: every layer local */
+	float rope_base_swa;     /* RoPE base of the local layers, without scaling (gemma3: 10000);
+				    0: the same RoPE as the global layers */
+	uint32_t rope_orig_ctx;  /* long-context RoPE (phi3): the context it was trained on; a longer
+				    context takes the long factors, all of it computed again */
+	float rope_attn_factor;  /* RoPE cos and sin are multiplied by it (phi3 long context); 1: none */
 	uint32_t n_vocab;        /* rows of token_embd = tokenizer size */
 	bool tied_output;        /* no output.weight: the LM head is token_embd */
 	char tok_model[16];      /* tokenizer.ggml.model: llama, gpt2, ... */
 	char tok_pre[32];        /* tokenizer.ggml.pre, or "" */
 };
+
+/* Does layer l attend only to a window (hp->n_swa positions)? */
+static inline bool hparams_local(const struct hparams *hp, uint32_t l)
+{
+	return hp->n_swa && !(hp->swa_period && (l + 1) % hp->swa_period == 0);
+}
 
 /* Fill *hp from the source's keys: the ones every architecture has, then
  * the architecture's own (arch.h).  Return false with a message naming

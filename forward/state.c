@@ -27,11 +27,28 @@ static void check_host(void)
 		die("state files need a little-endian host");
 }
 
-/* What layer l keeps of a context of n_pos positions: rows of kv_dim. */
+/* What layer l keeps of a context of n_pos positions: all of them, or
+ * for a local layer the window's n_swa - 1 last ones (what the next
+ * position attends to besides itself). */
 static uint32_t layer_rows(const struct context *c, uint32_t l, uint64_t n_pos)
 {
-	(void)c, (void)l;
+	uint32_t w = c->t->hp.n_swa;
+	if (c->kv[l].local && n_pos > w - 1)
+		return w - 1;
 	return (uint32_t)n_pos;
+}
+
+/* Read or write the keys or values of positions n_pos - rows .. n_pos - 1
+ * of a layer's cache, whose ring may wrap them: two runs of rows. */
+static bool io_rows(FILE *f, float *cache, const struct kv_cache *kv, size_t kv_dim, uint64_t n_pos, size_t rows,
+		    bool write)
+{
+	size_t start = (n_pos - rows) % kv->rows, n0 = rows < kv->rows - start ? rows : kv->rows - start;
+	size_t row = sizeof(float) * kv_dim;
+	if (write)
+		return fwrite(cache + start * kv_dim, row, n0, f) == n0 &&
+		       fwrite(cache, row, rows - n0, f) == rows - n0;
+	return fread(cache + start * kv_dim, row, n0, f) == n0 && fread(cache, row, rows - n0, f) == rows - n0;
 }
 
 static uint32_t layer_kv_dim(const struct context *c, uint32_t l)
@@ -185,14 +202,18 @@ bool state_load(struct context *c, const char *path)
 		if (c->ids[i] < 0 || (uint32_t)c->ids[i] >= hp->n_vocab)
 			die("%s: state file: id %d at position %llu is out of range", path, c->ids[i],
 			    (unsigned long long)i);
+	c->swa_lo = 0;
 	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		const struct kv_cache *kv = &c->kv[l];
 		size_t rows = layer_rows(c, l, n_pos), kv_dim = layer_kv_dim(c, l);
-		float *k = c->kv[l].k + (n_pos - rows) * kv_dim, *v = c->kv[l].v + (n_pos - rows) * kv_dim;
-		if (fread(k, sizeof(float) * kv_dim, rows, f) != rows || fread(v, sizeof(float) * kv_dim, rows, f) != rows)
+		if (!io_rows(f, kv->k, kv, kv_dim, n_pos, rows, false) || !io_rows(f, kv->v, kv, kv_dim, n_pos, rows, false))
 			die("%s: state file cut short", path);
+		if (kv->local)
+			c->swa_lo = (uint32_t)(n_pos - rows);
 	}
 	fclose(f);
 	c->n_pos = c->n_cached = (uint32_t)n_pos;
+	c->rope_long = c->t->w.inv_freq_long && n_pos > c->t->hp.rope_orig_ctx;
 	return true;
 }
 
@@ -250,9 +271,9 @@ void state_save(const struct context *c, const char *path)
 	ok = fwrite(h, 1, hlen, f) == hlen && fwrite(c->ids, sizeof *c->ids, n_pos, f) == n_pos;
 	free(h);
 	for (uint32_t l = 0; ok && l < hp->n_layer; l++) {
+		const struct kv_cache *kv = &c->kv[l];
 		size_t rows = layer_rows(c, l, n_pos), kv_dim = layer_kv_dim(c, l);
-		const float *k = c->kv[l].k + (n_pos - rows) * kv_dim, *v = c->kv[l].v + (n_pos - rows) * kv_dim;
-		ok = fwrite(k, sizeof(float) * kv_dim, rows, f) == rows && fwrite(v, sizeof(float) * kv_dim, rows, f) == rows;
+		ok = io_rows(f, kv->k, kv, kv_dim, n_pos, rows, true) && io_rows(f, kv->v, kv, kv_dim, n_pos, rows, true);
 	}
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	int saved = errno;

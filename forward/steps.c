@@ -18,7 +18,7 @@
 #include "quant.h"
 #include "vec8.h"
 
-#define MAX_HD 128    /* the largest head_dim with a register-blocked attention */
+#define MAX_HD 256    /* the largest head_dim with a register-blocked attention */
 
 /* ---- kernels below the forward pass ---- */
 
@@ -39,10 +39,28 @@ static float silu(float x)
 	return x / (1.0f + expf(-x));
 }
 
-/* y[i] = silu(y[i]) * up[i] = y[i] / (1 + e^-y[i]) * up[i] */
-static void swiglu(float *y, const float *up, uint32_t n)
+/* GELU, tanh form: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715
+ * x^3), which is x sigmoid(2u) = x / (1 + e^-2u). */
+#define GELU_K 0.7978845608028654f  /* sqrt(2/pi) */
+static float gelu_tanh(float x)
+{
+	return x / (1.0f + expf(-2 * GELU_K * (x + 0.044715f * x * x * x)));
+}
+
+/* y[i] = act(y[i]) * up[i]: SiLU y / (1 + e^-y), GELU-tanh above */
+static void gate(float *y, const float *up, uint32_t n, enum act act)
 {
 	uint32_t i = 0;
+	if (act == ACT_GELU_TANH) {
+		for (; i + 8 <= n; i += 8) {
+			v8 g = load8(y + i);
+			g = g / (1.0f + exp8(-2 * GELU_K * (g + 0.044715f * g * g * g))) * load8(up + i);
+			memcpy(y + i, &g, sizeof g);
+		}
+		for (; i < n; i++)
+			y[i] = gelu_tanh(y[i]) * up[i];
+		return;
+	}
 	for (; i + 8 <= n; i += 8) {
 		v8 g = load8(y + i);
 		g = g / (1.0f + exp8(-g)) * load8(up + i);
@@ -63,23 +81,29 @@ static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, floa
 		out[i] = w[i] * (x[i] * scale);
 }
 
-/* RoPE, NORM pairing (GGUF llama weights, doc/formats.md "RoPE"): pair i is
- * (x[2i], x[2i+1]), rotated by the angle pos * inv_freq[i]. */
-static void rope_angles(float *cs, float *sn, uint32_t pos, const float *inv_freq, uint32_t n_rot)
+/* RoPE (doc/formats.md "RoPE"): pair i is rotated by the angle
+ * pos * inv_freq[i]; the angles of one position are computed once for all
+ * its heads.  mscale multiplies cos and sin (phi3's long context). */
+static void rope_angles(float *cs, float *sn, uint32_t pos, const float *inv_freq, uint32_t n_rot, float mscale)
 {
 	for (uint32_t i = 0; i < n_rot / 2; i++) {
 		float theta = (float)pos * inv_freq[i];
 		cs[i] = (float)cos(theta), sn[i] = (float)sin(theta);
+		if (mscale != 1.0f)
+			cs[i] *= mscale, sn[i] *= mscale;
 	}
 }
 
-/* the angles of one position are computed once for all its heads */
-static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot)
+/* Rotate the first n_rot elements of a head, the rest stay: NORM pairs
+ * neighbours (x[2i], x[2i+1]) (GGUF llama weights, whose Q and K rows the
+ * converter permuted), NEOX pairs halves (x[i], x[i + n_rot/2]). */
+static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot, enum rope_mode mode)
 {
-	for (uint32_t i = 0; i < n_rot / 2; i++) {
-		float a = x[2 * i], b = x[2 * i + 1];
-		x[2 * i] = a * cs[i] - b * sn[i];
-		x[2 * i + 1] = a * sn[i] + b * cs[i];
+	uint32_t half = n_rot / 2, stride = mode == ROPE_NEOX ? 1 : 2, other = mode == ROPE_NEOX ? half : 1;
+	for (uint32_t i = 0; i < half; i++) {
+		float *p = x + i * stride, a = p[0], b = p[other];
+		p[0] = a * cs[i] - b * sn[i];
+		p[other] = a * sn[i] + b * cs[i];
 	}
 }
 
@@ -90,7 +114,11 @@ static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot)
  * (norms, quantization) or (position, head) pairs (attention). */
 
 enum step_kind { NORM_QUANT, MATMUL, ATTENTION };
-enum mm_post { POST_NONE, POST_ROPE_Q, POST_ROPE_K, POST_RESIDUAL, POST_SWIGLU };
+/* What a product does to its rows, once they are computed (after adding
+ * the bias, if the job has one): nothing; on whole heads (Q and K) an
+ * RMSNorm if the job has one, then RoPE; add them to the residual stream;
+ * gate the second job's rows with them (gated feed-forward). */
+enum mm_post { POST_NONE, POST_HEADS, POST_RESIDUAL, POST_GATE };
 
 struct mm_job {
 	const struct matrix *w;
@@ -99,7 +127,11 @@ struct mm_job {
 				    segments ([0]) and of large ones ([1]) read them */
 	float *y;                /* y[b * ldy + r] = row r of w . activation b */
 	size_t ldy;
+	const float *bias;       /* (w->n_out) added to every row, or NULL */
 	enum mm_post post;
+	const float *head_norm;  /* POST_HEADS: (head_dim) RMSNorm weights of each head, or NULL */
+	const float *rope_cs, *rope_sn;  /* POST_HEADS: (nb, n_rot / 2) the positions' RoPE */
+	enum act act;            /* POST_GATE: the activation of the gate */
 };
 
 struct step {
@@ -249,7 +281,7 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t units = 0, u0, u1, base = 0;
-	int n_share = s->jobs[0].post == POST_SWIGLU ? 1 : s->n_jobs;
+	int n_share = s->jobs[0].post == POST_GATE ? 1 : s->n_jobs;
 	struct mm_job jobs[3];
 
 	memcpy(jobs, s->jobs, sizeof jobs);
@@ -282,28 +314,41 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 		uint32_t r0 = (lo - first) * s->unit, r1 = (hi - first) * s->unit;
 		if (r1 > jb->w->n_out)
 			r1 = jb->w->n_out;
-		for (int k = j; k < (jb->post == POST_SWIGLU ? 2 : j + 1); k++)
+		int k1 = jb->post == POST_GATE ? 2 : j + 1;
+		for (int k = j; k < k1; k++)
 			product(c, &jobs[k], s, r0, r1);
 		for (uint32_t b = 0; b < s->nb; b++) {
 			float *y = jb->y + b * jb->ldy;
+			for (int k = j; k < k1; k++)
+				if (jobs[k].bias) {
+					float *yk = jobs[k].y + b * jobs[k].ldy;
+					for (uint32_t r = r0; r < r1; r++)
+						yk[r] += jobs[k].bias[r];
+				}
 			switch (jb->post) {
 			case POST_NONE:
 				break;
-			case POST_ROPE_Q: /* rows r0..r1 are whole heads (unit = head_dim) */
-			case POST_ROPE_K: {
+			case POST_HEADS: { /* rows r0..r1 are whole heads (unit = head_dim) */
 				size_t at = (size_t)b * hp->n_rot / 2;
-				const float *cs = c->rope_cs + at, *sn = c->rope_sn + at;
-				for (uint32_t r = r0; r < r1; r += hp->head_dim)
-					rope(y + r, cs, sn, hp->n_rot);
+				const float *cs = jb->rope_cs + at, *sn = jb->rope_sn + at;
+				for (uint32_t r = r0; r < r1; r += hp->head_dim) {
+					if (jb->head_norm)
+						rmsnorm(y + r, y + r, jb->head_norm, hp->head_dim, hp->rms_eps);
+					rope(y + r, cs, sn, hp->n_rot, hp->rope_mode);
+				}
 				break;
 			}
-			case POST_RESIDUAL: /* x += y */
-				for (uint32_t r = r0; r < r1; r++)
-					c->x[(size_t)b * hp->n_embd + r] += y[r];
+			case POST_RESIDUAL: /* x += y (times the residual scale) */
+				if (hp->residual_scale != 1.0f)
+					for (uint32_t r = r0; r < r1; r++)
+						c->x[(size_t)b * hp->n_embd + r] += y[r] * hp->residual_scale;
+				else
+					for (uint32_t r = r0; r < r1; r++)
+						c->x[(size_t)b * hp->n_embd + r] += y[r];
 				break;
-			case POST_SWIGLU: { /* gate = silu(gate) * up */
+			case POST_GATE: { /* gate = act(gate) * up */
 				const float *up = s->jobs[1].y + b * s->jobs[1].ldy;
-				swiglu(y + r0, up + r0, r1 - r0);
+				gate(y + r0, up + r0, r1 - r0, jb->act);
 				break;
 			}
 			}
@@ -322,24 +367,36 @@ static inline v16 load16(const float *p)
 	return v;
 }
 
-/* out[r * ldo + i] = scale[r] * sum over keys t < n of a[r * lda + t] *
- * v[t * ldv + i] for R rows of hd outputs; R and hd constants of the caller
- * (inlined), so that the R * hd sums stay in registers and each v row is
- * read once. */
+/* The keys (or values) of a task: n0 rows from p0, then n1 rows from p1
+ * (a ring's wrap; n1 = 0 without one), ld floats apart. */
+struct rows2 {
+	const float *p0, *p1;
+	uint32_t n0, n1;
+	size_t ld;
+};
+
+/* out[r * ldo + i] = scale[r] * sum over keys t < n0 + n1 of a[r * lda + t]
+ * * v_t[i] for R rows of hd outputs, v_t the value row of key t; R and hd
+ * constants of the caller (inlined), so that the R * hd sums stay in
+ * registers and each v row is read once. */
 static inline __attribute__((always_inline)) void weighted_sums(float *out, size_t ldo, const float *a,
-								size_t lda, const float *v, size_t ldv, uint32_t n,
+								size_t lda, const struct rows2 *vr,
 								const float *scale, const uint32_t R, const uint32_t hd)
 {
 	v16 acc[4][MAX_HD / 16];
 	for (uint32_t r = 0; r < R; r++)
 		for (uint32_t i = 0; i < hd / 16; i++)
 			acc[r][i] = (v16){0};
-	for (uint32_t t = 0; t < n; t++, v += ldv)
-		for (uint32_t i = 0; i < hd / 16; i++) {
-			v16 vi = load16(v + 16 * i);
-			for (uint32_t r = 0; r < R; r++)
-				acc[r][i] += a[r * lda + t] * vi;
-		}
+	for (int seg = 0; seg < 2; seg++) {
+		const float *v = seg ? vr->p1 : vr->p0, *as = seg ? a + vr->n0 : a;
+		uint32_t n = seg ? vr->n1 : vr->n0;
+		for (uint32_t t = 0; t < n; t++, v += vr->ld)
+			for (uint32_t i = 0; i < hd / 16; i++) {
+				v16 vi = load16(v + 16 * i);
+				for (uint32_t r = 0; r < R; r++)
+					acc[r][i] += as[r * lda + t] * vi;
+			}
+	}
 	for (uint32_t r = 0; r < R; r++)
 		for (uint32_t i = 0; i < hd / 16; i++) {
 			v16 o = acc[r][i] * scale[r];
@@ -348,18 +405,50 @@ static inline __attribute__((always_inline)) void weighted_sums(float *out, size
 }
 
 /* The same for rows of any number of outputs. */
-static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda, const float *v, size_t ldv,
-			      uint32_t n, const float *scale, uint32_t rows, uint32_t hd)
+static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda, const struct rows2 *vr,
+			      const float *scale, uint32_t rows, uint32_t hd)
 {
 	for (uint32_t r = 0; r < rows; r++) {
 		float *o = out + r * ldo;
 		memset(o, 0, hd * sizeof *o);
-		for (uint32_t t = 0; t < n; t++)
+		for (uint32_t t = 0; t < vr->n0 + vr->n1; t++) {
+			const float *v = t < vr->n0 ? vr->p0 + t * vr->ld : vr->p1 + (t - vr->n0) * vr->ld;
 			for (uint32_t i = 0; i < hd; i++)
-				o[i] += a[r * lda + t] * v[(size_t)t * ldv + i];
+				o[i] += a[r * lda + t] * v[i];
+		}
 		for (uint32_t i = 0; i < hd; i++)
 			o[i] *= scale[r];
 	}
+}
+
+/* out = weights V for rows rows: register-blocked for the common head
+ * sizes (R rows of hd outputs at a time, as many as 16 AVX-512 registers
+ * hold), any other size by the plain loop. */
+static void weights_v(float *out, size_t ldo, const float *a, size_t lda, const struct rows2 *vr,
+		      const float *inv_sum, uint32_t rows, uint32_t hd)
+{
+	uint32_t r = 0;
+#define SUMS(R, HD)                                                                                   \
+	case HD:                                                                                      \
+		for (; r + R <= rows; r += R)                                                         \
+			weighted_sums(out + r * ldo, ldo, a + r * lda, lda, vr, inv_sum + r, R, HD);  \
+		for (; r < rows; r++)                                                                 \
+			weighted_sums(out + r * ldo, ldo, a + r * lda, lda, vr, inv_sum + r, 1, HD);  \
+		return;
+	switch (hd) {
+	SUMS(4, 32)
+	SUMS(4, 48)
+	SUMS(4, 64)
+	SUMS(3, 80)
+	SUMS(2, 96)
+	SUMS(2, 112)
+	SUMS(2, 128)
+	SUMS(1, 160)
+	SUMS(1, 192)
+	SUMS(1, 256)
+	}
+#undef SUMS
+	weighted_sums_any(out, ldo, a, lda, vr, inv_sum, rows, hd);
 }
 
 /* the largest of x[0..n) */
@@ -381,10 +470,12 @@ static float max_of(const float *x, uint32_t n)
 }
 
 /* Causal attention, a task at a time: the queries of head h at rows
- * b0..b0 + ATT_ROWS of one segment over its sequence's cache positions
- * [0, pos0 + b]: scores S = Q K^T by the float matrix kernel, softmax per
- * row, then S V.  Tasks are numbered segment by segment, head-major inside
- * a segment (a thread's consecutive tasks read the same keys). */
+ * b0..b0 + ATT_ROWS of one segment over the keys of its sequence's cache
+ * each may see: every earlier position, or the last n_swa ones in a local
+ * layer (whose ring may wrap them in two runs of rows).  Scores S = Q K^T
+ * by the float matrix kernel, softmax per row, then S V.  Tasks are
+ * numbered segment by segment, head-major inside a segment (a thread's
+ * consecutive tasks read the same keys). */
 static void attention(struct context *c, const struct step *s, int ith, int nth)
 {
 	const struct hparams *hp = &c->t->hp;
@@ -392,7 +483,7 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 	uint32_t group = hp->n_head / hp->n_head_kv, n_tasks = 0, g = 0, g_first = 0;
 	size_t lda = c->att_ld;
 	float *att = c->att + (size_t)ith * ATT_ROWS * lda;
-	float scale = 1.0f / sqrtf((float)hd);
+	float scale = hp->att_scale;
 	uint32_t t0, t1;
 
 	for (uint32_t i = 0; i < c->n_seg; i++)
@@ -406,22 +497,32 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 		}
 		const struct segment *sg = &c->seg[g];
 		const struct kv_cache *kv = &sg->s->kv[s->layer];
+		uint32_t window = kv->local ? hp->n_swa : 0;
 		uint32_t h = (task - g_first) / n_blk, b0 = (task - g_first) % n_blk * ATT_ROWS, kvh = h / group;
-		uint32_t rows = sg->n - b0 < ATT_ROWS ? sg->n - b0 : ATT_ROWS, n_keys = sg->pos0 + b0 + rows;
-		const float *k = kv->k + kvh * hd, *v = kv->v + kvh * hd;
+		uint32_t rows = sg->n - b0 < ATT_ROWS ? sg->n - b0 : ATT_ROWS, p0 = sg->pos0 + b0;
+		/* the keys of positions lo .. p0 + rows - 1, from cache row lo % rows */
+		uint32_t lo = window && p0 + 1 > window ? p0 + 1 - window : 0, n_keys = p0 + rows - lo;
+		uint32_t k0 = lo % kv->rows, n0 = n_keys < kv->rows - k0 ? n_keys : kv->rows - k0;
+		struct rows2 kr = {kv->k + (size_t)k0 * kv_dim + kvh * hd, kv->k + kvh * hd, n0, n_keys - n0, kv_dim};
+		struct rows2 vr = {kv->v + (size_t)k0 * kv_dim + kvh * hd, kv->v + kvh * hd, n0, n_keys - n0, kv_dim};
 		size_t row = sg->row0 + b0;
+		const float *q = c->q + row * q_dim + h * hd;
 		float *out = c->att_out + row * q_dim + h * hd;
 
-		/* att[r * lda + t] = q_r . k_t for every key of the last row */
-		quant_matmul(GGML_F32, k, kv_dim * sizeof(float), (int)hd, c->q + row * q_dim + h * hd,
-			     q_dim * sizeof(float), (int)rows, att, (int)lda, 0, (int)n_keys);
+		/* att[r * lda + t] = q_r . k_(lo + t) for every key of the task */
+		quant_matmul(GGML_F32, kr.p0, kv_dim * sizeof(float), (int)hd, q, q_dim * sizeof(float), (int)rows, att,
+			     (int)lda, 0, (int)kr.n0);
+		if (kr.n1)
+			quant_matmul(GGML_F32, kr.p1, kv_dim * sizeof(float), (int)hd, q, q_dim * sizeof(float), (int)rows,
+				     att + kr.n0, (int)lda, 0, (int)kr.n1);
 
-		/* softmax weights exp((score - max) / sqrt(head_dim)), zero past the
-		 * row's own position; normalized after the sums */
+		/* softmax weights exp((score - max) * scale) over the keys the row
+		 * sees, zero for the others; normalized after the sums */
 		float inv_sum[ATT_ROWS];
 		for (uint32_t r = 0; r < rows; r++) {
-			float *a = att + r * lda, sum = 0;
-			uint32_t n = sg->pos0 + b0 + r + 1, t;
+			uint32_t p = p0 + r, first = (window && p + 1 > window ? p + 1 - window : 0) - lo;
+			uint32_t n = p - lo + 1 - first, t;
+			float *a = att + r * lda + first, sum = 0;
 			float max = max_of(a, n);
 			v8 vsum = {0};
 			for (t = 0; t + 8 <= n; t += 8) {
@@ -434,23 +535,12 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 				sum += a[t];
 			}
 			inv_sum[r] = 1 / (sum + hsum(vsum));
-			memset(a + n, 0, (n_keys - n) * sizeof *a);
+			memset(a - first, 0, first * sizeof *a);
+			memset(a + n, 0, (n_keys - first - n) * sizeof *a);
 		}
 
-		/* out = weights V, four rows at a time */
-		uint32_t r = 0;
-#define SUMS(R, HD) weighted_sums(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, inv_sum + r, R, HD)
-		for (; hd == 64 && r + 4 <= rows; r += 4)
-			SUMS(4, 64);
-		for (; hd == 128 && r + 2 <= rows; r += 2)
-			SUMS(2, 128);
-		for (; hd == 64 && r < rows; r++)
-			SUMS(1, 64);
-		for (; hd == 128 && r < rows; r++)
-			SUMS(1, 128);
-#undef SUMS
-		weighted_sums_any(out + r * q_dim, q_dim, att + r * lda, lda, v, kv_dim, n_keys, inv_sum + r, rows - r,
-				  hd);
+		/* out = weights V */
+		weights_v(out, q_dim, att, lda, &vr, inv_sum, rows, hd);
 	}
 }
 
@@ -504,9 +594,14 @@ void step_rope_angles(struct context *c)
 	const struct hparams *hp = &c->t->hp;
 	for (uint32_t i = 0; i < c->n_seg; i++) {
 		const struct segment *g = &c->seg[i];
+		/* each sequence its own factors: long past phi3's original context */
+		const float *inv = g->s->rope_long ? c->t->w.inv_freq_long : c->t->w.inv_freq;
 		for (uint32_t b = 0; b < g->n; b++) {
 			size_t at = (size_t)(g->row0 + b) * hp->n_rot / 2;
-			rope_angles(c->rope_cs + at, c->rope_sn + at, g->pos0 + b, c->t->w.inv_freq, hp->n_rot);
+			rope_angles(c->rope_cs + at, c->rope_sn + at, g->pos0 + b, inv, hp->n_rot, hp->rope_attn_factor);
+			if (c->rope_cs_swa)
+				rope_angles(c->rope_cs_swa + at, c->rope_sn_swa + at, g->pos0 + b, c->t->w.inv_freq_swa,
+					    hp->n_rot, 1.0f);
 		}
 	}
 }
@@ -515,22 +610,40 @@ void step_qkv(struct context *c, const struct layer_weights *w, uint32_t l, uint
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+	bool local = hparams_local(hp, l);
+	const float *cs = c->rope_cs, *sn = c->rope_sn;
 
+	if (local && c->rope_cs_swa)
+		cs = c->rope_cs_swa, sn = c->rope_sn_swa;
 	/* xb (nb, n_embd) = rmsnorm(x) * attn_norm, quantized for Wq, Wk, Wv;
-	 * q (nb, q_dim) = xb Wq^T; kb, vb (nb, kv_dim) = xb Wk^T, xb Wv^T; RoPE
-	 * on q and k, whole heads per thread */
+	 * q (nb, q_dim) = xb Wq^T; kb, vb (nb, kv_dim) = xb Wk^T, xb Wv^T (+
+	 * biases); per-head norms and RoPE on q and k, whole heads per thread */
 	struct step s = {.kind = MATMUL, .nb = nb, .ns = c->ns, .unit = hp->head_dim, .n_jobs = 3,
-			 .jobs = {{.w = &w->wq, .y = c->q, .ldy = q_dim, .post = POST_ROPE_Q},
-				  {.w = &w->wk, .y = c->kb, .ldy = kv_dim, .post = POST_ROPE_K},
-				  {.w = &w->wv, .y = c->vb, .ldy = kv_dim, .post = POST_NONE}}};
+			 .jobs = {{.w = &w->wq, .y = c->q, .ldy = q_dim, .bias = w->bq, .post = POST_HEADS,
+				   .head_norm = w->q_norm, .rope_cs = cs, .rope_sn = sn},
+				  {.w = &w->wk, .y = c->kb, .ldy = kv_dim, .bias = w->bk, .post = POST_HEADS,
+				   .head_norm = w->k_norm, .rope_cs = cs, .rope_sn = sn},
+				  {.w = &w->wv, .y = c->vb, .ldy = kv_dim, .bias = w->bv, .post = POST_NONE}}};
 	matmul_step(c, &s, c->x, c->xb, w->attn_norm, hp->n_embd);
 
-	/* each segment's keys and values into its sequence's cache */
+	/* each segment's keys and values into its sequence's cache: at their
+	 * positions, or in a local layer's ring at position % rows (which the
+	 * segment may wrap) */
 	for (uint32_t i = 0; i < c->n_seg; i++) {
 		const struct segment *g = &c->seg[i];
-		size_t bytes = (size_t)g->n * kv_dim * sizeof(float);
-		memcpy(g->s->kv[l].k + (size_t)g->pos0 * kv_dim, c->kb + (size_t)g->row0 * kv_dim, bytes);
-		memcpy(g->s->kv[l].v + (size_t)g->pos0 * kv_dim, c->vb + (size_t)g->row0 * kv_dim, bytes);
+		const struct kv_cache *kv = &g->s->kv[l];
+		const float *kb = c->kb + (size_t)g->row0 * kv_dim, *vb = c->vb + (size_t)g->row0 * kv_dim;
+		if (!kv->local) {
+			size_t bytes = (size_t)g->n * kv_dim * sizeof(float);
+			memcpy(kv->k + (size_t)g->pos0 * kv_dim, kb, bytes);
+			memcpy(kv->v + (size_t)g->pos0 * kv_dim, vb, bytes);
+			continue;
+		}
+		for (uint32_t b = 0; b < g->n; b++) {
+			size_t row = (size_t)(g->pos0 + b) % kv->rows * kv_dim;
+			memcpy(kv->k + row, kb + (size_t)b * kv_dim, kv_dim * sizeof(float));
+			memcpy(kv->v + row, vb + (size_t)b * kv_dim, kv_dim * sizeof(float));
+		}
 	}
 }
 
@@ -540,28 +653,48 @@ void step_attention(struct context *c, uint32_t l, uint32_t nb)
 	run_step(c, &s);
 }
 
-void step_add_product(struct context *c, const struct matrix *m, const float *in, uint32_t nb)
+void step_add_product(struct context *c, const struct matrix *m, const float *bias, const float *in, uint32_t nb,
+		      const float *norm)
 {
+	const struct hparams *hp = &c->t->hp;
 	struct step s = {.kind = MATMUL, .nb = nb, .ns = c->ns, .unit = 16, .n_jobs = 1,
-			 .jobs = {{.w = m, .y = c->tmp, .ldy = c->t->hp.n_embd, .post = POST_RESIDUAL}}};
+			 .jobs = {{.w = m, .y = c->tmp, .ldy = hp->n_embd, .bias = bias,
+				   .post = norm ? POST_NONE : POST_RESIDUAL}}};
 	matmul_step(c, &s, in, NULL, NULL, m->n_in);
+	if (norm)  /* a whole row is normed: here, after the product (a few microseconds) */
+		for (uint32_t b = 0; b < nb; b++) {
+			float *y = c->tmp + (size_t)b * hp->n_embd, *x = c->x + (size_t)b * hp->n_embd;
+			rmsnorm(y, y, norm, hp->n_embd, hp->rms_eps);
+			for (uint32_t i = 0; i < hp->n_embd; i++)
+				x[i] += y[i] * hp->residual_scale;
+		}
 }
 
 void step_gated_ffn(struct context *c, const struct layer_weights *w, enum act act, uint32_t nb)
 {
 	const struct hparams *hp = &c->t->hp;
-	(void)act;  /* SiLU is the only one yet */
 	struct step s = {.kind = MATMUL, .nb = nb, .ns = c->ns, .unit = 16, .n_jobs = 2,
-			 .jobs = {{.w = &w->w_gate, .y = c->hb, .ldy = hp->n_ff, .post = POST_SWIGLU},
-				  {.w = &w->w_up, .y = c->hb2, .ldy = hp->n_ff, .post = POST_NONE}}};
+			 .jobs = {{.w = &w->w_gate, .y = c->hb, .ldy = hp->n_ff, .bias = w->b_gate, .post = POST_GATE,
+				   .act = act},
+				  {.w = &w->w_up, .y = c->hb2, .ldy = hp->n_ff, .bias = w->b_up, .post = POST_NONE}}};
 	matmul_step(c, &s, c->x, c->xb, w->ffn_norm, hp->n_embd);
 }
 
+/* logits (n, n_vocab) = rmsnorm(rows) * output_norm, times output^T;
+ * divided by logit_scale, capped by cap * tanh(logit / cap) when the model
+ * says so */
 void step_logits(struct context *c, const float *rows, uint32_t n, bool small)
 {
 	const struct transformer *t = c->t;
+	float cap = t->hp.logit_softcap;
 	struct step s = {.kind = MATMUL, .nb = n, .ns = small ? n : 0, .unit = 16, .n_jobs = 1,
 			 .jobs = {{.w = &t->w.output, .y = c->logits, .ldy = t->hp.n_vocab, .post = POST_NONE}}};
 
 	matmul_step(c, &s, rows, c->xb, t->w.output_norm, t->hp.n_embd);
+	if (t->hp.logit_scale != 1.0f)
+		for (size_t i = 0; i < (size_t)n * t->hp.n_vocab; i++)
+			c->logits[i] /= t->hp.logit_scale;
+	if (cap > 0)
+		for (size_t i = 0; i < (size_t)n * t->hp.n_vocab; i++)
+			c->logits[i] = tanhf(c->logits[i] / cap) * cap;
 }

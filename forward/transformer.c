@@ -34,6 +34,9 @@ static uint32_t dim_size(const struct hparams *hp, enum dim d)
 	case DIM_KV: return hp->n_head_kv * hp->head_dim;
 	case DIM_VOCAB: return hp->n_vocab;
 	case DIM_ROT_HALF: return hp->n_rot / 2;
+	case DIM_HEAD: return hp->head_dim;
+	case DIM_QKV: return (hp->n_head + 2 * hp->n_head_kv) * hp->head_dim;
+	case DIM_FF2: return 2 * hp->n_ff;
 	}
 	return 0;
 }
@@ -45,14 +48,16 @@ static void check_type(const struct model_src *src, const struct gguf_tensor *t)
 		    ggml_type_name(t->type) ? ggml_type_name(t->type) : "(unknown)");
 }
 
+/* Rows row0 .. row0 + n_out of a tensor of n_rows rows of n_in elements
+ * (the whole tensor: row0 0, n_rows n_out). */
 static void matrix_get(const struct model_src *src, const struct gguf_tensor *t, struct matrix *m, uint32_t n_in,
-		       uint32_t n_out)
+		       uint32_t n_out, uint32_t n_rows, uint32_t row0)
 {
-	if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out)
+	if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_rows)
 		die("%s: tensor %s has shape {%llu, %llu}, expected {%u, %u}", src->path, t->name,
-		    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], n_in, n_out);
+		    (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], n_in, n_rows);
 	check_type(src, t);
-	m->data = t->data;
+	m->data = (const uint8_t *)t->data + (size_t)row0 * t->row_bytes;
 	m->type = t->type;
 	m->row_bytes = t->row_bytes;
 	m->n_in = n_in;
@@ -89,12 +94,51 @@ static void load_tensors(const struct model_src *src, const struct hparams *hp, 
 				continue;
 			die("%s: tensor %s is missing", src->path, name);
 		}
-		if (spec->out == DIM_NONE)
+		if (spec->out == DIM_NONE) {
 			*(float **)((char *)base + spec->at) = vector_get(src, t, dim_size(hp, spec->in));
-		else
-			matrix_get(src, t, (struct matrix *)((char *)base + spec->at), dim_size(hp, spec->in),
-				   dim_size(hp, spec->out));
+		} else {
+			uint32_t out = dim_size(hp, spec->out), rows = out, row0 = 0;
+			if (spec->whole != DIM_NONE) {
+				rows = dim_size(hp, spec->whole);
+				row0 = (spec->skip[0] != DIM_NONE ? dim_size(hp, spec->skip[0]) : 0) +
+				       (spec->skip[1] != DIM_NONE ? dim_size(hp, spec->skip[1]) : 0);
+			}
+			matrix_get(src, t, (struct matrix *)((char *)base + spec->at), dim_size(hp, spec->in), out, rows,
+				   row0);
+		}
 	}
+}
+
+/* Does a table name this tensor (for any layer)? */
+static bool in_table(const struct tensor_spec *spec, const char *tname, uint32_t n_layer)
+{
+	char name[GGUF_MAX_NAME + 1];
+	for (; spec->name; spec++) {
+		if (!strstr(spec->name, "%u")) {
+			if (strcmp(spec->name, tname) == 0)
+				return true;
+			continue;
+		}
+		unsigned l;
+		const char *dot = strchr(tname + (strncmp(tname, "blk.", 4) == 0 ? 4 : 0), '.');
+		if (strncmp(tname, "blk.", 4) != 0 || !dot || sscanf(tname + 4, "%u", &l) != 1 || l >= n_layer)
+			continue;
+		snprintf(name, sizeof name, spec->name, l);
+		if (strcmp(name, tname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Every tensor of the file must be one the architecture uses: one it does
+ * not know (a bias, a norm) would silently make other numbers. */
+static void check_unused(const struct model_src *src, const struct arch *a, uint32_t n_layer)
+{
+	const struct gguf_tensor *t;
+	for (uint64_t i = 0; src->tensor_at && (t = src->tensor_at(src->arg, i)); i++)
+		if (!in_table(a->tensors, t->name, n_layer) && !in_table(a->layer_tensors, t->name, n_layer))
+			die("%s: tensor %s is not one of architecture %s: this lm-step cannot run the model as it is",
+			    src->path, t->name, a->name);
 }
 
 static void free_vectors(const struct tensor_spec *spec, void *base)
@@ -108,17 +152,18 @@ static void free_vectors(const struct tensor_spec *spec, void *base)
  * linear scale factor and by the per-pair factor of rope_freqs.weight
  * (doc/formats.md "Llama 3 RoPE scaling") when the file has one.  Computed in
  * float32 as the references do. */
-static float *rope_inv_freq(const struct model_src *src, const struct hparams *hp, const float *factor)
+static float *rope_inv_freq(const struct model_src *src, const struct hparams *hp, float base, float scale,
+			    const float *factor)
 {
 	uint32_t half = hp->n_rot / 2;
 	float *inv = xmalloc(half * sizeof *inv);
 
 	for (uint32_t i = 0; i < half; i++) {
-		inv[i] = 1.0f / powf(hp->rope_base, (float)(2 * i) / (float)hp->n_rot);
-		inv[i] /= hp->rope_scale;
+		inv[i] = 1.0f / powf(base, (float)(2 * i) / (float)hp->n_rot);
+		inv[i] /= scale;
 		if (factor) {
 			if (!(factor[i] > 0) || !isfinite(factor[i]))
-				die("%s: tensor rope_freqs.weight: factor %u is not a positive number", src->path, i);
+				die("%s: RoPE factor %u is not a positive number", src->path, i);
 			inv[i] /= factor[i];
 		}
 	}
@@ -136,10 +181,20 @@ struct transformer *transformer_from_src(struct model_src src)
 	if (!hparams_read(&t->src, hp, &e))
 		die("%s", e.msg);
 	t->arch = arch_find(hp->arch);
+	check_unused(&t->src, t->arch, hp->n_layer);
 	load_tensors(&t->src, hp, t->arch->tensors, w, 0);
 	if (!w->output.data)
 		w->output = w->tok_embd;
-	w->inv_freq = rope_inv_freq(&t->src, hp, w->rope_freqs);
+	if (!w->rope_long != !w->rope_short)
+		die("%s: tensors rope_factors_long.weight and rope_factors_short.weight come together", t->src.path);
+	if (w->rope_long && !hp->rope_orig_ctx)
+		die("%s: long RoPE factors without %s.rope.scaling.original_context_length", t->src.path, hp->arch);
+	w->inv_freq = rope_inv_freq(&t->src, hp, hp->rope_base, hp->rope_scale,
+				    w->rope_short ? w->rope_short : w->rope_freqs);
+	if (w->rope_long)
+		w->inv_freq_long = rope_inv_freq(&t->src, hp, hp->rope_base, hp->rope_scale, w->rope_long);
+	if (hp->rope_base_swa > 0)  /* local layers: their own base, no scaling (gemma3) */
+		w->inv_freq_swa = rope_inv_freq(&t->src, hp, hp->rope_base_swa, 1.0f, NULL);
 	w->layers = xcalloc(hp->n_layer, sizeof *w->layers);
 	for (uint32_t l = 0; l < hp->n_layer; l++)
 		load_tensors(&t->src, hp, t->arch->layer_tensors, &w->layers[l], l);
@@ -169,6 +224,8 @@ void transformer_close(struct transformer *t)
 	free(t->w.layers);
 	free_vectors(t->arch->tensors, &t->w);
 	free(t->w.inv_freq);
+	free(t->w.inv_freq_swa);
+	free(t->w.inv_freq_long);
 	t->src.close(t->src.arg);
 	free(t);
 }
@@ -187,7 +244,7 @@ static size_t max_act_bytes(size_t cur, const struct matrix *m)
 }
 
 /* The sequence part of a context: n_ctx positions of ids and KV cache. */
-static void seq_alloc(struct context *c, uint32_t n_ctx)
+static void seq_alloc(struct context *c, uint32_t n_ctx, uint32_t max_batch)
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
@@ -202,16 +259,26 @@ static void seq_alloc(struct context *c, uint32_t n_ctx)
 		die("%s: %s context of %u positions is above the limit of %u: use -c N", c->t->src.path,
 		    n_ctx ? "a" : "the model's", c->n_ctx, MAX_CTX);
 	/* The KV cache is the one large allocation; calloc leaves untouched
-	 * pages to the kernel, so a long context costs only what is used. */
-	size_t kv = (size_t)hp->n_layer * c->n_ctx * kv_dim;
+	 * pages to the kernel, so a long context costs only what is used.  A
+	 * local layer keeps a ring of the window: the n_swa - 1 positions
+	 * before a slice and the slice's own. */
+	size_t kv = 0;
+	c->kv = xcalloc(hp->n_layer, sizeof *c->kv);
+	for (uint32_t l = 0; l < hp->n_layer; l++) {
+		struct kv_cache *L = &c->kv[l];
+		L->local = hparams_local(hp, l);
+		L->rows = c->n_ctx;
+		if (L->local && (uint64_t)hp->n_swa - 1 + max_batch < c->n_ctx)
+			L->rows = hp->n_swa - 1 + max_batch;
+		kv += (size_t)L->rows * kv_dim;
+	}
 	c->kv_mem = calloc(2 * kv, sizeof(float));
 	if (!c->kv_mem)
 		die("a KV cache of %zu MiB for %u positions does not fit in memory: use -c N for a smaller context",
 		    2 * kv * sizeof(float) >> 20, c->n_ctx);
-	c->kv = xcalloc(hp->n_layer, sizeof *c->kv);
-	for (uint32_t l = 0; l < hp->n_layer; l++) {
-		c->kv[l].k = c->kv_mem + (size_t)l * c->n_ctx * kv_dim;
-		c->kv[l].v = c->kv_mem + kv + (size_t)l * c->n_ctx * kv_dim;
+	for (uint32_t l = 0, at = 0; l < hp->n_layer; at += c->kv[l].rows, l++) {
+		c->kv[l].k = c->kv_mem + (size_t)at * kv_dim;
+		c->kv[l].v = c->kv_mem + kv + (size_t)at * kv_dim;
 	}
 	c->ids = xcalloc(c->n_ctx, sizeof *c->ids);
 }
@@ -250,6 +317,10 @@ static void ws_alloc(struct context *c, uint32_t max_ctx, uint32_t max_batch, ui
 	c->logits = xcalloc((size_t)c->logit_cap * hp->n_vocab, sizeof(float));
 	c->rope_cs = xcalloc(mb * hp->n_rot / 2, sizeof(float));
 	c->rope_sn = xcalloc(mb * hp->n_rot / 2, sizeof(float));
+	if (t->w.inv_freq_swa) {
+		c->rope_cs_swa = xcalloc(mb * hp->n_rot / 2, sizeof(float));
+		c->rope_sn_swa = xcalloc(mb * hp->n_rot / 2, sizeof(float));
+	}
 
 	/* the kernel family multiplies float activations faster from one batch
 	 * size on, the same for every type it has such a product for */
@@ -278,12 +349,20 @@ static void ws_alloc(struct context *c, uint32_t max_ctx, uint32_t max_batch, ui
 
 struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits)
 {
+	return context_new_sliced(t, n_ctx, n_threads, all_logits, 0);
+}
+
+struct context *context_new_sliced(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits,
+				   uint32_t max_batch)
+{
 	struct context *c = xcalloc(1, sizeof *c);
 	uint32_t mb;
 
+	if (!max_batch || max_batch > MAX_BATCH)
+		max_batch = MAX_BATCH;
 	c->t = t;
-	seq_alloc(c, n_ctx);
-	mb = c->n_ctx < MAX_BATCH ? c->n_ctx : MAX_BATCH;
+	seq_alloc(c, n_ctx, max_batch);
+	mb = c->n_ctx < max_batch ? c->n_ctx : max_batch;
 	c->all_logits = all_logits;
 	ws_alloc(c, c->n_ctx, mb, all_logits ? (mb < LOGIT_ROWS ? mb : LOGIT_ROWS) : 1, 1, n_threads);
 	return c;
@@ -293,7 +372,7 @@ struct context *context_new_seq(const struct transformer *t, uint32_t n_ctx)
 {
 	struct context *c = xcalloc(1, sizeof *c);
 	c->t = t;
-	seq_alloc(c, n_ctx);
+	seq_alloc(c, n_ctx, MAX_BATCH);
 	return c;
 }
 
@@ -330,6 +409,8 @@ void context_free(struct context *c)
 	free(c->logits);
 	free(c->rope_cs);
 	free(c->rope_sn);
+	free(c->rope_cs_swa);
+	free(c->rope_sn_swa);
 	for (int i = 0; i < 3; i++)
 		free(c->xq[i]);
 	free(c->pxf);
@@ -355,19 +436,24 @@ static void forward_layers(struct context *c, uint32_t nb)
 
 	for (uint32_t i = 0; i < c->n_seg; i++) {
 		const struct segment *g = &c->seg[i];
-		memcpy(g->s->ids + g->pos0, g->ids, g->n * sizeof *g->ids);
+		if (g->ids != g->s->ids + g->pos0)  /* (a recomputation passes the sequence's own) */
+			memcpy(g->s->ids + g->pos0, g->ids, g->n * sizeof *g->ids);
 	}
 
 	/* RoPE angles of the rows' positions, once for every layer and head */
 	step_rope_angles(c);
 
-	/* token embeddings: x (nb, n_embd) = rows of tok_embd */
+	/* token embeddings: x (nb, n_embd) = rows of tok_embd (times embd_scale) */
 	for (uint32_t i = 0; i < c->n_seg; i++) {
 		const struct segment *g = &c->seg[i];
 		const struct matrix *e = &t->w.tok_embd;
-		for (uint32_t b = 0; b < g->n; b++)
-			dequant_row(e->type, (const uint8_t *)e->data + (size_t)g->ids[b] * e->row_bytes,
-				    c->x + (size_t)(g->row0 + b) * n_embd, n_embd);
+		for (uint32_t b = 0; b < g->n; b++) {
+			float *x = c->x + (size_t)(g->row0 + b) * n_embd;
+			dequant_row(e->type, (const uint8_t *)e->data + (size_t)g->ids[b] * e->row_bytes, x, n_embd);
+			if (t->hp.embd_scale != 1.0f)
+				for (uint32_t j = 0; j < n_embd; j++)
+					x[j] *= t->hp.embd_scale;
+		}
 	}
 
 	for (uint32_t l = 0; l < t->hp.n_layer; l++)
@@ -380,9 +466,46 @@ static bool large(const struct context *c, uint32_t n)
 	return c->large_batch && n >= c->large_batch;
 }
 
+static int discard(void *arg, const struct segment *g, int32_t token, uint64_t pos, const float *logits)
+{
+	(void)arg, (void)g, (void)token, (void)pos, (void)logits;
+	return 1;
+}
+
+static int eval_slice(struct context *c, struct segment *g, uint32_t n_seg, segment_logits_fn emit, void *arg);
+
+/* Long-context RoPE (phi3): a sequence longer than the original context
+ * takes the long factors, and one that grows past it has its earlier
+ * positions computed again with them, as transformers does; a shorter one
+ * (after a reset) takes the short ones again, and cannot reuse rows made
+ * with the long.  The recomputation runs the sequence s alone through the
+ * workspace c, before the slice that appends n ids to it. */
+static void rope_switch(struct context *c, struct context *s, uint32_t n)
+{
+	bool want_long = c->t->w.inv_freq_long && s->n_pos + (uint64_t)n > c->t->hp.rope_orig_ctx;
+	if (want_long == s->rope_long)
+		return;
+	uint32_t old = s->n_pos, max = c->max_batch < MAX_BATCH ? c->max_batch : MAX_BATCH;
+	s->rope_long = want_long;
+	s->n_pos = s->n_cached = 0;
+	s->swa_lo = 0;
+	for (uint32_t p = 0; p < old; p += max) {
+		struct segment g = {.s = s, .ids = s->ids + p, .n = old - p < max ? old - p : max};
+		eval_slice(c, &g, 1, discard, NULL);
+	}
+}
+
 int context_eval_segments(struct context *c, struct segment *g, uint32_t n_seg, segment_logits_fn emit, void *arg)
 {
-	uint32_t nb = 0, n_last = 0, n_vocab = c->t->hp.n_vocab, n_embd = c->t->hp.n_embd;
+	for (uint32_t i = 0; i < n_seg; i++)
+		rope_switch(c, g[i].s, g[i].n);
+	return eval_slice(c, g, n_seg, emit, arg);
+}
+
+static int eval_slice(struct context *c, struct segment *g, uint32_t n_seg, segment_logits_fn emit, void *arg)
+{
+	const struct hparams *hp = &c->t->hp;
+	uint32_t nb = 0, n_last = 0, n_vocab = hp->n_vocab, n_embd = hp->n_embd;
 
 	/* the slice: the segments of small batches first, then the large ones */
 	c->n_seg = 0;
@@ -392,6 +515,12 @@ int context_eval_segments(struct context *c, struct segment *g, uint32_t n_seg, 
 				continue;
 			g[i].pos0 = g[i].s->n_pos;
 			g[i].row0 = nb;
+			for (uint32_t l = 0; l < hp->n_layer; l++) {
+				const struct kv_cache *kv = &g[i].s->kv[l];
+				if (kv->local && kv->rows < g[i].s->n_ctx && g[i].n > kv->rows - (hp->n_swa - 1))
+					die("%s: a slice of %u positions is longer than a local layer's ring holds",
+					    c->t->src.path, g[i].n);
+			}
 			nb += g[i].n;
 			c->seg[c->n_seg++] = g[i];
 		}
@@ -403,8 +532,17 @@ int context_eval_segments(struct context *c, struct segment *g, uint32_t n_seg, 
 	forward_layers(c, nb);
 	for (uint32_t i = 0; i < n_seg; i++) {
 		struct context *s = g[i].s;
-		s->n_pos = s->n_cached = g[i].pos0 + g[i].n;
+		uint32_t pos0 = g[i].pos0, end = pos0 + g[i].n;
+		s->n_pos = s->n_cached = end;
 		s->n_evaluated += g[i].n;
+		for (uint32_t l = 0; l < hp->n_layer; l++)
+			if (s->kv[l].local) {  /* rows before pos0 stay, the ring overwrote the oldest */
+				if (s->swa_lo > pos0)
+					s->swa_lo = pos0;
+				if (end > s->kv[l].rows && end - s->kv[l].rows > s->swa_lo)
+					s->swa_lo = end - s->kv[l].rows;
+				break;
+			}
 		if (s != c)
 			c->n_evaluated += g[i].n;
 	}
@@ -445,6 +583,11 @@ uint32_t context_reuse(struct context *s, const int32_t *ids, uint32_t n, bool a
 
 	while (skip < keep && s->n_pos + skip < s->n_cached && s->ids[s->n_pos + skip] == ids[skip])
 		skip++;
+	/* ... and as long as the local layers' rings still hold the window
+	 * before the first position computed */
+	uint32_t m = s->n_pos + skip, w = s->t->hp.n_swa;
+	if (w && m > 0 && (m + 1 > w ? m + 1 - w : 0) < s->swa_lo)
+		skip = 0;
 	s->n_pos += skip;
 	return skip;
 }
@@ -465,14 +608,16 @@ static int emit_one(void *arg, const struct segment *g, int32_t token, uint64_t 
 int context_eval(struct context *c, const int32_t *ids, uint32_t n, logits_fn emit, void *arg)
 {
 	struct eval_arg x = {emit, arg};
-	uint32_t skip = context_reuse(c, ids, n, c->all_logits);
+	uint32_t skip;
 
+	rope_switch(c, c, n);  /* (the whole batch takes one RoPE, as transformers gives it) */
+	skip = context_reuse(c, ids, n, c->all_logits);
 	ids += skip;
 	n -= skip;
 	while (n > 0) {
 		uint32_t nb = n < c->max_batch ? n : c->max_batch;
 		struct segment g = {.s = c, .ids = ids, .n = nb, .last = nb == n, .all_logits = c->all_logits};
-		if (!context_eval_segments(c, &g, 1, emit_one, &x))
+		if (!eval_slice(c, &g, 1, emit_one, &x))
 			return 0;
 		ids += nb;
 		n -= nb;

@@ -33,11 +33,17 @@ struct layer_weights {
 	struct matrix wq;        /* (n_head * head_dim, n_embd), rows in the order of the RoPE mode */
 	struct matrix wk;        /* (n_head_kv * head_dim, n_embd), idem */
 	struct matrix wv;        /* (n_head_kv * head_dim, n_embd) */
+	float *bq, *bk, *bv;     /* (n_out of wq, wk, wv) biases (qwen2), or NULL */
+	float *q_norm, *k_norm;  /* (head_dim) RMSNorm of each head of Q and K before RoPE (gemma3), or NULL */
 	struct matrix wo;        /* (n_embd, n_head * head_dim) */
+	float *bo;               /* (n_embd) its bias (granite), or NULL */
+	float *post_attn_norm;   /* (n_embd) RMSNorm of the attention's output (gemma3), or NULL */
 	float *ffn_norm;         /* (n_embd) */
 	struct matrix w_gate;    /* (n_ff, n_embd) */
 	struct matrix w_up;      /* (n_ff, n_embd) */
 	struct matrix w_down;    /* (n_embd, n_ff) */
+	float *b_gate, *b_up, *b_down;  /* (n_out) biases of the feed-forward (granite), or NULL */
+	float *post_ffn_norm;    /* (n_embd) RMSNorm of the feed-forward's output (gemma3), or NULL */
 };
 
 struct weights {
@@ -45,7 +51,10 @@ struct weights {
 	float *output_norm;      /* (n_embd) */
 	struct matrix output;    /* (n_vocab, n_embd); = tok_embd when tied */
 	float *rope_freqs;       /* (n_rot / 2) divisors of the RoPE angles (Llama 3), or NULL */
+	float *rope_long, *rope_short;  /* (n_rot / 2) the same for long and short contexts (phi3), or NULL */
 	float *inv_freq;         /* (n_rot / 2) RoPE angle per position for each pair */
+	float *inv_freq_swa;     /* (n_rot / 2) the same for local layers with their own base, or NULL */
+	float *inv_freq_long;    /* (n_rot / 2) the same past rope_orig_ctx (rope_long), or NULL */
 	struct layer_weights *layers;  /* (n_layer) */
 };
 
@@ -110,10 +119,14 @@ struct context {
 	uint32_t n_cached;       /* K/V rows valid for ids[0 .. n_cached), >= n_pos after a reset */
 	uint64_t n_evaluated;    /* positions computed so far (statistics, tests) */
 	struct kv_cache {
-		float *k;        /* (n_ctx, n_head_kv * head_dim) keys by position */
-		float *v;        /* (n_ctx, n_head_kv * head_dim) values */
+		float *k;        /* (rows, n_head_kv * head_dim) keys: position p in row p % rows */
+		float *v;        /* (rows, n_head_kv * head_dim) values, likewise */
+		uint32_t rows;   /* n_ctx; for a local layer a ring of n_swa - 1 + max_batch */
+		bool local;      /* attends to the last n_swa positions only */
 	} *kv;                   /* (n_layer) */
 	float *kv_mem;           /* the one allocation behind kv[] */
+	uint32_t swa_lo;         /* the local layers hold positions [swa_lo, n_cached) */
+	bool rope_long;          /* the cached keys took the long RoPE factors (inv_freq_long) */
 
 	/* the slice being evaluated: segments of sequences, those of fewer
 	 * than large_batch rows first (rows [0, ns)); a product multiplies
@@ -144,6 +157,7 @@ struct context {
 	uint32_t row_len;        /* the longest activation row: max(n_embd, n_ff, q_dim) */
 	float *logits;           /* (logit_cap, n_vocab) */
 	float *rope_cs, *rope_sn;  /* (max_batch, n_rot / 2) RoPE cos and sin of the slice's rows */
+	float *rope_cs_swa, *rope_sn_swa;  /* the same for local layers with a RoPE of their own, or NULL */
 
 	struct step *step;       /* the parallel step being run (see steps.c) */
 };
@@ -153,7 +167,13 @@ struct context {
  * logits of every position, not only of each batch's last.  Set
  * c->quant_act for the 8-bit integer kernels of quant.h. */
 struct context *context_new(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits);
-/* A sequence of n_ctx positions without a workspace. */
+/* The same evaluating slices of at most max_batch positions (0: 256):
+ * smaller slices take less memory, and a local layer's ring holds
+ * n_swa - 1 + max_batch positions. */
+struct context *context_new_sliced(const struct transformer *t, uint32_t n_ctx, int n_threads, bool all_logits,
+				   uint32_t max_batch);
+/* A sequence of n_ctx positions without a workspace (a local layer's
+ * ring holds n_swa - 1 + 256 positions: any slice of a workspace). */
 struct context *context_new_seq(const struct transformer *t, uint32_t n_ctx);
 /* A workspace without a sequence: slices of max_batch rows of sequences of
  * up to max_ctx positions, in which up to n_last segments end a batch;

@@ -1,7 +1,7 @@
 # tests/lib.sh - TAP helpers for the shell tests (sourced, POSIX sh).
 #
 #   . "$(dirname "$0")/lib.sh"
-#   plan 3                      or  need_model smollm2  (skip_all if absent)
+#   plan 3                      or  need_model smollm2  (a model of make model)
 #   ok "name" cmd args...       passes if the command exits 0
 #   is "name" "$got" "$want"
 #   fails "name" STATUS cmd...  passes if the command exits with STATUS
@@ -25,6 +25,9 @@ export PATH LMU_BIN LMU_MODELS LMU_EXEC_PATH
 # no test reads the harness's standard input (lm-run would take it as a prompt)
 exec < /dev/null
 SMOLLM2=$LMU_MODELS/smollm2-135m-instruct-q4_1.gguf
+QWEN05=$LMU_MODELS/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+GEMMA3=$LMU_MODELS/gemma-3-270m-q4_k_m.gguf
+QWEN15=$LMU_MODELS/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf  # make model-large
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmutils-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 _n=0
@@ -70,9 +73,15 @@ like() {
 
 skip() { _n=$((_n + 1)); echo "ok $_n # SKIP $*"; }
 
+# need_model NAME: a model of `make model` must be there (a failure
+# otherwise); one of `make model-large` is skipped when absent
+_need() { [ -f "$1" ] || { echo "not ok 1 - test model $1 is missing: run 'make model'"; echo "1..1"; exit 1; }; }
 need_model() {
 	case $1 in
-	smollm2) [ -f "$SMOLLM2" ] || { echo "not ok 1 - test model $SMOLLM2 is missing: run 'make model'"; echo "1..1"; exit 1; } ;;
+	smollm2) _need "$SMOLLM2" ;;
+	qwen05) _need "$QWEN05" ;;
+	gemma3) _need "$GEMMA3" ;;
+	qwen15) [ -f "$QWEN15" ] || skip_all "skipped: make model-large ($QWEN15 is absent)" ;;
 	esac
 }
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # lm-step streams, directives, errors and --state on the tiny random-weight
-# models that test-forward writes (reference logits: tests/ref/tiny_llama.py).
+# models that test-forward writes (reference logits: tests/ref/tiny_models.py).
 . "$(dirname "$0")/lib.sh"
 : "${LMU_TESTBIN:=$top/build/native/tests}"
 fixture=$top/tests/fixtures/fwd/tiny-logits.txt
@@ -52,7 +52,7 @@ fails "--text=0 is a usage error" 2 lm-step -m "$M" --text=0
 for bad in bad-arch bad-type bad-shape no-norm; do
 	fails "refuses $bad.gguf" 1 sh -c "echo 1 | lm-step -m '$tmp/$bad.gguf'"
 done
-like "unsupported architecture named" "$(echo 1 | lm-step -m "$tmp/bad-arch.gguf" 2>&1)" "architecture 'llamax' is not supported"
+like "unsupported architecture named" "$(echo 1 | lm-step -m "$tmp/bad-arch.gguf" 2>&1)" "architecture 'llamax' is not supported (supported: llama, qwen2, gemma3, phi3, granite)"
 like "unsupported tensor type named" "$(echo 1 | lm-step -m "$tmp/bad-type.gguf" 2>&1)" 'tensor blk.0.attn_q.weight: type I32 is not supported'
 like "wrong shape named" "$(echo 1 | lm-step -m "$tmp/bad-shape.gguf" 2>&1)" 'blk.1.attn_k.weight has shape {64, 16}, expected {64, 32}'
 # sizes from header values are computed in 64 bits and bounded: a key
@@ -109,6 +109,8 @@ patch 100 '\003'
 refused "a layer that keeps another number of positions is refused" 'layer 0 keeps 3 positions of 32 values, this model 24 of 32'
 cp "$S" "$tmp/x.state"
 refused "a state of a model with other weights under the same metadata is refused" 'made for another model' "$tmp/other-weights.gguf"
+refused "a state of another architecture is refused, naming both" \
+	"made for a model of architecture 'llama', this one is 'qwen2'" "$tmp/tiny-qwen2-f32-gqa-untied.gguf"
 mkfifo "$tmp/fifo.state"
 fails "a fifo as --state is refused, not waited on" 1 timeout 20 sh -c "echo 1 | lm-step -m '$M' --state '$tmp/fifo.state'"
 like "... as not a regular file" "$(cat "$tmp/err")" 'fifo.state: not a regular file'
@@ -143,6 +145,20 @@ is "... and has not run" "$(wc -c < "$tmp/b.out" | tr -d ' ')" 0
 exec 3>&-
 wait $apid; wait $bpid
 ok "then it continues the first one's context" same_frame "$one" "$(cat "$tmp/b.out")"
+
+# phi3's long-context RoPE across runs: a state of 5 positions (the short
+# factors) continued past the original context of 8 (the whole context
+# computed again with the long ones), and one of 13 (the long ones) made
+# again: the frames of one run
+P3=$tmp/tiny-phi3-f32-longrope.gguf
+pids=$(ref_ids tiny-phi3-f32-longrope)
+p_one=$(echo "$pids" | lm-step -m "$P3" --text=96)
+for cut in 5 13; do
+	rm -f "$tmp/p3.state"
+	echo "$pids" | cut -d' ' -f1-$cut | lm-step -m "$P3" --state "$tmp/p3.state" > /dev/null
+	got=$(echo "$pids" | cut -d' ' -f$((cut + 1))- | lm-step -m "$P3" --state "$tmp/p3.state" --text=96)
+	ok "phi3: a state of $cut positions continued: the logits of one run" same_frame "$p_one" "$got"
+done
 
 # downstream closes the pipe: exit 0, the state is saved all the same.
 # 12 batches of 24 frames (117 KB, more than a pipe holds, each batch

@@ -1,6 +1,7 @@
-/* test-forward: the llama forward pass against transformers on tiny
- * random-weight models (tests/ref/tiny_llama.py makes the reference logits
- * in tests/fixtures/fwd/tiny-logits.txt from the same weights).
+/* test-forward: the forward pass of every architecture against
+ * transformers on tiny random-weight models (tests/ref/tiny_models.py makes
+ * the reference logits in tests/fixtures/fwd/tiny-logits.txt from the same
+ * weights).
  *
  * Without arguments: TAP tests.  Helper modes for the shell tests:
  *   test-forward --write DIR        write the tiny models as DIR/NAME.gguf
@@ -25,22 +26,43 @@
 
 #include "tap.h"
 
-/* ---- the tiny models: must match MODELS in tests/ref/tiny_llama.py ---- */
+/* ---- the tiny models: must match MODELS in tests/ref/tiny_models.py ---- */
 
 struct tiny {
-	const char *name;
+	const char *name, *arch;
 	uint32_t vocab, embd, layers, heads, kv_heads, ff, ctx;
 	int tied;
 	enum ggml_type type;
 	float rope_base;
-	int llama3;
 	uint64_t seed;
+	int llama3;          /* llama: Llama-3 RoPE factors (rope_freqs.weight) */
+	uint32_t head_dim;   /* attention.key_length; 0: embd / heads */
+	uint32_t window;     /* attention.sliding_window; 0: none */
+	int bias;            /* granite: biases on every projection */
+	uint32_t n_rot;      /* rope.dimension_count; 0: head_dim */
+	uint32_t orig;       /* phi3: long and short RoPE factors past this context; 0: none */
 };
 
 static const struct tiny tinies[] = {
-	{"tiny-f32-gqa-tied", 96, 64, 2, 4, 2, 128, 64, 1, GGML_F32, 10000.0f, 0, 1},
-	{"tiny-f16-mqa-untied", 96, 64, 2, 4, 1, 128, 64, 0, GGML_F16, 10000.0f, 0, 2},
-	{"tiny-f32-llama3-untied", 96, 64, 2, 4, 4, 128, 64, 0, GGML_F32, 500000.0f, 1, 3},
+	{"tiny-f32-gqa-tied", "llama", 96, 64, 2, 4, 2, 128, 64, 1, GGML_F32, 10000.0f, .seed = 1},
+	{"tiny-f16-mqa-untied", "llama", 96, 64, 2, 4, 1, 128, 64, 0, GGML_F16, 10000.0f, .seed = 2},
+	{"tiny-f32-llama3-untied", "llama", 96, 64, 2, 4, 4, 128, 64, 0, GGML_F32, 500000.0f, .seed = 3, .llama3 = 1},
+	{"tiny-qwen2-f32-gqa-untied", "qwen2", 96, 64, 2, 4, 2, 128, 64, 0, GGML_F32, 1000000.0f, .seed = 11},
+	{"tiny-qwen2-f16-tied", "qwen2", 96, 64, 2, 4, 1, 128, 64, 1, GGML_F16, 10000.0f, .seed = 12},
+	/* Mistral: llama with a window of 7 positions, shorter than the prompt */
+	{"tiny-mistral-f32-window", "llama", 96, 64, 2, 4, 2, 128, 64, 0, GGML_F32, 10000.0f, .seed = 21, .window = 7},
+	/* Gemma 3: six layers (five local, one global), heads of 96 and 256 */
+	{"tiny-gemma3-f32-hd96", "gemma3", 96, 64, 6, 2, 1, 128, 64, 1, GGML_F32, 1000000.0f, .seed = 31, .head_dim = 96,
+	 .window = 8},
+	{"tiny-gemma3-f16-hd256-untied", "gemma3", 96, 64, 6, 2, 2, 128, 64, 0, GGML_F16, 1000000.0f, .seed = 32,
+	 .head_dim = 256, .window = 5},
+	/* Phi-3: fused matrices, partial RoPE; long and short factors past a
+	 * context of 8 */
+	{"tiny-phi3-f32-longrope", "phi3", 96, 64, 2, 4, 2, 128, 64, 0, GGML_F32, 10000.0f, .seed = 51, .n_rot = 8, .orig = 8},
+	{"tiny-phi3-f16-partial-tied", "phi3", 96, 64, 2, 4, 4, 128, 64, 1, GGML_F16, 10000.0f, .seed = 52, .n_rot = 12},
+	/* Granite: the four multipliers; with and without biases */
+	{"tiny-granite-f32-tied", "granite", 96, 64, 2, 4, 2, 128, 64, 1, GGML_F32, 10000.0f, .seed = 41},
+	{"tiny-granite-f16-bias-untied", "granite", 96, 64, 2, 4, 1, 128, 64, 0, GGML_F16, 10000.0f, .seed = 42, .bias = 1},
 };
 #define N_TINY (sizeof tinies / sizeof *tinies)
 /* Llama-3 RoPE scaling of the llama3 model */
@@ -77,6 +99,7 @@ static float *draw(uint64_t *s, uint32_t rows, uint32_t cols, float sc)
 	return m;
 }
 
+/* norm weights as GGUF holds them (Gemma's converter stores 1 + w) */
 static float *draw_norm(uint64_t *s, uint32_t n)
 {
 	float *v = xmalloc(n * sizeof *v);
@@ -120,6 +143,19 @@ static void put_matrix(struct gguf_writer *w, const char *name, enum ggml_type t
 	free(m);
 }
 
+/* The rows of a, b and c (each of cols, NULL for none) one after the
+ * other, as a fused matrix holds them; a, b, c are freed. */
+static float *cat3(float *a, uint32_t na, float *b, uint32_t nb, float *c, uint32_t nc, uint32_t cols)
+{
+	float *m = xmalloc(((size_t)na + nb + nc) * cols * sizeof *m);
+	memcpy(m, a, (size_t)na * cols * sizeof *m);
+	memcpy(m + (size_t)na * cols, b, (size_t)nb * cols * sizeof *m);
+	if (c)
+		memcpy(m + ((size_t)na + nb) * cols, c, (size_t)nc * cols * sizeof *m);
+	free(a), free(b), free(c);
+	return m;
+}
+
 static void put_vector(struct gguf_writer *w, const char *name, float *v, uint32_t n)
 {
 	uint64_t ne[1] = {n};
@@ -134,6 +170,23 @@ static void put_vector(struct gguf_writer *w, const char *name, float *v, uint32
  * metadata. */
 enum variant { GOOD, BAD_ARCH, BAD_TYPE, BAD_SHAPE, NO_NORM, WRAP_QDIM, HUGE_CTX, OTHER_WEIGHTS };
 
+static void put_u32(struct gguf_writer *w, const struct tiny *t, const char *suffix, uint32_t v)
+{
+	char key[128];
+	snprintf(key, sizeof key, "%s.%s", t->arch, suffix);
+	gguf_w_u32(w, key, v);
+}
+
+static void put_f32(struct gguf_writer *w, const struct tiny *t, const char *suffix, float v)
+{
+	char key[128];
+	snprintf(key, sizeof key, "%s.%s", t->arch, suffix);
+	gguf_w_f32(w, key, v);
+}
+
+/* The model t as a GGUF file: keys, then the tensors drawn in the order
+ * of tests/ref/tiny_models.py (the model's, each layer's in the order of
+ * its table there, then the output norm and head). */
 static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
 {
 	struct gguf_writer *w = gguf_writer_new();
@@ -142,58 +195,127 @@ static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
 	char name[64];
 
 	if (var == WRAP_QDIM)
-		wide.heads = wide.kv_heads = wide.embd, t = &wide;
-	uint32_t hd = t->embd / t->heads;
+		wide.heads = wide.kv_heads = wide.embd, wide.head_dim = 0, t = &wide;
+	bool llama = strcmp(t->arch, "llama") == 0, qwen2 = strcmp(t->arch, "qwen2") == 0;
+	bool gemma3 = strcmp(t->arch, "gemma3") == 0, granite = strcmp(t->arch, "granite") == 0;
+	bool phi3 = strcmp(t->arch, "phi3") == 0;
+	bool permute = llama || granite;  /* the llama converter's Q/K rows */
+	uint32_t hd = t->head_dim ? t->head_dim : t->embd / t->heads, q_dim = t->heads * hd, kv_dim = t->kv_heads * hd;
 
-	gguf_w_str(w, "general.architecture", var == BAD_ARCH ? "llamax" : "llama");
+	gguf_w_str(w, "general.architecture", var == BAD_ARCH ? "llamax" : t->arch);
 	gguf_w_str(w, "general.name", t->name);
 	if (var == BAD_ARCH)
 		gguf_w_u32(w, "llamax.context_length", t->ctx);
-	gguf_w_u32(w, "llama.context_length", var == HUGE_CTX ? 0xFFFFFFF8u : t->ctx);
-	gguf_w_u32(w, "llama.embedding_length", t->embd);
-	gguf_w_u32(w, "llama.block_count", t->layers);
-	gguf_w_u32(w, "llama.feed_forward_length", t->ff);
-	gguf_w_u32(w, "llama.attention.head_count", t->heads);
-	gguf_w_u32(w, "llama.attention.head_count_kv", t->kv_heads);
-	gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-	gguf_w_f32(w, "llama.rope.freq_base", t->rope_base);
-	gguf_w_u32(w, "llama.rope.dimension_count", var == WRAP_QDIM ? 2 : hd);
-	if (var == WRAP_QDIM) {
-		gguf_w_u32(w, "llama.attention.key_length", (1u << 26) + 1);
-		gguf_w_u32(w, "llama.attention.value_length", (1u << 26) + 1);
+	put_u32(w, t, "context_length", var == HUGE_CTX ? 0xFFFFFFF8u : t->ctx);
+	put_u32(w, t, "embedding_length", t->embd);
+	put_u32(w, t, "block_count", t->layers);
+	put_u32(w, t, "feed_forward_length", t->ff);
+	put_u32(w, t, "attention.head_count", t->heads);
+	put_u32(w, t, "attention.head_count_kv", t->kv_heads);
+	put_f32(w, t, "attention.layer_norm_rms_epsilon", llama ? 1e-5f : 1e-6f);
+	put_f32(w, t, "rope.freq_base", t->rope_base);
+	if (llama || t->n_rot)
+		put_u32(w, t, "rope.dimension_count", var == WRAP_QDIM ? 2 : t->n_rot ? t->n_rot : hd);
+	if (t->orig)
+		put_u32(w, t, "rope.scaling.original_context_length", t->orig);
+	if (granite) {
+		put_f32(w, t, "embedding_scale", 4.0f);
+		put_f32(w, t, "residual_scale", 0.25f);
+		put_f32(w, t, "attention.scale", 0.0625f);
+		put_f32(w, t, "logit_scale", 2.0f);
 	}
+	if (var == WRAP_QDIM) {
+		put_u32(w, t, "attention.key_length", (1u << 26) + 1);
+		put_u32(w, t, "attention.value_length", (1u << 26) + 1);
+	} else if (t->head_dim) {
+		put_u32(w, t, "attention.key_length", hd);
+		put_u32(w, t, "attention.value_length", hd);
+	}
+	if (t->window)
+		put_u32(w, t, "attention.sliding_window", t->window);
 
 	put_matrix(w, "token_embd.weight", t->type, draw(&s, t->vocab, t->embd, 1.0f), t->vocab, t->embd);
 	for (uint32_t l = 0; l < t->layers; l++) {
-#define NAME(x) (snprintf(name, sizeof name, "blk.%u." x ".weight", l), name)
-		put_vector(w, NAME("attn_norm"), draw_norm(&s, t->embd), t->embd);
-		float *q = draw(&s, t->heads * hd, t->embd, scale(t->embd));
-		permute_heads(q, t->heads, hd, t->embd);
+#define NAME(x) (snprintf(name, sizeof name, "blk.%u." x, l), name)
+		put_vector(w, NAME("attn_norm.weight"), draw_norm(&s, t->embd), t->embd);
+		float *q = draw(&s, q_dim, t->embd, scale(t->embd));
+		if (permute)
+			permute_heads(q, t->heads, hd, t->embd);
 		if (var == OTHER_WEIGHTS && l == 0)
 			q[0] += 0.5f;
-		put_matrix(w, NAME("attn_q"), var == BAD_TYPE ? GGML_I32 : t->type, q, t->heads * hd, t->embd);
-		float *k = draw(&s, t->kv_heads * hd, t->embd, scale(t->embd));
-		permute_heads(k, t->kv_heads, hd, t->embd);
-		if (var == BAD_SHAPE && l == 1)
-			put_matrix(w, NAME("attn_k"), t->type, k, t->kv_heads * hd / 2, t->embd);
+		if (!phi3)  /* phi3: Q, K and V in one matrix, below */
+			put_matrix(w, NAME("attn_q.weight"), var == BAD_TYPE ? GGML_I32 : t->type, q, q_dim, t->embd);
+		if (qwen2 || t->bias) {
+			float *b = draw(&s, 1, q_dim, 0.25f);
+			if (permute)
+				permute_heads(b, t->heads, hd, 1);
+			put_vector(w, NAME("attn_q.bias"), b, q_dim);
+		}
+		float *k = draw(&s, kv_dim, t->embd, scale(t->embd));
+		if (permute)
+			permute_heads(k, t->kv_heads, hd, t->embd);
+		if (!phi3)
+			put_matrix(w, NAME("attn_k.weight"), t->type, k, var == BAD_SHAPE && l == 1 ? kv_dim / 2 : kv_dim,
+				   t->embd);
+		if (qwen2 || t->bias) {
+			float *b = draw(&s, 1, kv_dim, 0.25f);
+			if (permute)
+				permute_heads(b, t->kv_heads, hd, 1);
+			put_vector(w, NAME("attn_k.bias"), b, kv_dim);
+		}
+		float *v = draw(&s, kv_dim, t->embd, scale(t->embd));
+		if (phi3)
+			put_matrix(w, NAME("attn_qkv.weight"), t->type, cat3(q, q_dim, k, kv_dim, v, kv_dim, t->embd),
+				   q_dim + 2 * kv_dim, t->embd);
 		else
-			put_matrix(w, NAME("attn_k"), t->type, k, t->kv_heads * hd, t->embd);
-		put_matrix(w, NAME("attn_v"), t->type, draw(&s, t->kv_heads * hd, t->embd, scale(t->embd)),
-			   t->kv_heads * hd, t->embd);
-		put_matrix(w, NAME("attn_output"), t->type, draw(&s, t->embd, t->heads * hd, scale(t->heads * hd)),
-			   t->embd, t->heads * hd);
+			put_matrix(w, NAME("attn_v.weight"), t->type, v, kv_dim, t->embd);
+		if (qwen2 || t->bias)
+			put_vector(w, NAME("attn_v.bias"), draw(&s, 1, kv_dim, 0.25f), kv_dim);
+		if (gemma3) {
+			put_vector(w, NAME("attn_q_norm.weight"), draw_norm(&s, hd), hd);
+			put_vector(w, NAME("attn_k_norm.weight"), draw_norm(&s, hd), hd);
+		}
+		put_matrix(w, NAME("attn_output.weight"), t->type, draw(&s, t->embd, q_dim, scale(q_dim)), t->embd, q_dim);
+		if (t->bias)
+			put_vector(w, NAME("attn_output.bias"), draw(&s, 1, t->embd, 0.25f), t->embd);
+		if (gemma3)
+			put_vector(w, NAME("post_attention_norm.weight"), draw_norm(&s, t->embd), t->embd);
 		if (var == NO_NORM && l == 1)
 			free(draw_norm(&s, t->embd));
 		else
-			put_vector(w, NAME("ffn_norm"), draw_norm(&s, t->embd), t->embd);
-		put_matrix(w, NAME("ffn_gate"), t->type, draw(&s, t->ff, t->embd, scale(t->embd)), t->ff, t->embd);
-		put_matrix(w, NAME("ffn_up"), t->type, draw(&s, t->ff, t->embd, scale(t->embd)), t->ff, t->embd);
-		put_matrix(w, NAME("ffn_down"), t->type, draw(&s, t->embd, t->ff, scale(t->ff)), t->embd, t->ff);
+			put_vector(w, NAME("ffn_norm.weight"), draw_norm(&s, t->embd), t->embd);
+		float *gate = draw(&s, t->ff, t->embd, scale(t->embd));
+		if (!phi3)  /* phi3: gate and up in one matrix, below */
+			put_matrix(w, NAME("ffn_gate.weight"), t->type, gate, t->ff, t->embd);
+		if (t->bias)
+			put_vector(w, NAME("ffn_gate.bias"), draw(&s, 1, t->ff, 0.25f), t->ff);
+		float *up = draw(&s, t->ff, t->embd, scale(t->embd));
+		if (phi3)
+			put_matrix(w, NAME("ffn_up.weight"), t->type, cat3(gate, t->ff, up, t->ff, NULL, 0, t->embd),
+				   2 * t->ff, t->embd);
+		else
+			put_matrix(w, NAME("ffn_up.weight"), t->type, up, t->ff, t->embd);
+		if (t->bias)
+			put_vector(w, NAME("ffn_up.bias"), draw(&s, 1, t->ff, 0.25f), t->ff);
+		put_matrix(w, NAME("ffn_down.weight"), t->type, draw(&s, t->embd, t->ff, scale(t->ff)), t->embd, t->ff);
+		if (t->bias)
+			put_vector(w, NAME("ffn_down.bias"), draw(&s, 1, t->embd, 0.25f), t->embd);
+		if (gemma3)
+			put_vector(w, NAME("post_ffw_norm.weight"), draw_norm(&s, t->embd), t->embd);
 #undef NAME
 	}
 	put_vector(w, "output_norm.weight", draw_norm(&s, t->embd), t->embd);
 	if (!t->tied)
 		put_matrix(w, "output.weight", t->type, draw(&s, t->vocab, t->embd, scale(t->embd)), t->vocab, t->embd);
+	if (t->orig) {
+		/* phi3: the divisors of the angles of short and long contexts */
+		uint32_t half = t->n_rot / 2;
+		float *sf = xmalloc(half * sizeof *sf), *lf = xmalloc(half * sizeof *lf);
+		for (uint32_t i = 0; i < half; i++)
+			sf[i] = 1.0f + 0.25f * (float)i, lf[i] = 2.0f + (float)i;
+		put_vector(w, "rope_factors_long.weight", lf, half);
+		put_vector(w, "rope_factors_short.weight", sf, half);
+	}
 	if (t->llama3) {
 		/* per-pair divisors of the angle, as the llama converter writes them */
 		float *f = xmalloc(hd / 2 * sizeof *f);
@@ -218,7 +340,8 @@ static struct gguf_writer *tiny_model(const struct tiny *t, enum variant var)
 struct ref {
 	int32_t ids[64];
 	uint32_t n;
-	float *logits;  /* (n, vocab) */
+	float *logits;   /* (n, vocab) */
+	float *slogits;  /* (n, vocab) phi3: of a context within the short RoPE factors' (its first positions) */
 };
 
 static int load_ref(const char *path, const struct tiny *t, struct ref *r)
@@ -232,6 +355,7 @@ static int load_ref(const char *path, const struct tiny *t, struct ref *r)
 	if (!f)
 		return 0;
 	r->logits = xcalloc(64 * t->vocab, sizeof(float));
+	r->slogits = xcalloc(64 * t->vocab, sizeof(float));
 	while (getline(&line, &cap, f) > 0) {
 		char *p = line, *end;
 		if (strncmp(line, "model ", 6) == 0) {
@@ -244,12 +368,13 @@ static int load_ref(const char *path, const struct tiny *t, struct ref *r)
 					break;
 				r->ids[r->n++] = (int32_t)v;
 			}
-		} else if (in_model && strncmp(line, "logits ", 7) == 0) {
-			long pos = strtol(line + 7, &p, 10);
+		} else if (in_model && (strncmp(line, "logits ", 7) == 0 || strncmp(line, "slogits ", 8) == 0)) {
+			float *dst = line[0] == 's' ? r->slogits : r->logits;
+			long pos = strtol(strchr(line, ' '), &p, 10);
 			if (pos < 0 || pos >= (long)r->n)
 				return 0;
 			for (uint32_t i = 0; i < t->vocab; i++)
-				r->logits[pos * t->vocab + i] = strtof(p, &p);
+				dst[pos * t->vocab + i] = strtof(p, &p);
 		}
 	}
 	free(line);
@@ -265,12 +390,16 @@ struct collect {
 	int frames;
 	int bad_token;
 	const int32_t *ids;
+	const struct context *ctx;  /* the context the frames come from */
+	uint8_t is_short[64];       /* the frame at a position took the short RoPE factors (phi3) */
 };
 
 static int collect(void *arg, int32_t token, uint64_t pos, const float *logits)
 {
 	struct collect *c = arg;
 	memcpy(c->logits + pos * c->vocab, logits, c->vocab * sizeof *logits);
+	if (pos < 64)
+		c->is_short[pos] = c->ctx && c->ctx->t->w.inv_freq_long && !c->ctx->rope_long;
 	c->frames++;
 	if (token != c->ids[pos])
 		c->bad_token = 1;
@@ -292,12 +421,20 @@ static float max_diff(const float *a, const float *b, size_t n)
 static float run_batches(struct context *c, const struct ref *ref, const uint32_t *sizes, struct collect *col)
 {
 	uint32_t done = 0;
+	float d = 0;
+	col->ctx = c;
 	for (int i = 0; done < ref->n; i++) {
 		uint32_t n = sizes[i] && sizes[i] < ref->n - done ? sizes[i] : ref->n - done;
 		context_eval(c, ref->ids + done, n, collect, col);
 		done += n;
 	}
-	return max_diff(col->logits, ref->logits, (size_t)ref->n * col->vocab);
+	/* a frame of a context within phi3's original one: the short factors' */
+	for (uint32_t p = 0; p < ref->n; p++) {
+		const float *want = (col->is_short[p] ? ref->slogits : ref->logits) + (size_t)p * col->vocab;
+		float dp = max_diff(col->logits + (size_t)p * col->vocab, want, col->vocab);
+		d = dp > d || dp != dp ? dp : d;
+	}
+	return d;
 }
 
 static void test_tiny(const struct tiny *t, const char *fixture)
@@ -314,13 +451,14 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 		return;
 	}
 	struct transformer *tr = transformer_from_gguf(g);
-	struct collect col = {xcalloc((size_t)ref.n * t->vocab, sizeof(float)), t->vocab, 0, 0, ref.ids};
+	struct collect col = {.logits = xcalloc((size_t)ref.n * t->vocab, sizeof(float)), .vocab = t->vocab, .ids = ref.ids};
 	float d;
 
 	ok(tr->hp.tied_output == t->tied && tr->hp.n_head_kv == t->kv_heads, "%s: hyper-parameters", t->name);
 
 	/* one batch, every position, 2 threads */
 	struct context *c = context_new(tr, 0, 2, true);
+	col.ctx = c;
 	ok(c->n_ctx == t->ctx, "%s: context size from the model (%u)", t->name, c->n_ctx);
 	static const uint32_t whole[] = {0};
 	d = run_batches(c, &ref, whole, &col);
@@ -331,6 +469,7 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 	/* uneven batches, 1 thread */
 	static const uint32_t uneven[] = {1, 5, 1, 7, 0};
 	c = context_new(tr, 0, 1, true);
+	col.ctx = c;
 	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
 	d = run_batches(c, &ref, uneven, &col);
 	ok(d <= 1e-3f, "%s: batches 1,5,1,7,rest on 1 thread: max |dlogit| %.2g", t->name, d);
@@ -338,6 +477,7 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 
 	/* a batch longer than the slice evaluated at once, 3 threads */
 	c = context_new(tr, 0, 3, true);
+	col.ctx = c;
 	c->max_batch = 5;
 	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
 	d = run_batches(c, &ref, whole, &col);
@@ -346,6 +486,7 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 
 	/* the integer-kernel path: float weights pair with float activations */
 	c = context_new(tr, 0, 2, true);
+	col.ctx = c;
 	c->quant_act = true;
 	memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
 	d = run_batches(c, &ref, uneven, &col);
@@ -354,6 +495,7 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 
 	/* last-position logits only; then prefix reuse after a reset */
 	c = context_new(tr, 0, 2, false);
+	col.ctx = c;
 	col.frames = 0;
 	context_eval(c, ref.ids, ref.n, collect, &col);
 	d = max_diff(col.logits + (size_t)(ref.n - 1) * t->vocab, ref.logits + (size_t)(ref.n - 1) * t->vocab, t->vocab);
@@ -373,12 +515,45 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 	int32_t other[3] = {ref.ids[0], (ref.ids[1] + 1) % (int32_t)t->vocab, ref.ids[2]};
 	before = c->n_evaluated;
 	context_eval(c, other, 3, collect, &col);
-	ok(c->n_evaluated - before == 2 && c->n_cached == 3, "%s: a different id ends the reuse", t->name);
+	/* (a context within phi3's original one takes the short factors: the
+	 * rows made with the long ones cannot serve) */
+	uint64_t want = tr->w.inv_freq_long && 3 <= tr->hp.rope_orig_ctx ? 3 : 2;
+	ok(c->n_evaluated - before == want && c->n_cached == 3, "%s: a different id ends the reuse", t->name);
 	context_free(c);
+
+	/* a window: slices of 4 positions, so that a local layer's ring
+	 * (window - 1 + 4 positions) is shorter than the prompt and wraps */
+	if (tr->hp.n_swa) {
+		c = context_new_sliced(tr, 0, 2, true, 4);
+		col.ctx = c;
+		uint32_t ring = 0;
+		for (uint32_t l = 0; l < tr->hp.n_layer && !ring; l++)
+			ring = c->kv[l].local ? c->kv[l].rows : 0;
+		memset(col.logits, 0, (size_t)ref.n * t->vocab * sizeof(float));
+		d = run_batches(c, &ref, uneven, &col);
+		ok(ring < ref.n && d <= 1e-3f, "%s: a ring of %u positions for the window of %u: max |dlogit| %.2g",
+		   t->name, ring, tr->hp.n_swa, d);
+		context_reset(c);
+		c->all_logits = false;  /* only the last position's logits: the rest may be reused */
+		before = c->n_evaluated;
+		context_eval(c, ref.ids, ref.n, collect, &col);
+		d = max_diff(col.logits + (size_t)(ref.n - 1) * t->vocab, ref.logits + (size_t)(ref.n - 1) * t->vocab, t->vocab);
+		ok(c->n_evaluated - before == 1 && d <= 1e-3f, "%s: after !reset the prompt again: the ring serves (%llu computed)",
+		   t->name, (unsigned long long)(c->n_evaluated - before));
+		context_reset(c);
+		before = c->n_evaluated;
+		context_eval(c, ref.ids, 10, collect, &col);
+		d = max_diff(col.logits + 9 * t->vocab, ref.logits + 9 * t->vocab, t->vocab);
+		ok(c->n_evaluated - before == 10 && d <= 1e-3f,
+		   "%s: a prefix of 10 whose window the ring no longer holds is computed again (%llu)", t->name,
+		   (unsigned long long)(c->n_evaluated - before));
+		context_free(c);
+	}
 
 	transformer_close(tr);
 	free(col.logits);
 	free(ref.logits);
+	free(ref.slogits);
 	gguf_writer_free(w);
 }
 
