@@ -1,6 +1,6 @@
 #!/bin/sh
 # lm-run --temperature 0 against the greedy fixtures of lm-step's issue
-# (tests/fixtures/fwd/smollm2-greedy.txt, made by tests/ref/smollm2_ref.py
+# (tests/fixtures/fwd/smollm2-greedy.txt, made by tests/ref/model_ref.py
 # with transformers): for every prompt, the user message is decoded from
 # the fixture's chat prompt, lm-run generates from it, and its ids must equal
 # the reference continuation up to the end of the turn, or first differ at

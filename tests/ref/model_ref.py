@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""Reference fixtures for lm-step on SmolLM2-135M-Instruct Q4_1.
+"""Reference fixtures for lm-step on the real models of `make model` and
+`make model-large`.
 
-transformers loads the same GGUF file dequantized to float32 and gives:
-  tests/fixtures/fwd/smollm2-greedy.txt  20 prompts (token ids), the greedy
+transformers loads the same GGUF file dequantized to float32 and gives, for
+the model KEY (see MODELS):
+  tests/fixtures/fwd/KEY-greedy.txt  20 prompts (token ids), the greedy
       32-token continuation of each, and for every position of prompt +
       continuation the reference's best id and its margin over the second;
-  tests/fixtures/fwd/smollm2-ppl.txt     the ids of a text of a few KB and
-      the reference perplexity over it.
+  tests/fixtures/fwd/KEY-ppl.txt     the ids of a text of about 2 KB and the
+      reference perplexity over it.
 Lines:  p K ids...  prompt K            g K ids...  its greedy continuation
         t K ids...  best id per position  m K x...  top-1 minus top-2 logit
         ids ...     (ppl file) the text   ppl X nll Y positions N
+For the models marked long, the last prompt is a text of more than 700
+tokens (beyond Gemma 3's 512-position window).
 
-Usage: python3 tests/ref/smollm2_ref.py [models/]   (about a minute)
+Usage: python3 tests/ref/model_ref.py KEY [models/ [OUTDIR]]   (minutes per model;
+       OUTDIR defaults to tests/fixtures/fwd)
 """
 import os
 import sys
@@ -19,7 +24,13 @@ import sys
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-GGUF = "smollm2-135m-instruct-q4_1.gguf"
+# key: GGUF file, long last prompt
+MODELS = {
+    "smollm2": ("smollm2-135m-instruct-q4_1.gguf", False),
+    "qwen2.5-coder-0.5b": ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", True),
+    "qwen2.5-coder-1.5b": ("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", True),
+    "gemma3-270m": ("gemma-3-270m-q4_k_m.gguf", True),
+}
 N_NEW = 32
 
 CHAT = [
@@ -83,20 +94,65 @@ compare each piece with an independent implementation.
 """
 
 
+LONG = TEXT + """
+Consider how such a toolkit is tested. A tokenizer is checked against the
+reference library on a corpus of awkward text: accents, emoji, runs of
+spaces, tabs, numbers of every length, code in several languages and words
+from scripts that are not Latin. A model runner is checked against the
+reference implementation on random models small enough to write out by
+hand, and then on real weights, position by position, comparing the
+scores of every token in the vocabulary. A sampler is checked by its
+statistics: draw many times from a known distribution and see that the
+counts agree with it. Each of these tests is cheap to run and fails loudly
+when a change breaks something, which is what lets the programs change
+quickly without fear.
+
+Long inputs deserve their own tests. Some models do not look at the whole
+past at every layer: a local layer sees only the most recent few hundred
+positions, and only the global layers see everything. An implementation
+that forgets the window gives the same answers as the reference for short
+prompts and quietly different ones for long prompts, which is the worst
+kind of bug, because nothing crashes and the text still reads well. The
+only way to catch it is to feed a prompt longer than the window and
+compare the scores at the far end, where the difference shows.
+
+Memory matters too. A cache that keeps the keys and values of every past
+position grows with the length of the conversation, layer by layer. For a
+local layer most of that memory is wasted, since the layer will never look
+that far back again; a ring of the window's size is enough. Saving such a
+cache to a file and loading it again must give exactly the scores that an
+uninterrupted run gives, or a chat that is resumed tomorrow will not be the
+chat that was paused today. Small programs that keep these promises, and
+tests that hold them to it, are the whole point of the exercise.
+"""
+
+
 def main():
-    models = sys.argv[1] if len(sys.argv) > 1 else "models"
-    fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "fwd")
-    torch.set_num_threads(2)
-    tok = AutoTokenizer.from_pretrained(models, gguf_file=GGUF)
-    model = AutoModelForCausalLM.from_pretrained(models, gguf_file=GGUF, dtype=torch.float32).eval()
+    key = sys.argv[1] if len(sys.argv) > 1 else "smollm2"
+    models = sys.argv[2] if len(sys.argv) > 2 else "models"
+    gguf, long_prompt = MODELS[key]
+    fix = sys.argv[3] if len(sys.argv) > 3 else \
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "fwd")
+    # REF_THREADS=1 on a busy machine: threads that wait for each other at
+    # every barrier lose more than the second one gains
+    torch.set_num_threads(int(os.environ.get("REF_THREADS", "2")))
+    tok = AutoTokenizer.from_pretrained(models, gguf_file=gguf)
+    model = AutoModelForCausalLM.from_pretrained(models, gguf_file=gguf, dtype=torch.float32).eval()
 
-    prompts = [tok.apply_chat_template([{"role": "user", "content": c}], add_generation_prompt=True)
-               for c in CHAT]
+    # the Gemma 3 GGUF has no template: Google's (tests/fixtures/chat/gemma3.jinja)
+    tmpl = None
+    if tok.chat_template is None:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "chat",
+                               "gemma3.jinja")) as f:
+            tmpl = f.read()
+    prompts = [tok.apply_chat_template([{"role": "user", "content": c}], add_generation_prompt=True,
+                                       chat_template=tmpl) for c in CHAT]
     prompts = [p if isinstance(p, list) else p["input_ids"] for p in prompts]
-    prompts += [tok(r, add_special_tokens=False)["input_ids"] for r in RAW]
+    raw = RAW[:-1] + [LONG] if long_prompt else RAW
+    prompts += [tok(r, add_special_tokens=False)["input_ids"] for r in raw]
 
-    with open(os.path.join(fix, "smollm2-greedy.txt"), "w") as out:
-        out.write(f"# SmolLM2-135M-Instruct Q4_1 greedy references: tests/ref/smollm2_ref.py, "
+    with open(os.path.join(fix, f"{key}-greedy.txt"), "w") as out:
+        out.write(f"# {gguf} greedy references: tests/ref/model_ref.py {key}, "
                   f"transformers {__import__('transformers').__version__}, float32\n")
         for k, ids in enumerate(prompts):
             with torch.no_grad():
@@ -114,14 +170,14 @@ def main():
             out.write(f"g {k} " + " ".join(map(str, new)) + "\n")
             out.write(f"t {k} " + " ".join(str(int(i)) for i in top.indices[:, 0]) + "\n")
             out.write(f"m {k} " + " ".join(f"{float(a - b):.4f}" for a, b in top.values) + "\n")
-            print(k, repr(tok.decode(new)), file=sys.stderr)
+            print(k, len(ids), repr(tok.decode(new)), file=sys.stderr)
 
     ids = tok(TEXT, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0].double()
     nll = torch.nn.functional.cross_entropy(logits[:-1], torch.tensor(ids[1:]), reduction="mean").item()
-    with open(os.path.join(fix, "smollm2-ppl.txt"), "w") as out:
-        out.write(f"# SmolLM2-135M-Instruct Q4_1 perplexity reference: tests/ref/smollm2_ref.py, "
+    with open(os.path.join(fix, f"{key}-ppl.txt"), "w") as out:
+        out.write(f"# {gguf} perplexity reference: tests/ref/model_ref.py {key}, "
                   f"{len(TEXT)} bytes of text\n")
         out.write("ids " + " ".join(map(str, ids)) + "\n")
         out.write(f"ppl {torch.exp(torch.tensor(nll)).item():.6f} nll {nll:.6f} positions {len(ids) - 1}\n")

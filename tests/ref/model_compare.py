@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Measure lm-step against transformers on SmolLM2-135M-Instruct Q4_1:
+"""Measure lm-step against transformers on a model of tests/ref/model_ref.py:
 full logits at every position of the greedy fixture's sequences (prompt +
 reference continuation), mean and max |dlogit|, top-1 agreement.  Not a
 test (it needs torch); prints figures for the report.
 
-Usage: python3 tests/ref/smollm2_compare.py [models/] [bin/lm-step] [N_SEQUENCES] [LM-STEP OPTION...]
-  e.g. ... models bin/lm-step 20 --quant-act
+Usage: python3 tests/ref/model_compare.py KEY [models/] [bin/lm-step] [N_SEQUENCES] [LM-STEP OPTION...]
+  e.g. ... smollm2 models bin/lm-step 20 --quant-act
 """
 import os
 import struct
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM
 
-GGUF = "smollm2-135m-instruct-q4_1.gguf"
+from model_ref import MODELS
 
 
 def frames(data):
@@ -29,11 +29,13 @@ def frames(data):
 
 
 def main():
-    models = sys.argv[1] if len(sys.argv) > 1 else "models"
-    lm_step = sys.argv[2] if len(sys.argv) > 2 else "bin/lm-step"
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
-    extra = sys.argv[4:]
-    fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "fwd", "smollm2-greedy.txt")
+    key = sys.argv[1] if len(sys.argv) > 1 else "smollm2"
+    models = sys.argv[2] if len(sys.argv) > 2 else "models"
+    lm_step = sys.argv[3] if len(sys.argv) > 3 else "bin/lm-step"
+    limit = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
+    extra = sys.argv[5:]
+    GGUF = MODELS[key][0]
+    fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "fwd", f"{key}-greedy.txt")
     seqs = {}
     for line in open(fix):
         f = line.split()
