@@ -160,6 +160,29 @@ for cut in 5 13; do
 	ok "phi3: a state of $cut positions continued: the logits of one run" same_frame "$p_one" "$got"
 done
 
+# local layers' rings across state files: with a context of 400 a local
+# layer keeps 6 + 256 rows (Mistral, window 7) or 7 + 256 (Gemma 3, window
+# 8), so 300 positions wrap them; saved at 300 (and at 5, inside the
+# window) and continued to 350, the frames of one run, and the state keeps
+# the window's last rows in a local layer, all in a global one
+# the rows layer L keeps in a state file (the header's per-layer table)
+state_rows() { od -A n -t u4 -j $((96 + 8 * $2 + 4)) -N 4 "$1" | tr -d ' '; }
+long=$(awk 'BEGIN { for (i = 0; i < 350; i++) printf "%s%d", i ? " " : "", (i * 37 + i * i) % 96 }')
+for m in tiny-mistral-f32-window:6 tiny-gemma3-f32-hd96:7; do
+	W=$tmp/${m%:*}.gguf
+	w_one=$(echo "$long" | lm-step -m "$W" -c 400 --text=96)
+	for cut in 5 300; do
+		rm -f "$tmp/w.state"
+		echo "$long" | cut -d' ' -f1-$cut | lm-step -m "$W" -c 400 --state "$tmp/w.state" > /dev/null
+		got=$(echo "$long" | cut -d' ' -f$((cut + 1))- | lm-step -m "$W" -c 400 --state "$tmp/w.state" --text=96)
+		ok "${m%:*}: a state of $cut positions continued past the ring: the frame of one run" same_frame "$w_one" "$got"
+	done
+	k=${m#*:}
+	is "${m%:*}: the state of 350 positions keeps $k rows in local layers 0 and 1" \
+		"$(state_rows "$tmp/w.state" 0) $(state_rows "$tmp/w.state" 1)" "$k $k"
+done
+is "tiny-gemma3-f32-hd96: ... and all 350 in its global layer 5" "$(state_rows "$tmp/w.state" 5)" 350
+
 # downstream closes the pipe: exit 0, the state is saved all the same.
 # 12 batches of 24 frames (117 KB, more than a pipe holds, each batch
 # after a reset so that all fit the context): lm-step must meet EPIPE
