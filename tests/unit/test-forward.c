@@ -437,6 +437,109 @@ static float run_batches(struct context *c, const struct ref *ref, const uint32_
 	return d;
 }
 
+/* ---- several sequences through one workspace ---- */
+
+/* Three copies of the prompt, sequence k starting at step k, evaluated as
+ * the segments of one slice a step (context_eval_segments, the engine's
+ * way) in pieces of 1 to 4 positions; each sequence is a context of
+ * slices of 4, so that a local layer's ring (window - 1 + 4 positions) is
+ * shorter than the prompt and wraps. */
+#define N_SEQ 3
+struct seqs {
+	struct context *s[N_SEQ];
+	float *logits[N_SEQ];            /* (64, vocab) by position */
+	uint8_t is_short[N_SEQ][64];     /* phi3: the frame took the short RoPE factors */
+	uint32_t vocab;
+	int bad;
+};
+
+static int seq_collect(void *arg, const struct segment *g, int32_t token, uint64_t pos, const float *logits)
+{
+	struct seqs *x = arg;
+	int k = 0;
+	while (k < N_SEQ && x->s[k] != g->s)
+		k++;
+	if (k == N_SEQ || pos >= 64 || pos < g->pos0 || token != g->ids[pos - g->pos0]) {
+		x->bad = 1;
+		return 1;
+	}
+	memcpy(x->logits[k] + pos * x->vocab, logits, x->vocab * sizeof *logits);
+	x->is_short[k][pos] = g->s->t->w.inv_freq_long && !g->s->rope_long;
+	return 1;
+}
+
+/* Run the sequences of mask (bit k: sequence k) on the schedule above;
+ * the ring of a local layer's cache into *ring. */
+static void run_seqs(const struct transformer *tr, const struct ref *ref, unsigned mask, struct seqs *x,
+		     uint32_t *ring)
+{
+	static const uint32_t sizes[] = {1, 3, 4, 2};
+	struct context *ws = context_new_ws(tr, 64, 4 * N_SEQ, N_SEQ, true, 2);
+	uint32_t done[N_SEQ] = {0};
+
+	memset(x->s, 0, sizeof x->s);
+	memset(x->is_short, 0, sizeof x->is_short);
+	for (int k = 0; k < N_SEQ; k++)
+		if (mask >> k & 1) {
+			x->s[k] = context_new_sliced(tr, 0, 1, true, 4);
+			memset(x->logits[k], 0, 64 * x->vocab * sizeof(float));
+		}
+	*ring = 0;
+	for (uint32_t l = 0; l < tr->hp.n_layer && x->s[0] && !*ring; l++)
+		*ring = x->s[0]->kv[l].local ? x->s[0]->kv[l].rows : 0;
+	for (uint32_t step = 0;; step++) {
+		struct segment g[N_SEQ];
+		uint32_t n_seg = 0, left = 0;
+		for (uint32_t k = 0; k < N_SEQ; k++) {
+			if (!x->s[k] || step < k || done[k] == ref->n)
+				continue;
+			uint32_t n = sizes[(step + k) % 4] < ref->n - done[k] ? sizes[(step + k) % 4] : ref->n - done[k];
+			g[n_seg++] = (struct segment){.s = x->s[k], .ids = ref->ids + done[k], .n = n,
+						      .last = done[k] + n == ref->n, .all_logits = true};
+			done[k] += n;
+		}
+		context_eval_segments(ws, g, n_seg, seq_collect, x);
+		for (uint32_t k = 0; k < N_SEQ; k++)
+			left += x->s[k] && done[k] < ref->n;
+		if (!left && step >= N_SEQ)
+			break;
+	}
+	context_free(ws);
+}
+
+static void test_sequences(const struct tiny *t, const struct transformer *tr, const struct ref *ref)
+{
+	struct seqs all = {.vocab = t->vocab}, alone = {.vocab = t->vocab};
+	uint32_t ring;
+
+	for (int k = 0; k < N_SEQ; k++) {
+		all.logits[k] = xcalloc(64 * t->vocab, sizeof(float));
+		alone.logits[k] = xcalloc(64 * t->vocab, sizeof(float));
+	}
+	run_seqs(tr, ref, (1u << N_SEQ) - 1, &all, &ring);
+	for (int k = 0; k < N_SEQ; k++) {
+		float d = 0;
+		for (uint32_t p = 0; p < ref->n; p++) {
+			const float *want = (all.is_short[k][p] ? ref->slogits : ref->logits) + (size_t)p * t->vocab;
+			float dp = max_diff(all.logits[k] + (size_t)p * t->vocab, want, t->vocab);
+			d = dp > d || dp != dp ? dp : d;
+		}
+		uint32_t r;
+		run_seqs(tr, ref, 1u << k, &alone, &r);
+		bool same = memcmp(all.logits[k], alone.logits[k], (size_t)ref->n * t->vocab * sizeof(float)) == 0 &&
+			    memcmp(all.is_short[k], alone.is_short[k], sizeof all.is_short[k]) == 0;
+		ok(!all.bad && !alone.bad && d <= 1e-3f && same && (!tr->hp.n_swa || ring < ref->n),
+		   "%s: sequence %d of %d in one workspace: max |dlogit| %.2g, bit for bit its frames alone%s", t->name,
+		   k, N_SEQ, d, tr->hp.n_swa ? " (its local rings wrap)" : "");
+		context_free(alone.s[k]);
+		context_free(all.s[k]);
+	}
+	for (int k = 0; k < N_SEQ; k++) {
+		free(all.logits[k]);
+		free(alone.logits[k]);
+	}
+}
+
 static void test_tiny(const struct tiny *t, const char *fixture)
 {
 	struct lmu_err e = {{0}};
@@ -549,6 +652,8 @@ static void test_tiny(const struct tiny *t, const char *fixture)
 		   (unsigned long long)(c->n_evaluated - before));
 		context_free(c);
 	}
+
+	test_sequences(t, tr, &ref);
 
 	transformer_close(tr);
 	free(col.logits);
