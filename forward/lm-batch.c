@@ -534,6 +534,7 @@ int main(int argc, char **argv)
 		 * --parallel of them), so that its answer never depends on the others */
 		struct engine_params ep = {.n_seq = o.parallel, .n_ctx_seq = o.ctx, .n_threads = o.threads};
 		b.tok = tokenizer_open(o.model);
+		chat_template_of(tokenizer_vocab(b.tok), o.model);  /* says so when the built-in one is used */
 		b.eng = engine_open(o.model, &ep);
 		b.ctx = engine_n_ctx_seq(b.eng);
 		b.n_vocab = engine_model(b.eng)->hp.n_vocab;

@@ -96,6 +96,7 @@ static void load(struct srv_model *m)
 
 	m->tok = tokenizer_open(m->arg);
 	m->v = tokenizer_vocab(m->tok);
+	chat_template_of(m->v, m->id);  /* says so when the built-in one is used */
 	if (!n_ctx)
 		n_ctx = train && train < MODEL_DEFAULT_CTX ? train : MODEL_DEFAULT_CTX;
 	if (train && n_ctx > train)

@@ -6,6 +6,8 @@
 #include <jv.h>
 
 #include "chat.h"
+#include "err.h"
+#include "vocab.h"
 
 void chat_msgs_free(struct chat_msg *m, size_t n)
 {
@@ -229,6 +231,15 @@ const char *chat_builtin_template(const char *arch)
 		if (strcmp(arch, builtin[i].arch) == 0)
 			return builtin[i].tmpl;
 	return NULL;
+}
+
+const char *chat_template_of(const struct vocab *v, const char *name)
+{
+	const char *tmpl = v->chat_template;
+
+	if (!tmpl && (tmpl = chat_builtin_template(v->arch)))
+		warnx_("%s: the model has no chat template: using the built-in one of %s", name, v->arch);
+	return tmpl;
 }
 
 char *chat_render_append(const char *tmpl, const struct chat_msg *msgs, size_t n_msgs, size_t n_new,

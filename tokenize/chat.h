@@ -82,6 +82,14 @@ const char *chat_template_family(const char *tmpl);
  * GGUF files of the base models have no template.) */
 const char *chat_builtin_template(const char *arch);
 
+/* The template a conversation with v's model is rendered with: the
+ * model's own, else the built-in one of its architecture, said on stderr
+ * as "NAME: the model has no chat template: using the built-in one of
+ * ARCH" (NAME: the model as the user named it; call it once per model);
+ * NULL if there is neither. */
+struct vocab;
+const char *chat_template_of(const struct vocab *v, const char *name);
+
 /* The text that the last n_new messages append to a conversation of the
  * first n_msgs - n_new messages, for reusing a KV cache:
  *
@@ -106,7 +114,7 @@ char *chat_render_append(const char *tmpl, const struct chat_msg *msgs, size_t n
 
 /* A conversation as token ids, the way transformers'
  * apply_chat_template(tokenize=True) gives them: rendered with tmpl (NULL:
- * the model's own template), or only what the last n_new messages append
+ * the model's own template, else its architecture's built-in one), or only what the last n_new messages append
  * (chat_render_append; 0: the whole conversation), then encoded with the
  * control tokens the template writes parsed and no BOS/EOS added (a
  * template that wants BOS writes bos_token).  The ids are appended to out.

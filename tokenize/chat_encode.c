@@ -16,6 +16,8 @@ bool chat_encode(struct tokenizer *t, const char *tmpl, const struct chat_msg *m
 
 	if (!tmpl)
 		tmpl = v->chat_template;
+	if (!tmpl)
+		tmpl = chat_builtin_template(v->arch);
 	if (!tmpl) {
 		err_set(e, "the model has no chat template");
 		return false;

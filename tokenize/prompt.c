@@ -9,28 +9,11 @@
 bool prompt_chat(struct tokenizer *t, const char *tmpl, const struct chat_msg *msgs, size_t n, struct ids *out,
 		 struct lmu_err *e)
 {
-	const struct vocab *v = tokenizer_vocab(t);
-	const char *bos = v->bos >= 0 ? v->text[v->bos] : NULL, *eos = v->eos >= 0 ? v->text[v->eos] : NULL;
-
-	if (!tmpl)
-		tmpl = v->chat_template;
-	if (!tmpl) {
-		err_set(e, "the model has no chat template");
-		return false;
-	}
 	if (n == 0) {
 		err_set(e, "no messages");
 		return false;
 	}
-	char *text = chat_render(tmpl, msgs, n, true, bos, eos, e);
-	if (!text)
-		return false;
-	size_t len;
-	char *clean = utf8_repair(text, strlen(text), &len, NULL);
-	tokenizer_encode(t, clean, len, true, out);
-	free(clean);
-	free(text);
-	return true;
+	return chat_encode(t, tmpl, msgs, n, 0, true, out, e);
 }
 
 bool prompt_text(struct tokenizer *t, const char *text, size_t len, struct ids *out, struct lmu_err *e)

@@ -16,7 +16,8 @@
 #include "tokenizer.h"
 
 /* Append the ids of the conversation msgs[0..n), with the assistant's
- * generation prompt, to out.  tmpl: the template (NULL: the model's). */
+ * generation prompt, to out (chat_encode).  tmpl: the template (NULL: the
+ * model's, else its architecture's built-in one). */
 bool prompt_chat(struct tokenizer *t, const char *tmpl, const struct chat_msg *msgs, size_t n, struct ids *out,
 		 struct lmu_err *e);
 

@@ -229,7 +229,7 @@ static void encode_chat(struct tokenizer *t, struct opts *o, struct ids *ids)
 	struct chat_msg *msgs = o->msgs;
 	size_t n = o->n_msgs;
 	char *json = NULL, *own_tmpl = NULL;
-	const char *tmpl = v->chat_template;
+	const char *tmpl = NULL;
 
 	if (o->template_file) {
 		FILE *f = fopen(o->template_file, "rb");
@@ -242,9 +242,8 @@ static void encode_chat(struct tokenizer *t, struct opts *o, struct ids *ids)
 			die("%s: NUL byte in the template", o->template_file);
 		tmpl = own_tmpl;
 	}
-	if (!tmpl && (tmpl = chat_builtin_template(v->arch)))
-		warnx_("%s: the model has no chat template: using the built-in one of %s (--template FILE for another)",
-		       o->model, v->arch);
+	if (!tmpl)
+		tmpl = chat_template_of(v, o->model);
 	if (!tmpl)
 		die("%s: the model has no chat template (give one with --template FILE)", o->model);
 	if (!n) {
