@@ -486,8 +486,8 @@ static void print_settings(const struct options *o, unsigned from_model)
 		printf("seed=random\n");
 	/* the smallest lm-step --top K whose every frame is taken (0: none):
 	 * a constraint masks ids the frame lists, log-probabilities want the
-	 * alternatives listed */
-	uint32_t k = o->constrain ? 0 : sampler_top_always(p);
+	 * alternatives listed, --seq-params has each sequence's own settings */
+	uint32_t k = o->constrain || o->seq_params ? 0 : sampler_top_always(p);
 	if (k && o->logprobs && o->top_logprobs > k)
 		k = o->top_logprobs;
 	printf("exact-top=%u\n", k);
@@ -619,14 +619,6 @@ int main(int argc, char **argv)
 		x.v = &v;
 		from_model = apply_recommended(&o, g);
 	}
-	if (o.show_settings) {
-		print_settings(&o, from_model);
-		out_close();
-		if (o.model)
-			vocab_free(&v);
-		gguf_close(g);
-		return 0;
-	}
 	if (o.constrain) {
 		x.schema = schema_of(&o);
 		if (!(x.cv = constraint_vocab_of(&v, &e)))
@@ -641,6 +633,12 @@ int main(int argc, char **argv)
 		read_seq_params(o.seq_params, &seqs, &o.gen);
 	if (o.prompt_ids)  /* without a model, ids are bounded by what a frame can hold */
 		read_prompt_ids(o.prompt_ids, &seqs, o.model ? v.n : LOGITS_MAX_VOCAB);
+	/* after every check of the options, so that a script can take the
+	 * settings and know the options good */
+	if (o.show_settings) {
+		print_settings(&o, from_model);
+		goto done;
+	}
 	if (o.logprobs) {
 		x.lp = strcmp(o.logprobs, "-") == 0 ? stderr : fopen(o.logprobs, "w");
 		if (!x.lp)
@@ -657,6 +655,7 @@ int main(int argc, char **argv)
 		if (q && !answer(&x, q, &fr))
 			break;
 	}
+done:
 	out_close();
 	if (x.lp && x.lp != stderr && fclose(x.lp) != 0)
 		die("%s: %s", o.logprobs, strerror(errno));

@@ -149,6 +149,20 @@ like "-v: prompt and reply tokens/s" "$(cat s2.err)" "^prompt: [0-9]* tokens in 
 unset XDG_STATE_HOME
 fails "--continue with no earlier chat" 1 env XDG_STATE_HOME="$tmp/xdg2" lm-chat -m "$M" --continue
 
+# top-k frames (lm-sample's exact-top), worked out again after !set: a stub
+# lm-step found first through LMU_EXEC_PATH records its arguments
+mkdir rec
+cat > rec/lm-step <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" >> "$tmp/rec/args"
+exec "$(command -v lm-step)" "\$@"
+EOF
+chmod +x rec/lm-step
+printf '%s\n' 'Hi' '!set top-k=0' 'Hello again' | LMU_EXEC_PATH=$tmp/rec lm-chat -m "$M" -t 2 -n 4 --seed 3 --state rec.state > /dev/null 2>&1
+# (two runs a turn: the reply, then the state brought to the text's ids)
+tops=$(grep -e '--state' rec/args | sed -e 's/.*--top \([0-9]*\).*/\1/' -e 't' -e 's/.*/whole/' | paste -sd' ')
+is "lm-step: top-k frames (40 + 64 ids) until !set top-k=0, then whole ones" "$tops" "104 104 whole whole"
+
 ls "$TMPDIR" | grep '^lm-chat\.' > left || true
 is "no temporary directory left behind" "$(grep -c . left)" 0
 done_testing

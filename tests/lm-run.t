@@ -95,6 +95,31 @@ fi
 ls "$TMPDIR" | grep '^lm-run\.' > "$tmp/left" || true
 is "no temporary directory left behind" "$(grep -c . "$tmp/left")" 0
 
+# top-k frames: lm-step writes --top K (lm-sample's exact-top) where
+# lm-sample always samples from them what it would from whole frames; a
+# stub lm-step found first through LMU_EXEC_PATH records its arguments
+mkdir "$tmp/rec"
+cat > "$tmp/rec/lm-step" <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" >> "$tmp/rec/args"
+exec "$(command -v lm-step)" "\$@"
+EOF
+chmod +x "$tmp/rec/lm-step"
+rec() { rm -f "$tmp/rec/args"; LMU_EXEC_PATH=$tmp/rec run --ignore-eos -n 24 --format ids "$@" "Tell me a story." | tr '\n' ' '; }
+no_top() { if printf '%s' "$2" | grep -q -e '--top'; then _result 1 "$1"; diag "got: $2"; else _result 0 "$1"; fi; }
+for s in "--temperature 0" "--seed 5" "--seed 5 --top-k 7 --repeat-penalty 1.3 --repeat-last-n 16"; do
+	a=$(rec $s); args=$(cat "$tmp/rec/args")
+	b=$(LMU_FRAMES=full rec $s); fargs=$(cat "$tmp/rec/args")
+	k=$(lm-sample -m "$M" $s --show-settings | sed -n 's/^exact-top=//p')
+	like "$s: lm-step writes top-$k frames" "$args" " --top $k\$"
+	no_top "$s: LMU_FRAMES=full: whole frames" "$fargs"
+	is "$s: the same ids from top-$k frames as from whole frames" "$a" "$b"
+done
+rec --seed 5 --top-k 0 > /dev/null
+no_top "no top-k: whole frames" "$(cat "$tmp/rec/args")"
+rec --seed 5 --top-k 5 --repeat-penalty 1 --logprobs "$tmp/lp" --top-logprobs 9 > /dev/null
+like "--top-logprobs above the top-k: as many ids a frame" "$(cat "$tmp/rec/args")" " --top 9\$"
+
 # the loop of doc/internals.md, typed by hand, literally: it must end by itself
 # (timeout only guards against a hang)
 mkdir "$tmp/hand"
