@@ -135,7 +135,7 @@ static void get_flag(const struct gguf *g, const char *key, bool *flag)
 		*flag = b;
 }
 
-/* sorted index for vocab_find (qsort has no context argument) */
+/* ids sorted by text, for many lookups (qsort has no context argument) */
 static const struct vocab *sort_vocab;
 
 static int cmp_text(const void *a, const void *b)
@@ -152,12 +152,6 @@ void vocab_finish(struct vocab *v)
 
 	for (i = 0; i < v->n; i++)
 		v->bytes[i] = decode_text(v, i, &v->bytes_len[i]);
-	v->sorted = xcalloc(v->n, sizeof *v->sorted);
-	for (i = 0; i < v->n; i++)
-		v->sorted[i] = i;
-	sort_vocab = v;
-	qsort(v->sorted, v->n, sizeof *v->sorted, cmp_text);
-	sort_vocab = NULL;
 
 	/* end of generation: eos, eot, and the usual end-of-turn tokens */
 	static const char *const eog_names[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
@@ -166,11 +160,10 @@ void vocab_finish(struct vocab *v)
 		v->eog[v->eos] = true;
 	if (v->eot >= 0)
 		v->eog[v->eot] = true;
-	for (i = 0; i < sizeof eog_names / sizeof *eog_names; i++) {
-		int32_t id = vocab_find(v, eog_names[i], strlen(eog_names[i]));
-		if (id >= 0 && v->type[id] == TOKEN_CONTROL)
-			v->eog[id] = true;
-	}
+	for (i = 0; i < v->n; i++)
+		for (size_t k = 0; v->type[i] == TOKEN_CONTROL && k < sizeof eog_names / sizeof *eog_names; k++)
+			if (v->text_len[i] == strlen(eog_names[k]) && memcmp(v->text[i], eog_names[k], v->text_len[i]) == 0)
+				v->eog[i] = true;
 }
 
 void vocab_alloc_tokens(struct vocab *v)
@@ -317,21 +310,32 @@ bool vocab_load_gguf(struct vocab *v, const struct gguf *g, struct lmu_err *e)
 	return true;
 }
 
-int32_t vocab_find_linear(const struct vocab *v, const char *s)
+int32_t vocab_find(const struct vocab *v, const char *s, size_t len)
 {
-	size_t len = strlen(s);
 	for (uint32_t i = 0; i < v->n; i++)
 		if (v->text_len[i] == len && memcmp(v->text[i], s, len) == 0)
 			return (int32_t)i;
 	return -1;
 }
 
-int32_t vocab_find(const struct vocab *v, const char *s, size_t len)
+static uint32_t *sorted_ids(const struct vocab *v)
+{
+	uint32_t *sorted = xcalloc(v->n, sizeof *sorted);
+	for (uint32_t i = 0; i < v->n; i++)
+		sorted[i] = i;
+	sort_vocab = v;
+	qsort(sorted, v->n, sizeof *sorted, cmp_text);
+	sort_vocab = NULL;
+	return sorted;
+}
+
+/* vocab_find through sorted_ids' index: O(log n) */
+static int32_t find_sorted(const struct vocab *v, const uint32_t *sorted, const char *s, size_t len)
 {
 	size_t lo = 0, hi = v->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		uint32_t id = v->sorted[mid], l = v->text_len[id];
+		uint32_t id = sorted[mid], l = v->text_len[id];
 		int r = memcmp(v->text[id], s, l < len ? l : len);
 		if (!r)
 			r = (l > len) - (l < len);
@@ -373,7 +377,6 @@ void vocab_free(struct vocab *v)
 	free(v->bytes);
 	free(v->bytes_len);
 	free(v->eog);
-	free(v->sorted);
 	free(v->merge_pair);
 	free(v->merge_buf);
 	free(v->chat_template);
@@ -420,6 +423,7 @@ void vocab_write_gguf(const struct vocab *v, uint32_t n_rows, struct gguf_writer
 		float *score = xcalloc(n, sizeof *score);
 		for (uint32_t i = 0; i < n; i++)
 			score[i] = i < v->n && v->score ? v->score[i] : -(float)v->n_merges - 1;
+		uint32_t *sorted = v->score ? NULL : sorted_ids(v);
 		if (!v->score)
 			for (uint32_t i = v->n_merges; i-- > 0;) {  /* the best rank wins */
 				struct gguf_str l, r;
@@ -428,10 +432,11 @@ void vocab_write_gguf(const struct vocab *v, uint32_t n_rows, struct gguf_writer
 					continue;
 				memcpy(buf, l.s, l.len);
 				memcpy(buf + l.len, r.s, r.len);
-				int32_t id = vocab_find(v, buf, l.len + r.len);
+				int32_t id = find_sorted(v, sorted, buf, l.len + r.len);
 				if (id >= 0)
 					score[id] = -(float)i;
 			}
+		free(sorted);
 		gguf_w_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, score, n);
 		gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", v->add_space_prefix);
 		free(score);

@@ -41,7 +41,6 @@ struct vocab {
 	 * PREFIX_PREPEND  every fragment, always (a Prepend normalizer) */
 	enum { PREFIX_FIRST, PREFIX_EACH, PREFIX_PREPEND } prefix_rule;
 	bool *eog;               /* (n) ends generation: eos, eot and the usual end-of-turn tokens */
-	uint32_t *sorted;        /* (n) ids sorted by text, for vocab_find */
 	uint32_t n_merges;
 	struct gguf_value merges;  /* string array, rank = index (BPE); into the GGUF map */
 	struct gguf_str *merge_pair;  /* (n_merges, 2) left, right: merges read from tokenizer.json */
@@ -99,8 +98,9 @@ static inline const char *vocab_piece(const struct vocab *v, int32_t id, size_t 
 	return v->bytes[id];
 }
 
-/* The token id whose text is exactly s, or -1 (a sorted index is built at
- * load, so this is O(log n)). */
+/* The first token id whose text is exactly s[0..len), or -1; a pass over
+ * the vocabulary (building an index at every load cost more than the few
+ * lookups a program makes). */
 int32_t vocab_find(const struct vocab *v, const char *s, size_t len);
 
 /* For the loaders (vocab.c, vocab_json.c): the byte-level alphabet, the
@@ -110,6 +110,5 @@ int32_t vocab_find(const struct vocab *v, const char *s, size_t len);
 void vocab_init_byte_map(void);
 void vocab_alloc_tokens(struct vocab *v);
 void vocab_finish(struct vocab *v);
-int32_t vocab_find_linear(const struct vocab *v, const char *s);
 
 #endif

@@ -251,7 +251,7 @@ static bool load_merges(struct vocab *v, jv merges, struct lmu_err *e)
  * not in the vocabulary is warned about, not silently dropped. */
 static int32_t special_id(const struct vocab *v, const char *what, const char *text)
 {
-	int32_t id = text ? vocab_find_linear(v, text) : -1;
+	int32_t id = text ? vocab_find(v, text, strlen(text)) : -1;
 	char shown[64];
 
 	if (text && id < 0) {
@@ -451,7 +451,7 @@ static bool load_json(struct vocab *v, jv tj, jv cfg, uint32_t n_rows, struct lm
 	if (v->unk < 0) {
 		jv u = get(model, "unk_token");
 		if (is_kind(u, JV_KIND_STRING))
-			v->unk = vocab_find_linear(v, jv_string_value(u));
+			v->unk = vocab_find(v, jv_string_value(u), strlen(jv_string_value(u)));
 		jv_free(u);
 	}
 	if (v->add_bos && v->bos < 0) {

@@ -92,9 +92,10 @@ static uint64_t tm_tag(uint64_t h, size_t n)
 	return (h >> 40) << 40 | (uint64_t)(n < 0xffff ? n : 0xffff) << 24;
 }
 
-static int32_t tm_get(const struct text_map *m, const char *s, size_t n)
+/* the id of text s[0..n) whose hash_bytes is h, or -1 */
+static int32_t tm_get_h(const struct text_map *m, const char *s, size_t n, uint64_t h)
 {
-	uint64_t h = hash_bytes(s, n), tag = tm_tag(h, n);
+	uint64_t tag = tm_tag(h, n);
 	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
 		uint64_t v = m->slot[i];
 		if (!v)
@@ -107,12 +108,47 @@ static int32_t tm_get(const struct text_map *m, const char *s, size_t n)
 	}
 }
 
+static int32_t tm_get(const struct text_map *m, const char *s, size_t n)
+{
+	return tm_get_h(m, s, n, hash_bytes(s, n));
+}
+
+/* Many lookups at once (n <= TM_BATCH): out[j] = tm_get(s[j], len[j]).
+ * The table, the array of texts and the texts are far larger than the
+ * caches, and one lookup waits for each in turn; here every lookup's read
+ * of the table starts before any is used, then every candidate's place in
+ * the array of texts, then its text.  Building the merges of a 150,000
+ * token vocabulary (Qwen2) is 450,000 lookups, most of a program's start. */
+#define TM_BATCH 64
+static void tm_get_batch(const struct text_map *m, size_t n, const char *const *s, const size_t *len, int32_t *out)
+{
+	uint64_t h[TM_BATCH], v[TM_BATCH];
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		h[j] = hash_bytes(s[j], len[j]);
+		__builtin_prefetch(&m->slot[h[j] & m->mask]);
+	}
+	for (j = 0; j < n; j++) {
+		v[j] = m->slot[h[j] & m->mask];
+		if (v[j]) {
+			__builtin_prefetch(&m->key[(v[j] & 0xffffff) - 1]);
+			__builtin_prefetch(&m->key_len[(v[j] & 0xffffff) - 1]);
+		}
+	}
+	for (j = 0; j < n; j++)
+		if (v[j])
+			__builtin_prefetch(m->key[(v[j] & 0xffffff) - 1]);
+	for (j = 0; j < n; j++)
+		out[j] = tm_get_h(m, s[j], len[j], h[j]);
+}
+
 /* insert; a later id with the same text replaces the earlier one (as a
  * Python dict built from the vocabulary does) */
-static void tm_put(struct text_map *m, uint32_t id)
+static void tm_put_h(struct text_map *m, uint32_t id, uint64_t h)
 {
 	size_t n = m->key_len[id];
-	uint64_t h = hash_bytes(m->key[id], n), tag = tm_tag(h, n);
+	uint64_t tag = tm_tag(h, n);
 	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
 		uint64_t v = m->slot[i];
 		uint32_t old = (uint32_t)(v & 0xffffff) - 1;
@@ -463,26 +499,60 @@ struct tokenizer *tokenizer_new(const struct vocab *v, struct lmu_err *e)
 			}
 		}
 	}
+	/* TM_BATCH at a time, every one's slot read started before the first
+	 * insert (as tm_get_batch) */
 	tm_init(&t->tmap, v->n);
-	for (i = 0; i < v->n; i++)
-		if (v->type[i] != TOKEN_UNUSED || v->text_len[i])
-			tm_put(&t->tmap, i);
+	for (uint32_t i0 = 0; i0 < v->n; i0 += TM_BATCH) {
+		uint32_t end = v->n - i0 < TM_BATCH ? v->n : i0 + TM_BATCH;
+		uint64_t h[TM_BATCH];
+		for (i = i0; i < end; i++) {
+			h[i - i0] = hash_bytes(t->tmap.key[i], t->tmap.key_len[i]);
+			__builtin_prefetch(&t->tmap.slot[h[i - i0] & t->tmap.mask], 1);
+		}
+		for (i = i0; i < end; i++)
+			if (v->type[i] != TOKEN_UNUSED || v->text_len[i])
+				tm_put_h(&t->tmap, i, h[i - i0]);
+	}
 
-	/* merges */
+	/* merges: the ids of each merge's two parts and of their text joined,
+	 * TM_BATCH / 2 merges at a time (tm_get_batch) */
 	mm_init(&t->merges, v->n_merges);
-	for (i = 0; i < v->n_merges; i++) {
-		struct gguf_str l, r;
-		if (!vocab_merge(v, i, &l, &r))
-			continue;
-		int32_t a = tm_get(&t->tmap, l.s, l.len), b = tm_get(&t->tmap, r.s, r.len);
-		if (a < 0 || b < 0 || l.len + r.len > 4096)
-			continue;  /* Hugging Face refuses such a file; llama.cpp skips */
-		char tmp[4096];
-		memcpy(tmp, l.s, l.len);
-		memcpy(tmp + l.len, r.s, r.len);
-		int32_t m = tm_get(&t->tmap, tmp, l.len + r.len);
-		if (m >= 0)
-			mm_put(&t->merges, a, b, i, m);
+	{
+		enum { B = TM_BATCH / 2, MAX_JOINED = 4096 };
+		char *joined = xmalloc((size_t)B * MAX_JOINED);
+		const char *s[TM_BATCH];
+		size_t len[TM_BATCH];
+		int32_t id[TM_BATCH], m[TM_BATCH];
+		uint32_t rank[B];
+		for (uint32_t i0 = 0; i0 < v->n_merges; i0 += B) {
+			size_t n = 0, nj = 0;
+			for (i = i0; i < v->n_merges && i < i0 + B; i++) {
+				struct gguf_str l, r;
+				/* parts whose joined text is too long: Hugging Face
+				 * refuses such a file, llama.cpp skips the merge */
+				if (!vocab_merge(v, i, &l, &r) || l.len + r.len > MAX_JOINED)
+					continue;
+				s[2 * n] = l.s, len[2 * n] = l.len;
+				s[2 * n + 1] = r.s, len[2 * n + 1] = r.len;
+				rank[n++] = i;
+			}
+			tm_get_batch(&t->tmap, 2 * n, s, len, id);
+			for (size_t j = 0; j < n; j++) {
+				if (id[2 * j] < 0 || id[2 * j + 1] < 0)
+					continue;  /* a part is no token: the merge is skipped */
+				char *p = joined + nj * MAX_JOINED;
+				memcpy(p, s[2 * j], len[2 * j]);
+				memcpy(p + len[2 * j], s[2 * j + 1], len[2 * j + 1]);
+				s[nj] = p, len[nj] = len[2 * j] + len[2 * j + 1];
+				id[2 * nj] = id[2 * j], id[2 * nj + 1] = id[2 * j + 1], rank[nj] = rank[j];
+				nj++;
+			}
+			tm_get_batch(&t->tmap, nj, s, len, m);
+			for (size_t j = 0; j < nj; j++)
+				if (m[j] >= 0)
+					mm_put(&t->merges, id[2 * j], id[2 * j + 1], rank[j], m[j]);
+		}
+		free(joined);
 	}
 	if (v->kind == VOCAB_SPM && !v->n_merges && !t->gemma_ranks) {
 		/* dense rank of the scores, best first */
