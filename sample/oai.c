@@ -176,6 +176,106 @@ static bool prompt(jv body, struct oai_request *r, struct oai_error *e)
 	return ok;
 }
 
+/* A string field of obj, when present: 0 absent, 1 a string, -1 not one
+ * (e says so). */
+static int string_field(jv obj, const char *key, const char *name, jv *out, struct oai_error *e)
+{
+	*out = field(obj, key);
+	if (!present(*out))
+		return 0;
+	if (jv_get_kind(*out) == JV_KIND_STRING)
+		return 1;
+	fail(e, name, "%s: must be a string, not %s", name, jv_kind_name(jv_get_kind(*out)));
+	return -1;
+}
+
+/* OpenAI's rule for a schema's name: 1 to 64 of a-z, A-Z, 0-9, _ and -. */
+static bool schema_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(s[i] == '_' || s[i] == '-' || (s[i] >= '0' && s[i] <= '9') || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z')))
+			return false;
+	return true;
+}
+
+static bool json_schema(jv rf, struct schema **schema, struct oai_error *e)
+{
+	jv js = field(rf, "json_schema"), name = jv_invalid(), desc = jv_invalid(), sch = jv_invalid(), strict;
+	struct lmu_err le = {{0}};
+	bool ok = false;
+
+	if (jv_get_kind(js) != JV_KIND_OBJECT) {
+		fail(e, "response_format.json_schema", "response_format.json_schema: an object with name and schema is needed%s",
+		     present(js) ? ", not this" : "");
+		goto out;
+	}
+	int got = string_field(js, "name", "response_format.json_schema.name", &name, e);
+	if (got < 0)
+		goto out;
+	if (got == 0 || !schema_name_ok(jv_string_value(name))) {
+		fail(e, "response_format.json_schema.name",
+		     "response_format.json_schema.name: 1 to 64 letters, digits, _ or - are needed");
+		goto out;
+	}
+	if (string_field(js, "description", "response_format.json_schema.description", &desc, e) < 0)
+		goto out;
+	strict = field(js, "strict");
+	got = !present(strict) || jv_get_kind(strict) == JV_KIND_TRUE || jv_get_kind(strict) == JV_KIND_FALSE;
+	jv_free(strict);
+	if (!got) {
+		fail(e, "response_format.json_schema.strict", "response_format.json_schema.strict: must be true or false");
+		goto out;
+	}
+	sch = field(js, "schema");
+	*schema = schema_new(present(sch) ? jv_copy(sch) : jv_true(), &le);
+	if (!*schema) {
+		/* le: "schema: /properties/age: minimum is not supported ..." */
+		fail(e, "response_format.json_schema.schema", "response_format.json_schema.%s", le.msg);
+		goto out;
+	}
+	ok = true;
+out:
+	jv_free(js);
+	jv_free(name);
+	jv_free(desc);
+	jv_free(sch);
+	return ok;
+}
+
+bool oai_response_format(jv body, struct schema **schema, struct oai_error *e)
+{
+	jv rf = field(body, "response_format"), type = jv_invalid();
+	bool ok = true;
+
+	*schema = NULL;
+	if (!present(rf))
+		goto out;
+	if (jv_get_kind(rf) != JV_KIND_OBJECT) {
+		ok = fail(e, "response_format", "response_format: must be an object, not %s", jv_kind_name(jv_get_kind(rf)));
+		goto out;
+	}
+	int got = string_field(rf, "type", "response_format.type", &type, e);
+	if (got < 0)
+		ok = false;
+	else if (got == 0 || strcmp(jv_string_value(type), "text") == 0)
+		;
+	else if (strcmp(jv_string_value(type), "json_object") == 0)
+		*schema = schema_json_object();
+	else if (strcmp(jv_string_value(type), "json_schema") == 0)
+		ok = json_schema(rf, schema, e);
+	else
+		ok = fail(e, "response_format.type",
+			  "response_format.type: '%.40s' is not supported (text, json_object or json_schema)",
+			  jv_string_value(type));
+out:
+	jv_free(rf);
+	jv_free(type);
+	return ok;
+}
+
 bool oai_apply(jv body, bool chat, struct oai_request *r, struct oai_error *e)
 {
 	struct sampler_params *sp = &r->gen.sampler;
@@ -205,7 +305,7 @@ bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struc
 {
 	struct sampler_params *sp = &r->gen.sampler;
 	long long n = 1;
-	jv fmt;
+	struct schema *fmt;
 
 	memset(r, 0, sizeof *r);
 	memset(e, 0, sizeof *e);
@@ -231,18 +331,12 @@ bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struc
 	    !must_be(body, "echo", JV_KIND_FALSE, "the prompt is not echoed", e) ||
 	    !must_be(body, "suffix", JV_KIND_NULL, "no suffix", e))
 		return false;
-	fmt = field(body, "response_format");
-	if (present(fmt)) {
-		jv type = jv_object_get(jv_copy(fmt), jv_string("type"));
-		bool text = jv_get_kind(fmt) == JV_KIND_OBJECT && jv_get_kind(type) == JV_KIND_STRING &&
-			    strcmp(jv_string_value(type), "text") == 0;
-		jv_free(type);
-		if (!text) {
-			jv_free(fmt);
-			return fail(e, "response_format", "'response_format' is not supported: only {\"type\": \"text\"}");
-		}
+	if (!oai_response_format(body, &fmt, e))
+		return false;
+	if (fmt) {
+		schema_free(fmt);
+		return fail(e, "response_format", "'response_format' is not supported: only {\"type\": \"text\"}");
 	}
-	jv_free(fmt);
 	return true;
 }
 

@@ -24,6 +24,7 @@
 
 #include "chat.h"
 #include "gen.h"
+#include "schema.h"
 
 enum oai_kind { OAI_CHAT, OAI_COMPLETION };
 
@@ -52,6 +53,16 @@ int oai_kind_of_url(const char *url);
  * out of range or not supported. */
 bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struct oai_error *e);
 void oai_request_free(struct oai_request *r);
+
+/* response_format of body: absent, null or {"type": "text"} leave
+ * *schema NULL; {"type": "json_object"} gives schema_json_object();
+ * {"type": "json_schema", "json_schema": {"name": ..., "schema": {...},
+ * "strict": ..., "description": ...}} the schema compiled (schema.h; no
+ * "schema": any JSON value).  The output is held to it whether strict is
+ * true or not.  false with e naming the field (param
+ * "response_format.json_schema.schema" and the schema's own message
+ * when the schema uses what schema.h does not support). */
+bool oai_response_format(jv body, struct schema **schema, struct oai_error *e);
 
 /* Apply the sampling fields of body onto r's generation, keeping what it
  * had for the fields body does not give: temperature, top_p, seed, stop,

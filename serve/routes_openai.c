@@ -8,6 +8,7 @@
 #include "chat.h"
 #include "err.h"
 #include "generate.h"
+#include "oai.h"
 #include "routes.h"
 
 #define FINGERPRINT "lmutils-" LMU_VERSION
@@ -28,6 +29,7 @@ struct oai {
 	size_t n_lp;            /* entries in lp */
 	size_t text_offset;     /* completions: bytes of text before the next token */
 	struct jw ev;           /* an event being written */
+	struct schema *schema;  /* response_format json_object, json_schema */
 };
 
 static bool stream_fields(struct jreq *q, struct oai *x)
@@ -43,27 +45,14 @@ static bool stream_fields(struct jreq *q, struct oai *x)
 	return ok;
 }
 
-static bool response_format(struct jreq *q, struct job_params *p)
+/* response_format (oai.h): the schema the output is held to, owned by x. */
+static bool response_format(struct jreq *q, struct oai *x, struct job_params *p)
 {
-	jv rf = jreq_get(q->root, "response_format");
-	bool ok = true;
-	if (jv_get_kind(rf) == JV_KIND_OBJECT) {
-		char *type = NULL;
-		ok = jreq_str(q, rf, "type", "response_format.type", &type, NULL);
-		if (ok && (!type || strcmp(type, "text") == 0))
-			;
-		else if (ok && strcmp(type, "json_object") == 0)
-			p->json_object = true;
-		else if (ok)
-			ok = jreq_fail(q, "response_format.type",
-				       "response_format.type: '%.40s' is not supported (text or json_object)", type);
-		free(type);
-	} else if (jv_get_kind(rf) != JV_KIND_NULL) {
-		ok = jreq_fail(q, "response_format", "response_format: must be an object, not %s",
-			       jv_kind_name(jv_get_kind(rf)));
-	}
-	jv_free(rf);
-	return ok;
+	struct oai_error e = {.param = NULL};
+	if (!oai_response_format(q->root, &x->schema, &e))
+		return jreq_fail(q, e.param ? e.param : "response_format", "%s", e.msg);
+	p->schema = x->schema;
+	return true;
 }
 
 /* ---- log-probabilities ---- */
@@ -362,7 +351,7 @@ static int begin(struct req *r, struct jreq *q, struct oai *x, struct job_params
 	char *model = NULL;
 	bool ok = jreq_str(q, q->root, "model", "model", &model, NULL);
 	gen_defaults(p);
-	ok = ok && gen_sampling(q, q->root, p) && stream_fields(q, x) && response_format(q, p);
+	ok = ok && gen_sampling(q, q->root, p) && stream_fields(q, x) && response_format(q, x, p);
 	if (!ok) {
 		free(model);
 		return reply_error(r, 400, q->param, NULL, "%s", q->err.msg);
@@ -381,7 +370,8 @@ static int begin(struct req *r, struct jreq *q, struct oai *x, struct job_params
 
 static void end(struct req *r, struct jreq *q, struct oai *x)
 {
-	gen_release(x->m, x->j);
+	gen_release(x->m, x->j);  /* the job is done with the schema */
+	schema_free(x->schema);
 	if (x->m)
 		models_release(r->models, x->m);
 	jreq_free(q);

@@ -8,8 +8,9 @@
 #include <time.h>
 
 #include "err.h"
-#include "jsonobj.h"
+#include "constrain.h"
 #include "sampler.h"
+#include "schema.h"
 
 double mono_now(void)
 {
@@ -97,8 +98,8 @@ struct sched {
 	uint32_t n_slots, n_vocab;
 	struct slot *slots;
 	pthread_t thread;
-	uint32_t *piece_len;    /* (n_vocab) bytes of each token for the JSON grammar, 0 for control tokens */
-	float *masked;          /* (n_vocab) logits under a job's grammar */
+	struct constraint_vocab *cv;  /* the vocabulary indexed for schemas (made at the first) */
+	float *masked;          /* (n_vocab) logits under a job's schema */
 
 	/* shared with the HTTP threads, under mu */
 	pthread_mutex_t mu;
@@ -137,7 +138,7 @@ static void finish(struct sched *s, struct job *j, enum job_finish why, const ch
 	}
 	gen_free(j->g);
 	j->g = NULL;
-	jsonobj_free(j->cons);
+	constraint_free(j->cons);
 	j->cons = NULL;
 	pthread_mutex_lock(&s->mu);
 	if (j->slot >= 0)
@@ -193,8 +194,13 @@ static void start(struct sched *s, struct job *j, int slot, size_t shared)
 	sl->job = j;
 	j->t_start = mono_now();
 	j->g = gen_new(&j->p.gen, s->v);
-	if (j->p.json_object)
-		j->cons = jsonobj_new(s->n_vocab, (const char *const *)s->v->bytes, s->piece_len, s->v->eog);
+	if (j->p.schema) {
+		if (!s->cv && !(s->cv = constraint_vocab_of(s->v, &err))) {
+			finish(s, j, JOB_FAILED, err.msg);
+			return;
+		}
+		j->cons = constraint_new(s->cv, schema_machine(j->p.schema));
+	}
 	if (!j->p.cache_prompt && sl->n_hist) {
 		/* nothing of the slot's rows may be reused: a fresh sequence */
 		engine_seq_close(s->e, slot);
@@ -244,8 +250,18 @@ static int take_token(struct sched *s, struct job *j, const float *logits)
 		sl->n_first = j->n_prompt;
 	}
 	if (j->cons) {
+		/* tokens left: the budget's, and the context's (this one, and
+		 * one for each position still free) */
+		long long left = gen_left(j->g);
+		long long room = (long long)engine_n_ctx_seq(s->e) - engine_seq_n_pos(s->e, j->slot) + 1;
+		if (left < 0 || room < left)
+			left = room;
 		memcpy(s->masked, logits, (size_t)s->n_vocab * sizeof *logits);
-		jsonobj_mask(j->cons, s->masked);
+		constraint_mask(j->cons, s->masked, left);
+		/* ids past the tokenizer's (a padded output layer) are no text */
+		for (uint32_t i = constraint_vocab_size(s->cv); i < s->n_vocab; i++)
+			s->masked[i] = -INFINITY;
+		j->closed |= constraint_closed(j->cons);
 		logits = s->masked;  /* the distribution sampled from, for the log-probabilities too */
 	}
 	int st = gen_next(j->g, logits, s->n_vocab, &id);
@@ -288,14 +304,15 @@ static int take_token(struct sched *s, struct job *j, const float *logits)
 		j->t_first = mono_now();
 	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
-	if (j->cons && jsonobj_accept(j->cons, id) != 0) {
-		finish(s, j, JOB_FAILED, "the sampler chose a token the JSON grammar refuses");
+	if (j->cons && constraint_accept(j->cons, id) != 0) {
+		finish(s, j, JOB_FAILED, "the sampler chose a token the schema refuses");
 		return 1;
 	}
-	if (j->cons && jsonobj_complete(j->cons)) {
-		/* the object is closed: only an end-of-generation id could follow */
+	if (j->cons && constraint_complete(j->cons)) {
+		/* the value is complete: only an end-of-generation id could
+		 * follow (or it was closed early for the budget) */
 		j->stop_id = s->v->eos;
-		finish(s, j, JOB_EOG, NULL);
+		finish(s, j, j->closed ? JOB_LENGTH : JOB_EOG, NULL);
 		return 1;
 	}
 	if (st == GEN_LAST) {
@@ -443,9 +460,6 @@ struct sched *sched_new(struct engine *e, const struct vocab *v, const struct sc
 	s->n_slots = engine_n_seq(e);
 	s->n_vocab = engine_model(e)->hp.n_vocab;
 	s->slots = xcalloc(s->n_slots, sizeof *s->slots);
-	s->piece_len = xcalloc(s->n_vocab, sizeof *s->piece_len);
-	for (uint32_t i = 0; i < s->n_vocab && i < v->n; i++)
-		s->piece_len[i] = vocab_is_special(v, (int32_t)i) ? 0 : v->bytes_len[i];
 	s->masked = xmalloc((size_t)s->n_vocab * sizeof *s->masked);
 	/* every slot stays open for the server's life, so that it keeps its
 	 * rows between jobs */
@@ -473,7 +487,7 @@ void sched_free(struct sched *s)
 		free(s->slots[i].first);
 	}
 	free(s->slots);
-	free(s->piece_len);
+	constraint_vocab_free(s->cv);
 	free(s->masked);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

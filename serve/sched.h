@@ -21,9 +21,11 @@
  * gives the same tokens.  A job with cache_prompt false is evaluated
  * from scratch.
  *
- * A job with json_object samples under a JSON object grammar
- * (jsonobj.h): its output is one JSON object, and it ends (JOB_EOG) as
- * soon as the object is closed.
+ * A job with a schema samples under it (schema.h, constrain.h): its
+ * output is one JSON value that validates, and it ends (JOB_EOG) as soon
+ * as the value is complete.  The token budget (max_tokens, the room left
+ * in the context) is kept: when the value would not fit, it is closed
+ * early, still valid, and the job ends JOB_LENGTH.
  *
  * Cancelling (the client went away, the server stops) ends a job at the
  * scheduler's next turn: before the next step, so at most one token
@@ -47,7 +49,8 @@ struct job_params {
 	struct gen_params gen;  /* sampler, stop strings (the job's own copies), max_tokens
 				   (0: until the sequence's context is full) */
 	int top_logprobs;       /* -1: no log-probabilities; else the chosen id's and this many best */
-	bool json_object;       /* keep the output a JSON object (response_format json_object) */
+	const struct schema *schema;  /* keep the output to it (response_format); NULL: none.
+				   The caller's: it must outlive the job */
 	bool cache_prompt;      /* may reuse a slot's KV rows (the default) */
 };
 
@@ -93,7 +96,8 @@ struct job {
 	/* the scheduler's own */
 	struct job *next;
 	struct gen *g;
-	struct jsonobj *cons;   /* json_object: the output's grammar */
+	struct constraint *cons;  /* p.schema's machine over the vocabulary */
+	bool closed;            /* the constraint had to close the value early */
 };
 
 /* A job for prompt[0..n) (copied), parameters p (the stop strings are
@@ -113,7 +117,7 @@ struct sched_params {
 struct sched;
 
 /* Start the scheduler thread of an opened engine; v is the model's
- * vocabulary (end-of-generation ids, stop strings, the JSON constraint). */
+ * vocabulary (end-of-generation ids, stop strings, schemas). */
 struct sched *sched_new(struct engine *e, const struct vocab *v, const struct sched_params *p);
 /* Cancel every job, stop the thread, free (not the engine). */
 void sched_free(struct sched *s);
