@@ -27,35 +27,13 @@
 # the table gives the best of each (the least disturbed by the neighbours'
 # use of the caches), and the ratio lm-step / llama.cpp.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-cache=$here/cache
+. "$(dirname "$0")/benchlib.sh"
 reps=2
-variant=native
-while [ $# -gt 0 ]; do
-	case $1 in
-	-r) reps=$2; shift 2 ;;
-	-k) case $2 in avx2 | avx512) ;; *) echo "cpu-bench: -k avx2 or -k avx512" >&2; exit 2 ;; esac
-	    variant=$2; export LMU_KERNELS=$2; shift 2 ;;
-	*) break ;;
-	esac
-done
-make -s -C "$top" >&2
-lmbin=$(sh "$here/build-llama-cpp.sh" "$variant")
+bench_options cpu-bench "$@"
+shift "$bench_shift"
+bench_build
 lmstep=$top/bin/lm-step
-if [ $# -eq 0 ]; then
-	# lm-bench.sh makes the SmolLM2 variants; it is not run here
-	base=$top/models/smollm2-135m-instruct-q4_1.gguf
-	for t in Q8_0 F16 Q4_K_M; do
-		src=$base
-		[ "$t" = Q4_K_M ] && src=$cache/smollm2-F16.gguf
-		[ -f "$cache/smollm2-$t.gguf" ] ||
-			"$lmbin/llama-quantize" --allow-requantize "$src" "$cache/smollm2-$t.gguf" "$t" >/dev/null 2>&1
-	done
-	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf" "$cache/smollm2-Q4_K_M.gguf" \
-		"$top/models/gemma-3-270m-q4_k_m.gguf" "$top/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
-		"$top/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-fi
+[ $# -gt 0 ] || { bench_models; set -- "${models[@]}"; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

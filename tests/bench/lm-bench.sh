@@ -25,38 +25,13 @@
 # t(prompt) - t(load), decode = t(128 single-token batches) - t(load), where
 # t(load) is a run on empty input.  llama-bench reports its own means (avg_ts).
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/../.." && pwd)
-cache=$here/cache
+. "$(dirname "$0")/benchlib.sh"
 reps=5
-variant=native
-while [ $# -gt 0 ]; do
-	case $1 in
-	-r) reps=$2; shift 2 ;;
-	-k) case $2 in avx2 | avx512) ;; *) echo "lm-bench: -k avx2 or -k avx512" >&2; exit 2 ;; esac
-	    variant=$2; export LMU_KERNELS=$2; shift 2 ;;
-	*) break ;;
-	esac
-done
-
-make -s -C "$top" >&2
-lmbin=$(sh "$here/build-llama-cpp.sh" "$variant")
-mkdir -p "$cache"
+bench_options lm-bench "$@"
+shift "$bench_shift"
+bench_build
 cc -O2 -march=native -pthread "$here/bwprobe.c" -o "$cache/bwprobe"
-
-base=$top/models/smollm2-135m-instruct-q4_1.gguf
-if [ $# -eq 0 ]; then
-	[ -f "$base" ] || make -s -C "$top" model >&2
-	for t in Q8_0 F16 Q4_K_M; do
-		src=$base
-		[ "$t" = Q4_K_M ] && src=$cache/smollm2-F16.gguf  # the K-quant mix from the float weights
-		[ -f "$cache/smollm2-$t.gguf" ] ||
-			"$lmbin/llama-quantize" --allow-requantize "$src" "$cache/smollm2-$t.gguf" "$t" >/dev/null 2>&1
-	done
-	set -- "$base" "$cache/smollm2-Q8_0.gguf" "$cache/smollm2-F16.gguf" "$cache/smollm2-Q4_K_M.gguf" \
-		"$top/models/gemma-3-270m-q4_k_m.gguf" "$top/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" \
-		"$top/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-fi
+[ $# -gt 0 ] || { bench_models; set -- "${models[@]}"; }
 
 python3 - "$cache/prompt512.txt" "$cache/decode128.txt" <<'PY'
 import random, sys
