@@ -256,7 +256,8 @@ int gen_follow(struct req *r, struct srv_model *m, struct job *j, struct textout
 			cap = now - seen;
 			tok = xreallocarray(tok, cap, sizeof *tok);
 		}
-		memcpy(tok, j->tok + seen, (now - seen) * sizeof *tok);
+		if (now > seen)  /* (no tokens yet: both may be NULL) */
+			memcpy(tok, j->tok + seen, (now - seen) * sizeof *tok);
 		pthread_mutex_unlock(&j->mu);
 		for (size_t i = 0; i < now - seen && !gone; i++) {
 			bool stop = textout_token(t, tok[i].id, &text, &n);
