@@ -410,21 +410,40 @@ static void finish(struct batch *b, int seq, bool length)
 	memset(j, 0, sizeof *j);
 }
 
+/* What lm-batch does not do, of what oai.h reads. */
+static bool batch_can(struct jreq *q, const struct oai_request *r)
+{
+	if (r->stream)
+		return jreq_fail(q, "stream", "stream: not supported by lm-batch (answers are whole)");
+	if (r->top_logprobs >= 0)
+		return jreq_fail(q, "logprobs", "logprobs: not supported by lm-batch");
+	if (r->echo)
+		return jreq_fail(q, "echo", "echo: not supported by lm-batch");
+	if (r->prompt_ids)
+		return jreq_fail(q, "prompt", "prompt: token ids are not supported by lm-batch (give the text)");
+	if (r->schema)
+		return jreq_fail(q, "response_format", "response_format: lm-batch answers text only (lm-serve takes "
+						       "json_object and json_schema)");
+	return true;
+}
+
 /* Start a request in a free slot, or answer it at once if it is not one
  * we can run. */
 static void start(struct batch *b, const struct request *req)
 {
-	struct oai_error oe;
+	struct jreq q = {.root = jv_null()};
 	struct lmu_err e = {{0}};
 	struct ids prompt = {0};
 	jv line = jv_parse(req->line), body = jv_object_get(line, jv_string("body"));
 	struct job j = {.req = req, .stop_id = -1};
 
-	bool ok = oai_request_parse(body, req->kind, &j.r, &oe);
+	struct gen_params dflt;
+	oai_defaults(&dflt);
+	bool ok = oai_request_parse(body, req->kind, &dflt, &j.r, &q) && batch_can(&q, &j.r);
 	jv_free(body);
 	if (!ok) {
 		oai_request_free(&j.r);
-		fail(b, req, oe.msg, oe.param);
+		fail(b, req, q.err.msg, q.param[0] ? q.param : NULL);
 		return;
 	}
 	ok = req->kind == OAI_CHAT ? prompt_chat(b->tok, NULL, j.r.msgs, j.r.n_msgs, &prompt, &e)

@@ -357,19 +357,16 @@ static void read_seq_params(const char *path, struct seqs *t, const struct gen_p
 		jv v = jv_parse_sized(line, (int)len);
 		jv s = jv_get_kind(v) == JV_KIND_OBJECT ? jv_object_get(jv_copy(v), jv_string("seq")) : jv_invalid();
 		double id = jv_get_kind(s) == JV_KIND_NUMBER ? jv_number_value(s) : -1;
-		struct oai_error e;
+		struct jreq e = {.root = jv_null()};
 		if (!(id >= 0 && id <= TOK_MAX_SEQ && id == (double)(uint32_t)id))
 			die("%s:%lu: a JSON object with \"seq\": a sequence id", path, lineno);
 		struct seq *q = seq_find(t, (uint32_t)id, true, true);
 		if (q->par)
 			die("%s:%lu: sequence %u has settings already", path, lineno, (uint32_t)id);
 		q->par = xcalloc(1, sizeof *q->par);
-		q->par->gen = *defaults;
-		q->par->gen.n_stop = 0;  /* the strings stay the command line's: copied below */
-		for (int i = 0; i < defaults->n_stop; i++)
-			q->par->gen.stop[q->par->gen.n_stop++] = q->par->stop_buf[i] = xstrdup(defaults->stop[i]);
-		if (!oai_apply(v, false, q->par, &e))
-			die("%s:%lu: %s", path, lineno, e.msg);
+		q->par->gen = *defaults;  /* its stop strings are the command line's */
+		if (!oai_apply(v, q->par, &e))
+			die("%s:%lu: %s", path, lineno, e.err.msg);
 		jv_free(s);
 		jv_free(v);
 	}

@@ -1,8 +1,6 @@
 /* oai.c - see oai.h. */
 #include "oai.h"
 
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,175 +16,237 @@ int oai_kind_of_url(const char *url)
 	return -1;
 }
 
-static bool fail(struct oai_error *e, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(struct oai_error *e, const char *param, const char *fmt, ...)
+void oai_defaults(struct gen_params *g)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-	va_end(ap);
-	e->param = param;
-	return false;
+	memset(g, 0, sizeof *g);
+	sampler_defaults(&g->sampler);
+	g->sampler.temperature = 1;
+	g->sampler.top_p = 1;
+	g->sampler.top_k = 0;
+	g->sampler.min_p = 0;
+	g->sampler.repeat_last_n = -1;   /* the penalties count every id generated */
+	g->sampler.repeat_penalty = 1;   /* OpenAI has none (lm-sample's default is 1.1) */
+	g->sampler.seed = 0;
 }
 
-/* body[key] when present and not null; else JV_KIND_INVALID (freed by
- * the caller either way). */
-static jv field(jv body, const char *key)
+static bool add_stop(struct jreq *q, struct gen_params *g, const char *name, jv s)
 {
-	jv v = jv_object_get(jv_copy(body), jv_string(key));
-	if (jv_get_kind(v) == JV_KIND_NULL) {
-		jv_free(v);
-		return jv_invalid();
-	}
-	return v;
+	size_t n = (size_t)jv_string_length_bytes(jv_copy(s));
+	const char *t = jv_string_value(s);
+	if (g->n_stop == GEN_MAX_STOPS)
+		return jreq_fail(q, name, "%s: at most %d stop strings", name, GEN_MAX_STOPS);
+	if (n == 0 || n > GEN_MAX_STOP_LEN || memchr(t, 0, n))
+		return jreq_fail(q, name, "%s: a stop string must have 1 to %d bytes and no NUL", name, GEN_MAX_STOP_LEN);
+	g->stop[g->n_stop++] = t;  /* the string lives in obj, which the caller keeps */
+	return true;
 }
 
-static bool present(jv v)
+bool oai_stops(struct jreq *q, jv obj, const char *key, const char *name, struct gen_params *g)
 {
-	return jv_is_valid(v);
-}
-
-/* A number field in [lo, hi] into *out, when present. */
-static bool number(jv body, const char *key, double lo, double hi, double *out, struct oai_error *e)
-{
-	jv v = field(body, key);
+	jv v = jreq_get(obj, key);
 	bool ok = true;
-	if (present(v)) {
-		if (jv_get_kind(v) != JV_KIND_NUMBER)
-			ok = fail(e, key, "'%s' must be a number", key);
-		else if (!(jv_number_value(v) >= lo && jv_number_value(v) <= hi))
-			ok = fail(e, key, "'%s' must be between %g and %g", key, lo, hi);
-		else
-			*out = jv_number_value(v);
-	}
-	jv_free(v);
-	return ok;
-}
-
-/* An integer field in [lo, hi] into *out (untouched when absent); *given
- * says whether it was there. */
-static bool integer(jv body, const char *key, double lo, double hi, long long *out, bool *given, struct oai_error *e)
-{
-	jv v = field(body, key);
-	bool ok = true;
-	if (given)
-		*given = false;
-	if (present(v)) {
-		double d = jv_get_kind(v) == JV_KIND_NUMBER ? jv_number_value(v) : NAN;
-		if (!(d == floor(d)))
-			ok = fail(e, key, "'%s' must be an integer", key);
-		else if (!(d >= lo && d <= hi))
-			ok = fail(e, key, "'%s' must be between %.0f and %.0f", key, lo, hi);
-		else {
-			*out = (long long)d;
-			if (given)
-				*given = true;
+	if (jv_get_kind(v) == JV_KIND_STRING) {
+		g->n_stop = 0;  /* what is given replaces what was there */
+		ok = add_stop(q, g, name, v);
+	} else if (jv_get_kind(v) == JV_KIND_ARRAY) {
+		int n = jv_array_length(jv_copy(v));
+		g->n_stop = 0;
+		for (int i = 0; ok && i < n; i++) {
+			jv s = jv_array_get(jv_copy(v), i);
+			if (jv_get_kind(s) != JV_KIND_STRING)
+				ok = jreq_fail(q, name, "%s[%d]: must be a string, not %s", name, i, jv_kind_name(jv_get_kind(s)));
+			else
+				ok = add_stop(q, g, name, s);
+			jv_free(s);
 		}
+	} else if (jv_get_kind(v) != JV_KIND_NULL) {
+		ok = jreq_fail(q, name, "%s: must be a string or an array of strings, not %s", name,
+			       jv_kind_name(jv_get_kind(v)));
 	}
 	jv_free(v);
 	return ok;
 }
 
-/* A field that must be absent or equal to what we do. */
-static bool must_be(jv body, const char *key, jv_kind kind, const char *what, struct oai_error *e)
+bool oai_sampling(struct jreq *q, jv o, struct gen_params *g, bool *seeded)
 {
-	jv v = field(body, key);
-	bool ok = !present(v) || jv_get_kind(v) == kind;
-	jv_free(v);
-	return ok || fail(e, key, "'%s' is not supported: %s", key, what);
+	struct sampler_params *s = &g->sampler;
+	long long n = 1, seed = 0, top_k = s->top_k, max = g->max_tokens;
+	bool has_seed = false, ok = true;
+
+	ok = ok && jreq_int(q, o, "n", "n", INT64_MIN, INT64_MAX, &n, NULL);
+	if (ok && n != 1)
+		ok = jreq_fail(q, "n", "n: must be 1 (one answer a request: ask again, with other seeds, for more)");
+	ok = ok && jreq_num(q, o, "temperature", "temperature", 0, 2, &s->temperature, NULL);
+	ok = ok && jreq_num(q, o, "top_p", "top_p", 0, 1, &s->top_p, NULL);
+	ok = ok && jreq_int(q, o, "top_k", "top_k", 0, 1 << 22, &top_k, NULL);
+	ok = ok && jreq_num(q, o, "min_p", "min_p", 0, 1, &s->min_p, NULL);
+	ok = ok && jreq_num(q, o, "presence_penalty", "presence_penalty", -2, 2, &s->presence_penalty, NULL);
+	ok = ok && jreq_num(q, o, "frequency_penalty", "frequency_penalty", -2, 2, &s->frequency_penalty, NULL);
+	ok = ok && jreq_num(q, o, "repeat_penalty", "repeat_penalty", 1e-6, 1e6, &s->repeat_penalty, NULL);
+	ok = ok && jreq_int(q, o, "seed", "seed", INT64_MIN, INT64_MAX, &seed, &has_seed);
+	ok = ok && jreq_int(q, o, "max_tokens", "max_tokens", 0, 1 << 30, &max, NULL);
+	ok = ok && jreq_int(q, o, "max_completion_tokens", "max_completion_tokens", 0, 1 << 30, &max, NULL);
+	ok = ok && oai_stops(q, o, "stop", "stop", g);
+	ok = ok && jreq_bool(q, o, "ignore_eos", "ignore_eos", &g->ignore_eos, NULL);
+	if (!ok)
+		return false;
+	s->top_k = (uint32_t)top_k;
+	g->max_tokens = max;
+	if (has_seed)
+		s->seed = (uint64_t)seed;
+	if (seeded)
+		*seeded |= has_seed;
+	return true;
 }
 
-static bool stops(jv body, struct oai_request *r, struct oai_error *e)
+bool oai_apply(jv body, struct oai_request *r, struct jreq *q)
 {
-	jv v = field(body, "stop");
-	bool ok = true;
-
-	if (!present(v)) {
-		jv_free(v);
-		return true;
-	}
-	for (int i = 0; i < r->gen.n_stop; i++)  /* what is given replaces what was there */
-		free(r->stop_buf[i]);
-	r->gen.n_stop = 0;
-	if (jv_get_kind(v) == JV_KIND_STRING)
-		v = jv_array_append(jv_array(), v);
-	if (jv_get_kind(v) != JV_KIND_ARRAY) {
-		jv_free(v);
-		return fail(e, "stop", "'stop' must be a string or an array of strings");
-	}
-	int n = jv_array_length(jv_copy(v));
-	if (n > 4)
-		ok = fail(e, "stop", "'stop' has %d strings: at most 4", n);
-	for (int i = 0; ok && i < n; i++) {
-		jv s = jv_array_get(jv_copy(v), i);
-		if (jv_get_kind(s) != JV_KIND_STRING)
-			ok = fail(e, "stop", "'stop' must hold strings");
-		else if (jv_string_length_bytes(jv_copy(s)) < 1 || jv_string_length_bytes(jv_copy(s)) > GEN_MAX_STOP_LEN)
-			ok = fail(e, "stop", "a stop string must have 1 to %d bytes", GEN_MAX_STOP_LEN);
-		else {
-			r->stop_buf[r->gen.n_stop] = xstrdup(jv_string_value(s));
-			r->gen.stop[r->gen.n_stop] = r->stop_buf[r->gen.n_stop];
-			r->gen.n_stop++;
-		}
-		jv_free(s);
-	}
-	jv_free(v);
-	return ok;
+	if (jv_get_kind(r->held) != JV_KIND_ARRAY)
+		r->held = jv_array();
+	r->held = jv_array_append(r->held, jv_copy(body));
+	return oai_sampling(q, body, &r->gen, &r->seeded);
 }
 
-static bool messages(jv body, struct oai_request *r, struct oai_error *e)
+/* messages: parsed as tokenize/chat.h reads them. */
+static bool messages(struct jreq *q, jv body, struct oai_request *r)
 {
-	jv v = field(body, "messages");
+	jv v = jreq_get(body, "messages");
 	struct lmu_err le = {{0}};
+	jv_kind kind = jv_get_kind(v);
 
-	if (!present(v) || jv_get_kind(v) != JV_KIND_ARRAY) {
+	if (kind != JV_KIND_ARRAY) {
 		jv_free(v);
-		return fail(e, "messages", "'messages' must be an array of messages");
+		return jreq_fail(q, "messages", "messages: an array of messages is needed%s",
+				 kind == JV_KIND_NULL ? "" : ", not this");
 	}
 	jv s = jv_dump_string(v, 0);
 	r->msgs = chat_parse_json(jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)), &r->n_msgs, &le);
 	jv_free(s);
 	if (!r->msgs)
-		return fail(e, "messages", "'messages': %s", le.msg);
+		return jreq_fail(q, "messages", "%s", le.msg);
 	if (r->n_msgs == 0)
-		return fail(e, "messages", "'messages' is empty");
+		return jreq_fail(q, "messages", "messages: at least one message is needed");
 	return true;
 }
 
-static bool prompt(jv body, struct oai_request *r, struct oai_error *e)
+/* prompt: a string or token ids, either alone in an array. */
+static bool prompt(struct jreq *q, jv body, struct oai_request *r)
 {
-	jv v = field(body, "prompt");
+	jv v = jreq_get(body, "prompt");
 	bool ok = true;
 
-	if (present(v) && jv_get_kind(v) == JV_KIND_ARRAY) {
-		if (jv_array_length(jv_copy(v)) != 1) {
+	if (jv_get_kind(v) == JV_KIND_ARRAY && jv_array_length(jv_copy(v)) == 1) {
+		jv one = jv_array_get(jv_copy(v), 0);
+		if (jv_get_kind(one) == JV_KIND_STRING || jv_get_kind(one) == JV_KIND_ARRAY) {
 			jv_free(v);
-			return fail(e, "prompt", "'prompt' must be one string (several prompts: one request each)");
+			v = one;
+		} else {
+			jv_free(one);
 		}
-		v = jv_array_get(v, 0);
 	}
-	if (!present(v) || jv_get_kind(v) != JV_KIND_STRING)
-		ok = fail(e, "prompt", "'prompt' must be a string");
-	else {
+	if (jv_get_kind(v) == JV_KIND_STRING) {
 		r->prompt_len = (size_t)jv_string_length_bytes(jv_copy(v));
 		r->prompt = xmalloc(r->prompt_len + 1);
 		memcpy(r->prompt, jv_string_value(v), r->prompt_len + 1);
+	} else if (jv_get_kind(v) == JV_KIND_ARRAY) {
+		int n = jv_array_length(jv_copy(v));
+		r->prompt_ids = xmalloc((size_t)(n ? n : 1) * sizeof *r->prompt_ids);
+		for (int i = 0; ok && i < n; i++) {
+			jv e = jv_array_get(jv_copy(v), i);
+			double d = jv_get_kind(e) == JV_KIND_NUMBER ? jv_number_value(e) : -1;
+			if (jv_get_kind(e) == JV_KIND_STRING)
+				ok = jreq_fail(q, "prompt", "prompt: one prompt at a time (several: one request each)");
+			else if (!(d >= 0 && d <= INT32_MAX && d == (double)(int32_t)d))
+				ok = jreq_fail(q, "prompt", "prompt[%d]: must be a token id", i);
+			else
+				r->prompt_ids[r->n_prompt_ids++] = (int32_t)d;
+			jv_free(e);
+		}
+	} else {
+		ok = jreq_fail(q, "prompt", "prompt: must be a string or an array of token ids%s",
+			       jv_get_kind(v) == JV_KIND_NULL ? " (it is missing)" : "");
 	}
 	jv_free(v);
 	return ok;
 }
 
-/* A string field of obj, when present: 0 absent, 1 a string, -1 not one
- * (e says so). */
-static int string_field(jv obj, const char *key, const char *name, jv *out, struct oai_error *e)
+/* A field that must be absent, null or an empty array. */
+static bool refused(struct jreq *q, jv body, const char *key, const char *why)
 {
-	*out = field(obj, key);
-	if (!present(*out))
-		return 0;
-	if (jv_get_kind(*out) == JV_KIND_STRING)
-		return 1;
-	fail(e, name, "%s: must be a string, not %s", name, jv_kind_name(jv_get_kind(*out)));
-	return -1;
+	jv v = jreq_get(body, key);
+	bool ok = jv_get_kind(v) == JV_KIND_NULL || (jv_get_kind(v) == JV_KIND_ARRAY && jv_array_length(jv_copy(v)) == 0);
+	jv_free(v);
+	return ok || jreq_fail(q, key, "%s: not supported (%s)", key, why);
+}
+
+static bool stream_fields(struct jreq *q, jv body, struct oai_request *r)
+{
+	bool ok = jreq_bool(q, body, "stream", "stream", &r->stream, NULL);
+	jv so = jreq_get(body, "stream_options");
+	if (ok && jv_get_kind(so) == JV_KIND_OBJECT)
+		ok = jreq_bool(q, so, "include_usage", "stream_options.include_usage", &r->include_usage, NULL);
+	else if (ok && jv_get_kind(so) != JV_KIND_NULL)
+		ok = jreq_fail(q, "stream_options", "stream_options: must be an object, not %s",
+			       jv_kind_name(jv_get_kind(so)));
+	jv_free(so);
+	return ok;
+}
+
+/* chat: logprobs true, top_logprobs 0 to 20; completions: logprobs 0 to 5. */
+static bool logprobs(struct jreq *q, jv body, struct oai_request *r)
+{
+	if (r->kind == OAI_COMPLETION) {
+		long long lp = -1;
+		bool has;
+		if (!jreq_int(q, body, "logprobs", "logprobs", 0, 5, &lp, &has))
+			return false;
+		r->top_logprobs = has ? (int)lp : -1;
+		return true;
+	}
+	bool on = false;
+	long long top = -1;
+	if (!jreq_bool(q, body, "logprobs", "logprobs", &on, NULL) ||
+	    !jreq_int(q, body, "top_logprobs", "top_logprobs", 0, OAI_MAX_TOP_LOGPROBS, &top, NULL))
+		return false;
+	if (top >= 0 && !on)
+		return jreq_fail(q, "top_logprobs", "top_logprobs: needs logprobs true");
+	r->top_logprobs = on ? (top < 0 ? 0 : (int)top) : -1;
+	return true;
+}
+
+bool oai_request_parse(jv body, enum oai_kind kind, const struct gen_params *gen, struct oai_request *r,
+		       struct jreq *q)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = kind;
+	r->gen = *gen;
+	r->cache_prompt = true;
+	r->top_logprobs = -1;
+	r->held = jv_array_append(jv_array(), jv_copy(body));
+	if (jv_get_kind(body) != JV_KIND_OBJECT)
+		return jreq_fail(q, NULL, "the body must be a JSON object, not %s", jv_kind_name(jv_get_kind(body)));
+	return jreq_str(q, body, "model", "model", &r->model, NULL) &&
+	       (kind == OAI_CHAT ? messages(q, body, r) : prompt(q, body, r)) &&
+	       oai_sampling(q, body, &r->gen, &r->seeded) &&
+	       jreq_bool(q, body, "cache_prompt", "cache_prompt", &r->cache_prompt, NULL) &&
+	       stream_fields(q, body, r) && logprobs(q, body, r) &&
+	       (kind == OAI_CHAT || jreq_bool(q, body, "echo", "echo", &r->echo, NULL)) &&
+	       jreq_int(q, body, "best_of", "best_of", 1, 1, &(long long){1}, NULL) &&
+	       refused(q, body, "suffix", "no insertion") && refused(q, body, "tools", "no tool calls") &&
+	       oai_response_format(q, body, &r->schema);
+}
+
+void oai_request_free(struct oai_request *r)
+{
+	if (r->msgs)
+		chat_msgs_free(r->msgs, r->n_msgs);
+	free(r->model);
+	free(r->prompt);
+	free(r->prompt_ids);
+	schema_free(r->schema);
+	jv_free(r->held);
+	memset(r, 0, sizeof *r);
+	r->held = jv_null();
 }
 
 /* OpenAI's rule for a schema's name: 1 to 64 of a-z, A-Z, 0-9, _ and -. */
@@ -201,153 +261,64 @@ static bool schema_name_ok(const char *s)
 	return true;
 }
 
-static bool json_schema(jv rf, struct schema **schema, struct oai_error *e)
+static bool json_schema(struct jreq *q, jv rf, struct schema **schema)
 {
-	jv js = field(rf, "json_schema"), name = jv_invalid(), desc = jv_invalid(), sch = jv_invalid(), strict;
+	jv js = jreq_get(rf, "json_schema"), sch;
+	char *name = NULL, *desc = NULL;
+	bool strict = false, has_name = false, ok;
 	struct lmu_err le = {{0}};
-	bool ok = false;
 
 	if (jv_get_kind(js) != JV_KIND_OBJECT) {
-		fail(e, "response_format.json_schema", "response_format.json_schema: an object with name and schema is needed%s",
-		     present(js) ? ", not this" : "");
-		goto out;
+		ok = jreq_fail(q, "response_format.json_schema",
+			       "response_format.json_schema: an object with name and schema is needed%s",
+			       jv_get_kind(js) == JV_KIND_NULL ? "" : ", not this");
+		jv_free(js);
+		return ok;
 	}
-	int got = string_field(js, "name", "response_format.json_schema.name", &name, e);
-	if (got < 0)
-		goto out;
-	if (got == 0 || !schema_name_ok(jv_string_value(name))) {
-		fail(e, "response_format.json_schema.name",
-		     "response_format.json_schema.name: 1 to 64 letters, digits, _ or - are needed");
-		goto out;
-	}
-	if (string_field(js, "description", "response_format.json_schema.description", &desc, e) < 0)
-		goto out;
-	strict = field(js, "strict");
-	got = !present(strict) || jv_get_kind(strict) == JV_KIND_TRUE || jv_get_kind(strict) == JV_KIND_FALSE;
-	jv_free(strict);
-	if (!got) {
-		fail(e, "response_format.json_schema.strict", "response_format.json_schema.strict: must be true or false");
-		goto out;
-	}
-	sch = field(js, "schema");
-	*schema = schema_new(present(sch) ? jv_copy(sch) : jv_true(), &le);
-	if (!*schema) {
+	ok = jreq_str(q, js, "name", "response_format.json_schema.name", &name, &has_name) &&
+	     jreq_str(q, js, "description", "response_format.json_schema.description", &desc, NULL) &&
+	     jreq_bool(q, js, "strict", "response_format.json_schema.strict", &strict, NULL);
+	if (ok && !(has_name && schema_name_ok(name)))
+		ok = jreq_fail(q, "response_format.json_schema.name",
+			       "response_format.json_schema.name: 1 to 64 letters, digits, _ or - are needed");
+	if (ok) {
+		sch = jreq_get(js, "schema");
+		*schema = schema_new(jv_get_kind(sch) == JV_KIND_NULL ? (jv_free(sch), jv_true()) : sch, &le);
 		/* le: "schema: /properties/age: minimum is not supported ..." */
-		fail(e, "response_format.json_schema.schema", "response_format.json_schema.%s", le.msg);
-		goto out;
+		if (!*schema)
+			ok = jreq_fail(q, "response_format.json_schema.schema", "response_format.json_schema.%s", le.msg);
 	}
-	ok = true;
-out:
+	free(name);
+	free(desc);
 	jv_free(js);
-	jv_free(name);
-	jv_free(desc);
-	jv_free(sch);
 	return ok;
 }
 
-bool oai_response_format(jv body, struct schema **schema, struct oai_error *e)
+bool oai_response_format(struct jreq *q, jv body, struct schema **schema)
 {
-	jv rf = field(body, "response_format"), type = jv_invalid();
+	jv rf = jreq_get(body, "response_format");
+	char *type = NULL;
 	bool ok = true;
 
 	*schema = NULL;
-	if (!present(rf))
-		goto out;
-	if (jv_get_kind(rf) != JV_KIND_OBJECT) {
-		ok = fail(e, "response_format", "response_format: must be an object, not %s", jv_kind_name(jv_get_kind(rf)));
-		goto out;
+	if (jv_get_kind(rf) == JV_KIND_OBJECT) {
+		ok = jreq_str(q, rf, "type", "response_format.type", &type, NULL);
+		if (!ok || !type || strcmp(type, "text") == 0)
+			;
+		else if (strcmp(type, "json_object") == 0)
+			*schema = schema_json_object();
+		else if (strcmp(type, "json_schema") == 0)
+			ok = json_schema(q, rf, schema);
+		else
+			ok = jreq_fail(q, "response_format.type",
+				       "response_format.type: '%.40s' is not supported (text, json_object or json_schema)", type);
+	} else if (jv_get_kind(rf) != JV_KIND_NULL) {
+		ok = jreq_fail(q, "response_format", "response_format: must be an object, not %s",
+			       jv_kind_name(jv_get_kind(rf)));
 	}
-	int got = string_field(rf, "type", "response_format.type", &type, e);
-	if (got < 0)
-		ok = false;
-	else if (got == 0 || strcmp(jv_string_value(type), "text") == 0)
-		;
-	else if (strcmp(jv_string_value(type), "json_object") == 0)
-		*schema = schema_json_object();
-	else if (strcmp(jv_string_value(type), "json_schema") == 0)
-		ok = json_schema(rf, schema, e);
-	else
-		ok = fail(e, "response_format.type",
-			  "response_format.type: '%.40s' is not supported (text, json_object or json_schema)",
-			  jv_string_value(type));
-out:
+	free(type);
 	jv_free(rf);
-	jv_free(type);
 	return ok;
-}
-
-bool oai_apply(jv body, bool chat, struct oai_request *r, struct oai_error *e)
-{
-	struct sampler_params *sp = &r->gen.sampler;
-	long long max = r->gen.max_tokens, seed = (long long)sp->seed, top_k = sp->top_k;
-	bool has_max, has_seed;
-
-	if (!number(body, "temperature", 0, 2, &sp->temperature, e) || !number(body, "top_p", 0, 1, &sp->top_p, e) ||
-	    !number(body, "min_p", 0, 1, &sp->min_p, e) || !number(body, "repeat_penalty", 1e-6, 1e6, &sp->repeat_penalty, e) ||
-	    !number(body, "presence_penalty", -2, 2, &sp->presence_penalty, e) ||
-	    !number(body, "frequency_penalty", -2, 2, &sp->frequency_penalty, e) ||
-	    !integer(body, "top_k", 0, 1 << 24, &top_k, NULL, e))
-		return false;
-	sp->top_k = (uint32_t)top_k;
-	if (!integer(body, chat ? "max_completion_tokens" : "max_tokens", 1, 1e9, &max, &has_max, e))
-		return false;
-	if (!has_max && chat && !integer(body, "max_tokens", 1, 1e9, &max, NULL, e))
-		return false;
-	r->gen.max_tokens = max;
-	if (!integer(body, "seed", -9.2e18, 9.2e18, &seed, &has_seed, e))
-		return false;
-	sp->seed = (uint64_t)seed;
-	r->seeded |= has_seed;
-	return stops(body, r, e);
-}
-
-bool oai_request_parse(jv body, enum oai_kind kind, struct oai_request *r, struct oai_error *e)
-{
-	struct sampler_params *sp = &r->gen.sampler;
-	long long n = 1;
-	struct schema *fmt;
-
-	memset(r, 0, sizeof *r);
-	memset(e, 0, sizeof *e);
-	r->kind = kind;
-	sampler_defaults(sp);
-	sp->temperature = 1;
-	sp->top_p = 1;
-	sp->top_k = 0;
-	sp->min_p = 0;
-	sp->repeat_last_n = -1;
-	sp->repeat_penalty = 1;  /* OpenAI has none (lm-sample's default is 1.1) */
-	if (jv_get_kind(body) != JV_KIND_OBJECT)
-		return fail(e, NULL, "the body must be a JSON object");
-	if (!(kind == OAI_CHAT ? messages(body, r, e) : prompt(body, r, e)))
-		return false;
-	if (!oai_apply(body, kind == OAI_CHAT, r, e))
-		return false;
-	if (!integer(body, "n", 1, 1, &n, NULL, e))
-		return fail(e, "n", "'n' must be 1: ask for more answers in more requests (with other seeds)");
-	if (!must_be(body, "stream", JV_KIND_FALSE, "answers are whole", e) ||
-	    !must_be(body, "logprobs", JV_KIND_FALSE, "log-probabilities are not given here", e) ||
-	    !must_be(body, "tools", JV_KIND_NULL, "no tool calls", e) ||
-	    !must_be(body, "echo", JV_KIND_FALSE, "the prompt is not echoed", e) ||
-	    !must_be(body, "suffix", JV_KIND_NULL, "no suffix", e))
-		return false;
-	if (!oai_response_format(body, &fmt, e))
-		return false;
-	if (fmt) {
-		schema_free(fmt);
-		return fail(e, "response_format", "'response_format' is not supported: only {\"type\": \"text\"}");
-	}
-	return true;
-}
-
-void oai_request_free(struct oai_request *r)
-{
-	if (r->msgs)
-		chat_msgs_free(r->msgs, r->n_msgs);
-	free(r->prompt);
-	for (int i = 0; i < r->gen.n_stop; i++)
-		free(r->stop_buf[i]);
-	memset(r, 0, sizeof *r);
 }
 
 jv oai_response(enum oai_kind kind, const char *id, const char *model, long long created, const char *fingerprint,

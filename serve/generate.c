@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "err.h"
+#include "oai.h"
 
 #define KEEPALIVE_MS 2000
 
@@ -24,71 +25,10 @@ void gen_defaults(struct job_params *p)
 	p->cache_prompt = true;
 }
 
-bool gen_add_stop(struct jreq *q, struct job_params *p, const char *name, const char *s, size_t n)
+bool gen_sampling(struct jreq *q, jv obj, struct job_params *p)
 {
-	if (p->gen.n_stop == GEN_MAX_STOPS)
-		return jreq_fail(q, name, "%s: at most %d stop strings", name, GEN_MAX_STOPS);
-	if (n == 0 || n > GEN_MAX_STOP_LEN || memchr(s, 0, n))
-		return jreq_fail(q, name, "%s: a stop string must have 1 to %d bytes and no NUL", name,
-				 GEN_MAX_STOP_LEN);
-	/* job_new copies them; until then they live in the request's jv */
-	p->gen.stop[p->gen.n_stop++] = s;
-	return true;
-}
-
-bool gen_stops(struct jreq *q, jv obj, const char *key, struct job_params *p)
-{
-	jv v = jreq_get(obj, key);
-	bool ok = true;
-	/* the strings stay in q->root, which outlives the job's creation */
-	if (jv_get_kind(v) == JV_KIND_STRING) {
-		ok = gen_add_stop(q, p, key, jv_string_value(v), (size_t)jv_string_length_bytes(jv_copy(v)));
-	} else if (jv_get_kind(v) == JV_KIND_ARRAY) {
-		int n = jv_array_length(jv_copy(v));
-		for (int i = 0; ok && i < n; i++) {
-			jv s = jv_array_get(jv_copy(v), i);
-			if (jv_get_kind(s) != JV_KIND_STRING)
-				ok = jreq_fail(q, key, "%s[%d]: must be a string, not %s", key, i,
-					       jv_kind_name(jv_get_kind(s)));
-			else
-				ok = gen_add_stop(q, p, key, jv_string_value(s),
-						  (size_t)jv_string_length_bytes(jv_copy(s)));
-			jv_free(s);
-		}
-	} else if (jv_get_kind(v) != JV_KIND_NULL) {
-		ok = jreq_fail(q, key, "%s: must be a string or an array of strings, not %s", key,
-			       jv_kind_name(jv_get_kind(v)));
-	}
-	jv_free(v);
-	return ok;
-}
-
-/* OpenAI's names, and lm-sample's for what OpenAI lacks. */
-bool gen_sampling(struct jreq *q, jv o, struct job_params *p)
-{
-	struct sampler_params *s = &p->gen.sampler;
-	long long n = 1, seed = 0, top_k = s->top_k, max = 0;
-	bool has, ok = true;
-
-	ok = ok && jreq_int(q, o, "n", "n", 1, 1, &n, NULL);
-	ok = ok && jreq_num(q, o, "temperature", "temperature", 0, 2, &s->temperature, NULL);
-	ok = ok && jreq_num(q, o, "top_p", "top_p", 0, 1, &s->top_p, NULL);
-	ok = ok && jreq_int(q, o, "top_k", "top_k", 0, 1 << 22, &top_k, NULL);
-	ok = ok && jreq_num(q, o, "min_p", "min_p", 0, 1, &s->min_p, NULL);
-	ok = ok && jreq_num(q, o, "presence_penalty", "presence_penalty", -2, 2, &s->presence_penalty, NULL);
-	ok = ok && jreq_num(q, o, "frequency_penalty", "frequency_penalty", -2, 2, &s->frequency_penalty, NULL);
-	ok = ok && jreq_num(q, o, "repeat_penalty", "repeat_penalty", 1e-6, 1e6, &s->repeat_penalty, NULL);
-	ok = ok && jreq_int(q, o, "seed", "seed", INT64_MIN, INT64_MAX, &seed, &has);
-	if (ok && has)
-		s->seed = (uint64_t)seed;
-	s->top_k = (uint32_t)top_k;
-	ok = ok && jreq_int(q, o, "max_tokens", "max_tokens", 0, 1 << 30, &max, NULL);
-	ok = ok && jreq_int(q, o, "max_completion_tokens", "max_completion_tokens", 0, 1 << 30, &max, NULL);
-	p->gen.max_tokens = max;
-	ok = ok && gen_stops(q, o, "stop", p);
-	ok = ok && jreq_bool(q, o, "cache_prompt", "cache_prompt", &p->cache_prompt, NULL);
-	ok = ok && jreq_bool(q, o, "ignore_eos", "ignore_eos", &p->gen.ignore_eos, NULL);
-	return ok;
+	return oai_sampling(q, obj, &p->gen, NULL) &&
+	       jreq_bool(q, obj, "cache_prompt", "cache_prompt", &p->cache_prompt, NULL);
 }
 
 /* ---- text ---- */

@@ -24,15 +24,9 @@
 /* The defaults of a request (lm-sample's sampler defaults, the penalties
  * over everything generated, a random seed, prompt caching on). */
 void gen_defaults(struct job_params *p);
-/* Add a stop string (copied by job_new); false with the error recorded
- * in q when there are too many or it is empty or too long. */
-bool gen_add_stop(struct jreq *q, struct job_params *p, const char *name, const char *s, size_t n);
-/* "stop": a string or an array of strings (null: none), under key. */
-bool gen_stops(struct jreq *q, jv obj, const char *key, struct job_params *p);
-/* The sampling fields of obj, under OpenAI's names (n, temperature, top_p,
- * presence_penalty, frequency_penalty, seed, max_tokens or
- * max_completion_tokens, stop) and lm-sample's (top_k, min_p,
- * repeat_penalty), cache_prompt and ignore_eos (llama.cpp's). */
+/* The sampling fields of obj (oai.h's oai_sampling: OpenAI's names and
+ * lm-sample's, ignore_eos), and cache_prompt (llama.cpp's).  The stop
+ * strings point into obj, which must outlive job_new (it copies them). */
 bool gen_sampling(struct jreq *q, jv obj, struct job_params *p);
 
 /* ---- text ---- */

@@ -19,9 +19,9 @@ struct oai {
 	struct srv_model *m;
 	struct job *j;
 	bool chat;
+	struct oai_request req; /* the body, read (oai.h) */
 	bool stream, include_usage;
 	bool logprobs;          /* chat: logprobs true; completions: logprobs given */
-	bool echo;              /* completions: the prompt first */
 	char id[64];
 	long long created;
 	struct jw text;         /* the whole text (non-streaming) */
@@ -29,31 +29,7 @@ struct oai {
 	size_t n_lp;            /* entries in lp */
 	size_t text_offset;     /* completions: bytes of text before the next token */
 	struct jw ev;           /* an event being written */
-	struct schema *schema;  /* response_format json_object, json_schema */
 };
-
-static bool stream_fields(struct jreq *q, struct oai *x)
-{
-	bool ok = jreq_bool(q, q->root, "stream", "stream", &x->stream, NULL);
-	jv so = jreq_get(q->root, "stream_options");
-	if (ok && jv_get_kind(so) == JV_KIND_OBJECT)
-		ok = jreq_bool(q, so, "include_usage", "stream_options.include_usage", &x->include_usage, NULL);
-	else if (ok && jv_get_kind(so) != JV_KIND_NULL)
-		ok = jreq_fail(q, "stream_options", "stream_options: must be an object, not %s",
-			       jv_kind_name(jv_get_kind(so)));
-	jv_free(so);
-	return ok;
-}
-
-/* response_format (oai.h): the schema the output is held to, owned by x. */
-static bool response_format(struct jreq *q, struct oai *x, struct job_params *p)
-{
-	struct oai_error e = {.param = NULL};
-	if (!oai_response_format(q->root, &x->schema, &e))
-		return jreq_fail(q, e.param ? e.param : "response_format", "%s", e.msg);
-	p->schema = x->schema;
-	return true;
-}
 
 /* ---- log-probabilities ---- */
 
@@ -338,24 +314,31 @@ static int run(struct oai *x, const struct ids *prompt, const struct job_params 
 	return x->r->status;
 }
 
-/* Read the request, take the model; 0, or the status answered. */
+/* Read the request (oai.h) into x->req and p, take the model; 0, or the
+ * status answered. */
 static int begin(struct req *r, struct jreq *q, struct oai *x, struct job_params *p)
 {
+	struct gen_params dflt;
 	memset(q, 0, sizeof *q);
 	q->root = jv_null();
+	x->r = r;
+	x->req.held = jv_null();
 	int rc = req_body(r);
 	if (rc)
 		return rc;
-	if (!jreq_parse(q, r->body, r->n_body))
-		return reply_error(r, 400, q->param, NULL, "%s", q->err.msg);
-	char *model = NULL;
-	bool ok = jreq_str(q, q->root, "model", "model", &model, NULL);
 	gen_defaults(p);
-	ok = ok && gen_sampling(q, q->root, p) && stream_fields(q, x) && response_format(q, x, p);
-	if (!ok) {
-		free(model);
+	dflt = p->gen;
+	if (!jreq_parse(q, r->body, r->n_body) ||
+	    !oai_request_parse(q->root, x->chat ? OAI_CHAT : OAI_COMPLETION, &dflt, &x->req, q))
 		return reply_error(r, 400, q->param, NULL, "%s", q->err.msg);
-	}
+	p->gen = x->req.gen;  /* the stop strings live in x->req (job_new copies them) */
+	p->cache_prompt = x->req.cache_prompt;
+	p->top_logprobs = x->req.top_logprobs;
+	p->schema = x->req.schema;
+	x->stream = x->req.stream;
+	x->include_usage = x->req.include_usage;
+	x->logprobs = x->req.top_logprobs >= 0;
+	const char *model = x->req.model;
 	rc = models_acquire(r->models, model, &x->m);
 	if (rc == 404)
 		rc = reply_error(r, 404, "model", "model_not_found", "the model '%s' does not exist", model);
@@ -363,15 +346,13 @@ static int begin(struct req *r, struct jreq *q, struct oai *x, struct job_params
 		rc = reply_error(r, 503, "model", NULL, "the model '%s' is loading", model ? model : "");
 	else
 		snprintf(r->model, sizeof r->model, "%s", x->m->id);
-	free(model);
-	x->r = r;
 	return rc;
 }
 
 static void end(struct req *r, struct jreq *q, struct oai *x)
 {
-	gen_release(x->m, x->j);  /* the job is done with the schema */
-	schema_free(x->schema);
+	gen_release(x->m, x->j);  /* the job is done with the request's schema and stop strings */
+	oai_request_free(&x->req);
 	if (x->m)
 		models_release(r->models, x->m);
 	jreq_free(q);
@@ -386,116 +367,57 @@ static int chat_completions(struct req *r)
 	struct oai x = {.chat = true};
 	struct job_params p;
 	struct ids prompt = {0};
-	struct chat_msg *msgs = NULL;
-	size_t n_msgs = 0;
-	long long top = -1;
 	struct lmu_err e = {{0}};
 
 	int rc = begin(r, &q, &x, &p);
 	if (rc)
 		goto out;
-	if (!jreq_bool(&q, q.root, "logprobs", "logprobs", &x.logprobs, NULL) ||
-	    !jreq_int(&q, q.root, "top_logprobs", "top_logprobs", 0, JOB_MAX_TOP, &top, NULL)) {
-		rc = reply_error(r, 400, q.param, NULL, "%s", q.err.msg);
-		goto out;
-	}
-	if (top >= 0 && !x.logprobs) {
-		rc = reply_error(r, 400, "top_logprobs", NULL, "top_logprobs: needs logprobs true");
-		goto out;
-	}
-	if (x.logprobs)
-		p.top_logprobs = top < 0 ? 0 : (int)top;
-	jv list = jreq_get(q.root, "messages");
-	jv_kind kind = jv_get_kind(list);
-	jv_free(list);
-	if (kind != JV_KIND_ARRAY) {
-		rc = reply_error(r, 400, "messages", NULL, "messages: an array of messages is needed%s",
-				 kind == JV_KIND_NULL ? "" : ", not this");
-		goto out;
-	}
-	msgs = chat_parse_json(r->body, r->n_body, &n_msgs, &e);
-	if (!msgs) {
-		rc = reply_error(r, 400, "messages", NULL, "%s", e.msg);
-		goto out;
-	}
-	if (n_msgs == 0) {
-		rc = reply_error(r, 400, "messages", NULL, "messages: at least one message is needed");
-		goto out;
-	}
-	if (!model_encode_chat(x.m, msgs, n_msgs, &prompt, &e)) {
+	if (!model_encode_chat(x.m, x.req.msgs, x.req.n_msgs, &prompt, &e)) {
 		rc = reply_error(r, 400, "messages", NULL, "the model's chat template: %s", e.msg);
 		goto out;
 	}
 	if (r->verbose) {
 		struct jw w = {0};
-		for (size_t i = 0; i < n_msgs; i++)
-			jw_printf(&w, "%s[%s] %s", i ? " " : "", msgs[i].role, msgs[i].content ? msgs[i].content : "");
+		for (size_t i = 0; i < x.req.n_msgs; i++)
+			jw_printf(&w, "%s[%s] %s", i ? " " : "", x.req.msgs[i].role,
+				  x.req.msgs[i].content ? x.req.msgs[i].content : "");
 		r->note = w.b;
 	}
 	rc = run(&x, &prompt, &p, NULL, 0);
 out:
-	chat_msgs_free(msgs, n_msgs);
 	free(prompt.v);
 	end(r, &q, &x);
 	return rc;
 }
 
-/* The prompt of /v1/completions: a string, one string in an array, or
- * token ids (an array of integers, or one such array in an array). */
+/* The prompt of /v1/completions as ids, and as text (for echo). */
 static bool completion_prompt(struct jreq *q, struct oai *x, struct ids *out, char **text, size_t *n_text)
 {
-	jv v = jreq_get(q->root, "prompt");
-	bool ok = true;
-	if (jv_get_kind(v) == JV_KIND_ARRAY && jv_array_length(jv_copy(v)) == 1) {
-		jv one = jv_array_get(jv_copy(v), 0);
-		if (jv_get_kind(one) == JV_KIND_STRING || jv_get_kind(one) == JV_KIND_ARRAY) {
-			jv_free(v);
-			v = one;
-		} else {
-			jv_free(one);
-		}
-	}
-	if (jv_get_kind(v) == JV_KIND_STRING) {
-		int len = jv_string_length_bytes(jv_copy(v));
-		*text = xmalloc((size_t)len + 1);
-		memcpy(*text, jv_string_value(v), (size_t)len);
-		(*text)[len] = 0;
-		*n_text = (size_t)len;
+	const struct oai_request *rq = &x->req;
+	if (rq->prompt) {
+		*text = xmalloc(rq->prompt_len + 1);
+		memcpy(*text, rq->prompt, rq->prompt_len + 1);
+		*n_text = rq->prompt_len;
 		model_encode_text(x->m, *text, *n_text, false, true, out);
-	} else if (jv_get_kind(v) == JV_KIND_ARRAY) {
-		int n = jv_array_length(jv_copy(v));
-		for (int i = 0; ok && i < n; i++) {
-			jv e = jv_array_get(jv_copy(v), i);
-			double d = jv_get_kind(e) == JV_KIND_NUMBER ? jv_number_value(e) : -1;
-			if (jv_get_kind(e) == JV_KIND_STRING)
-				ok = jreq_fail(q, "prompt", "prompt: one prompt at a time (n = 1)");
-			else if (d < 0 || d >= x->m->n_vocab || d != (double)(int32_t)d)
-				ok = jreq_fail(q, "prompt", "prompt[%d]: must be a token id from 0 to %u", i,
-					       x->m->n_vocab - 1);
-			else
-				ids_push(out, (int32_t)d);
-			jv_free(e);
-		}
-		if (ok) {
-			/* the text of the ids, for echo */
-			struct detok d;
-			size_t len;
-			detok_init(&d, x->m->v, false);
-			for (size_t i = 0; i < out->n; i++)
-				detok_push(&d, out->v[i]);
-			const char *s = detok_take(&d, true, &len);
-			*text = xmalloc(len + 1);
-			memcpy(*text, s, len);
-			(*text)[len] = 0;
-			*n_text = len;
-			detok_free(&d);
-		}
-	} else {
-		ok = jreq_fail(q, "prompt", "prompt: must be a string or an array of token ids%s",
-			       jv_get_kind(v) == JV_KIND_NULL ? " (it is missing)" : "");
+		return true;
 	}
-	jv_free(v);
-	return ok;
+	for (size_t i = 0; i < rq->n_prompt_ids; i++) {
+		if ((uint32_t)rq->prompt_ids[i] >= x->m->n_vocab)
+			return jreq_fail(q, "prompt", "prompt[%zu]: must be a token id from 0 to %u", i, x->m->n_vocab - 1);
+		ids_push(out, rq->prompt_ids[i]);
+	}
+	struct detok d;
+	size_t len;
+	detok_init(&d, x->m->v, false);
+	for (size_t i = 0; i < out->n; i++)
+		detok_push(&d, out->v[i]);
+	const char *s = detok_take(&d, true, &len);
+	*text = xmalloc(len + 1);
+	memcpy(*text, s, len);
+	(*text)[len] = 0;
+	*n_text = len;
+	detok_free(&d);
+	return true;
 }
 
 static int completions(struct req *r)
@@ -506,30 +428,17 @@ static int completions(struct req *r)
 	struct ids prompt = {0};
 	char *text = NULL;
 	size_t n_text = 0;
-	long long lp = -1;
-	bool has_lp;
 
 	int rc = begin(r, &q, &x, &p);
 	if (rc)
 		goto out;
-	jv suffix = jreq_get(q.root, "suffix");
-	bool has_suffix = jv_get_kind(suffix) != JV_KIND_NULL;
-	jv_free(suffix);
-	if (!jreq_bool(&q, q.root, "echo", "echo", &x.echo, NULL) ||
-	    !jreq_int(&q, q.root, "logprobs", "logprobs", 0, 5, &lp, &has_lp) ||
-	    !jreq_int(&q, q.root, "best_of", "best_of", 1, 1, &(long long){1}, NULL) ||
-	    (has_suffix && !jreq_fail(&q, "suffix", "suffix: not supported")) ||
-	    !completion_prompt(&q, &x, &prompt, &text, &n_text)) {
+	if (!completion_prompt(&q, &x, &prompt, &text, &n_text)) {
 		rc = reply_error(r, 400, q.param, NULL, "%s", q.err.msg);
 		goto out;
 	}
-	if (has_lp) {
-		x.logprobs = true;
-		p.top_logprobs = (int)lp;
-	}
 	if (r->verbose)
 		r->note = xstrdup(text);
-	rc = run(&x, &prompt, &p, x.echo ? text : NULL, x.echo ? n_text : 0);
+	rc = run(&x, &prompt, &p, x.req.echo ? text : NULL, x.req.echo ? n_text : 0);
 out:
 	free(text);
 	free(prompt.v);

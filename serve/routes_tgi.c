@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "generate.h"
+#include "oai.h"
 #include "routes.h"
 
 #define TGI_DEFAULT_NEW 100
@@ -154,7 +155,7 @@ static int generate(struct req *r, bool stream)
 	ok = ok && jreq_bool(&q, par, "details", "parameters.details", &x.details, NULL);
 	ok = ok && jreq_bool(&q, par, "return_full_text", "parameters.return_full_text", &x.full_text, NULL);
 	ok = ok && jreq_int(&q, par, "best_of", "parameters.best_of", 1, 1, &(long long){1}, NULL);
-	ok = ok && gen_stops(&q, par, "stop", &p);
+	ok = ok && oai_stops(&q, par, "stop", "parameters.stop", &p.gen);
 	jv_free(par);
 	if (!ok) {
 		rc = reply_error(r, 400, q.param, NULL, "%s", q.err.msg);

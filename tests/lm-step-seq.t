@@ -109,7 +109,7 @@ fails "--seq-params: a bad line is an error" 1 lm-sample --seq-params "$tmp/para
 like "naming the line" "$(cat "$tmp/err")" "params:2: a JSON object with \"seq\""
 echo '{"seq": 1, "temperature": 9}' > "$tmp/params"
 fails "--seq-params: a value out of range is an error" 1 lm-sample --seq-params "$tmp/params" < /dev/null
-like "naming the field" "$(cat "$tmp/err")" "params:1: 'temperature' must be between 0 and 2"
+like "naming the field" "$(cat "$tmp/err")" "params:1: temperature: must be a number from 0 to 2"
 
 # the fifo loop of several sequences closes, and each gives what it gives alone
 mkfifo "$tmp/loop"

@@ -3,11 +3,13 @@ oversized bodies, a trickled header, 1,000 connections one after another
 (file descriptors and memory counted), 64 clients at once against
 --parallel 8, SIGTERM while streams run."""
 import json
+import os
 import socket
+import subprocess
 import threading
 import time
 
-from servetest import Tap, Server
+from servetest import BIN, SMOLLM2, Tap, Server
 
 t = Tap()
 MSG = [{"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]
@@ -103,6 +105,7 @@ with Server(["--parallel", "1", "--timeout", "3", "--idle", "1", "--max-body", "
     t.is_(r.status, 200, "the next request (--parallel 1) is served")
 
     # bodies
+    served = {}
     for body, param, name in [
         (b'{"messages": [', None, "malformed JSON"),
         (b'[1, 2]', None, "JSON that is not an object"),
@@ -133,6 +136,28 @@ with Server(["--parallel", "1", "--timeout", "3", "--idle", "1", "--max-body", "
         t.ok(r.status == 400 and e.get("type") == "invalid_request_error" and e.get("param") == param
              and e.get("message"), "%s: 400, the OpenAI error shape, param %s" % (name, param),
              "%d %s" % (r.status, r.body[:300]))
+        served[name] = (body, e)
+    # lm-batch reads bodies with the same reader (sample/oai.c): the same
+    # bodies, as Batch API lines, get the same error, word for word
+    lines, names = [], {}
+    for name, (body, e) in served.items():
+        try:
+            b = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(b, dict):
+            names["r%d" % len(names)] = name
+            lines.append(json.dumps({"custom_id": "r%d" % (len(names) - 1), "method": "POST",
+                                     "url": "/v1/chat/completions", "body": b}))
+    out = subprocess.run([os.path.join(BIN, "lm-batch"), "-m", SMOLLM2, "-q"], input="\n".join(lines) + "\n",
+                         capture_output=True, text=True, timeout=300)
+    got = {json.loads(l)["custom_id"]: json.loads(l)["response"]["body"].get("error") or {}
+           for l in out.stdout.splitlines()}
+    same = [n for cid, n in names.items() if got.get(cid) and
+            (got[cid].get("message"), got[cid].get("param")) == (served[n][1].get("message"), served[n][1].get("param"))]
+    t.is_(sorted(same), sorted(names.values()),
+          "lm-batch answers the same %d bodies with the same messages and params" % len(names))
+
     r = s.post("/v1/completions", {"prompt": "x", "model": "nope"})
     t.is_((r.status, json.loads(r.body)["error"]["code"]), (404, "model_not_found"), "an unknown model: 404")
     r = s.get("/v1/nothing")
