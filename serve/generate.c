@@ -10,6 +10,7 @@
 #include "oai.h"
 
 #define KEEPALIVE_MS 2000
+#define GONE_CHECK_MS 200   /* how often a whole answer looks for its client */
 
 /* ---- parameters ---- */
 
@@ -183,9 +184,18 @@ int gen_follow(struct req *r, struct srv_model *m, struct job *j, struct textout
 	const char *text;
 	size_t n;
 
+	double checked = mono_now();
 	while (!gone && finish == JOB_RUNNING) {
-		if (!job_wait(j, seen, k->stream ? KEEPALIVE_MS : -1)) {
-			if (sse_comment(r) < 0)
+		if (!k->stream && mono_now() - checked >= GONE_CHECK_MS / 1000.0) {
+			/* a whole answer writes nothing until the end: look at the socket */
+			checked = mono_now();
+			if (req_client_gone(r)) {
+				gone = true;
+				break;
+			}
+		}
+		if (!job_wait(j, seen, k->stream ? KEEPALIVE_MS : GONE_CHECK_MS)) {
+			if (k->stream && sse_comment(r) < 0)
 				gone = true;
 			continue;
 		}

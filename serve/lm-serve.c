@@ -266,12 +266,14 @@ int main(int argc, char **argv)
 	routes_tgi(srv);
 	routes_misc(srv);
 	struct webchat *wc = webchat_open(srv, ms, mx, &o.wp);
+	/* the model is loading (GET /health: 503) before the first request
+	 * can come in, so that a 200 always means it is ready */
+	if (m)
+		models_load(ms, m);
 	server_start(srv, url, sizeof url);
 	fprintf(stderr, "%s: listening on %s\n", progname, url);
 	fflush(stderr);
 	webchat_start(wc);
-	if (m)
-		models_load(ms, m);
 
 	int sig = wait_signal(&stop, -1);
 	fprintf(stderr, "%s: %s: stopping (new requests get 503; %.0f s for the ones in flight)\n", progname,

@@ -1,12 +1,17 @@
 /* server.c - see server.h. */
 #include "server.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <civetweb.h>
@@ -239,6 +244,71 @@ int sse_send(struct req *r, const char *data, size_t n)
 int sse_comment(struct req *r)
 {
 	return stream_write(r, ":\n\n", 3, "", 0, "", 0);
+}
+
+/* The numeric address and port of a socket address; false if it is not
+ * an IP one. */
+static bool addr_of(const struct sockaddr_storage *a, char *buf, size_t n, int *port)
+{
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+		*port = ntohs(v4->sin_port);
+		return inet_ntop(AF_INET, &v4->sin_addr, buf, (socklen_t)n) != NULL;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+		*port = ntohs(v6->sin6_port);
+		return inet_ntop(AF_INET6, &v6->sin6_addr, buf, (socklen_t)n) != NULL;
+	}
+	return false;
+}
+
+/* civetweb does not hand out a connection's socket: it is the descriptor
+ * of this process whose peer is the client's address and port and whose
+ * own port is the one the request came to (TCP's four numbers name one
+ * connection).  -1 if none is found. */
+static int find_socket(const struct mg_request_info *ri)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = -1;
+	char want[64], got[64];
+
+	if (!d)
+		return -1;
+	/* civetweb writes an IPv6 address in brackets */
+	snprintf(want, sizeof want, "%s", ri->remote_addr[0] == '[' ? ri->remote_addr + 1 : ri->remote_addr);
+	want[strcspn(want, "]")] = 0;
+	while (found < 0 && (de = readdir(d))) {
+		int fd = atoi(de->d_name), port;
+		struct sockaddr_storage a;
+		socklen_t len = sizeof a;
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d))
+			continue;
+		if (getpeername(fd, (struct sockaddr *)&a, &len) != 0 || !addr_of(&a, got, sizeof got, &port) ||
+		    port != ri->remote_port || strcmp(got, want) != 0)
+			continue;
+		len = sizeof a;
+		if (getsockname(fd, (struct sockaddr *)&a, &len) == 0 && addr_of(&a, got, sizeof got, &port) &&
+		    port == ri->server_port)
+			found = fd;
+	}
+	closedir(d);
+	return found;
+}
+
+bool req_client_gone(struct req *r)
+{
+	if (!r->ri)
+		return false;  /* not an HTTP request (a WebSocket message) */
+	if (!r->sock_looked) {
+		r->sock = find_socket(r->ri);
+		r->sock_looked = true;
+	}
+	if (r->sock < 0)
+		return false;
+	struct pollfd p = {.fd = r->sock, .events = POLLRDHUP};
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 int sse_end(struct req *r)

@@ -56,6 +56,9 @@ struct req {
 	char *note;             /* with -v: the prompt, for the log (owned) */
 	/* server-sent events */
 	bool sse, chunked;
+	/* req_client_gone(): the connection's socket (-1: not found) */
+	int sock;
+	bool sock_looked;
 };
 
 typedef int (*route_fn)(struct req *r);
@@ -114,5 +117,12 @@ int sse_begin(struct req *r);
 int sse_send(struct req *r, const char *data, size_t n);
 int sse_comment(struct req *r);
 int sse_end(struct req *r);
+
+/* Has the client closed its end of the connection (a request it no
+ * longer waits for)?  For answers that write nothing until the end, where
+ * a failed write cannot tell.  The client's closing is seen when the
+ * socket is readable with nothing left (POLLRDHUP): a client that shuts
+ * down only its sending side after the request counts as gone too. */
+bool req_client_gone(struct req *r);
 
 #endif

@@ -104,6 +104,21 @@ with Server(["--parallel", "1", "--timeout", "3", "--idle", "1", "--max-body", "
     r = s.post("/v1/chat/completions", {"messages": MSG, "max_tokens": 4})
     t.is_(r.status, 200, "the next request (--parallel 1) is served")
 
+    # a client that leaves before a whole (not streamed) answer is written:
+    # the server sees the socket closed and frees the sequence
+    body = json.dumps({"messages": MSG, "max_tokens": 4000, "ignore_eos": True})
+    k = socket.create_connection((s.host, s.port), timeout=30)
+    k.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Content-Length: %d\r\n\r\n%s" % (len(body), body)).encode())
+    t.ok(wait_for(lambda: metric(s, "lmserve_busy_sequences") == 1, 30), "a long whole answer is being made")
+    time.sleep(0.5)
+    k.close()
+    t0 = time.time()
+    t.ok(wait_for(lambda: metric(s, "lmserve_busy_sequences") == 0, 10),
+         "its client left: the sequence is free (%.1f s), not after 4000 tokens" % (time.time() - t0))
+    r = s.post("/v1/chat/completions", {"messages": MSG, "max_tokens": 4})
+    t.is_(r.status, 200, "the next request (--parallel 1) is served")
+
     # bodies
     served = {}
     for body, param, name in [
