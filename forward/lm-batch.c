@@ -24,6 +24,7 @@
 
 #include "detok.h"
 #include "engine.h"
+#include "engineopt.h"
 #include "err.h"
 #include "gen.h"
 #include "oai.h"
@@ -64,13 +65,10 @@ static void usage(FILE *f)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { PARALLEL = 256, SHARD, SEED };
+	enum { SHARD = 256, SEED };
 	static const struct option longopts[] = {
-		{"model", required_argument, NULL, 'm'},
+		ENGINE_LONGOPTS,
 		{"output", required_argument, NULL, 'o'},
-		{"parallel", required_argument, NULL, PARALLEL},
-		{"threads", required_argument, NULL, 't'},
-		{"ctx-size", required_argument, NULL, 'c'},
 		{"shard", required_argument, NULL, SHARD},
 		{"seed", required_argument, NULL, SEED},
 		{"quiet", no_argument, NULL, 'q'},
@@ -79,19 +77,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	const char *model = NULL;
+	struct engine_opts eng = {0};
 	int c;
 
 	memset(o, 0, sizeof *o);
 	o->parallel = 8;
 	o->shard_n = 1;
-	while ((c = getopt_long(argc, argv, "m:o:t:c:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ENGINE_SHORTOPTS "o:qvhV", longopts, NULL)) != -1) {
+		if (engine_opt(c, optarg, &eng))
+			continue;
 		switch (c) {
-		case 'm': model = optarg; break;
 		case 'o': o->output = optarg; break;
-		case PARALLEL: o->parallel = (uint32_t)opt_int(optarg, 1, 4096, "--parallel"); break;
-		case 't': o->threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
-		case 'c': o->ctx = (uint32_t)opt_int(optarg, 2, 1 << 24, "context size (-c)"); break;
 		case SHARD: {
 			const char *slash = strchr(optarg, '/');
 			if (!slash || slash == optarg)
@@ -115,7 +111,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die_usage("unexpected argument '%s'", argv[optind + 1]);
 	if (optind < argc)
 		o->input = argv[optind];
-	o->model = opt_model(model);
+	o->model = opt_model(eng.model);
+	o->threads = eng.threads;
+	o->ctx = eng.n_ctx;
+	if (eng.n_seq)
+		o->parallel = eng.n_seq;
 }
 
 static uint64_t fnv1a(const char *s, size_t n, uint64_t h)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "engineopt.h"
 #include "err.h"
 #include "gguf.h"
 #include "hfmodel.h"
@@ -72,13 +73,10 @@ static void usage(FILE *f)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { STATE = 256, STATE_SEQ, TEXT, TOP, ALL_LOGITS, QUANT_ACT, INFO, PARALLEL, BATCH_WAIT };
+	enum { STATE = 256, STATE_SEQ, TEXT, TOP, ALL_LOGITS, QUANT_ACT, INFO, BATCH_WAIT };
 	static const struct option longopts[] = {
-		{"model", required_argument, NULL, 'm'},
+		ENGINE_LONGOPTS,
 		{"quantize", required_argument, NULL, 'q'},
-		{"threads", required_argument, NULL, 't'},
-		{"ctx-size", required_argument, NULL, 'c'},
-		{"parallel", required_argument, NULL, PARALLEL},
 		{"state", required_argument, NULL, STATE},
 		{"state-seq", required_argument, NULL, STATE_SEQ},
 		{"text", optional_argument, NULL, TEXT},
@@ -92,22 +90,20 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	const char *model = NULL;
+	struct engine_opts eng = {0};
 	int c;
 
 	memset(o, 0, sizeof *o);
 	o->n_seq = 1;
 	o->batch_wait = DEFAULT_BATCH_WAIT;
-	while ((c = getopt_long(argc, argv, "m:q:t:c:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ENGINE_SHORTOPTS "q:vhV", longopts, NULL)) != -1) {
+		if (engine_opt(c, optarg, &eng))
+			continue;
 		switch (c) {
-		case 'm': model = optarg; break;
 		case 'q':
 			if ((o->quant = quant_type_named(optarg)) == GGML_NTYPES)
 				die_usage("-q: unknown type '%s' (known: Q8_0, Q4_0, Q4_1, Q4_K)", optarg);
 			break;
-		case 't': o->threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
-		case 'c': o->n_ctx = (uint32_t)opt_int(optarg, 1, MAX_CTX, "context size (-c)"); break;
-		case PARALLEL: o->n_seq = (uint32_t)opt_int(optarg, 1, 4096, "--parallel"); break;
 		case STATE: o->state = optarg; break;
 		case STATE_SEQ: o->state_seq = (uint32_t)opt_int(optarg, 0, TOK_MAX_SEQ, "--state-seq"); break;
 		case TEXT:
@@ -128,7 +124,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (o->text_k && o->top_k)
 		die_usage("--text and --top exclude each other");
-	o->model = opt_model(model);
+	o->model = opt_model(eng.model);
+	o->threads = eng.threads;
+	o->n_ctx = eng.n_ctx;
+	if (eng.n_seq)
+		o->n_seq = eng.n_seq;
 }
 
 static int info(const struct options *o)

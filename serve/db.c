@@ -100,6 +100,22 @@ static int exec(struct db *d, const char *sql, struct lmu_err *e)
 	return 0;
 }
 
+/* The end of a write transaction: COMMIT when rc is 0 (a failed COMMIT
+ * makes it -1), else ROLLBACK.  Returns rc. */
+static int tx_end(struct db *d, int rc, struct lmu_err *e)
+{
+	if (rc == 0 && exec(d, "COMMIT", e) == 0)
+		return 0;
+	exec(d, "ROLLBACK", &(struct lmu_err){{0}});
+	return rc ? rc : -1;
+}
+
+/* Step a statement that returns no row: 0, or -1 with e saying what failed. */
+static int step_done(struct db *d, sqlite3_stmt *st, const char *what, struct lmu_err *e)
+{
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : fail(d, e, what);
+}
+
 static sqlite3_stmt *prepare(struct db *d, const char *sql, struct lmu_err *e)
 {
 	sqlite3_stmt *st = NULL;
@@ -332,9 +348,7 @@ static int add_msg(struct db *d, sqlite3_stmt *st, const char *id, const struct 
 	bind_real(st, 9, m->ttft);
 	bind_real(st, 10, m->tokens_per_second);
 	sqlite3_bind_double(st, 11, m->created > 0 ? m->created : t);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return fail(d, e, "adding a message");
-	return 0;
+	return step_done(d, st, "adding a message", e);
 }
 
 int db_session_new(struct db *d, const char *title, const char *model, const char *settings,
@@ -351,31 +365,26 @@ int db_session_new(struct db *d, const char *title, const char *model, const cha
 	st = prepare(d, "INSERT INTO sessions (id, title, model, settings, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
 		     e);
 	if (!st)
-		goto rollback;
+		goto end;
 	bind_text(st, 1, id);
 	bind_text(st, 2, title ? title : "");
 	bind_text(st, 3, model && *model ? model : NULL);
 	bind_text(st, 4, settings ? settings : "{}");
 	sqlite3_bind_double(st, 5, t);
 	sqlite3_bind_double(st, 6, t);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		fail(d, e, "creating a session");
-		goto rollback;
-	}
+	if (step_done(d, st, "creating a session", e) < 0)
+		goto end;
 	if (n_msgs) {
 		sm = prepare(d, SQL_ADD_MSG, e);
 		if (!sm)
-			goto rollback;
+			goto end;
 		for (size_t i = 0; i < n_msgs; i++)
 			if (add_msg(d, sm, id, &msgs[i], t, e) < 0)
-				goto rollback;
+				goto end;
 	}
-	if (exec(d, "COMMIT", e) == 0) {
-		rc = 0;
-		goto out;
-	}
-rollback:
-	exec(d, "ROLLBACK", &(struct lmu_err){{0}});
+	rc = 0;
+end:
+	rc = tx_end(d, rc, e);
 out:
 	sqlite3_finalize(st);
 	sqlite3_finalize(sm);
@@ -401,9 +410,7 @@ int db_session_update(struct db *d, const char *id, const char *title, const cha
 		bind_text(st, 4, settings);
 		sqlite3_bind_int(st, 5, model && !*model);
 		sqlite3_bind_double(st, 6, now());
-		if (sqlite3_step(st) != SQLITE_DONE)
-			fail(d, e, "changing a session");
-		else
+		if (step_done(d, st, "changing a session", e) == 0)
 			rc = sqlite3_changes(d->h) ? 0 : DB_NOTFOUND;
 	}
 	sqlite3_finalize(st);
@@ -419,9 +426,7 @@ int db_session_delete(struct db *d, const char *id, struct lmu_err *e)
 	sqlite3_stmt *st = prepare(d, "DELETE FROM sessions WHERE id = ?", e);
 	if (st) {
 		bind_text(st, 1, id);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			fail(d, e, "deleting a session");
-		else
+		if (step_done(d, st, "deleting a session", e) == 0)
 			rc = sqlite3_changes(d->h) ? 0 : DB_NOTFOUND;
 	}
 	sqlite3_finalize(st);
@@ -580,43 +585,38 @@ int db_message_add(struct db *d, const char *id, const struct db_msg *m, long lo
 		     " ELSE title END WHERE id = ?2",
 		     e);
 	if (!su)
-		goto rollback;
+		goto end;
 	sqlite3_bind_double(su, 1, t);
 	bind_text(su, 2, id);
 	bind_text(su, 3, m->role);
 	bind_text(su, 4, m->content ? m->content : "");
-	if (sqlite3_step(su) != SQLITE_DONE) {
-		fail(d, e, "changing a session");
-		goto rollback;
-	}
+	if (step_done(d, su, "changing a session", e) < 0)
+		goto end;
 	if (sqlite3_changes(d->h) == 0) {
 		rc = DB_NOTFOUND;
-		goto rollback;
+		goto end;
 	}
 	st = prepare(d, SQL_ADD_MSG, e);
 	if (!st || add_msg(d, st, id, m, t, e) < 0)
-		goto rollback;
+		goto end;
 	long long mid = sqlite3_last_insert_rowid(d->h);
 	if (msg_id)
 		*msg_id = mid;
 	if (json) {
 		sj = prepare(d, "SELECT " MESSAGE_JSON " FROM messages m WHERE m.id = ?", e);
 		if (!sj)
-			goto rollback;
+			goto end;
 		sqlite3_bind_int64(sj, 1, mid);
 		if (sqlite3_step(sj) != SQLITE_ROW) {
 			fail(d, e, "reading a message");
-			goto rollback;
+			goto end;
 		}
 		*json = xstrdup((const char *)sqlite3_column_text(sj, 0));
 	}
-	if (exec(d, "COMMIT", e) == 0) {
-		rc = 0;
-		goto out;
-	}
-rollback:
-	exec(d, "ROLLBACK", &(struct lmu_err){{0}});
-	if (json) {
+	rc = 0;
+end:
+	rc = tx_end(d, rc, e);
+	if (rc != 0 && json) {
 		free(*json);
 		*json = NULL;
 	}
@@ -638,14 +638,14 @@ int db_models_replace(struct db *d, const struct db_model *m, size_t n, struct l
 
 	pthread_mutex_lock(&d->mu);
 	if (exec(d, "BEGIN IMMEDIATE; DELETE FROM models", e) < 0)
-		goto rollback;
+		goto end;
 	st = prepare(d,
 		     "INSERT INTO models (id, path, source, format, architecture, parameters, quantization, types,"
 		     " size, context_length, error, file, file_size, file_mtime_ns, scanner, scanned)"
 		     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		     e);
 	if (!st)
-		goto rollback;
+		goto end;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -665,18 +665,12 @@ int db_models_replace(struct db *d, const struct db_model *m, size_t n, struct l
 		bind_count(st, 14, m[i].file ? m[i].file_mtime_ns : -1);
 		bind_text(st, 15, m[i].scanner);
 		sqlite3_bind_double(st, 16, t);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			fail(d, e, "recording a model");
-			goto rollback;
-		}
+		if (step_done(d, st, "recording a model", e) < 0)
+			goto end;
 	}
-	if (exec(d, "COMMIT", e) == 0) {
-		rc = 0;
-		goto out;
-	}
-rollback:
-	exec(d, "ROLLBACK", &(struct lmu_err){{0}});
-out:
+	rc = 0;
+end:
+	rc = tx_end(d, rc, e);
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -773,10 +767,7 @@ int db_hash_put(struct db *d, const char *file, long long size, long long mtime_
 		bind_text(st, 4, sha);
 		sqlite3_bind_double(st, 5, seconds);
 		sqlite3_bind_double(st, 6, now());
-		if (sqlite3_step(st) != SQLITE_DONE)
-			fail(d, e, "recording a hash");
-		else
-			rc = 0;
+		rc = step_done(d, st, "recording a hash", e);
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&d->mu);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engineopt.h"
 #include "err.h"
 #include "metrics.h"
 #include "models.h"
@@ -100,17 +101,14 @@ static double duration(const char *s, const char *what)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { HOST = 256, PORT, PARALLEL, QUEUE, KEYFILE, CORS, ALIAS, MAXBODY, TIMEOUT, IDLE, HTTPTHREADS,
+	enum { HOST = 256, PORT, QUEUE, KEYFILE, CORS, ALIAS, MAXBODY, TIMEOUT, IDLE, HTTPTHREADS,
 	       SHUTDOWN, DB, MODELS, NOHF, MAXMODELS, KEEPALIVE };
 	static const struct option longopts[] = {
-		{"model", required_argument, NULL, 'm'},
+		ENGINE_LONGOPTS,
 		{"alias", required_argument, NULL, ALIAS},
 		{"host", required_argument, NULL, HOST},
 		{"port", required_argument, NULL, PORT},
-		{"parallel", required_argument, NULL, PARALLEL},
 		{"queue", required_argument, NULL, QUEUE},
-		{"ctx-size", required_argument, NULL, 'c'},
-		{"threads", required_argument, NULL, 't'},
 		{"api-key-file", required_argument, NULL, KEYFILE},
 		{"cors", required_argument, NULL, CORS},
 		{"max-body", required_argument, NULL, MAXBODY},
@@ -128,6 +126,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
+	struct engine_opts eng = {0};
 	int c;
 
 	memset(o, 0, sizeof *o);
@@ -143,9 +142,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->keep_alive = 300;
 	o->wp.reg.hf_cache = true;
 	o->wp.reg.dirs = o->dirs;
-	while ((c = getopt_long(argc, argv, "m:c:t:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ENGINE_SHORTOPTS "vhV", longopts, NULL)) != -1) {
+		if (engine_opt(c, optarg, &eng))
+			continue;
 		switch (c) {
-		case 'm': o->model = optarg; break;
 		case ALIAS:
 			if (!*optarg || strlen(optarg) > 90)
 				die_usage("--alias: a name of 1 to 90 bytes");
@@ -157,10 +157,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->sp.host = optarg;
 			break;
 		case PORT: o->sp.port = (int)opt_int(optarg, 0, 65535, "--port"); break;
-		case PARALLEL: o->mp.n_seq = (uint32_t)opt_int(optarg, 1, 256, "--parallel"); break;
 		case QUEUE: o->mp.queue = (uint32_t)opt_int(optarg, 0, 100000, "--queue"); break;
-		case 'c': o->mp.n_ctx_seq = (uint32_t)opt_int(optarg, 16, 1 << 22, "context size (-c)"); break;
-		case 't': o->mp.n_threads = (int)opt_int(optarg, 1, 1024, "threads (-t)"); break;
 		case KEYFILE: o->key_file = optarg; break;
 		case CORS:
 			if (!*optarg || strpbrk(optarg, "\r\n") || strlen(optarg) > 200)
@@ -193,6 +190,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	o->model = eng.model;
+	o->mp.n_threads = eng.threads;
+	o->mp.n_ctx_seq = eng.n_ctx;
+	if (eng.n_seq)
+		o->mp.n_seq = eng.n_seq;
 	if (!o->model && getenv("LM_MODEL") && *getenv("LM_MODEL"))
 		o->model = getenv("LM_MODEL");
 	if (!o->sp.threads)

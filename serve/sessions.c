@@ -105,6 +105,20 @@ static int not_found(struct req *r)
 	return reply_error(r, 404, NULL, "session_not_found", "no such session");
 }
 
+/* A route under /api/sessions/ID: the guard (webchat_guard), then the
+ * session's id and what follows it in *rest (whole: nothing may).  0, or
+ * the status answered. */
+static int session_route(struct req *r, bool whole, char id[DB_ID_LEN + 1], const char **rest)
+{
+	*rest = "";
+	int rc = webchat_guard(r);
+	if (rc)
+		return rc;
+	if (!session_path(r, id, rest) || (whole && **rest))
+		return not_found(r);
+	return 0;
+}
+
 static int db_error(struct req *r, int rc, const struct lmu_err *e)
 {
 	if (rc == DB_NOTFOUND)
@@ -321,11 +335,9 @@ static int get(struct req *r)
 	struct lmu_err e = {{0}};
 	char id[DB_ID_LEN + 1], *out;
 	const char *rest;
-	int rc = webchat_guard(r);
+	int rc = session_route(r, false, id, &rest);
 	if (rc)
 		return rc;
-	if (!session_path(r, id, &rest))
-		return not_found(r);
 	if (!*rest) {
 		rc = db_session_json(w->db, id, &out, &e);
 		return rc ? db_error(r, rc, &e) : reply_text(r, 200, out);
@@ -356,12 +368,10 @@ static int patch(struct req *r)
 	struct fields f = {0};
 	char id[DB_ID_LEN + 1], *out;
 	const char *rest;
-	int rc = webchat_guard(r);
+	int rc = session_route(r, true, id, &rest);
 
 	if (rc)
 		return rc;
-	if (!session_path(r, id, &rest) || *rest)
-		return not_found(r);
 	if ((rc = body(r, &q)))
 		goto done;
 	if (!fields(&q, q.root, &f) || !model_known(r, &q, f.model)) {
@@ -386,11 +396,9 @@ static int del(struct req *r)
 	struct lmu_err e = {{0}};
 	char id[DB_ID_LEN + 1];
 	const char *rest;
-	int rc = webchat_guard(r);
+	int rc = session_route(r, true, id, &rest);
 	if (rc)
 		return rc;
-	if (!session_path(r, id, &rest) || *rest)
-		return not_found(r);
 	rc = db_session_delete(w->db, id, &e);
 	if (rc)
 		return db_error(r, rc, &e);
