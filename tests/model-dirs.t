@@ -32,7 +32,9 @@ same() {
 	shift 4
 	a=$(M=$dir sh -c "$*" 2>"$tmp/err.a"; echo "status $?")
 	b=$(M=$file sh -c "$*" 2>"$tmp/err.b"; echo "status $?")
-	ea=$(sed 's|/tmp/[^/ ]*|TMP|g' "$tmp/err.a") eb=$(sed 's|/tmp/[^/ ]*|TMP|g' "$tmp/err.b")
+	# nl2sh names the model it was given (-m): the directory or the file
+	ea=$(sed -e 's|/tmp/[^/ ]*|TMP|g' -e '/^nl2sh: model: /d' "$tmp/err.a")
+	eb=$(sed -e 's|/tmp/[^/ ]*|TMP|g' -e '/^nl2sh: model: /d' "$tmp/err.b")
 	case " ${want:-0} " in *" ${a##*status } "*) worked=yes ;; *) worked=no ;; esac
 	if [ "$a" = "$b" ] && [ "$ea" = "$eb" ] && [ $worked = yes ]; then
 		_result 0 "$kind directory: $name as from the file (${a##*status })"
@@ -56,7 +58,7 @@ all() {
 		"lm-run -m \"\$M\" -t 1 --raw --temperature 0 --repeat-penalty 1 --ignore-eos -n 6 --format ids -- '$text' </dev/null"
 	same "$kind" "$dir" "$file" "lm-chat" \
 		"printf '%s\n' '$text' | lm-chat -m \"\$M\" -t 1 --temperature 0 --repeat-penalty 1 -n 6"
-	want=$6 same "$kind" "$dir" "$file" "nl2sh" "nl2sh -m \"\$M\" -t 1 -v -p '$text' </dev/null"
+	want=$6 same "$kind" "$dir" "$file" "nl2sh" "NL2SH_STATE=0 nl2sh -m \"\$M\" -t 1 -v -p '$text' </dev/null"
 }
 
 all GGUF "$tmp/g" "$SMOLLM2" "list the files here" "1 2 3 4" "0 3 4 5"

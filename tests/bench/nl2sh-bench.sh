@@ -30,11 +30,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 PATH=$top/bin:$PATH
 requests=$here/nl2sh-requests.tsv
-check=0 cold=1
+check=0 coldrun=1
 while getopts cr:w o; do
 	case $o in
 	c) check=1 ;;
-	w) cold=0 ;;
+	w) coldrun=0 ;;
 	r) requests=$OPTARG ;;
 	*) echo "usage: nl2sh-bench.sh [-c] [-w] [-r FILE] [MODEL...]" >&2; exit 2 ;;
 	esac
@@ -166,7 +166,7 @@ for model in "$@"; do
 	while IFS='	' read -r req mode setup ref; do
 		case $req in ''|'#'*) continue ;; esac
 		i=$((i + 1))
-		[ "$cold" = 1 ] || { echo 0 >> "$work/cold.ms"; echo 0 >> "$work/cold.cpu"; continue; }
+		[ "$coldrun" = 1 ] || { echo 0 >> "$work/cold.ms"; echo 0 >> "$work/cold.cpu"; continue; }
 		rm -rf "$XDG_CACHE_HOME"
 		t0=$(ms); cpu nl2sh $mopt -p "$req" < /dev/null > "$work/cold.$i" 2> /dev/null; t1=$(ms)
 		echo $((t1 - t0)) >> "$work/cold.ms"; cat "$work/cpu" >> "$work/cold.cpu"
