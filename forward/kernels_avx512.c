@@ -971,13 +971,283 @@ KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 4)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 4)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 4)
 KERNEL(mm16_q4_0, tile_a16, GGML_Q4_0, 4, 4)
-KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 4)
+KERNEL(mm16_q4_1_pairs, tile_a16, GGML_Q4_1, 4, 4)
 KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 4)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
-KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 1, 4)
+KERNEL(mm16_q8_0_pairs, tile_a16, GGML_Q8_0, 1, 4)
 KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 4, 4)
 KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 4, 4)
 KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 1, 4)
+
+/* ---- 16-bit activations, blocks in lanes (Q4_1) ----
+ *
+ * The tiles above give each 32-lane VPDPWSSD step two blocks, so every
+ * step needs its own float scaling (and Q4_1 its min term) for every row
+ * and activation: seven instructions for two of multiplying, which bound
+ * decoding many sequences at once.  Here a group of 16 blocks is laid
+ * across the 16 dword lanes instead, lane j holding two elements of block
+ * j; sixteen VPDPWSSD steps (elements 2m, 2m + 1 of every block in step
+ * m) leave each lane the exact integer sum of its block, scaled once per
+ * group: per row and activation one float multiply-add for the scales and
+ * one for the mins per 512 weights.
+ *
+ * The activations are rearranged so for each call (all rows use them):
+ * per group, the 16 steps (64 bytes each), then d and s of its 16 blocks
+ * (blocks past the row's end zero).  The weights of a row are moved into
+ * lanes per group with dword permutes (a Q4_1 block is five dwords: d m,
+ * then its 16 quant bytes) and byte shuffles that widen the nibbles.
+ *
+ * Each row's result is the same float operations in the same order
+ * whatever the number of activations of the call (tests/unit/test-batch.c),
+ * so a sequence gives the same logits in a batch as alone. */
+#define BL_BUF (128 * 1024)  /* stack bytes for the rearranged activations */
+#define BL_ACTS 8            /* activations per tile */
+#define BL_GROUP_BYTES (16 * 64 + 2 * 64)
+#ifndef BL_PF
+#define BL_PF 16             /* rows fetched ahead */
+#endif
+#define BL_TAIL_MIN 6        /* fewer blocks left: pairs of blocks as the tiles above */
+
+/* Groups of 16 blocks of a row of nblk blocks: the whole ones, and the
+ * last short one if it has BL_TAIL_MIN blocks or more (it costs as much as
+ * a whole one); the blocks after them go by pairs. */
+static int bl_groups(int nblk)
+{
+	return nblk / 16 + (nblk % 16 >= BL_TAIL_MIN);
+}
+
+/* One activation row of quant_a16_row() (nblk blocks) into the layout
+ * above at dst: its first ngrp groups. */
+INLINE void bl_acts(const uint8_t *x, int nblk, int ngrp, uint8_t *dst)
+{
+	const int npair = (nblk + 1) / 2;
+	const float *ds = (const float *)(x + 128 * (size_t)npair);
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+
+	for (int g = 0; g < ngrp; g++, dst += BL_GROUP_BYTES) {
+		__m512 b[16];
+		for (int p = 0; p < 8; p++) {  /* pair 8g + p: blocks 16g + 2p, + 1 */
+			const int pp = 8 * g + p;
+			__m512i z0 = _mm512_setzero_si512(), z1 = _mm512_setzero_si512();
+			if (pp < npair) {
+				z0 = _mm512_loadu_si512((const void *)(x + 128 * (size_t)pp));
+				z1 = _mm512_loadu_si512((const void *)(x + 128 * (size_t)pp + 64));
+			}
+			/* a block's first halves then its second halves: dword m is
+			 * its elements 2m, 2m + 1 */
+			b[2 * p] = _mm512_castsi512_ps(_mm512_shuffle_i64x2(z0, z1, 0x44));
+			b[2 * p + 1] = _mm512_castsi512_ps(_mm512_shuffle_i64x2(z0, z1, 0xee));
+		}
+		transpose16(b);  /* b[m], lane j: dword m of block j */
+		for (int m = 0; m < 16; m++)
+			_mm512_store_ps(dst + 64 * m, b[m]);
+		/* (d, s) of blocks 16g.. (the array has 2 * npair of them) */
+		const int left = 2 * npair - 16 * g, nf = left >= 16 ? 32 : 2 * left;
+		__m512 lo = _mm512_maskz_loadu_ps((__mmask16)(nf >= 16 ? 0xffff : (1u << nf) - 1), ds + 32 * g);
+		__m512 hi = _mm512_maskz_loadu_ps((__mmask16)(nf > 16 ? (1u << (nf - 16)) - 1 : 0), ds + 32 * g + 16);
+		_mm512_store_ps(dst + 1024, _mm512_permutex2var_ps(lo, even, hi));
+		_mm512_store_ps(dst + 1088, _mm512_permutex2var_ps(lo, odd, hi));
+	}
+}
+
+/* Dword q of each of the 16 Q4_1 blocks in z[5] (80 dwords, block j from
+ * dword 5j) into lane j. */
+INLINE __m512i bl_q41_dword(const __m512i z[5], int q)
+{
+	const __m512i idx = _mm512_add_epi32(
+		_mm512_set_epi32(75, 70, 65, 60, 55, 50, 45, 40, 35, 30, 25, 20, 15, 10, 5, 0), _mm512_set1_epi32(q));
+	const __mmask16 k2 = (__mmask16)_mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(32));
+	const __mmask16 k4 = (__mmask16)_mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(64));
+	__m512i v = _mm512_permutex2var_epi32(z[0], idx, z[1]);  /* indices mod 32 */
+	v = _mm512_mask_blend_epi32(k2, v, _mm512_permutex2var_epi32(z[2], idx, z[3]));
+	return _mm512_mask_permutexvar_epi32(v, k4, idx, z[4]);  /* mod 16 */
+}
+
+/* One group of 16 blocks of a weight row, in lanes: the block scales
+ * (and Q4_1's mins), and for q = 0..3 the weights of steps 2q, 2q + 1,
+ * 8 + 2q, 9 + 2q (lane j: elements 2m, 2m + 1 of block j in step m).
+ * Blocks past gb (a short last group) are neither read nor counted. */
+struct bl_weights {
+	__m512i z[8];  /* Q4_1: the 16 blocks' 80 dwords; Q8_0: quant dword q of every block in z[q] */
+	__m512 d, m;
+};
+
+INLINE void bl_load(const enum ggml_type t, const uint8_t *b, int gb, struct bl_weights *bw)
+{
+	if (t == GGML_Q4_1) {
+		for (int k = 0; k < 5; k++) {
+			const int nd = gb >= 16 ? 16 : 5 * gb - 16 * k;
+			bw->z[k] = nd >= 16 ? _mm512_loadu_si512((const void *)(b + 64 * k))
+				   : _mm512_maskz_loadu_epi32((__mmask16)(nd > 0 ? (1u << nd) - 1 : 0), b + 64 * k);
+		}
+		__m512i dm = bl_q41_dword(bw->z, 0);
+		bw->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
+		bw->m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
+		return;
+	}
+	/* Q8_0: 34-byte blocks.  Per half h of the quants, z4[a] holds blocks
+	 * a, a + 4, a + 8, a + 12 in its 128-bit lanes; a 4 x 4 dword
+	 * transpose within the lanes puts dword q of block j in lane j. */
+	const size_t bs = sizeof(struct blk_q8_0);
+	const __mmask16 live = (__mmask16)(gb >= 16 ? 0xffff : (1u << gb) - 1);
+	for (int h = 0; h < 2; h++) {
+		__m512i z4[4];
+		for (int a = 0; a < 4; a++) {
+			__m512i v = _mm512_setzero_si512();
+			for (int i = 0; i < 4; i++)
+				if (gb >= 16 || a + 4 * i < gb)
+					v = _mm512_inserti32x4(v, _mm_loadu_si128((const void *)(b + (a + 4 * i) * bs + 2 + 16 * h)), i);
+			z4[a] = v;
+		}
+		__m512i t0 = _mm512_unpacklo_epi32(z4[0], z4[1]), t1 = _mm512_unpackhi_epi32(z4[0], z4[1]);
+		__m512i t2 = _mm512_unpacklo_epi32(z4[2], z4[3]), t3 = _mm512_unpackhi_epi32(z4[2], z4[3]);
+		bw->z[4 * h] = _mm512_unpacklo_epi64(t0, t2);
+		bw->z[4 * h + 1] = _mm512_unpackhi_epi64(t0, t2);
+		bw->z[4 * h + 2] = _mm512_unpacklo_epi64(t1, t3);
+		bw->z[4 * h + 3] = _mm512_unpackhi_epi64(t1, t3);
+	}
+	const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+					      _mm512_set1_epi32((int)bs));
+	__m512i dh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, at, b, 1);
+	bw->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh));
+	bw->m = _mm512_setzero_ps();
+}
+
+INLINE void bl_steps(const enum ggml_type t, const struct bl_weights *bw, int q, __m512i w[4])
+{
+	if (t == GGML_Q4_1) {
+		/* quant bytes 4q..4q+3: low nibbles elements 4q.., high 4q + 16.. */
+		const __m512i sh_a = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 13, -1, 12, -1, 9, -1, 8, -1, 5, -1, 4, -1, 1, -1, 0));
+		const __m512i sh_b = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 15, -1, 14, -1, 11, -1, 10, -1, 7, -1, 6, -1, 3, -1, 2));
+		const __m512i nib = _mm512_set1_epi16(15);
+		__m512i v = bl_q41_dword(bw->z, q + 1);
+		__m512i xa = _mm512_shuffle_epi8(v, sh_a), xb = _mm512_shuffle_epi8(v, sh_b);
+		w[0] = _mm512_and_si512(xa, nib), w[1] = _mm512_and_si512(xb, nib);
+		w[2] = _mm512_srli_epi16(xa, 4), w[3] = _mm512_srli_epi16(xb, 4);
+		return;
+	}
+	/* Q8_0: quant bytes 4q.. (elements 4q..4q+3) and 16 + 4q.., each
+	 * byte put in the high half of a word and shifted down with its sign */
+	const __m512i sx_a = _mm512_broadcast_i32x4(_mm_set_epi8(13, -1, 12, -1, 9, -1, 8, -1, 5, -1, 4, -1, 1, -1, 0, -1));
+	const __m512i sx_b = _mm512_broadcast_i32x4(_mm_set_epi8(15, -1, 14, -1, 11, -1, 10, -1, 7, -1, 6, -1, 3, -1, 2, -1));
+	w[0] = _mm512_srai_epi16(_mm512_shuffle_epi8(bw->z[q], sx_a), 8);
+	w[1] = _mm512_srai_epi16(_mm512_shuffle_epi8(bw->z[q], sx_b), 8);
+	w[2] = _mm512_srai_epi16(_mm512_shuffle_epi8(bw->z[4 + q], sx_a), 8);
+	w[3] = _mm512_srai_epi16(_mm512_shuffle_epi8(bw->z[4 + q], sx_b), 8);
+}
+
+/* Row w (nblk blocks of type t; the next rows rb bytes apart) against C
+ * activations: their first ngrp groups rearranged at T (ts bytes apart),
+ * the blocks after them from the rows of quant_a16_row() at X (xs bytes
+ * apart); into Y[c * ldy]. */
+INLINE void bl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int ngrp, const uint8_t *T,
+		    size_t ts, const uint8_t *X, size_t xs, float *Y, int ldy, const int C)
+{
+	const int npair = (nblk + 1) / 2, with_min = t == GGML_Q4_1;
+	const int NS = C >= 8 ? 1 : C >= 4 ? 2 : 4;  /* sums per activation: enough to hide VPDPWSSD's latency */
+	const size_t bs = blk_bytes(t);
+	__m512 acc[BL_ACTS];
+
+	/* the rows stream one after another: fetch the row BL_PF ahead */
+	for (size_t o = 0; o < rb; o += 64)
+		_mm_prefetch((const char *)(w + BL_PF * rb + o), _MM_HINT_T0);
+	_Pragma("GCC unroll 8")
+	for (int c = 0; c < C; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int g = 0; g < ngrp; g++) {
+		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
+		struct bl_weights bw;
+		__m512i s[BL_ACTS][4];
+		bl_load(t, w + (size_t)g * 16 * bs, nblk - 16 * g, &bw);
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < C; c++)
+			for (int k = 0; k < NS; k++)
+				s[c][k] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4")
+		for (int q = 0; q < 4; q++) {
+			__m512i wq[4];
+			const int m[4] = {2 * q, 2 * q + 1, 8 + 2 * q, 9 + 2 * q};
+			bl_steps(t, &bw, q, wq);
+			_Pragma("GCC unroll 8")
+			for (int c = 0; c < C; c++)
+				for (int k = 0; k < 4; k++)
+					s[c][k % NS] = _mm512_dpwssd_epi32(s[c][k % NS], wq[k],
+						_mm512_load_si512((const void *)(t8 + (size_t)c * ts + 64 * m[k])));
+		}
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < C; c++) {
+			const uint8_t *a = t8 + (size_t)c * ts;
+			__m512i si = s[c][0];
+			for (int k = 1; k < NS; k++)  /* exact: the same sums whatever NS */
+				si = _mm512_add_epi32(si, s[c][k]);
+			__m512 sc = _mm512_mul_ps(bw.d, _mm512_load_ps((const float *)(a + 1024)));
+			acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), sc, acc[c]);
+			if (with_min)
+				acc[c] = _mm512_fmadd_ps(bw.m, _mm512_load_ps((const float *)(a + 1088)), acc[c]);
+		}
+	}
+	for (int p = 8 * ngrp; p < npair; p++) {  /* the blocks after the groups */
+		const uint8_t *w0 = w + (size_t)(2 * p) * bs;
+		const int two = 2 * p + 1 < nblk;
+		__m512i lo, hi, alo[BL_ACTS], ahi[BL_ACTS];
+		__m128 dm, ds[BL_ACTS];
+		a16_pair(t, w0, w0 + bs, two, &lo, &hi, &dm);
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < C; c++)
+			a16_acts(X + (size_t)c * xs, 0, npair, p, &alo[c], &ahi[c], &ds[c], 1);
+		a16_accumulate(acc, lo, hi, dm, alo, ahi, ds, with_min, C);
+	}
+	_Pragma("GCC unroll 8")
+	for (int c = 0; c < C; c++)
+		Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
+}
+
+#define BL_TAIL(k) \
+	case k: bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); break;
+
+INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void *W, size_t rb, int n, const void *xq,
+		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
+{
+	const int nblk = n / QK, ngrp = bl_groups(nblk);
+	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
+	uint8_t T[BL_BUF] __attribute__((aligned(64)));
+
+	if (ab > BL_BUF) {  /* rows of more than 57344 elements: pairs of blocks */
+		pairs(W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+		return;
+	}
+	const int chunk = ab ? (int)(BL_BUF / ab) : nb;
+	for (int b0 = 0; b0 < nb; b0 += chunk) {
+		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
+		for (int c = 0; c < cn; c++)
+			bl_acts((const uint8_t *)xq + (size_t)(b0 + c) * xs, nblk, ngrp, T + (size_t)c * ab);
+		/* BL_ACTS activations against every row: their rearranged rows
+		 * stay in L1 while the weights stream */
+		for (int c0 = 0; c0 < cn; c0 += BL_ACTS) {
+			const uint8_t *Tc = T + (size_t)c0 * ab, *Xc = (const uint8_t *)xq + (size_t)(b0 + c0) * xs;
+			float *Yc = Y + (size_t)(b0 + c0) * ldy + r0;
+			for (int r = r0; r < r1; r++, Yc++) {
+				const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
+				switch (cn - c0 < BL_ACTS ? cn - c0 : BL_ACTS) {
+				BL_TAIL(1) BL_TAIL(2) BL_TAIL(3) BL_TAIL(4) BL_TAIL(5) BL_TAIL(6) BL_TAIL(7) BL_TAIL(8)
+				}
+			}
+		}
+	}
+}
+
+TARGET static void mm16_q4_1(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
+			     int r0, int r1)
+{
+	bl_matmul(GGML_Q4_1, mm16_q4_1_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+}
+
+TARGET static void mm16_q8_0(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
+			     int r0, int r1)
+{
+	bl_matmul(GGML_Q8_0, mm16_q8_0_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+}
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:
  * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */

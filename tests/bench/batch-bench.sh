@@ -39,7 +39,9 @@ b=$top/build/native
 mkdir -p "$b/bench"
 cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$top/common" -I"$top/forward" -o "$b/bench/batch-bench" "$here/batch-bench.c" \
 	"$b/libforward.a" "$b/libcommon.a" -ljq -lm -pthread
-lmbin=$(sh "$here/build-llama-cpp.sh" llama-batched-bench)
+# the AVX-512 build without AMX tiles: the native one uses them on CPUs
+# that report AMX, and a VM that does not grant their state crashes
+lmbin=$(sh "$here/build-llama-cpp.sh" avx512 llama-batched-bench)
 
 if [ $# -eq 0 ]; then
 	set -- "$top/models/smollm2-135m-instruct-q4_1.gguf"
@@ -57,12 +59,8 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ours() { # model threads B
 	"$b/bench/batch-bench" -m "$1" -t "$2" -p "$pp" -n "$tg" -b "$3" | awk 'NR == 2 { print $7 }'
 }
-# --no-repack: with it llama.cpp's batched products go through its AMX
-# buffers, which crash on this machine (SIGSEGV in ggml_backend_amx_mul_mat
-# at the first batch of more than one token); the CPU has no repacked
-# layout for Q4_1 anyway
 theirs() { # model threads B
-	"$lmbin/llama-batched-bench" -m "$1" --no-repack -t "$2" -tb "$2" -c $(( $3 * (pp + tg) )) -b 2048 -ub 512 \
+	"$lmbin/llama-batched-bench" -m "$1" -t "$2" -tb "$2" -c $(( $3 * (pp + tg) )) -b 2048 -ub 512 \
 		-npp "$pp" -ntg "$tg" -npl "$3" 2>/dev/null |
 		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ { gsub(/ /, "", $9); print $9 }'
 }
