@@ -972,14 +972,14 @@ KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 4)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 4)
 KERNEL(mm16_q4_0, tile_a16, GGML_Q4_0, 4, 4)
 KERNEL(mm16_q4_1_pairs, tile_a16, GGML_Q4_1, 4, 4)
-KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 4)
+KERNEL(mm16_q5_0_pairs, tile_a16, GGML_Q5_0, 4, 4)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
 KERNEL(mm16_q8_0_pairs, tile_a16, GGML_Q8_0, 1, 4)
 KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 4, 4)
 KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 4, 4)
 KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 1, 4)
 
-/* ---- 16-bit activations, blocks in lanes (Q4_1) ----
+/* ---- 16-bit activations, blocks in lanes (Q4_1, Q5_0, Q8_0) ----
  *
  * The tiles above give each 32-lane VPDPWSSD step two blocks, so every
  * step needs its own float scaling (and Q4_1 its min term) for every row
@@ -988,14 +988,14 @@ KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 1, 4)
  * across the 16 dword lanes instead, lane j holding two elements of block
  * j; sixteen VPDPWSSD steps (elements 2m, 2m + 1 of every block in step
  * m) leave each lane the exact integer sum of its block, scaled once per
- * group: per row and activation one float multiply-add for the scales and
- * one for the mins per 512 weights.
+ * group: per row and activation one float multiply-add for the scales (and
+ * Q4_1 one for the mins) per 512 weights.
  *
  * The activations are rearranged so for each call (all rows use them):
  * per group, the 16 steps (64 bytes each), then d and s of its 16 blocks
  * (blocks past the row's end zero).  The weights of a row are moved into
- * lanes per group with dword permutes (a Q4_1 block is five dwords: d m,
- * then its 16 quant bytes) and byte shuffles that widen the nibbles.
+ * lanes per group (Q4_1, five dwords a block: dword permutes; Q5_0, Q8_0:
+ * 16-byte loads and a transpose) and widened by byte shuffles.
  *
  * Each row's result is the same float operations in the same order
  * whatever the number of activations of the call (tests/unit/test-batch.c),
@@ -1069,7 +1069,7 @@ INLINE __m512i bl_q41_dword(const __m512i z[5], int q)
  * 8 + 2q, 9 + 2q (lane j: elements 2m, 2m + 1 of block j in step m).
  * Blocks past gb (a short last group) are neither read nor counted. */
 struct bl_weights {
-	__m512i z[8];  /* Q4_1: the 16 blocks' 80 dwords; Q8_0: quant dword q of every block in z[q] */
+	__m512i z[8];  /* Q4_1: the 16 blocks' 80 dwords; Q8_0, Q5_0: quant dword q of every block in z[q] */
 	__m512 d, m;
 };
 
@@ -1086,18 +1086,22 @@ INLINE void bl_load(const enum ggml_type t, const uint8_t *b, int gb, struct bl_
 		bw->m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
 		return;
 	}
-	/* Q8_0: 34-byte blocks.  Per half h of the quants, z4[a] holds blocks
-	 * a, a + 4, a + 8, a + 12 in its 128-bit lanes; a 4 x 4 dword
-	 * transpose within the lanes puts dword q of block j in lane j. */
-	const size_t bs = sizeof(struct blk_q8_0);
+	/* Q8_0 (34-byte blocks), Q5_0 (22): per 16 quant bytes at offset o,
+	 * z4[a] holds blocks a, a + 4, a + 8, a + 12 in its 128-bit lanes; a
+	 * 4 x 4 dword transpose within the lanes puts dword q of block j in
+	 * lane j.  Q5_0's fifth bits: the low and the high halves of its qh,
+	 * each in both words of lane j (z[4], z[5]). */
+	const size_t bs = blk_bytes(t), o = t == GGML_Q5_0 ? 6 : 2;
 	const __mmask16 live = (__mmask16)(gb >= 16 ? 0xffff : (1u << gb) - 1);
-	for (int h = 0; h < 2; h++) {
+	const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+					      _mm512_set1_epi32((int)bs));
+	for (int h = 0; h < (t == GGML_Q8_0 ? 2 : 1); h++) {
 		__m512i z4[4];
 		for (int a = 0; a < 4; a++) {
 			__m512i v = _mm512_setzero_si512();
 			for (int i = 0; i < 4; i++)
 				if (gb >= 16 || a + 4 * i < gb)
-					v = _mm512_inserti32x4(v, _mm_loadu_si128((const void *)(b + (a + 4 * i) * bs + 2 + 16 * h)), i);
+					v = _mm512_inserti32x4(v, _mm_loadu_si128((const void *)(b + (a + 4 * i) * bs + o + 16 * h)), i);
 			z4[a] = v;
 		}
 		__m512i t0 = _mm512_unpacklo_epi32(z4[0], z4[1]), t1 = _mm512_unpackhi_epi32(z4[0], z4[1]);
@@ -1107,24 +1111,36 @@ INLINE void bl_load(const enum ggml_type t, const uint8_t *b, int gb, struct bl_
 		bw->z[4 * h + 2] = _mm512_unpacklo_epi64(t1, t3);
 		bw->z[4 * h + 3] = _mm512_unpackhi_epi64(t1, t3);
 	}
-	const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-					      _mm512_set1_epi32((int)bs));
 	__m512i dh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, at, b, 1);
 	bw->d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh));
 	bw->m = _mm512_setzero_ps();
+	if (t == GGML_Q5_0) {
+		__m512i qh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, at, b + 2, 1);
+		bw->z[4] = _mm512_shuffle_epi8(qh, _mm512_broadcast_i32x4(_mm_set_epi8(13, 12, 13, 12, 9, 8, 9, 8, 5, 4, 5, 4, 1, 0, 1, 0)));
+		bw->z[5] = _mm512_shuffle_epi8(qh, _mm512_broadcast_i32x4(_mm_set_epi8(15, 14, 15, 14, 11, 10, 11, 10, 7, 6, 7, 6, 3, 2, 3, 2)));
+	}
 }
 
 INLINE void bl_steps(const enum ggml_type t, const struct bl_weights *bw, int q, __m512i w[4])
 {
-	if (t == GGML_Q4_1) {
+	if (t == GGML_Q4_1 || t == GGML_Q5_0) {
 		/* quant bytes 4q..4q+3: low nibbles elements 4q.., high 4q + 16.. */
 		const __m512i sh_a = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 13, -1, 12, -1, 9, -1, 8, -1, 5, -1, 4, -1, 1, -1, 0));
 		const __m512i sh_b = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 15, -1, 14, -1, 11, -1, 10, -1, 7, -1, 6, -1, 3, -1, 2));
 		const __m512i nib = _mm512_set1_epi16(15);
-		__m512i v = bl_q41_dword(bw->z, q + 1);
+		__m512i v = t == GGML_Q4_1 ? bl_q41_dword(bw->z, q + 1) : bw->z[q];
 		__m512i xa = _mm512_shuffle_epi8(v, sh_a), xb = _mm512_shuffle_epi8(v, sh_b);
 		w[0] = _mm512_and_si512(xa, nib), w[1] = _mm512_and_si512(xb, nib);
 		w[2] = _mm512_srli_epi16(xa, 4), w[3] = _mm512_srli_epi16(xb, 4);
+		if (t == GGML_Q5_0) {  /* q + 16 * bit - 16: 16 off where the bit of element e (bit e of qh) is clear */
+			const int m[4] = {2 * q, 2 * q + 1, 8 + 2 * q, 9 + 2 * q};
+			for (int k = 0; k < 4; k++) {
+				const int e = 2 * m[k] % 16;  /* elements 2m, 2m + 1: bits e, e + 1 of the half */
+				__mmask32 clear = _mm512_testn_epi16_mask(bw->z[m[k] < 8 ? 4 : 5],
+									  _mm512_set1_epi32((int)(2u << e << 16 | 1u << e)));
+				w[k] = _mm512_mask_sub_epi16(w[k], clear, w[k], _mm512_set1_epi16(16));
+			}
+		}
 		return;
 	}
 	/* Q8_0: quant bytes 4q.. (elements 4q..4q+3) and 16 + 4q.., each
@@ -1241,6 +1257,12 @@ TARGET static void mm16_q4_1(const void *W, size_t rb, int n, const void *xq, si
 			     int r0, int r1)
 {
 	bl_matmul(GGML_Q4_1, mm16_q4_1_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+}
+
+TARGET static void mm16_q5_0(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
+			     int r0, int r1)
+{
+	bl_matmul(GGML_Q5_0, mm16_q5_0_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
 }
 
 TARGET static void mm16_q8_0(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,

@@ -13,8 +13,9 @@
 # (default 128), then decode TG tokens (default 128) in each, one per
 # sequence per step; the table shows S_TG, the aggregate decode tokens/s,
 # of each (the median of REPS runs, default 3, the two programs
-# alternating), their ratio, and how much more than one sequence the
-# largest number gives.
+# alternating), their ratio, lm-step's decode tokens per CPU-second (all
+# threads; on a machine shared with other work it moves less than the wall
+# clock), and how much more than one sequence the largest number gives.
 #
 # llama.cpp's threads wait for work by spinning (OpenMP's active policy):
 # on a machine busy with other work that costs it far more than it costs
@@ -55,9 +56,10 @@ fi
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# S_TG of one run of each, for B sequences
+# S_TG of one run of each, for B sequences; lm-step's line also has its
+# decode tokens per CPU-second (B * TG / CPU_TG)
 ours() { # model threads B
-	"$b/bench/batch-bench" -m "$1" -t "$2" -p "$pp" -n "$tg" -b "$3" | awk 'NR == 2 { print $7 }'
+	"$b/bench/batch-bench" -m "$1" -t "$2" -p "$pp" -n "$tg" -b "$3" | awk 'NR == 2 { print $7, $3 * $2 / $8 }'
 }
 theirs() { # model threads B
 	"$lmbin/llama-batched-bench" -m "$1" -t "$2" -tb "$2" -c $(( $3 * (pp + tg) )) -b 2048 -ub 512 \
@@ -65,7 +67,7 @@ theirs() { # model threads B
 		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ { gsub(/ /, "", $9); print $9 }'
 }
 
-printf '%-36s %3s %3s %12s %12s %7s\n' model t B "lm-step t/s" "llama t/s" ratio
+printf '%-36s %3s %3s %12s %12s %7s %14s\n' model t B "lm-step t/s" "llama t/s" ratio "lm-step t/cpu-s"
 for m in "$@"; do
 	name=$(basename "$m" .gguf)
 	for t in $threads; do
@@ -77,14 +79,17 @@ for m in "$@"; do
 				ours "$m" "$t" "$nb" >> "$b/bench/ours"
 				theirs "$m" "$t" "$nb" >> "$b/bench/theirs"
 			done
-			o=$(median < "$b/bench/ours") l=$(median < "$b/bench/theirs")
+			o=$(cut -d' ' -f1 "$b/bench/ours" | median) oc=$(cut -d' ' -f2 "$b/bench/ours" | median)
+			l=$(median < "$b/bench/theirs")
 			[ -n "$o" ] || { echo "# batch-bench gave no figure: $name, $t threads, $nb sequences" >&2; o=nan; }
 			[ -n "$l" ] || { echo "# llama-batched-bench gave no figure: $name, $t threads, $nb sequences" >&2; l=nan; }
-			[ -n "$one" ] || one=$o lone=$l first=$nb
-			printf '%-36s %3d %3d %12.1f %12.1f %7.2f%s\n' "$name" "$t" "$nb" "$o" "$l" \
-				"$(awk -v a="$o" -v b="$l" 'BEGIN { print a / b }')" \
+			[ -n "$oc" ] || oc=nan
+			[ -n "$one" ] || one=$o onec=$oc lone=$l first=$nb
+			printf '%-36s %3d %3d %12.1f %12.1f %7.2f %14.1f%s\n' "$name" "$t" "$nb" "$o" "$l" \
+				"$(awk -v a="$o" -v b="$l" 'BEGIN { print a / b }')" "$oc" \
 				"$( [ "$nb" = "$last" ] && [ "$nb" != "$first" ] && awk -v a="$o" -v b="$one" -v c="$l" -v d="$lone" \
-					-v n="$nb" -v f="$first" 'BEGIN { printf "   (%d / %d: lm-step %.2fx, llama.cpp %.2fx)", n, f, a / b, c / d }')"
+					-v e="$oc" -v f1="$onec" -v n="$nb" -v f="$first" \
+					'BEGIN { printf "   (%d / %d: lm-step %.2fx, per CPU-second %.2fx; llama.cpp %.2fx)", n, f, a / b, e / f1, c / d }')"
 		done
 	done
 done
