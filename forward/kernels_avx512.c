@@ -1099,9 +1099,11 @@ INLINE void bl_load(const enum ggml_type t, const uint8_t *b, int gb, struct bl_
 		__m512i z4[4];
 		for (int a = 0; a < 4; a++) {
 			__m512i v = _mm512_setzero_si512();
-			for (int i = 0; i < 4; i++)
-				if (gb >= 16 || a + 4 * i < gb)
-					v = _mm512_inserti32x4(v, _mm_loadu_si128((const void *)(b + (a + 4 * i) * bs + o + 16 * h)), i);
+#define BL_INSERT(i) \
+			if (gb >= 16 || a + 4 * i < gb)  /* the lane an immediate at any optimization */ \
+				v = _mm512_inserti32x4(v, _mm_loadu_si128((const void *)(b + (a + 4 * i) * bs + o + 16 * h)), i);
+			BL_INSERT(0) BL_INSERT(1) BL_INSERT(2) BL_INSERT(3)
+#undef BL_INSERT
 			z4[a] = v;
 		}
 		__m512i t0 = _mm512_unpacklo_epi32(z4[0], z4[1]), t1 = _mm512_unpackhi_epi32(z4[0], z4[1]);
