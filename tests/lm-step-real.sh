@@ -50,12 +50,13 @@ greedy_check() {
 		if [ "$got" = "$want" ]; then
 			same=$((same + 1))
 		else
-			# first differing step j; the reference's margin at the position
-			# that predicted it: n_prompt - 1 + j
+			# first differing step j (from 1); the reference's margin at the
+			# position that predicted it, n_prompt - 2 + j from 0: field
+			# n_prompt - 1 + j of the margins
 			verdict=$(printf '%s\n%s\n%s\n%s\n' "$prompt" "$want" "$got" "$(field m "$k")" | awk '
 				NR == 1 { np = NF } NR == 2 { n = split($0, w) } NR == 3 { split($0, g) }
 				NR == 4 { for (j = 1; j <= n; j++) if (w[j] != g[j]) break
-					  m = $(np + j); print (m + 0 <= 0.1 ? "tie" : "bad"), j, m }')
+					  m = $(np - 1 + j); print (m + 0 <= 0.1 ? "tie" : "bad"), j, m }')
 			diag "$1: prompt $k: continuation differs: $verdict"
 			case $verdict in tie*) tie=$((tie + 1)) ;; *) bad=$((bad + 1)) ;; esac
 		fi
