@@ -32,6 +32,8 @@ enum {
 	PERM_Q = 8,     /* Q rows: permuted per head for pairwise RoPE (doc/formats.md "RoPE") */
 	PERM_K = 16,    /* K rows: the same with the KV heads */
 	HEAD = 32,      /* named from the head prefix (lm_head), not the model's */
+	BIAS_QKV = 64,  /* a bias of Q, K or V: taken where struct arch's bias says */
+	BIAS_MORE = 128, /* another bias: the same */
 };
 
 struct rule {
@@ -49,6 +51,8 @@ struct arch {
 	uint32_t head_dim;           /* without head_dim in config.json (0: hidden_size / heads) */
 	const char *const *prefix;   /* pairs: the model's tensors, lm_head; NULL-ended */
 	const struct rule *global, *layer;  /* {0}-ended */
+	unsigned bias;               /* the BIAS_ rules it takes, | OPTIONAL where each may be absent */
+	bool neox;                   /* NEOX RoPE: Q and K rows as they are, not PERM_ */
 	bool (*config)(struct conv *c);
 };
 
@@ -332,9 +336,16 @@ static bool take_all(struct conv *c)
 	}
 	for (uint32_t l = 0; l < c->n_layer; l++)
 		for (const struct rule *r = c->a->layer; r->hf; r++) {
+			unsigned flags = r->flags, bias = flags & (BIAS_QKV | BIAS_MORE);
+			if (bias && !(bias & c->a->bias))
+				continue;
+			if (bias)
+				flags |= c->a->bias & OPTIONAL;
+			if (c->a->neox)
+				flags &= ~(unsigned)(PERM_Q | PERM_K);
 			snprintf(hf, sizeof hf, "%slayers.%u.%s", c->mprefix, l, r->hf);
 			snprintf(gg, sizeof gg, "blk.%u.%s", l, r->gguf);
-			if (!take(c, hf, gg, r->flags))
+			if (!take(c, hf, gg, flags))
 				return false;
 		}
 	size_t mp = strlen(c->mprefix);
@@ -722,54 +733,27 @@ static const struct rule llama_global[] = {
 	{0},
 };
 
+/* The llama family's layer.  Llama and Mistral take no bias; Qwen2 those
+ * of Q, K and V, each required, and its rows unpermuted (NEOX RoPE);
+ * Granite every bias where attention_bias or mlp_bias put one (those of Q
+ * and K permuted with their rows). */
 static const struct rule llama_layer[] = {
 	{"input_layernorm.weight", "attn_norm.weight", VEC},
 	{"self_attn.q_proj.weight", "attn_q.weight", PERM_Q},
+	{"self_attn.q_proj.bias", "attn_q.bias", VEC | PERM_Q | BIAS_QKV},
 	{"self_attn.k_proj.weight", "attn_k.weight", PERM_K},
+	{"self_attn.k_proj.bias", "attn_k.bias", VEC | PERM_K | BIAS_QKV},
 	{"self_attn.v_proj.weight", "attn_v.weight", 0},
+	{"self_attn.v_proj.bias", "attn_v.bias", VEC | BIAS_QKV},
 	{"self_attn.o_proj.weight", "attn_output.weight", 0},
+	{"self_attn.o_proj.bias", "attn_output.bias", VEC | BIAS_MORE},
 	{"post_attention_layernorm.weight", "ffn_norm.weight", VEC},
 	{"mlp.gate_proj.weight", "ffn_gate.weight", 0},
+	{"mlp.gate_proj.bias", "ffn_gate.bias", VEC | BIAS_MORE},
 	{"mlp.up_proj.weight", "ffn_up.weight", 0},
+	{"mlp.up_proj.bias", "ffn_up.bias", VEC | BIAS_MORE},
 	{"mlp.down_proj.weight", "ffn_down.weight", 0},
-	{0},
-};
-
-static const struct rule qwen2_layer[] = {
-	{"input_layernorm.weight", "attn_norm.weight", VEC},
-	{"self_attn.q_proj.weight", "attn_q.weight", 0},
-	{"self_attn.q_proj.bias", "attn_q.bias", VEC},
-	{"self_attn.k_proj.weight", "attn_k.weight", 0},
-	{"self_attn.k_proj.bias", "attn_k.bias", VEC},
-	{"self_attn.v_proj.weight", "attn_v.weight", 0},
-	{"self_attn.v_proj.bias", "attn_v.bias", VEC},
-	{"self_attn.o_proj.weight", "attn_output.weight", 0},
-	{"post_attention_layernorm.weight", "ffn_norm.weight", VEC},
-	{"mlp.gate_proj.weight", "ffn_gate.weight", 0},
-	{"mlp.up_proj.weight", "ffn_up.weight", 0},
-	{"mlp.down_proj.weight", "ffn_down.weight", 0},
-	{0},
-};
-
-/* Granite: llama's, with biases where attention_bias or mlp_bias (those of
- * Q and K permuted with their rows) */
-static const struct rule granite_layer[] = {
-	{"input_layernorm.weight", "attn_norm.weight", VEC},
-	{"self_attn.q_proj.weight", "attn_q.weight", PERM_Q},
-	{"self_attn.q_proj.bias", "attn_q.bias", VEC | PERM_Q | OPTIONAL},
-	{"self_attn.k_proj.weight", "attn_k.weight", PERM_K},
-	{"self_attn.k_proj.bias", "attn_k.bias", VEC | PERM_K | OPTIONAL},
-	{"self_attn.v_proj.weight", "attn_v.weight", 0},
-	{"self_attn.v_proj.bias", "attn_v.bias", VEC | OPTIONAL},
-	{"self_attn.o_proj.weight", "attn_output.weight", 0},
-	{"self_attn.o_proj.bias", "attn_output.bias", VEC | OPTIONAL},
-	{"post_attention_layernorm.weight", "ffn_norm.weight", VEC},
-	{"mlp.gate_proj.weight", "ffn_gate.weight", 0},
-	{"mlp.gate_proj.bias", "ffn_gate.bias", VEC | OPTIONAL},
-	{"mlp.up_proj.weight", "ffn_up.weight", 0},
-	{"mlp.up_proj.bias", "ffn_up.bias", VEC | OPTIONAL},
-	{"mlp.down_proj.weight", "ffn_down.weight", 0},
-	{"mlp.down_proj.bias", "ffn_down.bias", VEC | OPTIONAL},
+	{"mlp.down_proj.bias", "ffn_down.bias", VEC | BIAS_MORE},
 	{0},
 };
 
@@ -811,14 +795,15 @@ static const struct rule gemma3_layer[] = {
 };
 
 static const struct arch archs[] = {
-	{"LlamaForCausalLM", "llama", false, 0, text_prefix, llama_global, llama_layer, llama_config},
-	{"MistralForCausalLM", "llama", false, 0, text_prefix, llama_global, llama_layer, llama_config},
-	{"Qwen2ForCausalLM", "qwen2", false, 0, text_prefix, llama_global, qwen2_layer, qwen2_config},
-	{"Phi3ForCausalLM", "phi3", false, 0, text_prefix, llama_global, phi3_layer, phi3_config},
-	{"GraniteForCausalLM", "granite", false, 0, text_prefix, llama_global, granite_layer, granite_config},
-	{"Gemma3ForCausalLM", "gemma3", false, 256, text_prefix, gemma3_global, gemma3_layer, gemma3_config},
-	{"Gemma3ForConditionalGeneration", "gemma3", true, 256, gemma3_mm_prefix, gemma3_global, gemma3_layer,
-	 gemma3_config},
+	{"LlamaForCausalLM", "llama", false, 0, text_prefix, llama_global, llama_layer, 0, false, llama_config},
+	{"MistralForCausalLM", "llama", false, 0, text_prefix, llama_global, llama_layer, 0, false, llama_config},
+	{"Qwen2ForCausalLM", "qwen2", false, 0, text_prefix, llama_global, llama_layer, BIAS_QKV, true, qwen2_config},
+	{"Phi3ForCausalLM", "phi3", false, 0, text_prefix, llama_global, phi3_layer, 0, true, phi3_config},
+	{"GraniteForCausalLM", "granite", false, 0, text_prefix, llama_global, llama_layer,
+	 BIAS_QKV | BIAS_MORE | OPTIONAL, false, granite_config},
+	{"Gemma3ForCausalLM", "gemma3", false, 256, text_prefix, gemma3_global, gemma3_layer, 0, true, gemma3_config},
+	{"Gemma3ForConditionalGeneration", "gemma3", true, 256, gemma3_mm_prefix, gemma3_global, gemma3_layer, 0,
+	 true, gemma3_config},
 };
 
 #define N_ARCHS (sizeof archs / sizeof *archs)

@@ -528,16 +528,20 @@ static void test_tiny_llama(void)
 /* Valid weights, a config.json that breaks one rule; or valid config.json,
  * a tensor that does not fit the architecture.  Refused when the model is
  * opened (hf_open): the messages are checked by tests/safetensors-hostile.t. */
+static void hostile_model(const char *name, const char *config, const struct wt *w, size_t n, const char *want)
+{
+	tiny_dir(name, config, w, n);
+	write_file(path_of("%s.msg", name), want, strlen(want));
+}
+
 static void hostile_config(const char *name, const char *config, const char *want)
 {
-	tiny_dir(name, config, TINY, N_TINY);
-	write_file(path_of("%s.msg", name), want, strlen(want));
+	hostile_model(name, config, TINY, N_TINY, want);
 }
 
 static void hostile_tensors(const char *name, const struct wt *w, size_t n, const char *want)
 {
-	tiny_dir(name, NULL, w, n);
-	write_file(path_of("%s.msg", name), want, strlen(want));
+	hostile_model(name, NULL, w, n, want);
 }
 
 #define CFG_OF(cls, ...) "{\"architectures\": [\"" cls "\"], \"hidden_size\": 8, \"intermediate_size\": 16," \
@@ -643,6 +647,13 @@ static void test_hostile_models(void)
 	w[N_TINY] = (struct wt){"model.layers.0.self_attn.q_proj.bias", "BF16", 8, 0};
 	hostile_tensors("tensor-extra", w, N_TINY + 1,
 			"tensor model.layers.0.self_attn.q_proj.bias has no place in a LlamaForCausalLM of 1 layers");
+	/* the layer of the llama family: biases by architecture (Qwen2's of
+	 * Q, K and V required, Granite's where present, Mistral's none) */
+	hostile_config("tensor-qwen2-no-bias", CFG_OF("Qwen2ForCausalLM", ONE),
+		       "tensor model.layers.0.self_attn.q_proj.bias is missing (Qwen2ForCausalLM needs it as blk.0.attn_q.bias)");
+	w[N_TINY] = (struct wt){"model.layers.0.mlp.down_proj.bias", "BF16", 8, 0};
+	hostile_model("tensor-mistral-bias", CFG_OF("MistralForCausalLM", ONE), w, N_TINY + 1,
+		      "tensor model.layers.0.mlp.down_proj.bias has no place in a MistralForCausalLM of 1 layers");
 	w[N_TINY] = (struct wt){"model.layers.1.mlp.up_proj.weight", "BF16", 16, 8};
 	hostile_tensors("tensor-layer-beyond", w, N_TINY + 1,
 			"tensor model.layers.1.mlp.up_proj.weight has no place in a LlamaForCausalLM of 1 layers");
