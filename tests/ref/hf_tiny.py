@@ -95,7 +95,7 @@ MODELS = [
      dict(vocab_size=96, hidden_size=64, intermediate_size=128, num_hidden_layers=7, num_attention_heads=4,
           num_key_value_heads=1, head_dim=16, query_pre_attn_scalar=16, sliding_window=8,
           max_position_embeddings=64, rms_norm_eps=1e-6, tie_word_embeddings=True),
-     torch.bfloat16, None, 5),
+     torch.bfloat16, "60KB", 5),
     # the text model inside a multimodal one (a tiny SigLIP beside it, whose
     # tensors are not read); 7 layers, one global with a RoPE base of its own
     ("gemma3-mm-f32-sharded", "Gemma3ForConditionalGeneration",
