@@ -119,14 +119,20 @@ for s in lm-run nl2sh lm-chat; do
 	STDIN=$tmp/stdin ends "$s -m NOT-GGUF" 1 $s -m "$tmp/notgguf" ${s#lm-chat}
 	like "$s -m NOT-GGUF says so" "$(cat "$tmp/err")" 'not a GGUF file'
 done
-# a model lm-step refuses: while lm-step runs only llama, Gemma 3
-G=$LMU_MODELS/gemma-3-270m-q4_k_m.gguf
-if [ -f "$G" ] && ! echo 1 | lm-step -m "$G" > /dev/null 2> "$tmp/g.err"; then
-	ends "lm-run --raw, a model lm-step refuses" 1 lm-run -m "$G" --raw hi
-	like "... with lm-step's message" "$(cat "$tmp/err")" "^lm-step: "
+# a model lm-step refuses: a Hugging Face directory whose tokenizer works
+# but whose config.json names an architecture lm-step does not run (the
+# tiny llama of test-safetensors -w, renamed)
+: "${LMU_TESTBIN:=$top/build/native/tests}"
+if "$LMU_TESTBIN/test-safetensors" -w "$tmp/st" > /dev/null; then
+	R=$tmp/st/valid-tiny-llama
+	sed 's/LlamaForCausalLM/Qwen3MoeForCausalLM/' "$R/config.json" > "$tmp/config" && mv "$tmp/config" "$R/config.json"
+	ends "lm-run --raw, a model lm-step refuses" 1 lm-run -m "$R" --raw ab
+	like "... with lm-step's message naming the architecture" "$(cat "$tmp/err")" \
+		"^lm-step: $R/config.json: architecture Qwen3MoeForCausalLM is not supported"
+	STDIN=$tmp/stdin ends "lm-chat, a model lm-step refuses" 1 lm-chat -m "$R"
+	ends "nl2sh, a model lm-step refuses" 1 nl2sh -m "$R" "list the files"
 else
-	skip "lm-step runs Gemma 3 now (or it is missing): no real refused model"
-	skip "lm-step runs Gemma 3 now (or it is missing): no real refused model"
+	_result 1 "test-safetensors -w wrote the tiny model directory"
 fi
 
 ends "lm-run --raw \"\"" 2 lm-run -m "$M" --raw ""
