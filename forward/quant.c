@@ -5,6 +5,7 @@
  * sum per block (or sub-block), then one float product with the block
  * scales.  The SIMD families compute the same integers in another order,
  * so they differ from it only by float rounding. */
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,19 +45,44 @@ size_t quant_act_row_bytes(enum ggml_type wtype, int n)
 	return (size_t)n / ggml_block_size(a) * ggml_type_size(a);
 }
 
+/* x rounded to the nearest whole number, ties to even, for |x| <= 2^22:
+ * floats between 2^23 and 2^24 are the whole numbers, so adding 1.5 * 2^23
+ * rounds as nearbyintf() would in the mode nothing here changes.  Unlike
+ * nearbyintf(), a libm call, this is arithmetic a compiler does 16 at a
+ * time.  (It needs float arithmetic done in float, not wider; and never
+ * -ffast-math, which would take it away.) */
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "quant.c rounds with float arithmetic: it needs FLT_EVAL_METHOD 0"
+#endif
+static float round_small(float x)
+{
+	const float big = 12582912.0f;
+	return (x + big) - big;
+}
+
 /* Round x / d to the nearest integer (ties to even) in [-127, 127]; a NaN
- * becomes -127, as the SIMD conversions make it. */
+ * becomes -127, as the SIMD conversions make it.  Clamped before it is
+ * rounded, which gives the same: the bounds are whole numbers. */
 static int8_t q8(float x, float id)
 {
-	float q = nearbyintf(x * id);
-	return (int8_t)(q > 127 ? 127 : q >= -127 ? q : -127);
+	float q = x * id;
+	return (int8_t)round_small(q > 127 ? 127 : q >= -127 ? q : -127);
 }
 
 static float absmax(const float *x, int n)
 {
-	float m = 0;
-	for (int i = 0; i < n; i++)  /* not fmaxf(): a libm call; a NaN is skipped alike */
+	/* eight running maxima, which the compiler keeps in one vector (the
+	 * largest is the largest in any order); not fmaxf(): a libm call; a
+	 * NaN is skipped alike */
+	float m8[8] = {0}, m = 0;
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+			m8[k] = fabsf(x[i + k]) > m8[k] ? fabsf(x[i + k]) : m8[k];
+	for (; i < n; i++)
 		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+	for (int k = 0; k < 8; k++)
+		m = m8[k] > m ? m8[k] : m;
 	return m;
 }
 
@@ -609,8 +635,8 @@ size_t quant_a16_row_bytes(int n)
  * NaN becomes -32767, as in q8(). */
 static int16_t q16(float x, float id)
 {
-	float q = nearbyintf(x * id);
-	return (int16_t)(q > 32767 ? 32767 : q >= -32767 ? q : -32767);
+	float q = x * id;
+	return (int16_t)round_small(q > 32767 ? 32767 : q >= -32767 ? q : -32767);
 }
 
 void quant_a16_row(const float *x, void *dst, int n)
@@ -623,12 +649,14 @@ void quant_a16_row(const float *x, void *dst, int n)
 	ds = (float *)(q + 64 * a16_pairs(n));
 	for (int i = 0; i < n / QK; i++, x += QK) {
 		float d = absmax(x, QK) / 32767, id = d != 0 ? 1 / d : 0;
+		int16_t v[QK];
 		int sum = 0;
 		for (int e = 0; e < QK; e++) {
-			int16_t v = q16(x[e], id);
-			q[a16_index(i, e)] = v;
-			sum += v;
+			v[e] = q16(x[e], id);
+			sum += v[e];
 		}
+		memcpy(q + a16_index(i, 0), v, 16 * sizeof *v);
+		memcpy(q + a16_index(i, 16), v + 16, 16 * sizeof *v);
 		ds[2 * i] = d;
 		ds[2 * i + 1] = d * (float)sum;
 	}
