@@ -57,9 +57,32 @@ struct tensor_spec {
 	enum dim whole, skip[2];
 };
 
-/* Rows of the tables: a tensor, and a part of a fused one. */
+/* Rows of the tables: a tensor, and a part of a fused one; `at` is
+ * W(field) in the model's table, L(field) in a layer's. */
 #define TENSOR(name, in, out, at, flags) {name, in, out, at, flags, DIM_NONE, {DIM_NONE, DIM_NONE}}
 #define PART(name, in, out, at, whole, skip0, skip1) {name, in, out, at, 0, whole, {skip0, skip1}}
+#define W(f) offsetof(struct weights, f)
+#define L(f) offsetof(struct layer_weights, f)
+
+/* The rows every model's table starts with: the embeddings, the final
+ * norm, the output matrix (absent: tied to the embeddings). */
+#define MODEL_TENSORS \
+	TENSOR("token_embd.weight", DIM_EMBD, DIM_VOCAB, W(tok_embd), 0), \
+	TENSOR("output_norm.weight", DIM_EMBD, DIM_NONE, W(output_norm), 0), \
+	TENSOR("output.weight", DIM_EMBD, DIM_VOCAB, W(output), T_OPTIONAL)
+
+/* The norms and separate matrices of a llama layer, which qwen2, granite
+ * and gemma3 have too (with biases or norms of their own beside them). */
+#define LLAMA_LAYER_TENSORS \
+	TENSOR("blk.%u.attn_norm.weight", DIM_EMBD, DIM_NONE, L(attn_norm), 0), \
+	TENSOR("blk.%u.attn_q.weight", DIM_EMBD, DIM_Q, L(wq), 0), \
+	TENSOR("blk.%u.attn_k.weight", DIM_EMBD, DIM_KV, L(wk), 0), \
+	TENSOR("blk.%u.attn_v.weight", DIM_EMBD, DIM_KV, L(wv), 0), \
+	TENSOR("blk.%u.attn_output.weight", DIM_Q, DIM_EMBD, L(wo), 0), \
+	TENSOR("blk.%u.ffn_norm.weight", DIM_EMBD, DIM_NONE, L(ffn_norm), 0), \
+	TENSOR("blk.%u.ffn_gate.weight", DIM_EMBD, DIM_FF, L(w_gate), 0), \
+	TENSOR("blk.%u.ffn_up.weight", DIM_EMBD, DIM_FF, L(w_up), 0), \
+	TENSOR("blk.%u.ffn_down.weight", DIM_FF, DIM_EMBD, L(w_down), 0)
 
 struct arch {
 	const char *name;    /* general.architecture */

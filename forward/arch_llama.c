@@ -6,27 +6,14 @@
 #include "arch.h"
 #include "steps.h"
 
-#define W(f) offsetof(struct weights, f)
-#define L(f) offsetof(struct layer_weights, f)
-
 static const struct tensor_spec tensors[] = {
-	TENSOR("token_embd.weight", DIM_EMBD, DIM_VOCAB, W(tok_embd), 0),
-	TENSOR("output_norm.weight", DIM_EMBD, DIM_NONE, W(output_norm), 0),
-	TENSOR("output.weight", DIM_EMBD, DIM_VOCAB, W(output), T_OPTIONAL),  /* absent: tied to token_embd */
+	MODEL_TENSORS,
 	TENSOR("rope_freqs.weight", DIM_ROT_HALF, DIM_NONE, W(rope_freqs), T_OPTIONAL),
 	{0},
 };
 
 static const struct tensor_spec layer_tensors[] = {
-	TENSOR("blk.%u.attn_norm.weight", DIM_EMBD, DIM_NONE, L(attn_norm), 0),
-	TENSOR("blk.%u.attn_q.weight", DIM_EMBD, DIM_Q, L(wq), 0),
-	TENSOR("blk.%u.attn_k.weight", DIM_EMBD, DIM_KV, L(wk), 0),
-	TENSOR("blk.%u.attn_v.weight", DIM_EMBD, DIM_KV, L(wv), 0),
-	TENSOR("blk.%u.attn_output.weight", DIM_Q, DIM_EMBD, L(wo), 0),
-	TENSOR("blk.%u.ffn_norm.weight", DIM_EMBD, DIM_NONE, L(ffn_norm), 0),
-	TENSOR("blk.%u.ffn_gate.weight", DIM_EMBD, DIM_FF, L(w_gate), 0),
-	TENSOR("blk.%u.ffn_up.weight", DIM_EMBD, DIM_FF, L(w_up), 0),
-	TENSOR("blk.%u.ffn_down.weight", DIM_FF, DIM_EMBD, L(w_down), 0),
+	LLAMA_LAYER_TENSORS,
 	{0},
 };
 

@@ -12,13 +12,8 @@
 #include "arch.h"
 #include "steps.h"
 
-#define W(f) offsetof(struct weights, f)
-#define L(f) offsetof(struct layer_weights, f)
-
 static const struct tensor_spec tensors[] = {
-	TENSOR("token_embd.weight", DIM_EMBD, DIM_VOCAB, W(tok_embd), 0),
-	TENSOR("output_norm.weight", DIM_EMBD, DIM_NONE, W(output_norm), 0),
-	TENSOR("output.weight", DIM_EMBD, DIM_VOCAB, W(output), T_OPTIONAL),  /* absent: tied to token_embd */
+	MODEL_TENSORS,
 	TENSOR("rope_factors_long.weight", DIM_ROT_HALF, DIM_NONE, W(rope_long), T_OPTIONAL),
 	TENSOR("rope_factors_short.weight", DIM_ROT_HALF, DIM_NONE, W(rope_short), T_OPTIONAL),
 	{0},
