@@ -38,6 +38,26 @@ bench_build() {
 	mkdir -p "$cache"
 }
 
+# bench_skip MODEL LMSTEP: true when MODEL is absent or LMSTEP cannot run
+# it, with "NAME: skipped: why" added to $skipped (bench_skipped prints
+# them after the table).
+bench_skip() {
+	local name why
+	name=$(basename "$1" .gguf)
+	if [ ! -f "$1" ]; then
+		case $name in *1.5b*) why="absent (make model-large)" ;; *) why="absent (make model)" ;; esac
+	elif ! why=$("$2" -m "$1" < /dev/null 2>&1 >/dev/null); then
+		why=${why#lm-step: }
+	else
+		return 1
+	fi
+	skipped="$skipped$name: skipped: $why\n"
+}
+
+bench_skipped() {
+	[ -z "${skipped:-}" ] || printf '\n%b' "$skipped"
+}
+
 # The default models, in the array models: SmolLM2-135M-Instruct as shipped
 # in Q4_1, plus Q8_0 and F16 made from it with llama.cpp's quantize tool,
 # and Q4_K_M made from the F16 one (the K-quant mix from the float

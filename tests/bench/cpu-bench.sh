@@ -63,15 +63,7 @@ printf '| model | test | lm-step t/cpu-s | llama.cpp t/cpu-s | ratio |\n| --- | 
 skipped=
 for m in "$@"; do
 	name=$(basename "$m" .gguf)
-	if [ ! -f "$m" ]; then
-		case $name in *1.5b*) why="absent (make model-large)" ;; *) why="absent (make model)" ;; esac
-		skipped="$skipped$name: skipped: $why\n"
-		continue
-	fi
-	if ! why=$("$lmstep" -m "$m" < /dev/null 2>&1 >/dev/null); then
-		skipped="$skipped$name: skipped: ${why#lm-step: }\n"
-		continue
-	fi
+	bench_skip "$m" "$lmstep" && continue
 	: > "$tmp/runs"
 	for i in $(seq "$reps"); do
 		a=$(lm "$m" "$tmp/decode16.txt"); b=$(lm "$m" "$tmp/decode64.txt")
@@ -89,4 +81,4 @@ for m in "$@"; do
 			printf "| %s | decode | %.1f | %.1f | %.2f |\n", name, m[1], m[2], m[1] / m[2]
 		}' "$tmp/runs"
 done
-[ -z "$skipped" ] || printf '\n%b' "$skipped"
+bench_skipped

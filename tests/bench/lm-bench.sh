@@ -68,15 +68,7 @@ printf '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 skipped=
 for m in "$@"; do
 	name=$(basename "$m" .gguf)
-	if [ ! -f "$m" ]; then
-		case $name in *1.5b*) why="absent (make model-large)" ;; *) why="absent (make model)" ;; esac
-		skipped="$skipped$name: skipped: $why\n"
-		continue
-	fi
-	if ! why=$("$top/bin/lm-step" -m "$m" < /dev/null 2>&1 >/dev/null); then
-		skipped="$skipped$name: skipped: ${why#lm-step: }\n"
-		continue
-	fi
+	bench_skip "$m" "$top/bin/lm-step" && continue
 	wbytes=$("$top/bin/lm-step" -m "$m" --info | awk '$1 == "total" { print $4 }')
 	for t in 1 2; do
 		load=$(for i in $(seq "$reps"); do time_run "$t" "$cache/empty.txt" "$m"; done | median)
@@ -105,4 +97,4 @@ PY
 			"$(echo "$tg_ts / $ltg" | bc -l)" "$(echo "100 * $tg_ts / $roof" | bc -l)" "$roof"
 	done
 done
-[ -z "$skipped" ] || printf "\n%b" "$skipped"
+bench_skipped
