@@ -30,30 +30,19 @@ import tempfile
 import torch
 import transformers
 
-M64 = (1 << 64) - 1
+import tiny_models  # the same stream and scales as the GGUF fixtures
+
 N_IDS = 24
 
 
-class Rng:
-    def __init__(self, seed):
-        self.s = seed & M64
-
-    def next(self):
-        self.s = (self.s + 0x9E3779B97F4A7C15) & M64
-        z = self.s
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-        return z ^ (z >> 31)
+class Rng(tiny_models.Rng):
+    """tiny_models' splitmix64 stream, with values of 7 bits."""
 
     def unit(self):
         return ((self.next() >> 57) - 64) / 64.0
 
 
-def col_scale(cols):
-    k = 0
-    while (1 << (2 * k)) < cols:
-        k += 1
-    return 2.0 ** -k
+col_scale = tiny_models.scale
 
 
 def fill(name, shape, rng, gemma):
