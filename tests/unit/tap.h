@@ -6,9 +6,21 @@
 #define LMU_TAP_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 static int n_test, n_fail;
+
+/* The tests' random numbers: one xorshift64 step of the state *s (each
+ * test keeps its own state and seed, so that its cases stay the same). */
+static uint64_t tap_xorshift(uint64_t *s) __attribute__((unused));
+static uint64_t tap_xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
 
 static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3), unused));
 static void ok(int cond, const char *fmt, ...)

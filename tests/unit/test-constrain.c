@@ -27,10 +27,7 @@
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tap_xorshift(&rng);
 }
 static float rand_unit(void) { return (float)(next_rand() >> 40) / (float)(1 << 24); }
 
