@@ -22,6 +22,7 @@
 
 #include <jv.h>
 
+#include "constrain.h"
 #include "detok.h"
 #include "engine.h"
 #include "engineopt.h"
@@ -30,6 +31,7 @@
 #include "oai.h"
 #include "opt.h"
 #include "prompt.h"
+#include "schema.h"
 #include "tokenizer.h"
 
 struct options {
@@ -309,6 +311,8 @@ struct job {
 	struct ids out;          /* the ids generated */
 	int32_t stop_id;         /* the id that completed a stop string, or -1 */
 	uint32_t n_prompt;
+	struct constraint *cons; /* response_format json_object or json_schema, else NULL */
+	bool closed;             /* the constraint closed the value early for the budget */
 };
 
 struct batch {
@@ -321,6 +325,8 @@ struct batch {
 	char fingerprint[32];
 	long long created;       /* SOURCE_DATE_EPOCH, or -1: the time of each result */
 	struct job *jobs;        /* (parallel) by engine slot */
+	struct constraint_vocab *cv;  /* the vocabulary indexed for response_format (made at the first) */
+	float *masked;           /* (n_vocab) logits under a job's constraint */
 	uint32_t active;         /* jobs in the engine */
 	/* progress */
 	size_t total, done, failed;
@@ -405,6 +411,7 @@ static void finish(struct batch *b, int seq, bool length)
 	engine_seq_close(b->eng, seq);
 	b->active--;
 	gen_free(j->g);
+	constraint_free(j->cons);
 	oai_request_free(&j->r);
 	free(j->out.v);
 	memset(j, 0, sizeof *j);
@@ -421,9 +428,6 @@ static bool batch_can(struct jreq *q, const struct oai_request *r)
 		return jreq_fail(q, "echo", "echo: not supported by lm-batch");
 	if (r->prompt_ids)
 		return jreq_fail(q, "prompt", "prompt: token ids are not supported by lm-batch (give the text)");
-	if (r->schema)
-		return jreq_fail(q, "response_format", "response_format: lm-batch answers text only (lm-serve takes "
-						       "json_object and json_schema)");
 	return true;
 }
 
@@ -460,6 +464,11 @@ static void start(struct batch *b, const struct request *req)
 	}
 	if (!j.r.seeded)  /* a seed of its own, the same on every run and machine */
 		j.r.gen.sampler.seed = fnv1a(req->custom_id, strlen(req->custom_id), b->o->seed ^ 0xcbf29ce484222325ull);
+	if (j.r.schema) {
+		if (!b->cv && !(b->cv = constraint_vocab_of(tokenizer_vocab(b->tok), &e)))
+			die("response_format: %s", e.msg);
+		j.cons = constraint_new(b->cv, schema_machine(j.r.schema));
+	}
 	j.g = gen_new(&j.r.gen, tokenizer_vocab(b->tok));
 	j.n_prompt = (uint32_t)prompt.n;
 	int seq = engine_seq_open(b->eng);
@@ -477,13 +486,27 @@ static int on_logits(void *arg, const struct engine_logits *o)
 	struct lmu_err e = {{0}};
 	int32_t id;
 
-	int st = gen_next(j->g, o->logits, o->n_vocab, &id);
+	const float *logits = o->logits;
+	if (j->cons) {
+		/* tokens left: the budget's, and the context's (this one, and
+		 * one for each position still free) */
+		long long left = gen_left(j->g), room = (long long)b->ctx - engine_seq_n_pos(b->eng, o->seq) + 1;
+		if (left < 0 || room < left)
+			left = room;
+		logits = constraint_mask_copy(j->cons, logits, o->n_vocab, left, b->masked);
+		j->closed |= constraint_closed(j->cons);
+	}
+	int st = gen_next(j->g, logits, o->n_vocab, &id);
 	switch (st) {
 	case GEN_TOKEN:
 	case GEN_LAST:
+		if (j->cons && constraint_accept(j->cons, id) != 0)
+			die("request '%s': the sampler chose id %d, which response_format refuses", j->req->custom_id, id);
 		ids_push(&j->out, id);
 		b->tokens++;
-		if (st == GEN_LAST || engine_seq_n_pos(b->eng, o->seq) >= b->ctx)
+		if (j->cons && constraint_complete(j->cons))  /* only end of sequence can follow */
+			finish(b, o->seq, j->closed);
+		else if (st == GEN_LAST || engine_seq_n_pos(b->eng, o->seq) >= b->ctx)
 			finish(b, o->seq, true);
 		else if (engine_submit(b->eng, o->seq, &id, 1, 0, 0, &e) != 0)
 			die("engine: %s", e.msg);
@@ -557,6 +580,10 @@ int main(int argc, char **argv)
 		b.eng = engine_open(o.model, &ep);
 		b.ctx = engine_n_ctx_seq(b.eng);
 		b.n_vocab = engine_model(b.eng)->hp.n_vocab;
+		if (b.n_vocab < tokenizer_vocab(b.tok)->n)
+			die("%s: the model has %u logits but its vocabulary %u tokens", o.model, b.n_vocab,
+			    tokenizer_vocab(b.tok)->n);
+		b.masked = xmalloc((size_t)b.n_vocab * sizeof *b.masked);
 		snprintf(b.fingerprint, sizeof b.fingerprint, "fp_%016llx", (unsigned long long)engine_model(b.eng)->id);
 		b.jobs = xcalloc(o.parallel, sizeof *b.jobs);
 	}
@@ -587,6 +614,8 @@ int main(int argc, char **argv)
 	free(req);
 	free(todo);
 	free(b.jobs);
+	free(b.masked);
+	constraint_vocab_free(b.cv);
 	strset_free(&done);
 	if (b.eng)
 		engine_close(b.eng);

@@ -319,6 +319,15 @@ void constraint_mask(struct constraint *c, float *logits, long long left)
 	}
 }
 
+float *constraint_mask_copy(struct constraint *c, const float *logits, uint32_t n, long long left, float *out)
+{
+	memcpy(out, logits, (size_t)c->v->n_vocab * sizeof *out);
+	for (uint32_t i = c->v->n_vocab; i < n; i++)
+		out[i] = -INFINITY;
+	constraint_mask(c, out, left);
+	return out;
+}
+
 bool constraint_closed(const struct constraint *c) { return c->closed; }
 
 int constraint_accept(struct constraint *c, int32_t id)

@@ -76,6 +76,10 @@ struct constraint *constraint_new(const struct constraint_vocab *cv, const struc
  * that at most left tokens, this one included, may still be emitted and
  * the output must then be complete (left < 0: no limit). */
 void constraint_mask(struct constraint *c, float *logits, long long left);
+/* The same into out[n] from logits[n], which are left as they are; n is
+ * at least the vocabulary's size, and the ids from there on (a padded
+ * output layer: no text) are -INFINITY too.  Returns out. */
+float *constraint_mask_copy(struct constraint *c, const float *logits, uint32_t n, long long left, float *out);
 /* Did the last mask have to close the output early (closing mode, with
  * more to write than the budget allows)? */
 bool constraint_closed(const struct constraint *c);

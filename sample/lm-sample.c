@@ -551,9 +551,7 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 		die("logits frame at %s %llu: %u scores, but the vocabulary of %s has %u tokens",
 		    fr->text ? "line" : "byte", (unsigned long long)fr->offset, fr->n_vocab, x->o->model, x->v->n);
 	if (q->cons) {
-		memcpy(x->masked, fr->scores, (size_t)x->v->n * sizeof *x->masked);
-		constraint_mask(q->cons, x->masked, gen_left(q->g));
-		scores = x->masked;
+		scores = constraint_mask_copy(q->cons, fr->scores, fr->n_vocab, gen_left(q->g), x->masked);
 		if (constraint_closed(q->cons) && !q->closed) {
 			q->closed = true;
 			warnx_("%s: %lld tokens left: closing the JSON value early", x->o->constrain_opt, gen_left(q->g));

@@ -17,8 +17,7 @@
  * server's).  What cannot be done (n > 1, suffix, tools, a schema keyword
  * schema.h lacks) is refused, never ignored, so that an answer is never
  * silently other than asked; a program refuses in turn what it does not
- * do (lm-batch: streaming, log-probabilities, echo, token ids, a
- * response_format).  Unknown fields are ignored, as the API does with
+ * do (lm-batch: streaming, log-probabilities, echo, token ids).  Unknown fields are ignored, as the API does with
  * the ones it does not use (user, metadata ...).
  *
  * Errors (jreq.h) name the field, the "param" of an OpenAI error body:

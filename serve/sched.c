@@ -256,13 +256,9 @@ static int take_token(struct sched *s, struct job *j, const float *logits)
 		long long room = (long long)engine_n_ctx_seq(s->e) - engine_seq_n_pos(s->e, j->slot) + 1;
 		if (left < 0 || room < left)
 			left = room;
-		memcpy(s->masked, logits, (size_t)s->n_vocab * sizeof *logits);
-		constraint_mask(j->cons, s->masked, left);
-		/* ids past the tokenizer's (a padded output layer) are no text */
-		for (uint32_t i = constraint_vocab_size(s->cv); i < s->n_vocab; i++)
-			s->masked[i] = -INFINITY;
+		/* the distribution sampled from, for the log-probabilities too */
+		logits = constraint_mask_copy(j->cons, logits, s->n_vocab, left, s->masked);
 		j->closed |= constraint_closed(j->cons);
-		logits = s->masked;  /* the distribution sampled from, for the log-probabilities too */
 	}
 	int st = gen_next(j->g, logits, s->n_vocab, &id);
 	if (st < 0) {

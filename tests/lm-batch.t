@@ -63,6 +63,40 @@ ok "run again on the same output: nothing left to do" lm-batch -m "$M" -t 2 -o "
 like "it says so" "$(cat "$tmp/err")" "0 requests answered .* 8 were done before"
 is "and the output is unchanged" "$(wc -l < "$tmp/out1" | tr -d ' ')" 8
 
+# --- response_format: json_schema and json_object, as lm-serve takes them ---
+S=$top/tests/fixtures/schema
+rf() { jq -cn --slurpfile s "$S/$1.json" '{response_format: {type: "json_schema", json_schema: {name: "w", schema: $s[0]}}}'; }
+q="What is the weather in Paris today?"
+{
+	chat w0 "$q" "$(rf weather | jq -c '. + {temperature: 0, max_tokens: 128}')"
+	chat w1 "$q" "$(rf weather | jq -c '. + {temperature: 1.0, seed: 7, max_tokens: 128}')"
+	chat t8 "Keywords for a text about cats?" "$(rf tags | jq -c '. + {temperature: 0, max_tokens: 12}')"
+	chat o1 "Describe a cat as JSON." '{"response_format": {"type": "json_object"}, "temperature": 0, "max_tokens": 64}'
+	chat sb "x" '{"response_format": {"type": "json_schema", "json_schema": {"name": "m", "schema": {"type": "integer", "minimum": 0}}}}'
+} > "$tmp/sreq"
+ok "a batch with response_format" lm-batch -m "$M" -t 2 --parallel 4 -o "$tmp/sout" "$tmp/sreq"
+out=$(lm-run -m "$M" -t 2 --temperature 0 --repeat-penalty 1 -n 128 --schema "$S/weather.json" "$q")
+is "json_schema, greedy: lm-run --schema's reply" "$(field .response.body.choices[0].message.content w0 "$tmp/sout")" "$out"
+is "... that ends as complete JSON: finish_reason stop" "$(field .response.body.choices[0].finish_reason w0 "$tmp/sout")" stop
+if "$LMU_PYTHON" -c 'import jsonschema' 2>/dev/null; then
+	for id in w0 w1; do
+		field '.response.body.choices[0].message.content | tojson' $id "$tmp/sout" > "$tmp/$id.json"
+		ok "$id: the content validates against the schema (Python's jsonschema)" \
+			"$LMU_PYTHON" "$top/tests/schema/validate.py" "$S/weather.json" "$tmp/$id.json"
+	done
+	field '.response.body.choices[0].message.content | tojson' t8 "$tmp/sout" > "$tmp/t8.json"
+	ok "max_tokens 12: the value closed in time, and it validates" \
+		"$LMU_PYTHON" "$top/tests/schema/validate.py" "$S/tags.json" "$tmp/t8.json"
+else
+	for id in w0 w1 t8; do skip "$id's validation: Python's jsonschema is missing ($LMU_PYTHON; make deps installs it)"; done
+fi
+is "... with finish_reason length, in 12 tokens or fewer" \
+	"$(field '.response.body | [.choices[0].finish_reason, .usage.completion_tokens <= 12] | join(" ")' t8 "$tmp/sout")" "length true"
+is "json_object: an object" "$(field '.response.body.choices[0].message.content | fromjson | type' o1 "$tmp/sout")" object
+is "a schema lm-batch cannot follow: 400 naming the field" \
+	"$(field '[.response.status_code, .response.body.error.param] | join(" ")' sb "$tmp/sout")" \
+	"400 response_format.json_schema.schema"
+
 # --- refused inputs name their line ---
 printf '%s\n' "$(chat a x)" 'not json' > "$tmp/r2"
 fails "a line that is not JSON is refused" 1 lm-batch -m "$M" "$tmp/r2"

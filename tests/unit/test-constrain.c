@@ -94,6 +94,16 @@ static void small_vocabulary(void)
 	   "{ \" cmd \" space : space \" one piece at a time");
 	ok(constraint_accept(c, 2) == -1, "an empty command is refused");
 	ok(constraint_accept(c, 11) == 0 && constraint_accept(c, 1) == 0 && constraint_complete(c), "x\" } completes");
+
+	/* a copy under the mask, from a padded output layer of 20 logits */
+	constraint_reset(c);
+	float in[20], out[20];
+	for (int i = 0; i < 20; i++)
+		in[i] = (float)i;
+	bool same = constraint_mask_copy(c, in, 20, -1, out) == out;
+	for (int i = 0; i < 20; i++)
+		same = same && in[i] == (float)i && (i == 0 || i == 5 || i == 8 || i == 10 ? out[i] == (float)i : isinf(out[i]));
+	ok(same, "mask_copy: the allowed logits copied, the rest and the 4 padded ids -inf, the input untouched");
 	constraint_free(c);
 	constraint_vocab_free(cv);
 	schema_free(s);
