@@ -1,14 +1,16 @@
 /* steps.c - the steps of a layer, shared by every architecture (steps.h).
  *
  * A step is one operation of the model run on the thread pool (one
- * synchronisation point per step); each thread takes its share of rows
- * (matrix products), positions (norms, quantization) or (position, head)
- * pairs (attention).  The matrix products go through quant.h, which
+ * synchronisation point per step); the threads take chunks of rows
+ * (matrix products) or of (position, head) pairs (attention) from a
+ * counter as they go, or an equal share of positions (norms,
+ * quantization).  The matrix products go through quant.h, which
  * multiplies the weights in their stored type by activations quantized
  * for that type. */
 #include "steps.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,9 +111,16 @@ static void rope(float *x, const float *cs, const float *sn, uint32_t n_rot, enu
 
 /* ---- parallel steps ----
  *
- * A step is described in struct step and run by step_run() on every
- * thread; each thread takes its share of rows (matrix products), positions
- * (norms, quantization) or (position, head) pairs (attention). */
+ * A step is described in struct step and run by step_fn() on every
+ * thread.  The products and the attention hand out their work in chunks
+ * from an atomic counter (take()): a thread that the system deschedules
+ * for a while (a machine shared with other work, cores of unequal speed)
+ * leaves its rows to the others instead of stalling the step until it
+ * comes back.  Each row's (each task's) arithmetic is the same whichever
+ * thread computes it and whatever its neighbours in the chunk, so results
+ * do not depend on the number of threads or on the timing, bit for bit
+ * (tests/unit/test-forward.c, test-batch.c).  The norms and quantization
+ * before a product are short and split in equal shares. */
 
 enum step_kind { NORM_QUANT, MATMUL, ATTENTION };
 /* What a product does to its rows, once they are computed (after adding
@@ -147,12 +156,13 @@ struct step {
 	uint32_t n;
 	const struct matrix *mats[3];
 	int n_mats;
-	/* MATMUL: jobs share the rows between the threads.  For SWIGLU the two
-	 * jobs (gate, up) are split alike so that a thread owns both halves
-	 * of its rows. */
+	/* MATMUL: the threads take the jobs' rows in chunks.  For SWIGLU the
+	 * two jobs (gate, up) are split alike so that a thread owns both
+	 * halves of its rows. */
 	struct mm_job jobs[3];
 	int n_jobs;
 	uint32_t unit;           /* rows are handed out in multiples of this */
+	atomic_uint next;        /* MATMUL, ATTENTION: the first unit (task) not yet taken */
 	/* MATMUL with pre: every thread first norms src (ld n) with norm
 	 * (unless NULL) and quantizes it for each job's matrix into its own
 	 * buffers (c->pxf, c->pxq), which then replace the jobs' xf and xq */
@@ -220,6 +230,49 @@ static void share(uint32_t total, int ith, int nth, uint32_t *lo, uint32_t *hi)
 	*hi = (uint32_t)((uint64_t)total * (ith + 1) / nth);
 }
 
+/* Chunks: about CHUNKS_PER_THREAD per thread, so that a late thread's
+ * last chunk is a small part of the step, but for products at least
+ * CHUNK_ROWS rows in a multiple of PANEL_ROWS (whole panels of the
+ * kernels' large-batch method, GP_ROWS in kernels_*.c: 32 rows for
+ * AVX-512, 16 AVX2, 8 NEON; whole tiles of the small-batch one, whose
+ * prefetch runs 64 rows ahead, which a short chunk would waste).  Taking
+ * a chunk is one atomic add per chunk. */
+#define CHUNKS_PER_THREAD 4
+#define CHUNK_ROWS 128
+#define PANEL_ROWS 32
+
+static uint32_t chunk_size(uint32_t total, uint32_t least, int nth)
+{
+	uint32_t n = total / ((uint32_t)nth * CHUNKS_PER_THREAD);
+	return n > least ? n : least;
+}
+
+/* The units (of `unit` rows) in a product's chunk: enough for CHUNK_ROWS
+ * rows in whole panels, and more, in multiples of those, for a large
+ * product. */
+static uint32_t chunk_units(uint32_t units, uint32_t unit, int nth)
+{
+	uint32_t step = 1, c;
+	while (step * unit % PANEL_ROWS)
+		step++;
+	while (step * unit < CHUNK_ROWS)
+		step *= 2;
+	c = chunk_size(units, step, nth);
+	return c - c % step;
+}
+
+/* The next chunk [lo, hi) of [0, total) not yet taken; false when none is
+ * left. */
+static bool take(struct step *s, uint32_t total, uint32_t chunk, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t at = atomic_fetch_add_explicit(&s->next, chunk, memory_order_relaxed);
+	if (at >= total)
+		return false;
+	*lo = at;
+	*hi = total - at < chunk ? total : at + chunk;
+	return true;
+}
+
 static void norm_quant(struct context *c, const struct step *s, int ith, int nth)
 {
 	uint32_t b0, b1;
@@ -277,33 +330,14 @@ static void product(const struct context *c, const struct mm_job *x, const struc
 		product_rows(c, x, s->ns, s->nb - s->ns, true, r0, r1);
 }
 
-static void matmul(struct context *c, const struct step *s, int ith, int nth)
+/* Rows [u0 * unit, u1 * unit) of the jobs (numbered one job after the
+ * other, the first n_share jobs; a gate's job also computes the same rows
+ * of the next one), then what the jobs do with them. */
+static void matmul_units(struct context *c, const struct step *s, const struct mm_job *jobs, int n_share,
+			 uint32_t u0, uint32_t u1)
 {
 	const struct hparams *hp = &c->t->hp;
-	uint32_t units = 0, u0, u1, base = 0;
-	int n_share = s->jobs[0].post == POST_GATE ? 1 : s->n_jobs;
-	struct mm_job jobs[3];
-
-	memcpy(jobs, s->jobs, sizeof jobs);
-	if (s->pre) {  /* all rows small */
-		float *f = c->pxf + (size_t)ith * PRE_ROWS * c->row_len;
-		uint8_t *q0 = c->pxq + (size_t)ith * 3 * PRE_ROWS * c->xq_stride;
-		for (uint32_t b = 0; b < s->nb; b++) {
-			uint8_t *q[3];
-			for (int m = 0; m < 3; m++)
-				q[m] = q0 + ((size_t)m * PRE_ROWS + b) * c->xq_stride;
-			norm_quant_row(c, s->src + (size_t)b * s->n, f + (size_t)b * s->n, s->norm, s->n, s->mats,
-				       s->n_mats, false, q);
-		}
-		for (int j = 0; j < s->n_jobs; j++) {
-			jobs[j].xf = s->norm ? f : s->src;
-			jobs[j].xq[0] = q0 + (size_t)xq_share(c, s->mats, j, false) * PRE_ROWS * c->xq_stride;
-		}
-	}
-
-	for (int j = 0; j < n_share; j++)
-		units += (s->jobs[j].w->n_out + s->unit - 1) / s->unit;
-	share(units, ith, nth, &u0, &u1);
+	uint32_t base = 0;
 	for (int j = 0; j < n_share; j++) {
 		const struct mm_job *jb = &jobs[j];
 		uint32_t first = base, last = base + (jb->w->n_out + s->unit - 1) / s->unit;
@@ -354,6 +388,36 @@ static void matmul(struct context *c, const struct step *s, int ith, int nth)
 			}
 		}
 	}
+}
+
+static void matmul(struct context *c, struct step *s, int ith, int nth)
+{
+	uint32_t units = 0, u0, u1, chunk;
+	int n_share = s->jobs[0].post == POST_GATE ? 1 : s->n_jobs;
+	struct mm_job jobs[3];
+
+	memcpy(jobs, s->jobs, sizeof jobs);
+	if (s->pre) {  /* all rows small */
+		float *f = c->pxf + (size_t)ith * PRE_ROWS * c->row_len;
+		uint8_t *q0 = c->pxq + (size_t)ith * 3 * PRE_ROWS * c->xq_stride;
+		for (uint32_t b = 0; b < s->nb; b++) {
+			uint8_t *q[3];
+			for (int m = 0; m < 3; m++)
+				q[m] = q0 + ((size_t)m * PRE_ROWS + b) * c->xq_stride;
+			norm_quant_row(c, s->src + (size_t)b * s->n, f + (size_t)b * s->n, s->norm, s->n, s->mats,
+				       s->n_mats, false, q);
+		}
+		for (int j = 0; j < s->n_jobs; j++) {
+			jobs[j].xf = s->norm ? f : s->src;
+			jobs[j].xq[0] = q0 + (size_t)xq_share(c, s->mats, j, false) * PRE_ROWS * c->xq_stride;
+		}
+	}
+
+	for (int j = 0; j < n_share; j++)
+		units += (s->jobs[j].w->n_out + s->unit - 1) / s->unit;
+	chunk = chunk_units(units, s->unit, nth);
+	while (take(s, units, chunk, &u0, &u1))
+		matmul_units(c, s, jobs, n_share, u0, u1);
 }
 
 /* 16-lane vectors for the attention's weighted sums: 4 rows of 64 (or
@@ -476,7 +540,7 @@ static float max_of(const float *x, uint32_t n)
  * by the float matrix kernel, softmax per row, then S V.  Tasks are
  * numbered segment by segment, head-major inside a segment (a thread's
  * consecutive tasks read the same keys). */
-static void attention(struct context *c, const struct step *s, int ith, int nth)
+static void attention(struct context *c, struct step *s, int ith, int nth)
 {
 	const struct hparams *hp = &c->t->hp;
 	uint32_t hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
@@ -484,70 +548,72 @@ static void attention(struct context *c, const struct step *s, int ith, int nth)
 	size_t lda = c->att_ld;
 	float *att = c->att + (size_t)ith * ATT_ROWS * lda;
 	float scale = hp->att_scale;
-	uint32_t t0, t1;
+	uint32_t t0, t1, chunk;
 
 	for (uint32_t i = 0; i < c->n_seg; i++)
 		n_tasks += (c->seg[i].n + ATT_ROWS - 1) / ATT_ROWS * hp->n_head;
-	share(n_tasks, ith, nth, &t0, &t1);
-	for (uint32_t task = t0; task < t1; task++) {
-		uint32_t n_blk;
-		while (n_blk = (c->seg[g].n + ATT_ROWS - 1) / ATT_ROWS, task >= g_first + n_blk * hp->n_head) {
-			g_first += n_blk * hp->n_head;
-			g++;
-		}
-		const struct segment *sg = &c->seg[g];
-		const struct kv_cache *kv = &sg->s->kv[s->layer];
-		uint32_t window = kv->local ? hp->n_swa : 0;
-		uint32_t h = (task - g_first) / n_blk, b0 = (task - g_first) % n_blk * ATT_ROWS, kvh = h / group;
-		uint32_t rows = sg->n - b0 < ATT_ROWS ? sg->n - b0 : ATT_ROWS, p0 = sg->pos0 + b0;
-		/* the keys of positions lo .. p0 + rows - 1, from cache row lo % rows */
-		uint32_t lo = window && p0 + 1 > window ? p0 + 1 - window : 0, n_keys = p0 + rows - lo;
-		uint32_t k0 = lo % kv->rows, n0 = n_keys < kv->rows - k0 ? n_keys : kv->rows - k0;
-		struct rows2 kr = {kv->k + (size_t)k0 * kv_dim + kvh * hd, kv->k + kvh * hd, n0, n_keys - n0, kv_dim};
-		struct rows2 vr = {kv->v + (size_t)k0 * kv_dim + kvh * hd, kv->v + kvh * hd, n0, n_keys - n0, kv_dim};
-		size_t row = sg->row0 + b0;
-		const float *q = c->q + row * q_dim + h * hd;
-		float *out = c->att_out + row * q_dim + h * hd;
-
-		/* att[r * lda + t] = q_r . k_(lo + t) for every key of the task */
-		quant_matmul(GGML_F32, kr.p0, kv_dim * sizeof(float), (int)hd, q, q_dim * sizeof(float), (int)rows, att,
-			     (int)lda, 0, (int)kr.n0);
-		if (kr.n1)
-			quant_matmul(GGML_F32, kr.p1, kv_dim * sizeof(float), (int)hd, q, q_dim * sizeof(float), (int)rows,
-				     att + kr.n0, (int)lda, 0, (int)kr.n1);
-
-		/* softmax weights exp((score - max) * scale) over the keys the row
-		 * sees, zero for the others; normalized after the sums */
-		float inv_sum[ATT_ROWS];
-		for (uint32_t r = 0; r < rows; r++) {
-			uint32_t p = p0 + r, first = (window && p + 1 > window ? p + 1 - window : 0) - lo;
-			uint32_t n = p - lo + 1 - first, t;
-			float *a = att + r * lda + first, sum = 0;
-			float max = max_of(a, n);
-			v8 vsum = {0};
-			for (t = 0; t + 8 <= n; t += 8) {
-				v8 e = exp8((load8(a + t) - max) * scale);
-				memcpy(a + t, &e, sizeof e);
-				vsum += e;
+	chunk = chunk_size(n_tasks, 1, nth);
+	/* a thread's chunks come in increasing order: g only moves forward */
+	while (take(s, n_tasks, chunk, &t0, &t1))
+		for (uint32_t task = t0; task < t1; task++) {
+			uint32_t n_blk;
+			while (n_blk = (c->seg[g].n + ATT_ROWS - 1) / ATT_ROWS, task >= g_first + n_blk * hp->n_head) {
+				g_first += n_blk * hp->n_head;
+				g++;
 			}
-			for (; t < n; t++) {
-				a[t] = expf((a[t] - max) * scale);
-				sum += a[t];
-			}
-			inv_sum[r] = 1 / (sum + hsum(vsum));
-			memset(a - first, 0, first * sizeof *a);
-			memset(a + n, 0, (n_keys - first - n) * sizeof *a);
-		}
+			const struct segment *sg = &c->seg[g];
+			const struct kv_cache *kv = &sg->s->kv[s->layer];
+			uint32_t window = kv->local ? hp->n_swa : 0;
+			uint32_t h = (task - g_first) / n_blk, b0 = (task - g_first) % n_blk * ATT_ROWS, kvh = h / group;
+			uint32_t rows = sg->n - b0 < ATT_ROWS ? sg->n - b0 : ATT_ROWS, p0 = sg->pos0 + b0;
+			/* the keys of positions lo .. p0 + rows - 1, from cache row lo % rows */
+			uint32_t lo = window && p0 + 1 > window ? p0 + 1 - window : 0, n_keys = p0 + rows - lo;
+			uint32_t k0 = lo % kv->rows, n0 = n_keys < kv->rows - k0 ? n_keys : kv->rows - k0;
+			struct rows2 kr = {kv->k + (size_t)k0 * kv_dim + kvh * hd, kv->k + kvh * hd, n0, n_keys - n0, kv_dim};
+			struct rows2 vr = {kv->v + (size_t)k0 * kv_dim + kvh * hd, kv->v + kvh * hd, n0, n_keys - n0, kv_dim};
+			size_t row = sg->row0 + b0;
+			const float *q = c->q + row * q_dim + h * hd;
+			float *out = c->att_out + row * q_dim + h * hd;
 
-		/* out = weights V */
-		weights_v(out, q_dim, att, lda, &vr, inv_sum, rows, hd);
-	}
+			/* att[r * lda + t] = q_r . k_(lo + t) for every key of the task */
+			quant_matmul(GGML_F32, kr.p0, kv_dim * sizeof(float), (int)hd, q, q_dim * sizeof(float), (int)rows, att,
+				     (int)lda, 0, (int)kr.n0);
+			if (kr.n1)
+				quant_matmul(GGML_F32, kr.p1, kv_dim * sizeof(float), (int)hd, q, q_dim * sizeof(float), (int)rows,
+					     att + kr.n0, (int)lda, 0, (int)kr.n1);
+
+			/* softmax weights exp((score - max) * scale) over the keys the row
+			 * sees, zero for the others; normalized after the sums */
+			float inv_sum[ATT_ROWS];
+			for (uint32_t r = 0; r < rows; r++) {
+				uint32_t p = p0 + r, first = (window && p + 1 > window ? p + 1 - window : 0) - lo;
+				uint32_t n = p - lo + 1 - first, t;
+				float *a = att + r * lda + first, sum = 0;
+				float max = max_of(a, n);
+				v8 vsum = {0};
+				for (t = 0; t + 8 <= n; t += 8) {
+					v8 e = exp8((load8(a + t) - max) * scale);
+					memcpy(a + t, &e, sizeof e);
+					vsum += e;
+				}
+				for (; t < n; t++) {
+					a[t] = expf((a[t] - max) * scale);
+					sum += a[t];
+				}
+				inv_sum[r] = 1 / (sum + hsum(vsum));
+				memset(a - first, 0, first * sizeof *a);
+				memset(a + n, 0, (n_keys - first - n) * sizeof *a);
+			}
+
+			/* out = weights V */
+			weights_v(out, q_dim, att, lda, &vr, inv_sum, rows, hd);
+		}
 }
 
 static void step_fn(void *arg, int ith, int nth)
 {
 	struct context *c = arg;
-	const struct step *s = c->step;
+	struct step *s = c->step;
 	switch (s->kind) {
 	case NORM_QUANT: norm_quant(c, s, ith, nth); break;
 	case MATMUL: matmul(c, s, ith, nth); break;
@@ -558,6 +624,7 @@ static void step_fn(void *arg, int ith, int nth)
 static void run_step(struct context *c, struct step *s)
 {
 	c->step = s;
+	atomic_store_explicit(&s->next, 0, memory_order_relaxed);  /* published by pool_run */
 	pool_run(c->pool, step_fn, c);
 }
 
