@@ -134,10 +134,13 @@ int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, u
 int logits_write_top(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
 		     uint32_t k);
 
-/* The log of the sum of e^score over the ids of scores[0..n) that are not
- * in top[0..k) (distinct ids); -inf when there are none.  Terms below
- * e^-87 of the largest count 0; each e^x has a relative error below 2e-7
- * and the sum is kept in double. */
-double logits_rest(const float *scores, uint32_t n, const uint32_t *top, uint32_t k);
+/* The k best ids of scores[0..n) in top[0..k), best first, ties to the
+ * lower id; return how many (min(k, n)).  With rest, also the log of the
+ * sum of e^score over the ids left out (-inf when none is): relative to
+ * the largest of them, terms below e^-87 counting 0, each e^x with a
+ * relative error below 2e-7, summed in double in a fixed order
+ * (lm-logits(5)).  A NaN score is listed before any other (the NaN ids
+ * alone, by id), and makes rest NaN: readers refuse such a frame. */
+uint32_t logits_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top, float *rest);
 
 #endif
