@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "vec8.h"
 
 void sampler_defaults(struct sampler_params *p)
 {
@@ -202,6 +203,78 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 	return sampler_sample_top(s, scores, n, -INFINITY);
 }
 
+static inline bool zero8(v8i m)
+{
+	uint64_t w[4];
+	memcpy(w, &m, sizeof w);
+	return (w[0] | w[1] | w[2] | w[3]) == 0;
+}
+
+/* Whether none of scores[0..8) is above -inf (all -inf or NaN). */
+static inline bool none_above_ninf(const float *scores)
+{
+	v8 x;
+	memcpy(&x, scores, sizeof x);
+	return zero8(x > -INFINITY);
+}
+
+/* The scores of ids [i, i + 8) after the penalties: as they are unless
+ * one of them is in the window. */
+static inline v8 penalised8(const struct sampler *s, bool pen, const float *scores, uint32_t i)
+{
+	v8 x;
+	memcpy(&x, scores + i, sizeof x);
+	if (pen && i < s->count_cap) {
+		bool any = false;
+		if (i + 8 <= s->count_cap) {
+			v8i c;
+			memcpy(&c, s->count + i, sizeof c);
+			any = !zero8(c);
+		} else {
+			for (uint32_t j = i; j < s->count_cap; j++)
+				any |= s->count[j] != 0;
+		}
+		if (any)
+			for (int j = 0; j < 8; j++)
+				x[j] = penalised(s, (int32_t)(i + j), x[j]);
+	}
+	return x;
+}
+
+/* The best id after the penalties, ties to the lowest, NaN never; -1
+ * when every score is -inf or NaN.  8 lanes, each keeping its first best,
+ * then the best of the lanes. */
+static int32_t greedy(const struct sampler *s, const float *scores, uint32_t n, bool pen)
+{
+	const v8 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+	const v8i eight = {8, 8, 8, 8, 8, 8, 8, 8};
+	v8 best = ninf;
+	v8i at = {-1, -1, -1, -1, -1, -1, -1, -1}, idx = {0, 1, 2, 3, 4, 5, 6, 7};
+	float max = -INFINITY;
+	int32_t id = -1;
+	uint32_t i = 0;
+
+	for (; i + 8 <= n; i += 8, idx += eight) {
+		v8 x = penalised8(s, pen, scores, i);
+		v8i gt = x > best;  /* strict: a lane keeps the first of equal scores */
+		best = (v8)(((v8i)x & gt) | ((v8i)best & ~gt));
+		at = (idx & gt) | (at & ~gt);
+	}
+	for (int j = 0; j < 8; j++)
+		if (best[j] > max || (best[j] == max && at[j] >= 0 && at[j] < id)) {
+			max = best[j];
+			id = at[j];
+		}
+	for (; i < n; i++) {
+		float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
+		if (x > max) {
+			max = x;
+			id = (int32_t)i;
+		}
+	}
+	return id;
+}
+
 int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, double rest)
 {
 	const struct sampler_params *p = &s->par;
@@ -209,17 +282,8 @@ int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, d
 	size_t nc = 0;
 	float max = -INFINITY;
 
-	if (p->temperature == 0) {
-		int32_t best = -1;
-		for (uint32_t i = 0; i < n; i++) {
-			float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
-			if (x > max) {  /* strict: ties go to the lowest id; NaN never wins */
-				max = x;
-				best = (int32_t)i;
-			}
-		}
-		return best;
-	}
+	if (p->temperature == 0)
+		return greedy(s, scores, n, pen);
 
 	/* candidates: the ids with a score above -inf, scaled by 1/T */
 	if (s->cand_cap < (size_t)n + 1) {
@@ -227,14 +291,19 @@ int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, d
 		s->cand_cap = (size_t)n + 1;
 	}
 	struct candidate *c = s->cand, *ranked = s->cand + s->cand_cap;
-	for (uint32_t i = 0; i < n; i++) {
-		float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
-		if (!(x > -INFINITY))
-			continue;
-		x = (float)(x / p->temperature);
-		c[nc++] = (struct candidate){(int32_t)i, x, 0};
-		if (x > max)
-			max = x;
+	for (uint32_t i0 = 0; i0 < n; i0 += 8) {
+		uint32_t end = i0 + 8 < n ? i0 + 8 : n;
+		if (end - i0 == 8 && none_above_ninf(scores + i0))
+			continue;  /* -inf stays -inf under a penalty: a top-k frame's unlisted ids */
+		for (uint32_t i = i0; i < end; i++) {
+			float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
+			if (!(x > -INFINITY))
+				continue;
+			x = (float)(x / p->temperature);
+			c[nc++] = (struct candidate){(int32_t)i, x, 0};
+			if (x > max)
+				max = x;
+		}
 	}
 	if (nc == 0)
 		return -1;

@@ -56,6 +56,74 @@ static void test_generator(void)
 	sampler_free(&s);
 }
 
+/* The plain definition of greedy: the best score after the penalties,
+ * ties to the lowest id, NaN never; -1 if none is above -inf. */
+static int32_t greedy_ref(const struct sampler_params *p, const int32_t *hist, int nh, const float *x, uint32_t n)
+{
+	float best = -INFINITY;
+	int32_t id = -1;
+	for (uint32_t i = 0; i < n; i++) {
+		float v = x[i];
+		int c = 0;
+		for (int j = 0; j < nh; j++)
+			c += hist[j] == (int32_t)i;
+		if (c && p->repeat_last_n != 0) {
+			if (p->repeat_penalty != 1.0)
+				v = v > 0 ? (float)(v / p->repeat_penalty) : (float)(v * p->repeat_penalty);
+			v -= (float)(p->presence_penalty + p->frequency_penalty * c);
+		}
+		if (v > best) {
+			best = v;
+			id = (int32_t)i;
+		}
+	}
+	return id;
+}
+
+/* Greedy (8 ids at a time, the window's ids alone penalised one by one)
+ * against the plain loop: long frames of few values (ties across the
+ * lanes), -inf and NaN, lengths that are not a multiple of 8, penalties
+ * that push the best down or (a negative presence penalty) up. */
+static void test_greedy_long(void)
+{
+	enum { N = 3001 };
+	static float x[N];
+	uint64_t r = 7;
+	int fails = 0, cases = 0;
+	for (int round = 0; round < 200; round++) {
+		struct sampler_params p = plain(0);
+		struct sampler s;
+		int32_t hist[64];
+		int nh = (int)(tap_xorshift(&r) % 64);
+		uint32_t n = 1 + (uint32_t)(tap_xorshift(&r) % N);
+		p.repeat_penalty = round % 4 == 0 ? 1 : 1.1 + (double)(round % 3);
+		p.presence_penalty = round % 5 == 1 ? -3 : round % 5 == 2 ? 2 : 0;
+		p.repeat_last_n = 64;
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t v = tap_xorshift(&r);
+			x[i] = v % 50 == 0 ? -INFINITY : v % 97 == 0 ? NAN : (float)(int)(v % 9) - 2;
+		}
+		if (round % 10 == 9)
+			for (uint32_t i = 0; i < n; i++)
+				x[i] = -INFINITY;
+		sampler_init(&s, &p);
+		for (int j = 0; j < nh; j++) {
+			/* the window: often among the best, sometimes past n */
+			hist[j] = (int32_t)(tap_xorshift(&r) % (n + 8));
+			sampler_accept(&s, hist[j]);
+		}
+		int32_t want = greedy_ref(&p, hist, nh, x, n), got = sampler_sample(&s, x, n);
+		cases++;
+		if (want != got) {
+			fails++;
+			printf("# round %d: n %u, want %d, got %d\n", round, n, want, got);
+		}
+		sampler_free(&s);
+	}
+	ok(fails == 0, "greedy: the plain loop's id in %d of %d frames with ties, -inf, NaN and penalties", cases - fails,
+	   cases);
+}
+
 static void test_greedy(void)
 {
 	struct sampler_params p = plain(0);
@@ -391,6 +459,7 @@ int main(void)
 {
 	test_generator();
 	test_greedy();
+	test_greedy_long();
 	test_distribution();
 	test_seed();
 	test_penalties();
