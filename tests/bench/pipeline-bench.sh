@@ -11,8 +11,12 @@
 # Then lm-step alone gets the same batches (the prompt, then each
 # generated id as its own batch, all written at once) and its frames go
 # to /dev/null: the same evaluation without the feedback, the frames' trip
-# through a pipe and the sampling.  The three runs alternate; each figure
-# is the best of RUNS.  Programs come from $LMU_BIN, else bin/.
+# through a pipe and the sampling.  The three runs alternate, RUNS rounds
+# of them: tokens/s and "of alone" are the best of the rounds; "rounds"
+# is the median of each round's ratio (the loop against lm-step alone in
+# the same round, seconds apart) and their range, which on a shared
+# machine says more than the best.  The load average before and after goes with the
+# table.  Programs come from $LMU_BIN, else bin/.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PATH=${LMU_BIN:-$top/bin}:$PATH
@@ -41,7 +45,9 @@ loop() {
 	[ "$(wc -l < "$tmp/ids")" = "$N" ] || { echo "pipeline-bench: the loop made $(wc -l < "$tmp/ids") ids, not $N" >&2; exit 1; }
 }
 
-best_loop= best_top= best_alone=
+best_loop="" best_top="" best_alone=""
+load0=$(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo '?')
+: > "$tmp/ratios"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
 	t0=$(now); loop ""; t1=$(now)
@@ -54,14 +60,22 @@ while [ "$i" -lt "$RUNS" ]; do
 	t4=$(now)
 	cat "$tmp/prompt" "$tmp/feed" | lm-step -m "$M" -t "$T" > /dev/null
 	t5=$(now)
+	awk -v l0="$t0" -v l1="$t1" -v p0="$t2" -v p1="$t3" -v a0="$t4" -v a1="$t5" \
+		'BEGIN { print (a1 - a0) / (l1 - l0), (a1 - a0) / (p1 - p0) }' >> "$tmp/ratios"
 	best_loop=$(best "$t0" "$t1" "$best_loop")
 	best_top=$(best "$t2" "$t3" "$best_top")
 	best_alone=$(best "$t4" "$t5" "$best_alone")
 	i=$((i + 1))
 done
-echo "model: $(basename "$M"), prompt $np tokens, $N generated, $T threads, best of $RUNS"
-printf '%-40s %10s %10s %12s\n' "" "seconds" "tokens/s" "of alone"
-awk -v a="$best_alone" -v l="$best_loop" -v t="$best_top" -v n="$N" -v k="$K" 'BEGIN {
+echo "model: $(basename "$M"), prompt $np tokens, $N generated, $T threads, $RUNS rounds," \
+	"load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo '?') after"
+printf '%-40s %10s %10s %9s %20s\n' "" "seconds" "tokens/s" "of alone" "rounds (range)"
+# the median and the range of column $1 of the ratios, in percent
+spread() { sort -g -k "$1" "$tmp/ratios" | awk -v c="$1" '{ r[NR] = $c }
+	END { m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+	      printf "%.1f%% (%.0f-%.0f)", 100 * m, 100 * r[1], 100 * r[NR] }'; }
+awk -v a="$best_alone" -v l="$best_loop" -v t="$best_top" -v n="$N" -v k="$K" \
+    -v sl="$(spread 1)" -v st="$(spread 2)" 'BEGIN {
 	printf "%-40s %10.3f %10.1f\n", "lm-step alone (prompt + ids)", a, n / a
-	printf "%-40s %10.3f %10.1f %11.1f%%\n", "loop, whole frames", l, n / l, 100 * a / l
-	printf "%-40s %10.3f %10.1f %11.1f%%\n", "loop, top-k frames (lm-step --top " k ")", t, n / t, 100 * a / t }'
+	printf "%-40s %10.3f %10.1f %8.1f%% %20s\n", "loop, whole frames", l, n / l, 100 * a / l, sl
+	printf "%-40s %10.3f %10.1f %8.1f%% %20s\n", "loop, top-k frames (lm-step --top " k ")", t, n / t, 100 * a / t, st }'
