@@ -156,6 +156,9 @@ struct quant_family {
 	 * NULL: the reference serves. */
 	quant_matmul_fn *mmf[GGML_NTYPES];
 	int mmf_min;
+	/* Types whose 16-bit product is faster than float activations at
+	 * every batch size: quant_float_batch() is 0 for them. */
+	bool a16_always[GGML_NTYPES];
 };
 
 extern const struct quant_family quant_family_scalar;

@@ -975,9 +975,9 @@ KERNEL(mm16_q4_1_pairs, tile_a16, GGML_Q4_1, 4, 4)
 KERNEL(mm16_q5_0_pairs, tile_a16, GGML_Q5_0, 4, 4)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 4)
 KERNEL(mm16_q8_0_pairs, tile_a16, GGML_Q8_0, 1, 4)
-KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 4, 4)
-KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 4, 4)
-KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 1, 4)
+KERNEL(mm16_q4_k_tiles, tile_a16_kq45, GGML_Q4_K, 4, 4)
+KERNEL(mm16_q5_k_tiles, tile_a16_kq45, GGML_Q5_K, 4, 4)
+KERNEL(mm16_q6_k_tiles, tile_a16_q6k, GGML_Q6_K, 1, 4)
 
 /* ---- 16-bit activations, blocks in lanes (Q4_1, Q5_0, Q8_0) ----
  *
@@ -1221,13 +1221,183 @@ INLINE void bl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 		Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
 }
 
+/* ---- 16-bit activations, K-quants in lanes (Q4_K, Q5_K, Q6_K) ----
+ *
+ * The same layout for the K-quants: a group of 16 blocks is two
+ * super-blocks, lane j holding 32-block j % 8 of super-block j / 8 (for
+ * Q4_K and Q5_K its sub-block, with its own scale and min; for Q6_K two
+ * sub-blocks of 16 elements, summed apart: with their scales applied in
+ * integers the sum of a lane could pass 32 bits).  Per dword q of a
+ * 32-block (its elements 4q..4q+3, steps 2q and 2q + 1), two dword
+ * permutes gather the quant bytes of all 16 lanes; Q4_K/Q5_K sub-block j
+ * is the low (j even) or high (j odd) nibbles of bytes 32 (j / 2).., so
+ * each lane shifts by its own count; byte shuffles widen the two steps.
+ * The scales are applied once per group in float, as for the legacy
+ * types: per row and activation one multiply-add for the scales and one
+ * for the mins (Q6_K: one for each half of its blocks).  Rows have whole
+ * super-blocks, so a group is whole or (an odd count) one super-block,
+ * the lanes of the second zero. */
+struct kl_weights {
+	__m512i q[4];  /* Q4_K, Q5_K: qs of both super-blocks; Q6_K: ql */
+	__m512i h[2];  /* Q5_K: qh of both in h[0]; Q6_K: qh of each */
+	__m512 d, m;   /* Q4_K, Q5_K: d * sc, -dmin * m of each lane; Q6_K: d * the scales of its elements 0-15, 16-31 */
+};
+
+INLINE uint16_t load_u16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* Super-blocks b and (two) the next one. */
+INLINE void kl_load(const enum ggml_type t, const uint8_t *b, const int two, struct kl_weights *kw)
+{
+	const size_t bs = blk_bytes(t), qo = t == GGML_Q4_K ? 16 : t == GGML_Q5_K ? 48 : 0;
+	const uint8_t *b1 = b + bs;
+
+	for (int k = 0; k < 2; k++) {
+		kw->q[k] = _mm512_loadu_si512((const void *)(b + qo + 64 * k));
+		kw->q[2 + k] = two ? _mm512_loadu_si512((const void *)(b1 + qo + 64 * k)) : _mm512_setzero_si512();
+	}
+	if (t == GGML_Q6_K) {
+		kw->h[0] = _mm512_loadu_si512((const void *)(b + 128));
+		kw->h[1] = two ? _mm512_loadu_si512((const void *)(b1 + 128)) : _mm512_setzero_si512();
+		__m128i s1 = two ? _mm_loadu_si128((const void *)(b1 + 192)) : _mm_setzero_si128();
+		/* dword j: the 16-bit scales of elements 0-15 and 16-31 of lane j */
+		__m512i v = _mm512_cvtepi8_epi16(_mm256_inserti128_si256(
+			_mm256_castsi128_si256(_mm_loadu_si128((const void *)(b + 192))), s1, 1));
+		__m512 d = halves2(load_u16(b + 208), two ? load_u16(b1 + 208) : 0);
+		kw->d = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16)));
+		kw->m = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(v, 16)));
+		return;
+	}
+	if (t == GGML_Q5_K)
+		kw->h[0] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const void *)(b + 16))),
+					      two ? _mm256_loadu_si256((const void *)(b1 + 16)) : _mm256_setzero_si256(), 1);
+	__m128i sm0 = kq_scales_mins(b + 4), sm1 = two ? kq_scales_mins(b1 + 4) : _mm_setzero_si128();
+	__m512 d = halves2(load_u16(b), two ? load_u16(b1) : 0), dmin = halves2(load_u16(b + 2), two ? load_u16(b1 + 2) : 0);
+	kw->d = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi64(sm0, sm1))));
+	kw->m = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(dmin), _mm512_set1_epi32(INT32_MIN))),
+			      _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi64(sm0, sm1))));
+}
+
+/* Dword idx[j] of super-block j / 8 (z[0], z[1]: the first; z[2], z[3]:
+ * the second) into lane j. */
+INLINE __m512i kl_gather(const __m512i z[4], __m512i idx)
+{
+	return _mm512_mask_blend_epi32(0xff00, _mm512_permutex2var_epi32(z[0], idx, z[1]),
+				       _mm512_permutex2var_epi32(z[2], idx, z[3]));
+}
+
+/* The weights of steps 2q and 2q + 1 in every lane (elements 4q.. 4q + 1
+ * and 4q + 2.. 4q + 3 of its block) as int16. */
+INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q, __m512i w[2])
+{
+	const __m512i sh_a = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 13, -1, 12, -1, 9, -1, 8, -1, 5, -1, 4, -1, 1, -1, 0));
+	const __m512i sh_b = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 15, -1, 14, -1, 11, -1, 10, -1, 7, -1, 6, -1, 3, -1, 2));
+	const __m512i j8 = _mm512_set_epi32(7, 6, 5, 4, 3, 2, 1, 0, 7, 6, 5, 4, 3, 2, 1, 0);  /* block of the super-block */
+	const __m512i nib = _mm512_set1_epi8(15);
+	__m512i v;
+
+	if (t == GGML_Q6_K) {
+		/* block 4h + g: low four bits in ql[64h + 32(g & 1) + l] (high
+		 * nibbles for g >= 2), top two in bits 2g, 2g + 1 of qh[32h + l] */
+		const __m512i h = _mm512_srli_epi32(j8, 2), g = _mm512_and_si512(j8, _mm512_set1_epi32(3));
+		const __m512i qd = _mm512_set1_epi32(q), up = _mm512_set_epi32(16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0);
+		__m512i il = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 4), _mm512_slli_epi32(
+			_mm512_and_si512(g, _mm512_set1_epi32(1)), 3)), qd);
+		__m512i ih = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 3), qd), up);
+		v = _mm512_and_si512(_mm512_srlv_epi32(kl_gather(kw->q, il), _mm512_slli_epi32(_mm512_srli_epi32(g, 1), 2)), nib);
+		__m512i u = _mm512_srlv_epi32(_mm512_permutex2var_epi32(kw->h[0], ih, kw->h[1]), _mm512_add_epi32(g, g));
+		v = _mm512_ternarylogic_epi32(v, _mm512_slli_epi32(u, 4), _mm512_set1_epi8(0x30), 0xf8);  /* v | u << 4 & 0x30 */
+		w[0] = _mm512_sub_epi16(_mm512_shuffle_epi8(v, sh_a), _mm512_set1_epi16(32));
+		w[1] = _mm512_sub_epi16(_mm512_shuffle_epi8(v, sh_b), _mm512_set1_epi16(32));
+		return;
+	}
+	/* sub-block j: nibbles of dword 8 (j / 2) + q, low for j even */
+	__m512i idx = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(j8, 1), 3), _mm512_set1_epi32(q));
+	v = _mm512_and_si512(_mm512_srlv_epi32(kl_gather(kw->q, idx), _mm512_slli_epi32(
+		_mm512_and_si512(j8, _mm512_set1_epi32(1)), 2)), nib);
+	if (t == GGML_Q5_K) {  /* bit j of qh[e] (dword q of the super-block's qh) to bit 4 */
+		const __m512i hi = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+		__m512i u = _mm512_permutexvar_epi32(_mm512_add_epi32(hi, _mm512_set1_epi32(q)), kw->h[0]);
+		u = _mm512_srlv_epi16(u, _mm512_or_si512(j8, _mm512_slli_epi32(j8, 16)));
+		v = _mm512_ternarylogic_epi32(v, _mm512_slli_epi16(u, 4), _mm512_set1_epi8(0x10), 0xf8);
+	}
+	w[0] = _mm512_shuffle_epi8(v, sh_a);
+	w[1] = _mm512_shuffle_epi8(v, sh_b);
+}
+
+/* bl_tile() for the K-quants: row w (nblk blocks) against C activations
+ * rearranged at T (ngrp groups, ts bytes apart). */
+INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int ngrp, const uint8_t *T,
+		    size_t ts, float *Y, int ldy, const int C)
+{
+	const int q6 = t == GGML_Q6_K;
+	const int NS = C >= 8 ? 1 : C >= 4 ? 2 : 4;  /* sums per activation (Q6_K: per half) */
+	const size_t bs = blk_bytes(t);
+	__m512 acc[BL_ACTS];
+
+	for (size_t o = 0; o < rb; o += 64)
+		_mm_prefetch((const char *)(w + BL_PF * rb + o), _MM_HINT_T0);
+	_Pragma("GCC unroll 8")
+	for (int c = 0; c < C; c++)
+		acc[c] = _mm512_setzero_ps();
+	for (int g = 0; g < ngrp; g++) {
+		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
+		struct kl_weights kw;
+		__m512i s[BL_ACTS][2][4];
+		kl_load(t, w + (size_t)g * 2 * bs, nblk - 16 * g > 8, &kw);
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < C; c++)
+			for (int k = 0; k < NS; k++)
+				s[c][0][k] = s[c][1][k] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 8")
+		for (int q = 0; q < 8; q++) {
+			__m512i wq[2];
+			kl_steps(t, &kw, q, wq);
+			_Pragma("GCC unroll 8")
+			for (int c = 0; c < C; c++)
+				for (int k = 0; k < 2; k++) {
+					const int m = 2 * q + k, hf = q6 && q >= 4;
+					s[c][hf][m % NS] = _mm512_dpwssd_epi32(s[c][hf][m % NS], wq[k],
+						_mm512_load_si512((const void *)(t8 + (size_t)c * ts + 64 * m)));
+				}
+		}
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < C; c++) {
+			const uint8_t *a = t8 + (size_t)c * ts;
+			const __m512 ad = _mm512_load_ps((const float *)(a + 1024));
+			__m512i s0 = s[c][0][0], s1 = s[c][1][0];
+			for (int k = 1; k < NS; k++) {  /* exact: the same sums whatever NS */
+				s0 = _mm512_add_epi32(s0, s[c][0][k]);
+				s1 = _mm512_add_epi32(s1, s[c][1][k]);
+			}
+			acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(kw.d, ad), acc[c]);
+			if (q6)
+				acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(kw.m, ad), acc[c]);
+			else
+				acc[c] = _mm512_fmadd_ps(kw.m, _mm512_load_ps((const float *)(a + 1088)), acc[c]);
+		}
+	}
+	_Pragma("GCC unroll 8")
+	for (int c = 0; c < C; c++)
+		Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
+}
+
 #define BL_TAIL(k) \
-	case k: bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); break;
+	case k: \
+		if (kq) \
+			kl_tile(t, w, rb, nblk, ngrp, Tc, ab, Yc, ldy, k); \
+		else \
+			bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); \
+		break;
 
 INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void *W, size_t rb, int n, const void *xq,
 		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
 {
-	const int nblk = n / QK, ngrp = bl_groups(nblk);
+	const int nblk = n / QK, ngrp = bl_groups(nblk), kq = t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
 	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
 	uint8_t T[BL_BUF] __attribute__((aligned(64)));
 
@@ -1271,6 +1441,24 @@ TARGET static void mm16_q8_0(const void *W, size_t rb, int n, const void *xq, si
 			     int r0, int r1)
 {
 	bl_matmul(GGML_Q8_0, mm16_q8_0_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+}
+
+TARGET static void mm16_q4_k(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
+			     int r0, int r1)
+{
+	bl_matmul(GGML_Q4_K, mm16_q4_k_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+}
+
+TARGET static void mm16_q5_k(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
+			     int r0, int r1)
+{
+	bl_matmul(GGML_Q5_K, mm16_q5_k_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+}
+
+TARGET static void mm16_q6_k(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
+			     int r0, int r1)
+{
+	bl_matmul(GGML_Q6_K, mm16_q6_k_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
 }
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:
@@ -1349,7 +1537,9 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
 		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
-	}, GP_MIN
+	}, GP_MIN, {
+		[GGML_Q4_K] = true, [GGML_Q5_K] = true, [GGML_Q6_K] = true,  /* the lanes: 1.6-1.8x the panels at 64 */
+	}
 };
 
 #endif

@@ -484,7 +484,7 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0}, {0}, 0 };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0}, {0}, 0, {0} };
 
 /* The families built for this target, best first. */
 const struct quant_family *const quant_families[] = {
@@ -745,7 +745,7 @@ bool quant_float_supported(enum ggml_type t)
 
 int quant_float_batch(enum ggml_type t)
 {
-	return quant_float_supported(t) ? family->mmf_min : 0;
+	return quant_float_supported(t) && !family->a16_always[t] ? family->mmf_min : 0;
 }
 
 void quant_matmul_float_ref(enum ggml_type t, const void *W, size_t row_bytes, int n,

@@ -117,17 +117,35 @@ static int batch_invariant(enum method m, enum ggml_type t, int n, int nb, int w
 	return bad;
 }
 
+/* The batch from which family env's float product uses its second
+ * method (0: it has one), whether or not lm-step uses it there
+ * (quant_float_batch() is 0 where 16-bit activations are faster). */
+static int float_switch(const char *env, enum ggml_type t)
+{
+	for (const struct quant_family *const *f = quant_families; *f; f++)
+		if (strcmp((*f)->env, env) == 0)
+			return (*f)->mmf[t] ? (*f)->mmf_min : 0;
+	return 0;
+}
+
 static void test_products(const char *family)
 {
 	const int n = 256;
 
 	for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
 		enum ggml_type t = types[i];
-		int T = quant_float_batch(t);
+		int T = float_switch(family, t);
 		const char *tn = ggml_type_name(t);
+		/* rows of one super-block (a short group of 8 blocks where
+		 * AVX-512 lays 16 across its lanes), and of 5 (two groups and
+		 * a short one) */
 		if (quant_a16_supported(t))
-			ok(batch_invariant(M_A16, t, n, 13, 1) < 0, "%s %s: 16-bit activations, a row in a batch of 13 = alone",
-			   family, tn);
+			for (int k = 1; k <= 5; k += 4)
+				ok(batch_invariant(M_A16, t, k * n, 13, 1) < 0,
+				   "%s %s: 16-bit activations, rows of %d, a row in a batch of 13 = alone", family, tn, k * n);
+		ok(quant_float_batch(t) == T || quant_float_batch(t) == 0,
+		   "%s %s: quant_float_batch() %d is the float product's switch (%d) or never", family, tn,
+		   quant_float_batch(t), T);
 		ok(batch_invariant(M_Q8, t, n, 13, 1) < 0 || t == GGML_F32 || t == GGML_F16 || t == GGML_BF16,
 		   "%s %s: 8-bit activations, a row in a batch of 13 = alone", family, tn);
 		if (T) {
