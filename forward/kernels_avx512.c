@@ -1339,8 +1339,6 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 	const size_t bs = blk_bytes(t);
 	__m512 acc[BL_ACTS];
 
-	for (size_t o = 0; o < rb; o += 64)
-		_mm_prefetch((const char *)(w + BL_PF * rb + o), _MM_HINT_T0);
 	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
 		acc[c] = _mm512_setzero_ps();
@@ -1348,6 +1346,10 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
 		struct kl_weights kw;
 		__m512i s[BL_ACTS][2][4];
+		/* the same bytes of the row BL_PF ahead, a group at a time (all
+		 * of it at the row's start measured 3-10% slower decoding) */
+		for (size_t o = 0; o < 2 * bs; o += 64)
+			_mm_prefetch((const char *)(w + (size_t)g * 2 * bs + BL_PF * rb + o), _MM_HINT_T0);
 		kl_load(t, w + (size_t)g * 2 * bs, nblk - 16 * g > 8, &kw);
 		_Pragma("GCC unroll 8")
 		for (int c = 0; c < C; c++)
