@@ -702,28 +702,6 @@ static size_t partition(uint64_t *a, size_t n)
 	return i;
 }
 
-/* Sort a[0..n) largest first; after depth partitions, qsort (crafted
- * input cannot make it quadratic). */
-static void sort_desc(uint64_t *a, size_t n, int depth)
-{
-	while (n > 16) {
-		if (depth-- == 0) {
-			qsort(a, n, sizeof *a, cmp_desc);
-			return;
-		}
-		size_t p = partition(a, n);
-		if (p < n - p) {
-			sort_desc(a, p, depth);
-			a += p + 1;
-			n -= p + 1;
-		} else {
-			sort_desc(a + p + 1, n - p - 1, depth);
-			n = p;
-		}
-	}
-	sort_small(a, n);
-}
-
 /* Reorder a[0..n) so that a[0..k) holds its k largest (in any order). */
 static void select_desc(uint64_t *a, size_t n, size_t k)
 {
@@ -749,21 +727,22 @@ static void select_desc(uint64_t *a, size_t n, size_t k)
 		sort_small(a, n);
 }
 
-/* Scratch of the frame being selected: grown, never freed, so that a
- * frame loop does not allocate (one stream per process). */
-static uint64_t *sel_keys;
-static size_t sel_keys_cap;
-static float *sel_max;
-static size_t sel_max_cap;
-
-static uint64_t *key_buffer(size_t n)
+/* Scratch of the frame being selected or written (one stream per
+ * process): *p grown to n elements of size bytes, never freed, so that a
+ * frame loop does not allocate. */
+static void *scratch(void *p, size_t *cap, size_t n, size_t size)
 {
-	if (n > sel_keys_cap) {
-		sel_keys = xreallocarray(sel_keys, n, sizeof *sel_keys);
-		sel_keys_cap = n;
+	void **pp = p;
+	if (n > *cap) {
+		*pp = xreallocarray(*pp, n, size);
+		*cap = n;
 	}
-	return sel_keys;
+	return *pp;
 }
+
+static uint64_t *sel_keys;
+static float *sel_max;
+static size_t sel_keys_cap, sel_max_cap;
 
 static inline v8 load8(const float *p)
 {
@@ -804,10 +783,7 @@ static float top_bound(const float *s, uint32_t n, uint32_t k)
 	if (k == 0 || n / 16 < k)
 		return -INFINITY;
 	nb = (nvec + r - 1) / r;
-	if (32 * nb + 1 > sel_max_cap) {
-		sel_max = xreallocarray(sel_max, 32 * nb + 1, sizeof *sel_max);
-		sel_max_cap = 32 * nb + 1;
-	}
+	scratch(&sel_max, &sel_max_cap, 32 * nb + 1, sizeof *sel_max);
 	for (size_t b = 0; b < nb; b++) {
 		v8 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
 		size_t v = b * r, end = v + r < nvec ? v + r : nvec;
@@ -832,7 +808,7 @@ static float top_bound(const float *s, uint32_t n, uint32_t k)
 	sel_max[g++] = t;
 	if (g <= k)
 		return -INFINITY;
-	uint64_t *key = key_buffer(g);
+	uint64_t *key = scratch(&sel_keys, &sel_keys_cap, g, sizeof *sel_keys);
 	for (size_t i = 0; i < g; i++)
 		key[i] = rank_key(sel_max[i], (uint32_t)i);
 	select_desc(key, g, k);
@@ -901,7 +877,7 @@ static double rest_sum(const float *scores, uint32_t n, float v, int32_t last, f
 uint32_t logits_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top, float *rest)
 {
 	float t = k ? top_bound(scores, n, k) : INFINITY;
-	uint64_t *key = key_buffer(n);
+	uint64_t *key = scratch(&sel_keys, &sel_keys_cap, n, sizeof *sel_keys);
 	size_t c = 0;
 	bool nan = false;
 	uint32_t i = 0;
@@ -933,7 +909,7 @@ uint32_t logits_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top, 
 	}
 	/* c >= k: t is -inf (every id a candidate) or k ids reach it */
 	select_desc(key, c, k);
-	sort_desc(key, k, 64);
+	qsort(key, k, sizeof *key, cmp_desc);
 	for (i = 0; i < k; i++)
 		top[i] = key_id(key[i]);
 	if (rest) {
@@ -953,24 +929,14 @@ uint32_t logits_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top, 
 	return k;
 }
 
-/* The top-k ids of the frame being written: grown, never freed, so that a
- * frame loop does not allocate (one stream per process). */
+/* The top-k ids of the frame being written */
 static uint32_t *write_top;
-static uint32_t write_top_cap;
-
-static uint32_t *top_buffer(uint32_t k)
-{
-	if (k > write_top_cap) {
-		write_top = xreallocarray(write_top, k, sizeof *write_top);
-		write_top_cap = k;
-	}
-	return write_top;
-}
+static size_t write_top_cap;
 
 int logits_write_text(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64_t pos, const float *scores,
 		      uint32_t k)
 {
-	uint32_t *top = top_buffer(k < n_vocab ? k : n_vocab), n = logits_top(scores, n_vocab, k, top, NULL);
+	uint32_t *top = scratch(&write_top, &write_top_cap, k < n_vocab ? k : n_vocab, sizeof *write_top), n = logits_top(scores, n_vocab, k, top, NULL);
 	int ok;
 
 	ok = seq < 0 || fprintf(out, "seq=%lld ", (long long)seq) > 0;
@@ -987,7 +953,7 @@ int logits_write_top(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, ui
 {
 	unsigned char h[LOGITS_HDR_SIZE_TOP] = {0};
 	float rest;
-	uint32_t *top = top_buffer(k < n_vocab ? k : n_vocab), n = logits_top(scores, n_vocab, k, top, &rest);
+	uint32_t *top = scratch(&write_top, &write_top_cap, k < n_vocab ? k : n_vocab, sizeof *write_top), n = logits_top(scores, n_vocab, k, top, &rest);
 	uint32_t r;
 	int ok;
 
