@@ -1427,41 +1427,20 @@ INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void
 	}
 }
 
-TARGET static void mm16_q4_1(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
-			     int r0, int r1)
-{
-	bl_matmul(GGML_Q4_1, mm16_q4_1_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
-}
-
-TARGET static void mm16_q5_0(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
-			     int r0, int r1)
-{
-	bl_matmul(GGML_Q5_0, mm16_q5_0_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
-}
-
-TARGET static void mm16_q8_0(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
-			     int r0, int r1)
-{
-	bl_matmul(GGML_Q8_0, mm16_q8_0_pairs, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
-}
-
-TARGET static void mm16_q4_k(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
-			     int r0, int r1)
-{
-	bl_matmul(GGML_Q4_K, mm16_q4_k_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
-}
-
-TARGET static void mm16_q5_k(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
-			     int r0, int r1)
-{
-	bl_matmul(GGML_Q5_K, mm16_q5_k_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
-}
-
-TARGET static void mm16_q6_k(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy,
-			     int r0, int r1)
-{
-	bl_matmul(GGML_Q6_K, mm16_q6_k_tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
-}
+/* The quant_matmul_a16 entry of one type: lanes, and its tiles for rows
+ * too long for the buffer. */
+#define MM16_LANES(name, type, tiles) \
+	TARGET static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, \
+				int ldy, int r0, int r1) \
+	{ \
+		bl_matmul(type, tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	}
+MM16_LANES(mm16_q4_1, GGML_Q4_1, mm16_q4_1_pairs)
+MM16_LANES(mm16_q5_0, GGML_Q5_0, mm16_q5_0_pairs)
+MM16_LANES(mm16_q8_0, GGML_Q8_0, mm16_q8_0_pairs)
+MM16_LANES(mm16_q4_k, GGML_Q4_K, mm16_q4_k_tiles)
+MM16_LANES(mm16_q5_k, GGML_Q5_K, mm16_q5_k_tiles)
+MM16_LANES(mm16_q6_k, GGML_Q6_K, mm16_q6_k_tiles)
 
 /* Activation quantization, bit for bit quant_act_row's scalar code:
  * products x * (1/d) rounded to nearest even by VCVTPS2DQ, clamped. */
