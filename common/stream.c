@@ -744,13 +744,6 @@ static uint64_t *sel_keys;
 static float *sel_max;
 static size_t sel_keys_cap, sel_max_cap;
 
-static inline v8 load8(const float *p)
-{
-	v8 x;
-	memcpy(&x, p, sizeof x);
-	return x;
-}
-
 /* The larger of a and b in each lane, b where a is NaN. */
 static inline v8 max8(v8 a, v8 b)
 {

@@ -4,9 +4,18 @@
 #define LMU_VEC8_H
 
 #include <stdint.h>
+#include <string.h>
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* 8 floats from p, which need not be aligned. */
+static inline v8 load8(const float *p)
+{
+	v8 v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
 
 /* e^x, 8 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor
  * series to r^6 (relative error below 2e-7), times 2^n built in the

@@ -24,13 +24,6 @@
 
 /* ---- kernels below the forward pass ---- */
 
-static inline v8 load8(const float *p)
-{
-	v8 v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
 static inline float hsum(v8 v)
 {
 	return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));

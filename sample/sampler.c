@@ -213,17 +213,14 @@ static inline bool zero8(v8i m)
 /* Whether none of scores[0..8) is above -inf (all -inf or NaN). */
 static inline bool none_above_ninf(const float *scores)
 {
-	v8 x;
-	memcpy(&x, scores, sizeof x);
-	return zero8(x > -INFINITY);
+	return zero8(load8(scores) > -INFINITY);
 }
 
 /* The scores of ids [i, i + 8) after the penalties: as they are unless
  * one of them is in the window. */
 static inline v8 penalised8(const struct sampler *s, bool pen, const float *scores, uint32_t i)
 {
-	v8 x;
-	memcpy(&x, scores + i, sizeof x);
+	v8 x = load8(scores + i);
 	if (pen && i < s->count_cap) {
 		bool any = false;
 		if (i + 8 <= s->count_cap) {
