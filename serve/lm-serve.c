@@ -8,8 +8,10 @@
  * load when a request names them), and the main thread waits for
  * SIGTERM or SIGINT.  Then it stops taking requests (they get 503), lets
  * the ones in flight finish for up to --shutdown-timeout seconds, cancels
- * what is left, and exits 0.  The work is in server.c (HTTP), routes_*.c
- * (the API), models.c and sched.c (the model and its scheduler thread). */
+ * what is left, waits for the step in flight to end them (up to
+ * --cancel-timeout seconds), and exits 0.  The work is in server.c
+ * (HTTP), routes_*.c (the API), models.c and sched.c (the model and its
+ * scheduler thread). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -37,7 +39,7 @@ struct options {
 	struct server_params sp;
 	struct model_params mp;
 	const char *key_file;
-	double shutdown_s;
+	double shutdown_s, cancel_s;
 	struct webchat_params wp;
 	const char *dirs[MAX_DIRS];
 	uint32_t max_models;
@@ -49,7 +51,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: %s [-m MODEL] [--models DIR]... [--db FILE] [--max-models N] [--keep-alive T]\n"
 		   "       [--host ADDR] [--port N] [--parallel N] [--queue N] [-c N] [-t N]\n"
 		   "       [--api-key-file FILE] [--cors ORIGIN] [--alias NAME] [--max-body BYTES]\n"
-		   "       [--timeout S] [--idle S] [--http-threads N] [--shutdown-timeout S] [--no-hf-cache] [-v]\n"
+		   "       [--timeout S] [--idle S] [--http-threads N] [--shutdown-timeout S]\n"
+		   "       [--cancel-timeout S] [--no-hf-cache] [-v]\n"
 		   "       %s -h | -V\n"
 		   "An HTTP server with the OpenAI API (and TGI's), and a chat page at /.\n"
 		   "  -m MODEL               a model, loaded at start, the default (default $LM_MODEL)\n"
@@ -72,6 +75,7 @@ static void usage(FILE *f)
 		   "  --idle S               close a kept-alive connection idle this long (default 5)\n"
 		   "  --http-threads N       HTTP worker threads (default: parallel + queue + 8)\n"
 		   "  --shutdown-timeout S   on SIGTERM, let requests finish this long (default 10)\n"
+		   "  --cancel-timeout S     then cancel them, and wait this long for the step in flight (default 60)\n"
 		   "  -v                     log the prompts too\n",
 		progname, progname, MODEL_DEFAULT_CTX);
 }
@@ -102,7 +106,7 @@ static double duration(const char *s, const char *what)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { HOST = 256, PORT, QUEUE, KEYFILE, CORS, ALIAS, MAXBODY, TIMEOUT, IDLE, HTTPTHREADS,
-	       SHUTDOWN, DB, MODELS, NOHF, MAXMODELS, KEEPALIVE };
+	       SHUTDOWN, CANCEL, DB, MODELS, NOHF, MAXMODELS, KEEPALIVE };
 	static const struct option longopts[] = {
 		ENGINE_LONGOPTS,
 		{"alias", required_argument, NULL, ALIAS},
@@ -116,6 +120,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"idle", required_argument, NULL, IDLE},
 		{"http-threads", required_argument, NULL, HTTPTHREADS},
 		{"shutdown-timeout", required_argument, NULL, SHUTDOWN},
+		{"cancel-timeout", required_argument, NULL, CANCEL},
 		{"db", required_argument, NULL, DB},
 		{"models", required_argument, NULL, MODELS},
 		{"no-hf-cache", no_argument, NULL, NOHF},
@@ -138,6 +143,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->mp.n_seq = 4;
 	o->mp.queue = 64;
 	o->shutdown_s = 10;
+	o->cancel_s = 60;
 	o->max_models = 2;
 	o->keep_alive = 300;
 	o->wp.reg.hf_cache = true;
@@ -169,6 +175,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case IDLE: o->sp.idle_ms = (int)(opt_double(optarg, 0.1, 3600, "--idle") * 1000); break;
 		case HTTPTHREADS: o->sp.threads = (int)opt_int(optarg, 2, 10000, "--http-threads"); break;
 		case SHUTDOWN: o->shutdown_s = opt_double(optarg, 0, 3600, "--shutdown-timeout"); break;
+		case CANCEL: o->cancel_s = opt_double(optarg, 0, 3600, "--cancel-timeout"); break;
 		case DB:
 			if (!*optarg)
 				die_usage("--db: a file name is needed");
@@ -197,6 +204,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		o->mp.n_seq = eng.n_seq;
 	if (!o->model && getenv("LM_MODEL") && *getenv("LM_MODEL"))
 		o->model = getenv("LM_MODEL");
+	/* for tests: a step that takes this many seconds longer (lm-serve(1)) */
+	const char *delay = getenv("LMU_SERVE_STEP_DELAY");
+	if (delay && *delay)
+		o->mp.step_delay = opt_double(delay, 0, 3600, "LMU_SERVE_STEP_DELAY");
 	if (!o->sp.threads)
 		o->sp.threads = (int)(o->mp.n_seq + o->mp.queue + 8);
 }
@@ -286,12 +297,25 @@ int main(int argc, char **argv)
 		if (wait_signal(&stop, 50))
 			break;  /* a second signal: do not wait */
 	if (server_inflight(srv)) {
-		fprintf(stderr, "%s: cancelling %d requests\n", progname, server_inflight(srv));
+		/* a job ends when the step in flight does (it cannot be cut
+		 * short), then its handler sends its stream's end: wait for
+		 * that, however long the step takes, up to --cancel-timeout */
+		fprintf(stderr, "%s: cancelling %d requests (waiting up to %.0f s for the step in flight)\n",
+			progname, server_inflight(srv), o.cancel_s);
 		models_cancel_all(ms);
-		/* the handlers send their streams' ends */
-		until = mono_now() + 2;
+		double t0 = mono_now();
+		until = t0 + o.cancel_s;
 		while (server_inflight(srv) && mono_now() < until)
-			wait_signal(&stop, 20);
+			if (wait_signal(&stop, 20))
+				break;  /* another signal: do not wait */
+		if (server_inflight(srv)) {
+			/* the handlers wait for their jobs, and the server's
+			 * threads for them: nothing can be freed or joined */
+			fprintf(stderr, "%s: %d requests did not end in %.1f s: exiting without them\n",
+				progname, server_inflight(srv), mono_now() - t0);
+			fflush(stderr);
+			_exit(0);
+		}
 	}
 	server_stop(srv);
 	webchat_close(wc);

@@ -112,7 +112,7 @@ static void load(struct srv_model *m)
 	m->n_vocab = engine_model(m->eng)->hp.n_vocab;
 	if (m->n_vocab != m->v->n)
 		die("%s: the model has %u logits but its vocabulary %u tokens", m->path, m->n_vocab, m->v->n);
-	m->sched = sched_new(m->eng, m->v, &(struct sched_params){.queue = m->p.queue});
+	m->sched = sched_new(m->eng, m->v, &(struct sched_params){.queue = m->p.queue, .step_delay = m->p.step_delay});
 }
 
 /* Close m (its state is MODEL_UNLOADING, nobody holds it). */

@@ -31,6 +31,7 @@ struct model_params {
 	uint32_t n_seq;         /* sequences decoded together (--parallel) */
 	int n_threads;          /* threads of the forward pass (0: every CPU) */
 	uint32_t queue;         /* requests that may wait for a sequence */
+	double step_delay;      /* tests only: seconds added to every step (LMU_SERVE_STEP_DELAY) */
 };
 
 #define MODEL_DEFAULT_CTX 4096

@@ -423,8 +423,12 @@ static void *sched_main(void *arg)
 		if (stopping)
 			break;
 		admit(s);
-		if (engine_has_input(s->e))
+		if (engine_has_input(s->e)) {
+			if (s->p.step_delay > 0)
+				nanosleep(&(struct timespec){(time_t)s->p.step_delay,
+					  (long)((s->p.step_delay - (double)(time_t)s->p.step_delay) * 1e9)}, NULL);
 			engine_step(s->e, on_logits, s);
+		}
 		else
 			engine_wait(s->e, -1);
 	}

@@ -112,6 +112,8 @@ bool job_wait(struct job *j, size_t seen, int timeout_ms);
 
 struct sched_params {
 	uint32_t queue;         /* jobs that may wait for a slot */
+	double step_delay;      /* tests only: seconds slept before each step, as if it
+				   took that much longer (0: none) */
 };
 
 struct sched;
