@@ -146,7 +146,8 @@ static enum le_action walk_history(struct line_edit *e, int dir)
 	if (e->hist_at == e->n_hist) {
 		free(e->draft);
 		e->draft = xmalloc(e->len + 1);
-		memcpy(e->draft, e->buf, e->len);
+		if (e->len)  /* (a line never typed in has no buffer yet) */
+			memcpy(e->draft, e->buf, e->len);
 		e->draft[e->len] = '\0';
 	}
 	e->hist_at = (size_t)((long)e->hist_at + dir);

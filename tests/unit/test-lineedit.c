@@ -71,6 +71,17 @@ int main(void)
 	ok(feed(&e, "\033[A") == LE_NONE && line_is(&e, "first"), "Up at the oldest: nothing");
 	feed(&e, "\033[B\016");
 	ok(line_is(&e, "draft"), "Down twice: the draft is back");
+	le_free(&e);
+
+	/* Up first thing, on an editor that has no line yet (lm-chat
+	 * --continue: its history is loaded, nothing typed; UBSan caught a
+	 * copy from the buffer it had not made yet) */
+	le_init(&e);
+	le_history_add(&e, "only", 4);
+	feed(&e, "\033[A");
+	ok(line_is(&e, "only"), "Up before anything is typed: the last entry");
+	feed(&e, "\033[B");
+	ok(line_is(&e, ""), "... and Down: the empty line again");
 
 	char path[] = "/tmp/test-lineedit.XXXXXX";
 	int fd = mkstemp(path);
