@@ -21,10 +21,13 @@ export XDG_STATE_HOME="$tmp/xdg"
 # screen: the pane of the current session ($t) as text
 t=0
 screen() { tm capture-pane -t "s$t" -p -J -S -200; }
-# wait_for PATTERN [SECONDS]: until the pane shows PATTERN (grep -E)
+# wait_for PATTERN [SECONDS]: until the pane shows PATTERN (grep -E);
+# under ASan (make SAN=1 test: 15-30 times slower) ten times as long
+slow=1
+[ "${LMU_VARIANT:-}" = asan ] && slow=10
 wait_for() {
 	_i=0
-	while [ "$_i" -lt "$((${2:-30} * 10))" ]; do
+	while [ "$_i" -lt "$((${2:-30} * 10 * slow))" ]; do
 		screen | grep -q -E -e "$1" && return 0
 		sleep 0.1
 		_i=$((_i + 1))
@@ -59,7 +62,7 @@ keys Enter
 ok "... and answered once" wait_for '^> $' 60
 # Ctrl-C in the middle of a reply, then another turn
 keys 'Write a very long story about a lighthouse keeper.' Enter
-sleep 2
+sleep $((2 * slow))  # into the reply
 keys C-c
 ok "Ctrl-C stops the reply, not the chat" wait_for 'stopped \(Ctrl-C\): the reply so far is kept' 10
 keys '!set temperature 0.5' Enter
