@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 
 from servetest import Tap, Server, SMOLLM2, BIN
 
@@ -123,6 +124,10 @@ with Server(["--api-key-file", kf.name, "--cors", "http://localhost:3000", "-v"]
                                                               "Access-Control-Request-Method": "POST"})
     t.ok(r.status == 204 and "Authorization" in (r.getheader("Access-Control-Allow-Headers") or ""),
          "--cors: a preflight is answered")
+    # the request's log line is written after its answer is sent
+    end = time.time() + 10
+    while "Say hello" not in s.log() and time.time() < end:
+        time.sleep(0.05)
     log = s.log()
     t.ok("s3cret" not in log, "the key is never logged")
     t.ok("Say hello" in log, "-v: the prompt is logged")
