@@ -19,8 +19,10 @@
  *     rows, activations broadcast (no horizontal sums). */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "kernels.h"
 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
@@ -1329,10 +1331,13 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q,
 	w[1] = _mm512_shuffle_epi8(v, sh_b);
 }
 
-/* bl_tile() for the K-quants: row w (nblk blocks) against C activations
- * rearranged at T (ngrp groups, ts bytes apart). */
-INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int ngrp, const uint8_t *T,
-		    size_t ts, float *Y, int ldy, const int C)
+/* bl_tile() for the K-quants: row w against C activations rearranged at
+ * T (ts bytes apart), its groups g0..g1 of ngrp.  A row's sums run over
+ * several calls when a matrix is blocked by groups: the calls after the
+ * first start from st[0..C), those before the last leave their sums there
+ * (a store and a load, so the float operations are those of one call). */
+INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int g0, int g1, int ngrp,
+		    const uint8_t *T, size_t ts, __m512 *st, float *Y, int ldy, const int C)
 {
 	const int q6 = t == GGML_Q6_K;
 	const int NS = C >= 8 ? 1 : C >= 4 ? 2 : 4;  /* sums per activation (Q6_K: per half) */
@@ -1341,8 +1346,8 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 
 	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
-		acc[c] = _mm512_setzero_ps();
-	for (int g = 0; g < ngrp; g++) {
+		acc[c] = g0 ? st[c] : _mm512_setzero_ps();
+	for (int g = g0; g < g1; g++) {
 		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
 		struct kl_weights kw;
 		__m512i s[BL_ACTS][2][4];
@@ -1385,21 +1390,76 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 	}
 	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
-		Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
+		if (g1 < ngrp)
+			st[c] = acc[c];
+		else
+			Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
 }
 
-#define BL_TAIL(k) \
-	case k: \
-		if (kq) \
-			kl_tile(t, w, rb, nblk, ngrp, Tc, ab, Yc, ldy, k); \
-		else \
-			bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); \
-		break;
+/* The K-quant lanes over a matrix.  Prefill meets each weight row with
+ * many activations, and neither their rearranged rows (BL_ACTS of an
+ * 8960-element row: 166 KiB) nor the weights stay in L1 on their own; so
+ * the products go by blocks: KL_ROWS rows at a time (in L2 while BL_ACTS
+ * activations at a time pass them), and for each tile of activations
+ * KL_L1 bytes of their groups at a time (in L1 while the block's rows
+ * pass), the sums of each row and activation kept in st between the ranges
+ * of groups.  The activations are rearranged KL_CHUNK at a time (each
+ * chunk reads the weights from memory once), into a buffer on the heap
+ * where the stack's is too small.  Decode (one activation of a row up to
+ * 14336 elements) is one range of groups. */
+#define KL_ROWS 64
+#define KL_L1 (32 * 1024)
+#define KL_CHUNK 64
+
+#define KL_TAIL(k) case k: kl_tile(t, w, rb, nblk, g0, g1, ngrp, Tc, ab, st[r - rr], Yc, ldy, k); break;
+
+INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void *W, size_t rb, int n, const void *xq,
+		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
+{
+	const int nblk = n / QK, ngrp = bl_groups(nblk), chunk = nb < KL_CHUNK ? nb : KL_CHUNK;
+	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
+	uint8_t buf[BL_BUF] __attribute__((aligned(64))), *T = buf;
+	__m512 st[KL_ROWS][BL_ACTS];
+
+	if (ab > BL_BUF) {  /* rows of more than 57344 elements: tiles of blocks */
+		tiles(W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+		return;
+	}
+	if ((size_t)chunk * ab > BL_BUF && !(T = aligned_alloc(64, (size_t)chunk * ab)))
+		die("quant: out of memory (%zu bytes)", (size_t)chunk * ab);
+	for (int b0 = 0; b0 < nb; b0 += chunk) {
+		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
+		for (int c = 0; c < cn; c++)
+			bl_acts((const uint8_t *)xq + (size_t)(b0 + c) * xs, nblk, ngrp, T + (size_t)c * ab);
+		for (int rr = r0; rr < r1; rr += KL_ROWS) {
+			const int re = r1 - rr < KL_ROWS ? r1 : rr + KL_ROWS;
+			for (int c0 = 0; c0 < cn; c0 += BL_ACTS) {
+				const int C = cn - c0 < BL_ACTS ? cn - c0 : BL_ACTS, kg = KL_L1 / (C * BL_GROUP_BYTES);
+				const uint8_t *Tc = T + (size_t)c0 * ab;
+				for (int g0 = 0; g0 < ngrp; g0 += kg) {
+					const int g1 = ngrp - g0 < kg ? ngrp : g0 + kg;
+					float *Yc = Y + (size_t)(b0 + c0) * ldy + rr;
+					for (int r = rr; r < re; r++, Yc++) {
+						const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
+						switch (C) {
+						KL_TAIL(1) KL_TAIL(2) KL_TAIL(3) KL_TAIL(4) KL_TAIL(5) KL_TAIL(6) KL_TAIL(7) KL_TAIL(8)
+						}
+					}
+				}
+			}
+		}
+	}
+	if (T != buf)
+		free(T);
+}
+#undef KL_TAIL
+
+#define BL_TAIL(k) case k: bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); break;
 
 INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void *W, size_t rb, int n, const void *xq,
 		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
 {
-	const int nblk = n / QK, ngrp = bl_groups(nblk), kq = t == GGML_Q4_K || t == GGML_Q5_K || t == GGML_Q6_K;
+	const int nblk = n / QK, ngrp = bl_groups(nblk);
 	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
 	uint8_t T[BL_BUF] __attribute__((aligned(64)));
 
@@ -1433,7 +1493,10 @@ INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void
 	TARGET static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, \
 				int ldy, int r0, int r1) \
 	{ \
-		bl_matmul(type, tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+		if (type == GGML_Q4_K || type == GGML_Q5_K || type == GGML_Q6_K) \
+			kl_matmul(type, tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+		else \
+			bl_matmul(type, tiles, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 	}
 MM16_LANES(mm16_q4_1, GGML_Q4_1, mm16_q4_1_pairs)
 MM16_LANES(mm16_q5_0, GGML_Q5_0, mm16_q5_0_pairs)

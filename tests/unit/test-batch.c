@@ -137,10 +137,12 @@ static void test_products(const char *family)
 		int T = float_switch(family, t);
 		const char *tn = ggml_type_name(t);
 		/* rows of one super-block (a short group of 8 blocks where
-		 * AVX-512 lays 16 across its lanes), and of 5 (two groups and
-		 * a short one) */
+		 * AVX-512 lays 16 across its lanes), of 5 (two groups and a
+		 * short one), and of 17 (nine groups: AVX-512's K-quants take
+		 * them in ranges of 3 for 8 activations, 5 for 5, all at once
+		 * for 1; 13 such activations go on the heap) */
 		if (quant_a16_supported(t))
-			for (int k = 1; k <= 5; k += 4)
+			for (int k = 1; k <= 17; k += k == 1 ? 4 : 12)
 				ok(batch_invariant(M_A16, t, k * n, 13, 1) < 0,
 				   "%s %s: 16-bit activations, rows of %d, a row in a batch of 13 = alone", family, tn, k * n);
 		ok(quant_float_batch(t) == T || quant_float_batch(t) == 0,

@@ -662,6 +662,15 @@ static void test_a16_families(void)
 					worst = fmax(worst, check_a16(t, ns[i], 13, 2, 13, nbs[j], 0));
 			ok(worst <= 1, "%s %s A16 matmul = reference on random data (worst error %.3g of tolerance)",
 			   quant_kernel_name(), ggml_type_name(t), worst);
+			if (kq) {
+				/* prefill blocking (AVX-512): rows in blocks of 64 and the
+				 * activations 64 at a time (two chunks, a short one; on the
+				 * heap), a row's groups in ranges (4 groups, the last
+				 * short: 3 + 1 for 8 activations), from a row past 0 */
+				worst = fmax(check_a16(t, 1792, 150, 3, 141, 70, 0), check_a16(t, 4352, 70, 1, 69, 9, 0));
+				ok(worst <= 1, "%s %s A16 matmul = reference, long rows, many rows and activations (worst %.3g)",
+				   quant_kernel_name(), ggml_type_name(t), worst);
+			}
 			worst = check_a16(t, 512, 5, 0, 5, 3, 2);
 			ok(worst <= 1, "%s %s A16 matmul = reference with the largest quants (worst error %.3g of tolerance)",
 			   quant_kernel_name(), ggml_type_name(t), worst);
