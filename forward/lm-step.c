@@ -7,6 +7,8 @@
  * to sequence S, the others to sequence 0; the sequences with input are
  * evaluated together, one step at a time (engine.h).  With --state the
  * context of one sequence lives on in a file between runs. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,15 +47,18 @@ struct options {
 	bool quant_act;
 	enum ggml_type quant;  /* -q: quantize the float matrices at load (GGML_F32: no) */
 	bool info, verbose;
+	char **files;        /* the FILE operands, read one after another */
+	int n_files;         /* 0: standard input */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s -m MODEL [-q TYPE] [-t N] [-c N] [--parallel N] [--state FILE [--state-seq S]]\n"
-		   "       [--text[=K] | --top K] [--all-logits] [--quant-act] [--batch-wait MS] [-v]\n"
+		   "       [--text[=K] | --top K] [--all-logits] [--quant-act] [--batch-wait MS] [-v] [FILE ...]\n"
 		   "       %s -m MODEL [-q TYPE] --info [-v]\n"
 		   "       %s -h | -V\n"
-		   "Token batches (lines of ids) on stdin, one logits frame per batch on stdout.\n"
+		   "Token batches (lines of ids) from the FILEs one after another ('-' or none:\n"
+		   "standard input), one logits frame per batch on stdout.\n"
 		   "  -m MODEL          a .gguf file, a model directory or a cached repo id (default $LM_MODEL)\n"
 		   "  -q TYPE           quantize the model's F32/F16/BF16 matrices at load: Q8_0 Q4_0 Q4_1 Q4_K\n"
 		   "  -t N              threads (default: every online CPU)\n"
@@ -120,8 +125,16 @@ static void parse_options(int argc, char **argv, struct options *o)
 		default: die_usage("unknown option");
 		}
 	}
-	if (optind != argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
+	o->files = argv + optind;
+	o->n_files = argc - optind;
+	if (o->info && o->n_files)
+		die_usage("--info reads no input: unexpected argument '%s'", o->files[0]);
+	/* a name mistyped fails now, not after the model is loaded and the
+	 * files before it are evaluated (each is opened when its turn comes:
+	 * a fifo's writer may not be there yet) */
+	for (int i = 0; i < o->n_files; i++)
+		if (strcmp(o->files[i], "-") != 0 && access(o->files[i], R_OK) != 0)
+			die("%s: %s", o->files[i], strerror(errno));
 	if (o->text_k && o->top_k)
 		die_usage("--text and --top exclude each other");
 	o->model = opt_model(eng.model);
@@ -259,6 +272,17 @@ static int gather_timeout(const struct stepper *st, int batch_wait)
 	return 0;
 }
 
+/* The descriptor of input file i: standard input for "-". */
+static int open_input(const struct options *o, int i)
+{
+	if (strcmp(o->files[i], "-") == 0)
+		return 0;
+	int fd = open(o->files[i], O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("%s: %s", o->files[i], strerror(errno));
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -269,6 +293,7 @@ int main(int argc, char **argv)
 	struct stepper st = {0};
 	enum tok_read_status r = TOK_AGAIN;
 	bool held = false, eof = false;
+	int next_file = 0;
 
 	lmu_init(argc, argv);
 	parse_options(argc, argv, &o);
@@ -294,7 +319,7 @@ int main(int argc, char **argv)
 	int lock = o.state ? state_lock(o.state) : -1;
 	if (o.state)
 		engine_seq_load(st.eng, slot_for(&st, o.state_seq, 0), o.state);
-	tok_reader_init(&rd, 0);
+	tok_reader_init(&rd, o.n_files ? open_input(&o, next_file++) : 0);
 
 	for (;;) {
 		if (held && !must_wait(&st, &batch)) {
@@ -308,6 +333,15 @@ int main(int argc, char **argv)
 				die("%s", e.msg);
 			if (r == TOK_AGAIN)
 				break;
+			if (r == TOK_EOF && next_file < o.n_files) {
+				/* the next file: its lines follow the last one's
+				 * (and are numbered on from it) */
+				if (rd.fd != 0)
+					close(rd.fd);
+				tok_reader_free(&rd);
+				tok_reader_init(&rd, open_input(&o, next_file++));
+				continue;
+			}
 			if (r == TOK_EOF)
 				eof = true;
 			else if (must_wait(&st, &batch))
@@ -341,6 +375,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %llu steps, %u sequences open, %u of %u positions in use\n", progname,
 				(unsigned long long)es.n_steps, es.n_open, es.n_used, engine_n_ctx(st.eng));
 	}
+	if (rd.fd != 0)
+		close(rd.fd);
 	tok_reader_free(&rd);
 	tok_batch_free(&batch);
 	free(st.map);

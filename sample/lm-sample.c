@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct options {
 	const char *constrain;   /* --constrain SHAPE (json-schema, json, json-cmd), NULL = none */
 	const char *schema_file; /* json-schema: the file */
 	const char *constrain_opt;  /* "--schema" or "--constrain", for messages */
+	const char *feed;        /* --feed FILE: the ids lm-step evaluates next */
 };
 
 static void usage(FILE *f)
@@ -59,7 +61,8 @@ static void usage(FILE *f)
 		   "       [--repeat-penalty R] [--presence-penalty P] [--frequency-penalty F]\n"
 		   "       [--repeat-last-n N] [--prompt-ids FILE] [--seed S] [-n N] [--ignore-eos]\n"
 		   "       [--stop STR]... [--logprobs FILE] [--top-logprobs K] [--schema FILE]\n"
-		   "       [--constrain SHAPE] [--sequences N] [--seq-params FILE] [--show-settings]\n"
+		   "       [--constrain SHAPE] [--sequences N] [--seq-params FILE] [--feed FILE]\n"
+		   "       [--show-settings]\n"
 		   "       %s -h | -V\n"
 		   "Logits frames in (binary or text), one token id per line out.\n"
 		   "  -m MODEL               end-of-generation ids and token texts (default $LM_MODEL)\n"
@@ -86,6 +89,8 @@ static void usage(FILE *f)
 		   "                         json (any JSON object), json-cmd (JSON {\"cmd\": \"...\"})\n"
 		   "  --sequences N          with tagged frames: exit when N sequences are over\n"
 		   "  --seq-params FILE      JSON lines {\"seq\": S, \"seed\": ..., \"temperature\": ...}: settings per sequence\n"
+		   "  --feed FILE            also write the ids to FILE, first, less each generation's\n"
+		   "                         last: the generation loop's fifo to lm-step, without tee\n"
 		   "  --show-settings        print the settings in force (NAME=VALUE (SOURCE)) and exit\n",
 		progname, progname);
 }
@@ -93,7 +98,7 @@ static void usage(FILE *f)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SCHEMA, SEQUENCES, SEQPARAMS, SHOW };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SCHEMA, SEQUENCES, SEQPARAMS, FEED, SHOW };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -117,6 +122,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"constrain", required_argument, NULL, CONSTRAIN},
 		{"schema", required_argument, NULL, SCHEMA},
 		{"sequences", required_argument, NULL, SEQUENCES},
+		{"feed", required_argument, NULL, FEED},
 		{"show-settings", no_argument, NULL, SHOW},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -182,6 +188,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->gen.stop[o->gen.n_stop++] = optarg;
 			break;
 		case LOGP: o->logprobs = optarg; break;
+		case FEED: o->feed = optarg; break;
 		case TOPLOGP: o->top_logprobs = (uint32_t)opt_int(optarg, 0, MAX_TOP_LOGPROBS, "top-logprobs"); break;
 		case CONSTRAIN:
 			if (!strncmp(optarg, "json-schema=", 12)) {
@@ -502,12 +509,38 @@ static void widen_input_pipe(void)
 		(void)fcntl(0, F_SETPIPE_SZ, 1 << 20);
 }
 
+/* --feed FILE.  "/dev/fd/N" is descriptor N itself, as the shell's
+ * redirections take it, not a new open of what it points to: the loop's
+ * fifo, opened by the shell together with lm-step's end, is not opened
+ * again, since an open for writing waits for a reader, and lm-step may
+ * have failed and gone by then. */
+static FILE *open_feed(const char *path)
+{
+	FILE *f = NULL;
+	char *end;
+
+	errno = 0;
+	if (strncmp(path, "/dev/fd/", 8) == 0 && path[8] >= '0' && path[8] <= '9') {
+		long fd = strtol(path + 8, &end, 10);
+		if (!*end && fd <= INT_MAX && errno == 0) {
+			f = fdopen((int)fd, "w");
+			goto done;
+		}
+	}
+	f = fopen(path, "w");
+done:
+	if (!f)
+		die("--feed %s: %s", path, strerror(errno));
+	return f;
+}
+
 struct sampler_ctx {
 	const struct options *o;
 	const struct vocab *v;   /* NULL without -m */
 	struct schema *schema;   /* --constrain */
 	struct constraint_vocab *cv;
 	FILE *lp;
+	FILE *feed;              /* --feed */
 	float *masked;           /* (n_vocab) a frame's scores under the constraint */
 	int32_t top[MAX_TOP_LOGPROBS];
 	long long n_over;        /* tagged sequences that are over */
@@ -579,10 +612,14 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 			write_logprobs(x->lp, q, index, id, fr, x->o->top_logprobs, x->top);
 		if (q->cons && constraint_accept(q->cons, id) != 0)
 			die("%s: sampled id %d that the constraint does not allow", x->o->constrain_opt, id);
-		if (!tok_write_seq(stdout, tag, &id, 1))
-			return 0;  /* downstream closed: a normal end */
 		if (q->cons && constraint_complete(q->cons))
 			over = true;  /* only end-of-sequence can follow */
+		/* the feed first: it is what the loop waits for; the id that
+		 * ends a generation needs no frame, so lm-step is not given it */
+		if (x->feed && !over && !tok_write_seq(x->feed, tag, &id, 1))
+			return 0;  /* lm-step has gone: it says why */
+		if (!tok_write_seq(stdout, tag, &id, 1))
+			return 0;  /* downstream closed: a normal end */
 	}
 	if (!over)
 		return 1;
@@ -590,6 +627,8 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 	if (!q->tagged)
 		return 0;
 	x->n_over++;
+	if (x->feed && !tok_write_directive(x->feed, tag, "end"))
+		return 0;
 	if (!tok_write_directive(stdout, tag, "end"))
 		return 0;
 	return !(x->o->n_sequences && x->n_over >= x->o->n_sequences);
@@ -634,6 +673,8 @@ int main(int argc, char **argv)
 		print_settings(&o, from_model);
 		goto done;
 	}
+	if (o.feed)
+		x.feed = open_feed(o.feed);
 	if (o.logprobs) {
 		x.lp = strcmp(o.logprobs, "-") == 0 ? stderr : fopen(o.logprobs, "w");
 		if (!x.lp)
@@ -652,6 +693,8 @@ int main(int argc, char **argv)
 	}
 done:
 	out_close();
+	if (x.feed)
+		fclose(x.feed);  /* lm-step sees the end of its input */
 	if (x.lp && x.lp != stderr && fclose(x.lp) != 0)
 		die("%s: %s", o.logprobs, strerror(errno));
 	logits_frame_free(&fr);

@@ -194,4 +194,30 @@ printf '{"temperature": "hot"}' > "$d/generation_config.json"
 ok "a bad generation_config.json is a warning" lm-sample -m "$d" --show-settings
 like "... naming the key" "$(cat "$tmp/err")" "temperature: not a number"
 like "... and the defaults stay" "$(cat "$tmp/out")" "temperature=0.8 (default)"
+
+# --feed FILE: the ids again, first, less each generation's last (the
+# generation loop's fifo to lm-step, without tee)
+printf 'pos=0 token=0 vocab=4 2:1\npos=1 token=2 vocab=4 1:1\npos=2 token=1 vocab=4 3:1\n' > "$tmp/three"
+is "--feed: stdout has every id" "$(lm-sample -m '' --temperature 0 -n 2 --feed "$tmp/fed" < "$tmp/three" | tr '\n' ' ')" "2 1 "
+is "... the feed all but the one that ends the generation" "$(tr '\n' ' ' < "$tmp/fed")" "2 "
+lm-sample -m '' --temperature 0 --feed "$tmp/fed" < "$tmp/three" > /dev/null
+is "... and every id when the frames end first" "$(tr '\n' ' ' < "$tmp/fed")" "2 1 3 "
+printf 'seq=1 pos=0 token=0 vocab=4 2:1\nseq=2 pos=0 token=0 vocab=4 3:1\nseq=1 pos=1 token=2 vocab=4 1:1\nseq=2 pos=1 token=3 vocab=4 0:1\n' > "$tmp/tagged"
+lm-sample -m '' --temperature 0 -n 2 --sequences 2 --feed "$tmp/fed" < "$tmp/tagged" > "$tmp/tagged.out"
+is "tagged sequences: the feed has each one's ids but the last, and its !end" "$(tr '\n' ' ' < "$tmp/fed")" \
+	"@1 2 @2 3 @1 !end @2 !end "
+is "... stdout all of them" "$(tr '\n' ' ' < "$tmp/tagged.out")" "@1 2 @2 3 @1 1 @1 !end @2 0 @2 !end "
+is "--feed /dev/fd/N writes to descriptor N" \
+	"$(lm-sample -m '' --temperature 0 -n 2 --feed /dev/fd/3 < "$tmp/three" 3>&1 > /dev/null | tr '\n' ' ')" "2 "
+fails "--feed /dev/fd/N of a closed descriptor is an error" 1 lm-sample -m '' --feed /dev/fd/7 < "$tmp/three"
+like "... naming it" "$(cat "$tmp/err")" '^lm-sample: --feed /dev/fd/7: Bad file descriptor$'
+fails "--feed into a missing directory is an error" 1 lm-sample -m '' --feed "$tmp/no/such" < "$tmp/three"
+# a feed whose reader has gone (lm-step failed): lm-sample stops at its
+# first id, quietly (the fifo is opened by a reader on fd 4, then that closes)
+mkfifo "$tmp/gone"
+(exec 4<> "$tmp/gone" 3> "$tmp/gone" 4<&-
+ lm-sample -m '' --temperature 0 --feed /dev/fd/3 < "$tmp/flat" > "$tmp/fedout" 2> "$tmp/feederr"; echo $? > "$tmp/st")
+is "a feed with no reader ends lm-sample, status 0" "$(cat "$tmp/st")" 0
+is "... before the id goes to stdout" "$(wc -c < "$tmp/fedout" | tr -d ' ')" 0
+is "... quietly" "$(cat "$tmp/feederr")" ""
 done_testing

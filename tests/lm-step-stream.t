@@ -37,6 +37,33 @@ is "default --text lists 10 ids" "$(echo 1 | lm-step -m "$M" --text | wc -w | tr
 ok "-v reports statistics on stderr" sh -c "echo '1 2 3' | lm-step -m '$M' -v >/dev/null 2>'$tmp/v'"
 like "3 positions evaluated" "$(cat "$tmp/v")" '3 positions evaluated, context 3 of 64'
 
+# --- input files: FILE operands one after another, '-' standard input ---
+echo "$ids" | lm-step -m "$M" --all-logits --text=3 > "$tmp/one.txt"
+echo "$first10" > "$tmp/first10"
+printf '%s' "$rest" > "$tmp/rest.nonl"  # no newline at the end: the line ends with the file
+echo "$rest" | lm-step -m "$M" --all-logits --text=3 "$tmp/first10" - > "$tmp/two.txt"
+is "a file then standard input: the frames of one stream" "$(cut -d' ' -f1-2 "$tmp/two.txt")" \
+	"$(cut -d' ' -f1-2 "$tmp/one.txt")"
+echo "$rest" > "$tmp/rest"
+lm-step -m "$M" --text=3 "$tmp/first10" "$tmp/rest" > "$tmp/files.txt"
+is "two files: a frame for each one's batch" "$(cut -d' ' -f1-2 "$tmp/files.txt")" \
+	"pos=9 token=$(echo "$first10" | awk '{ print $NF }')
+$(tail -n 1 "$tmp/one.txt" | cut -d' ' -f1-2)"
+is "the same frames as the two batches in one stream" "$(cat "$tmp/files.txt")" \
+	"$(cat "$tmp/first10" "$tmp/rest" | lm-step -m "$M" --text=3)"
+fails "a file whose last line has no newline is an error, as on stdin" 1 \
+	lm-step -m "$M" --text=3 "$tmp/rest.nonl" "$tmp/first10"
+like "... at its own end, not joined to the next file's first line" "$(cat "$tmp/err")" 'line 1: incomplete last line'
+is "'-' read twice: the second sees the end of input" \
+	"$(echo 5 6 | lm-step -m "$M" --text=1 - - | cut -d' ' -f1-2)" "pos=1 token=6"
+fails "a missing file fails before any frame" 1 sh -c "echo 1 | lm-step -m '$M' --text - '$tmp/nonesuch'"
+like "... naming it" "$(cat "$tmp/err")" "^lm-step: $tmp/nonesuch: No such file or directory\$"
+is "... and nothing is written" "$(wc -c < "$tmp/out" 2> /dev/null | tr -d ' ')" 0
+printf '1 2\n3 x\n' > "$tmp/bad.tok"
+fails "a malformed line in the second file is an error" 1 lm-step -m "$M" "$tmp/first10" "$tmp/bad.tok"
+like "... its line numbered on from the first file's" "$(cat "$tmp/err")" 'line 3: unexpected character'
+fails "--info takes no FILE" 2 lm-step -m "$M" --info "$tmp/first10"
+
 # --- errors ---
 fails "an id out of range is an error" 1 sh -c "echo '1 96' | lm-step -m '$M'"
 like "message names the line and the id" "$(cat "$tmp/err")" 'line 1: id 96 is out of range'
