@@ -111,14 +111,30 @@ for s in "--temperature 0" "--seed 5" "--seed 5 --top-k 7 --repeat-penalty 1.3 -
 	a=$(rec $s); args=$(cat "$tmp/rec/args")
 	b=$(LMU_FRAMES=full rec $s); fargs=$(cat "$tmp/rec/args")
 	k=$(lm-sample -m "$M" $s --show-settings | sed -n 's/^exact-top=//p')
-	like "$s: lm-step writes top-$k frames" "$args" " --top $k\$"
+	like "$s: lm-step writes top-$k frames" "$args" " --top $k "
 	no_top "$s: LMU_FRAMES=full: whole frames" "$fargs"
 	is "$s: the same ids from top-$k frames as from whole frames" "$a" "$b"
 done
 rec --seed 5 --top-k 0 > /dev/null
 no_top "no top-k: whole frames" "$(cat "$tmp/rec/args")"
 rec --seed 5 --top-k 5 --repeat-penalty 1 --logprobs "$tmp/lp" --top-logprobs 9 > /dev/null
-like "--top-logprobs above the top-k: as many ids a frame" "$(cat "$tmp/rec/args")" " --top 9\$"
+like "--top-logprobs above the top-k: as many ids a frame" "$(cat "$tmp/rec/args")" " --top 9 "
+
+# the loop has only lm-step and lm-sample on its path: lm-step reads the
+# prompt file, then the fifo (no cat), and is fed every id but the last
+# (lm-sample --feed, no tee): it evaluates the prompt and n - 1 ids
+mkdir "$tmp/vstep"
+cat > "$tmp/vstep/lm-step" <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" > "$tmp/vstep/args"
+exec "$(command -v lm-step)" -v "\$@" 2> "$tmp/vstep/err"
+EOF
+chmod +x "$tmp/vstep/lm-step"
+LMU_EXEC_PATH=$tmp/vstep run --temperature 0 --ignore-eos -n 5 --raw --format ids "The capital of France is" > "$tmp/vstep/ids"
+is "the loop made 5 ids" "$(wc -l < "$tmp/vstep/ids" | tr -d ' ')" 5
+like "lm-step reads the prompt file, then standard input" "$(cat "$tmp/vstep/args")" '/prompt -$'
+np=$(tok-encode -m "$M" "The capital of France is" | wc -w | tr -d ' ')
+like "lm-step evaluated the prompt and 4 of the 5 ids" "$(cat "$tmp/vstep/err")" "^lm-step: $((np + 4)) positions evaluated"
 
 # the loop of doc/internals.md, typed by hand, literally: it must end by itself
 # (timeout only guards against a hang)

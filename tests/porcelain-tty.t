@@ -105,6 +105,9 @@ stub=$tmp/stub
 mkdir "$stub"
 cat > "$stub/lm-step" <<'STUB'
 #!/bin/sh
+# the input as lm-step reads it: the loop gives the files PROMPT -, last
+for a; do last=$a; done
+if [ "${last:-}" = - ]; then eval "in=\${$(($# - 1))}"; cat "$in" -; else cat; fi |
 while read -r line; do echo "pos=0 token=1 vocab=4 1:0.5" || exit 0; done
 STUB
 cat > "$stub/lm-sample" <<'STUB'
