@@ -3,24 +3,85 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
 
-/* A waiting thread spins (PAUSE, about 25 ns each here) SPIN times, then
- * sleeps on a condition variable.  Spinning covers the gap between two
- * steps of a layer; a long spin measured slower on a shared 2-core
- * machine.  So did yielding the core before sleeping (64 sched_yield
- * calls, once here): on a machine with more runnable threads than cores
- * a thread that yields goes to the back of the queue and is late for the
- * next step, where a sleeping one is woken at once.  lm-serve against
- * itself, SmolLM2, 2 threads, load average 13-22 on 2 cores: 16 clients
- * 4.6 and 5.0 tokens/s with the yields, 31.1 and 31.5 without; 4 clients
- * 14.4, 13.6 and 24.6, 23.1; lm-step alone decoding 18.2, 19.2 and 20.6,
- * 18.2 (noise). */
-#define SPIN 256
+/* A waiting thread spins (PAUSE, about 25 ns each here) up to its
+ * budget, then sleeps on a condition variable.  The budget adapts:
+ *
+ * - On an idle machine the gap between two steps is mostly a thread that
+ *   finished its rows a little before the other.  With a fixed spin of
+ *   SPIN_MIN, 16 SmolLM2 sequences at 2 threads put the worker to sleep
+ *   before 81 % of the steps, and waking it (about 40 us in this VM) cost
+ *   more than spinning, in wall and in CPU time: adapting took them from
+ *   484-497 to 622-633 decode tokens/s and 1 sequence from 184-194 to
+ *   259-262, each with a quarter less CPU time.  So a sleep that ends
+ *   soon (within SHORT_SLEEP_NS) doubles the budget, up to SPIN_MAX, and
+ *   a long one (the caller was away between tokens) drops it to SPIN_MIN.
+ * - On a machine with more runnable threads than cores the other thread
+ *   is often descheduled, and spinning for it only takes the core from
+ *   it: a fixed spin of 2048 made 1 SmolLM2 sequence at 2 threads, load 6,
+ *   run at 62 decode tokens per CPU-second where 256 gave 105.  A thread
+ *   that the system preempted (an involuntary context switch, counted
+ *   every CHECK_WAITS waits) keeps to SPIN_MIN until CALM_CHECKS checks
+ *   in a row find none.
+ *   Yielding the core before sleeping was worse still (64 sched_yield
+ *   calls, once here): a thread that yields goes to the back of the queue
+ *   and is late for the next step, where a sleeping one is woken at once
+ *   (lm-serve, SmolLM2, 2 threads, load 13-22 on 2 cores: 16 clients 4.6
+ *   and 5.0 tokens/s with the yields, 31.1 and 31.5 without). */
+#define SPIN_MIN 256
+#define SPIN_MAX 2048
+#define SHORT_SLEEP_NS 200000
+#define CHECK_WAITS 16
+#define CALM_CHECKS 4
+
+struct spinner {
+	int spin;          /* PAUSEs before sleeping */
+	unsigned waits;
+	long preempted;    /* involuntary context switches at the last check */
+	unsigned calm;     /* checks in a row that found none since the one before */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The calling thread's involuntary context switches so far (0 where
+ * the system does not count them per thread). */
+static long preemptions(void)
+{
+#ifdef RUSAGE_THREAD
+	struct rusage ru;
+	if (getrusage(RUSAGE_THREAD, &ru) == 0)
+		return ru.ru_nivcsw;
+#endif
+	return 0;
+}
+
+/* After a wait, which slept for slept_ns (0: the spin caught the event),
+ * the calling thread's next budget. */
+static void adapt(struct spinner *sp, uint64_t slept_ns)
+{
+	if (++sp->waits % CHECK_WAITS == 0) {
+		long n = preemptions();
+		sp->calm = n != sp->preempted ? 0 : sp->calm + 1;
+		sp->preempted = n;
+	}
+	if (sp->calm < CALM_CHECKS || slept_ns >= SHORT_SLEEP_NS)
+		sp->spin = SPIN_MIN;
+	else if (slept_ns > 0 && sp->spin < SPIN_MAX)
+		sp->spin *= 2;
+}
 
 /* Tell the core a spin-wait is going on (x86 PAUSE). */
 static inline void cpu_relax(void)
@@ -42,6 +103,7 @@ struct pool {
 	pthread_cond_t start, done;
 	int sleepers;           /* workers waiting on start (under mu) */
 	int caller_waiting;     /* the caller waits on done (under mu) */
+	struct spinner caller;  /* the caller's spin budget */
 };
 
 struct worker_arg {
@@ -54,15 +116,18 @@ static void *worker(void *argp)
 	struct worker_arg wa = *(struct worker_arg *)argp;
 	struct pool *p = wa.p;
 	unsigned seen = 0;
+	struct spinner sp = {.spin = SPIN_MIN, .preempted = preemptions()};
 
 	free(argp);
 	for (;;) {
 		unsigned g;
 		int spins = 0;
 		while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-		       !atomic_load(&p->quit) && spins++ < SPIN)
+		       !atomic_load(&p->quit) && spins++ < sp.spin)
 			cpu_relax();
+		uint64_t t0 = 0;
 		if (g == seen && !atomic_load(&p->quit)) {
+			t0 = now_ns();
 			pthread_mutex_lock(&p->mu);
 			p->sleepers++;
 			while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->quit))
@@ -70,6 +135,7 @@ static void *worker(void *argp)
 			p->sleepers--;
 			pthread_mutex_unlock(&p->mu);
 		}
+		adapt(&sp, t0 ? now_ns() - t0 : 0);
 		if (atomic_load(&p->quit))
 			return NULL;
 		seen = g;
@@ -88,6 +154,7 @@ struct pool *pool_new(int n_threads)
 	struct pool *p = xcalloc(1, sizeof *p);
 
 	p->n = n_threads < 1 ? 1 : n_threads;
+	p->caller = (struct spinner){.spin = SPIN_MIN, .preempted = preemptions()};
 	p->threads = xcalloc((size_t)p->n, sizeof *p->threads);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->start, NULL);
@@ -120,9 +187,11 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 
 	fn(arg, 0, p->n);
 
-	for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) && spins < SPIN; spins++)
+	for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) && spins < p->caller.spin; spins++)
 		cpu_relax();
+	uint64_t t0 = 0;
 	if (atomic_load_explicit(&p->pending, memory_order_acquire)) {
+		t0 = now_ns();
 		pthread_mutex_lock(&p->mu);
 		p->caller_waiting = 1;
 		while (atomic_load(&p->pending))
@@ -130,6 +199,7 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 		p->caller_waiting = 0;
 		pthread_mutex_unlock(&p->mu);
 	}
+	adapt(&p->caller, t0 ? now_ns() - t0 : 0);
 }
 
 int pool_size(const struct pool *p)

@@ -2,8 +2,10 @@
  *
  * pool_run(p, fn, arg) calls fn(arg, i, n) once on each of the n threads
  * (the caller is thread 0) and returns when all have finished: one
- * synchronisation point per call.  Workers spin briefly before sleeping,
- * so back-to-back calls in the layer loop do not pay a wake-up each. */
+ * synchronisation point per call.  A waiting thread spins before it
+ * sleeps, so that back-to-back calls in the layer loop do not pay a
+ * wake-up each; how long adapts to the waits it sees and to whether the
+ * system preempts it (pool.c). */
 #ifndef LMU_POOL_H
 #define LMU_POOL_H
 
