@@ -12,8 +12,10 @@
  * most 63 * 127 * 2 = 16002.  Activations never hold -128. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "kernels.h"
 
 #define TARGET __attribute__((target("avx2,fma,f16c")))
@@ -135,17 +137,13 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 }
 
 /* The 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K/Q5_K
- * super-block (formats.md 2.2), four at a time. */
-INLINE void kq_scales_mins(const uint8_t *b, uint8_t sm[16])
+ * super-block (formats.md 2.2), four at a time, in a register (built in
+ * memory by halves, they stall a 16-byte load that follows). */
+INLINE __m128i kq_scales_mins(const uint8_t *b)
 {
 	uint32_t w0 = load32(b), w1 = load32(b + 4), w2 = load32(b + 8);
-	uint32_t v[4] = {
-		w0 & 0x3f3f3f3f,
-		(w2 & 0x0f0f0f0f) | ((w0 >> 6) & 0x03030303) << 4,
-		w1 & 0x3f3f3f3f,
-		((w2 >> 4) & 0x0f0f0f0f) | ((w1 >> 6) & 0x03030303) << 4,
-	};
-	memcpy(sm, v, 16);
+	return _mm_setr_epi32((int)(w0 & 0x3f3f3f3f), (int)((w2 & 0x0f0f0f0f) | ((w0 >> 6) & 0x03030303) << 4),
+			      (int)(w1 & 0x3f3f3f3f), (int)(((w2 >> 4) & 0x0f0f0f0f) | ((w1 >> 6) & 0x03030303) << 4));
 }
 
 INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
@@ -212,7 +210,7 @@ INLINE void tile_kquant(const enum ggml_type t, const uint8_t *W, size_t rb, int
 				const struct blk_q5_k *b5 = (const void *)w;
 				const uint8_t *qs = t == GGML_Q4_K ? b4->qs : b5->qs;
 				uint8_t sm[16];
-				kq_scales_mins(b4->scales, sm);
+				_mm_storeu_si128((void *)sm, kq_scales_mins(b4->scales));
 				__m256i qh = t == GGML_Q5_K ? _mm256_loadu_si256((const void *)b5->qh) : _mm256_setzero_si256();
 				for (int j = 0; j < 8; j++) {
 					__m256i x = _mm256_loadu_si256((const void *)(qs + 32 * (j / 2)));
@@ -321,7 +319,7 @@ KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 2)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 2)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 2)
 
-/* ---- 16-bit activations (quant_matmul_a16) ----
+/* ---- 16-bit activations (quant_matmul_a16), legacy types ----
  *
  * The activation layout of quant_a16_row() gives, per pair of 32-blocks,
  * four vectors of 16 int16: the first halves (elements 0-15) of blocks 0
@@ -332,9 +330,9 @@ KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 2)
  * (lanes 0, 1, 4, 5 block 0; 2, 3, 6, 7 block 1) that is scaled by
  * d_w * d_a of each block into the float accumulator.  Offsets and mins
  * act per block as m_w * s_a (s_a = d_a * sum of the activation quants):
- * Q4_1/Q5_1 m, Q4_0 -8 d and Q5_0 -16 d (the quants go in unsigned),
- * Q4_K/Q5_K -dmin * m of the sub-block; they are summed in a vector of
- * four floats per output (lanes 1 and 3). */
+ * Q4_1/Q5_1 m, Q4_0 -8 d and Q5_0 -16 d (the quants go in unsigned);
+ * they are summed in a vector of four floats per output (lanes 1 and
+ * 3).  The K-quants have their own layout, below. */
 
 /* A weight block pair in the activation order (q[0], q[1]: elements 0-15
  * of blocks 0 and 1; q[2], q[3]: elements 16-31), dm = d0 m0 d1 m1. */
@@ -471,149 +469,294 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 	a16_store(acc, accm, Y, ldy, with_min, R, C);
 }
 
-/* Q4_K/Q5_K: sub-blocks 2g and 2g + 1 of a super-block are the low and
- * high nibbles of the same 32 bytes, which pairs them like the activation
- * blocks; d * sc and -dmin * m of each sub-block act as a legacy block's d
- * and m, unpacked once per super-block (dm[g] for the pair g).  Q5_K's
- * fifth bit of element e in sub-block j is bit j of qh[e % 32]. */
-INLINE void kq_pair_scales(const uint8_t *b, __m128 dm[4])
+/* ---- 16-bit activations, K-quants in lanes (Q4_K, Q5_K, Q6_K) ----
+ *
+ * A super-block goes across the 8 dword lanes in the order its bytes are
+ * stored, so no weight byte moves between lanes but for one 4 x 4 dword
+ * transpose: Q4_K/Q5_K qs (Q6_K ql) is four chunks of 32 bytes, byte l of
+ * chunk k holding element l of two 32-blocks in its nibbles (Q4_K/Q5_K:
+ * sub-blocks 2k and 2k + 1; Q6_K: blocks 4 (k / 2) + k % 2 and that + 2).
+ * The transpose within 128-bit halves makes u[r] (r = 0..3): lane l < 4
+ * dword r of chunk l (elements 4r..4r + 3), lane l + 4 its dword r + 4
+ * (elements 16 + 4r..).  Word masks and shifts split u[r] into int16
+ * vectors without shuffles: per nibble, the even elements (4r, 4r + 2 of
+ * a lane) and the odd ones.  So lane l sums elements 0-15 of its chunk's
+ * low-nibble block lo[l] (lane l + 4 elements 16-31) in one int32 vector
+ * and of its high-nibble block hi[l] in another: at most 16 products of
+ * 32767 by 32 in magnitude a lane, exact.  Q6_K's 16-element sub-blocks
+ * then each have lanes of their own.
+ *
+ * The activations are rearranged once per call to match (KL_SB_BYTES a
+ * super-block): the 16 vectors 4r + 2 nib + odd, lane L the two quants of
+ * its elements; then d_a of each lane's low-nibble block and of its
+ * high-nibble one, and s_a of lo[0..3], hi[0..3] (for the mins).  The
+ * scales are applied once per super-block in float, per row and
+ * activation: two multiply-adds (each lane its scale d * sc, Q6_K
+ * d * the scale of its 16 elements) and one for the mins (-dmin * m).
+ * Each row's result is the same float operations in the same order
+ * whatever the number of activations in the call (test-batch).
+ *
+ * A call rearranges its activations in groups that stay in L2 (KL_L2
+ * bytes) and runs every row against each group, KL_ACTS activations at a
+ * time, so a row's weights are unpacked once per KL_ACTS activations and
+ * stay in L1 for the next ones.  Fewer activations than that (decode)
+ * go against KL_ROWS / C rows at a time: an activation vector read once
+ * serves several rows (one row at a time, long rows decoded 10-20 %
+ * slower: the rearranged activation no longer stayed in L1).
+ *
+ * At batches of GP_MIN and more the float panels below stay the faster
+ * product on the machine measured (64 activations, CPU time: 62-74
+ * GFLOP/s here, 72-90 for the panels: VPMADDWD needs a VPADDD to
+ * accumulate where FMA does not), so a16_always is not set. */
+#define KL_SB_BYTES (16 * 32 + 3 * 32)
+#define KL_ACTS 4
+#define KL_ROWS 4
+#define KL_L2 (192 * 1024)
+#ifndef KL_PF
+#define KL_PF 16  /* rows fetched ahead */
+#endif
+
+/* lo[l], hi[l]: the blocks of the low and high nibbles of chunk l
+ * ([0]: Q4_K/Q5_K, [1]: Q6_K). */
+static const uint8_t kl_lo[2][4] = {{0, 2, 4, 6}, {0, 1, 4, 5}}, kl_hi[2][4] = {{1, 3, 5, 7}, {2, 3, 6, 7}};
+
+/* idx[i]: the word of a super-block's 256 activation quants in
+ * quant_a16_row()'s order that goes to word i of the rearranged one. */
+static void kl_index(int q6, int16_t idx[256])
 {
-	uint8_t sm[16];
-	kq_scales_mins(b + 4, sm);
-	__m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)sm)));
-	__m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)(sm + 8))));
-	sc = _mm256_mul_ps(sc, _mm256_set1_ps(_cvtsh_ss(*(const uint16_t *)b)));
-	mn = _mm256_mul_ps(mn, _mm256_set1_ps(-_cvtsh_ss(*(const uint16_t *)(b + 2))));
-	__m256 lo = _mm256_unpacklo_ps(sc, mn), hi = _mm256_unpackhi_ps(sc, mn);  /* d0 m0 d1 m1 | d4 m4 d5 m5 */
-	dm[0] = _mm256_castps256_ps128(lo);
-	dm[1] = _mm256_castps256_ps128(hi);
-	dm[2] = _mm256_extractf128_ps(lo, 1);
-	dm[3] = _mm256_extractf128_ps(hi, 1);
+	for (int v = 0; v < 16; v++)
+		for (int L = 0; L < 8; L++)
+			for (int k = 0; k < 2; k++) {
+				const int r = v / 4, nib = v / 2 % 2, odd = v % 2;
+				const int blk = (nib ? kl_hi : kl_lo)[q6][L % 4], e = 4 * r + 16 * (L / 4) + odd + 2 * k;
+				idx[16 * v + 2 * L + k] = (int16_t)(64 * (blk / 2) + (e >= 16 ? 32 : 0) + 16 * (blk % 2) + e % 16);
+			}
 }
 
-INLINE void a16_kquant45(const enum ggml_type t, const uint8_t *b, int g, __m128 dm, struct a16w *w)
+/* One activation row of quant_a16_row() (nsb super-blocks) into the
+ * layout above at dst. */
+static void kl_acts(int q6, const int16_t idx[256], const uint8_t *x, int nsb, uint8_t *dst)
 {
-	const uint8_t *qs = b + (t == GGML_Q4_K ? 16 : 48) + 32 * g;
-	const __m256i nib = _mm256_set1_epi16(15);
-	__m256i x0 = u8x16(qs), x1 = u8x16(qs + 16);
-	w->q[0] = _mm256_and_si256(x0, nib);
-	w->q[1] = _mm256_srli_epi16(x0, 4);
-	w->q[2] = _mm256_and_si256(x1, nib);
-	w->q[3] = _mm256_srli_epi16(x1, 4);
-	if (t == GGML_Q5_K) {  /* bits 2g, 2g + 1 of qh[] to bit 4 */
-		const __m256i sixteen = _mm256_set1_epi16(16);
-		__m256i h0 = u8x16(b + 16), h1 = u8x16(b + 32);
-		for (int k = 0; k < 4; k++) {
-			__m256i h = k & 2 ? h1 : h0;
-			int j = 2 * g + (k & 1);
-			h = j <= 4 ? _mm256_slli_epi16(h, 4 - j) : _mm256_srli_epi16(h, j - 4);
-			w->q[k] = _mm256_or_si256(w->q[k], _mm256_and_si256(h, sixteen));
+	const int16_t *q = (const void *)x;
+	const float *ds = (const float *)(x + (size_t)nsb * 512);
+
+	for (int s = 0; s < nsb; s++, q += 256, ds += 16, dst += KL_SB_BYTES) {
+		int16_t *o = (int16_t *)dst;
+		float *f = (float *)(dst + 512);
+		for (int i = 0; i < 256; i++)
+			o[i] = q[idx[i]];
+		for (int L = 0; L < 8; L++) {
+			f[L] = ds[2 * kl_lo[q6][L % 4]];
+			f[8 + L] = ds[2 * kl_hi[q6][L % 4]];
+			f[16 + L] = ds[2 * (L < 4 ? kl_lo[q6][L] : kl_hi[q6][L - 4]) + 1];
 		}
 	}
-	w->dm = dm;
 }
 
-INLINE void tile_a16_kq45(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
-			  float *Y, int ldy, const int R, const int C)
+struct kl_weights {
+	__m256i u[4];        /* qs (Q6_K ql) transposed */
+	__m256i h[4];        /* Q5_K: the qh dwords of u[r]'s elements; Q6_K: qh transposed as ql */
+	__m256 dlo, dhi, m;  /* each lane's scale for the low and high nibbles; -dmin * m of lo[], hi[] */
+};
+
+/* Dword r of c[0..3] in lanes 0-3 of u[r], dword r + 4 in lanes 4-7. */
+INLINE void kl_transpose(const __m256i c[4], __m256i u[4])
 {
-	const size_t bsz = blk_bytes(t);
-	const int npair = n / 64;
-	__m256 acc[MAXR][MAXC];
-	__m128 accm[MAXR][MAXC];
+	__m256i t0 = _mm256_unpacklo_epi32(c[0], c[1]), t1 = _mm256_unpackhi_epi32(c[0], c[1]);
+	__m256i t2 = _mm256_unpacklo_epi32(c[2], c[3]), t3 = _mm256_unpackhi_epi32(c[2], c[3]);
+	u[0] = _mm256_unpacklo_epi64(t0, t2);
+	u[1] = _mm256_unpackhi_epi64(t0, t2);
+	u[2] = _mm256_unpacklo_epi64(t1, t3);
+	u[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* Bytes sel[0..7] of x as 8 floats times d (signed: as int8). */
+INLINE __m256 kl_scale8(__m128i x, __m128i sel, float d, const int sign)
+{
+	__m128i v = _mm_shuffle_epi8(x, sel);
+	__m256i w = sign ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+	return _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(w));
+}
+
+INLINE void kl_load(const enum ggml_type t, const uint8_t *b, struct kl_weights *kw)
+{
+	const uint8_t *q = b + (t == GGML_Q4_K ? 16 : t == GGML_Q5_K ? 48 : 0);
+	__m256i c[4];
+
+	for (int k = 0; k < 4; k++)
+		c[k] = _mm256_loadu_si256((const void *)(q + 32 * k));
+	kl_transpose(c, kw->u);
+	if (t == GGML_Q6_K) {  /* ql chunk l has its top bits in qh chunk l / 2; scale of 16 elements j: sc[j] */
+		const float d = _cvtsh_ss(*(const uint16_t *)(b + 208));
+		c[0] = c[1] = _mm256_loadu_si256((const void *)(b + 128));
+		c[2] = c[3] = _mm256_loadu_si256((const void *)(b + 160));
+		kl_transpose(c, kw->h);
+		const __m128i sc = _mm_loadu_si128((const void *)(b + 192));
+		kw->dlo = kl_scale8(sc, _mm_setr_epi8(0, 2, 8, 10, 1, 3, 9, 11, 0, 0, 0, 0, 0, 0, 0, 0), d, 1);
+		kw->dhi = kl_scale8(sc, _mm_setr_epi8(4, 6, 12, 14, 5, 7, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0), d, 1);
+		return;
+	}
+	if (t == GGML_Q5_K) {  /* qh dword r in lanes 0-3, r + 4 in lanes 4-7 */
+		__m256i qh = _mm256_loadu_si256((const void *)(b + 16));
+		for (int r = 0; r < 4; r++)
+			kw->h[r] = _mm256_permutevar8x32_epi32(qh, _mm256_setr_epi32(r, r, r, r, r + 4, r + 4, r + 4, r + 4));
+	}
+	const __m128i sm = kq_scales_mins(b + 4);
+	const float d = _cvtsh_ss(*(const uint16_t *)b), dmin = _cvtsh_ss(*(const uint16_t *)(b + 2));
+	kw->dlo = kl_scale8(sm, _mm_setr_epi8(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), d, 0);
+	kw->dhi = kl_scale8(sm, _mm_setr_epi8(1, 3, 5, 7, 1, 3, 5, 7, 0, 0, 0, 0, 0, 0, 0, 0), d, 0);
+	kw->m = kl_scale8(sm, _mm_setr_epi8(8, 10, 12, 14, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0), -dmin, 0);
+}
+
+/* The even (e) and odd (o) elements of dwords r, r + 4 of the low (nib 0)
+ * or high nibbles as int16. */
+INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r, int nib, __m256i *e, __m256i *o)
+{
+	const __m256i m4 = _mm256_set1_epi32(0x000f000f);
+	__m256i u = nib ? _mm256_srli_epi16(kw->u[r], 4) : kw->u[r];
+
+	*e = _mm256_and_si256(u, m4);
+	*o = _mm256_and_si256(_mm256_srli_epi16(u, 8), m4);
+	if (t == GGML_Q4_K)
+		return;
+	/* the top bits to bit 0 of each byte: Q5_K bit j of qh[e] for
+	 * sub-block j = 2l + nib; Q6_K bits 2g, 2g + 1 for block g of chunk
+	 * l's half, g = l % 2 + 2 nib */
+	const __m256i sh = t == GGML_Q5_K ? (nib ? _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7) : _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6))
+					  : (nib ? _mm256_setr_epi32(4, 6, 4, 6, 4, 6, 4, 6) : _mm256_setr_epi32(0, 2, 0, 2, 0, 2, 0, 2));
+	const __m256i top = _mm256_set1_epi32(t == GGML_Q5_K ? 0x00100010 : 0x00300030);
+	__m256i h = _mm256_srlv_epi32(kw->h[r], sh);
+	*e = _mm256_or_si256(*e, _mm256_and_si256(_mm256_slli_epi16(h, 4), top));
+	*o = _mm256_or_si256(*o, _mm256_and_si256(_mm256_srli_epi16(h, 4), top));
+	if (t == GGML_Q6_K) {
+		*e = _mm256_sub_epi16(*e, _mm256_set1_epi16(32));
+		*o = _mm256_sub_epi16(*o, _mm256_set1_epi16(32));
+	}
+}
+
+/* R rows from w (nsb super-blocks, rb bytes apart) against C activations
+ * rearranged at T (ts bytes apart), into Y[c * ldy + r]. */
+INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nsb, const uint8_t *T, size_t ts,
+		    float *Y, int ldy, const int R, const int C)
+{
+	const size_t bs = blk_bytes(t);
+	__m256 acc[KL_ROWS][KL_ACTS];
 
 	_Pragma("GCC unroll 4")
-	for (int r = 0; r < R; r++)
+	for (int i = 0; i < R; i++)
 		_Pragma("GCC unroll 4")
-		for (int c = 0; c < C; c++) {
-			acc[r][c] = _mm256_setzero_ps();
-			accm[r][c] = _mm_setzero_ps();
+		for (int c = 0; c < C; c++)
+			acc[i][c] = _mm256_setzero_ps();
+	for (int s = 0; s < nsb; s++) {
+		struct kl_weights kw[KL_ROWS];
+		__m256i sum[KL_ROWS][KL_ACTS][2];
+		_Pragma("GCC unroll 4")
+		for (int i = 0; i < R; i++) {
+			const uint8_t *b = w + i * rb + (size_t)s * bs;
+			for (size_t o = 0; o < bs; o += 64)
+				_mm_prefetch((const char *)(b + KL_PF * rb + o), _MM_HINT_T0);
+			kl_load(t, b, &kw[i]);
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++)
+				sum[i][c][0] = sum[i][c][1] = _mm256_setzero_si256();
 		}
-	for (int sb = 0; sb < n / QK_K; sb++) {
 		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++) {
-			const uint8_t *b = W + r * rb + sb * bsz;
-			__m128 dm[4];
-			for (size_t o = 0; o < bsz; o += 64)
-				_mm_prefetch((const char *)(b + PF_TILES * R * rb + o), _MM_HINT_T0);
-			kq_pair_scales(b, dm);
-			for (int g = 0; g < 4; g++) {
-				struct a16w w;
-				a16_kquant45(t, b, g, dm[g], &w);
+		for (int r = 0; r < 4; r++)
+			_Pragma("GCC unroll 2")
+			for (int nib = 0; nib < 2; nib++) {
+				__m256i e[KL_ROWS], o[KL_ROWS];
+				_Pragma("GCC unroll 4")
+				for (int i = 0; i < R; i++)
+					kl_steps(t, &kw[i], r, nib, &e[i], &o[i]);
 				_Pragma("GCC unroll 4")
 				for (int c = 0; c < C; c++) {
-					const __m256i *a;
-					__m128 ds;
-					a16_act(X + c * xs, npair, 4 * sb + g, &a, &ds);
-					a16_accumulate(&acc[r][c], &accm[r][c], &w, a, ds, 1);
+					const __m256i *a = (const __m256i *)(T + c * ts + (size_t)s * KL_SB_BYTES) + 4 * r + 2 * nib;
+					const __m256i a0 = _mm256_loadu_si256(a), a1 = _mm256_loadu_si256(a + 1);
+					_Pragma("GCC unroll 4")
+					for (int i = 0; i < R; i++)
+						sum[i][c][nib] = _mm256_add_epi32(sum[i][c][nib], _mm256_add_epi32(
+							_mm256_madd_epi16(e[i], a0), _mm256_madd_epi16(o[i], a1)));
 				}
+			}
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
+			const __m256 dlo = _mm256_loadu_ps(f), dhi = _mm256_loadu_ps(f + 8), sa = _mm256_loadu_ps(f + 16);
+			_Pragma("GCC unroll 4")
+			for (int i = 0; i < R; i++) {
+				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][c][0]), _mm256_mul_ps(kw[i].dlo, dlo), acc[i][c]);
+				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][c][1]), _mm256_mul_ps(kw[i].dhi, dhi), acc[i][c]);
+				if (t != GGML_Q6_K)
+					acc[i][c] = _mm256_fmadd_ps(kw[i].m, sa, acc[i][c]);
 			}
 		}
 	}
-	a16_store(acc, accm, Y, ldy, 1, R, C);
-}
-
-/* Q6_K: 32-block 4 h + g of a super-block (h = 0, 1; g = 0..3) is made of
- * 16-element sub-blocks 8 h + 2 g and 8 h + 2 g + 1; element l has its low
- * four bits in ql[64 h + 32 (g & 1) + l] (low nibble for g < 2, else
- * high) and its top two in bits 2 g, 2 g + 1 of qh[32 h + l].  The quants
- * minus 32 are multiplied by their sub-block's scale in int16 (at most
- * 32 * 128 = 4096), so the block's d_w is d. */
-INLINE void a16_q6k(const uint8_t *b, int h, int g2, const int16_t *sc, float d, struct a16w *w)
-{
-	const __m256i lo4 = _mm256_set1_epi16(15), hi2 = _mm256_set1_epi16(0x30), off = _mm256_set1_epi16(32);
-	__m256i qh[2] = { u8x16(b + 128 + 32 * h), u8x16(b + 128 + 32 * h + 16) };
-
-	for (int k = 0; k < 4; k++) {
-		const int g = g2 + (k & 1), half = k >> 1;  /* q[k]: block g, elements 16 half .. */
-		__m256i l = u8x16(b + 64 * h + 32 * (g & 1) + 16 * half);
-		l = g < 2 ? _mm256_and_si256(l, lo4) : _mm256_srli_epi16(l, 4);
-		__m256i hb = g < 2 ? _mm256_slli_epi16(qh[half], 4 - 2 * g) : _mm256_srli_epi16(qh[half], 2 * g - 4);
-		__m256i q = _mm256_sub_epi16(_mm256_or_si256(l, _mm256_and_si256(hb, hi2)), off);
-		w->q[k] = _mm256_mullo_epi16(q, _mm256_set1_epi16(sc[8 * h + 2 * g + half]));
-	}
-	w->dm = _mm_setr_ps(d, 0, d, 0);
-}
-
-INLINE void tile_a16_q6k(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
-			 float *Y, int ldy, const int R, const int C)
-{
-	const size_t bsz = blk_bytes(GGML_Q6_K);
-	const int npair = n / 64;
-	__m256 acc[MAXR][MAXC];
-	__m128 accm[MAXR][MAXC];
-
-	(void)t;
 	_Pragma("GCC unroll 4")
-	for (int r = 0; r < R; r++)
+	for (int i = 0; i < R; i++)
 		_Pragma("GCC unroll 4")
-		for (int c = 0; c < C; c++) {
-			acc[r][c] = _mm256_setzero_ps();
-			accm[r][c] = _mm_setzero_ps();
-		}
-	for (int sb = 0; sb < n / QK_K; sb++) {
-		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++) {
-			const uint8_t *b = W + r * rb + sb * bsz;
-			int16_t sc[16] __attribute__((aligned(32)));
-			for (size_t o = 0; o < bsz; o += 64)
-				_mm_prefetch((const char *)(b + PF_TILES * R * rb + o), _MM_HINT_T0);
-			_mm256_store_si256((void *)sc, _mm256_cvtepi8_epi16(_mm_loadu_si128((const void *)(b + 192))));
-			const float d = _cvtsh_ss(*(const uint16_t *)(b + 208));
-			for (int p = 0; p < 4; p++) {
-				struct a16w w;
-				a16_q6k(b, p / 2, 2 * (p % 2), sc, d, &w);
-				_Pragma("GCC unroll 4")
-				for (int c = 0; c < C; c++) {
-					const __m256i *a;
-					__m128 ds;
-					a16_act(X + c * xs, npair, 4 * sb + p, &a, &ds);
-					a16_accumulate(&acc[r][c], &accm[r][c], &w, a, ds, 0);
+		for (int c = 0; c < C; c++)
+			Y[(size_t)c * ldy + i] = hsum(acc[i][c]);
+}
+
+/* Tiles of KL_ACTS activations by one row, or of fewer activations by
+ * KL_ROWS / C rows (so a decode reads each activation vector once for
+ * KL_ROWS rows) */
+#define KL_TILE(r, c) kl_tile(t, w, rb, nsb, T + (size_t)c0 * ab, ab, Yr + (size_t)c0 * ldy, ldy, r, c)
+
+INLINE void kl_matmul(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, size_t xs, int nb,
+		      float *Y, int ldy, int r0, int r1)
+{
+	const int nsb = n / QK_K, q6 = t == GGML_Q6_K;
+	const size_t ab = (size_t)nsb * KL_SB_BYTES;
+	int group = ab ? (int)(KL_L2 / ab) / KL_ACTS * KL_ACTS : nb;
+	int16_t idx[256];
+
+	if (group < KL_ACTS)
+		group = KL_ACTS;
+	if (group > nb)
+		group = nb;
+	uint8_t *T = xmalloc(ab * (size_t)group + 1);
+	kl_index(q6, idx);
+	for (int b0 = 0; b0 < nb; b0 += group) {
+		const int cn = nb - b0 < group ? nb - b0 : group;
+		for (int c = 0; c < cn; c++)
+			kl_acts(q6, idx, (const uint8_t *)xq + (size_t)(b0 + c) * xs, nsb, T + (size_t)c * ab);
+		for (int r = r0; r < r1;) {
+			const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
+			float *Yr = Y + (size_t)b0 * ldy + r;
+			int c0 = 0;
+			if (cn < KL_ACTS && r + KL_ROWS / cn <= r1) {
+				switch (cn) {
+				case 1: KL_TILE(KL_ROWS, 1); break;
+				case 2: KL_TILE(KL_ROWS / 2, 2); break;
+				default: KL_TILE(1, 3); break;
 				}
+				r += KL_ROWS / cn;
+				continue;
 			}
+			/* the row stays in L1 for the next tiles */
+			for (; c0 + KL_ACTS <= cn; c0 += KL_ACTS)
+				KL_TILE(1, KL_ACTS);
+			switch (cn - c0) {
+			case 1: KL_TILE(1, 1); break;
+			case 2: KL_TILE(1, 2); break;
+			case 3: KL_TILE(1, 3); break;
+			}
+			r++;
 		}
 	}
-	a16_store(acc, accm, Y, ldy, 0, R, C);
+	free(T);
 }
+
+#define MM16_LANES(name, type) \
+	TARGET static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, \
+				int ldy, int r0, int r1) \
+	{ \
+		kl_matmul(type, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	}
+MM16_LANES(mm16_q4_k, GGML_Q4_K)
+MM16_LANES(mm16_q5_k, GGML_Q5_K)
+MM16_LANES(mm16_q6_k, GGML_Q6_K)
 
 /* ---- float activations (quant_matmul_float) ----
  *
@@ -863,9 +1006,6 @@ KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 2)
 KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 2)
 KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 2)
 KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 4, 2)
-KERNEL(mm16_q4_k, tile_a16_kq45, GGML_Q4_K, 4, 2)
-KERNEL(mm16_q5_k, tile_a16_kq45, GGML_Q5_K, 4, 2)
-KERNEL(mm16_q6_k, tile_a16_q6k, GGML_Q6_K, 4, 2)
 
 /* Float activations: batches of GP_MIN or more go to the panels, smaller
  * ones to the tiles, which stream the rows once. */
