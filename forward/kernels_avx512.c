@@ -1003,12 +1003,15 @@ KERNEL(mm16_q6_k_tiles, tile_a16_q6k, GGML_Q6_K, 1, 4)
  * whatever the number of activations of the call (tests/unit/test-batch.c),
  * so a sequence gives the same logits in a batch as alone. */
 #define BL_BUF (128 * 1024)  /* stack bytes for the rearranged activations */
-#define BL_ACTS 8            /* activations per tile */
+#define BL_ACTS 8            /* activations per tile of bl_tile() and kl_tile() */
+#define BL_WIDE 16           /* ... of bl_row(), at most */
+#define BL_L1 (40 * 1024)    /* bytes of a bl_row() tile's rearranged rows, at most */
 #define BL_GROUP_BYTES (16 * 64 + 2 * 64)
 #ifndef BL_PF
 #define BL_PF 16             /* rows fetched ahead */
 #endif
 #define BL_TAIL_MIN 6        /* fewer blocks left: pairs of blocks as the tiles above */
+#define BL_RED (16 * 16)     /* floats per activation: the lane sums of 16 rows */
 
 /* Groups of 16 blocks of a row of nblk blocks: the whole ones, and the
  * last short one if it has BL_TAIL_MIN blocks or more (it costs as much as
@@ -1057,13 +1060,14 @@ INLINE void bl_acts(const uint8_t *x, int nblk, int ngrp, uint8_t *dst)
  * dword 5j) into lane j. */
 INLINE __m512i bl_q41_dword(const __m512i z[5], int q)
 {
-	const __m512i idx = _mm512_add_epi32(
-		_mm512_set_epi32(75, 70, 65, 60, 55, 50, 45, 40, 35, 30, 25, 20, 15, 10, 5, 0), _mm512_set1_epi32(q));
-	const __mmask16 k2 = (__mmask16)_mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(32));
-	const __mmask16 k4 = (__mmask16)_mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(64));
+	const __m512i idx = _mm512_set_epi32(75 + q, 70 + q, 65 + q, 60 + q, 55 + q, 50 + q, 45 + q, 40 + q,
+					     35 + q, 30 + q, 25 + q, 20 + q, 15 + q, 10 + q, 5 + q, q);
+	unsigned k2 = 0, k4 = 0;  /* lanes whose dword is in z[2..3], z[4]: constants once q is */
+	for (int j = 0; j < 16; j++)
+		k2 |= (5 * j + q >= 32) << j, k4 |= (5 * j + q >= 64) << j;
 	__m512i v = _mm512_permutex2var_epi32(z[0], idx, z[1]);  /* indices mod 32 */
-	v = _mm512_mask_blend_epi32(k2, v, _mm512_permutex2var_epi32(z[2], idx, z[3]));
-	return _mm512_mask_permutexvar_epi32(v, k4, idx, z[4]);  /* mod 16 */
+	v = _mm512_mask_blend_epi32((__mmask16)k2, v, _mm512_permutex2var_epi32(z[2], idx, z[3]));
+	return _mm512_mask_permutexvar_epi32(v, (__mmask16)k4, idx, z[4]);  /* mod 16 */
 }
 
 /* One group of 16 blocks of a weight row, in lanes: the block scales
@@ -1221,6 +1225,98 @@ INLINE void bl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
 		Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
+}
+
+/* bl_tile() for tiles of more than BL_ACTS activations (C up to
+ * BL_WIDE): the row's 16 steps of a group are widened once into
+ * registers, then each activation runs through them, four chains of
+ * VPDPWSSD whose sum is exact, so that a row's float operations are
+ * bl_tile()'s whatever C; the 16 lanes of its sum with activation c go to
+ * R + c * BL_RED, for bl_reduce16(). */
+INLINE void bl_row(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int ngrp, const uint8_t *T,
+		   size_t ts, const uint8_t *X, size_t xs, float *R, int C)
+{
+	const int npair = (nblk + 1) / 2, with_min = t == GGML_Q4_1;
+	const size_t bs = blk_bytes(t);
+#define acc(c) (*(__m512 *)(R + (size_t)(c) * BL_RED))
+
+	/* the rows stream one after another: fetch the row BL_PF ahead */
+	for (size_t o = 0; o < rb; o += 64)
+		_mm_prefetch((const char *)(w + BL_PF * rb + o), _MM_HINT_T0);
+	for (int c = 0; c < C; c++)
+		acc(c) = _mm512_setzero_ps();
+	for (int g = 0; g < ngrp; g++) {
+		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
+		struct bl_weights bw;
+		__m512i wm[16];  /* step m */
+		bl_load(t, w + (size_t)g * 16 * bs, nblk - 16 * g, &bw);
+		_Pragma("GCC unroll 4")
+		for (int q = 0; q < 4; q++) {
+			__m512i wq[4];
+			bl_steps(t, &bw, q, wq);
+			wm[2 * q] = wq[0], wm[2 * q + 1] = wq[1], wm[8 + 2 * q] = wq[2], wm[9 + 2 * q] = wq[3];
+		}
+		for (int c = 0; c < C; c++) {
+			const uint8_t *a = t8 + (size_t)c * ts;
+			__m512i s[4];
+			_Pragma("GCC unroll 4")
+			for (int k = 0; k < 4; k++)
+				s[k] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), wm[k], _mm512_load_si512((const void *)(a + 64 * k)));
+			_Pragma("GCC unroll 12")
+			for (int m = 4; m < 16; m++)
+				s[m % 4] = _mm512_dpwssd_epi32(s[m % 4], wm[m], _mm512_load_si512((const void *)(a + 64 * m)));
+			__m512i si = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+			__m512 sc = _mm512_mul_ps(bw.d, _mm512_load_ps((const float *)(a + 1024)));
+			__m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), sc, acc(c));
+			if (with_min)
+				f = _mm512_fmadd_ps(bw.m, _mm512_load_ps((const float *)(a + 1088)), f);
+			acc(c) = f;
+		}
+	}
+	for (int p = 8 * ngrp; p < npair; p++) {  /* the blocks after the groups */
+		const uint8_t *w0 = w + (size_t)(2 * p) * bs;
+		const int two = 2 * p + 1 < nblk;
+		__m512i lo, hi;
+		__m128 dm;
+		a16_pair(t, w0, w0 + bs, two, &lo, &hi, &dm);
+		for (int c = 0; c < C; c++) {
+			__m512i alo[MAXC], ahi[MAXC];  /* [0] used */
+			__m128 ds[MAXC];
+			__m512 f[MAXC] = {acc(c)};
+			a16_acts(X + (size_t)c * xs, 0, npair, p, alo, ahi, ds, 1);
+			a16_accumulate(f, lo, hi, dm, alo, ahi, ds, with_min, 1);
+			acc(c) = f[0];
+		}
+	}
+#undef acc
+}
+
+/* The sums of the 16 lanes of nr (1 to 16) vectors at R into y[0..nr):
+ * each the tree of _mm512_reduce_add_ps (lanes i and i + 8, then i and
+ * i + 4 of those, then i and i + 2, then the two left), done for 16 rows
+ * at once: a row gives the same float whatever rows come with it. */
+INLINE void bl_reduce16(const float *R, int nr, float *y)
+{
+	__m512 v[8], u[4], e[2];
+
+	_Pragma("GCC unroll 8")
+	for (int k = 0; k < 8; k++) {  /* row 2k in 128-bit lanes 0-1, 2k + 1 in 2-3 */
+		__m512 a = 2 * k < nr ? _mm512_load_ps(R + 32 * k) : _mm512_setzero_ps();  /* rows past nr: not read */
+		__m512 b = 2 * k + 1 < nr ? _mm512_load_ps(R + 32 * k + 16) : _mm512_setzero_ps();
+		v[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+	}
+	_Pragma("GCC unroll 4")
+	for (int k = 0; k < 4; k++)  /* rows 4k + l in 128-bit lane l */
+		u[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x88),
+				     _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xdd));
+	_Pragma("GCC unroll 2")
+	for (int k = 0; k < 2; k++)  /* lane l: rows 8k + l (elements 0, 1), 8k + 4 + l (2, 3) */
+		e[k] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * k], u[2 * k + 1], 0x44),
+				     _mm512_shuffle_ps(u[2 * k], u[2 * k + 1], 0xee));
+	/* element 4l + m: row 4m + l */
+	__m512 z = _mm512_add_ps(_mm512_shuffle_ps(e[0], e[1], 0x88), _mm512_shuffle_ps(e[0], e[1], 0xdd));
+	z = _mm512_permutexvar_ps(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), z);
+	_mm512_mask_storeu_ps(y, (__mmask16)((1u << nr) - 1), z);
 }
 
 /* ---- 16-bit activations, K-quants in lanes (Q4_K, Q5_K, Q6_K) ----
@@ -1461,7 +1557,11 @@ INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void
 {
 	const int nblk = n / QK, ngrp = bl_groups(nblk);
 	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
+	/* tiles of more than BL_ACTS activations by bl_row(), for the legacy
+	 * types' rows whose BL_WIDE rearranged activations stay in L1 */
+	const int wide = ab * BL_WIDE <= BL_L1;
 	uint8_t T[BL_BUF] __attribute__((aligned(64)));
+	float R[BL_WIDE * BL_RED] __attribute__((aligned(64)));
 
 	if (ab > BL_BUF) {  /* rows of more than 57344 elements: pairs of blocks */
 		pairs(W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
@@ -1469,19 +1569,34 @@ INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void
 	}
 	const int chunk = ab ? (int)(BL_BUF / ab) : nb;
 	for (int b0 = 0; b0 < nb; b0 += chunk) {
-		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
+		const int cn = nb - b0 < chunk ? nb - b0 : chunk, ntile = (cn + BL_WIDE - 1) / BL_WIDE;
+		/* as even as they go: each reuses a row's widening */
+		const int tile = wide && cn > BL_ACTS ? (cn + ntile - 1) / ntile : BL_ACTS;
 		for (int c = 0; c < cn; c++)
 			bl_acts((const uint8_t *)xq + (size_t)(b0 + c) * xs, nblk, ngrp, T + (size_t)c * ab);
-		/* BL_ACTS activations against every row: their rearranged rows
+		/* tile activations against every row: their rearranged rows
 		 * stay in L1 while the weights stream */
-		for (int c0 = 0; c0 < cn; c0 += BL_ACTS) {
+		for (int c0 = 0; c0 < cn; c0 += tile) {
 			const uint8_t *Tc = T + (size_t)c0 * ab, *Xc = (const uint8_t *)xq + (size_t)(b0 + c0) * xs;
-			float *Yc = Y + (size_t)(b0 + c0) * ldy + r0;
-			for (int r = r0; r < r1; r++, Yc++) {
-				const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
-				switch (cn - c0 < BL_ACTS ? cn - c0 : BL_ACTS) {
-				BL_TAIL(1) BL_TAIL(2) BL_TAIL(3) BL_TAIL(4) BL_TAIL(5) BL_TAIL(6) BL_TAIL(7) BL_TAIL(8)
+			const int cc = cn - c0 < tile ? cn - c0 : tile;
+			if (cc <= BL_ACTS) {
+				float *Yc = Y + (size_t)(b0 + c0) * ldy + r0;
+				for (int r = r0; r < r1; r++, Yc++) {
+					const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
+					switch (cc) {
+					BL_TAIL(1) BL_TAIL(2) BL_TAIL(3) BL_TAIL(4) BL_TAIL(5) BL_TAIL(6) BL_TAIL(7) BL_TAIL(8)
+					}
 				}
+				continue;
+			}
+			float *Yc = Y + (size_t)(b0 + c0) * ldy;
+			for (int r = r0; r < r1; r += 16) {  /* 16 rows, then their sums */
+				const int nr = r1 - r < 16 ? r1 - r : 16;
+				for (int i = 0; i < nr; i++)
+					bl_row(t, (const uint8_t *)W + (size_t)(r + i) * rb, rb, nblk, ngrp, Tc, ab, Xc,
+					       xs, R + 16 * i, cc);
+				for (int c = 0; c < cc; c++)
+					bl_reduce16(R + (size_t)c * BL_RED, nr, Yc + (size_t)c * ldy + r);
 			}
 		}
 	}
