@@ -283,6 +283,14 @@ static int open_input(const struct options *o, int i)
 	return fd;
 }
 
+/* Done with the input file rd reads (standard input stays open). */
+static void close_input(struct tok_reader *rd)
+{
+	if (rd->fd != 0)
+		close(rd->fd);
+	tok_reader_free(rd);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -336,9 +344,7 @@ int main(int argc, char **argv)
 			if (r == TOK_EOF && next_file < o.n_files) {
 				/* the next file: its lines follow the last one's
 				 * (and are numbered on from it) */
-				if (rd.fd != 0)
-					close(rd.fd);
-				tok_reader_free(&rd);
+				close_input(&rd);
 				tok_reader_init(&rd, open_input(&o, next_file++));
 				continue;
 			}
@@ -375,9 +381,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: %llu steps, %u sequences open, %u of %u positions in use\n", progname,
 				(unsigned long long)es.n_steps, es.n_open, es.n_used, engine_n_ctx(st.eng));
 	}
-	if (rd.fd != 0)
-		close(rd.fd);
-	tok_reader_free(&rd);
+	close_input(&rd);
 	tok_batch_free(&batch);
 	free(st.map);
 	engine_close(st.eng);
