@@ -516,19 +516,17 @@ static void widen_input_pipe(void)
  * have failed and gone by then. */
 static FILE *open_feed(const char *path)
 {
-	FILE *f = NULL;
+	FILE *f;
 	char *end;
+	long fd = -1;
 
 	errno = 0;
-	if (strncmp(path, "/dev/fd/", 8) == 0 && path[8] >= '0' && path[8] <= '9') {
-		long fd = strtol(path + 8, &end, 10);
-		if (!*end && fd <= INT_MAX && errno == 0) {
-			f = fdopen((int)fd, "w");
-			goto done;
-		}
-	}
-	f = fopen(path, "w");
-done:
+	if (strncmp(path, "/dev/fd/", 8) == 0 && path[8] >= '0' && path[8] <= '9')
+		fd = strtol(path + 8, &end, 10);
+	if (fd >= 0 && !*end && fd <= INT_MAX && errno == 0)
+		f = fdopen((int)fd, "w");
+	else
+		f = fopen(path, "w");
 	if (!f)
 		die("--feed %s: %s", path, strerror(errno));
 	return f;
