@@ -26,6 +26,11 @@ wait_grep() {
 }
 
 busy() { curl -s "$SERVE/metrics" | sed -n 's/^lmserve_busy_sequences[{ ].* \([0-9.]*\)$/\1/p'; }
+# wait_busy: until one sequence is in a step (30 s at most)
+wait_busy() {
+	_i=0
+	while [ "$(busy)" != 1 ] && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+}
 
 # 1. Steps of 5 s (the fixed 2 s wait lm-serve had after cancelling cut
 # these streams off): SIGTERM once a token has come, no time to finish,
@@ -51,8 +56,7 @@ ok "... and that it stopped" grep -q 'stopped$' "$SERVE_ERR"
 export LMU_SERVE_STEP_DELAY=60
 serve_start --parallel 1 --shutdown-timeout 0 --cancel-timeout 1
 stream "$tmp/s2"
-_i=0
-while [ "$(busy)" != 1 ] && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+wait_busy
 is "a request in a 60 s step" "$(busy)" 1
 t0=$(date +%s%N)
 serve_stop TERM
@@ -66,8 +70,7 @@ ok "... the log says the request did not end" grep -q '1 requests did not end in
 # 3. A second signal cuts the wait short the same way.
 serve_start --parallel 1 --shutdown-timeout 0
 stream "$tmp/s3"
-_i=0
-while [ "$(busy)" != 1 ] && [ $_i -lt 300 ]; do sleep 0.1; _i=$((_i + 1)); done
+wait_busy
 kill -TERM $SERVE_PID
 wait_grep 30 'cancelling 1 requests' "$SERVE_ERR"
 t0=$(date +%s%N)
