@@ -313,8 +313,14 @@ static int read_top_entries(FILE *in, struct logits_frame *f, struct lmu_err *e)
 		memset(seen, 0, f->n_vocab);
 		seen_cap = f->n_vocab;
 	}
-	for (uint32_t i = 0; i < f->n_vocab; i++)
+	/* every score -inf: only the ids the last top-k frame listed, if it
+	 * was the last frame read, and what lies past the ids it covered */
+	uint32_t blank = f->blank;
+	for (uint32_t i = 0; blank && i < f->n_listed; i++)
+		f->scores[f->ids[i]] = -INFINITY;
+	for (uint32_t i = blank; i < f->n_vocab; i++)
 		f->scores[i] = -INFINITY;
+	f->blank = blank > f->n_vocab ? blank : f->n_vocab;
 	uint32_t i = 0;
 	for (; i < f->k; i++) {
 		unsigned char b[8];
@@ -348,6 +354,7 @@ static int read_top_entries(FILE *in, struct logits_frame *f, struct lmu_err *e)
 	}
 	ret = 1;
 out:
+	f->n_listed = i;
 	while (i-- > 0)
 		seen[f->ids[i]] = 0;
 	return ret;
@@ -433,6 +440,7 @@ static int read_binary(FILE *in, struct logits_frame *f, struct lmu_err *e, uint
 		*off += size + 8ull * f->k;
 		return 1;
 	}
+	f->blank = 0;
 	got = fread(f->scores, 4, f->n_vocab, in);
 	if (got != f->n_vocab) {
 		err_set(e, "logits stream byte %llu: frame cut short (%zu of %u scores)",
@@ -531,6 +539,7 @@ static int read_text(FILE *in, int c, struct logits_frame *f, struct lmu_err *e,
 	f->k = 0;
 	f->rest = -INFINITY;
 	grow(f, f->n_vocab);
+	f->blank = 0;
 	for (uint32_t i = 0; i < f->n_vocab; i++)
 		f->scores[i] = -INFINITY;
 	p = line + (h - line);

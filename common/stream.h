@@ -111,6 +111,10 @@ struct logits_frame {
 	uint32_t *ids;
 	size_t ids_cap;
 	float rest;
+	/* the reader's own: scores[0..blank) is -inf but at ids[0..n_listed)
+	 * (a top-k frame was the last read), so that the next top-k frame
+	 * resets those alone: a caller does not write into scores */
+	uint32_t blank, n_listed;
 	bool text;       /* the frame came in text form */
 	uint64_t offset; /* byte offset (binary) or line number (text) of the frame */
 };

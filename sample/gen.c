@@ -88,15 +88,16 @@ static bool stop_seen(struct gen *g, const char *piece, size_t len)
 
 int gen_next(struct gen *g, const float *scores, uint32_t n, int32_t *id)
 {
-	return gen_next_top(g, scores, n, -INFINITY, id);
+	return gen_next_top(g, scores, n, NULL, 0, -INFINITY, id);
 }
 
-int gen_next_top(struct gen *g, const float *scores, uint32_t n, double rest, int32_t *id)
+int gen_next_top(struct gen *g, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k, double rest,
+		 int32_t *id)
 {
 	*id = -1;
 	if (g->max_tokens && g->emitted >= g->max_tokens)
 		return GEN_LENGTH;
-	*id = sampler_sample_top(&g->s, scores, n, rest);
+	*id = sampler_sample_top(&g->s, scores, n, ids, k, rest);
 	if (*id < 0)
 		return -1;
 	bool known = g->v && (uint32_t)*id < g->v->n;

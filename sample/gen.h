@@ -54,9 +54,11 @@ void gen_prompt(struct gen *g, const int32_t *ids, size_t n);
  * is finite. */
 int gen_next(struct gen *g, const float *scores, uint32_t n, int32_t *id);
 
-/* The same for a frame of the k best ids (sampler_sample_top): rest is
- * the log of the sum of e^score over the ids it leaves out. */
-int gen_next_top(struct gen *g, const float *scores, uint32_t n, double rest, int32_t *id);
+/* The same for a frame of the k best ids (sampler_sample_top): ids[0..k)
+ * are the ids it lists (NULL: look at every score), rest the log of the
+ * sum of e^score over the ids it leaves out. */
+int gen_next_top(struct gen *g, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k, double rest,
+		 int32_t *id);
 
 /* The generation's sampler (to ask sampler_top_exact()). */
 struct sampler *gen_sampler(struct gen *g);

@@ -600,7 +600,7 @@ static int answer(struct sampler_ctx *x, struct seq *q, const struct logits_fram
 			    (unsigned long long)fr->offset, fr->k, x->o->top_logprobs);
 	}
 	long long index = gen_emitted(q->g);
-	int st = gen_next_top(q->g, scores, fr->n_vocab, fr->rest, &id);
+	int st = gen_next_top(q->g, scores, fr->n_vocab, fr->k ? fr->ids : NULL, fr->k, fr->rest, &id);
 	if (st < 0)
 		die("logits frame at %s %llu: no finite score to choose from", fr->text ? "line" : "byte",
 		    (unsigned long long)fr->offset);

@@ -200,7 +200,7 @@ static struct candidate heap_pop(struct candidate *h, size_t *n, order_fn first)
 
 int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n)
 {
-	return sampler_sample_top(s, scores, n, -INFINITY);
+	return sampler_sample_top(s, scores, n, NULL, 0, -INFINITY);
 }
 
 static inline bool zero8(v8i m)
@@ -272,34 +272,74 @@ static int32_t greedy(const struct sampler *s, const float *scores, uint32_t n, 
 	return id;
 }
 
-int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, double rest)
+/* The same over the ids of a frame that lists only ids[0..k) (in any
+ * order): the others are -inf, which no penalty raises. */
+static int32_t greedy_listed(const struct sampler *s, const float *scores, const uint32_t *ids, uint32_t k, bool pen)
+{
+	float max = -INFINITY;
+	int32_t id = -1;
+
+	for (uint32_t i = 0; i < k; i++) {
+		int32_t j = (int32_t)ids[i];
+		float x = pen ? penalised(s, j, scores[j]) : scores[j];
+		if (x > max || (x == max && id >= 0 && j < id)) {
+			max = x;
+			id = j;
+		}
+	}
+	return id;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	int32_t x = ((const struct candidate *)a)->id, y = ((const struct candidate *)b)->id;
+	return (x > y) - (x < y);
+}
+
+/* Candidate id i (its score x, before the penalties) into c[*nc] unless
+ * it is -inf, scaled by 1/T. */
+static void candidate(const struct sampler *s, bool pen, int32_t i, float x, struct candidate *c, size_t *nc,
+		      float *max)
+{
+	if (pen)
+		x = penalised(s, i, x);
+	if (!(x > -INFINITY))
+		return;
+	x = (float)(x / s->par.temperature);
+	c[(*nc)++] = (struct candidate){i, x, 0};
+	if (x > *max)
+		*max = x;
+}
+
+int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k,
+			   double rest)
 {
 	const struct sampler_params *p = &s->par;
-	bool pen = penalties_on(p);
+	bool pen = penalties_on(p), sparse = ids && k > 0 && k < n;
 	size_t nc = 0;
 	float max = -INFINITY;
 
 	if (p->temperature == 0)
-		return greedy(s, scores, n, pen);
+		return sparse ? greedy_listed(s, scores, ids, k, pen) : greedy(s, scores, n, pen);
 
-	/* candidates: the ids with a score above -inf, scaled by 1/T */
+	/* candidates: the ids with a score above -inf, scaled by 1/T, in
+	 * the order of their ids (the listed ones sorted into it) */
 	if (s->cand_cap < (size_t)n + 1) {
 		s->cand = xreallocarray(s->cand, (size_t)n + 1, 2 * sizeof *s->cand);
 		s->cand_cap = (size_t)n + 1;
 	}
 	struct candidate *c = s->cand, *ranked = s->cand + s->cand_cap;
-	for (uint32_t i0 = 0; i0 < n; i0 += 8) {
-		uint32_t end = i0 + 8 < n ? i0 + 8 : n;
-		if (end - i0 == 8 && none_above_ninf(scores + i0))
-			continue;  /* -inf stays -inf under a penalty: a top-k frame's unlisted ids */
-		for (uint32_t i = i0; i < end; i++) {
-			float x = pen ? penalised(s, (int32_t)i, scores[i]) : scores[i];
-			if (!(x > -INFINITY))
-				continue;
-			x = (float)(x / p->temperature);
-			c[nc++] = (struct candidate){(int32_t)i, x, 0};
-			if (x > max)
-				max = x;
+	if (sparse) {
+		for (uint32_t i = 0; i < k; i++)
+			candidate(s, pen, (int32_t)ids[i], scores[ids[i]], c, &nc, &max);
+		qsort(c, nc, sizeof *c, by_id);
+	} else {
+		for (uint32_t i0 = 0; i0 < n; i0 += 8) {
+			uint32_t end = i0 + 8 < n ? i0 + 8 : n;
+			if (end - i0 == 8 && none_above_ninf(scores + i0))
+				continue;  /* -inf stays -inf under a penalty: a top-k frame's unlisted ids */
+			for (uint32_t i = i0; i < end; i++)
+				candidate(s, pen, (int32_t)i, scores[i], c, &nc, &max);
 		}
 	}
 	if (nc == 0)

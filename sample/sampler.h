@@ -86,8 +86,11 @@ int32_t sampler_sample(struct sampler *s, const float *scores, uint32_t n);
 /* The same for a frame that scores only some ids (a top-k frame,
  * lm-logits(5)): scores has the others at -inf, and rest is the log of
  * the sum of their e^score, which joins the normaliser when --top-k is
- * off (-inf: none left out). */
-int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, double rest);
+ * off (-inf: none left out).  ids[0..k), when not NULL, are the ids it
+ * lists (in any order): then only their scores are read, and the choice
+ * is the one a look at every score would make. */
+int32_t sampler_sample_top(struct sampler *s, const float *scores, uint32_t n, const uint32_t *ids, uint32_t k,
+			   double rest);
 
 /* Whether sampler_sample_top() on such a frame chooses what
  * sampler_sample() would on the whole frame, whatever the scores left

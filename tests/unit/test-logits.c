@@ -20,6 +20,21 @@ static int read_bytes(const void *p, size_t n, struct logits_frame *f, struct lm
 	return r;
 }
 
+/* Whether f's scores are what its frame says and nothing else: for a
+ * top-k frame, -inf at every id it does not list (want: the scores it
+ * was written from, or NULL for a frame that lists every id). */
+static bool only_listed(const struct logits_frame *f, const float *want)
+{
+	for (uint32_t i = 0; i < f->n_vocab; i++) {
+		bool in = false;
+		for (uint32_t j = 0; j < f->k && !in; j++)
+			in = f->ids[j] == i;
+		if (in ? want && f->scores[i] != want[i] : !(isinf(f->scores[i]) && f->scores[i] < 0))
+			return false;
+	}
+	return true;
+}
+
 /* test-logits -w DIR: the fuzzer's seeds (make fuzz-logits): streams of
  * good frames, binary and text, untagged and tagged, and broken ones. */
 static int write_seeds(const char *dir)
@@ -254,7 +269,39 @@ int main(int argc, char **argv)
 	in = fmemopen(buf, 64, "r");
 	ok(logits_read(in, &f, &e) == 1 && read_bytes(buf, 64, &f, &e) == 1, "a valid frame reads again after refusals");
 	fclose(in);
+	ok(only_listed(&f, big), "after refused frames, every id but the 3 listed reads -inf");
 	free(buf);
+
+	/* a reader resets only the ids the last top-k frame listed: frames of
+	 * other ids, other vocabulary sizes, whole frames and a refused frame
+	 * between them leave no score of an earlier frame behind */
+	{
+		float other[1000], small[4] = {1, 2, 3, 4};
+		for (uint32_t i = 0; i < n; i++)
+			other[i] = (float)((i * 104729) % 1000) / 50.0f - 10.0f;
+		buf = NULL;
+		out = open_memstream(&buf, &len);
+		ok(logits_write_top(out, -1, n, 1, 1, big, 20) == 1 && logits_write_top(out, -1, n, 1, 2, other, 20) == 1 &&
+		   logits_write_top(out, -1, 4, 1, 3, small, 2) == 1 && logits_write_top(out, -1, n, 1, 4, big, 50) == 1 &&
+		   logits_write(out, -1, 4, 1, 5, small) == 1 && logits_write_top(out, -1, n, 1, 6, other, 7) == 1,
+		   "write top-k frames of other ids and sizes, and a whole frame");
+		size_t cut = ftell(out);
+		ok(logits_write_top(out, -1, n, 1, 7, big, 30) == 1 && logits_write_top(out, -1, n, 1, 8, other, 5) == 1,
+		   "and two more");
+		fclose(out);
+		const struct { uint32_t k; const float *want; } seq[] = {{20, big}, {20, other}, {2, small},
+			{50, big}, {0, small}, {7, other}};
+		in = fmemopen(buf, cut, "r");
+		for (size_t i = 0; i < sizeof seq / sizeof *seq; i++)
+			ok(logits_read(in, &f, &e) == 1 && f.k == seq[i].k &&
+			   (f.k ? only_listed(&f, seq[i].want) : memcmp(f.scores, small, sizeof small) == 0), "frame %zu of the mixed stream reads exactly", i + 1);
+		fclose(in);
+		/* the frame of 30 cut after 10 of its entries, then one of 5 */
+		ok(read_bytes(buf + cut, 40 + 10 * 8, &f, &e) == -1, "a frame cut short is refused");
+		ok(read_bytes(buf + cut + 40 + 30 * 8, 40 + 5 * 8, &f, &e) == 1 && f.k == 5 && only_listed(&f, other),
+		   "the next frame reads exactly: nothing of the refused one is left");
+		free(buf);
+	}
 	logits_frame_free(&f);
 	return tap_done();
 }

@@ -333,43 +333,47 @@ static double top_frame(const float *x, uint32_t n, uint32_t k, uint32_t *ids, f
  * 0.25, so that ties happen), the same sampler settings on the whole
  * frames and on their k best: where sampler_top_exact() says yes, both
  * choose the same id (the generations stay together); returns how many
- * steps it said yes, and counts a disagreement in *bad. */
+ * steps it said yes, and counts a disagreement in *bad.  The k best are
+ * sampled twice, once looking at every score and once at the listed ids
+ * alone (a third sampler): those two agree at every step, exact or not
+ * (a disagreement counts in *bad too). */
 static int run_top(const struct sampler_params *p, uint32_t n, uint32_t k, int *bad)
 {
 	float x[400], listed[400];
 	uint32_t ids[400];
-	struct sampler full, top;
+	struct sampler full, top, lst;
 	int yes = 0;
 
 	sampler_init(&full, p);
 	sampler_init(&top, p);
+	sampler_init(&lst, p);
 	for (int i = 0; i < 8; i++) {  /* a window for the penalties */
 		int32_t id = (int32_t)(rnd() % n);
 		sampler_accept(&full, id);
 		sampler_accept(&top, id);
+		sampler_accept(&lst, id);
 	}
 	for (int step = 0; step < 60; step++) {
 		const char *why;
+		uint32_t kk = k < n ? k : n;
 		for (uint32_t i = 0; i < n; i++)
 			x[i] = (float)((int)(rnd() % 64) - 40) * 0.25f + (i % 7 == 0 ? 6 : 0);
 		double rest = top_frame(x, n, k, ids, listed);
-		if (!sampler_top_exact(&top, listed, n, ids, k < n ? k : n, x[ids[(k < n ? k : n) - 1]], rest, false, &why)) {
-			/* both draw anyway, to stay in step; only exact steps are compared */
-			int32_t a = sampler_sample(&full, x, n);
-			sampler_sample_top(&top, listed, n, rest);
-			sampler_accept(&full, a);
-			sampler_accept(&top, a);
-			continue;
-		}
-		yes++;
-		int32_t a = sampler_sample(&full, x, n), b = sampler_sample_top(&top, listed, n, rest);
-		if (a != b)
+		bool exact = sampler_top_exact(&top, listed, n, ids, kk, x[ids[kk - 1]], rest, false, &why);
+		/* all three draw, to stay in step; only exact steps are
+		 * compared with the whole frame */
+		int32_t a = sampler_sample(&full, x, n), b = sampler_sample_top(&top, listed, n, NULL, 0, rest),
+			c = sampler_sample_top(&lst, listed, n, ids, kk, rest);
+		if (b != c || (exact && a != b))
 			(*bad)++;
+		yes += exact;
 		sampler_accept(&full, a);
 		sampler_accept(&top, a);
+		sampler_accept(&lst, a);
 	}
 	sampler_free(&full);
 	sampler_free(&top);
+	sampler_free(&lst);
 	return yes;
 }
 
