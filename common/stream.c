@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vec8.h"
@@ -142,6 +143,7 @@ void tok_reader_init(struct tok_reader *r, int fd)
 {
 	memset(r, 0, sizeof *r);
 	r->fd = fd;
+	r->spin = true;
 }
 
 void tok_reader_free(struct tok_reader *r)
@@ -150,24 +152,56 @@ void tok_reader_free(struct tok_reader *r)
 	memset(r, 0, sizeof *r);
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wait at most timeout_ms (-1: no limit) for the descriptor to have
+ * something: 1 if it has, 0 if not, -1 on an error.  It polls without
+ * sleeping first, for up to TOK_SPIN_US, when the last wait was shorter
+ * than that (tok_reader_next). */
+static int await(struct tok_reader *r, int timeout_ms, struct lmu_err *e)
+{
+	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+	int64_t t0 = now_us(), spin = r->spin ? TOK_SPIN_US : 0;
+	int n;
+
+	if (timeout_ms >= 0 && spin > 1000ll * timeout_ms)
+		spin = 1000ll * timeout_ms;
+	for (;;) {  /* the spin (none: one look) */
+		n = poll(&pfd, 1, 0);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			break;
+		n = 0;
+		if (now_us() - t0 >= spin)
+			break;
+	}
+	if (n == 0 && timeout_ms != 0) {
+		int left = timeout_ms < 0 ? -1 : timeout_ms - (int)((now_us() - t0) / 1000);
+		while ((n = poll(&pfd, 1, timeout_ms >= 0 && left < 0 ? 0 : left)) < 0 && errno == EINTR)
+			;
+	}
+	if (n < 0) {
+		err_set(e, "reading token stream: %s", strerror(errno));
+		return -1;
+	}
+	if (timeout_ms != 0)
+		r->spin = now_us() - t0 < TOK_SPIN_US;
+	return n > 0;
+}
+
 /* Read what the descriptor has, waiting at most timeout_ms for something:
  * 1 if bytes came, 0 if none (or end of input), -1 on an error. */
 static int fill(struct tok_reader *r, int timeout_ms, struct lmu_err *e)
 {
-	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
 	ssize_t got;
+	int n;
 
-	if (timeout_ms >= 0) {
-		int n;
-		while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
-			;
-		if (n < 0) {
-			err_set(e, "reading token stream: %s", strerror(errno));
-			return -1;
-		}
-		if (n == 0)
-			return 0;
-	}
+	if ((n = await(r, timeout_ms, e)) <= 0)
+		return n;
 	if (r->start > 0) {
 		memmove(r->buf, r->buf + r->start, r->len);
 		r->start = 0;

@@ -66,13 +66,19 @@ void tok_batch_free(struct tok_batch *b);
  * that must know whether a line has arrived without waiting for one
  * (lm-step gathers every line already there into one step): wait at most
  * timeout_ms for a complete line (-1: as long as it takes, 0: not at all)
- * and return TOK_AGAIN if none came.  Never mix it with stdio on the same
- * descriptor. */
+ * and return TOK_AGAIN if none came.  A wait polls the descriptor for up
+ * to TOK_SPIN_US before it sleeps when the last wait took less than that:
+ * in the generation loop the next id comes back within about 100 us of a
+ * frame, and a reader that sleeps pays a wake-up (the writer's and its
+ * own); one that waits longer (a person typing) does not spin the next
+ * time.  Never mix it with stdio on the same descriptor. */
+#define TOK_SPIN_US 500
 struct tok_reader {
 	int fd;
 	char *buf;
 	size_t start, len, cap;  /* unread bytes are buf[start .. start + len) */
 	bool eof;
+	bool spin;           /* the last wait for input was short (stream.c) */
 };
 void tok_reader_init(struct tok_reader *r, int fd);
 enum tok_read_status tok_reader_next(struct tok_reader *r, struct tok_batch *b, uint32_t n_vocab, int timeout_ms,

@@ -123,6 +123,29 @@ int main(int argc, char **argv)
 		tok_batch_free(&b);
 	}
 
+	/* the reader spins before it sleeps only while waits are short: a
+	 * wait of 20 ms (longer than TOK_SPIN_US) turns the spin off, one that
+	 * finds a line at once turns it on again; the 20 ms timeout holds
+	 * either way */
+	{
+		int p[2];
+		struct tok_reader r;
+		struct tok_batch b = {0};
+		struct lmu_err e = {{0}};
+		if (pipe(p) != 0)
+			die("pipe");
+		tok_reader_init(&r, p[0]);
+		ok(r.spin, "a new reader spins");
+		ok(tok_reader_next(&r, &b, 0, 20, &e) == TOK_AGAIN && !r.spin, "after a wait of 20 ms it does not");
+		ok(write(p[1], "7\n", 2) == 2 && tok_reader_next(&r, &b, 0, 20, &e) == TOK_BATCH && b.ids[0] == 7 && r.spin,
+		   "after a line that was there at once it spins again");
+		ok(tok_reader_next(&r, &b, 0, 20, &e) == TOK_AGAIN && !r.spin, "and a 20 ms timeout still ends the wait");
+		close(p[1]);
+		close(p[0]);
+		tok_reader_free(&r);
+		tok_batch_free(&b);
+	}
+
 	/* writers */
 	{
 		char *buf = NULL;
