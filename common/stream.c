@@ -355,14 +355,19 @@ static int read_top_entries(FILE *in, struct logits_frame *f, struct lmu_err *e)
 	for (uint32_t i = blank; i < f->n_vocab; i++)
 		f->scores[i] = -INFINITY;
 	f->blank = blank > f->n_vocab ? blank : f->n_vocab;
-	uint32_t i = 0;
+	uint32_t i = 0, have = 0;  /* entries read so far */
+	unsigned char chunk[512][8];
 	for (; i < f->k; i++) {
-		unsigned char b[8];
-		if (fread(b, 1, 8, in) != 8) {
-			err_set(e, "logits stream byte %llu: frame cut short (%u of %u entries)", (unsigned long long)f->offset,
-				i, f->k);
-			goto out;
+		if (i == have) {
+			uint32_t want = f->k - i < 512 ? f->k - i : 512;
+			have += (uint32_t)fread(chunk, 8, want, in);
+			if (have < i + want) {
+				err_set(e, "logits stream byte %llu: frame cut short (%u of %u entries)",
+					(unsigned long long)f->offset, have, f->k);
+				goto out;
+			}
 		}
+		const unsigned char *b = chunk[i % 512];
 		uint32_t id = (uint32_t)get_le(b, 4), u = (uint32_t)get_le(b + 4, 4);
 		float sc;
 		memcpy(&sc, &u, 4);

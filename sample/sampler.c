@@ -91,6 +91,7 @@ void sampler_free(struct sampler *s)
 {
 	free(s->hist);
 	free(s->count);
+	free(s->mark);
 	free(s->cand);
 	memset(s, 0, sizeof *s);
 }
@@ -113,6 +114,8 @@ void sampler_accept(struct sampler *s, int32_t id)
 			cap *= 2;
 		s->count = xreallocarray(s->count, cap, sizeof *s->count);
 		memset(s->count + s->count_cap, 0, (cap - s->count_cap) * sizeof *s->count);
+		s->mark = xrealloc(s->mark, cap);
+		memset(s->mark + s->count_cap, 0, cap - s->count_cap);
 		s->count_cap = cap;
 	}
 	if (s->par.repeat_last_n < 0) {
@@ -448,15 +451,6 @@ uint32_t top_ids(const float *scores, uint32_t n, uint32_t k, int32_t *top)
 
 /* ---- frames of the k best ids ---- */
 
-/* Is id among ids[0..k)? */
-static bool listed(const uint32_t *ids, uint32_t k, int32_t id)
-{
-	for (uint32_t i = 0; i < k; i++)
-		if (ids[i] == (uint32_t)id)
-			return true;
-	return false;
-}
-
 /* The ids a frame leaves out, as the penalties leave them: every score at
  * most bound (ties there only with ids above last, the last id listed),
  * except the window's ids, each at most its own bound. */
@@ -499,20 +493,26 @@ bool sampler_top_exact(struct sampler *s, const float *scores, uint32_t n, const
 	 * rise above the bound (a penalty below 1) or fall (its mass is then
 	 * no longer rest's) */
 	if (pen) {
+		/* each id of the window once, the listed ones not at all: marked
+		 * (the ids past count_cap are in no window) */
 		size_t m = p->repeat_last_n < 0 ? s->count_cap : s->hist_n;
+		for (uint32_t i = 0; i < k; i++)
+			if (ids[i] < s->count_cap)
+				s->mark[ids[i]] = 1;
 		for (size_t i = 0; i < m; i++) {
 			int32_t id = p->repeat_last_n < 0 ? (int32_t)i : s->hist[(s->hist_head + i) % s->hist_cap];
-			bool dup = false;
-			if ((size_t)id >= s->count_cap || s->count[id] == 0 || (uint32_t)id >= n || listed(ids, k, id))
+			if ((size_t)id >= s->count_cap || s->count[id] == 0 || (uint32_t)id >= n || s->mark[id])
 				continue;
-			for (size_t j = 0; j < u.n_moved && !dup; j++)
-				dup = u.moved[j].id == id;
-			if (dup)
-				continue;
+			s->mark[id] = 1;
 			u.moved[u.n_moved++] = (struct candidate){id, penalised(s, id, bound), 0};
 			if (u.moved[u.n_moved - 1].logit > u.max)
 				u.max = u.moved[u.n_moved - 1].logit;
 		}
+		for (uint32_t i = 0; i < k; i++)
+			if (ids[i] < s->count_cap)
+				s->mark[ids[i]] = 0;
+		for (size_t j = 0; j < u.n_moved; j++)
+			s->mark[u.moved[j].id] = 0;
 	}
 	/* the listed ids after the penalties, best first */
 	for (uint32_t i = 0; i < k; i++) {

@@ -67,6 +67,7 @@ struct sampler {
 	int32_t *hist;            /* (hist_cap) ring of recent ids, or all ids when repeat_last_n < 0 */
 	size_t hist_n, hist_cap, hist_head;
 	uint32_t *count;          /* (count_cap) occurrences in the window, by id */
+	unsigned char *mark;      /* (count_cap) work space of sampler_top_exact(), all 0 between calls */
 	size_t count_cap;
 	struct candidate *cand;   /* (2 * cand_cap) work space: candidates, then the ranked ones */
 	size_t cand_cap;
