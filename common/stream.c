@@ -684,10 +684,10 @@ int logits_write(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, uint64
  *     then the lower id), selected and sorted;
  *  3. the log-sum-exp of the ids left out, relative to the largest of
  *     them.  Its terms and their order are fixed, so that the frame does
- *     not depend on how the ids were chosen: e^x by exp8() 8 ids at a
- *     time, each of the 8 lanes summed in double on its own, the ids past
- *     the last 8 added one by one; a listed id is known by its score and
- *     id alone. */
+ *     not depend on how the ids were chosen: e^x as exp8() computes it,
+ *     16 ids at a time, each of the 16 lanes summed in double on its own,
+ *     the ids past the last 16 added one by one; a listed id is known by
+ *     its score and id alone. */
 
 /* A score and its id as one key: a larger key ranks first (the higher
  * score, then the lower id).  -0 counts as +0, as in a comparison. */
@@ -888,30 +888,41 @@ static float max_below(const float *s, uint32_t n, float t)
  * score. */
 static double rest_sum(const float *scores, uint32_t n, float v, int32_t last, float m)
 {
+	typedef float v16 __attribute__((vector_size(64)));
+	typedef int32_t v16i __attribute__((vector_size(64)));
 	typedef double v8d __attribute__((vector_size(64)));
-	const v8 cut = {-87, -87, -87, -87, -87, -87, -87, -87};
-	v8i idx = {0, 1, 2, 3, 4, 5, 6, 7};
-	const v8i eight = {8, 8, 8, 8, 8, 8, 8, 8};
-	v8d acc = {0};
+	const v16 cut = (v16){0} - 87, vv = (v16){0} + v;
+	const v16i lastv = (v16i){0} + last;
+	v16i idx = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+	v8d lo = {0}, hi = {0};
 	double sum = 0;
 	uint32_t i;
 
 	if (m == INFINITY || m == -INFINITY)
 		return m;
-	/* e^(x - m) 8 at a time, each lane summed in double; terms below
-	 * e^-87 of the largest (-inf among them) and listed ids count 0; the
-	 * lanes are added pairwise at the end */
-	for (i = 0; i + 8 <= n; i += 8, idx += eight) {
-		v8 s = load8(scores + i), x = s - m, e = exp8(x);
-		v8i skip = (x < cut) | (s > v) | ((s == v) & (idx <= last));
-		acc += __builtin_convertvector((v8)((v8i)e & ~skip), v8d);
+	/* e^(x - m) 16 at a time, each lane summed in double; terms below
+	 * e^-87 of the largest (-inf among them) and listed ids count 0; lane
+	 * j and j + 8 are added, then those 8 pairwise */
+	for (i = 0; i + 16 <= n; i += 16, idx += 16) {
+		v16 s, x, e;
+		v8 e0, e1;
+		memcpy(&s, scores + i, sizeof s);
+		x = e = s - m;
+		VEXP_IN_PLACE(v16, v16i, e);
+		v16i skip = (x < cut) | (s > vv) | ((s == vv) & (idx <= lastv));
+		e = (v16)((v16i)e & ~skip);
+		memcpy(&e0, &e, sizeof e0);
+		memcpy(&e1, (char *)&e + sizeof e0, sizeof e1);
+		lo += __builtin_convertvector(e0, v8d);
+		hi += __builtin_convertvector(e1, v8d);
 	}
 	for (; i < n; i++) {
 		bool listed = scores[i] > v || (scores[i] == v && (int32_t)i <= last);
 		if (!listed && scores[i] - m >= -87)
 			sum += exp((double)scores[i] - m);
 	}
-	sum += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+	lo += hi;
+	sum += ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((lo[4] + lo[5]) + (lo[6] + lo[7]));
 	return m + log(sum);
 }
 

@@ -21,24 +21,33 @@ static inline v8 load8(const float *p)
  * series to r^6 (relative error below 2e-7), times 2^n built in the
  * exponent bits.  x is clamped to [-87, 88]: e^-87 (about 1.6e-38) is
  * negligible beside e^0 (softmax beside its maximum, SiLU beside 1), and
- * e^88 stays finite. */
+ * e^88 stays finite.  VEXP_IN_PLACE is the same on a vector variable x of
+ * any width (VF floats, VI as many int32): the same value in every lane,
+ * for code that works on 16 lanes (a function may not take or return a
+ * 64-byte vector where the target has no such registers: -Wpsabi). */
+#define VEXP_IN_PLACE(VF, VI, x)                                                              \
+	do {                                                                                  \
+		const VF lo_ = (VF){0} - 87, hi_ = (VF){0} + 88;                              \
+		VI below_ = x < lo_, above_ = x > hi_;                                        \
+		x = (VF)(((VI)x & ~below_) | ((VI)lo_ & below_));                             \
+		x = (VF)(((VI)x & ~above_) | ((VI)hi_ & above_));                             \
+		VF n_ = x * 1.44269504088896341f + 12582912.0f; /* round(x / ln2) + 1.5 * 2^23 */ \
+		n_ -= 12582912.0f;                                                            \
+		VF r_ = x - n_ * 0.693145751953125f - n_ * 1.42860682030941723e-6f; /* ln2 in two parts */ \
+		VF p_ = r_ * (1.0f / 720) + 1.0f / 120;                                       \
+		p_ = p_ * r_ + 1.0f / 24;                                                     \
+		p_ = p_ * r_ + 1.0f / 6;                                                      \
+		p_ = p_ * r_ + 0.5f;                                                          \
+		p_ = p_ * r_ + 1.0f;                                                          \
+		p_ = p_ * r_ + 1.0f;                                                          \
+		VI e_ = (__builtin_convertvector(n_, VI) + 127) << 23;                        \
+		x = p_ * (VF)e_;                                                              \
+	} while (0)
+
 static inline v8 exp8(v8 x)
 {
-	const v8 lo = {-87, -87, -87, -87, -87, -87, -87, -87}, hi = {88, 88, 88, 88, 88, 88, 88, 88};
-	v8i below = x < lo, above = x > hi;
-	x = (v8)(((v8i)x & ~below) | ((v8i)lo & below));
-	x = (v8)(((v8i)x & ~above) | ((v8i)hi & above));
-	v8 n = x * 1.44269504088896341f + 12582912.0f;  /* round(x / ln2) + 1.5 * 2^23 */
-	n -= 12582912.0f;
-	v8 r = x - n * 0.693145751953125f - n * 1.42860682030941723e-6f;  /* ln2 in two parts */
-	v8 p = r * (1.0f / 720) + 1.0f / 120;
-	p = p * r + 1.0f / 24;
-	p = p * r + 1.0f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
-	v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
-	return p * (v8)e;
+	VEXP_IN_PLACE(v8, v8i, x);
+	return x;
 }
 
 #endif

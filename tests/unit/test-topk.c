@@ -29,9 +29,10 @@ static int by_rank(const void *pa, const void *pb)
 
 /* The reference: NaN ids alone (rest NaN) when there are any, else the
  * first k of every id sorted; rest term by term: the largest unlisted
- * score m, e^(x - m) by exp8 in blocks of 8 ids, each of the 8 lanes
- * summed in double, lanes 0-3 and 4-7 then added pairwise, the ids past
- * the last block by exp() into a sum of their own added first. */
+ * score m, e^(x - m) by exp8 in blocks of 16 ids, each of the 16 lanes
+ * summed in double, lane j + 8 added to lane j, lanes 0-3 and 4-7 then
+ * added pairwise, the ids past the last block by exp() into a sum of
+ * their own added first. */
 static uint32_t ref_top(const float *s, uint32_t n, uint32_t k, uint32_t *top, float *rest)
 {
 	uint32_t *all = malloc(((size_t)n + 1) * sizeof *all), m = 0;
@@ -64,20 +65,24 @@ static uint32_t ref_top(const float *s, uint32_t n, uint32_t k, uint32_t *top, f
 		*rest = mx;
 		goto out;
 	}
-	double lane[8] = {0}, tail = 0;
+	double lane[16] = {0}, tail = 0;
 	uint32_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		v8 x, e;
-		memcpy(&x, s + i, sizeof x);
-		x -= mx;
-		e = exp8(x);
-		for (int j = 0; j < 8; j++)
-			if (!listed[i + j] && x[j] >= -87)
-				lane[j] += (double)e[j];
+	for (; i + 16 <= n; i += 16) {
+		for (int h = 0; h < 2; h++) {
+			v8 x, e;
+			memcpy(&x, s + i + 8 * h, sizeof x);
+			x -= mx;
+			e = exp8(x);
+			for (int j = 0; j < 8; j++)
+				if (!listed[i + 8 * h + j] && x[j] >= -87)
+					lane[8 * h + j] += (double)e[j];
+		}
 	}
 	for (; i < n; i++)
 		if (!listed[i] && s[i] - mx >= -87)
 			tail += exp((double)s[i] - mx);
+	for (int j = 0; j < 8; j++)
+		lane[j] += lane[j + 8];
 	tail += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 	*rest = (float)(mx + log(tail));
 out:
