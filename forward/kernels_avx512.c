@@ -1336,7 +1336,7 @@ INLINE void bl_reduce16(const float *R, int nr, float *y)
  * super-blocks, so a group is whole or (an odd count) one super-block,
  * the lanes of the second zero. */
 struct kl_weights {
-	__m512i q[4];  /* Q4_K, Q5_K: qs of both super-blocks; Q6_K: ql */
+	__m512i q[4];  /* Q4_K, Q5_K: qs of both super-blocks; Q6_K: ql (as kl_load() arranges them) */
 	__m512i h[2];  /* Q5_K: qh of both in h[0]; Q6_K: qh of each */
 	__m512 d, m;   /* Q4_K, Q5_K: d * sc, -dmin * m of each lane; Q6_K: d * the scales of its elements 0-15, 16-31 */
 };
@@ -1354,9 +1354,21 @@ INLINE void kl_load(const enum ggml_type t, const uint8_t *b, const int two, str
 	const size_t bs = blk_bytes(t), qo = t == GGML_Q4_K ? 16 : t == GGML_Q5_K ? 48 : 0;
 	const uint8_t *b1 = b + bs;
 
-	for (int k = 0; k < 2; k++) {
-		kw->q[k] = _mm512_loadu_si512((const void *)(b + qo + 64 * k));
-		kw->q[2 + k] = two ? _mm512_loadu_si512((const void *)(b1 + qo + 64 * k)) : _mm512_setzero_si512();
+	/* A lane reads dword 8r + q of its super-block's 32 (r its region,
+	 * 0..3, q the step pair, 0..7): per super-block and half of q one
+	 * permute gathers dwords 8r + 4h.. 8r + 4h + 3 of every region, so
+	 * each step pair later needs one permute, not two and a blend. */
+	const __m512i lo = _mm512_set_epi32(27, 26, 25, 24, 19, 18, 17, 16, 11, 10, 9, 8, 3, 2, 1, 0);
+	const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(4));
+	__m512i z0 = _mm512_loadu_si512((const void *)(b + qo)), z1 = _mm512_loadu_si512((const void *)(b + qo + 64));
+	kw->q[0] = _mm512_permutex2var_epi32(z0, lo, z1);
+	kw->q[2] = _mm512_permutex2var_epi32(z0, hi, z1);
+	if (two) {
+		z0 = _mm512_loadu_si512((const void *)(b1 + qo)), z1 = _mm512_loadu_si512((const void *)(b1 + qo + 64));
+		kw->q[1] = _mm512_permutex2var_epi32(z0, lo, z1);
+		kw->q[3] = _mm512_permutex2var_epi32(z0, hi, z1);
+	} else {
+		kw->q[1] = kw->q[3] = _mm512_setzero_si512();
 	}
 	if (t == GGML_Q6_K) {
 		kw->h[0] = _mm512_loadu_si512((const void *)(b + 128));
@@ -1380,17 +1392,22 @@ INLINE void kl_load(const enum ggml_type t, const uint8_t *b, const int two, str
 			      _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi64(sm0, sm1))));
 }
 
-/* Dword idx[j] of super-block j / 8 (z[0], z[1]: the first; z[2], z[3]:
- * the second) into lane j. */
-INLINE __m512i kl_gather(const __m512i z[4], __m512i idx)
+/* Dword 8 r[j] + q of super-block j / 8 into lane j, from kl_load()'s
+ * rearrangement. */
+INLINE __m512i kl_gather(const __m512i z[4], __m512i r, int q)
 {
-	return _mm512_mask_blend_epi32(0xff00, _mm512_permutex2var_epi32(z[0], idx, z[1]),
-				       _mm512_permutex2var_epi32(z[2], idx, z[3]));
+	const __m512i sb = _mm512_set_epi32(16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0);
+	__m512i idx = _mm512_add_epi32(_mm512_add_epi32(sb, _mm512_slli_epi32(r, 2)), _mm512_set1_epi32(q & 3));
+	return _mm512_permutex2var_epi32(z[q >> 2 & 1 ? 2 : 0], idx, z[q >> 2 & 1 ? 3 : 1]);
 }
 
 /* The weights of steps 2q and 2q + 1 in every lane (elements 4q.. 4q + 1
- * and 4q + 2.. 4q + 3 of its block) as int16. */
-INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q, __m512i w[2])
+ * and 4q + 2.. 4q + 3 of its block) as int16.  With x16 (Q4_K) the lanes
+ * of odd sub-blocks keep their high nibbles in place, 16 times the quant:
+ * one AND instead of a shift and an AND per step pair, the lane sums then
+ * 16 times theirs, exactly (32 * 240 * 32767 < 2^31): kl_tile() shifts
+ * them back, once per group and activation. */
+INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q, const int x16, __m512i w[2])
 {
 	const __m512i sh_a = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 13, -1, 12, -1, 9, -1, 8, -1, 5, -1, 4, -1, 1, -1, 0));
 	const __m512i sh_b = _mm512_broadcast_i32x4(_mm_set_epi8(-1, 15, -1, 14, -1, 11, -1, 10, -1, 7, -1, 6, -1, 3, -1, 2));
@@ -1403,10 +1420,9 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q,
 		 * nibbles for g >= 2), top two in bits 2g, 2g + 1 of qh[32h + l] */
 		const __m512i h = _mm512_srli_epi32(j8, 2), g = _mm512_and_si512(j8, _mm512_set1_epi32(3));
 		const __m512i qd = _mm512_set1_epi32(q), up = _mm512_set_epi32(16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0);
-		__m512i il = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 4), _mm512_slli_epi32(
-			_mm512_and_si512(g, _mm512_set1_epi32(1)), 3)), qd);
+		__m512i rl = _mm512_add_epi32(_mm512_add_epi32(h, h), _mm512_and_si512(g, _mm512_set1_epi32(1)));
 		__m512i ih = _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(h, 3), qd), up);
-		v = _mm512_and_si512(_mm512_srlv_epi32(kl_gather(kw->q, il), _mm512_slli_epi32(_mm512_srli_epi32(g, 1), 2)), nib);
+		v = _mm512_and_si512(_mm512_srlv_epi32(kl_gather(kw->q, rl, q), _mm512_slli_epi32(_mm512_srli_epi32(g, 1), 2)), nib);
 		__m512i u = _mm512_srlv_epi32(_mm512_permutex2var_epi32(kw->h[0], ih, kw->h[1]), _mm512_add_epi32(g, g));
 		v = _mm512_ternarylogic_epi32(v, _mm512_slli_epi32(u, 4), _mm512_set1_epi8(0x30), 0xf8);  /* v | u << 4 & 0x30 */
 		w[0] = _mm512_sub_epi16(_mm512_shuffle_epi8(v, sh_a), _mm512_set1_epi16(32));
@@ -1414,9 +1430,13 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q,
 		return;
 	}
 	/* sub-block j: nibbles of dword 8 (j / 2) + q, low for j even */
-	__m512i idx = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(j8, 1), 3), _mm512_set1_epi32(q));
-	v = _mm512_and_si512(_mm512_srlv_epi32(kl_gather(kw->q, idx), _mm512_slli_epi32(
-		_mm512_and_si512(j8, _mm512_set1_epi32(1)), 2)), nib);
+	if (x16)
+		v = _mm512_and_si512(kl_gather(kw->q, _mm512_srli_epi32(j8, 1), q), _mm512_set_epi32(
+			-0x0f0f0f10, 0x0f0f0f0f, -0x0f0f0f10, 0x0f0f0f0f, -0x0f0f0f10, 0x0f0f0f0f, -0x0f0f0f10, 0x0f0f0f0f,
+			-0x0f0f0f10, 0x0f0f0f0f, -0x0f0f0f10, 0x0f0f0f0f, -0x0f0f0f10, 0x0f0f0f0f, -0x0f0f0f10, 0x0f0f0f0f));
+	else
+		v = _mm512_and_si512(_mm512_srlv_epi32(kl_gather(kw->q, _mm512_srli_epi32(j8, 1), q), _mm512_slli_epi32(
+			_mm512_and_si512(j8, _mm512_set1_epi32(1)), 2)), nib);
 	if (t == GGML_Q5_K) {  /* bit j of qh[e] (dword q of the super-block's qh) to bit 4 */
 		const __m512i hi = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
 		__m512i u = _mm512_permutexvar_epi32(_mm512_add_epi32(hi, _mm512_set1_epi32(q)), kw->h[0]);
@@ -1437,6 +1457,9 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 {
 	const int q6 = t == GGML_Q6_K;
 	const int NS = C >= 8 ? 1 : C >= 4 ? 2 : 4;  /* sums per activation (Q6_K: per half) */
+	/* kl_steps()'s x16 where it saves work: a shift per step pair against
+	 * one per activation */
+	const int x16 = t == GGML_Q4_K && C <= 4;
 	const size_t bs = blk_bytes(t);
 	__m512 acc[BL_ACTS];
 
@@ -1459,7 +1482,7 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 		_Pragma("GCC unroll 8")
 		for (int q = 0; q < 8; q++) {
 			__m512i wq[2];
-			kl_steps(t, &kw, q, wq);
+			kl_steps(t, &kw, q, x16, wq);
 			_Pragma("GCC unroll 8")
 			for (int c = 0; c < C; c++)
 				for (int k = 0; k < 2; k++) {
@@ -1477,6 +1500,8 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 				s0 = _mm512_add_epi32(s0, s[c][0][k]);
 				s1 = _mm512_add_epi32(s1, s[c][1][k]);
 			}
+			if (x16)
+				s0 = _mm512_srav_epi32(s0, _mm512_set_epi32(4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0));
 			acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(kw.d, ad), acc[c]);
 			if (q6)
 				acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), _mm512_mul_ps(kw.m, ad), acc[c]);
