@@ -6,3 +6,12 @@ $(B)/obj/forward/steps.o: CFLAGS += -ffp-contract=fast
 $(B)/obj/tests/unit/test-batch.o: CPPFLAGS += -Iforward -Isample
 # lm-batch: the engine with the sampler (sample/) and the tokenizer (tokenize/)
 $(B)/obj/forward/lm-batch.o: CPPFLAGS += -Isample -Itokenize
+
+# kernels_avx2.c is what a CPU with AVX2 and no AVX-512 runs.  Its target
+# attribute adds AVX2, FMA and F16C to whatever the build targets; with
+# -march=native on an AVX-512 machine that would let the compiler use
+# AVX-512VL encodings and ymm16-31 in it, so LMU_KERNELS=avx2 would measure
+# a CPU that does not exist.  tests/kernels-isa.t checks the object.
+ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(shell $(CC) -dumpmachine)),)
+$(B)/obj/forward/kernels_avx2.o: CFLAGS += -mno-avx512f
+endif
