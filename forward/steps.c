@@ -20,8 +20,6 @@
 #include "quant.h"
 #include "vec8.h"
 
-#define MAX_HD 256    /* the largest head_dim with a register-blocked attention */
-
 /* ---- kernels below the forward pass ---- */
 
 static inline float hsum(v8 v)
@@ -413,13 +411,30 @@ static void matmul(struct context *c, struct step *s, int ith, int nth)
 		matmul_units(c, s, jobs, n_share, u0, u1);
 }
 
-/* 16-lane vectors for the attention's weighted sums: 4 rows of 64 (or
- * 2 of 128) outputs stay in 16 AVX-512 registers. */
-typedef float v16 __attribute__((vector_size(64)));
+/* The attention's weighted sums keep R rows of W outputs in SUM_REGS
+ * vector registers of VLEN floats, the widest the build targets: AVX-512
+ * has 32 registers of 16, AVX2 16 of 8, NEON 32 of 4, SSE2 16 of 4 (a
+ * vector wider than the target's is split by the compiler into pieces
+ * that do not stay in registers: with AVX2 only, 64-byte vectors made
+ * weights_v half of a SmolLM2 prefill). */
+#if defined(__AVX512F__)
+#define VLEN 16
+#define SUM_REGS 16
+#elif defined(__AVX__)
+#define VLEN 8
+#define SUM_REGS 12
+#elif defined(__aarch64__)
+#define VLEN 4
+#define SUM_REGS 24
+#else
+#define VLEN 4
+#define SUM_REGS 12
+#endif
+typedef float vw __attribute__((vector_size(VLEN * sizeof(float))));
 
-static inline v16 load16(const float *p)
+static inline vw loadw(const float *p)
 {
-	v16 v;
+	vw v;
 	memcpy(&v, p, sizeof v);
 	return v;
 }
@@ -433,31 +448,33 @@ struct rows2 {
 };
 
 /* out[r * ldo + i] = scale[r] * sum over keys t < n0 + n1 of a[r * lda + t]
- * * v_t[i] for R rows of hd outputs, v_t the value row of key t; R and hd
- * constants of the caller (inlined), so that the R * hd sums stay in
- * registers and each v row is read once. */
+ * * v_t[c0 + i] for R rows of W outputs, v_t the value row of key t; R and
+ * W constants of the caller (inlined), so that the R * W sums stay in
+ * registers and each piece of a v row is read once per R rows.  Every
+ * output is the same operations in the same order whatever R, W and c0. */
 static inline __attribute__((always_inline)) void weighted_sums(float *out, size_t ldo, const float *a,
 								size_t lda, const struct rows2 *vr,
-								const float *scale, const uint32_t R, const uint32_t hd)
+								const float *scale, uint32_t c0,
+								const uint32_t R, const uint32_t W)
 {
-	v16 acc[4][MAX_HD / 16];
+	vw acc[4][SUM_REGS];
 	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t i = 0; i < hd / 16; i++)
-			acc[r][i] = (v16){0};
+		for (uint32_t i = 0; i < W / VLEN; i++)
+			acc[r][i] = (vw){0};
 	for (int seg = 0; seg < 2; seg++) {
-		const float *v = seg ? vr->p1 : vr->p0, *as = seg ? a + vr->n0 : a;
+		const float *v = (seg ? vr->p1 : vr->p0) + c0, *as = seg ? a + vr->n0 : a;
 		uint32_t n = seg ? vr->n1 : vr->n0;
 		for (uint32_t t = 0; t < n; t++, v += vr->ld)
-			for (uint32_t i = 0; i < hd / 16; i++) {
-				v16 vi = load16(v + 16 * i);
+			for (uint32_t i = 0; i < W / VLEN; i++) {
+				vw vi = loadw(v + VLEN * i);
 				for (uint32_t r = 0; r < R; r++)
 					acc[r][i] += as[r * lda + t] * vi;
 			}
 	}
 	for (uint32_t r = 0; r < R; r++)
-		for (uint32_t i = 0; i < hd / 16; i++) {
-			v16 o = acc[r][i] * scale[r];
-			memcpy(out + r * ldo + 16 * i, &o, sizeof o);
+		for (uint32_t i = 0; i < W / VLEN; i++) {
+			vw o = acc[r][i] * scale[r];
+			memcpy(out + r * ldo + VLEN * i, &o, sizeof o);
 		}
 }
 
@@ -478,31 +495,44 @@ static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda
 	}
 }
 
+/* Columns of a head of HD outputs taken at once: HD if its vectors fit
+ * in SUM_REGS, else the widest equal part that does; and rows at once, at
+ * most 4, as many as fit then. */
+#define SUM_PARTS(HD) ((HD) <= SUM_REGS * VLEN ? 1 : (HD) <= 2 * SUM_REGS * VLEN ? 2 : (HD) <= 4 * SUM_REGS * VLEN ? 4 : 8)
+#define SUM_W(HD) ((HD) / SUM_PARTS(HD))
+#define SUM_R(HD) (SUM_REGS / (SUM_W(HD) / VLEN) < 4 ? SUM_REGS / (SUM_W(HD) / VLEN) : 4)
+
 /* out = weights V for rows rows: register-blocked for the common head
- * sizes (R rows of hd outputs at a time, as many as 16 AVX-512 registers
- * hold), any other size by the plain loop. */
+ * sizes (R rows of W outputs at a time), any other size by the plain
+ * loop. */
 static void weights_v(float *out, size_t ldo, const float *a, size_t lda, const struct rows2 *vr,
 		      const float *inv_sum, uint32_t rows, uint32_t hd)
 {
-	uint32_t r = 0;
-#define SUMS(R, HD)                                                                                   \
-	case HD:                                                                                      \
-		for (; r + R <= rows; r += R)                                                         \
-			weighted_sums(out + r * ldo, ldo, a + r * lda, lda, vr, inv_sum + r, R, HD);  \
-		for (; r < rows; r++)                                                                 \
-			weighted_sums(out + r * ldo, ldo, a + r * lda, lda, vr, inv_sum + r, 1, HD);  \
-		return;
+#define SUMS(HD)                                                                                       \
+	case HD: {                                                                                     \
+		_Static_assert(SUM_W(HD) % VLEN == 0 && SUM_W(HD) / VLEN <= SUM_REGS, "weights_v " #HD); \
+		for (uint32_t c0 = 0; c0 < HD; c0 += SUM_W(HD)) {                                       \
+			uint32_t r = 0;                                                                \
+			for (; r + SUM_R(HD) <= rows; r += SUM_R(HD))                                  \
+				weighted_sums(out + r * ldo + c0, ldo, a + r * lda, lda, vr, inv_sum + r, c0, \
+					      SUM_R(HD), SUM_W(HD));                                   \
+			for (; r < rows; r++)                                                          \
+				weighted_sums(out + r * ldo + c0, ldo, a + r * lda, lda, vr, inv_sum + r, c0, \
+					      1, SUM_W(HD));                                           \
+		}                                                                                      \
+		return;                                                                                \
+	}
 	switch (hd) {
-	SUMS(4, 32)
-	SUMS(4, 48)
-	SUMS(4, 64)
-	SUMS(3, 80)
-	SUMS(2, 96)
-	SUMS(2, 112)
-	SUMS(2, 128)
-	SUMS(1, 160)
-	SUMS(1, 192)
-	SUMS(1, 256)
+	SUMS(32)
+	SUMS(48)
+	SUMS(64)
+	SUMS(80)
+	SUMS(96)
+	SUMS(112)
+	SUMS(128)
+	SUMS(160)
+	SUMS(192)
+	SUMS(256)
 	}
 #undef SUMS
 	weighted_sums_any(out, ldo, a, lda, vr, inv_sum, rows, hd);
