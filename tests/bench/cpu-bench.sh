@@ -32,7 +32,6 @@ reps=2
 bench_options cpu-bench "$@"
 shift "$bench_shift"
 bench_build
-lmstep=$top/bin/lm-step
 [ $# -gt 0 ] || { bench_models; set -- "${models[@]}"; }
 
 tmp=$(mktemp -d)

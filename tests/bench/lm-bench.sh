@@ -4,8 +4,10 @@
 #
 #   tests/bench/lm-bench.sh [-r REPS] [-k avx2|avx512] [MODEL...]
 #
-# -k avx2: lm-step with LMU_KERNELS=avx2 against llama.cpp built with
-# AVX-512 off (build-llama-cpp.sh avx2): what an AVX2-only CPU gets.
+# -k avx2: lm-step built for a CPU with AVX2 and no AVX-512 (make AVX2=1,
+# -march=x86-64-v3: no AVX-512 anywhere in the forward pass) with
+# LMU_KERNELS=avx2, against llama.cpp built with AVX-512 off
+# (build-llama-cpp.sh avx2): what an AVX2-only CPU gets.
 # -k avx512: LMU_KERNELS=avx512 against llama.cpp's AVX-512 build without
 # AMX (build-llama-cpp.sh avx512), for CPUs whose native build crashes.
 #
@@ -42,7 +44,7 @@ PY
 
 # seconds and peak KiB of one lm-step run on the given input file
 run_once() { # threads input model
-	/usr/bin/time -f "%e %M" -o "$cache/time.out" "$top/bin/lm-step" -m "$3" -t "$1" < "$2" > /dev/null
+	/usr/bin/time -f "%e %M" -o "$cache/time.out" "$lmstep" -m "$3" -t "$1" < "$2" > /dev/null
 	cat "$cache/time.out"
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -51,15 +53,15 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 time_run() { # threads input model -> seconds
 	local t0 t1
 	t0=$EPOCHREALTIME
-	"$top/bin/lm-step" -m "$3" -t "$1" < "$2" > /dev/null
+	"$lmstep" -m "$3" -t "$1" < "$2" > /dev/null
 	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc -l
 }
 
 : > "$cache/empty.txt"
-printf '# machine: %s, %s CPUs; lm-step kernels: %s; llama.cpp build: %s\n' \
-	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
-	"$("$top/bin/lm-step" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')" "$variant"
+printf '# machine: %s, %s CPUs; lm-step: %s, kernels %s; llama.cpp build: %s\n' \
+	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "${lmstep#"$top"/}" \
+	"$("$lmstep" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')" "$variant"
 for t in 1 2; do bw[$t]=$("$cache/bwprobe" "$t" 1024 2>/dev/null); done
 printf '# read bandwidth (bwprobe): 1 thread %s GB/s, 2 threads %s GB/s; %s repetitions\n\n' "${bw[1]}" "${bw[2]}" "$reps"
 
@@ -68,8 +70,8 @@ printf '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 skipped=
 for m in "$@"; do
 	name=$(basename "$m" .gguf)
-	bench_skip "$m" "$top/bin/lm-step" && continue
-	wbytes=$("$top/bin/lm-step" -m "$m" --info | awk '$1 == "total" { print $4 }')
+	bench_skip "$m" "$lmstep" && continue
+	wbytes=$("$lmstep" -m "$m" --info | awk '$1 == "total" { print $4 }')
 	for t in 1 2; do
 		load=$(for i in $(seq "$reps"); do time_run "$t" "$cache/empty.txt" "$m"; done | median)
 		pp=$(for i in $(seq "$reps"); do time_run "$t" "$cache/prompt512.txt" "$m"; done | median)
