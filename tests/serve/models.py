@@ -35,6 +35,13 @@ def metrics(s):
     return out
 
 
+def wait_hashed(s):
+    """Wait (up to 240 s) until the background hashing has no file left."""
+    deadline = time.time() + 240
+    while time.time() < deadline and registry(s)[1]["hashing"]["files"]:
+        time.sleep(0.5)
+
+
 def registry(s):
     st, r = s.json("GET", "/api/models")
     return {m["id"]: m for m in r["data"]}, r
@@ -94,9 +101,7 @@ with Server(args, model=None, home=home) as s:
     t.is_(metrics(s)[("lmserve_models_loaded", None)], 0.0, "nothing is loaded before a request names it")
 
     # the sha256 of every file, once
-    deadline = time.time() + 240
-    while time.time() < deadline and registry(s)[1]["hashing"]["files"]:
-        time.sleep(0.5)
+    wait_hashed(s)
     reg, _ = registry(s)
     t.ok(reg["a"]["sha256"] == sha_smol and reg["sub/b"]["sha256"] == sha_smol and
          reg["test-org/tiny-llama"]["sha256"] == sha_smol, "sha256 as hashlib computes it")
@@ -157,6 +162,9 @@ with Server(args, model=None, home=home) as s:
          "... and /v1/models follows")
     t.is_(ask(s, "sub/b"), 404, "... a request for the model that went: 404")
     t.is_(ask(s, "c"), 200, "... for the one that came: 200")
+    # c's sha256 is computed in the background: let it end before the
+    # restart below, which must find every file's sum kept
+    wait_hashed(s)
 
 # the same data again: nothing is hashed a second time
 with Server(args, model=None, home=home) as s:
