@@ -68,6 +68,14 @@ static void check(const char *text, const char *want)
 	}
 }
 
+/* A pipe p and a token reader r on its reading end. */
+static void pipe_reader(int p[2], struct tok_reader *r)
+{
+	if (pipe(p) != 0)
+		die("pipe");
+	tok_reader_init(r, p[0]);
+}
+
 int main(int argc, char **argv)
 {
 	lmu_init(argc, argv);
@@ -103,9 +111,7 @@ int main(int argc, char **argv)
 		struct tok_reader r;
 		struct tok_batch b = {0};
 		struct lmu_err e = {{0}};
-		if (pipe(p) != 0)
-			die("pipe");
-		tok_reader_init(&r, p[0]);
+		pipe_reader(p, &r);
 		ok(tok_reader_next(&r, &b, 0, 0, &e) == TOK_AGAIN, "nothing there: TOK_AGAIN without waiting");
 		ok(write(p[1], "@2 4", 4) == 4, "half a line written");
 		ok(tok_reader_next(&r, &b, 0, 10, &e) == TOK_AGAIN, "half a line: TOK_AGAIN after the timeout");
@@ -132,9 +138,7 @@ int main(int argc, char **argv)
 		struct tok_reader r;
 		struct tok_batch b = {0};
 		struct lmu_err e = {{0}};
-		if (pipe(p) != 0)
-			die("pipe");
-		tok_reader_init(&r, p[0]);
+		pipe_reader(p, &r);
 		ok(r.spin, "a new reader spins");
 		ok(tok_reader_next(&r, &b, 0, 20, &e) == TOK_AGAIN && !r.spin, "after a wait of 20 ms it does not");
 		ok(write(p[1], "7\n", 2) == 2 && tok_reader_next(&r, &b, 0, 20, &e) == TOK_BATCH && b.ids[0] == 7 && r.spin,
