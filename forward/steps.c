@@ -439,6 +439,21 @@ static inline vw loadw(const float *p)
 	return v;
 }
 
+/* The keys and values the next segment's tasks will read, fetched two
+ * lines of each per key of the current ones' weighted sums (attention()). */
+struct ahead {
+	const char *k, *v;
+	size_t left;  /* bytes */
+};
+
+static inline void ahead_lines(struct ahead *pf, uint32_t n)
+{
+	for (; n && pf->left; n--, pf->left = pf->left > 64 ? pf->left - 64 : 0, pf->k += 64, pf->v += 64) {
+		__builtin_prefetch(pf->k, 0, 2);
+		__builtin_prefetch(pf->v, 0, 2);
+	}
+}
+
 /* The keys (or values) of a task: n0 rows from p0, then n1 rows from p1
  * (a ring's wrap; n1 = 0 without one), ld floats apart. */
 struct rows2 {
@@ -454,7 +469,7 @@ struct rows2 {
  * output is the same operations in the same order whatever R, W and c0. */
 static inline __attribute__((always_inline)) void weighted_sums(float *out, size_t ldo, const float *a,
 								size_t lda, const struct rows2 *vr,
-								const float *scale, uint32_t c0,
+								const float *scale, uint32_t c0, struct ahead *pf,
 								const uint32_t R, const uint32_t W)
 {
 	vw acc[4][SUM_REGS];
@@ -464,12 +479,14 @@ static inline __attribute__((always_inline)) void weighted_sums(float *out, size
 	for (int seg = 0; seg < 2; seg++) {
 		const float *v = (seg ? vr->p1 : vr->p0) + c0, *as = seg ? a + vr->n0 : a;
 		uint32_t n = seg ? vr->n1 : vr->n0;
-		for (uint32_t t = 0; t < n; t++, v += vr->ld)
+		for (uint32_t t = 0; t < n; t++, v += vr->ld) {
+			ahead_lines(pf, 2);
 			for (uint32_t i = 0; i < W / VLEN; i++) {
 				vw vi = loadw(v + VLEN * i);
 				for (uint32_t r = 0; r < R; r++)
 					acc[r][i] += as[r * lda + t] * vi;
 			}
+		}
 	}
 	for (uint32_t r = 0; r < R; r++)
 		for (uint32_t i = 0; i < W / VLEN; i++) {
@@ -506,7 +523,7 @@ static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda
  * sizes (R rows of W outputs at a time), any other size by the plain
  * loop. */
 static void weights_v(float *out, size_t ldo, const float *a, size_t lda, const struct rows2 *vr,
-		      const float *inv_sum, uint32_t rows, uint32_t hd)
+		      const float *inv_sum, uint32_t rows, uint32_t hd, struct ahead *pf)
 {
 #define SUMS(HD)                                                                                       \
 	case HD: {                                                                                     \
@@ -514,10 +531,10 @@ static void weights_v(float *out, size_t ldo, const float *a, size_t lda, const 
 		for (uint32_t c0 = 0; c0 < HD; c0 += SUM_W(HD)) {                                       \
 			uint32_t r = 0;                                                                \
 			for (; r + SUM_R(HD) <= rows; r += SUM_R(HD))                                  \
-				weighted_sums(out + r * ldo + c0, ldo, a + r * lda, lda, vr, inv_sum + r, c0, \
+				weighted_sums(out + r * ldo + c0, ldo, a + r * lda, lda, vr, inv_sum + r, c0, pf, \
 					      SUM_R(HD), SUM_W(HD));                                   \
 			for (; r < rows; r++)                                                          \
-				weighted_sums(out + r * ldo + c0, ldo, a + r * lda, lda, vr, inv_sum + r, c0, \
+				weighted_sums(out + r * ldo + c0, ldo, a + r * lda, lda, vr, inv_sum + r, c0, pf, \
 					      1, SUM_W(HD));                                           \
 		}                                                                                      \
 		return;                                                                                \
@@ -572,6 +589,7 @@ static void attention(struct context *c, struct step *s, int ith, int nth)
 	float *att = c->att + (size_t)ith * ATT_ROWS * lda;
 	float scale = hp->att_scale;
 	uint32_t t0, t1, chunk;
+	struct ahead pf = {0};
 
 	for (uint32_t i = 0; i < c->n_seg; i++)
 		n_tasks += (c->seg[i].n + ATT_ROWS - 1) / ATT_ROWS * hp->n_head;
@@ -586,6 +604,17 @@ static void attention(struct context *c, struct step *s, int ith, int nth)
 			}
 			const struct segment *sg = &c->seg[g];
 			const struct kv_cache *kv = &sg->s->kv[s->layer];
+			/* the next segment's keys and values, if this thread takes its
+			 * first task (the only thread takes every chunk in turn): with
+			 * 16 sequences their caches leave the core's between steps, and
+			 * waiting for them bound the attention (fetching them all at
+			 * once only moved the wait) */
+			if (task == g_first && g + 1 < c->n_seg && (nth == 1 || g_first + n_blk * hp->n_head < t1)) {
+				const struct segment *nx = &c->seg[g + 1];
+				const struct kv_cache *nkv = &nx->s->kv[s->layer];
+				uint32_t n = nx->pos0 + nx->n < nkv->rows ? nx->pos0 + nx->n : nkv->rows;
+				pf = (struct ahead){(const char *)nkv->k, (const char *)nkv->v, (size_t)n * kv_dim * sizeof(float)};
+			}
 			uint32_t window = kv->local ? hp->n_swa : 0;
 			uint32_t h = (task - g_first) / n_blk, b0 = (task - g_first) % n_blk * ATT_ROWS, kvh = h / group;
 			uint32_t rows = sg->n - b0 < ATT_ROWS ? sg->n - b0 : ATT_ROWS, p0 = sg->pos0 + b0;
@@ -629,7 +658,7 @@ static void attention(struct context *c, struct step *s, int ith, int nth)
 			}
 
 			/* out = weights V */
-			weights_v(out, q_dim, att, lda, &vr, inv_sum, rows, hd);
+			weights_v(out, q_dim, att, lda, &vr, inv_sum, rows, hd, &pf);
 		}
 }
 
