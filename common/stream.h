@@ -153,4 +153,11 @@ int logits_write_top(FILE *out, int64_t seq, uint32_t n_vocab, int32_t token, ui
  * alone, by id), and makes rest NaN: readers refuse such a frame. */
 uint32_t logits_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top, float *rest);
 
+/* Threads for logits_top() (and so the top-k and text writers): run(ctx,
+ * fn, arg) calls fn(arg, ith, nth) once for each ith in [0, nth), all at
+ * once, and returns when every call has (pool_run); NULL: the calling
+ * thread alone.  The results are the same bits whatever nth is. */
+typedef void (*logits_run_fn)(void *ctx, void (*fn)(void *arg, int ith, int nth), void *arg);
+void logits_set_runner(logits_run_fn run, void *ctx);
+
 #endif

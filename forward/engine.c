@@ -153,6 +153,11 @@ uint32_t engine_n_seq(const struct engine *e) { return e->p.n_seq; }
 uint32_t engine_n_ctx_seq(const struct engine *e) { return e->p.n_ctx_seq; }
 int engine_n_threads(const struct engine *e) { return e->p.n_threads; }
 
+void engine_run(struct engine *e, pool_fn fn, void *arg)
+{
+	pool_run(e->ws->pool, fn, arg);
+}
+
 static struct seq *get_seq(const struct engine *e, int seq)
 {
 	if (seq < 0 || (uint32_t)seq >= e->p.n_seq || !e->seqs[seq].open)

@@ -169,6 +169,12 @@ typedef int (*engine_emit_fn)(void *arg, const struct engine_logits *out);
  * are not delivered). */
 int engine_step(struct engine *e, engine_emit_fn emit, void *arg);
 
+/* Call fn(arg, ith, nth) on each of the engine's nth threads at once and
+ * return when every call has (pool_run): work on a frame from an emit
+ * callback (the threads are idle then), or between steps, on the thread
+ * that runs the steps. */
+void engine_run(struct engine *e, void (*fn)(void *arg, int ith, int nth), void *arg);
+
 /* ---- hand-off from other threads ---- */
 
 typedef void (*engine_call_fn)(struct engine *e, void *arg);

@@ -218,6 +218,13 @@ static int emit(void *arg, const struct engine_logits *o)
 	return logits_write(stdout, seq, o->n_vocab, o->token, o->pos, o->logits);
 }
 
+/* The frame writers' passes over the scores on the engine's threads
+ * (logits_set_runner): they are idle while a frame is written. */
+static void run_on_engine(void *eng, void (*fn)(void *arg, int ith, int nth), void *arg)
+{
+	engine_run(eng, fn, arg);
+}
+
 /* Act on a line (its sequence has no input queued). */
 static void take(struct stepper *st, const struct tok_batch *b, enum tok_read_status r, bool all_logits)
 {
@@ -320,6 +327,7 @@ int main(int argc, char **argv)
 	st.n_vocab = engine_model(st.eng)->hp.n_vocab;
 	st.text_k = o.text_k;
 	st.top_k = o.top_k;
+	logits_set_runner(run_on_engine, st.eng);
 	const struct hparams *hp = &engine_model(st.eng)->hp;
 	if (engine_n_ctx_seq(st.eng) > hp->n_ctx_train && hp->n_ctx_train)
 		warnx_("-c %u is above the %u positions the model was trained on: expect worse text past %u",

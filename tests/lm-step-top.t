@@ -47,6 +47,18 @@ ok "--logprobs of a top-16 frame = of the whole frame (to 1e-5)" awk '
 	{ n = split($0, a, /[\t :]/); for (i = 1; i <= n; i++) { d = a[i] - w[i]; if (d > 1e-5 || d < -1e-5) exit 1 } }
 	' "$tmp/lp.full" "$tmp/lp.top"
 
+# the selection runs on lm-step's threads: the same frames whatever -t
+# (whole frames are: the products do not depend on the thread count)
+printf '%s\n5 6 7\n8\n' "$p" > "$tmp/batches"
+lm-step -m "$M" -t 1 < "$tmp/batches" > "$tmp/whole1"
+lm-step -m "$M" -t 1 --top 104 < "$tmp/batches" > "$tmp/top1"
+for t in 2 3; do
+	lm-step -m "$M" -t $t < "$tmp/batches" > "$tmp/whole$t"
+	ok "whole frames at -t $t: the bytes of -t 1" cmp "$tmp/whole1" "$tmp/whole$t"
+	lm-step -m "$M" -t $t --top 104 < "$tmp/batches" > "$tmp/top$t"
+	ok "top-104 frames at -t $t: the bytes of -t 1" cmp "$tmp/top1" "$tmp/top$t"
+done
+
 # tagged frames keep their sequence
 got=$(echo "@7 $p" | lm-step -m "$M" --top 4 | lm-sample -m "$M" --temperature 0 -n 1)
 want=$(echo "$p" | lm-step -m "$M" | lm-sample -m "$M" --temperature 0 -n 1)

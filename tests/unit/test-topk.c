@@ -4,7 +4,8 @@
  * by term.  The ids must be the same and rest the same bits, on frames
  * made to break a selection that guesses a bound: ties at the k-th score,
  * -inf and +inf, NaN, -0 beside +0, k above n, every score equal, sorted
- * frames, lengths that are not a multiple of 8. */
+ * frames, lengths that are not a multiple of 8; on one thread and split
+ * over 2, 3 and 7 (logits_set_runner), with the same bits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,11 @@ static int by_rank(const void *pa, const void *pb)
 
 /* The reference: NaN ids alone (rest NaN) when there are any, else the
  * first k of every id sorted; rest term by term: the largest unlisted
- * score m, e^(x - m) by exp8 in blocks of 16 ids, each of the 16 lanes
- * summed in double, lane j + 8 added to lane j, lanes 0-3 and 4-7 then
- * added pairwise, the ids past the last block by exp() into a sum of
- * their own added first. */
+ * score m, and in chunks of 4096 ids: e^(x - m) by exp8 in blocks of 16
+ * ids, each of the 16 lanes summed in double, lane j + 8 added to lane j,
+ * lanes 0-3 and 4-7 then added pairwise, the ids past the last block by
+ * exp() into a sum of their own added first; the chunks' sums added in
+ * order. */
 static uint32_t ref_top(const float *s, uint32_t n, uint32_t k, uint32_t *top, float *rest)
 {
 	uint32_t *all = malloc(((size_t)n + 1) * sizeof *all), m = 0;
@@ -65,39 +67,71 @@ static uint32_t ref_top(const float *s, uint32_t n, uint32_t k, uint32_t *top, f
 		*rest = mx;
 		goto out;
 	}
-	double lane[16] = {0}, tail = 0;
-	uint32_t i = 0;
-	for (; i + 16 <= n; i += 16) {
-		for (int h = 0; h < 2; h++) {
-			v8 x, e;
-			memcpy(&x, s + i + 8 * h, sizeof x);
-			x -= mx;
-			e = exp8(x);
-			for (int j = 0; j < 8; j++)
-				if (!listed[i + 8 * h + j] && x[j] >= -87)
-					lane[8 * h + j] += (double)e[j];
+	double total = 0;
+	for (uint32_t c0 = 0; c0 < n; c0 += 4096) {
+		uint32_t end = n - c0 > 4096 ? c0 + 4096 : n, i = c0;
+		double lane[16] = {0}, tail = 0;
+		for (; i + 16 <= end; i += 16) {
+			for (int h = 0; h < 2; h++) {
+				v8 x, e;
+				memcpy(&x, s + i + 8 * h, sizeof x);
+				x -= mx;
+				e = exp8(x);
+				for (int j = 0; j < 8; j++)
+					if (!listed[i + 8 * h + j] && x[j] >= -87)
+						lane[8 * h + j] += (double)e[j];
+			}
 		}
+		for (; i < end; i++)
+			if (!listed[i] && s[i] - mx >= -87)
+				tail += exp((double)s[i] - mx);
+		for (int j = 0; j < 8; j++)
+			lane[j] += lane[j + 8];
+		tail += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+		total += tail;
 	}
-	for (; i < n; i++)
-		if (!listed[i] && s[i] - mx >= -87)
-			tail += exp((double)s[i] - mx);
-	for (int j = 0; j < 8; j++)
-		lane[j] += lane[j + 8];
-	tail += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-	*rest = (float)(mx + log(tail));
+	*rest = (float)(mx + log(total));
 out:
 	free(all);
 	free(listed);
 	return m;
 }
 
+/* A runner of n_par threads, one after another, the last first (the
+ * order must not matter). */
+static int n_par;
+
+static void run_serial(void *ctx, void (*fn)(void *arg, int ith, int nth), void *arg)
+{
+	(void)ctx;
+	for (int i = n_par - 1; i >= 0; i--)
+		fn(arg, i, n_par);
+}
+
 /* Both on one frame: the same count, ids and rest bits (and the same ids
- * without rest). */
+ * without rest); then logits_top() split over 2, 3 and 7 threads: the
+ * same bits. */
 static void check(const char *name, const float *s, uint32_t n, uint32_t k)
 {
 	uint32_t *want = malloc(((size_t)k + 1) * sizeof *want), *got = malloc(((size_t)k + 1) * sizeof *got);
 	float want_rest, got_rest = 0;
-	uint32_t wn = ref_top(s, n, k, want, &want_rest), gn = logits_top(s, n, k, got, &got_rest);
+	uint32_t wn = ref_top(s, n, k, want, &want_rest);
+	static const int threads[] = {2, 3, 7};
+	int par_same = 1;  /* first, so that no scratch holds this frame yet */
+	for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+		float par_rest = 0;
+		n_par = threads[t];
+		logits_set_runner(run_serial, NULL);
+		uint32_t pn = logits_top(s, n, k, got, &par_rest);
+		logits_set_runner(NULL, NULL);
+		if (pn != wn || memcmp(want, got, pn * sizeof *got) != 0 || memcmp(&want_rest, &par_rest, 4) != 0) {
+			printf("# on %d threads: %u ids%s, rest %.9g\n", n_par, pn,
+			       pn == wn && memcmp(want, got, pn * sizeof *got) == 0 ? "" : " differ", (double)par_rest);
+			par_same = 0;
+		}
+	}
+	ok(par_same, "%s (n %u, k %u): the same ids and rest bits on 2, 3 and 7 threads", name, n, k);
+	uint32_t gn = logits_top(s, n, k, got, &got_rest);
 	int same = wn == gn && memcmp(want, got, gn * sizeof *got) == 0;
 	uint32_t first_diff = 0;
 	while (same == 0 && first_diff < wn && first_diff < gn && want[first_diff] == got[first_diff])
