@@ -171,11 +171,13 @@ static int await(struct tok_reader *r, int timeout_ms, struct lmu_err *e)
 
 	if (timeout_ms >= 0 && spin > 1000ll * timeout_ms)
 		spin = 1000ll * timeout_ms;
-	for (;;) {  /* the spin (none: one look) */
+	for (bool first = true;; first = false) {  /* the spin (none: one look) */
 		n = poll(&pfd, 1, 0);
 		if (n > 0 || (n < 0 && errno != EINTR))
 			break;
 		n = 0;
+		if (first && timeout_ms != 0 && r->on_wait)
+			r->on_wait(r->wait_ctx);
 		if (now_us() - t0 >= spin)
 			break;
 	}

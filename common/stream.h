@@ -79,6 +79,10 @@ struct tok_reader {
 	size_t start, len, cap;  /* unread bytes are buf[start .. start + len) */
 	bool eof;
 	bool spin;           /* the last wait for input was short (stream.c) */
+	/* called (when set) as a wait begins that finds no input there:
+	 * the caller's threads may sleep meanwhile (lm-step) */
+	void (*on_wait)(void *ctx);
+	void *wait_ctx;
 };
 void tok_reader_init(struct tok_reader *r, int fd);
 enum tok_read_status tok_reader_next(struct tok_reader *r, struct tok_batch *b, uint32_t n_vocab, int timeout_ms,

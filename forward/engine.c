@@ -158,6 +158,11 @@ void engine_run(struct engine *e, pool_fn fn, void *arg)
 	pool_run(e->ws->pool, fn, arg);
 }
 
+void engine_rest(struct engine *e)
+{
+	pool_rest(e->ws->pool);
+}
+
 static struct seq *get_seq(const struct engine *e, int seq)
 {
 	if (seq < 0 || (uint32_t)seq >= e->p.n_seq || !e->seqs[seq].open)

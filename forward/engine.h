@@ -175,6 +175,10 @@ int engine_step(struct engine *e, engine_emit_fn emit, void *arg);
  * that runs the steps. */
 void engine_run(struct engine *e, void (*fn)(void *arg, int ith, int nth), void *arg);
 
+/* The caller will not step for a while (it waits for input): the
+ * engine's threads sleep now rather than spin (pool_rest). */
+void engine_rest(struct engine *e);
+
 /* ---- hand-off from other threads ---- */
 
 typedef void (*engine_call_fn)(struct engine *e, void *arg);

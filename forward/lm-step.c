@@ -225,6 +225,14 @@ static void run_on_engine(void *eng, void (*fn)(void *arg, int ith, int nth), vo
 	engine_run(eng, fn, arg);
 }
 
+/* The reader waits for input: the engine's threads sleep (engine_rest),
+ * so that the writer of the next line (lm-sample in the generation loop,
+ * with -t as many threads as cores) has a core. */
+static void rest_engine(void *eng)
+{
+	engine_rest(eng);
+}
+
 /* Act on a line (its sequence has no input queued). */
 static void take(struct stepper *st, const struct tok_batch *b, enum tok_read_status r, bool all_logits)
 {
@@ -290,6 +298,14 @@ static int open_input(const struct options *o, int i)
 	return fd;
 }
 
+/* Read fd with rd; while it waits for input, the engine's threads rest. */
+static void reader_init(struct tok_reader *rd, int fd, struct engine *eng)
+{
+	tok_reader_init(rd, fd);
+	rd->on_wait = rest_engine;
+	rd->wait_ctx = eng;
+}
+
 /* Done with the input file rd reads (standard input stays open). */
 static void close_input(struct tok_reader *rd)
 {
@@ -335,7 +351,7 @@ int main(int argc, char **argv)
 	int lock = o.state ? state_lock(o.state) : -1;
 	if (o.state)
 		engine_seq_load(st.eng, slot_for(&st, o.state_seq, 0), o.state);
-	tok_reader_init(&rd, o.n_files ? open_input(&o, next_file++) : 0);
+	reader_init(&rd, o.n_files ? open_input(&o, next_file++) : 0, st.eng);
 
 	for (;;) {
 		if (held && !must_wait(&st, &batch)) {
@@ -353,7 +369,7 @@ int main(int argc, char **argv)
 				/* the next file: its lines follow the last one's
 				 * (and are numbered on from it) */
 				close_input(&rd);
-				tok_reader_init(&rd, open_input(&o, next_file++));
+				reader_init(&rd, open_input(&o, next_file++), st.eng);
 				continue;
 			}
 			if (r == TOK_EOF)

@@ -12,18 +12,32 @@
 
 #include "err.h"
 
-/* A waiting thread spins (PAUSE, about 25 ns each here) up to its
- * budget, then sleeps on a condition variable.  The budget adapts:
+/* A waiting thread spins (PAUSE, looking at the clock every SPIN_CLOCK of
+ * them) up to its budget, then sleeps on a condition variable.  The budget
+ * is a time, not a count: a PAUSE takes 11 ns on this machine's CPU
+ * (measured under chrt -f), 25 on the one the figures below came from,
+ * about 40 on others.  It adapts:
  *
  * - On an idle machine the gap between two steps is mostly a thread that
  *   finished its rows a little before the other.  With a fixed spin of
- *   SPIN_MIN, 16 SmolLM2 sequences at 2 threads put the worker to sleep
+ *   256 PAUSEs, 16 SmolLM2 sequences at 2 threads put the worker to sleep
  *   before 81 % of the steps, and waking it (about 40 us in this VM) cost
  *   more than spinning, in wall and in CPU time: adapting took them from
  *   484-497 to 622-633 decode tokens/s and 1 sequence from 184-194 to
  *   259-262, each with a quarter less CPU time.  So a sleep that ends
  *   soon (within SHORT_SLEEP_NS) doubles the budget, up to SPIN_MAX, and
  *   a long one (the caller was away between tokens) drops it to SPIN_MIN.
+ *   SPIN_MAX is SHORT_SLEEP_NS: a gap that counts as short is spun
+ *   through the next time.  With at most 2048 PAUSEs (22 us here) the
+ *   worker of lm-step alone (SmolLM2, 2 threads, under chrt -f, three
+ *   runs) slept 1.1-1.7 times per token; with 200 us, 0.5.
+ * - A caller that will be away for a while (lm-step waiting for its next
+ *   line) says so (pool_rest): the workers sleep at once, and the budget
+ *   stays as it was.  In the generation loop lm-sample needs a core in
+ *   that gap, and with -t as many threads as cores (the default) a worker
+ *   spinning through it takes that core: lm-sample's answer waited for
+ *   the spin to end (SmolLM2, 2 threads, everything under chrt -f 10 on
+ *   these 2 cores: 420 us from frame to next step instead of 60).
  * - On a machine with more runnable threads than cores the other thread
  *   is often descheduled, and spinning for it only takes the core from
  *   it: a fixed spin of 2048 made 1 SmolLM2 sequence at 2 threads, load 6,
@@ -36,14 +50,15 @@
  *   and is late for the next step, where a sleeping one is woken at once
  *   (lm-serve, SmolLM2, 2 threads, load 13-22 on 2 cores: 16 clients 4.6
  *   and 5.0 tokens/s with the yields, 31.1 and 31.5 without). */
-#define SPIN_MIN 256
-#define SPIN_MAX 2048
+#define SPIN_MIN 6000             /* ns (256 PAUSEs of 25 ns) */
 #define SHORT_SLEEP_NS 200000
+#define SPIN_MAX SHORT_SLEEP_NS
+#define SPIN_CLOCK 32             /* PAUSEs between two looks at the clock (60 ns each) */
 #define CHECK_WAITS 16
 #define CALM_CHECKS 4
 
 struct spinner {
-	int spin;          /* PAUSEs before sleeping */
+	uint64_t spin;     /* ns to spin before sleeping */
 	unsigned waits;
 	long preempted;    /* involuntary context switches at the last check */
 	unsigned calm;     /* checks in a row that found none since the one before */
@@ -99,6 +114,7 @@ struct pool {
 	atomic_uint generation; /* bumped by each pool_run; workers start on a change */
 	atomic_int pending;     /* workers still running the current call */
 	atomic_bool quit;
+	atomic_bool rest;       /* pool_rest: the workers sleep without spinning */
 	pthread_mutex_t mu;
 	pthread_cond_t start, done;
 	int sleepers;           /* workers waiting on start (under mu) */
@@ -121,12 +137,15 @@ static void *worker(void *argp)
 	free(argp);
 	for (;;) {
 		unsigned g;
-		int spins = 0;
-		while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-		       !atomic_load(&p->quit) && spins++ < sp.spin)
+		uint64_t until = now_ns() + sp.spin;
+		for (unsigned i = 1; (g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+		     !atomic_load(&p->quit) && !atomic_load_explicit(&p->rest, memory_order_relaxed) &&
+		     (i % SPIN_CLOCK || now_ns() < until); i++)
 			cpu_relax();
 		uint64_t t0 = 0;
+		bool rested = false;
 		if (g == seen && !atomic_load(&p->quit)) {
+			rested = atomic_load_explicit(&p->rest, memory_order_relaxed);
 			t0 = now_ns();
 			pthread_mutex_lock(&p->mu);
 			p->sleepers++;
@@ -135,7 +154,8 @@ static void *worker(void *argp)
 			p->sleepers--;
 			pthread_mutex_unlock(&p->mu);
 		}
-		adapt(&sp, t0 ? now_ns() - t0 : 0);
+		if (!rested)  /* a rest says nothing of the gaps to come */
+			adapt(&sp, t0 ? now_ns() - t0 : 0);
 		if (atomic_load(&p->quit))
 			return NULL;
 		seen = g;
@@ -178,6 +198,7 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 	}
 	p->fn = fn;
 	p->arg = arg;
+	atomic_store_explicit(&p->rest, false, memory_order_relaxed);
 	atomic_store(&p->pending, p->n - 1);
 	pthread_mutex_lock(&p->mu);
 	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
@@ -187,8 +208,12 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 
 	fn(arg, 0, p->n);
 
-	for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) && spins < p->caller.spin; spins++)
-		cpu_relax();
+	if (atomic_load_explicit(&p->pending, memory_order_acquire)) {  /* the clock only when there is a wait */
+		uint64_t until = now_ns() + p->caller.spin;
+		for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) &&
+		     (i % SPIN_CLOCK || now_ns() < until); i++)
+			cpu_relax();
+	}
 	uint64_t t0 = 0;
 	if (atomic_load_explicit(&p->pending, memory_order_acquire)) {
 		t0 = now_ns();
@@ -200,6 +225,11 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 		pthread_mutex_unlock(&p->mu);
 	}
 	adapt(&p->caller, t0 ? now_ns() - t0 : 0);
+}
+
+void pool_rest(struct pool *p)
+{
+	atomic_store_explicit(&p->rest, true, memory_order_relaxed);
 }
 
 int pool_size(const struct pool *p)

@@ -15,6 +15,9 @@ struct pool;
 
 struct pool *pool_new(int n_threads);
 void pool_run(struct pool *p, pool_fn fn, void *arg);
+/* The caller will be away for a while (it waits for input): the workers
+ * sleep until the next pool_run instead of spinning (pool.c). */
+void pool_rest(struct pool *p);
 int pool_size(const struct pool *p);
 void pool_free(struct pool *p);
 
