@@ -1636,6 +1636,33 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 #define KL_L1 (32 * 1024)
 #define KL_CHUNK 64
 
+/* Decode (one activation): rows r0..r1 as KL_STREAMS sub-ranges walked
+ * together, a group of each in turn, each row's sums kept in st between
+ * its groups (kl_tile()'s store and load: the float operations of one
+ * call).  One thread reading one sequential stream from 4 KiB pages
+ * leaves memory bandwidth unused: bwprobe-style reads of 1, 2 and 4
+ * streams per thread measured 4.4, 5.6 and 6.6 GB/s here (1 thread, 4 KiB
+ * pages), and a Qwen2.5-Coder-1.5B Q4_K_M decode took 21-23 % less CPU
+ * time per token with 4 streams (3 similar, 6 and 8 less good) and 15 %
+ * less with whole rows in turn instead of groups. */
+#define KL_STREAMS 4
+
+INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nblk, int ngrp, const uint8_t *T,
+		       float *Y, int r0, int r1)
+{
+	const int len = (r1 - r0 + KL_STREAMS - 1) / KL_STREAMS;
+	__m512 st[KL_STREAMS];
+
+	for (int i = 0; i < len; i++)
+		for (int g = 0; g < ngrp; g++)
+			for (int s = 0; s < KL_STREAMS; s++) {
+				const int r = r0 + s * len + i;
+				if (r < r1)
+					kl_tile(t, (const uint8_t *)W + (size_t)r * rb, rb, nblk, g, g + 1, ngrp, T, 0,
+						&st[s], Y + r, 0, 1);
+			}
+}
+
 #define KL_TAIL(k) case k: kl_tile(t, w, rb, nblk, g0, g1, ngrp, Tc, ab, st[r - rr], Yc, ldy, k); break;
 
 INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void *W, size_t rb, int n, const void *xq,
@@ -1648,6 +1675,11 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 
 	if (ab > BL_BUF) {  /* rows of more than 57344 elements: tiles of blocks */
 		tiles(W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+		return;
+	}
+	if (nb == 1) {  /* decode */
+		bl_acts(xq, nblk, ngrp, T);
+		kl_streams(t, W, rb, nblk, ngrp, T, Y, r0, r1);
 		return;
 	}
 	if ((size_t)chunk * ab > BL_BUF && !(T = aligned_alloc(64, (size_t)chunk * ab)))
