@@ -1552,11 +1552,12 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q,
 }
 
 /* bl_tile() for the K-quants: row w against C activations rearranged at
- * T (ts bytes apart), its groups g0..g1 of ngrp.  A row's sums run over
- * several calls when a matrix is blocked by groups: the calls after the
- * first start from st[0..C), those before the last leave their sums there
- * (a store and a load, so the float operations are those of one call). */
-INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int g0, int g1, int ngrp,
+ * T (ts bytes apart), its groups g0..g1 of ngrp, fetching the bytes pf
+ * ahead of them (of a row to come).  A row's sums run over several calls
+ * when a matrix is blocked by groups: the calls after the first start from
+ * st[0..C), those before the last leave their sums there (a store and a
+ * load, so the float operations are those of one call). */
+INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t pf, int nblk, int g0, int g1, int ngrp,
 		    const uint8_t *T, size_t ts, __m512 *st, float *Y, int ldy, const int C)
 {
 	const int q6 = t == GGML_Q6_K;
@@ -1574,10 +1575,10 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
 		struct kl_weights kw;
 		__m512i s[BL_ACTS][2][4];
-		/* the same bytes of the row BL_PF ahead, a group at a time (all
-		 * of it at the row's start measured 3-10% slower decoding) */
+		/* a group at a time (all of a row at its start measured 3-10%
+		 * slower decoding) */
 		for (size_t o = 0; o < 2 * bs; o += 64)
-			_mm_prefetch((const char *)(w + (size_t)g * 2 * bs + BL_PF * rb + o), _MM_HINT_T0);
+			_mm_prefetch((const char *)(w + (size_t)g * 2 * bs + pf + o), _MM_HINT_T0);
 		kl_load(t, w + (size_t)g * 2 * bs, nblk - 16 * g > 8, &kw);
 		_Pragma("GCC unroll 8")
 		for (int c = 0; c < C; c++)
@@ -1644,8 +1645,12 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
  * streams per thread measured 4.4, 5.6 and 6.6 GB/s here (1 thread, 4 KiB
  * pages), and a Qwen2.5-Coder-1.5B Q4_K_M decode took 21-23 % less CPU
  * time per token with 4 streams (3 similar, 6 and 8 less good) and 15 %
- * less with whole rows in turn instead of groups. */
+ * less with whole rows in turn instead of groups.  Each stream fetches
+ * its row KL_PF ahead (the prefill's BL_PF of 16 rows, 4 times as many
+ * bytes ahead with 4 streams, was 13 % slower than 2; 1 like 2, 4 and 8
+ * between, none at all 1.7 times as slow). */
 #define KL_STREAMS 4
+#define KL_PF 2
 
 INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nblk, int ngrp, const uint8_t *T,
 		       float *Y, int r0, int r1)
@@ -1658,12 +1663,12 @@ INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nbl
 			for (int s = 0; s < KL_STREAMS; s++) {
 				const int r = r0 + s * len + i;
 				if (r < r1)
-					kl_tile(t, (const uint8_t *)W + (size_t)r * rb, rb, nblk, g, g + 1, ngrp, T, 0,
-						&st[s], Y + r, 0, 1);
+					kl_tile(t, (const uint8_t *)W + (size_t)r * rb, KL_PF * rb, nblk, g, g + 1, ngrp,
+						T, 0, &st[s], Y + r, 0, 1);
 			}
 }
 
-#define KL_TAIL(k) case k: kl_tile(t, w, rb, nblk, g0, g1, ngrp, Tc, ab, st[r - rr], Yc, ldy, k); break;
+#define KL_TAIL(k) case k: kl_tile(t, w, BL_PF * rb, nblk, g0, g1, ngrp, Tc, ab, st[r - rr], Yc, ldy, k); break;
 
 INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void *W, size_t rb, int n, const void *xq,
 		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
