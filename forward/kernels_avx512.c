@@ -1551,6 +1551,21 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int q,
 	w[1] = _mm512_shuffle_epi8(v, sh_b);
 }
 
+/* Group g of row w unpacked at P: kl_steps()'s 16 vectors (without x16),
+ * then the scales d and m of its lanes (KL_PVEC vectors). */
+#define KL_PVEC 18
+INLINE void kl_unpack(const enum ggml_type t, const uint8_t *w, int nblk, int g, __m512i *P)
+{
+	struct kl_weights kw;
+
+	kl_load(t, w + (size_t)g * 2 * blk_bytes(t), nblk - 16 * g > 8, &kw);
+	_Pragma("GCC unroll 8")
+	for (int q = 0; q < 8; q++)
+		kl_steps(t, &kw, q, 0, P + 2 * q);
+	P[16] = _mm512_castps_si512(kw.d);
+	P[17] = _mm512_castps_si512(kw.m);
+}
+
 /* bl_tile() for the K-quants: row w against C activations rearranged at
  * T (ts bytes apart), its groups g0..g1 of ngrp, fetching the bytes pf
  * ahead of them (of a row to come).  A row's sums run over several calls
@@ -1622,6 +1637,75 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t pf, int nbl
 			Y[(size_t)c * ldy] = _mm512_reduce_add_ps(acc[c]);
 }
 
+/* kl_tile() for rows unpacked by kl_unpack(): NR rows (1 or 2, row i's
+ * group g at P + i * KL_PVEC + g * ps) against C activations (up to
+ * KL_PACTS), each vector of the activations loaded once for both rows:
+ * the loads, not the products, bound the single row.  Each row's integer
+ * sums and float operations are kl_tile()'s: Q6_K adds the sums of its
+ * blocks' first halves to the float sum before the second halves start
+ * (kl_tile() adds them first at the group's end), so the two share the
+ * registers. */
+#define KL_PACTS 6
+INLINE void kl_ptile(const enum ggml_type t, const __m512i *P, size_t ps, int g0, int g1, int ngrp,
+		     const uint8_t *T, size_t ts, __m512 (*st)[BL_ACTS], float *Y, int ldy, const int NR, const int C)
+{
+	const int q6 = t == GGML_Q6_K;
+	__m512 acc[2][KL_PACTS];
+
+	_Pragma("GCC unroll 2")
+	for (int i = 0; i < NR; i++)
+		_Pragma("GCC unroll 6")
+		for (int c = 0; c < C; c++)
+			acc[i][c] = g0 ? st[i][c] : _mm512_setzero_ps();
+	for (int g = g0; g < g1; g++) {
+		const uint8_t *t8 = T + (size_t)g * BL_GROUP_BYTES;
+		const __m512i *pg = P + (size_t)g * ps;
+		__m512i s[2][KL_PACTS];
+		_Pragma("GCC unroll 16")
+		for (int m = 0; m < 16; m++) {
+			if (m == 0 || (q6 && m == 8)) {
+				_Pragma("GCC unroll 2")
+				for (int i = 0; i < NR; i++)
+					_Pragma("GCC unroll 6")
+					for (int c = 0; c < C; c++)
+						s[i][c] = _mm512_setzero_si512();
+			}
+			const __m512i w0 = _mm512_load_si512((const void *)(pg + m));
+			const __m512i w1 = NR > 1 ? _mm512_load_si512((const void *)(pg + KL_PVEC + m)) : w0;
+			_Pragma("GCC unroll 6")
+			for (int c = 0; c < C; c++) {
+				const __m512i a = _mm512_load_si512((const void *)(t8 + (size_t)c * ts + 64 * m));
+				s[0][c] = _mm512_dpwssd_epi32(s[0][c], w0, a);
+				if (NR > 1)
+					s[1][c] = _mm512_dpwssd_epi32(s[1][c], w1, a);
+			}
+			if (m != 15 && !(q6 && m == 7))
+				continue;
+			_Pragma("GCC unroll 2")
+			for (int i = 0; i < NR; i++) {
+				const __m512 d = _mm512_load_ps((const void *)(pg + i * KL_PVEC + (q6 && m == 15 ? 17 : 16)));
+				_Pragma("GCC unroll 6")
+				for (int c = 0; c < C; c++) {
+					const uint8_t *a = t8 + (size_t)c * ts;
+					const __m512 ad = _mm512_load_ps((const float *)(a + 1024));
+					acc[i][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i][c]), _mm512_mul_ps(d, ad), acc[i][c]);
+					if (!q6)
+						acc[i][c] = _mm512_fmadd_ps(_mm512_load_ps((const void *)(pg + i * KL_PVEC + 17)),
+									    _mm512_load_ps((const float *)(a + 1088)), acc[i][c]);
+				}
+			}
+		}
+	}
+	_Pragma("GCC unroll 2")
+	for (int i = 0; i < NR; i++)
+		_Pragma("GCC unroll 6")
+		for (int c = 0; c < C; c++)
+			if (g1 < ngrp)
+				st[i][c] = acc[i][c];
+			else
+				Y[(size_t)c * ldy + i] = _mm512_reduce_add_ps(acc[i][c]);
+}
+
 /* The K-quant lanes over a matrix.  Prefill meets each weight row with
  * many activations, and neither their rearranged rows (BL_ACTS of an
  * 8960-element row: 166 KiB) nor the weights stay in L1 on their own; so
@@ -1632,7 +1716,12 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t pf, int nbl
  * of groups.  The activations are rearranged KL_CHUNK at a time (each
  * chunk reads the weights from memory once), into a buffer on the heap
  * where the stack's is too small.  Decode (one activation of a row up to
- * 14336 elements) is one range of groups. */
+ * 14336 elements) is one range of groups.  A chunk of KL_PAN_MIN or more
+ * activations has each block's rows unpacked once (kl_unpack(): 16
+ * vectors and the scales per group, 1.1 KiB against 288 to 420 bytes
+ * packed, on the heap) rather than once per tile, and takes them two at a
+ * time against tiles of KL_PACTS (kl_ptile()): a row's result is the same
+ * floats either way. */
 #define KL_ROWS 64
 #define KL_L1 (32 * 1024)
 #define KL_CHUNK 64
@@ -1670,6 +1759,17 @@ INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nbl
 
 #define KL_TAIL(k) case k: kl_tile(t, w, BL_PF * rb, nblk, g0, g1, ngrp, Tc, ab, st[r - rr], Yc, ldy, k); break;
 
+#define KL_PAN_MIN 9  /* activations of a chunk from which its rows are unpacked once */
+
+#define KL_PTAIL(k) case k: \
+	if (nr == 2) \
+		kl_ptile(t, P + (size_t)(r - rr) * KL_PVEC, (size_t)(re - rr) * KL_PVEC, g0, g1, ngrp, Tc, ab, \
+			 st + (r - rr), Yc, ldy, 2, k); \
+	else \
+		kl_ptile(t, P + (size_t)(r - rr) * KL_PVEC, (size_t)(re - rr) * KL_PVEC, g0, g1, ngrp, Tc, ab, \
+			 st + (r - rr), Yc, ldy, 1, k); \
+	break;
+
 INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void *W, size_t rb, int n, const void *xq,
 		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
 {
@@ -1677,6 +1777,7 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
 	uint8_t buf[BL_BUF] __attribute__((aligned(64))), *T = buf;
 	__m512 st[KL_ROWS][BL_ACTS];
+	__m512i *P = NULL;
 
 	if (ab > BL_BUF) {  /* rows of more than 57344 elements: tiles of blocks */
 		tiles(W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
@@ -1689,22 +1790,39 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 	}
 	if ((size_t)chunk * ab > BL_BUF && !(T = aligned_alloc(64, (size_t)chunk * ab)))
 		die("quant: out of memory (%zu bytes)", (size_t)chunk * ab);
+	if (nb >= KL_PAN_MIN && !(P = aligned_alloc(64, (size_t)KL_ROWS * ngrp * KL_PVEC * 64)))
+		die("quant: out of memory (%zu bytes)", (size_t)KL_ROWS * ngrp * KL_PVEC * 64);
 	for (int b0 = 0; b0 < nb; b0 += chunk) {
-		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
+		const int cn = nb - b0 < chunk ? nb - b0 : chunk, pan = cn >= KL_PAN_MIN, tw = pan ? KL_PACTS : BL_ACTS;
 		for (int c = 0; c < cn; c++)
 			bl_acts((const uint8_t *)xq + (size_t)(b0 + c) * xs, nblk, ngrp, T + (size_t)c * ab);
 		for (int rr = r0; rr < r1; rr += KL_ROWS) {
 			const int re = r1 - rr < KL_ROWS ? r1 : rr + KL_ROWS;
-			for (int c0 = 0; c0 < cn; c0 += BL_ACTS) {
-				const int C = cn - c0 < BL_ACTS ? cn - c0 : BL_ACTS, kg = KL_L1 / (C * BL_GROUP_BYTES);
+			/* several tiles of activations: the block's rows unpacked
+			 * once for all of them, group-major (a range of groups of
+			 * all its rows in one piece) */
+			for (int r = rr; pan && r < re; r++)
+				for (int g = 0; g < ngrp; g++)
+					kl_unpack(t, (const uint8_t *)W + (size_t)r * rb, nblk, g,
+						  P + ((size_t)g * (re - rr) + (r - rr)) * KL_PVEC);
+			for (int c0 = 0; c0 < cn; c0 += tw) {
+				const int C = cn - c0 < tw ? cn - c0 : tw, kg = KL_L1 / (C * BL_GROUP_BYTES);
 				const uint8_t *Tc = T + (size_t)c0 * ab;
 				for (int g0 = 0; g0 < ngrp; g0 += kg) {
 					const int g1 = ngrp - g0 < kg ? ngrp : g0 + kg;
 					float *Yc = Y + (size_t)(b0 + c0) * ldy + rr;
-					for (int r = rr; r < re; r++, Yc++) {
+					for (int r = rr, nr; r < re; r += nr, Yc += nr) {
 						const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
-						switch (C) {
-						KL_TAIL(1) KL_TAIL(2) KL_TAIL(3) KL_TAIL(4) KL_TAIL(5) KL_TAIL(6) KL_TAIL(7) KL_TAIL(8)
+						nr = pan && re - r >= 2 ? 2 : 1;
+						if (pan) {
+							switch (C) {
+							KL_PTAIL(1) KL_PTAIL(2) KL_PTAIL(3) KL_PTAIL(4) KL_PTAIL(5) KL_PTAIL(6)
+							}
+						} else {
+							switch (C) {
+							KL_TAIL(1) KL_TAIL(2) KL_TAIL(3) KL_TAIL(4) KL_TAIL(5) KL_TAIL(6) KL_TAIL(7)
+							KL_TAIL(8)
+							}
 						}
 					}
 				}
@@ -1713,8 +1831,10 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 	}
 	if (T != buf)
 		free(T);
+	free(P);
 }
 #undef KL_TAIL
+#undef KL_PTAIL
 
 #define BL_TAIL(k) case k: bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); break;
 

@@ -143,7 +143,9 @@ static void test_products(const char *family)
 		 * for 1; 13 such activations go on the heap); batches of 11 to
 		 * 15 leave every remainder of the AVX2 tiles of 4 activations,
 		 * and AVX-512's K-quant tiles of 8 a last one of 3 to 7 (Q4_K
-		 * takes 1 to 4 activations with its nibbles scaled by 16) */
+		 * takes 1 to 4 activations with its nibbles scaled by 16; 9 or
+		 * more unpack the rows once and take them two at a time against
+		 * tiles of 6, 37 rows leaving one alone: not so alone) */
 		if (quant_a16_supported(t))
 			for (int k = 1; k <= 17; k += k == 1 ? 4 : 12)
 				for (int nb = 11; nb <= 15; nb++)
