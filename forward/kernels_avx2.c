@@ -499,10 +499,11 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
  * A call rearranges its activations in groups that stay in L2 (KL_L2
  * bytes) and runs every row against each group, KL_ACTS activations at a
  * time, so a row's weights are unpacked once per KL_ACTS activations and
- * stay in L1 for the next ones.  Fewer activations than that (decode)
- * go against KL_ROWS / C rows at a time: an activation vector read once
- * serves several rows (one row at a time, long rows decoded 10-20 %
- * slower: the rearranged activation no longer stayed in L1).
+ * stay in L1 for the next ones.  Fewer activations than that go against
+ * KL_ROWS / C rows at a time: an activation vector read once serves
+ * several rows (one row at a time, long rows decoded 10-20 % slower: the
+ * rearranged activation no longer stayed in L1); a decode's KL_ROWS rows
+ * are far apart (kl_streams()).
  *
  * At batches of GP_MIN and more the float panels below stay the faster
  * product on the machine measured (64 activations, CPU time: 62-74
@@ -513,7 +514,10 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 #define KL_ROWS 4
 #define KL_L2 (192 * 1024)
 #ifndef KL_PF
-#define KL_PF 16  /* rows fetched ahead */
+#define KL_PF 16  /* rows fetched ahead, one stream */
+#endif
+#ifndef KL_SPF
+#define KL_SPF 2  /* rows fetched ahead by each of a decode's streams */
 #endif
 
 /* lo[l], hi[l]: the blocks of the low and high nibbles of chunk l
@@ -634,10 +638,11 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r,
 	}
 }
 
-/* R rows from w (nsb super-blocks, rb bytes apart) against C activations
- * rearranged at T (ts bytes apart), into Y[c * ldy + r]. */
-INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nsb, const uint8_t *T, size_t ts,
-		    float *Y, int ldy, const int R, const int C)
+/* R rows from w (nsb super-blocks, row i at w + i * rs) against C
+ * activations rearranged at T (ts bytes apart), into Y[c * ldy + i * ys];
+ * each row fetches pf bytes ahead of its own. */
+INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t pf, int nsb, const uint8_t *T,
+		    size_t ts, float *Y, int ldy, int ys, const int R, const int C)
 {
 	const size_t bs = blk_bytes(t);
 	__m256 acc[KL_ROWS][KL_ACTS];
@@ -652,9 +657,9 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nsb
 		__m256i sum[KL_ROWS][KL_ACTS][2];
 		_Pragma("GCC unroll 4")
 		for (int i = 0; i < R; i++) {
-			const uint8_t *b = w + i * rb + (size_t)s * bs;
+			const uint8_t *b = w + i * rs + (size_t)s * bs;
 			for (size_t o = 0; o < bs; o += 64)
-				_mm_prefetch((const char *)(b + KL_PF * rb + o), _MM_HINT_T0);
+				_mm_prefetch((const char *)(b + pf + o), _MM_HINT_T0);
 			kl_load(t, b, &kw[i]);
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++)
@@ -695,13 +700,31 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nsb
 	for (int i = 0; i < R; i++)
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
-			Y[(size_t)c * ldy + i] = hsum(acc[i][c]);
+			Y[(size_t)c * ldy + (size_t)i * ys] = hsum(acc[i][c]);
 }
 
 /* Tiles of KL_ACTS activations by one row, or of fewer activations by
  * KL_ROWS / C rows (so a decode reads each activation vector once for
  * KL_ROWS rows) */
-#define KL_TILE(r, c) kl_tile(t, w, rb, nsb, T + (size_t)c0 * ab, ab, Yr + (size_t)c0 * ldy, ldy, r, c)
+#define KL_TILE(r, c) kl_tile(t, w, rb, KL_PF * rb, nsb, T + (size_t)c0 * ab, ab, Yr + (size_t)c0 * ldy, ldy, 1, r, c)
+
+/* Decode (one activation): rows r0..r1 as KL_ROWS sub-ranges of len rows
+ * far apart, a tile taking one row of each, so that the thread reads
+ * KL_ROWS streams (one sequential stream from 4 KiB pages leaves memory
+ * bandwidth unused: see kernels_avx512.c's kl_streams()); each stream
+ * fetches KL_SPF rows ahead.  The rows past KL_ROWS * len go one at a
+ * time.  A row's float operations are those of any other tile. */
+INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nsb, const uint8_t *T, float *Y,
+		       int r0, int r1)
+{
+	const int len = (r1 - r0) / KL_ROWS;
+	const uint8_t *w = (const uint8_t *)W;
+
+	for (int r = r0; r < r0 + len; r++)
+		kl_tile(t, w + (size_t)r * rb, (size_t)len * rb, KL_SPF * rb, nsb, T, 0, Y + r, 0, len, KL_ROWS, 1);
+	for (int r = r0 + KL_ROWS * len; r < r1; r++)
+		kl_tile(t, w + (size_t)r * rb, rb, KL_SPF * rb, nsb, T, 0, Y + r, 0, 1, 1, 1);
+}
 
 INLINE void kl_matmul(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, size_t xs, int nb,
 		      float *Y, int ldy, int r0, int r1)
@@ -721,6 +744,10 @@ INLINE void kl_matmul(const enum ggml_type t, const void *W, size_t rb, int n, c
 		const int cn = nb - b0 < group ? nb - b0 : group;
 		for (int c = 0; c < cn; c++)
 			kl_acts(q6, idx, (const uint8_t *)xq + (size_t)(b0 + c) * xs, nsb, T + (size_t)c * ab);
+		if (nb == 1) {
+			kl_streams(t, W, rb, nsb, T, Y, r0, r1);
+			break;
+		}
 		for (int r = r0; r < r1;) {
 			const uint8_t *w = (const uint8_t *)W + (size_t)r * rb;
 			float *Yr = Y + (size_t)b0 * ldy + r;
