@@ -1161,11 +1161,11 @@ INLINE void bl_steps(const enum ggml_type t, const struct bl_weights *bw, int q,
 	w[3] = _mm512_srai_epi16(_mm512_shuffle_epi8(bw->z[4 + q], sx_b), 8);
 }
 
-/* Row w (nblk blocks of type t; the next rows rb bytes apart) against C
- * activations: their first ngrp groups rearranged at T (ts bytes apart),
+/* Row w (nblk blocks of type t; the row pf bytes ahead fetched) against
+ * C activations: their first ngrp groups rearranged at T (ts bytes apart),
  * the blocks after them from the rows of quant_a16_row() at X (xs bytes
  * apart); into Y[c * ldy]. */
-INLINE void bl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int ngrp, const uint8_t *T,
+INLINE void bl_tile(const enum ggml_type t, const uint8_t *w, size_t pf, int nblk, int ngrp, const uint8_t *T,
 		    size_t ts, const uint8_t *X, size_t xs, float *Y, int ldy, const int C)
 {
 	const int npair = (nblk + 1) / 2, with_min = t == GGML_Q4_1;
@@ -1173,9 +1173,8 @@ INLINE void bl_tile(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 	const size_t bs = blk_bytes(t);
 	__m512 acc[BL_ACTS];
 
-	/* the rows stream one after another: fetch the row BL_PF ahead */
-	for (size_t o = 0; o < rb; o += 64)
-		_mm_prefetch((const char *)(w + BL_PF * rb + o), _MM_HINT_T0);
+	for (size_t o = 0; o < (size_t)nblk * bs; o += 64)
+		_mm_prefetch((const char *)(w + pf + o), _MM_HINT_T0);
 	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
 		acc[c] = _mm512_setzero_ps();
@@ -1836,7 +1835,28 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 #undef KL_TAIL
 #undef KL_PTAIL
 
-#define BL_TAIL(k) case k: bl_tile(t, w, rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); break;
+/* Decode (one activation): rows r0..r1 as KL_STREAMS sub-ranges, a row of
+ * each in turn (the rows of the legacy types are short: 360-952 bytes in
+ * SmolLM2 and Qwen2.5-Coder-0.5B, about a K-quant group), each fetching
+ * BL_SPF rows ahead; see kl_streams(). */
+#define BL_SPF 2
+
+INLINE void bl_streams(const enum ggml_type t, const void *W, size_t rb, int nblk, int ngrp, const uint8_t *T,
+		       const uint8_t *X, float *Y, int r0, int r1)
+{
+	const int len = (r1 - r0 + KL_STREAMS - 1) / KL_STREAMS;
+
+	for (int i = 0; i < len; i++)
+		for (int s = 0; s < KL_STREAMS; s++) {
+			const int r = r0 + s * len + i;
+			if (r < r1)
+				bl_tile(t, (const uint8_t *)W + (size_t)r * rb, BL_SPF * rb, nblk, ngrp, T, 0, X, 0,
+					Y + r, 0, 1);
+		}
+}
+
+/* the rows stream one after another: each fetches the row BL_PF ahead */
+#define BL_TAIL(k) case k: bl_tile(t, w, BL_PF * rb, nblk, ngrp, Tc, ab, Xc, xs, Yc, ldy, k); break;
 
 INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void *W, size_t rb, int n, const void *xq,
 		      size_t xs, int nb, float *Y, int ldy, int r0, int r1)
@@ -1852,6 +1872,11 @@ INLINE void bl_matmul(const enum ggml_type t, quant_matmul_fn *pairs, const void
 
 	if (ab > BL_BUF) {  /* rows of more than 57344 elements: pairs of blocks */
 		pairs(W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+		return;
+	}
+	if (nb == 1) {
+		bl_acts(xq, nblk, ngrp, T);
+		bl_streams(t, W, rb, nblk, ngrp, T, xq, Y, r0, r1);
 		return;
 	}
 	const int chunk = ab ? (int)(BL_BUF / ab) : nb;
