@@ -707,6 +707,17 @@ void logits_set_runner(logits_run_fn run, void *ctx)
 	par_ctx = ctx;
 }
 
+/* Thread ith of nth's share of n items: [*lo, *hi) */
+static void share(size_t n, int ith, int nth, size_t *lo, size_t *hi)
+{
+	*lo = n * (size_t)ith / (size_t)nth;
+	*hi = n * (size_t)(ith + 1) / (size_t)nth;
+}
+
+/* The chunks of REST_CHUNK ids of a frame of n, and where chunk c ends */
+static size_t n_chunks(uint32_t n) { return (n + REST_CHUNK - 1) / REST_CHUNK; }
+static uint32_t chunk_end(uint32_t n, size_t c) { return n - c * REST_CHUNK > REST_CHUNK ? (uint32_t)(c + 1) * REST_CHUNK : n; }
+
 /* fn(arg, ith, nth) on the runner's threads when there are n ids or
  * more, else on this one */
 static void par_for(uint32_t n, void (*fn)(void *arg, int ith, int nth), void *arg)
@@ -853,7 +864,9 @@ static void bound_blocks(void *arg, int ith, int nth)
 	const struct bound_job *j = arg;
 	const float *s = j->s;
 
-	for (size_t b = j->nb * (size_t)ith / (size_t)nth; b < j->nb * (size_t)(ith + 1) / (size_t)nth; b++) {
+	size_t b, b1;
+
+	for (share(j->nb, ith, nth, &b, &b1); b < b1; b++) {
 		v8 m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
 		size_t v = b * j->r, end = v + j->r < j->nvec ? v + j->r : j->nvec;
 		for (; v + 4 <= end; v += 4) {
@@ -948,10 +961,10 @@ static void rest_chunks(void *arg, int ith, int nth)
 	const v16 cut = (v16){0} - 87, vv = (v16){0} + j->v;
 	const v16i lastv = (v16i){0} + j->last;
 	const float m = j->m, v = j->v;
-	size_t nc = (j->n + REST_CHUNK - 1) / REST_CHUNK;
+	size_t c, c1;
 
-	for (size_t c = nc * (size_t)ith / (size_t)nth; c < nc * (size_t)(ith + 1) / (size_t)nth; c++) {
-		uint32_t i = (uint32_t)c * REST_CHUNK, end = j->n - i > REST_CHUNK ? i + REST_CHUNK : j->n;
+	for (share(n_chunks(j->n), ith, nth, &c, &c1); c < c1; c++) {
+		uint32_t i = (uint32_t)c * REST_CHUNK, end = chunk_end(j->n, c);
 		v16i idx = (v16i){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + (int32_t)i;
 		v8d lo = {0}, hi = {0};
 		double sum = 0;
@@ -986,7 +999,7 @@ static size_t rest_part_cap;
 
 static double rest_sum(const float *scores, uint32_t n, float v, int32_t last, float m)
 {
-	size_t nc = (n + REST_CHUNK - 1) / REST_CHUNK;
+	size_t nc = n_chunks(n);
 	double sum = 0;
 
 	if (m == INFINITY || m == -INFINITY)
@@ -1016,10 +1029,10 @@ static void cand_chunks(void *arg, int ith, int nth)
 {
 	const struct cand_job *j = arg;
 	const float *scores = j->s;
-	size_t nc = (j->n + REST_CHUNK - 1) / REST_CHUNK;
+	size_t ch, ch1;
 
-	for (size_t ch = nc * (size_t)ith / (size_t)nth; ch < nc * (size_t)(ith + 1) / (size_t)nth; ch++) {
-		uint32_t i = (uint32_t)ch * REST_CHUNK, end = j->n - i > REST_CHUNK ? i + REST_CHUNK : j->n;
+	for (share(n_chunks(j->n), ith, nth, &ch, &ch1); ch < ch1; ch++) {
+		uint32_t i = (uint32_t)ch * REST_CHUNK, end = chunk_end(j->n, ch);
 		uint64_t *key = j->key + i;
 		uint32_t c = 0;
 		bool nan = false;
@@ -1047,7 +1060,7 @@ static size_t cand_n_cap, cand_nan_cap;
 uint32_t logits_top(const float *scores, uint32_t n, uint32_t k, uint32_t *top, float *rest)
 {
 	float t = k ? top_bound(scores, n, k) : INFINITY;
-	size_t nc = (n + REST_CHUNK - 1) / REST_CHUNK, c = 0;
+	size_t nc = n_chunks(n), c = 0;
 	struct cand_job cj = {.s = scores, .n = n, .t = t,
 			     .key = scratch(&sel_keys, &sel_keys_cap, n, sizeof *sel_keys),
 			     .n_cand = scratch(&cand_n, &cand_n_cap, nc, sizeof *cand_n),

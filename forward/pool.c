@@ -106,6 +106,13 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Whether the i-th PAUSE of a spin may go on: the clock is read every
+ * SPIN_CLOCK of them, and the spin ends once it passes until. */
+static inline bool spin_on(unsigned i, uint64_t until)
+{
+	return i % SPIN_CLOCK || now_ns() < until;
+}
+
 struct pool {
 	int n;                  /* threads, including the caller */
 	pthread_t *threads;     /* (n - 1) workers */
@@ -140,7 +147,7 @@ static void *worker(void *argp)
 		uint64_t until = now_ns() + sp.spin;
 		for (unsigned i = 1; (g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
 		     !atomic_load(&p->quit) && !atomic_load_explicit(&p->rest, memory_order_relaxed) &&
-		     (i % SPIN_CLOCK || now_ns() < until); i++)
+		     spin_on(i, until); i++)
 			cpu_relax();
 		uint64_t t0 = 0;
 		bool rested = false;
@@ -210,8 +217,7 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 
 	if (atomic_load_explicit(&p->pending, memory_order_acquire)) {  /* the clock only when there is a wait */
 		uint64_t until = now_ns() + p->caller.spin;
-		for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) &&
-		     (i % SPIN_CLOCK || now_ns() < until); i++)
+		for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) && spin_on(i, until); i++)
 			cpu_relax();
 	}
 	uint64_t t0 = 0;
