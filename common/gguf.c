@@ -5,16 +5,12 @@
  * with what remains.  Sizes are computed with overflow checks. */
 #include "gguf.h"
 #include "le.h"
+#include "mapfile.h"
 
-#include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct type_info {
 	const char *name;
@@ -491,38 +487,15 @@ struct gguf *gguf_open_header(void *buf, size_t size, const char *name, void (*r
 
 struct gguf *gguf_open(const char *path, struct lmu_err *e)
 {
-	struct stat st;
-	void *map = NULL;
+	void *map;
+	size_t size;
 	struct gguf *g;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
+	if (!map_file(path, &map, &size, e))
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_size > 0) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-		if (map == MAP_FAILED) {
-			err_set(e, "%s: mmap: %s", path, strerror(errno));
-			close(fd);
-			return NULL;
-		}
-	}
-	close(fd);
-	g = gguf_open_mem(map, (size_t)st.st_size, path, e);
+	g = gguf_open_mem(map, size, path, e);
 	if (!g) {
-		if (map)
-			munmap(map, (size_t)st.st_size);
+		unmap_file(map, size);
 		return NULL;
 	}
 	g->mapped = map != NULL;
@@ -543,7 +516,7 @@ void gguf_close(struct gguf *g)
 	if (!g)
 		return;
 	if (g->mapped)
-		munmap((void *)g->map, g->size);
+		unmap_file((void *)g->map, g->size);
 	if (g->release)
 		g->release(g->owner);
 	free(g->header);

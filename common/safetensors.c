@@ -4,15 +4,14 @@
  * json.h: the header of a .safetensors file and the weight_map of
  * model.safetensors.index.json. */
 #include "safetensors.h"
+#include "mapfile.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -500,38 +499,17 @@ struct safetensors *st_open_mem(const void *buf, size_t size, const char *name, 
 }
 
 /* Map path into sh (a regular file). */
-static bool map_file(struct st_shard *sh, const char *path, struct lmu_err *e)
+static bool map_shard(struct st_shard *sh, const char *path, struct lmu_err *e)
 {
-	struct stat s;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *map;
+	size_t size;
 
 	sh->path = xstrdup(path);
-	if (fd < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
+	if (!map_file(path, &map, &size, e))
 		return false;
-	}
-	if (fstat(fd, &s) < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
-		close(fd);
-		return false;
-	}
-	if (!S_ISREG(s.st_mode)) {
-		err_set(e, "%s: not a regular file", path);
-		close(fd);
-		return false;
-	}
-	if (s.st_size > 0) {
-		void *map = mmap(NULL, (size_t)s.st_size, PROT_READ, MAP_SHARED, fd, 0);
-		if (map == MAP_FAILED) {
-			err_set(e, "%s: mmap: %s", path, strerror(errno));
-			close(fd);
-			return false;
-		}
-		sh->map = map;
-		sh->mapped = true;
-	}
-	sh->size = (uint64_t)s.st_size;
-	close(fd);
+	sh->map = map;
+	sh->mapped = map != NULL;
+	sh->size = size;
 	return true;
 }
 
@@ -540,7 +518,7 @@ struct safetensors *st_open(const char *path, struct lmu_err *e)
 	struct safetensors *st = st_new(path, 1);
 	struct build b = {.st = st};
 
-	if (!map_file(&st->shards[0], path, e) || !parse_file(&b, 0, e) || !index_names(st, e)) {
+	if (!map_shard(&st->shards[0], path, e) || !parse_file(&b, 0, e) || !index_names(st, e)) {
 		st_close(st);
 		return NULL;
 	}
@@ -554,7 +532,7 @@ void st_close(struct safetensors *st)
 	for (uint32_t s = 0; s < st->n_shards; s++) {
 		struct st_shard *sh = &st->shards[s];
 		if (sh->mapped)
-			munmap((void *)sh->map, (size_t)sh->size);
+			unmap_file((void *)sh->map, (size_t)sh->size);
 		for (uint32_t m = 0; m < sh->n_meta; m++) {
 			free(sh->meta[m].key);
 			free(sh->meta[m].value);
@@ -816,7 +794,7 @@ struct safetensors *st_open_index(const char *path, struct lmu_err *e)
 		shard_name[n_shards] = *byshard[k];
 		char *sp = join(dir, *byshard[k]);
 		struct st_shard *sh = &st->shards[n_shards];
-		if (!inside(dir, *byshard[k], "the shard", e) || !map_file(sh, sp, e) || !parse_file(&b, n_shards, e)) {
+		if (!inside(dir, *byshard[k], "the shard", e) || !map_shard(sh, sp, e) || !parse_file(&b, n_shards, e)) {
 			if (!sh->path)
 				sh->path = xstrdup(sp);
 			free(sp);

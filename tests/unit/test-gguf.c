@@ -11,11 +11,13 @@
  * byte by byte with the small raw builder below, so that each breaks
  * exactly one rule. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -853,6 +855,109 @@ static void test_tiny_llama(void)
 	gguf_writer_free(w);
 }
 
+/* The KiB of the mapping at p that the kernel maps with 2 MiB entries
+ * (FilePmdMapped in /proc/self/smaps), -1 if not found. */
+static long pmd_mapped_kb(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	long kb = -1;
+	int in = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char c;
+		if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3)
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Write path's pages back and drop them from the page cache. */
+static void drop_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		fsync(fd);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
+/* Read every page of [p, p + n). */
+static unsigned touch(const void *p, size_t n)
+{
+	unsigned sum = 0;
+	for (size_t i = 0; i < n; i += 4096)
+		sum += ((const volatile uint8_t *)p)[i];
+	return sum;
+}
+
+/* gguf_open() asks for huge pages (common/mapfile.c): a file not in the
+ * page cache is read into 2 MiB folios and mapped by 2 MiB entries where
+ * the kernel and the file system can.  A mapping made here with the
+ * same advice tells whether they can; without it the test is skipped. */
+static void test_huge_pages(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], path[300];
+	size_t n = 3 << 20;  /* floats: 12 MiB, at least four aligned 2 MiB extents */
+	float *d = xmalloc(n * sizeof *d);
+	struct gguf_writer *w = gguf_writer_new();
+	struct lmu_err e = {{0}};
+	uint64_t ne[1] = {n};
+
+	snprintf(dir, sizeof dir, "%s/test-gguf.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp %s: %s", dir, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		d[i] = (float)i;
+	gguf_w_tensor(w, "w", GGML_F32, 1, ne, d, n * sizeof *d);
+	snprintf(path, sizeof path, "%s/big.gguf", dir);
+	ok(gguf_writer_save(w, path) == 0, "gguf_writer_save (12 MiB)");
+	drop_cache(path);
+	struct gguf *g = gguf_open(path, &e);
+	long got = -1;
+	if (g) {
+		touch(g->map, g->size);
+		got = pmd_mapped_kb(g->map);
+		gguf_close(g);
+	}
+	/* the same file, its cache dropped again, mapped here with the advice */
+	drop_cache(path);
+	long can = -1;
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			madvise(p, (size_t)st.st_size, MADV_HUGEPAGE);
+			touch(p, (size_t)st.st_size);
+			can = pmd_mapped_kb(p);
+			munmap(p, (size_t)st.st_size);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (can <= 0)
+		printf("ok %d - # SKIP the kernel or the file system under %s keeps no file in 2 MiB pages "
+		       "(FilePmdMapped %ld kB with MADV_HUGEPAGE)\n", ++n_test, dir, can);
+	else
+		ok(got > 0, "gguf_open's mapping of an uncached file: %ld kB in 2 MiB pages (%ld kB with the advice here)",
+		   got, can);
+	unlink(path);
+	rmdir(dir);
+	free(d);
+	gguf_writer_free(w);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "-w") == 0) {
@@ -872,6 +977,7 @@ int main(int argc, char **argv)
 	test_alignment(1);
 	test_many_tensors();
 	test_files();
+	test_huge_pages();
 	test_vocab_scores();
 	test_tiny_llama();
 	test_hostile();
