@@ -638,6 +638,50 @@ int logits_read(FILE *in, struct logits_frame *f, struct lmu_err *e)
 	return -1;
 }
 
+/* Whether in's buffer may hold bytes not read yet.  glibc says exactly;
+ * elsewhere "maybe", and logits_await does not spin. */
+static bool maybe_buffered(FILE *in)
+{
+#ifdef __GLIBC__
+	return in->_IO_read_ptr < in->_IO_read_end;
+#else
+	(void)in;
+	return true;
+#endif
+}
+
+/* Poll fd for input for at most timeout_us (-1: no limit): whether it has
+ * some (or its end, or an error). */
+static bool poll_us(int fd, int64_t timeout_us)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct timespec ts = {.tv_sec = timeout_us / 1000000, .tv_nsec = timeout_us % 1000000 * 1000};
+	int n;
+
+	while ((n = ppoll(&pfd, 1, timeout_us < 0 ? NULL : &ts, NULL)) < 0 && errno == EINTR)
+		;
+	return n != 0;
+}
+
+void logits_await(FILE *in, struct logits_waiter *w)
+{
+	int fd = fileno(in);
+	int64_t t0 = now_us(), last = w->last_us;
+
+	if (!w->spin || fd < 0 || maybe_buffered(in) || poll_us(fd, 0))
+		return;  /* logits_read's own wait, or none: last_us stays */
+	bool ready = false;
+	if (last >= LOGITS_SPIN_MIN_WAIT_US && last <= LOGITS_SPIN_MAX_WAIT_US) {
+		int64_t margin = LOGITS_SPIN_MARGIN_US + last / 16;
+		ready = poll_us(fd, last - margin);
+		while (!ready && now_us() - t0 < last + margin)
+			ready = poll_us(fd, 0);
+	}
+	if (!ready)
+		poll_us(fd, -1);
+	w->last_us = now_us() - t0;
+}
+
 void logits_frame_free(struct logits_frame *f)
 {
 	free(f->scores);

@@ -135,6 +135,28 @@ struct logits_frame {
 int logits_read(FILE *in, struct logits_frame *f, struct lmu_err *e);
 void logits_frame_free(struct logits_frame *f);
 
+/* Wait, before a logits_read, until in has a byte to read (or its end, or
+ * an error: logits_read tells which).  With spin false it returns at once
+ * (logits_read waits, sleeping).  With spin true, for a reader
+ * on a core of its own (lm-sample --spin): when the last wait took between
+ * LOGITS_SPIN_MIN_WAIT_US and LOGITS_SPIN_MAX_WAIT_US (the writer takes
+ * about as long for each frame: lm-step's step), it sleeps through that
+ * time less a margin (LOGITS_SPIN_MARGIN_US plus 1/16 of it), then polls
+ * without sleeping until as long past it, then sleeps until the frame
+ * comes: a frame that comes in time is read without the wake-up of a
+ * sleeping process, which is the larger part of the loop's delay per
+ * token on virtual machines (tens of microseconds, measured in
+ * doc/internals.md).  The spin is bounded: twice the margin per wait at
+ * most, none after a wait longer than the maximum. */
+#define LOGITS_SPIN_MIN_WAIT_US 500
+#define LOGITS_SPIN_MAX_WAIT_US 200000
+#define LOGITS_SPIN_MARGIN_US 200
+struct logits_waiter {
+	bool spin;
+	int64_t last_us;      /* how long the last wait took; 0: none yet */
+};
+void logits_await(FILE *in, struct logits_waiter *w);
+
 /* Write a binary frame / a text frame with the top k scores; flush.
  * seq < 0: an untagged frame (version 1, no "seq="), else tagged with
  * sequence id seq (at most TOK_MAX_SEQ).  Return 0 if downstream closed

@@ -43,6 +43,7 @@ struct options {
 	struct gen_params gen;
 	unsigned given;          /* SP_* bits of the settings given as options */
 	bool show_settings;
+	bool spin;               /* --spin: poll for frames as they are due */
 	bool seeded;
 	long long n_sequences;   /* tagged sequences to see end; 0 = until the input ends */
 	const char *logprobs;    /* file, "-" = stderr, NULL = none */
@@ -91,6 +92,8 @@ static void usage(FILE *f)
 		   "  --seq-params FILE      JSON lines {\"seq\": S, \"seed\": ..., \"temperature\": ...}: settings per sequence\n"
 		   "  --feed FILE            also write the ids to FILE, first, less each generation's\n"
 		   "                         last: the generation loop's fifo to lm-step, without tee\n"
+		   "  --spin                 wait for each frame partly by polling, from a little before\n"
+		   "                         it is due (as long as the last took): for a core of its own\n"
 		   "  --show-settings        print the settings in force (NAME=VALUE (SOURCE)) and exit\n",
 		progname, progname);
 }
@@ -98,7 +101,7 @@ static void usage(FILE *f)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { TEMP = 256, TOPK, TOPP, MINP, REPP, PRESP, FREQP, LASTN, SEED, IGNEOS, STOP,
-	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SCHEMA, SEQUENCES, SEQPARAMS, FEED, SHOW };
+	       LOGP, TOPLOGP, PROMPTIDS, CONSTRAIN, SCHEMA, SEQUENCES, SEQPARAMS, FEED, SPIN, SHOW };
 	static const struct option longopts[] = {
 		{"model", required_argument, NULL, 'm'},
 		{"temperature", required_argument, NULL, TEMP},
@@ -123,6 +126,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"schema", required_argument, NULL, SCHEMA},
 		{"sequences", required_argument, NULL, SEQUENCES},
 		{"feed", required_argument, NULL, FEED},
+		{"spin", no_argument, NULL, SPIN},
 		{"show-settings", no_argument, NULL, SHOW},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -170,6 +174,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			par->repeat_last_n = opt_int(optarg, -1, 1 << 24, "repeat-last-n");
 			o->given |= SP_REPEAT_LAST_N;
 			break;
+		case SPIN: o->spin = true; break;
 		case SHOW: o->show_settings = true; break;
 		case PROMPTIDS: o->prompt_ids = optarg; break;
 		case SEQPARAMS: o->seq_params = optarg; break;
@@ -679,7 +684,9 @@ int main(int argc, char **argv)
 			die("%s: %s", o.logprobs, strerror(errno));
 	}
 
+	struct logits_waiter w = {.spin = o.spin};
 	for (;;) {
+		logits_await(stdin, &w);
 		r = logits_read(stdin, &fr, &e);
 		if (r == 0)
 			break;
@@ -690,9 +697,9 @@ int main(int argc, char **argv)
 			break;
 	}
 done:
+	if (x.feed)  /* lm-step sees the end of its input (first: it ends */
+		fclose(x.feed);  /* while this process does) */
 	out_close();
-	if (x.feed)
-		fclose(x.feed);  /* lm-step sees the end of its input */
 	if (x.lp && x.lp != stderr && fclose(x.lp) != 0)
 		die("%s: %s", o.logprobs, strerror(errno));
 	logits_frame_free(&fr);

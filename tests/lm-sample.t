@@ -220,4 +220,27 @@ mkfifo "$tmp/gone"
 is "a feed with no reader ends lm-sample, status 0" "$(cat "$tmp/st")" 0
 is "... before the id goes to stdout" "$(wc -c < "$tmp/fedout" | tr -d ' ')" 0
 is "... quietly" "$(cat "$tmp/feederr")" ""
+
+# --spin: the frames of a loop (a step's time apart) give the same ids,
+# and the polling is bounded: a frame that comes a second and a half late
+# (a person typing) costs a few milliseconds of CPU time, not the wait
+# (CPU time of the child from perl's times, 10 ms ticks)
+slow_frames() {
+	perl -e '$| = 1; my @best = (2, 1, 3, 0, 2);
+		for my $i (0 .. $#best) {
+			select(undef, undef, undef, $i == 4 ? 1.5 : 0.02) if $i;
+			print "pos=$i token=0 vocab=4 $best[$i]:1\n";
+		}'
+}
+cpu() {
+	perl -e 'system(@ARGV) == 0 or exit 1; my @t = times; printf "%d\n", 1000 * ($t[2] + $t[3])' "$@"
+}
+slow_frames | lm-sample -m '' --temperature 0 > "$tmp/plain.ids"
+slow_frames | cpu lm-sample -m '' --temperature 0 --spin > "$tmp/spin.out"
+is "--spin: the same ids" "$(head -n 5 "$tmp/spin.out" | tr '\n' ' ')" \
+	"$(tr '\n' ' ' < "$tmp/plain.ids")"
+ms=$(tail -n 1 "$tmp/spin.out")
+diag "lm-sample --spin over 1.6 s of waits: $ms ms of CPU time"
+ok "--spin: a late frame costs no CPU time beyond the bound ($ms ms, under 250)" test "$ms" -lt 250
+is "--spin with no model and no frame: a clean end" "$(lm-sample -m '' --spin < /dev/null; echo $?)" 0
 done_testing

@@ -7,6 +7,7 @@
 # The loop is the porcelain's, lmu_loop of bin/lmutils-sh-setup (tok-encode
 # first, untimed):
 #   lm-step prompt - < loop | lm-sample --feed /dev/fd/3 3> loop | tee ids
+# (lm-sample with --spin when THREADS leaves a CPU free, as lm-run -t does)
 # greedy with --ignore-eos, so it generates exactly N tokens, once with
 # whole frames and once with top-k frames (lm-step --top TOP, default 40);
 # then the loop as typed by hand, with top-k frames, where cat and tee
@@ -44,6 +45,7 @@ tok-encode -m "$M" --chat --user "Write a long story about a lighthouse keeper."
 np=$(wc -w < "$tmp/prompt")
 
 lmu_tmp=$tmp
+lmu_spin_for "$T"  # as the porcelain's -t T does
 # loop FRAME_ARGS: one generation loop of the porcelain into $tmp/ids
 # shellcheck disable=SC2086 # $frame_args is a list of options
 step() { lm-step -m "$M" -t "$T" $frame_args "$@"; }
