@@ -37,6 +37,9 @@ greedy_loop "$tmp/chat.prompt" 24 > "$tmp/loop.ids"
 is "chat: the same 24 ids as the greedy loop over lm-step" "$(tr '\n' ' ' < "$tmp/run.ids")" "$(tr '\n' ' ' < "$tmp/loop.ids")"
 echo "Name three colours." | run --temperature 0 --repeat-penalty 1 --ignore-eos -n 24 --format ids > "$tmp/stdin.ids"
 is "prompt from stdin, same ids" "$(tr '\n' ' ' < "$tmp/stdin.ids")" "$(tr '\n' ' ' < "$tmp/run.ids")"
+# -t 1 (a CPU left free on a machine of two or more: lm-sample --spin)
+lm-run -m "$M" -t 1 --temperature 0 --repeat-penalty 1 --ignore-eos -n 24 --format ids "Name three colours." > "$tmp/t1.ids"
+is "-t 1: the same ids" "$(tr '\n' ' ' < "$tmp/t1.ids")" "$(tr '\n' ' ' < "$tmp/run.ids")"
 
 # seeds
 a=$(run --seed 11 --temperature 1.5 --top-k 0 --top-p 1 --min-p 0 --ignore-eos -n 24 --format ids "Tell me a story." | tr '\n' ' ')
