@@ -20,8 +20,14 @@
 # and 2 threads it prints prefill tokens/s (a 512-token prompt as one batch) and
 # decode tokens/s (128 tokens, one batch each, from an empty context) for
 # both programs, the ratio lm-step / llama.cpp, peak RSS of each, and decode
-# as a fraction of the memory-bandwidth roofline (weight bytes read per
-# token / read bandwidth measured by tests/bench/bwprobe.c in the same run).
+# as a fraction of the memory-bandwidth roofline (read bandwidth measured by
+# tests/bench/bwprobe.c in the same run / weight bytes read per token).
+# bwprobe reports the fastest of several ways to read (4 KiB or huge pages,
+# 1-8 streams per thread, with and without software prefetch): a ceiling
+# that no way of reading the weights exceeds, not the rate of the way
+# lm-step reads them (4 streams per thread from the mapped GGUF file, in
+# 2 MiB or 4 KiB pages as the page cache holds it).  Each way's figure:
+# tests/bench/cache/bwprobe-THREADS.txt.
 #
 # lm-step timings are medians over REPS runs of whole processes: prefill =
 # t(prompt) - t(load), decode = t(128 single-token batches) - t(load), where
@@ -62,8 +68,8 @@ time_run() { # threads input model -> seconds
 printf '# machine: %s, %s CPUs; lm-step: %s, kernels %s; llama.cpp build: %s\n' \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "${lmstep#"$top"/}" \
 	"$("$lmstep" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')" "$variant"
-for t in 1 2; do bw[$t]=$("$cache/bwprobe" "$t" 1024 2>/dev/null); done
-printf '# read bandwidth (bwprobe): 1 thread %s GB/s, 2 threads %s GB/s; %s repetitions\n\n' "${bw[1]}" "${bw[2]}" "$reps"
+for t in 1 2; do bw[$t]=$("$cache/bwprobe" "$t" 1024 2> "$cache/bwprobe-$t.txt"); done
+printf '# read bandwidth (bwprobe, the fastest way): 1 thread %s GB/s, 2 threads %s GB/s; %s repetitions\n\n' "${bw[1]}" "${bw[2]}" "$reps"
 
 printf '| model | threads | test | lm-step t/s | llama.cpp t/s | ratio | RSS lm-step MiB | RSS llama.cpp MiB | decode / roofline |\n'
 printf '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
