@@ -1708,8 +1708,9 @@ INLINE void kl_ptile(const enum ggml_type t, const __m512i *P, size_t ps, int g0
 /* The K-quant lanes over a matrix.  Prefill meets each weight row with
  * many activations, and neither their rearranged rows (BL_ACTS of an
  * 8960-element row: 166 KiB) nor the weights stay in L1 on their own; so
- * the products go by blocks: KL_ROWS rows at a time (in L2 while BL_ACTS
- * activations at a time pass them), and for each tile of activations
+ * the products go by blocks: KL_ROWS rows at a time, fewer for long rows
+ * unpacked (kl_block_rows(): in L2 while the tiles of activations pass
+ * them), and for each tile of activations
  * KL_L1 bytes of their groups at a time (in L1 while the block's rows
  * pass), the sums of each row and activation kept in st between the ranges
  * of groups.  The activations are rearranged KL_CHUNK at a time (each
@@ -1760,6 +1761,26 @@ INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nbl
 
 #define KL_PAN_MIN 9  /* activations of a chunk from which its rows are unpacked once */
 
+/* Rows per block: KL_ROWS, or with unpacked rows as many (an even number)
+ * as fill KL_PANEL bytes, so that the block and the chunk's activations
+ * stay in L2 together (2 MiB here) while the tiles of activations pass
+ * the block.  Of a 1536-element row (3 groups, 3.4 KiB unpacked) 64 rows
+ * are 221 KiB; of an 8960-element one (18 groups, 20 KiB) 64 rows were
+ * 1.3 MiB next to 1.3 MiB of activations, and 18 rows now.  With 512
+ * activations in chunks of 192 rows, 1.5B's down projection (1536 x 8960),
+ * one thread, CPU time, best of 3, twice (load 4): Q4_K 139 / 143 GF/s with
+ * 64 rows, 153-156 with 256 KiB, 157-162 with 384, 153-159 with 512; Q6_K
+ * 132 / 140, 145-147, 151, 147-153. */
+#define KL_PANEL (384 * 1024)
+
+static int kl_block_rows(int nb, int ngrp)
+{
+	int r = KL_PANEL / (ngrp * KL_PVEC * 64) & ~1;
+	if (nb < KL_PAN_MIN)
+		return KL_ROWS;
+	return r < 2 ? 2 : r > KL_ROWS ? KL_ROWS : r;
+}
+
 #define KL_PTAIL(k) case k: \
 	if (nr == 2) \
 		kl_ptile(t, P + (size_t)(r - rr) * KL_PVEC, (size_t)(re - rr) * KL_PVEC, g0, g1, ngrp, Tc, ab, \
@@ -1774,6 +1795,7 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 {
 	const int nblk = n / QK, ngrp = bl_groups(nblk), chunk = nb < KL_CHUNK ? nb : KL_CHUNK;
 	const size_t ab = (size_t)ngrp * BL_GROUP_BYTES;
+	const int kr = kl_block_rows(nb, ngrp);
 	uint8_t buf[BL_BUF] __attribute__((aligned(64))), *T = buf;
 	__m512 st[KL_ROWS][BL_ACTS];
 	__m512i *P = NULL;
@@ -1789,14 +1811,14 @@ INLINE void kl_matmul(const enum ggml_type t, quant_matmul_fn *tiles, const void
 	}
 	if ((size_t)chunk * ab > BL_BUF && !(T = aligned_alloc(64, (size_t)chunk * ab)))
 		die("quant: out of memory (%zu bytes)", (size_t)chunk * ab);
-	if (nb >= KL_PAN_MIN && !(P = aligned_alloc(64, (size_t)KL_ROWS * ngrp * KL_PVEC * 64)))
-		die("quant: out of memory (%zu bytes)", (size_t)KL_ROWS * ngrp * KL_PVEC * 64);
+	if (nb >= KL_PAN_MIN && !(P = aligned_alloc(64, (size_t)kr * ngrp * KL_PVEC * 64)))
+		die("quant: out of memory (%zu bytes)", (size_t)kr * ngrp * KL_PVEC * 64);
 	for (int b0 = 0; b0 < nb; b0 += chunk) {
 		const int cn = nb - b0 < chunk ? nb - b0 : chunk, pan = cn >= KL_PAN_MIN, tw = pan ? KL_PACTS : BL_ACTS;
 		for (int c = 0; c < cn; c++)
 			bl_acts((const uint8_t *)xq + (size_t)(b0 + c) * xs, nblk, ngrp, T + (size_t)c * ab);
-		for (int rr = r0; rr < r1; rr += KL_ROWS) {
-			const int re = r1 - rr < KL_ROWS ? r1 : rr + KL_ROWS;
+		for (int rr = r0; rr < r1; rr += kr) {
+			const int re = r1 - rr < kr ? r1 : rr + kr;
 			/* several tiles of activations: the block's rows unpacked
 			 * once for all of them, group-major (a range of groups of
 			 * all its rows in one piece) */

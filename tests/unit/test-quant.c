@@ -663,7 +663,9 @@ static void test_a16_families(void)
 			ok(worst <= 1, "%s %s A16 matmul = reference on random data (worst error %.3g of tolerance)",
 			   quant_kernel_name(), ggml_type_name(t), worst);
 			if (kq) {
-				/* prefill blocking (AVX-512): rows in blocks of 64 and the
+				/* prefill blocking (AVX-512): rows in blocks of 64 (of
+				 * 4352-element rows unpacked, 36: rows 1..69 a block of 36
+				 * and one of 32) and the
 				 * activations 64 at a time (two chunks, a short one; on the
 				 * heap), a row's groups in ranges (4 groups, the last
 				 * short: 3 + 1 for 8 activations), from a row past 0;
