@@ -1353,6 +1353,37 @@ INLINE void bl_quad_acts(const __m512i wq[4][16], const __m512 d[4], const __m51
 	}
 }
 
+/* bl_row_tail() for four rows (row i's lanes of activation c at R + c *
+ * BL_RED + 16 i): each activation's pairs loaded once for the four. */
+INLINE void bl_quad_tail(const enum ggml_type t, const uint8_t *w, size_t rb, int nblk, int ngrp,
+			 const uint8_t *X, size_t xs, float *R, int C)
+{
+	const int npair = (nblk + 1) / 2, with_min = t == GGML_Q4_1;
+	const size_t bs = blk_bytes(t);
+
+	for (int p = 8 * ngrp; p < npair; p++) {
+		const int two = 2 * p + 1 < nblk;
+		__m512i lo[4], hi[4];
+		__m128 dm[4];
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < 4; r++) {
+			const uint8_t *w0 = w + r * rb + (size_t)(2 * p) * bs;
+			a16_pair(t, w0, w0 + bs, two, lo + r, hi + r, dm + r);
+		}
+		for (int c = 0; c < C; c++) {
+			__m512i alo[MAXC], ahi[MAXC];  /* [0] used */
+			__m128 ds[MAXC];
+			a16_acts(X + (size_t)c * xs, 0, npair, p, alo, ahi, ds, 1);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < 4; r++) {
+				__m512 f[MAXC] = {_mm512_load_ps(R + (size_t)c * BL_RED + 16 * r)};
+				a16_accumulate(f, lo[r], hi[r], dm[r], alo, ahi, ds, with_min, 1);
+				_mm512_store_ps(R + (size_t)c * BL_RED + 16 * r, f[0]);
+			}
+		}
+	}
+}
+
 #define BL_QUAD(k) case k: bl_quad_acts(wq, d, mn, t8 + (size_t)c0 * ts, ts, R + (size_t)c0 * BL_RED, with_min, k); break;
 
 /* Rows w .. w + 3 rb against C activations (as bl_row()); row i's lanes
@@ -1389,8 +1420,7 @@ INLINE void bl_quad(const enum ggml_type t, const uint8_t *w, size_t rb, int nbl
 			BL_QUAD(1) BL_QUAD(2) BL_QUAD(3) BL_QUAD(4)
 			}
 	}
-	for (int r = 0; r < 4; r++)
-		bl_row_tail(t, w + r * rb, nblk, ngrp, X, xs, R + 16 * r, C);
+	bl_quad_tail(t, w, rb, nblk, ngrp, X, xs, R, C);
 }
 #undef BL_QUAD
 

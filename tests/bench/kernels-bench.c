@@ -6,6 +6,11 @@
  *                                 (scalar, avx2, avx512)
  *   DECODE_MIB=M                  decode matrix of M MiB (96); 1 or 2
  *                                 measures the kernels out of L2/L3
+ *   kernels-bench a16 NB FAMILY TYPE:ROWSxN...
+ *                                 quant_matmul_a16 of each shape against NB
+ *                                 activations (quantized once, outside the
+ *                                 timing): GFLOP/s, e.g. the products of a
+ *                                 batch of NB sequences' decode step
  *
  *   decode:  W (larger than the L3 cache) x one activation row: GB/s of
  *            weights streamed, and GFLOP/s (2 n per row); "exact" is
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "../../forward/kernels.h"
@@ -64,6 +70,42 @@ static void fill(uint8_t *p, size_t bytes, enum ggml_type t)
 	} \
 	best; })
 
+/* kernels-bench a16 NB FAMILY TYPE:ROWSxN... */
+static int shapes(int argc, char **argv)
+{
+	const int nb = atoi(argv[2]);
+
+	if (nb < 1 || !quant_force(argv[3]))
+		die("a16: NB %s or family %s not usable", argv[2], argv[3]);
+	printf("# kernels-bench a16: %s, %d activations, 1 thread, CPU time\n", quant_kernel_name(), nb);
+	printf("%-5s %7s %6s %10s %10s\n", "type", "rows", "n", "ns/row/act", "GFLOP/s");
+	for (int i = 4; i < argc; i++) {
+		char name[16];
+		int rows = 0, n = 0, t = -1;
+		if (sscanf(argv[i], "%15[^:]:%dx%d", name, &rows, &n) == 3)
+			for (int k = 0; k < 64; k++)
+				if (ggml_type_name((enum ggml_type)k) && strcasecmp(ggml_type_name((enum ggml_type)k), name) == 0)
+					t = k;
+		if (t < 0 || rows < 1 || n < 1 || !quant_a16_supported(t) || n % ggml_block_size(t))
+			die("a16: %s: want TYPE:ROWSxN of a type with 16-bit activations", argv[i]);
+		size_t rb = (size_t)n / ggml_block_size(t) * ggml_type_size(t), a16 = quant_a16_row_bytes(n);
+		uint8_t *W = xmalloc(rb * rows), *xq = xmalloc(a16 * nb);
+		float *x = xmalloc((size_t)n * sizeof *x), *Y = xmalloc((size_t)rows * nb * sizeof *Y);
+		fill(W, rb * rows, t);
+		for (int b = 0; b < nb; b++) {
+			for (int j = 0; j < n; j++)
+				x[j] = (float)(((j + 31 * b) * 7919) % 2001 - 1000) / 1000.0f;
+			quant_a16_row(x, xq + a16 * b, n);
+		}
+		double s = TIME(quant_matmul_a16(t, W, rb, n, xq, a16, nb, Y, rows, 0, rows));
+		printf("%-5s %7d %6d %10.2f %10.1f\n", ggml_type_name(t), rows, n, s * 1e9 / rows / nb,
+		       2.0 * n * rows * nb / s / 1e9);
+		fflush(stdout);
+		free(W), free(xq), free(x), free(Y);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const enum ggml_type types[] = {
@@ -75,6 +117,8 @@ int main(int argc, char **argv)
 	const size_t decode_bytes = (size_t)(getenv("DECODE_MIB") ? atoi(getenv("DECODE_MIB")) : 96) << 20;  /* > 32 MiB L3 */
 
 	lmu_init(argc, argv);
+	if (argc > 4 && strcmp(argv[1], "a16") == 0)
+		return shapes(argc, argv);
 	float *x = xmalloc((size_t)n * nb_prefill * sizeof *x);
 	for (int i = 0; i < n * nb_prefill; i++)
 		x[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
