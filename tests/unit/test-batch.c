@@ -152,16 +152,21 @@ static void test_products(const char *family)
 					ok(batch_invariant(M_A16, t, k * n, nb, 1) < 0,
 					   "%s %s: 16-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
 					   k * n, nb);
-		/* rows of 576 (SmolLM2's: a group of 16 blocks and a pair after
-		 * it) and 1088 (two groups and a pair), which AVX-512 takes four
-		 * rows at a time against 9 to 16 activations (37 rows: whole
+		/* rows of 544 (a group of 16 blocks and a lone block after it),
+		 * 576 (SmolLM2's: a group and a pair), 672 (a group, two pairs
+		 * and a lone block) and 1088 (two groups and a pair), which
+		 * AVX-512 takes four rows at a time against 9 to 16 activations,
+		 * the blocks after the groups with the four (37 rows: whole
 		 * fours and a row left over in each 16); legacy types only */
+		static const int n2s[] = {544, 576, 672, 1088}, nb2s[] = {9, 13, 16};
 		if (quant_a16_supported(t) && ggml_block_size(t) == 32)
-			for (int n2 = 576; n2 <= 1088; n2 += 512)
-				for (int nb = 13; nb <= 16; nb += 3)
+			for (size_t j = 0; j < sizeof n2s / sizeof *n2s; j++)
+				for (size_t l = 0; l < sizeof nb2s / sizeof *nb2s; l++) {
+					const int n2 = n2s[j], nb = nb2s[l];
 					ok(batch_invariant(M_A16, t, n2, nb, 1) < 0,
 					   "%s %s: 16-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
 					   n2, nb);
+				}
 		ok(quant_float_batch(t) == T || quant_float_batch(t) == 0,
 		   "%s %s: quant_float_batch() %d is the float product's switch (%d) or never", family, tn,
 		   quant_float_batch(t), T);

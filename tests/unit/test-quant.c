@@ -676,6 +676,15 @@ static void test_a16_families(void)
 				ok(worst <= 1, "%s %s A16 matmul = reference, long rows, many rows and activations (worst %.3g)",
 				   quant_kernel_name(), ggml_type_name(t), worst);
 			}
+			if (!kq) {
+				/* AVX-512 at 16 activations, four rows at a time: a
+				 * group, two pairs and a lone block after it; rows of 152
+				 * blocks (ten groups), the activations in chunks of 11
+				 * and 5 */
+				worst = fmax(check_a16(t, 672, 13, 2, 13, 16, 0), check_a16(t, 4864, 11, 1, 10, 16, 0));
+				ok(worst <= 1, "%s %s A16 matmul = reference, 16 activations, rows of 672 and 4864 (worst %.3g)",
+				   quant_kernel_name(), ggml_type_name(t), worst);
+			}
 			worst = check_a16(t, 512, 5, 0, 5, 3, 2);
 			ok(worst <= 1, "%s %s A16 matmul = reference with the largest quants (worst error %.3g of tolerance)",
 			   quant_kernel_name(), ggml_type_name(t), worst);
