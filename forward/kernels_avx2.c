@@ -505,10 +505,13 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
  * rearranged activation no longer stayed in L1); a decode's KL_ROWS rows
  * are far apart (kl_streams()).
  *
- * At batches of GP_MIN and more the float panels below stay the faster
- * product on the machine measured (64 activations, CPU time: 62-74
- * GFLOP/s here, 72-90 for the panels: VPMADDWD needs a VPADDD to
- * accumulate where FMA does not), so a16_always is not set. */
+ * From KL_PAN_MIN activations the rows are unpacked once (kl_panels(),
+ * below).  Even so the float panels stay about as fast at prefill's
+ * batches (512 activations, one thread, CPU time, the AVX2=1 build: 82-96
+ * GFLOP/s against 87-93 for 1536-element rows, 84-88 against 61-81 for
+ * 8960; activation quantization included, which the float panels do not
+ * need) and a Qwen2.5-Coder-1.5B 512-token prefill took the same CPU time
+ * either way (15.3-16.0 s), so a16_always is not set. */
 #define KL_SB_BYTES (16 * 32 + 3 * 32)
 #define KL_ACTS 4
 #define KL_ROWS 4
@@ -524,31 +527,36 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
  * ([0]: Q4_K/Q5_K, [1]: Q6_K). */
 static const uint8_t kl_lo[2][4] = {{0, 2, 4, 6}, {0, 1, 4, 5}}, kl_hi[2][4] = {{1, 3, 5, 7}, {2, 3, 6, 7}};
 
-/* idx[i]: the word of a super-block's 256 activation quants in
- * quant_a16_row()'s order that goes to word i of the rearranged one. */
-static void kl_index(int q6, int16_t idx[256])
-{
-	for (int v = 0; v < 16; v++)
-		for (int L = 0; L < 8; L++)
-			for (int k = 0; k < 2; k++) {
-				const int r = v / 4, nib = v / 2 % 2, odd = v % 2;
-				const int blk = (nib ? kl_hi : kl_lo)[q6][L % 4], e = 4 * r + 16 * (L / 4) + odd + 2 * k;
-				idx[16 * v + 2 * L + k] = (int16_t)(64 * (blk / 2) + (e >= 16 ? 32 : 0) + 16 * (blk % 2) + e % 16);
-			}
-}
+INLINE void transpose8(__m256 r[8]);
 
 /* One activation row of quant_a16_row() (nsb super-blocks) into the
- * layout above at dst. */
-static void kl_acts(int q6, const int16_t idx[256], const uint8_t *x, int nsb, uint8_t *dst)
+ * layout above at dst.  A super-block's 256 quants are 16 rows of 16 words
+ * (row 4 (b / 2) + 2 h + b % 2: elements 16 h .. 16 h + 15 of block b);
+ * vector 4 r + 2 nib + odd takes to lane l + 4 h elements 4 r + odd and
+ * 4 r + odd + 2 of row (block (nib ? hi : lo)[l], half h).  So each row's
+ * even and odd words are paired into dwords (VPSHUFB), and one 8 x 8
+ * dword transpose per nibble gives its 8 vectors. */
+TARGET static void kl_acts(int q6, const uint8_t *x, int nsb, uint8_t *dst)
 {
+	/* column c of the transpose: the vector 4 r + odd of a nibble */
+	static const int vec[8] = {0, 4, 1, 5, 8, 12, 9, 13};
+	const __m256i pair = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
 	const int16_t *q = (const void *)x;
 	const float *ds = (const float *)(x + (size_t)nsb * 512);
 
 	for (int s = 0; s < nsb; s++, q += 256, ds += 16, dst += KL_SB_BYTES) {
-		int16_t *o = (int16_t *)dst;
+		__m256i *o = (__m256i *)dst;
 		float *f = (float *)(dst + 512);
-		for (int i = 0; i < 256; i++)
-			o[i] = q[idx[i]];
+		for (int nib = 0; nib < 2; nib++) {
+			__m256 v[8];
+			for (int L = 0; L < 8; L++) {
+				const int b = (nib ? kl_hi : kl_lo)[q6][L % 4], row = 4 * (b / 2) + 2 * (L / 4) + b % 2;
+				v[L] = _mm256_castsi256_ps(_mm256_shuffle_epi8(_mm256_loadu_si256((const void *)(q + 16 * row)), pair));
+			}
+			transpose8(v);
+			for (int c = 0; c < 8; c++)
+				_mm256_storeu_si256(o + vec[c] + 2 * nib, _mm256_castps_si256(v[c]));
+		}
 		for (int L = 0; L < 8; L++) {
 			f[L] = ds[2 * kl_lo[q6][L % 4]];
 			f[8 + L] = ds[2 * kl_hi[q6][L % 4]];
@@ -726,24 +734,195 @@ INLINE void kl_streams(const enum ggml_type t, const void *W, size_t rb, int nsb
 		kl_tile(t, w + (size_t)r * rb, rb, KL_SPF * rb, nsb, T, 0, Y + r, 0, 1, 1, 1);
 }
 
+/* ---- K-quant lanes at large batches: rows unpacked once ----
+ *
+ * kl_tile() unpacks a row's super-blocks (kl_load(), kl_steps(): shifts,
+ * masks, a transpose) again for every KL_ACTS activations, and loads each
+ * activation vector for one row.  A call of KL_PAN_MIN or more
+ * activations instead has a block of rows unpacked once into a heap panel
+ * (kl_unpack(): per super-block the 16 int16 vectors of kl_steps(), those
+ * of the low nibbles first, then dlo, dhi, m: KL_PVEC vectors, 608 bytes
+ * against 144 to 210 packed) and kl_ptile() multiplies two rows at a
+ * time against tiles of KL_PACTS activations, each activation vector
+ * loaded once for both rows.  The integer sums are kl_tile()'s (per lane
+ * and nibble 16 products of a quant of magnitude at most 32 by one of at
+ * most 32768: below 2^24, exact in any order), and each row's float
+ * operations are kl_tile()'s in its order: per super-block the low
+ * nibbles' sum times dlo * d_a, the high nibbles' times dhi * d_a, then
+ * the mins; so a row gives the same floats at any batch size.  The float
+ * accumulators of a tile live in memory (st): with 8 integer sums, 2
+ * weight vectors and a product in registers, 8 more would not fit, and
+ * they are touched once per 8 products.  The empty asm keeps each sum a
+ * chain of additions in one register: the compiler otherwise sums the 8
+ * products as a tree, and the tree's 64 vectors spill. */
+#define KL_PVEC 19
+#define KL_PACTS 4
+#define KL_PAN_MIN 8
+#define KL_PCHUNK 64              /* activations rearranged at a time */
+#define KL_PANEL (256 * 1024)     /* bytes of unpacked rows at a time (L2) */
+#define KL_PL1 (16 * 1024)        /* bytes of a tile's activations at a time (L1) */
+
+INLINE void kl_unpack(const enum ggml_type t, const uint8_t *b, __m256i *P)
+{
+	struct kl_weights kw;
+
+	kl_load(t, b, &kw);
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < 4; r++)
+		_Pragma("GCC unroll 2")
+		for (int nib = 0; nib < 2; nib++)
+			kl_steps(t, &kw, r, nib, &P[8 * nib + 2 * r], &P[8 * nib + 2 * r + 1]);
+	P[16] = _mm256_castps_si256(kw.dlo);
+	P[17] = _mm256_castps_si256(kw.dhi);
+	P[18] = t == GGML_Q6_K ? _mm256_setzero_si256() : _mm256_castps_si256(kw.m);
+}
+
+/* NR rows (1 or 2; row i's super-block s at P + (i * nsb + s) * KL_PVEC)
+ * against C activations rearranged at T (ts bytes apart), super-blocks
+ * s0..s1; st[i * KL_PACTS + c] the float sums (zero when s0 is 0). */
+INLINE void kl_ptile(const enum ggml_type t, const __m256i *P, int nsb, int s0, int s1, const uint8_t *T,
+		     size_t ts, __m256 *st, const int NR, const int C)
+{
+	if (s0 == 0)
+		_Pragma("GCC unroll 2")
+		for (int i = 0; i < NR; i++)
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++)
+				st[i * KL_PACTS + c] = _mm256_setzero_ps();
+	for (int s = s0; s < s1; s++) {
+		const __m256i *p0 = P + (size_t)s * KL_PVEC, *p1 = p0 + (size_t)nsb * KL_PVEC;
+		_Pragma("GCC unroll 2")
+		for (int nib = 0; nib < 2; nib++) {
+			__m256i sum[2][KL_PACTS];
+			_Pragma("GCC unroll 2")
+			for (int i = 0; i < NR; i++)
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++)
+					sum[i][c] = _mm256_setzero_si256();
+			_Pragma("GCC unroll 8")
+			for (int j = 0; j < 8; j++) {
+				/* vector j of the nibble: r = j / 2, even or odd elements */
+				const __m256i w0 = _mm256_load_si256(p0 + 8 * nib + j);
+				const __m256i w1 = NR > 1 ? _mm256_load_si256(p1 + 8 * nib + j) : w0;
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					const __m256i a = _mm256_loadu_si256(
+						(const __m256i *)(T + c * ts + (size_t)s * KL_SB_BYTES) + 4 * (j / 2) + 2 * nib + j % 2);
+					sum[0][c] = _mm256_add_epi32(sum[0][c], _mm256_madd_epi16(w0, a));
+					__asm__("" : "+x"(sum[0][c]));
+					if (NR > 1) {
+						sum[1][c] = _mm256_add_epi32(sum[1][c], _mm256_madd_epi16(w1, a));
+						__asm__("" : "+x"(sum[1][c]));
+					}
+				}
+			}
+			_Pragma("GCC unroll 2")
+			for (int i = 0; i < NR; i++) {
+				const __m256 dw = _mm256_castsi256_ps(_mm256_load_si256((i ? p1 : p0) + 16 + nib));
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
+					st[i * KL_PACTS + c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][c]),
+						_mm256_mul_ps(dw, _mm256_loadu_ps(f + 8 * nib)), st[i * KL_PACTS + c]);
+				}
+			}
+		}
+		if (t != GGML_Q6_K)
+			_Pragma("GCC unroll 2")
+			for (int i = 0; i < NR; i++) {
+				const __m256 m = _mm256_castsi256_ps(_mm256_load_si256((i ? p1 : p0) + 18));
+				_Pragma("GCC unroll 4")
+				for (int c = 0; c < C; c++) {
+					const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
+					st[i * KL_PACTS + c] = _mm256_fmadd_ps(m, _mm256_loadu_ps(f + 16), st[i * KL_PACTS + c]);
+				}
+			}
+	}
+}
+
+#define KL_PTAIL(k) case k: \
+	if (nr == 2) \
+		kl_ptile(t, P + (size_t)(r - rr) * nsb * KL_PVEC, nsb, s0, s1, Tc, ab, st[r - rr], 2, k); \
+	else \
+		kl_ptile(t, P + (size_t)(r - rr) * nsb * KL_PVEC, nsb, s0, s1, Tc, ab, st[r - rr], 1, k); \
+	break;
+
+/* kl_matmul() for nb >= KL_PAN_MIN: chunks of KL_PCHUNK activations
+ * rearranged; for each, blocks of rows unpacked (at most KL_PANEL bytes,
+ * in L2 while the chunk's tiles pass them), and for each tile of
+ * activations, ranges of super-blocks of at most KL_PL1 bytes (in L1
+ * while the block's rows pass), the float sums kept in st between them. */
+INLINE void kl_panels(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, size_t xs, int nb,
+		      float *Y, int ldy, int r0, int r1)
+{
+	const int nsb = n / QK_K, q6 = t == GGML_Q6_K, chunk = nb < KL_PCHUNK ? nb : KL_PCHUNK;
+	const size_t ab = (size_t)nsb * KL_SB_BYTES, prow = (size_t)nsb * KL_PVEC * sizeof(__m256i);
+	int rows = (int)(KL_PANEL / (prow ? prow : 1)) / 2 * 2, ks = KL_PL1 / (KL_PACTS * KL_SB_BYTES);
+	__m256 st[64][KL_PACTS] __attribute__((aligned(32)));
+
+	if (rows < 2)
+		rows = 2;
+	if (rows > 64)
+		rows = 64;
+	if (ks < 1)
+		ks = 1;
+	uint8_t *T = aligned_alloc(32, ab * (size_t)chunk + 32);
+	__m256i *P = aligned_alloc(32, prow * (size_t)rows + 32);
+	if (!T || !P)
+		die("quant: out of memory (%zu bytes)", ab * (size_t)chunk + prow * (size_t)rows);
+	for (int b0 = 0; b0 < nb; b0 += chunk) {
+		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
+		for (int c = 0; c < cn; c++)
+			kl_acts(q6, (const uint8_t *)xq + (size_t)(b0 + c) * xs, nsb, T + (size_t)c * ab);
+		for (int rr = r0; rr < r1; rr += rows) {
+			const int re = r1 - rr < rows ? r1 : rr + rows;
+			for (int r = rr; r < re; r++)
+				for (int s = 0; s < nsb; s++)
+					kl_unpack(t, (const uint8_t *)W + (size_t)r * rb + (size_t)s * blk_bytes(t),
+						  P + ((size_t)(r - rr) * nsb + s) * KL_PVEC);
+			for (int c0 = 0; c0 < cn; c0 += KL_PACTS) {
+				const int C = cn - c0 < KL_PACTS ? cn - c0 : KL_PACTS;
+				const uint8_t *Tc = T + (size_t)c0 * ab;
+				for (int s0 = 0; s0 < nsb; s0 += ks) {
+					const int s1 = nsb - s0 < ks ? nsb : s0 + ks;
+					for (int r = rr, nr; r < re; r += nr) {
+						nr = re - r >= 2 ? 2 : 1;
+						switch (C) {
+						KL_PTAIL(1) KL_PTAIL(2) KL_PTAIL(3) KL_PTAIL(4)
+						}
+					}
+				}
+				for (int r = rr; r < re; r++)
+					for (int c = 0; c < C; c++)
+						Y[(size_t)(b0 + c0 + c) * ldy + r] = hsum(st[r - rr][c]);
+			}
+		}
+	}
+	free(T);
+	free(P);
+}
+#undef KL_PTAIL
+
 INLINE void kl_matmul(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, size_t xs, int nb,
 		      float *Y, int ldy, int r0, int r1)
 {
 	const int nsb = n / QK_K, q6 = t == GGML_Q6_K;
 	const size_t ab = (size_t)nsb * KL_SB_BYTES;
 	int group = ab ? (int)(KL_L2 / ab) / KL_ACTS * KL_ACTS : nb;
-	int16_t idx[256];
 
+	if (nb >= KL_PAN_MIN) {
+		kl_panels(t, W, rb, n, xq, xs, nb, Y, ldy, r0, r1);
+		return;
+	}
 	if (group < KL_ACTS)
 		group = KL_ACTS;
 	if (group > nb)
 		group = nb;
 	uint8_t *T = xmalloc(ab * (size_t)group + 1);
-	kl_index(q6, idx);
 	for (int b0 = 0; b0 < nb; b0 += group) {
 		const int cn = nb - b0 < group ? nb - b0 : group;
 		for (int c = 0; c < cn; c++)
-			kl_acts(q6, idx, (const uint8_t *)xq + (size_t)(b0 + c) * xs, nsb, T + (size_t)c * ab);
+			kl_acts(q6, (const uint8_t *)xq + (size_t)(b0 + c) * xs, nsb, T + (size_t)c * ab);
 		if (nb == 1) {
 			kl_streams(t, W, rb, nsb, T, Y, r0, r1);
 			break;

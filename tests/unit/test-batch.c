@@ -152,6 +152,16 @@ static void test_products(const char *family)
 					ok(batch_invariant(M_A16, t, k * n, nb, 1) < 0,
 					   "%s %s: 16-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
 					   k * n, nb);
+		/* AVX2's K-quants unpack the rows once from 8 activations (7:
+		 * not yet), in blocks of rows (24 of 4352 elements: 37 rows
+		 * leave a short block of 13, its last row alone), 64
+		 * activations at a time (67: a chunk and a short one of 3),
+		 * tiles of 4 (67: a remainder of 3) */
+		if (ggml_block_size(t) == QK_K)
+			for (int nb = 7; nb <= 67; nb += nb == 8 ? 59 : 1)
+				ok(batch_invariant(M_A16, t, 17 * n, nb, 1) < 0,
+				   "%s %s: 16-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
+				   17 * n, nb);
 		/* rows of 544 (a group of 16 blocks and a lone block after it),
 		 * 576 (SmolLM2's: a group and a pair), 672 (a group, two pairs
 		 * and a lone block) and 1088 (two groups and a pair), which
