@@ -418,7 +418,7 @@ INLINE void a16_accumulate(__m256 *acc, __m128 *accm, const struct a16w *w, cons
 		*accm = _mm_add_ps(*accm, sc);
 }
 
-INLINE void a16_store(__m256 acc[MAXR][MAXC], __m128 accm[MAXR][MAXC], float *Y, int ldy, const int with_min,
+INLINE void a16_store(__m256 acc[MAXR][MAXC], __m128 accm[MAXR][MAXC], float *Y, int ldy, int ys, const int with_min,
 		      const int R, const int C)
 {
 	_Pragma("GCC unroll 4")
@@ -430,12 +430,14 @@ INLINE void a16_store(__m256 acc[MAXR][MAXC], __m128 accm[MAXR][MAXC], float *Y,
 				__m128 v = _mm_add_ps(accm[r][c], _mm_movehl_ps(accm[r][c], accm[r][c]));
 				m = _mm_cvtss_f32(_mm_movehdup_ps(v));  /* lanes 1 + 3 */
 			}
-			Y[(size_t)c * ldy + r] = hsum(acc[r][c]) + m;
+			Y[(size_t)c * ldy + (size_t)r * ys] = hsum(acc[r][c]) + m;
 		}
 }
 
-INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
-		     float *Y, int ldy, const int R, const int C)
+/* R rows from W (row i at W + i * rs; each fetching pf bytes ahead of its
+ * own) against C activations, into Y[c * ldy + i * ys]. */
+INLINE void a16_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
+		     size_t xs, float *Y, int ldy, int ys, const int R, const int C)
 {
 	const size_t wsz = blk_bytes(t);
 	const int with_min = t != GGML_Q8_0, nblk = n / QK, npair = (nblk + 1) / 2;
@@ -453,9 +455,9 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 		const int two = 2 * p + 1 < nblk;
 		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
-			const uint8_t *w0 = W + r * rb + (size_t)(2 * p) * wsz;
+			const uint8_t *w0 = W + r * rs + (size_t)(2 * p) * wsz;
 			struct a16w w;
-			_mm_prefetch((const char *)(w0 + PF_TILES * R * rb), _MM_HINT_T0);
+			_mm_prefetch((const char *)(w0 + pf), _MM_HINT_T0);
 			a16_legacy(t, w0, two, &w);
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++) {
@@ -466,8 +468,52 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 			}
 		}
 	}
-	a16_store(acc, accm, Y, ldy, with_min, R, C);
+	a16_store(acc, accm, Y, ldy, ys, with_min, R, C);
 }
+
+/* The tiles of quant_tile_drive(): neighbouring rows, one stream fetching
+ * PF_TILES tiles ahead. */
+INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+		     float *Y, int ldy, const int R, const int C)
+{
+	a16_tile(t, W, rb, PF_TILES * R * rb, n, X, xs, Y, ldy, 1, R, C);
+}
+
+/* Decode (one activation): rows r0..r1 as MAXR sub-ranges of len rows far
+ * apart, a tile taking one row of each, so that the thread reads MAXR
+ * streams, each fetching A16_SPF rows ahead (see kl_streams() below); the
+ * rows past MAXR * len one at a time.  A row's float operations are those
+ * of any other tile. */
+#define A16_SPF 2
+
+INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, float *Y,
+			int r0, int r1)
+{
+	const int len = (r1 - r0) / MAXR;
+	const uint8_t *w = W;
+
+	for (int r = r0; r < r0 + len; r++)
+		a16_tile(t, w + (size_t)r * rb, (size_t)len * rb, A16_SPF * rb, n, xq, 0, Y + r, 0, len, MAXR, 1);
+	for (int r = r0 + MAXR * len; r < r1; r++)
+		a16_tile(t, w + (size_t)r * rb, rb, A16_SPF * rb, n, xq, 0, Y + r, 0, 1, 1, 1);
+}
+
+/* The legacy types' 16-bit-activation entries: a decode as streams, a
+ * batch over quant_tile_drive()'s tiles. */
+#define A16_KERNEL(name, type) \
+	KERNEL(name##_drive, tile_a16, type, MAXR, MAXC) \
+	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *xq, float *Y, int r0, int r1) \
+	{ \
+		a16_streams(type, W, rb, n, xq, Y, r0, r1); \
+	} \
+	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		if (nb == 1) \
+			name##_streams(W, rb, n, xq, Y, r0, r1); \
+		else \
+			name##_drive(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	}
 
 /* ---- 16-bit activations, K-quants in lanes (Q4_K, Q5_K, Q6_K) ----
  *
@@ -1210,11 +1256,11 @@ INLINE void gemm_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 	}
 }
 
-KERNEL(mm16_q4_0, tile_a16, GGML_Q4_0, 4, 2)
-KERNEL(mm16_q4_1, tile_a16, GGML_Q4_1, 4, 2)
-KERNEL(mm16_q5_0, tile_a16, GGML_Q5_0, 4, 2)
-KERNEL(mm16_q5_1, tile_a16, GGML_Q5_1, 4, 2)
-KERNEL(mm16_q8_0, tile_a16, GGML_Q8_0, 4, 2)
+A16_KERNEL(mm16_q4_0, GGML_Q4_0)
+A16_KERNEL(mm16_q4_1, GGML_Q4_1)
+A16_KERNEL(mm16_q5_0, GGML_Q5_0)
+A16_KERNEL(mm16_q5_1, GGML_Q5_1)
+A16_KERNEL(mm16_q8_0, GGML_Q8_0)
 
 /* Float activations: batches of GP_MIN or more go to the panels, smaller
  * ones to the tiles, which stream the rows once. */
