@@ -903,7 +903,7 @@ INLINE void kl_panels(const enum ggml_type t, const void *W, size_t rb, int n, c
 {
 	const int nsb = n / QK_K, q6 = t == GGML_Q6_K, chunk = nb < KL_PCHUNK ? nb : KL_PCHUNK;
 	const size_t ab = (size_t)nsb * KL_SB_BYTES, prow = (size_t)nsb * KL_PVEC * sizeof(__m256i);
-	int rows = (int)(KL_PANEL / (prow ? prow : 1)) / 2 * 2, ks = KL_PL1 / (KL_PACTS * KL_SB_BYTES);
+	int rows = (int)(KL_PANEL / prow) / 2 * 2, ks = KL_PL1 / (KL_PACTS * KL_SB_BYTES);
 	__m256 st[64][KL_PACTS] __attribute__((aligned(32)));
 
 	if (rows < 2)
