@@ -122,6 +122,7 @@ struct pool {
 	atomic_int pending;     /* workers still running the current call */
 	atomic_bool quit;
 	atomic_bool rest;       /* pool_rest: the workers sleep without spinning */
+	atomic_uint *claimed;   /* (n) by index: the last generation run or taken for worker i (below) */
 	pthread_mutex_t mu;
 	pthread_cond_t start, done;
 	int sleepers;           /* workers waiting on start (under mu) */
@@ -166,6 +167,12 @@ static void *worker(void *argp)
 		if (atomic_load(&p->quit))
 			return NULL;
 		seen = g;
+		/* the call is this worker's unless the caller took its share
+		 * (pool_run) while it slept */
+		unsigned before = g - 1;
+		if (!atomic_compare_exchange_strong_explicit(&p->claimed[wa.ith], &before, g, memory_order_acq_rel,
+							     memory_order_acquire))
+			continue;
 		p->fn(p->arg, wa.ith, p->n);
 		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
 			pthread_mutex_lock(&p->mu);
@@ -183,6 +190,7 @@ struct pool *pool_new(int n_threads)
 	p->n = n_threads < 1 ? 1 : n_threads;
 	p->caller = (struct spinner){.spin = SPIN_MIN, .preempted = preemptions()};
 	p->threads = xcalloc((size_t)p->n, sizeof *p->threads);
+	p->claimed = xcalloc((size_t)p->n, sizeof *p->claimed);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->start, NULL);
 	pthread_cond_init(&p->done, NULL);
@@ -208,12 +216,28 @@ void pool_run(struct pool *p, pool_fn fn, void *arg)
 	atomic_store_explicit(&p->rest, false, memory_order_relaxed);
 	atomic_store(&p->pending, p->n - 1);
 	pthread_mutex_lock(&p->mu);
-	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+	unsigned g = atomic_fetch_add_explicit(&p->generation, 1, memory_order_release) + 1;
 	if (p->sleepers)
 		pthread_cond_broadcast(&p->start);
 	pthread_mutex_unlock(&p->mu);
 
 	fn(arg, 0, p->n);
+	/* A worker that has not started its share yet is asleep or was
+	 * preempted: the caller runs the share itself rather than wait for
+	 * it (fn gives the same results on any thread).  After a rest (the
+	 * generation loop: lm-step waited for lm-sample's id) the first
+	 * calls of a token are short, and waiting for a worker's wake-up
+	 * (40-80 us in this VM, and often the caller's own sleep and
+	 * wake-up after it) was most of the loop's cost at 2 threads.  The
+	 * worker joins the next call it finds unclaimed. */
+	for (int i = 1; i < p->n; i++) {
+		unsigned before = g - 1;
+		if (atomic_compare_exchange_strong_explicit(&p->claimed[i], &before, g, memory_order_acq_rel,
+							    memory_order_acquire)) {
+			fn(arg, i, p->n);
+			atomic_fetch_sub_explicit(&p->pending, 1, memory_order_relaxed);
+		}
+	}
 
 	if (atomic_load_explicit(&p->pending, memory_order_acquire)) {  /* the clock only when there is a wait */
 		uint64_t until = now_ns() + p->caller.spin;
@@ -257,6 +281,7 @@ void pool_free(struct pool *p)
 	pthread_cond_destroy(&p->start);
 	pthread_cond_destroy(&p->done);
 	free(p->threads);
+	free(p->claimed);
 	free(p);
 }
 

@@ -1,11 +1,14 @@
 /* pool.h - a persistent pthread pool for the forward pass.
  *
- * pool_run(p, fn, arg) calls fn(arg, i, n) once on each of the n threads
- * (the caller is thread 0) and returns when all have finished: one
- * synchronisation point per call.  A waiting thread spins before it
- * sleeps, so that back-to-back calls in the layer loop do not pay a
- * wake-up each; how long adapts to the waits it sees and to whether the
- * system preempts it (pool.c). */
+ * pool_run(p, fn, arg) calls fn(arg, i, n) once for each index i of the
+ * n threads (the caller is 0) and returns when all have finished: one
+ * synchronisation point per call.  Index i runs on worker i, or on the
+ * caller when the worker has not started it by the time the caller's own
+ * share is done (it is asleep or preempted): fn may depend on i, never on
+ * the thread that runs it.  A waiting thread spins before it sleeps, so
+ * that back-to-back calls in the layer loop do not pay a wake-up each;
+ * how long adapts to the waits it sees and to whether the system
+ * preempts it (pool.c). */
 #ifndef LMU_POOL_H
 #define LMU_POOL_H
 

@@ -2,9 +2,11 @@
  * move its waiting threads between spinning and sleeping: calls back to
  * back, calls after the caller was away (the workers sleep), calls where
  * the caller finishes long before a worker (the caller sleeps) and the
- * reverse.  Every call must run fn once on each thread index, with the
- * pool's size, and every write of every thread must be visible to the
- * caller when pool_run returns.  A lost wake-up hangs: an alarm ends the
+ * reverse, and calls just after a rest (pool_rest: the workers go to
+ * sleep at once, and the caller runs the shares of those that have not
+ * woken yet, racing them for each).  Every call must run fn once on each
+ * thread index, with the pool's size, and every write of every thread
+ * must be visible to the caller when pool_run returns.  A lost wake-up hangs: an alarm ends the
  * test then, as a failure. */
 #include <signal.h>
 #include <stdatomic.h>
@@ -68,6 +70,10 @@ int main(void)
 			j.work_us = 20 + (unsigned)(tap_xorshift(&rng) % 300);
 			if (r == 15)
 				usleep(300);  /* away: the workers go to sleep */
+			if (r == 14) {  /* a short rest: calls while the workers wake */
+				pool_rest(p);
+				usleep(tap_xorshift(&rng) % 60);
+			}
 			pool_run(p, fn, &j);
 			for (int i = 0; i < n; i++)
 				missed += j.ran[i] != c;
