@@ -40,9 +40,14 @@ b=$top/build/native
 mkdir -p "$b/bench"
 cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$top/common" -I"$top/forward" -o "$b/bench/batch-bench" "$here/batch-bench.c" \
 	"$b/libforward.a" "$b/libcommon.a" -ljq -lm -pthread
-# the AVX-512 build without AMX tiles: the native one uses them on CPUs
-# that report AMX, and a VM that does not grant their state crashes
-lmbin=$(sh "$here/build-llama-cpp.sh" avx512 llama-batched-bench)
+# llama.cpp built for the kernels lm-step picks here: the AVX-512 build
+# without AMX tiles (the native one uses them on CPUs that report AMX, and
+# a VM that does not grant their state crashes) where the CPU has
+# AVX-512, else the AVX2 one (AVX-512 off, AVX2 + FMA + F16C)
+variant=avx2
+grep -qw avx512f /proc/cpuinfo && variant=avx512
+echo "# llama.cpp build: $variant" >&2
+lmbin=$(sh "$here/build-llama-cpp.sh" "$variant" llama-batched-bench)
 
 if [ $# -eq 0 ]; then
 	set -- "$top/models/smollm2-135m-instruct-q4_1.gguf"

@@ -23,6 +23,8 @@ bench_options() { # name args...
 		case $1 in
 		-r) reps=$2 ;;
 		-k) case $2 in avx2 | avx512) ;; *) echo "$name: -k avx2 or -k avx512" >&2; exit 2 ;; esac
+		    [ "$2" = avx2 ] || grep -qw avx512f /proc/cpuinfo ||
+			{ echo "$name: -k avx512: this CPU has no AVX-512 (no avx512f in /proc/cpuinfo)" >&2; exit 1; }
 		    variant=$2; export LMU_KERNELS=$2 ;;
 		*) break ;;
 		esac
