@@ -694,7 +694,10 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r,
 
 /* R rows from w (nsb super-blocks, row i at w + i * rs) against C
  * activations rearranged at T (ts bytes apart), into Y[c * ldy + i * ys];
- * each row fetches pf bytes ahead of its own. */
+ * each row fetches pf bytes ahead of its own.  A super-block goes one row
+ * at a time (its unpacked weights and sums in registers; the activations
+ * come again from L1 for each row): the rows side by side (16 unpacked
+ * vectors and 8 sums at R = 4) spilled to the stack. */
 INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t pf, int nsb, const uint8_t *T,
 		    size_t ts, float *Y, int ldy, int ys, const int R, const int C)
 {
@@ -707,46 +710,37 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t 
 		for (int c = 0; c < C; c++)
 			acc[i][c] = _mm256_setzero_ps();
 	for (int s = 0; s < nsb; s++) {
-		struct kl_weights kw[KL_ROWS];
-		__m256i sum[KL_ROWS][KL_ACTS][2];
 		_Pragma("GCC unroll 4")
 		for (int i = 0; i < R; i++) {
 			const uint8_t *b = w + i * rs + (size_t)s * bs;
+			struct kl_weights kw;
+			__m256i sum[KL_ACTS][2];
 			for (size_t o = 0; o < bs; o += 64)
 				_mm_prefetch((const char *)(b + pf + o), _MM_HINT_T0);
-			kl_load(t, b, &kw[i]);
+			kl_load(t, b, &kw);
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++)
-				sum[i][c][0] = sum[i][c][1] = _mm256_setzero_si256();
-		}
-		_Pragma("GCC unroll 4")
-		for (int r = 0; r < 4; r++)
-			_Pragma("GCC unroll 2")
-			for (int nib = 0; nib < 2; nib++) {
-				__m256i e[KL_ROWS], o[KL_ROWS];
-				_Pragma("GCC unroll 4")
-				for (int i = 0; i < R; i++)
-					kl_steps(t, &kw[i], r, nib, &e[i], &o[i]);
-				_Pragma("GCC unroll 4")
-				for (int c = 0; c < C; c++) {
-					const __m256i *a = (const __m256i *)(T + c * ts + (size_t)s * KL_SB_BYTES) + 4 * r + 2 * nib;
-					const __m256i a0 = _mm256_loadu_si256(a), a1 = _mm256_loadu_si256(a + 1);
-					_Pragma("GCC unroll 4")
-					for (int i = 0; i < R; i++)
-						sum[i][c][nib] = _mm256_add_epi32(sum[i][c][nib], _mm256_add_epi32(
-							_mm256_madd_epi16(e[i], a0), _mm256_madd_epi16(o[i], a1)));
-				}
-			}
-		_Pragma("GCC unroll 4")
-		for (int c = 0; c < C; c++) {
-			const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
-			const __m256 dlo = _mm256_loadu_ps(f), dhi = _mm256_loadu_ps(f + 8), sa = _mm256_loadu_ps(f + 16);
+				sum[c][0] = sum[c][1] = _mm256_setzero_si256();
 			_Pragma("GCC unroll 4")
-			for (int i = 0; i < R; i++) {
-				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][c][0]), _mm256_mul_ps(kw[i].dlo, dlo), acc[i][c]);
-				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][c][1]), _mm256_mul_ps(kw[i].dhi, dhi), acc[i][c]);
+			for (int r = 0; r < 4; r++)
+				_Pragma("GCC unroll 2")
+				for (int nib = 0; nib < 2; nib++) {
+					__m256i e, o;
+					kl_steps(t, &kw, r, nib, &e, &o);
+					_Pragma("GCC unroll 4")
+					for (int c = 0; c < C; c++) {
+						const __m256i *a = (const __m256i *)(T + c * ts + (size_t)s * KL_SB_BYTES) + 4 * r + 2 * nib;
+						sum[c][nib] = _mm256_add_epi32(sum[c][nib], _mm256_add_epi32(
+							_mm256_madd_epi16(e, _mm256_loadu_si256(a)), _mm256_madd_epi16(o, _mm256_loadu_si256(a + 1))));
+					}
+				}
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < C; c++) {
+				const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
+				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c][0]), _mm256_mul_ps(kw.dlo, _mm256_loadu_ps(f)), acc[i][c]);
+				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c][1]), _mm256_mul_ps(kw.dhi, _mm256_loadu_ps(f + 8)), acc[i][c]);
 				if (t != GGML_Q6_K)
-					acc[i][c] = _mm256_fmadd_ps(kw[i].m, sa, acc[i][c]);
+					acc[i][c] = _mm256_fmadd_ps(kw.m, _mm256_loadu_ps(f + 16), acc[i][c]);
 			}
 		}
 	}
