@@ -535,7 +535,10 @@ INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n,
  * The activations are rearranged once per call to match (KL_SB_BYTES a
  * super-block): the 16 vectors 4r + 2 nib + odd, lane L the two quants of
  * its elements; then d_a of each lane's low-nibble block and of its
- * high-nibble one, and s_a of lo[0..3], hi[0..3] (for the mins).  The
+ * high-nibble one, and s_a of lo[0..3], hi[0..3] (for the mins; Q6_K,
+ * which has none, instead the int32 sums of each lane's activations times
+ * -32, per nibble: a decode's sums start there rather than taking 32 off
+ * every quant, and integer sums are exact in any order).  The
  * scales are applied once per super-block in float, per row and
  * activation: two multiply-adds (each lane its scale d * sc, Q6_K
  * d * the scale of its 16 elements) and one for the mins (-dmin * m).
@@ -558,7 +561,7 @@ INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n,
  * 8960; activation quantization included, which the float panels do not
  * need) and a Qwen2.5-Coder-1.5B 512-token prefill took the same CPU time
  * either way (15.3-16.0 s), so a16_always is not set. */
-#define KL_SB_BYTES (16 * 32 + 3 * 32)
+#define KL_SB_BYTES (16 * 32 + 4 * 32)
 #define KL_ACTS 4
 #define KL_ROWS 4
 #define KL_L2 (192 * 1024)
@@ -600,13 +603,20 @@ TARGET static void kl_acts(int q6, const uint8_t *x, int nsb, uint8_t *dst)
 				v[L] = _mm256_castsi256_ps(_mm256_shuffle_epi8(_mm256_loadu_si256((const void *)(q + 16 * row)), pair));
 			}
 			transpose8(v);
-			for (int c = 0; c < 8; c++)
+			__m256i m32 = _mm256_setzero_si256();
+			for (int c = 0; c < 8; c++) {
 				_mm256_storeu_si256(o + vec[c] + 2 * nib, _mm256_castps_si256(v[c]));
+				if (q6)
+					m32 = _mm256_add_epi32(m32, _mm256_madd_epi16(_mm256_castps_si256(v[c]), _mm256_set1_epi16(-32)));
+			}
+			if (q6)
+				_mm256_storeu_si256(o + 18 + nib, m32);
 		}
 		for (int L = 0; L < 8; L++) {
 			f[L] = ds[2 * kl_lo[q6][L % 4]];
 			f[8 + L] = ds[2 * kl_hi[q6][L % 4]];
-			f[16 + L] = ds[2 * (L < 4 ? kl_lo[q6][L] : kl_hi[q6][L - 4]) + 1];
+			if (!q6)
+				f[16 + L] = ds[2 * (L < 4 ? kl_lo[q6][L] : kl_hi[q6][L - 4]) + 1];
 		}
 	}
 }
@@ -667,29 +677,42 @@ INLINE void kl_load(const enum ggml_type t, const uint8_t *b, struct kl_weights 
 }
 
 /* The even (e) and odd (o) elements of dwords r, r + 4 of the low (nib 0)
- * or high nibbles as int16. */
-INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r, int nib, __m256i *e, __m256i *o)
+ * or high nibbles as int16.  Q6_K's are stored + 32; off takes the 32 off
+ * here, else the caller starts its sums at -32 times the activations'
+ * (the partial sums then reach 16 * 63 * 32767 a lane: int32 holds them). */
+INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r, int nib, __m256i *e, __m256i *o,
+		     const int off)
 {
 	const __m256i m4 = _mm256_set1_epi32(0x000f000f);
 	__m256i u = nib ? _mm256_srli_epi16(kw->u[r], 4) : kw->u[r];
 
+	if (t == GGML_Q6_K) {
+		/* the quants as bytes: nibble | the top bits to bits 4-5 (bits
+		 * 2g, 2g + 1 of qh for block g of chunk l's half, g = l % 2 +
+		 * 2 nib): no bit crosses a byte */
+		const __m256i h = nib ? _mm256_srlv_epi32(kw->h[r], _mm256_setr_epi32(0, 2, 0, 2, 0, 2, 0, 2))
+				      : _mm256_sllv_epi32(kw->h[r], _mm256_setr_epi32(4, 2, 4, 2, 4, 2, 4, 2));
+		const __m256i x = _mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi8(15)),
+						  _mm256_and_si256(h, _mm256_set1_epi8(0x30)));
+		*e = _mm256_and_si256(x, _mm256_set1_epi16(0xff));
+		*o = _mm256_srli_epi16(x, 8);
+		if (off) {
+			*e = _mm256_sub_epi16(*e, _mm256_set1_epi16(32));
+			*o = _mm256_sub_epi16(*o, _mm256_set1_epi16(32));
+		}
+		return;
+	}
 	*e = _mm256_and_si256(u, m4);
-	*o = _mm256_and_si256(_mm256_srli_epi16(u, 8), m4);
+	/* the high nibble of a word's top byte needs no mask */
+	*o = nib ? _mm256_srli_epi16(kw->u[r], 12) : _mm256_and_si256(_mm256_srli_epi16(u, 8), m4);
 	if (t == GGML_Q4_K)
 		return;
-	/* the top bits to bit 0 of each byte: Q5_K bit j of qh[e] for
-	 * sub-block j = 2l + nib; Q6_K bits 2g, 2g + 1 for block g of chunk
-	 * l's half, g = l % 2 + 2 nib */
-	const __m256i sh = t == GGML_Q5_K ? (nib ? _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7) : _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6))
-					  : (nib ? _mm256_setr_epi32(4, 6, 4, 6, 4, 6, 4, 6) : _mm256_setr_epi32(0, 2, 0, 2, 0, 2, 0, 2));
-	const __m256i top = _mm256_set1_epi32(t == GGML_Q5_K ? 0x00100010 : 0x00300030);
+	/* Q5_K: bit j of qh[e] for sub-block j = 2l + nib to bit 4 */
+	const __m256i sh = nib ? _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7) : _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+	const __m256i top = _mm256_set1_epi32(0x00100010);
 	__m256i h = _mm256_srlv_epi32(kw->h[r], sh);
 	*e = _mm256_or_si256(*e, _mm256_and_si256(_mm256_slli_epi16(h, 4), top));
 	*o = _mm256_or_si256(*o, _mm256_and_si256(_mm256_srli_epi16(h, 4), top));
-	if (t == GGML_Q6_K) {
-		*e = _mm256_sub_epi16(*e, _mm256_set1_epi16(32));
-		*o = _mm256_sub_epi16(*o, _mm256_set1_epi16(32));
-	}
 }
 
 /* R rows from w (nsb super-blocks, row i at w + i * rs) against C
@@ -719,14 +742,17 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t 
 				_mm_prefetch((const char *)(b + pf + o), _MM_HINT_T0);
 			kl_load(t, b, &kw);
 			_Pragma("GCC unroll 4")
-			for (int c = 0; c < C; c++)
-				sum[c][0] = sum[c][1] = _mm256_setzero_si256();
+			for (int c = 0; c < C; c++) {
+				const uint8_t *f = T + c * ts + (size_t)s * KL_SB_BYTES + 512;
+				sum[c][0] = t == GGML_Q6_K ? _mm256_loadu_si256((const void *)(f + 64)) : _mm256_setzero_si256();
+				sum[c][1] = t == GGML_Q6_K ? _mm256_loadu_si256((const void *)(f + 96)) : _mm256_setzero_si256();
+			}
 			_Pragma("GCC unroll 4")
 			for (int r = 0; r < 4; r++)
 				_Pragma("GCC unroll 2")
 				for (int nib = 0; nib < 2; nib++) {
 					__m256i e, o;
-					kl_steps(t, &kw, r, nib, &e, &o);
+					kl_steps(t, &kw, r, nib, &e, &o, 0);
 					_Pragma("GCC unroll 4")
 					for (int c = 0; c < C; c++) {
 						const __m256i *a = (const __m256i *)(T + c * ts + (size_t)s * KL_SB_BYTES) + 4 * r + 2 * nib;
@@ -811,7 +837,7 @@ INLINE void kl_unpack(const enum ggml_type t, const uint8_t *b, __m256i *P)
 	for (int r = 0; r < 4; r++)
 		_Pragma("GCC unroll 2")
 		for (int nib = 0; nib < 2; nib++)
-			kl_steps(t, &kw, r, nib, &P[8 * nib + 2 * r], &P[8 * nib + 2 * r + 1]);
+			kl_steps(t, &kw, r, nib, &P[8 * nib + 2 * r], &P[8 * nib + 2 * r + 1], 1);
 	P[16] = _mm256_castps_si256(kw.dlo);
 	P[17] = _mm256_castps_si256(kw.dhi);
 	P[18] = t == GGML_Q6_K ? _mm256_setzero_si256() : _mm256_castps_si256(kw.m);
