@@ -159,6 +159,9 @@ struct quant_family {
 	/* Types whose 16-bit product is faster than float activations at
 	 * every batch size: quant_float_batch() is 0 for them. */
 	bool a16_always[GGML_NTYPES];
+	/* 16-bit activation quantization (quant_a16_row), bit for bit the
+	 * scalar one; NULL: the scalar one serves. */
+	void (*act16)(const float *x, void *dst, int n);
 };
 
 extern const struct quant_family quant_family_scalar;

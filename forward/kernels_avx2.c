@@ -1394,6 +1394,45 @@ TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
 	}
 }
 
+/* quant_a16_row(), bit for bit: the largest magnitude of a block with
+ * NaN skipped (VMAXPS returns its second operand when one is NaN), the
+ * products x * (1/d) clamped to [-32767, 32767] (a NaN to -32767, as
+ * q16() does) and rounded to nearest even by VCVTPS2DQ; the 32 int16
+ * quants of block i stored as its two halves at the pair's offsets (see
+ * quant.h). */
+TARGET static void act_a16(const float *x, void *dst, int n)
+{
+	const int nblk = n / QK;
+	int16_t *q = dst;
+	float *ds = (float *)(q + 64 * ((nblk + 1) / 2));
+	const __m256 lo = _mm256_set1_ps(-32767), hi = _mm256_set1_ps(32767);
+
+	for (int i = 0; i < nblk; i++, x += QK) {
+		__m256 v[4], m = _mm256_setzero_ps();
+		__m256i qi[4];
+		for (int k = 0; k < 4; k++) {
+			v[k] = _mm256_loadu_ps(x + 8 * k);
+			m = _mm256_max_ps(abs8(v[k]), m);
+		}
+		const float d = hmax(m) / 32767, id = d != 0 ? 1 / d : 0;
+		for (int k = 0; k < 4; k++)
+			qi[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v[k], _mm256_set1_ps(id)), lo), hi));
+		int16_t *o = q + 64 * (i / 2) + 16 * (i % 2);
+		/* VPACKSSDW interleaves 128-bit halves: 0xd8 puts them back in order */
+		_mm256_storeu_si256((void *)o, _mm256_permute4x64_epi64(_mm256_packs_epi32(qi[0], qi[1]), 0xd8));
+		_mm256_storeu_si256((void *)(o + 32), _mm256_permute4x64_epi64(_mm256_packs_epi32(qi[2], qi[3]), 0xd8));
+		const int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3])));
+		ds[2 * i] = d;
+		ds[2 * i + 1] = d * (float)sum;
+	}
+	if (nblk % 2) {  /* the zero block that completes the last pair */
+		int16_t *o = q + 64 * (nblk / 2) + 16;
+		_mm256_storeu_si256((void *)o, _mm256_setzero_si256());
+		_mm256_storeu_si256((void *)(o + 32), _mm256_setzero_si256());
+		ds[2 * nblk] = ds[2 * nblk + 1] = 0;
+	}
+}
+
 static bool cpu_ok(void)
 {
 	__builtin_cpu_init();
@@ -1415,7 +1454,7 @@ const struct quant_family quant_family_avx2 = {
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
 		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
-	}, GP_MIN, {0}
+	}, GP_MIN, {0}, act_a16
 };
 
 #endif

@@ -2067,7 +2067,7 @@ const struct quant_family quant_family_avx512 = {
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
 	}, GP_MIN, {
 		[GGML_Q4_K] = true, [GGML_Q5_K] = true, [GGML_Q6_K] = true,  /* the lanes: 1.6-1.8x the panels at 64 */
-	}
+	}, NULL
 };
 
 #endif

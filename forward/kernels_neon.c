@@ -566,7 +566,7 @@ const struct quant_family FAMILY = {
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
 		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
-	}, GP_MIN, {0}
+	}, GP_MIN, {0}, NULL
 };
 
 #endif

@@ -484,7 +484,7 @@ void quant_tile_drive(const struct quant_tiles *k, const void *W, size_t row_byt
 
 static bool scalar_ok(void) { return true; }
 
-const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0}, {0}, 0, {0} };
+const struct quant_family quant_family_scalar = { "scalar", "scalar", scalar_ok, {0}, NULL, {0}, {0}, 0, {0}, NULL };
 
 /* The families built for this target, best first. */
 const struct quant_family *const quant_families[] = {
@@ -646,6 +646,11 @@ void quant_a16_row(const float *x, void *dst, int n)
 
 	if (n < 0 || n % QK != 0)
 		die("quant_a16_row: a row of %d elements is not a whole number of 32-blocks", n);
+	pthread_once(&family_once, family_choose);
+	if (family->act16) {
+		family->act16(x, dst, n);
+		return;
+	}
 	ds = (float *)(q + 64 * a16_pairs(n));
 	for (int i = 0; i < n / QK; i++, x += QK) {
 		float d = absmax(x, QK) / 32767, id = d != 0 ? 1 / d : 0;

@@ -425,13 +425,14 @@ static double check_matmul(enum ggml_type t, int n, int rows, int r0, int r1, in
 }
 
 /* Activation quantization of every family is the scalar one, byte for
- * byte: random rows, a zero block, tiny values, exact ties. */
+ * byte: random rows, a zero block, tiny values, exact ties; for 16-bit
+ * activations also a NaN, an infinity and an odd number of blocks. */
 static void check_act_quant(const char *name)
 {
 	enum { N = 1024 };
 	static const enum ggml_type w[] = {GGML_Q8_0, GGML_Q4_1, GGML_Q6_K};
 	float x[N];
-	uint8_t want[N * 2], got[N * 2];
+	uint8_t want[N * 3], got[N * 3];
 
 	for (int i = 0; i < N; i++)
 		x[i] = frand(-3, 3);
@@ -449,6 +450,24 @@ static void check_act_quant(const char *name)
 		quant_act_row(w[k], x, got, N);
 		ok(memcmp(want, got, bytes) == 0, "%s %s activations = scalar ones, byte for byte",
 		   quant_kernel_name(), ggml_type_name(quant_act_type(w[k])));
+	}
+	/* 16-bit ones too, with a NaN and an infinity in blocks of their own
+	 * and an odd block count (the completing zero block) */
+	x[40] = NAN;
+	x[100] = INFINITY;
+	for (int i = 800; i < 832; i++)  /* amax 32767: scale 1, ties */
+		x[i] = i == 800 ? 32767 : (float)((i % 64) - 32) + 0.5f;
+	for (int k = 0; k < 2; k++) {
+		const int n = k ? 96 : N;
+		size_t bytes = quant_a16_row_bytes(n);
+		memset(want, 0x55, sizeof want);
+		memset(got, 0xaa, sizeof got);
+		quant_force("scalar");
+		quant_a16_row(x, want, n);
+		quant_force(name);
+		quant_a16_row(x, got, n);
+		ok(memcmp(want, got, bytes) == 0, "%s 16-bit activations of %d elements = scalar ones, byte for byte",
+		   quant_kernel_name(), n);
 	}
 }
 
