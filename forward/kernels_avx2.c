@@ -555,12 +555,15 @@ INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n,
  * are far apart (kl_streams()).
  *
  * From KL_PAN_MIN activations the rows are unpacked once (kl_panels(),
- * below).  Even so the float panels stay about as fast at prefill's
- * batches (512 activations, one thread, CPU time, the AVX2=1 build: 82-96
- * GFLOP/s against 87-93 for 1536-element rows, 84-88 against 61-81 for
- * 8960; activation quantization included, which the float panels do not
- * need) and a Qwen2.5-Coder-1.5B 512-token prefill took the same CPU time
- * either way (15.3-16.0 s), so a16_always is not set. */
+ * below), and the family uses these products at every batch size
+ * (a16_always).  On the AVX-512 host where they were first measured the
+ * float panels were about as fast at prefill's batches (a
+ * Qwen2.5-Coder-1.5B 512-token prefill took the same CPU time either way,
+ * 15.3-16.0 s); on an AVX2-only AMD EPYC (Zen 3) the integer panels ran
+ * 1.1-1.3x the float ones at 512 activations (the 1.5B's shapes,
+ * activation quantization included) and that prefill took 14-22 % less
+ * CPU time at one thread, 5-14 % at two (the AVX2=1 build, loaded
+ * machine). */
 #define KL_SB_BYTES (16 * 32 + 4 * 32)
 #define KL_ACTS 4
 #define KL_ROWS 4
@@ -1454,7 +1457,9 @@ const struct quant_family quant_family_avx2 = {
 		[GGML_Q4_0] = mmf_q4_0, [GGML_Q4_1] = mmf_q4_1, [GGML_Q5_0] = mmf_q5_0,
 		[GGML_Q5_1] = mmf_q5_1, [GGML_Q8_0] = mmf_q8_0,
 		[GGML_Q4_K] = mmf_q4_k, [GGML_Q5_K] = mmf_q5_k, [GGML_Q6_K] = mmf_q6_k,
-	}, GP_MIN, {0}, act_a16
+	}, GP_MIN, {
+		[GGML_Q4_K] = true, [GGML_Q5_K] = true, [GGML_Q6_K] = true,  /* the lanes: 1.1-1.3x the panels at 512 (Zen 3) */
+	}, act_a16
 };
 
 #endif
