@@ -498,19 +498,223 @@ INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n,
 		a16_tile(t, w + (size_t)r * rb, rb, A16_SPF * rb, n, xq, 0, Y + r, 0, 1, 1, 1);
 }
 
+/* ---- 16-bit activations, legacy types, rows unpacked once ----
+ *
+ * From A16U_MIN activations (a step of several sequences) a16_tile()
+ * spent its time on the float side of every block pair (a multiply, an
+ * insert and a permute for the scales, VPHADDD) and on unpacking each row
+ * again for every MAXC activations.  Here a row is unpacked once into L1
+ * and the activations are rearranged once per call, both so that the four
+ * VPMADDWD of a block pair add up vertically into the eight int32 sums
+ * VPHADDD made (lane i: 8 elements of one block, see a16u_order()); the
+ * scales of both blocks are ready as vectors (d_w per lane in the row's,
+ * d_a per lane in the activation's) whose one product is the lane's
+ * d_w * d_a, and the mins' m_w * s_a are summed per block in a pass of
+ * their own, 4 activations to a vector.  So every output is the same
+ * float operations in the same order as a16_tile()'s (test-batch). */
+#ifndef A16U_MIN
+#define A16U_MIN 4
+#endif
+#ifndef A16U_ROWS
+#define A16U_ROWS 8                      /* rows unpacked together */
+#endif
+#ifndef A16U_ACTS
+#define A16U_ACTS 4                      /* activations per tile */
+#endif
+#ifndef A16U_L1
+#define A16U_L1 (20 * 1024)              /* bytes of a slice of the rows and activations */
+#endif
+#define A16U_PAIR (5 * sizeof(__m256i))  /* bytes per block pair: 4 quant vectors and the scales */
+_Static_assert(A16U_ACTS <= 4, "a group's mins are summed in one vector of 8 floats");
+#ifndef A16U_PF
+#define A16U_PF 4                        /* rows fetched ahead */
+#endif
+
+/* Four vectors of a block pair in a16w's order (elements 0-15 of blocks
+ * 0 and 1, then 16-31) rearranged in place: in each 128-bit half, the
+ * even elements of blocks 0 and 1, their odd ones, the same of elements
+ * 16-31.  Lane i (i = 0..7) then holds elements e, e + 2 (or e + 1, e + 3)
+ * and 16 + those of block (i / 2) % 2, e = 4 (i % 2) + 8 (i / 4): with
+ * VPMADDWD the same 8 products as lane i of a16_accumulate()'s VPHADDD. */
+INLINE void a16u_order(__m256i q[4])
+{
+	const __m256i eo = _mm256_broadcastsi128_si256(
+		_mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
+	__m256i v[4];
+	for (int k = 0; k < 4; k++)
+		v[k] = _mm256_shuffle_epi8(q[k], eo);
+	q[0] = _mm256_unpacklo_epi64(v[0], v[1]);
+	q[1] = _mm256_unpackhi_epi64(v[0], v[1]);
+	q[2] = _mm256_unpacklo_epi64(v[2], v[3]);
+	q[3] = _mm256_unpackhi_epi64(v[2], v[3]);
+}
+
+/* (x0, x1, x2, x3) as (x0, x0, x2, x2) in both halves: each lane the scale
+ * of its block, as a16_accumulate() permutes its products. */
+INLINE __m256 a16u_lanes(__m128 x)
+{
+	return _mm256_permute_ps(_mm256_set_m128(x, x), 0xa0);
+}
+
+/* Row w (npair block pairs of type t) into P: per pair the four quant
+ * vectors in a16u_order() and d_w per lane; m_w of both blocks into
+ * M[2p], M[2p + 1] (with_min). */
+INLINE void a16u_row(const enum ggml_type t, const uint8_t *w, int nblk, __m256i *P, float *M)
+{
+	const size_t wsz = blk_bytes(t);
+	for (int p = 0; p < (nblk + 1) / 2; p++, P += 5) {
+		struct a16w q;
+		a16_legacy(t, w + (size_t)(2 * p) * wsz, 2 * p + 1 < nblk, &q);
+		a16u_order(q.q);
+		for (int k = 0; k < 4; k++)
+			_mm256_store_si256(P + k, q.q[k]);
+		_mm256_store_ps((float *)(P + 4), a16u_lanes(q.dm));
+		_mm_storel_pi((__m64 *)(M + 2 * p), _mm_shuffle_ps(q.dm, q.dm, 0xdd));
+	}
+}
+
+/* Activation row x of quant_a16_row() (npair pairs) into A in the same
+ * order, d_a per lane after each pair's quants; s_a of both blocks into
+ * S[8p + 2 c], S[8p + 2 c + 1] (c: its place in its group of A16U_ACTS,
+ * whose mins are summed in one vector). */
+INLINE void a16u_act(const uint8_t *x, int npair, __m256i *A, float *S, int c)
+{
+	for (int p = 0; p < npair; p++, A += 5) {
+		const __m256i *a;
+		__m128 ds;
+		__m256i q[4];
+		a16_act(x, npair, p, &a, &ds);
+		for (int k = 0; k < 4; k++)
+			q[k] = _mm256_loadu_si256(a + k);
+		a16u_order(q);
+		for (int k = 0; k < 4; k++)
+			_mm256_store_si256(A + k, q[k]);
+		_mm256_store_ps((float *)(A + 4), a16u_lanes(ds));
+		_mm_storel_pi((__m64 *)(S + 8 * p + 2 * c), _mm_shuffle_ps(ds, ds, 0xdd));
+	}
+}
+
+/* Pairs [p0, p1) of the unpacked row P against C activations (A,
+ * ld vectors apart), continuing the sums acc[c] (the order of a row's
+ * float operations does not depend on where the pairs are cut).  The
+ * row's pair stays in registers for the C activations, whose quants are
+ * memory operands from L1. */
+INLINE void a16u_tile(const __m256i *P, const __m256i *A, size_t ld, int p0, int p1, __m256 *acc, const int C)
+{
+	__m256 s4[A16U_ACTS];
+	_Pragma("GCC unroll 4")
+	for (int c = 0; c < C; c++)
+		s4[c] = acc[c];
+	P += 5 * (size_t)p0, A += 5 * (size_t)p0;
+	for (int p = p0; p < p1; p++, P += 5, A += 5) {
+		const __m256i w0 = _mm256_load_si256(P), w1 = _mm256_load_si256(P + 1);
+		const __m256i w2 = _mm256_load_si256(P + 2), w3 = _mm256_load_si256(P + 3);
+		const __m256 dw = _mm256_load_ps((const float *)(P + 4));
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++) {
+			const __m256i *a = A + c * ld;
+			__m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_load_si256(a)),
+								      _mm256_madd_epi16(w1, _mm256_load_si256(a + 1))),
+						     _mm256_add_epi32(_mm256_madd_epi16(w2, _mm256_load_si256(a + 2)),
+								      _mm256_madd_epi16(w3, _mm256_load_si256(a + 3))));
+			__m256 sc = _mm256_mul_ps(dw, _mm256_load_ps((const float *)(a + 4)));
+			s4[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, s4[c]);
+		}
+	}
+	_Pragma("GCC unroll 4")
+	for (int c = 0; c < C; c++)
+		acc[c] = s4[c];
+}
+
+/* Rows in panels of up to A16U_ROWS, unpacked once; against each group of
+ * A16U_ACTS activations the panel's rows take the pairs in slices that
+ * keep the slice of the group and of the panel in L1 (A16U_L1 bytes). */
+INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, size_t xs, int nb,
+			float *Y, int ldy, int r0, int r1)
+{
+	const int with_min = t != GGML_Q8_0, nblk = n / QK, npair = (nblk + 1) / 2;
+	const int ng = (nb + A16U_ACTS - 1) / A16U_ACTS;
+	const size_t ld = (size_t)5 * npair, ab = A16U_PAIR * (size_t)npair, sb = (size_t)ng * npair * 8 * sizeof(float);
+	const size_t mb = ((size_t)A16U_ROWS * npair * 2 * sizeof(float) + 31) & ~(size_t)31;
+	int ks = (int)(A16U_L1 / ((A16U_ROWS + A16U_ACTS) * A16U_PAIR));
+	/* the activations, the rows after them, the activations' s_a, the rows' m_w */
+	__m256i *A = aligned_alloc(32, ab * (size_t)(nb + A16U_ROWS) + sb + mb);
+	if (!A)
+		die("quant: out of memory (%zu bytes)", ab * (size_t)(nb + A16U_ROWS) + sb + mb);
+	__m256i *P = A + (size_t)nb * ld;
+	float *S = (float *)(P + (size_t)A16U_ROWS * ld), *M = S + sb / sizeof(float);
+	__m256 acc[A16U_ROWS][A16U_ACTS];
+
+	if (ks < 1)
+		ks = 1;
+	memset(S, 0, sb);  /* (the lanes of a last group's missing activations) */
+	for (int b = 0; b < nb; b++)
+		a16u_act((const uint8_t *)xq + (size_t)b * xs, npair, A + (size_t)b * ld,
+			 S + (size_t)(b / A16U_ACTS) * npair * 8, b % A16U_ACTS);
+	for (int r = r0; r < r1; r += A16U_ROWS) {
+		const int R = r1 - r < A16U_ROWS ? r1 - r : A16U_ROWS;
+		for (int i = 0; i < R; i++) {
+			const uint8_t *w = (const uint8_t *)W + (size_t)(r + i) * rb;
+			for (size_t o = 0; o < rb; o += 64)  /* the row A16U_PF rows ahead */
+				_mm_prefetch((const char *)(w + A16U_PF * rb + o), _MM_HINT_T0);
+			a16u_row(t, w, nblk, P + (size_t)i * ld, M + (size_t)i * 2 * npair);
+		}
+		for (int b0 = 0; b0 < nb; b0 += A16U_ACTS) {
+			const int C = nb - b0 < A16U_ACTS ? nb - b0 : A16U_ACTS;
+			const __m256i *Ab = A + (size_t)b0 * ld;
+			for (int i = 0; i < R; i++)
+				for (int c = 0; c < C; c++)
+					acc[i][c] = _mm256_setzero_ps();
+			for (int p0 = 0; p0 < npair; p0 += ks) {
+				const int p1 = npair - p0 < ks ? npair : p0 + ks;
+				for (int i = 0; i < R; i++)
+					switch (C) {
+					case 1: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 1); break;
+					case 2: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 2); break;
+					case 3: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 3); break;
+					default: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 4); break;
+					}
+			}
+			/* the mins: lanes 2 c and 2 c + 1 summed over the pairs as
+			 * a16_accumulate() sums lanes 1 and 3 of accm, then added */
+			const float *Sg = S + (size_t)(b0 / A16U_ACTS) * npair * 8;
+			for (int i = 0; i < R; i++) {
+				__m256 sm = _mm256_setzero_ps();
+				const float *Mi = M + (size_t)i * 2 * npair;
+				if (with_min)
+					for (int p = 0; p < npair; p++) {
+						__m256 mv = _mm256_castpd_ps(_mm256_broadcast_sd((const double *)(Mi + 2 * p)));
+						sm = _mm256_add_ps(sm, _mm256_mul_ps(mv, _mm256_load_ps(Sg + 8 * p)));
+					}
+				for (int c = 0; c < C; c++)
+					Y[(size_t)(b0 + c) * ldy + r + i] = hsum(acc[i][c]) + (with_min ? sm[2 * c] + sm[2 * c + 1] : 0);
+			}
+		}
+	}
+	free(A);
+}
+
 /* The legacy types' 16-bit-activation entries: a decode as streams, a
- * batch over quant_tile_drive()'s tiles. */
+ * few activations over quant_tile_drive()'s tiles, more against rows
+ * unpacked once. */
 #define A16_KERNEL(name, type) \
 	KERNEL(name##_drive, tile_a16, type, MAXR, MAXC) \
 	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *xq, float *Y, int r0, int r1) \
 	{ \
 		a16_streams(type, W, rb, n, xq, Y, r0, r1); \
 	} \
+	TARGET static void name##_unpacked(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, \
+					   float *Y, int ldy, int r0, int r1) \
+	{ \
+		a16u_matmul(type, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	} \
 	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
 			 int r0, int r1) \
 	{ \
 		if (nb == 1) \
 			name##_streams(W, rb, n, xq, Y, r0, r1); \
+		else if (nb >= A16U_MIN) \
+			name##_unpacked(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 		else \
 			name##_drive(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 	}

@@ -167,8 +167,12 @@ static void test_products(const char *family)
 		 * and a lone block) and 1088 (two groups and a pair), which
 		 * AVX-512 takes four rows at a time against 9 to 16 activations,
 		 * the blocks after the groups with the four (37 rows: whole
-		 * fours and a row left over in each 16); legacy types only */
-		static const int n2s[] = {544, 576, 672, 1088}, nb2s[] = {9, 13, 16};
+		 * fours and a row left over in each 16), and AVX2 from 4
+		 * activations against rows unpacked 8 at a time (37: a short
+		 * panel of 5) in tiles of 4 activations (6, 7, 9: a last tile of
+		 * 2, 3, 1; rows of 4352 above: pairs in slices); legacy types
+		 * only */
+		static const int n2s[] = {544, 576, 672, 1088}, nb2s[] = {4, 6, 7, 9, 13, 16};
 		if (quant_a16_supported(t) && ggml_block_size(t) == 32)
 			for (size_t j = 0; j < sizeof n2s / sizeof *n2s; j++)
 				for (size_t l = 0; l < sizeof nb2s / sizeof *nb2s; l++) {
