@@ -2,7 +2,7 @@
 # pipeline-bench.sh - tokens/s of the whole generation loop against lm-step
 # driven alone over the same tokens (goal: at least 95%).
 #
-#   sh tests/bench/pipeline-bench.sh [MODEL] [N_TOKENS] [THREADS] [RUNS] [TOP]
+#   sh tests/bench/pipeline-bench.sh [MODEL] [N_TOKENS] [THREADS] [ROUNDS] [TOP]
 #
 # The loop is the porcelain's, lmu_loop of bin/lmutils-sh-setup (tok-encode
 # first, untimed):
@@ -13,16 +13,24 @@
 # then the loop as typed by hand, with top-k frames, where cat and tee
 # are on the loop's path too and lm-step evaluates the last id as well:
 #   { cat prompt; cat loop; } | lm-step | lm-sample | tee loop > ids
-# Then lm-step alone gets the same batches (the prompt, then each
-# generated id but the last as its own batch, all written at once) and
-# its frames go to /dev/null: the same evaluation without the feedback,
-# the frames' trip through a pipe and the sampling.  The four runs
-# alternate, RUNS rounds of them: tokens/s and "of alone" are the best of
-# the rounds; "rounds"
-# is the median of each round's ratio (the loop against lm-step alone in
-# the same round, seconds apart) and their range, which on a shared
-# machine says more than the best.  The load average before and after goes with the
-# table.  Programs come from $LMU_BIN, else bin/.
+# Against lm-step alone fed the same batches (the prompt, then each
+# generated id but the last as its own batch, all written at once), its
+# frames to /dev/null: the same evaluation without the feedback, the
+# frames' trip through a pipe and the sampling.
+#
+# The host's own speed drifts by several percent within seconds (other
+# virtual machines, the clock), more than the 5 % being measured, so each
+# loop run is timed between two runs of lm-step alone, and its ratio is
+# the mean of those two against it: drift that is linear over the three
+# runs cancels, whichever way it goes.  A round is alone, top-k, alone,
+# whole frames, alone, by hand, alone (each alone run serves the loop
+# before and the loop after it); the whole-frame loop (for the ids),
+# lm-step alone and the top-k loop run once first, untimed (page cache,
+# first faults).  "of alone" is the median
+# of a kind's ROUNDS ratios (with their range), not the best of each side
+# (two extremes taken apart, each at another moment); "seconds" is the
+# median of the kind's runs.  The load average before and after goes with
+# the table.  Programs come from $LMU_BIN, else bin/.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 PATH=${LMU_BIN:-$top/bin}:$PATH
@@ -31,7 +39,7 @@ prog=pipeline-bench here=${LMU_BIN:-$top/bin}
 M=${1:-$top/models/smollm2-135m-instruct-q4_1.gguf}
 N=${2:-128}
 T=${3:-2}
-RUNS=${4:-3}
+RUNS=${4:-5}
 K=${5:-40}
 for p in tok-encode lm-step lm-sample; do
 	command -v "$p" > /dev/null || { echo "pipeline-bench: $p not built" >&2; exit 1; }
@@ -39,7 +47,6 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 now() { date +%s.%N; }
-best() { echo "$1 $2 ${3:-}" | awk '{ d = $2 - $1; if ($3 != "" && $3 < d) d = $3; print d }'; }
 
 tok-encode -m "$M" --chat --user "Write a long story about a lighthouse keeper." > "$tmp/prompt"
 np=$(wc -w < "$tmp/prompt")
@@ -64,41 +71,63 @@ by_hand() {
 	[ "$(wc -l < "$tmp/ids")" = "$N" ] || { echo "pipeline-bench: the loop made $(wc -l < "$tmp/ids") ids, not $N" >&2; exit 1; }
 }
 
-best_loop="" best_top="" best_hand="" best_alone=""
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo '?')
-: > "$tmp/ratios"
+# untimed: the ids, the feed of lm-step alone, a run of each
+loop ""
+cp "$tmp/ids" "$tmp/ids.full"
+# the last id needs no frame, and the loop does not evaluate it
+# (lm-sample does not feed it back)
+head -n $((N - 1)) "$tmp/ids" > "$tmp/feed"
+alone() { cat "$tmp/prompt" "$tmp/feed" | lm-step -m "$M" -t "$T" > /dev/null; }
+alone
+loop "--top $K"
+# timed KIND COMMAND...: run COMMAND, its seconds go to $tmp/secs.KIND
+# and to $secs
+timed() {
+	_kind=$1
+	shift
+	_t0=$(now); "$@"; _t1=$(now)
+	secs=$(echo "$_t0 $_t1" | awk '{ print $2 - $1 }')
+	echo "$secs" >> "$tmp/secs.$_kind"
+}
+# loop_run KIND COMMAND...: a loop run of KIND, then lm-step alone; the
+# ratio of KIND is the mean of the alone runs before ($before) and after
+# it against the loop's seconds
+loop_run() {
+	_k=$1
+	shift
+	timed "$_k" "$@"
+	cmp -s "$tmp/ids" "$tmp/ids.full" || { echo "pipeline-bench: the $_k loop made other ids" >&2; exit 1; }
+	_loop=$secs
+	timed alone alone
+	echo "$before $secs $_loop" | awk '{ print ($1 + $2) / 2 / $3 }' >> "$tmp/ratio.$_k"
+	before=$secs
+}
+: > "$tmp/secs.alone"; : > "$tmp/secs.top"; : > "$tmp/secs.full"; : > "$tmp/secs.hand"
+: > "$tmp/ratio.top"; : > "$tmp/ratio.full"; : > "$tmp/ratio.hand"
+timed alone alone
+before=$secs
 i=0
 while [ "$i" -lt "$RUNS" ]; do
-	t0=$(now); loop ""; t1=$(now)
-	cp "$tmp/ids" "$tmp/ids.full"
-	t2=$(now); loop "--top $K"; t3=$(now)
-	cmp -s "$tmp/ids" "$tmp/ids.full" || { echo "pipeline-bench: --top $K changed the ids" >&2; exit 1; }
-	t6=$(now); by_hand "--top $K"; t7=$(now)
-	cmp -s "$tmp/ids" "$tmp/ids.full" || { echo "pipeline-bench: the loop typed by hand made other ids" >&2; exit 1; }
-	# lm-step alone: the same batches; the last id needs no frame, and
-	# the loop does not evaluate it (lm-sample does not feed it back)
-	head -n $((N - 1)) "$tmp/ids" > "$tmp/feed"
-	t4=$(now)
-	cat "$tmp/prompt" "$tmp/feed" | lm-step -m "$M" -t "$T" > /dev/null
-	t5=$(now)
-	awk -v l0="$t0" -v l1="$t1" -v p0="$t2" -v p1="$t3" -v a0="$t4" -v a1="$t5" -v h0="$t6" -v h1="$t7" \
-		'BEGIN { print (a1 - a0) / (l1 - l0), (a1 - a0) / (p1 - p0), (a1 - a0) / (h1 - h0) }' >> "$tmp/ratios"
-	best_loop=$(best "$t0" "$t1" "$best_loop")
-	best_top=$(best "$t2" "$t3" "$best_top")
-	best_hand=$(best "$t6" "$t7" "$best_hand")
-	best_alone=$(best "$t4" "$t5" "$best_alone")
+	loop_run top loop "--top $K"
+	loop_run full loop ""
+	loop_run hand by_hand "--top $K"
 	i=$((i + 1))
 done
 echo "model: $(basename "$M"), prompt $np tokens, $N generated, $T threads, $RUNS rounds," \
 	"load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo '?') after"
-printf '%-40s %10s %10s %9s %20s\n' "" "seconds" "tokens/s" "of alone" "rounds (range)"
-# the median and the range of column $1 of the ratios, in percent
-spread() { sort -g -k "$1" "$tmp/ratios" | awk -v c="$1" '{ r[NR] = $c }
-	END { m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-	      printf "%.1f%% (%.0f-%.0f)", 100 * m, 100 * r[1], 100 * r[NR] }'; }
-awk -v a="$best_alone" -v l="$best_loop" -v t="$best_top" -v h="$best_hand" -v n="$N" -v k="$K" \
-    -v sl="$(spread 1)" -v st="$(spread 2)" -v sh="$(spread 3)" 'BEGIN {
-	printf "%-40s %10.3f %10.1f\n", "lm-step alone (prompt + ids)", a, n / a
-	printf "%-40s %10.3f %10.1f %8.1f%% %20s\n", "loop, whole frames", l, n / l, 100 * a / l, sl
-	printf "%-40s %10.3f %10.1f %8.1f%% %20s\n", "loop, top-k frames (lm-step --top " k ")", t, n / t, 100 * a / t, st
-	printf "%-40s %10.3f %10.1f %8.1f%% %20s\n", "loop typed by hand (cat, tee), top-k", h, n / h, 100 * a / h, sh }'
+# median FILE: the median of FILE's numbers; range FILE: their least and
+# greatest, in percent
+median() { sort -g "$1" | awk '{ r[NR] = $1 } END { print NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
+range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "(%.0f-%.0f)", 100 * lo, 100 * hi }'; }
+printf '%-40s %10s %10s %9s %10s\n' "" "seconds" "tokens/s" "of alone" "range"
+row() {
+	awk -v name="$1" -v s="$(median "$tmp/secs.$2")" -v n="$N" -v r="${3:+$(median "$tmp/ratio.$2")}" \
+	    -v range="${3:+$(range "$tmp/ratio.$2")}" 'BEGIN {
+		if (r == "") printf "%-40s %10.3f %10.1f\n", name, s, n / s
+		else printf "%-40s %10.3f %10.1f %8.1f%% %10s\n", name, s, n / s, 100 * r, range }'
+}
+row "lm-step alone (prompt + ids)" alone
+row "loop, whole frames" full 1
+row "loop, top-k frames (lm-step --top $K)" top 1
+row "loop typed by hand (cat, tee), top-k" hand 1
