@@ -1,6 +1,6 @@
 # lmutils - GNU make.
 #
-#   make              build libcommon.a and every program into bin/
+#   make              build libcommon.a and every program into bin/ (-j per CPU)
 #   make test         build, then run every test under prove
 #   make PORTABLE=1   the same without -march=native (build dir build/portable)
 #   make AVX2=1       the same with -march=x86-64-v3, what -march=native gives on
@@ -22,6 +22,16 @@
 
 CC ?= cc
 PREFIX ?= /usr/local
+
+# A plain `make` or `make test` builds on every CPU at once: the kernel
+# files take most of the time and compile side by side.  A -j on the command
+# line wins; any other goal (deps, model, run, install, a single file) keeps
+# make serial, so that `make deps model run` happens in that order.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+ifeq ($(filter-out all test check unit-tests asan-test portable-test neon-test test-cluster,$(MAKECMDGOALS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
+endif
 DESTDIR ?=
 PROVE ?= prove
 
