@@ -1543,6 +1543,17 @@ INLINE float hmax(__m256 v)
 	return _mm_cvtss_f32(m);
 }
 
+/* The largest |x| of 8 g floats.  A NaN is skipped, as by the scalar
+ * absmax: MAXPS returns its second operand when either is a NaN, here the
+ * running maximum, which starts at 0 and so never is one. */
+INLINE float absmax8(const float *x, int g)
+{
+	__m256 m = _mm256_setzero_ps();
+	for (int k = 0; k < g; k++)
+		m = _mm256_max_ps(abs8(_mm256_loadu_ps(x + 8 * k)), m);
+	return hmax(m);
+}
+
 INLINE int hsum_i32(__m256i v)
 {
 	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -1567,10 +1578,7 @@ TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
 	if (a == GGML_Q8_K) {
 		struct blk_q8_k *b = dst;
 		for (int i = 0; i < n / QK_K; i++, x += QK_K) {
-			__m256 m = _mm256_setzero_ps();
-			for (int g = 0; g < 32; g++)
-				m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + 8 * g)));
-			float d = hmax(m) / 127, id = d != 0 ? 1 / d : 0;
+			float d = absmax8(x, QK_K / 8) / 127, id = d != 0 ? 1 / d : 0;
 			b[i].d = d;
 			for (int g = 0; g < 8; g++) {
 				_mm256_storeu_si256((void *)(b[i].qs + 32 * g), q8_32(x + 32 * g, id, q));
@@ -1583,11 +1591,9 @@ TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
 	struct blk_q8_0 *b0 = dst;
 	struct blk_q8_1 *b1 = dst;
 	for (int i = 0; i < n / QK; i++, x += QK) {
-		__m256 m = _mm256_max_ps(_mm256_max_ps(abs8(_mm256_loadu_ps(x)), abs8(_mm256_loadu_ps(x + 8))),
-					 _mm256_max_ps(abs8(_mm256_loadu_ps(x + 16)), abs8(_mm256_loadu_ps(x + 24))));
 		uint16_t dh;
 		float id;
-		q8_scale(hmax(m), &dh, &id);
+		q8_scale(absmax8(x, QK / 8), &dh, &id);
 		__m256i bytes = q8_32(x, id, q);
 		if (a == GGML_Q8_1) {
 			int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));

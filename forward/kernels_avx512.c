@@ -2002,15 +2002,23 @@ INLINE __m512 abs16(__m512 x)
 	return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
 }
 
+/* The largest |x| of 16 g floats.  A NaN is skipped, as by the scalar
+ * absmax: VMAXPS returns its second operand when either is a NaN, here the
+ * running maximum, which starts at 0 and so never is one. */
+INLINE float absmax16(const float *x, int g)
+{
+	__m512 m = _mm512_setzero_ps();
+	for (int k = 0; k < g; k++)
+		m = _mm512_max_ps(abs16(_mm512_loadu_ps(x + 16 * k)), m);
+	return _mm512_reduce_max_ps(m);
+}
+
 TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
 {
 	if (a == GGML_Q8_K) {
 		struct blk_q8_k *b = dst;
 		for (int i = 0; i < n / QK_K; i++, x += QK_K) {
-			__m512 m = _mm512_setzero_ps();
-			for (int g = 0; g < 16; g++)
-				m = _mm512_max_ps(m, abs16(_mm512_loadu_ps(x + 16 * g)));
-			float d = _mm512_reduce_max_ps(m) / 127, id = d != 0 ? 1 / d : 0;
+			float d = absmax16(x, QK_K / 16) / 127, id = d != 0 ? 1 / d : 0;
 			b[i].d = d;
 			for (int g = 0; g < 16; g++) {
 				__m512i q = q8_16(_mm512_loadu_ps(x + 16 * g), id);
@@ -2026,7 +2034,7 @@ TARGET static void act_q8(enum ggml_type a, const float *x, void *dst, int n)
 		__m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
 		uint16_t dh;
 		float id;
-		q8_scale(_mm512_reduce_max_ps(_mm512_max_ps(abs16(x0), abs16(x1))), &dh, &id);
+		q8_scale(absmax16(x, QK / 16), &dh, &id);
 		__m512i q0 = q8_16(x0, id), q1 = q8_16(x1, id);
 		__m256i q = _mm256_set_m128i(_mm512_cvtepi32_epi8(q1), _mm512_cvtepi32_epi8(q0));
 		if (a == GGML_Q8_1) {

@@ -442,19 +442,29 @@ static void check_act_quant(const char *name)
 		x[i] = frand(-1, 1) * 1e-9f;
 	for (int i = 512; i < 768; i++)  /* amax 127: scale 1, x = k + 0.5 ties */
 		x[i] = i == 512 ? 127 : (float)((i % 64) - 32) + 0.5f;
-	for (int k = 0; k < 3; k++) {
-		size_t bytes = quant_act_row_bytes(w[k], N);
-		quant_force("scalar");
-		quant_act_row(w[k], x, want, N);
-		quant_force(name);
-		quant_act_row(w[k], x, got, N);
-		ok(memcmp(want, got, bytes) == 0, "%s %s activations = scalar ones, byte for byte",
-		   quant_kernel_name(), ggml_type_name(quant_act_type(w[k])));
+	/* then with NaNs, block b of 32 having one at its element b, and an
+	 * infinity: the scalar absmax skips a NaN (a comparison with it is
+	 * false), and so must the vector maxima, whose MAXPS returns its
+	 * second operand when either is a NaN, wherever the NaN lies */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			for (int b = 0; b < N / 32; b++)
+				x[32 * b + b] = NAN;
+			x[100] = INFINITY;
+		}
+		for (int k = 0; k < 3; k++) {
+			size_t bytes = quant_act_row_bytes(w[k], N);
+			quant_force("scalar");
+			quant_act_row(w[k], x, want, N);
+			quant_force(name);
+			quant_act_row(w[k], x, got, N);
+			ok(memcmp(want, got, bytes) == 0, "%s %s activations%s = scalar ones, byte for byte",
+			   quant_kernel_name(), ggml_type_name(quant_act_type(w[k])),
+			   pass ? " with NaNs and an infinity" : "");
+		}
 	}
-	/* 16-bit ones too, with a NaN and an infinity in blocks of their own
-	 * and an odd block count (the completing zero block) */
-	x[40] = NAN;
-	x[100] = INFINITY;
+	/* 16-bit ones too, with the NaNs and the infinity and an odd block
+	 * count (the completing zero block) */
 	for (int i = 800; i < 832; i++)  /* amax 32767: scale 1, ties */
 		x[i] = i == 800 ? 32767 : (float)((i % 64) - 32) + 0.5f;
 	for (int k = 0; k < 2; k++) {
