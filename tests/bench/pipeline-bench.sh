@@ -53,6 +53,9 @@ np=$(wc -w < "$tmp/prompt")
 
 lmu_tmp=$tmp
 lmu_spin_for "$T"  # as the porcelain's -t T does
+# The timed commands run the loop and nothing else (each program the
+# shell runs is a fork and an exec, a millisecond or more on a busy
+# machine): loop_run checks the ids after the clock has stopped.
 # loop FRAME_ARGS: one generation loop of the porcelain into $tmp/ids
 # shellcheck disable=SC2086 # $frame_args is a list of options
 step() { lm-step -m "$M" -t "$T" $frame_args "$@"; }
@@ -60,20 +63,19 @@ loop() {
 	frame_args=$1
 	lmu_loop "$tmp/prompt" step lm-sample -m "$M" --temperature 0 --ignore-eos -n "$N" > /dev/null
 	lmu_status || { echo "pipeline-bench: the loop failed" >&2; exit 1; }
-	[ "$(wc -l < "$tmp/ids")" = "$N" ] || { echo "pipeline-bench: the loop made $(wc -l < "$tmp/ids") ids, not $N" >&2; exit 1; }
 }
 # by_hand FRAME_ARGS: the loop as doc/internals.md types it, into $tmp/ids
+mkfifo "$tmp/hand"
 by_hand() {
-	rm -f "$tmp/hand"; mkfifo "$tmp/hand"
 	# shellcheck disable=SC2086 # $1 is a list of options
 	{ cat "$tmp/prompt"; cat "$tmp/hand"; } | lm-step -m "$M" -t "$T" $1 |
 		lm-sample -m "$M" --temperature 0 --ignore-eos -n "$N" | tee "$tmp/hand" > "$tmp/ids"
-	[ "$(wc -l < "$tmp/ids")" = "$N" ] || { echo "pipeline-bench: the loop made $(wc -l < "$tmp/ids") ids, not $N" >&2; exit 1; }
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null || echo '?')
 # untimed: the ids, the feed of lm-step alone, a run of each
 loop ""
+[ "$(wc -l < "$tmp/ids")" = "$N" ] || { echo "pipeline-bench: the loop made $(wc -l < "$tmp/ids") ids, not $N" >&2; exit 1; }
 cp "$tmp/ids" "$tmp/ids.full"
 # the last id needs no frame, and the loop does not evaluate it
 # (lm-sample does not feed it back)
