@@ -22,9 +22,11 @@ static inline v8 load8(const float *p)
  * exponent bits.  x is clamped to [-87, 88]: e^-87 (about 1.6e-38) is
  * negligible beside e^0 (softmax beside its maximum, SiLU beside 1), and
  * e^88 stays finite.  VEXP_IN_PLACE is the same on a vector variable x of
- * any width (VF floats, VI as many int32): the same value in every lane,
- * for code that works on 16 lanes (a function may not take or return a
- * 64-byte vector where the target has no such registers: -Wpsabi). */
+ * any width (VF floats, VI as many int32): the same value in every lane.
+ * Wider than 8 lanes, mind the targets without AVX-512: GCC split a
+ * 16-lane loop's comparisons into scalar code there (common/stream.c's
+ * log-sum-exp, now in 8 lanes), and a function may not take or return a
+ * 64-byte vector (-Wpsabi). */
 #define VEXP_IN_PLACE(VF, VI, x)                                                              \
 	do {                                                                                  \
 		const VF lo_ = (VF){0} - 87, hi_ = (VF){0} + 88;                              \
