@@ -595,16 +595,18 @@ INLINE void a16u_act(const uint8_t *x, int npair, __m256i *A, float *S, int c)
 }
 
 /* Pairs [p0, p1) of the unpacked row P against C activations (A,
- * ld vectors apart), continuing the sums acc[c] (the order of a row's
- * float operations does not depend on where the pairs are cut).  The
- * row's pair stays in registers for the C activations, whose quants are
- * memory operands from L1. */
+ * ld vectors apart), continuing the sums acc[c], or starting them at
+ * zero when p0 is 0 (the order of a row's float operations does not
+ * depend on where the pairs are cut).  The row's pair stays in registers
+ * for the C activations, whose quants are memory operands from L1.  (The
+ * zeros are made here: zeroing acc[][] in the caller became a REP STOS per
+ * row, 15 % of a 16-activation product on Zen 3.) */
 INLINE void a16u_tile(const __m256i *P, const __m256i *A, size_t ld, int p0, int p1, __m256 *acc, const int C)
 {
 	__m256 s4[A16U_ACTS];
 	_Pragma("GCC unroll 4")
 	for (int c = 0; c < C; c++)
-		s4[c] = acc[c];
+		s4[c] = p0 ? acc[c] : _mm256_setzero_ps();
 	P += 5 * (size_t)p0, A += 5 * (size_t)p0;
 	for (int p = p0; p < p1; p++, P += 5, A += 5) {
 		const __m256i w0 = _mm256_load_si256(P), w1 = _mm256_load_si256(P + 1);
@@ -662,9 +664,6 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 		for (int b0 = 0; b0 < nb; b0 += A16U_ACTS) {
 			const int C = nb - b0 < A16U_ACTS ? nb - b0 : A16U_ACTS;
 			const __m256i *Ab = A + (size_t)b0 * ld;
-			for (int i = 0; i < R; i++)
-				for (int c = 0; c < C; c++)
-					acc[i][c] = _mm256_setzero_ps();
 			for (int p0 = 0; p0 < npair; p0 += ks) {
 				const int p1 = npair - p0 < ks ? npair : p0 + ks;
 				for (int i = 0; i < R; i++)
