@@ -10,7 +10,9 @@
  *                                 quant_matmul_a16 of each shape against NB
  *                                 activations (quantized once, outside the
  *                                 timing): GFLOP/s, e.g. the products of a
- *                                 batch of NB sequences' decode step
+ *                                 batch of NB sequences' decode step;
+ *                                 float types (F32, F16, BF16):
+ *                                 quant_matmul_float, lm-step's product
  *
  *   decode:  W (larger than the L3 cache) x one activation row: GB/s of
  *            weights streamed, and GFLOP/s (2 n per row); "exact" is
@@ -86,22 +88,26 @@ static int shapes(int argc, char **argv)
 			for (int k = 0; k < 64; k++)
 				if (ggml_type_name((enum ggml_type)k) && strcasecmp(ggml_type_name((enum ggml_type)k), name) == 0)
 					t = k;
-		if (t < 0 || rows < 1 || n < 1 || !quant_a16_supported(t) || n % ggml_block_size(t))
-			die("a16: %s: want TYPE:ROWSxN of a type with 16-bit activations", argv[i]);
+		const int fl = t == GGML_F32 || t == GGML_F16 || t == GGML_BF16;
+		if (t < 0 || rows < 1 || n < 1 || !(quant_a16_supported(t) || fl) || n % ggml_block_size(t))
+			die("a16: %s: want TYPE:ROWSxN of a type with 16-bit activations or a float type", argv[i]);
 		size_t rb = (size_t)n / ggml_block_size(t) * ggml_type_size(t), a16 = quant_a16_row_bytes(n);
 		uint8_t *W = xmalloc(rb * rows), *xq = xmalloc(a16 * nb);
 		float *x = xmalloc((size_t)n * sizeof *x), *Y = xmalloc((size_t)rows * nb * sizeof *Y);
+		float *xf = xmalloc((size_t)n * nb * sizeof *xf);
 		fill(W, rb * rows, t);
 		for (int b = 0; b < nb; b++) {
 			for (int j = 0; j < n; j++)
 				x[j] = (float)(((j + 31 * b) * 7919) % 2001 - 1000) / 1000.0f;
 			quant_a16_row(x, xq + a16 * b, n);
+			memcpy(xf + (size_t)b * n, x, (size_t)n * sizeof *x);
 		}
-		double s = TIME(quant_matmul_a16(t, W, rb, n, xq, a16, nb, Y, rows, 0, rows));
+		double s = fl ? TIME(quant_matmul_float(t, W, rb, n, xf, (size_t)n * sizeof *xf, nb, Y, rows, 0, rows))
+			      : TIME(quant_matmul_a16(t, W, rb, n, xq, a16, nb, Y, rows, 0, rows));
 		printf("%-5s %7d %6d %10.2f %10.1f\n", ggml_type_name(t), rows, n, s * 1e9 / rows / nb,
 		       2.0 * n * rows * nb / s / 1e9);
 		fflush(stdout);
-		free(W), free(xq), free(x), free(Y);
+		free(W), free(xq), free(x), free(xf), free(Y);
 	}
 	return 0;
 }
