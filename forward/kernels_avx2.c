@@ -268,10 +268,36 @@ INLINE float float1(const enum ggml_type t, const uint8_t *p)
 	return t == GGML_F16 ? _cvtsh_ss(h) : bf16_to_f32(h);
 }
 
-INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
-		       float *Y, int ldy, const int R, const int C)
+/* R rows from W (row i at W + i * rs, each fetching pf bytes ahead of its
+ * own) against C activations, into Y[c * ldy + i * ys].  One prefetch per
+ * row and 64-byte line, not per 8 weights (for 16-bit weights that was
+ * four times per line).  A row's float operations do not depend on R, C
+ * or the strides: one 8-lane sum, a multiply-add per 8 weights in column
+ * order, then the horizontal sum and the n % 8 columns left (test-batch:
+ * a decode's streams and a small batch's tiles give a row the same
+ * bits). */
+INLINE void float_step(const enum ggml_type t, const uint8_t *W, size_t rs, int i, const uint8_t *X, size_t xs,
+		       __m256 acc[MAXR][MAXC], const int R, const int C)
 {
 	const size_t es = t == GGML_F32 ? 4 : 2;
+	__m256 a[MAXC];
+	_Pragma("GCC unroll 4")
+	for (int c = 0; c < C; c++)
+		a[c] = _mm256_loadu_ps((const float *)(X + c * xs) + i);
+	_Pragma("GCC unroll 4")
+	for (int r = 0; r < R; r++) {
+		__m256 x = float8(t, W + r * rs + (size_t)i * es);
+		_Pragma("GCC unroll 4")
+		for (int c = 0; c < C; c++)
+			acc[r][c] = _mm256_fmadd_ps(x, a[c], acc[r][c]);
+	}
+}
+
+INLINE void float_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
+		       size_t xs, float *Y, int ldy, size_t ys, const int R, const int C)
+{
+	const size_t es = t == GGML_F32 ? 4 : 2;
+	const int line = (int)(64 / es);  /* weights per 64-byte line */
 	__m256 acc[MAXR][MAXC];
 	int i = 0;
 
@@ -280,36 +306,78 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
 			acc[r][c] = _mm256_setzero_ps();
-	for (; i + 8 <= n; i += 8) {
-		__m256 a[MAXC];
+	for (; i + line <= n; i += line) {
 		_Pragma("GCC unroll 4")
-		for (int c = 0; c < C; c++)
-			a[c] = _mm256_loadu_ps((const float *)(X + c * xs) + i);
+		for (int r = 0; r < R; r++)
+			_mm_prefetch((const char *)(W + r * rs + (size_t)i * es + pf), _MM_HINT_T0);
 		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++) {
-			const uint8_t *w = W + r * rb + (size_t)i * es;
-			_mm_prefetch((const char *)(w + R * rb), _MM_HINT_T0);
-			__m256 x = float8(t, w);
-			_Pragma("GCC unroll 4")
-			for (int c = 0; c < C; c++)
-				acc[r][c] = _mm256_fmadd_ps(x, a[c], acc[r][c]);
-		}
+		for (int j = 0; j < line; j += 8)
+			float_step(t, W, rs, i + j, X, xs, acc, R, C);
 	}
+	for (; i + 8 <= n; i += 8)
+		float_step(t, W, rs, i, X, xs, acc, R, C);
 	_Pragma("GCC unroll 4")
 	for (int r = 0; r < R; r++)
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++) {
 			float tail = 0;
 			for (int e = i; e < n; e++)
-				tail += float1(t, W + r * rb + (size_t)e * es) * ((const float *)(X + c * xs))[e];
-			Y[(size_t)c * ldy + r] = hsum(acc[r][c]) + tail;
+				tail += float1(t, W + r * rs + (size_t)e * es) * ((const float *)(X + c * xs))[e];
+			Y[(size_t)c * ldy + r * ys] = hsum(acc[r][c]) + tail;
 		}
 }
 
+/* The tiles of quant_tile_drive(): neighbouring rows, fetching the next
+ * tile's. */
+INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+		       float *Y, int ldy, const int R, const int C)
+{
+	float_tile(t, W, rb, R * rb, n, X, xs, Y, ldy, 1, R, C);
+}
+
+/* Decode (one activation) of 16-bit weights: rows r0..r1 as MAXR
+ * sub-ranges of len rows far apart, a tile taking one row of each, so
+ * that the thread reads MAXR streams, each fetching FL_SPF rows ahead
+ * (as a16_streams() and kl_streams(): adjacent rows in one stream left
+ * F16 decode at 41-62 % of the roofline); the rows past MAXR * len one
+ * at a time. */
+#ifndef FL_SPF
+#define FL_SPF 2
+#endif
+
+INLINE void float_streams(const enum ggml_type t, const void *W, size_t rb, int n, const void *x, float *Y, int r0,
+			  int r1)
+{
+	const int len = (r1 - r0) / MAXR;
+	const uint8_t *w = W;
+
+	for (int r = r0; r < r0 + len; r++)
+		float_tile(t, w + (size_t)r * rb, (size_t)len * rb, FL_SPF * rb, n, x, 0, Y + r, 0, len, MAXR, 1);
+	for (int r = r0 + MAXR * len; r < r1; r++)
+		float_tile(t, w + (size_t)r * rb, rb, FL_SPF * rb, n, x, 0, Y + r, 0, 1, 1, 1);
+}
+
+/* 16-bit weights: a decode as streams, batches over quant_tile_drive()'s
+ * tiles (F32 weights, whose products with one activation are mostly the
+ * attention's scores against the cached keys, keep the tiles). */
+#define FLOAT16_KERNEL(name, type) \
+	KERNEL(name##_drive, tile_float, type, MAXR, MAXC) \
+	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *x, float *Y, int r0, int r1) \
+	{ \
+		float_streams(type, W, rb, n, x, Y, r0, r1); \
+	} \
+	static void name(const void *W, size_t rb, int n, const void *x, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		if (nb == 1) \
+			name##_streams(W, rb, n, x, Y, r0, r1); \
+		else \
+			name##_drive(W, rb, n, x, xs, nb, Y, ldy, r0, r1); \
+	}
 
 KERNEL(mm_f32, tile_float, GGML_F32, 4, 2)
-KERNEL(mm_f16, tile_float, GGML_F16, 4, 2)
-KERNEL(mm_bf16, tile_float, GGML_BF16, 4, 2)
+FLOAT16_KERNEL(mm_f16, GGML_F16)
+FLOAT16_KERNEL(mm_bf16, GGML_BF16)
 KERNEL(mm_q4_0, tile_legacy, GGML_Q4_0, 4, 2)
 KERNEL(mm_q4_1, tile_legacy, GGML_Q4_1, 4, 2)
 KERNEL(mm_q5_0, tile_legacy, GGML_Q5_0, 4, 2)
