@@ -801,7 +801,13 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
  * low-nibble block lo[l] (lane l + 4 elements 16-31) in one int32 vector
  * and of its high-nibble block hi[l] in another: at most 16 products of
  * 32767 by 32 in magnitude a lane, exact.  Q6_K's 16-element sub-blocks
- * then each have lanes of their own.
+ * then each have lanes of their own.  Q4_K/Q5_K's high nibbles stay 16
+ * times their value (masked in place: one shift per dword pair instead
+ * of three, the shifts' two pipes being what a decode waits for on Zen
+ * 3), and the activations' d_a of hi[] is stored divided by 16: the sum
+ * (below 2^28) converts to 16 times the float it was, times a scale 16
+ * times smaller, the same product, rounded alike (powers of two are exact
+ * but for subnormal floats, which every batch size shares anyway).
  *
  * The activations are rearranged once per call to match (KL_SB_BYTES a
  * super-block): the 16 vectors 4r + 2 nib + odd, lane L the two quants of
@@ -888,7 +894,7 @@ TARGET static void kl_acts(int q6, const uint8_t *x, int nsb, uint8_t *dst)
 		}
 		for (int L = 0; L < 8; L++) {
 			f[L] = ds[2 * kl_lo[q6][L % 4]];
-			f[8 + L] = ds[2 * kl_hi[q6][L % 4]];
+			f[8 + L] = ds[2 * kl_hi[q6][L % 4]] * (q6 ? 1 : 0.0625f);  /* high nibbles 16 times */
 			if (!q6)
 				f[16 + L] = ds[2 * (L < 4 ? kl_lo[q6][L] : kl_hi[q6][L - 4]) + 1];
 		}
@@ -898,7 +904,7 @@ TARGET static void kl_acts(int q6, const uint8_t *x, int nsb, uint8_t *dst)
 struct kl_weights {
 	__m256i u[4];        /* qs (Q6_K ql) transposed */
 	__m256i h[4];        /* Q5_K: the qh dwords of u[r]'s elements; Q6_K: qh transposed as ql */
-	__m256 dlo, dhi, m;  /* each lane's scale for the low and high nibbles; -dmin * m of lo[], hi[] */
+	__m256 dlo, dhi, m;  /* each lane's scale for the low and high nibbles; dmin * m of lo[], hi[] (subtracted) */
 };
 
 /* Dword r of c[0..3] in lanes 0-3 of u[r], dword r + 4 in lanes 4-7. */
@@ -918,6 +924,30 @@ INLINE __m256 kl_scale8(__m128i x, __m128i sel, float d, const int sign)
 	__m128i v = _mm_shuffle_epi8(x, sel);
 	__m256i w = sign ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
 	return _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(w));
+}
+
+/* Q4_K/Q5_K: d, dmin and the 12 bytes of 6-bit scales and mins (the first
+ * 16 bytes of the super-block) as dlo, dhi and dmin * m, in vector
+ * registers throughout (kq_scales_mins() goes through general registers,
+ * about twice the instructions).  The dwords w0, w1, w2 of the 12 bytes
+ * give sc[0..3] = w0 & 63, m[0..3] = w1 & 63 and sc[4..7], m[4..7] the low
+ * and high nibbles of w2, each with bits 4-5 from the top bits of w0 (sc)
+ * or w1 (m); then one byte shuffle puts lo[] and hi[] in lane order. */
+INLINE void kl_scales_mins(const uint8_t *b, struct kl_weights *kw)
+{
+	const __m128i x = _mm_loadu_si128((const void *)b);  /* dwords: d and dmin, w0, w1, w2 */
+	const __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(x, _MM_SHUFFLE(3, 2, 3, 1)), _mm_setr_epi32(0, 0, 0, 4)),
+					 _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+	const __m128i hi = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(x, _MM_SHUFFLE(2, 2, 1, 1)), 2),
+					 _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+	/* sc[lo[]], sc[hi[]], m[lo[]], m[hi[]] */
+	const __m128i v = _mm_shuffle_epi8(_mm_or_si128(lo, hi), _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15));
+	const __m128 dd = _mm_cvtph_ps(x);  /* d, dmin */
+	const __m256 sc = _mm256_mul_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)));
+	kw->dlo = _mm256_permute2f128_ps(sc, sc, 0x00);
+	kw->dhi = _mm256_permute2f128_ps(sc, sc, 0x11);
+	kw->m = _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), _mm256_set1_epi32(1)),
+			      _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(v, v))));
 }
 
 INLINE void kl_load(const enum ggml_type t, const uint8_t *b, struct kl_weights *kw)
@@ -943,24 +973,19 @@ INLINE void kl_load(const enum ggml_type t, const uint8_t *b, struct kl_weights 
 		for (int r = 0; r < 4; r++)
 			kw->h[r] = _mm256_permutevar8x32_epi32(qh, _mm256_setr_epi32(r, r, r, r, r + 4, r + 4, r + 4, r + 4));
 	}
-	const __m128i sm = kq_scales_mins(b + 4);
-	const float d = _cvtsh_ss(*(const uint16_t *)b), dmin = _cvtsh_ss(*(const uint16_t *)(b + 2));
-	kw->dlo = kl_scale8(sm, _mm_setr_epi8(0, 2, 4, 6, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0), d, 0);
-	kw->dhi = kl_scale8(sm, _mm_setr_epi8(1, 3, 5, 7, 1, 3, 5, 7, 0, 0, 0, 0, 0, 0, 0, 0), d, 0);
-	kw->m = kl_scale8(sm, _mm_setr_epi8(8, 10, 12, 14, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0), -dmin, 0);
+	kl_scales_mins(b, kw);
 }
 
 /* The even (e) and odd (o) elements of dwords r, r + 4 of the low (nib 0)
- * or high nibbles as int16.  Q6_K's are stored + 32; off takes the 32 off
- * here, else the caller starts its sums at -32 times the activations'
- * (the partial sums then reach 16 * 63 * 32767 a lane: int32 holds them). */
+ * or high nibbles as int16 (Q4_K/Q5_K's high nibbles times 16, see
+ * above).  Q6_K's are stored + 32; off takes the 32 off here, else the
+ * caller starts its sums at -32 times the activations' (the partial sums
+ * then reach 16 * 63 * 32767 a lane: int32 holds them). */
 INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r, int nib, __m256i *e, __m256i *o,
 		     const int off)
 {
-	const __m256i m4 = _mm256_set1_epi32(0x000f000f);
-	__m256i u = nib ? _mm256_srli_epi16(kw->u[r], 4) : kw->u[r];
-
 	if (t == GGML_Q6_K) {
+		const __m256i u = nib ? _mm256_srli_epi16(kw->u[r], 4) : kw->u[r];
 		/* the quants as bytes: nibble | the top bits to bits 4-5 (bits
 		 * 2g, 2g + 1 of qh for block g of chunk l's half, g = l % 2 +
 		 * 2 nib): no bit crosses a byte */
@@ -976,17 +1001,20 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r,
 		}
 		return;
 	}
-	*e = _mm256_and_si256(u, m4);
-	/* the high nibble of a word's top byte needs no mask */
-	*o = nib ? _mm256_srli_epi16(kw->u[r], 12) : _mm256_and_si256(_mm256_srli_epi16(u, 8), m4);
+	/* a word's low byte holds an even element, its high byte (shifted
+	 * down, the same shift for both nibbles) an odd one */
+	const __m256i m = _mm256_set1_epi32(nib ? 0x00f000f0 : 0x000f000f);
+	*e = _mm256_and_si256(kw->u[r], m);
+	*o = _mm256_and_si256(_mm256_srli_epi16(kw->u[r], 8), m);
 	if (t == GGML_Q4_K)
 		return;
-	/* Q5_K: bit j of qh[e] for sub-block j = 2l + nib to bit 4 */
+	/* Q5_K: bit j of qh[e] for sub-block j = 2l + nib to bit 4 (nib 1:
+	 * bit 8) of the element's word; qh[e]'s bytes are the dword's */
 	const __m256i sh = nib ? _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7) : _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-	const __m256i top = _mm256_set1_epi32(0x00100010);
+	const __m256i top = _mm256_set1_epi32(nib ? 0x01000100 : 0x00100010);
 	__m256i h = _mm256_srlv_epi32(kw->h[r], sh);
-	*e = _mm256_or_si256(*e, _mm256_and_si256(_mm256_slli_epi16(h, 4), top));
-	*o = _mm256_or_si256(*o, _mm256_and_si256(_mm256_srli_epi16(h, 4), top));
+	*e = _mm256_or_si256(*e, _mm256_and_si256(_mm256_slli_epi16(h, nib ? 8 : 4), top));
+	*o = _mm256_or_si256(*o, _mm256_and_si256(nib ? h : _mm256_srli_epi16(h, 4), top));
 }
 
 /* R rows from w (nsb super-blocks, row i at w + i * rs) against C
@@ -1040,7 +1068,7 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t 
 				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c][0]), _mm256_mul_ps(kw.dlo, _mm256_loadu_ps(f)), acc[i][c]);
 				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c][1]), _mm256_mul_ps(kw.dhi, _mm256_loadu_ps(f + 8)), acc[i][c]);
 				if (t != GGML_Q6_K)
-					acc[i][c] = _mm256_fmadd_ps(kw.m, _mm256_loadu_ps(f + 16), acc[i][c]);
+					acc[i][c] = _mm256_fnmadd_ps(kw.m, _mm256_loadu_ps(f + 16), acc[i][c]);
 			}
 		}
 	}
@@ -1174,7 +1202,7 @@ INLINE void kl_ptile(const enum ggml_type t, const __m256i *P, int nsb, int s0, 
 				_Pragma("GCC unroll 4")
 				for (int c = 0; c < C; c++) {
 					const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
-					st[i * KL_PACTS + c] = _mm256_fmadd_ps(m, _mm256_loadu_ps(f + 16), st[i * KL_PACTS + c]);
+					st[i * KL_PACTS + c] = _mm256_fnmadd_ps(m, _mm256_loadu_ps(f + 16), st[i * KL_PACTS + c]);
 				}
 			}
 	}
