@@ -586,14 +586,20 @@ INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n,
 #ifndef A16U_ROWS
 #define A16U_ROWS 8                      /* rows unpacked together */
 #endif
+/* Activations per tile: a block pair of the row is loaded once for all
+ * of them, so a pair costs 5 + 5 C vector loads for 4 C VPMADDWD (Zen 3
+ * loads about two a cycle); 8 rather than 4 took Q5_0 896-element rows
+ * 1.07x and Q4_1 rows of 1536 1.06x at 16 activations, others even. */
 #ifndef A16U_ACTS
-#define A16U_ACTS 4                      /* activations per tile */
+#define A16U_ACTS 8
 #endif
 #ifndef A16U_L1
 #define A16U_L1 (20 * 1024)              /* bytes of a slice of the rows and activations */
 #endif
 #define A16U_PAIR (5 * sizeof(__m256i))  /* bytes per block pair: 4 quant vectors and the scales */
-_Static_assert(A16U_ACTS <= 4, "a group's mins are summed in one vector of 8 floats");
+_Static_assert(A16U_ACTS <= 8, "a16u_matmul() has tiles of 1 to 8 activations");
+/* floats of s_a per pair and group: a vector of 8 per 4 activations */
+#define A16U_SQ ((A16U_ACTS + 3) / 4 * 8)
 #ifndef A16U_PF
 #define A16U_PF 4                        /* rows fetched ahead */
 #endif
@@ -643,8 +649,8 @@ INLINE void a16u_row(const enum ggml_type t, const uint8_t *w, int nblk, __m256i
 
 /* Activation row x of quant_a16_row() (npair pairs) into A in the same
  * order, d_a per lane after each pair's quants; s_a of both blocks into
- * S[8p + 2 c], S[8p + 2 c + 1] (c: its place in its group of A16U_ACTS,
- * whose mins are summed in one vector). */
+ * S[A16U_SQ p + 2 c], S[A16U_SQ p + 2 c + 1] (c: its place in its group
+ * of A16U_ACTS, whose mins are summed in vectors of four activations). */
 INLINE void a16u_act(const uint8_t *x, int npair, __m256i *A, float *S, int c)
 {
 	for (int p = 0; p < npair; p++, A += 5) {
@@ -658,7 +664,7 @@ INLINE void a16u_act(const uint8_t *x, int npair, __m256i *A, float *S, int c)
 		for (int k = 0; k < 4; k++)
 			_mm256_store_si256(A + k, q[k]);
 		_mm256_store_ps((float *)(A + 4), a16u_lanes(ds));
-		_mm_storel_pi((__m64 *)(S + 8 * p + 2 * c), _mm_shuffle_ps(ds, ds, 0xdd));
+		_mm_storel_pi((__m64 *)(S + A16U_SQ * p + 2 * c), _mm_shuffle_ps(ds, ds, 0xdd));
 	}
 }
 
@@ -672,7 +678,7 @@ INLINE void a16u_act(const uint8_t *x, int npair, __m256i *A, float *S, int c)
 INLINE void a16u_tile(const __m256i *P, const __m256i *A, size_t ld, int p0, int p1, __m256 *acc, const int C)
 {
 	__m256 s4[A16U_ACTS];
-	_Pragma("GCC unroll 4")
+	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
 		s4[c] = p0 ? acc[c] : _mm256_setzero_ps();
 	P += 5 * (size_t)p0, A += 5 * (size_t)p0;
@@ -680,7 +686,7 @@ INLINE void a16u_tile(const __m256i *P, const __m256i *A, size_t ld, int p0, int
 		const __m256i w0 = _mm256_load_si256(P), w1 = _mm256_load_si256(P + 1);
 		const __m256i w2 = _mm256_load_si256(P + 2), w3 = _mm256_load_si256(P + 3);
 		const __m256 dw = _mm256_load_ps((const float *)(P + 4));
-		_Pragma("GCC unroll 4")
+		_Pragma("GCC unroll 8")
 		for (int c = 0; c < C; c++) {
 			const __m256i *a = A + c * ld;
 			__m256i s = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_load_si256(a)),
@@ -691,7 +697,7 @@ INLINE void a16u_tile(const __m256i *P, const __m256i *A, size_t ld, int p0, int
 			s4[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, s4[c]);
 		}
 	}
-	_Pragma("GCC unroll 4")
+	_Pragma("GCC unroll 8")
 	for (int c = 0; c < C; c++)
 		acc[c] = s4[c];
 }
@@ -704,7 +710,7 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 {
 	const int with_min = t != GGML_Q8_0, nblk = n / QK, npair = (nblk + 1) / 2;
 	const int ng = (nb + A16U_ACTS - 1) / A16U_ACTS;
-	const size_t ld = (size_t)5 * npair, ab = A16U_PAIR * (size_t)npair, sb = (size_t)ng * npair * 8 * sizeof(float);
+	const size_t ld = (size_t)5 * npair, ab = A16U_PAIR * (size_t)npair, sb = (size_t)ng * npair * A16U_SQ * sizeof(float);
 	const size_t mb = ((size_t)A16U_ROWS * npair * 2 * sizeof(float) + 31) & ~(size_t)31;
 	int ks = (int)(A16U_L1 / ((A16U_ROWS + A16U_ACTS) * A16U_PAIR));
 	/* the activations, the rows after them, the activations' s_a, the rows' m_w */
@@ -720,7 +726,7 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 	memset(S, 0, sb);  /* (the lanes of a last group's missing activations) */
 	for (int b = 0; b < nb; b++)
 		a16u_act((const uint8_t *)xq + (size_t)b * xs, npair, A + (size_t)b * ld,
-			 S + (size_t)(b / A16U_ACTS) * npair * 8, b % A16U_ACTS);
+			 S + (size_t)(b / A16U_ACTS) * npair * A16U_SQ, b % A16U_ACTS);
 	for (int r = r0; r < r1; r += A16U_ROWS) {
 		const int R = r1 - r < A16U_ROWS ? r1 - r : A16U_ROWS;
 		for (int i = 0; i < R; i++) {
@@ -736,25 +742,28 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 				const int p1 = npair - p0 < ks ? npair : p0 + ks;
 				for (int i = 0; i < R; i++)
 					switch (C) {
-					case 1: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 1); break;
-					case 2: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 2); break;
-					case 3: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 3); break;
-					default: a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], 4); break;
+#define A16U_C(k) case k: if (k <= A16U_ACTS) a16u_tile(P + (size_t)i * ld, Ab, ld, p0, p1, acc[i], k); break;
+					A16U_C(1) A16U_C(2) A16U_C(3) A16U_C(4) A16U_C(5) A16U_C(6) A16U_C(7) A16U_C(8)
+#undef A16U_C
 					}
 			}
 			/* the mins: lanes 2 c and 2 c + 1 summed over the pairs as
 			 * a16_accumulate() sums lanes 1 and 3 of accm, then added */
-			const float *Sg = S + (size_t)(b0 / A16U_ACTS) * npair * 8;
+			const float *Sg = S + (size_t)(b0 / A16U_ACTS) * npair * A16U_SQ;
 			for (int i = 0; i < R; i++) {
-				__m256 sm = _mm256_setzero_ps();
+				__m256 sm[A16U_SQ / 8];
 				const float *Mi = M + (size_t)i * 2 * npair;
+				for (int q = 0; q < A16U_SQ / 8; q++)
+					sm[q] = _mm256_setzero_ps();
 				if (with_min)
 					for (int p = 0; p < npair; p++) {
 						__m256 mv = _mm256_castpd_ps(_mm256_broadcast_sd((const double *)(Mi + 2 * p)));
-						sm = _mm256_add_ps(sm, _mm256_mul_ps(mv, _mm256_load_ps(Sg + 8 * p)));
+						for (int q = 0; q < A16U_SQ / 8; q++)
+							sm[q] = _mm256_add_ps(sm[q], _mm256_mul_ps(mv, _mm256_load_ps(Sg + A16U_SQ * p + 8 * q)));
 					}
 				for (int c = 0; c < C; c++)
-					Y[(size_t)(b0 + c) * ldy + r + i] = hsum(acc[i][c]) + (with_min ? sm[2 * c] + sm[2 * c + 1] : 0);
+					Y[(size_t)(b0 + c) * ldy + r + i] = hsum(acc[i][c]) +
+						(with_min ? sm[c / 4][2 * (c % 4)] + sm[c / 4][2 * (c % 4) + 1] : 0);
 			}
 		}
 	}

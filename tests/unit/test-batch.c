@@ -141,7 +141,8 @@ static void test_products(const char *family)
 		 * short one), and of 17 (nine groups: AVX-512's K-quants take
 		 * them in ranges of 3 for 8 activations, 5 for 5, all at once
 		 * for 1; 13 such activations go on the heap); batches of 11 to
-		 * 15 leave every remainder of the AVX2 tiles of 4 activations,
+		 * 15 leave every remainder of the AVX2 tiles of 4 activations
+		 * (the legacy types' tiles of 8 against unpacked rows: 3 to 7),
 		 * and AVX-512's K-quant tiles of 8 a last one of 3 to 7 (Q4_K
 		 * takes 1 to 4 activations with its nibbles scaled by 16; 9 or
 		 * more unpack the rows once and take them two at a time against
@@ -169,8 +170,9 @@ static void test_products(const char *family)
 		 * the blocks after the groups with the four (37 rows: whole
 		 * fours and a row left over in each 16), and AVX2 from 4
 		 * activations against rows unpacked 8 at a time (37: a short
-		 * panel of 5) in tiles of 4 activations (6, 7, 9: a last tile of
-		 * 2, 3, 1; rows of 4352 above: pairs in slices); legacy types
+		 * panel of 5) in tiles of 8 activations (4, 6, 7, 9, 13: a last
+		 * tile of 4, 6, 7, 1, 5; rows of 4352 above: pairs in slices; the
+		 * mins summed in a vector per 4 activations); legacy types
 		 * only */
 		static const int n2s[] = {544, 576, 672, 1088}, nb2s[] = {4, 6, 7, 9, 13, 16};
 		if (quant_a16_supported(t) && ggml_block_size(t) == 32)
