@@ -335,26 +335,28 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 	float_tile(t, W, rb, R * rb, n, X, xs, Y, ldy, 1, R, C);
 }
 
-/* Decode (one activation) of 16-bit weights: rows r0..r1 as MAXR
- * sub-ranges of len rows far apart, a tile taking one row of each, so
- * that the thread reads MAXR streams, each fetching FL_SPF rows ahead
- * (as a16_streams() and kl_streams(): adjacent rows in one stream left
- * F16 decode at 41-62 % of the roofline); the rows past MAXR * len one
- * at a time. */
-#ifndef FL_SPF
-#define FL_SPF 2
-#endif
+/* Decode (one activation): rows r0..r1 as MAXR sub-ranges of len rows far
+ * apart, a tile taking one row of each, so that the thread reads MAXR
+ * streams, each fetching STREAM_PF rows ahead (see kl_streams() below;
+ * adjacent rows in one stream left F16 decode at 41-62 % of the
+ * roofline); the rows past MAXR * len one at a time.  tile is float_tile()
+ * or a16_tile(), a constant the inlining resolves; a row's float
+ * operations are those of any other tile. */
+#define STREAM_PF 2
 
-INLINE void float_streams(const enum ggml_type t, const void *W, size_t rb, int n, const void *x, float *Y, int r0,
-			  int r1)
+typedef void row_tile_fn(enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
+			 size_t xs, float *Y, int ldy, size_t ys, int R, int C);
+
+INLINE void row_streams(row_tile_fn *tile, const enum ggml_type t, const void *W, size_t rb, int n, const void *x,
+			float *Y, int r0, int r1)
 {
 	const int len = (r1 - r0) / MAXR;
 	const uint8_t *w = W;
 
 	for (int r = r0; r < r0 + len; r++)
-		float_tile(t, w + (size_t)r * rb, (size_t)len * rb, FL_SPF * rb, n, x, 0, Y + r, 0, len, MAXR, 1);
+		tile(t, w + (size_t)r * rb, (size_t)len * rb, STREAM_PF * rb, n, x, 0, Y + r, 0, len, MAXR, 1);
 	for (int r = r0 + MAXR * len; r < r1; r++)
-		float_tile(t, w + (size_t)r * rb, rb, FL_SPF * rb, n, x, 0, Y + r, 0, 1, 1, 1);
+		tile(t, w + (size_t)r * rb, rb, STREAM_PF * rb, n, x, 0, Y + r, 0, 1, 1, 1);
 }
 
 /* 16-bit weights: a decode as streams, batches over quant_tile_drive()'s
@@ -364,7 +366,7 @@ INLINE void float_streams(const enum ggml_type t, const void *W, size_t rb, int 
 	KERNEL(name##_drive, tile_float, type, MAXR, MAXC) \
 	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *x, float *Y, int r0, int r1) \
 	{ \
-		float_streams(type, W, rb, n, x, Y, r0, r1); \
+		row_streams(float_tile, type, W, rb, n, x, Y, r0, r1); \
 	} \
 	static void name(const void *W, size_t rb, int n, const void *x, size_t xs, int nb, float *Y, int ldy, \
 			 int r0, int r1) \
@@ -505,7 +507,7 @@ INLINE void a16_store(__m256 acc[MAXR][MAXC], __m128 accm[MAXR][MAXC], float *Y,
 /* R rows from W (row i at W + i * rs; each fetching pf bytes ahead of its
  * own) against C activations, into Y[c * ldy + i * ys]. */
 INLINE void a16_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
-		     size_t xs, float *Y, int ldy, int ys, const int R, const int C)
+		     size_t xs, float *Y, int ldy, size_t ys, const int R, const int C)
 {
 	const size_t wsz = blk_bytes(t);
 	const int with_min = t != GGML_Q8_0, nblk = n / QK, npair = (nblk + 1) / 2;
@@ -545,25 +547,6 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
 		     float *Y, int ldy, const int R, const int C)
 {
 	a16_tile(t, W, rb, PF_TILES * R * rb, n, X, xs, Y, ldy, 1, R, C);
-}
-
-/* Decode (one activation): rows r0..r1 as MAXR sub-ranges of len rows far
- * apart, a tile taking one row of each, so that the thread reads MAXR
- * streams, each fetching A16_SPF rows ahead (see kl_streams() below); the
- * rows past MAXR * len one at a time.  A row's float operations are those
- * of any other tile. */
-#define A16_SPF 2
-
-INLINE void a16_streams(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, float *Y,
-			int r0, int r1)
-{
-	const int len = (r1 - r0) / MAXR;
-	const uint8_t *w = W;
-
-	for (int r = r0; r < r0 + len; r++)
-		a16_tile(t, w + (size_t)r * rb, (size_t)len * rb, A16_SPF * rb, n, xq, 0, Y + r, 0, len, MAXR, 1);
-	for (int r = r0 + MAXR * len; r < r1; r++)
-		a16_tile(t, w + (size_t)r * rb, rb, A16_SPF * rb, n, xq, 0, Y + r, 0, 1, 1, 1);
 }
 
 /* ---- 16-bit activations, legacy types, rows unpacked once ----
@@ -777,7 +760,7 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 	KERNEL(name##_drive, tile_a16, type, MAXR, MAXC) \
 	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *xq, float *Y, int r0, int r1) \
 	{ \
-		a16_streams(type, W, rb, n, xq, Y, r0, r1); \
+		row_streams(a16_tile, type, W, rb, n, xq, Y, r0, r1); \
 	} \
 	TARGET static void name##_unpacked(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, \
 					   float *Y, int ldy, int r0, int r1) \
