@@ -562,7 +562,23 @@ INLINE void tile_a16(const enum ggml_type t, const uint8_t *W, size_t rb, int n,
  * d_a per lane in the activation's) whose one product is the lane's
  * d_w * d_a, and the mins' m_w * s_a are summed per block in a pass of
  * their own, 4 activations to a vector.  So every output is the same
- * float operations in the same order as a16_tile()'s (test-batch). */
+ * float operations in the same order as a16_tile()'s (test-batch).
+ *
+ * What bounds it on Zen 3 (measured at 16 activations, 2026-12-07): per
+ * block pair and activation 4 VPMADDWD, 3 VPADDD, the scales' VMULPS, a
+ * conversion and an FMA; VPMADDWD issues 2 a cycle (as VADDPS), and the
+ * loop alone, its data in L1, takes about 1.5 ns (some 4.5 cycles) a pair
+ * and activation: 85 GFLOP/s, the whole product 65-85.  Tried, not kept:
+ * - int16 activations as a signed high and an unsigned low byte against
+ *   the weights' bytes with VPMADDUBSW: each product takes two byte
+ *   products, so 32 byte products an instruction are 16 multiply-adds,
+ *   VPMADDWD's rate, and the halves still need a VPMADDWD each to widen;
+ * - the d_w * d_a of both blocks multiplied four pairs to a vector ahead
+ *   of the loop and taken as one 64-bit broadcast a pair (the lanes
+ *   reordered to alternate the blocks, put back before the sum): exact,
+ *   and 8-12 % slower, whether made per slice or per row and group;
+ * - 6 activations a tile (fewer spills), or panels of 4 rows: no better
+ *   than 8 and 8 (within the noise, some shapes 3-5 % slower). */
 #ifndef A16U_MIN
 #define A16U_MIN 4
 #endif
