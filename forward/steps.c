@@ -222,12 +222,12 @@ static void share(uint32_t total, int ith, int nth, uint32_t *lo, uint32_t *hi)
 }
 
 /* Chunks: about CHUNKS_PER_THREAD per thread, so that a late thread's
- * last chunk is a small part of the step, but for products at least
- * CHUNK_ROWS rows in a multiple of PANEL_ROWS (whole panels of the
- * kernels' large-batch method, GP_ROWS in kernels_*.c: 32 rows for
- * AVX-512, 16 AVX2, 8 NEON; whole tiles of the small-batch one, whose
- * prefetch runs 64 rows ahead, which a short chunk would waste).  Taking
- * a chunk is one atomic add per chunk. */
+ * last chunk is a small part of the step, but for products a multiple of
+ * PANEL_ROWS rows (whole panels of the kernels' large-batch method,
+ * GP_ROWS in kernels_*.c: 32 rows for AVX-512, 16 AVX2, 8 NEON) and, if
+ * any rows are of small batches, at least CHUNK_ROWS (whole tiles of the
+ * small-batch method, whose prefetch runs 64 rows ahead, which a short
+ * chunk would waste).  Taking a chunk is one atomic add per chunk. */
 #define CHUNKS_PER_THREAD 4
 #define CHUNK_ROWS 128
 #define PANEL_ROWS 32
@@ -238,14 +238,22 @@ static uint32_t chunk_size(uint32_t total, uint32_t least, int nth)
 	return n > least ? n : least;
 }
 
-/* The units (of `unit` rows) in a product's chunk: enough for CHUNK_ROWS
- * rows in whole panels, and more, in multiples of those, for a large
- * product. */
-static uint32_t chunk_units(uint32_t units, uint32_t unit, int nth)
+/* The units (of `unit` rows) in a product's chunk.  With small batches:
+ * enough for CHUNK_ROWS rows in whole panels, and more, in multiples of
+ * those, for a large product.  Large batches only: the share of a chunk
+ * rounded up to whole panels, so that the chunks come out even: 576 rows
+ * (SmolLM2's attention output and down projections) in 6 chunks of 96,
+ * not 4 of 128 and one of 64, which left one of 2 threads 320 rows to
+ * the other's 256. */
+static uint32_t chunk_units(uint32_t units, uint32_t unit, int nth, bool small)
 {
-	uint32_t step = 1, c;
+	uint32_t step = 1, c, parts = (uint32_t)nth * CHUNKS_PER_THREAD;
 	while (step * unit % PANEL_ROWS)
 		step++;
+	if (!small) {
+		c = (units + parts - 1) / parts;
+		return (c + step - 1) / step * step;
+	}
 	while (step * unit < CHUNK_ROWS)
 		step *= 2;
 	c = chunk_size(units, step, nth);
@@ -406,7 +414,7 @@ static void matmul(struct context *c, struct step *s, int ith, int nth)
 
 	for (int j = 0; j < n_share; j++)
 		units += (s->jobs[j].w->n_out + s->unit - 1) / s->unit;
-	chunk = chunk_units(units, s->unit, nth);
+	chunk = chunk_units(units, s->unit, nth, s->ns > 0);
 	while (take(s, units, chunk, &u0, &u1))
 		matmul_units(c, s, jobs, n_share, u0, u1);
 }
