@@ -63,12 +63,20 @@ static void gate(float *y, const float *up, uint32_t n, enum act act)
 		y[i] = silu(y[i]) * up[i];
 }
 
-/* out = w * x / sqrt(mean(x^2) + eps) */
+/* out = w * x / sqrt(mean(x^2) + eps).  The squares are summed in 8
+ * interleaved double sums (vectors, where one chain of dependent
+ * additions took 1.4 % of a SmolLM2 F16 prefill), added in a fixed
+ * order. */
 static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
 {
-	double ss = 0;
-	for (uint32_t i = 0; i < n; i++)
+	double s[8] = {0}, ss = 0;
+	uint32_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (uint32_t j = 0; j < 8; j++)
+			s[j] += (double)x[i + j] * x[i + j];
+	for (; i < n; i++)
 		ss += (double)x[i] * x[i];
+	ss += ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 	float scale = (float)(1.0 / sqrt(ss / n + eps));
 	for (uint32_t i = 0; i < n; i++)
 		out[i] = w[i] * (x[i] * scale);
