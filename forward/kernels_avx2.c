@@ -269,7 +269,7 @@ INLINE float float1(const enum ggml_type t, const uint8_t *p)
 }
 
 /* R rows from W (row i at W + i * rs, each fetching pf bytes ahead of its
- * own) against C activations, into Y[c * ldy + i * ys].  One prefetch per
+ * own, if pf is not 0) against C activations, into Y[c * ldy + i * ys].  One prefetch per
  * row and 64-byte line, not per 8 weights (for 16-bit weights that was
  * four times per line).  A row's float operations do not depend on R, C
  * or the strides: one 8-lane sum, a multiply-add per 8 weights in column
@@ -309,7 +309,8 @@ INLINE void float_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size
 	for (; i + line <= n; i += line) {
 		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++)
-			_mm_prefetch((const char *)(W + r * rs + (size_t)i * es + pf), _MM_HINT_T0);
+			if (pf)
+				_mm_prefetch((const char *)(W + r * rs + (size_t)i * es + pf), _MM_HINT_T0);
 		_Pragma("GCC unroll 4")
 		for (int j = 0; j < line; j += 8)
 			float_step(t, W, rs, i + j, X, xs, acc, R, C);
@@ -337,12 +338,15 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
 
 /* Decode (one activation): rows r0..r1 as MAXR sub-ranges of len rows far
  * apart, a tile taking one row of each, so that the thread reads MAXR
- * streams, each fetching STREAM_PF rows ahead (see kl_streams() below;
- * adjacent rows in one stream left F16 decode at 41-62 % of the
- * roofline); the rows past MAXR * len one at a time.  tile is float_tile()
- * or a16_tile(), a constant the inlining resolves; a row's float
- * operations are those of any other tile. */
-#define STREAM_PF 2
+ * streams (see kl_streams() below; adjacent rows in one stream left F16
+ * decode at 41-62 % of the roofline); the rows past MAXR * len one at a
+ * time.  tile is float_tile() or a16_tile(), a constant the inlining
+ * resolves; a row's float operations are those of any other tile.  No
+ * software prefetch (pf 0: the tiles leave it out), as in kl_streams():
+ * fetching each stream 2 rows ahead, lm-step decoded in 1.07x the CPU
+ * time at 1 thread for Qwen2.5-Coder 0.5B (Q5_0, Q8_0), 1.08x for
+ * SmolLM2 F16 (1.11x at 2 threads), SmolLM2 Q4_1 and Q8_0 the same
+ * (AVX2=1, Zen 3, loaded machine). */
 
 typedef void row_tile_fn(enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
 			 size_t xs, float *Y, int ldy, size_t ys, int R, int C);
@@ -354,9 +358,9 @@ INLINE void row_streams(row_tile_fn *tile, const enum ggml_type t, const void *W
 	const uint8_t *w = W;
 
 	for (int r = r0; r < r0 + len; r++)
-		tile(t, w + (size_t)r * rb, (size_t)len * rb, STREAM_PF * rb, n, x, 0, Y + r, 0, len, MAXR, 1);
+		tile(t, w + (size_t)r * rb, (size_t)len * rb, 0, n, x, 0, Y + r, 0, len, MAXR, 1);
 	for (int r = r0 + MAXR * len; r < r1; r++)
-		tile(t, w + (size_t)r * rb, rb, STREAM_PF * rb, n, x, 0, Y + r, 0, 1, 1, 1);
+		tile(t, w + (size_t)r * rb, rb, 0, n, x, 0, Y + r, 0, 1, 1, 1);
 }
 
 /* 16-bit weights: a decode as streams, batches over quant_tile_drive()'s
@@ -505,7 +509,7 @@ INLINE void a16_store(__m256 acc[MAXR][MAXC], __m128 accm[MAXR][MAXC], float *Y,
 }
 
 /* R rows from W (row i at W + i * rs; each fetching pf bytes ahead of its
- * own) against C activations, into Y[c * ldy + i * ys]. */
+ * own, if pf is not 0) against C activations, into Y[c * ldy + i * ys]. */
 INLINE void a16_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
 		     size_t xs, float *Y, int ldy, size_t ys, const int R, const int C)
 {
@@ -527,7 +531,8 @@ INLINE void a16_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size_t
 		for (int r = 0; r < R; r++) {
 			const uint8_t *w0 = W + r * rs + (size_t)(2 * p) * wsz;
 			struct a16w w;
-			_mm_prefetch((const char *)(w0 + pf), _MM_HINT_T0);
+			if (pf)
+				_mm_prefetch((const char *)(w0 + pf), _MM_HINT_T0);
 			a16_legacy(t, w0, two, &w);
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++) {
