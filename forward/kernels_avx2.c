@@ -1032,6 +1032,24 @@ INLINE void kl_steps(const enum ggml_type t, const struct kl_weights *kw, int r,
 	*o = _mm256_or_si256(*o, _mm256_and_si256(nib ? h : _mm256_srli_epi16(h, 4), top));
 }
 
+/* A super-block's integer sums of the low and high nibbles (sum[0],
+ * sum[1]) against the rearranged activation a, added to acc in float: the
+ * lanes' scales, then the mins.  The tiles (kl_tile()) and a decode's
+ * super-blocks (kl_dsb()) end here, and the panels (kl_ptile()) take the
+ * same operations in the same order from their packed scales, so a row's
+ * floats do not depend on the number of activations. */
+INLINE __m256 kl_fold(const enum ggml_type t, const struct kl_weights *kw, const __m256i sum[2], const uint8_t *a,
+		      __m256 acc)
+{
+	const float *f = (const float *)(a + 512);
+
+	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[0]), _mm256_mul_ps(kw->dlo, _mm256_loadu_ps(f)), acc);
+	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[1]), _mm256_mul_ps(kw->dhi, _mm256_loadu_ps(f + 8)), acc);
+	if (t != GGML_Q6_K)
+		acc = _mm256_fnmadd_ps(kw->m, _mm256_loadu_ps(f + 16), acc);
+	return acc;
+}
+
 /* R rows from w (nsb super-blocks, row i at w + i * rs) against C
  * activations rearranged at T (ts bytes apart), into Y[c * ldy + i * ys];
  * each row fetches pf bytes ahead of its own.  A super-block goes one row
@@ -1078,13 +1096,8 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t 
 					}
 				}
 			_Pragma("GCC unroll 4")
-			for (int c = 0; c < C; c++) {
-				const float *f = (const float *)(T + c * ts + (size_t)s * KL_SB_BYTES + 512);
-				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c][0]), _mm256_mul_ps(kw.dlo, _mm256_loadu_ps(f)), acc[i][c]);
-				acc[i][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[c][1]), _mm256_mul_ps(kw.dhi, _mm256_loadu_ps(f + 8)), acc[i][c]);
-				if (t != GGML_Q6_K)
-					acc[i][c] = _mm256_fnmadd_ps(kw.m, _mm256_loadu_ps(f + 16), acc[i][c]);
-			}
+			for (int c = 0; c < C; c++)
+				acc[i][c] = kl_fold(t, &kw, sum[c], T + c * ts + (size_t)s * KL_SB_BYTES, acc[i][c]);
 		}
 	}
 	_Pragma("GCC unroll 4")
@@ -1117,11 +1130,7 @@ INLINE __m256 kl_dsb(const enum ggml_type t, const uint8_t *b, const uint8_t *a,
 									     _mm256_madd_epi16(o, _mm256_loadu_si256(av + 1))));
 			__asm__("" : "+x"(sum[nib]));  /* a chain in one register (as kl_ptile()) */
 		}
-	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[0]), _mm256_mul_ps(kw.dlo, _mm256_loadu_ps(f)), acc);
-	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[1]), _mm256_mul_ps(kw.dhi, _mm256_loadu_ps(f + 8)), acc);
-	if (t != GGML_Q6_K)
-		acc = _mm256_fnmadd_ps(kw.m, _mm256_loadu_ps(f + 16), acc);
-	return acc;
+	return kl_fold(t, &kw, sum, a, acc);
 }
 
 /* Decode rows w + i * rs (i < R, R at most KL_ROWS), nsb super-blocks
