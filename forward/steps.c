@@ -439,6 +439,13 @@ static void matmul(struct context *c, struct step *s, int ith, int nth)
 #elif defined(__AVX__)
 #define VLEN 8
 #define SUM_REGS 12
+/* 4 rows of 2 vectors, not the columns and rows below (all the head sizes
+ * of weights_v() are multiples of 16): a whole head of 64 fit only one
+ * row at a time, each reading its 256 bytes of every value row from L2,
+ * which bound weights_v (8.6 % of a SmolLM2 F16 prefill at 1 thread, 4.4 %
+ * with 4 rows of 16; 12 accumulators, 3 rows of 32, gave 5.4 %) */
+#define SUM_W(HD) (2 * VLEN)
+#define SUM_R(HD) 4
 #elif defined(__aarch64__)
 #define VLEN 4
 #define SUM_REGS 24
@@ -530,16 +537,8 @@ static void weighted_sums_any(float *out, size_t ldo, const float *a, size_t lda
 
 /* Columns of a head of HD outputs taken at once: HD if its vectors fit
  * in SUM_REGS, else the widest equal part that does; and rows at once, at
- * most 4, as many as fit then.  AVX2 instead takes 4 rows of 2 vectors
- * (all the head sizes below are multiples of 16): a whole head of 64 fit
- * only one row at a time, each reading its 256 bytes of every value row
- * from L2, which bound weights_v (8.6 % of a SmolLM2 F16 prefill at 1
- * thread, 4.4 % with 4 rows of 16; 12 accumulators, 3 rows of 32, gave
- * 5.4 %). */
-#if defined(__AVX__) && !defined(__AVX512F__)
-#define SUM_W(HD) (2 * VLEN)
-#define SUM_R(HD) 4
-#else
+ * most 4, as many as fit then (unless the target chose above). */
+#ifndef SUM_W
 #define SUM_PARTS(HD) ((HD) <= SUM_REGS * VLEN ? 1 : (HD) <= 2 * SUM_REGS * VLEN ? 2 : (HD) <= 4 * SUM_REGS * VLEN ? 4 : 8)
 #define SUM_W(HD) ((HD) / SUM_PARTS(HD))
 #define SUM_R(HD) (SUM_REGS / (SUM_W(HD) / VLEN) < 4 ? SUM_REGS / (SUM_W(HD) / VLEN) : 4)
