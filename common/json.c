@@ -54,6 +54,29 @@ bool js_expect(struct js *j, char c, const char *what)
 	return js_fail(j, j->i, "expected %s, found %s", what, shown_byte(b, j));
 }
 
+int js_next(struct js *j, bool *first, char close, const char *what)
+{
+	if (*first) {
+		*first = false;
+		if (!js_peek(j, close))
+			return 1;
+	} else if (js_peek(j, ',')) {
+		j->i++;
+		return 1;
+	}
+	return js_expect(j, close, what) ? 0 : -1;
+}
+
+int js_member(struct js *j, bool *first, struct jstr *key, size_t *at, const char *what)
+{
+	int r = js_next(j, first, '}', what);
+	if (r <= 0)
+		return r;
+	js_ws(j);
+	*at = j->i;
+	return js_string(j, key) && js_expect(j, ':', "':'") ? 1 : -1;
+}
+
 static void jstr_put(struct jstr *s, const void *p, size_t n)
 {
 	if (s->len + n + 1 > s->cap) {
@@ -260,23 +283,13 @@ bool js_skip(struct js *j, int depth)
 	if (c == '"')
 		return js_string(j, NULL);
 	if (c == '{' || c == '[') {
-		char close = c == '{' ? '}' : ']';
+		bool first = true;
+		int r;
 		j->i++;
-		if (js_peek(j, close)) {
-			j->i++;
-			return true;
-		}
-		for (;;) {
-			if (c == '{' && (!js_string(j, NULL) || !js_expect(j, ':', "':'")))
+		while ((r = js_next(j, &first, c == '{' ? '}' : ']', c == '{' ? "',' or '}'" : "',' or ']'")) > 0)
+			if ((c == '{' && (!js_string(j, NULL) || !js_expect(j, ':', "':'"))) || !js_skip(j, depth + 1))
 				return false;
-			if (!js_skip(j, depth + 1))
-				return false;
-			if (js_peek(j, ',')) {
-				j->i++;
-				continue;
-			}
-			return js_expect(j, close, c == '{' ? "',' or '}'" : "',' or ']'");
-		}
+		return r == 0;
 	}
 	static const char *const words[] = {"true", "false", "null"};
 	for (int k = 0; k < 3; k++) {

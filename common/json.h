@@ -39,6 +39,19 @@ void js_ws(struct js *j);
 bool js_peek(struct js *j, char c);
 /* Take c after white space, or fail naming what was expected. */
 bool js_expect(struct js *j, char c, const char *what);
+/* The elements of an array or object whose opening bracket is taken, one
+ * call before each: nothing is read before the first (*first, then
+ * cleared), a ',' before the others.  1: an element follows; 0: the
+ * closing bracket close was taken instead; -1: neither, and `what` names
+ * what was expected ("',' or ']' in the shape").  Used as
+ *	for (bool first = true; (r = js_next(j, &first, ']', what)) > 0;)
+ *		... one element ...
+ *	if (r < 0) ... */
+int js_next(struct js *j, bool *first, char close, const char *what);
+/* js_next() for an object, then the member's key into *key, where it
+ * starts into *at, and the ':' after it: the value is next when it
+ * returns 1. */
+int js_member(struct js *j, bool *first, struct jstr *key, size_t *at, const char *what);
 /* A string into *s (reset first), or only checked when s is NULL. */
 bool js_string(struct js *j, struct jstr *s);
 /* A whole number without sign, fraction or exponent, at most 2^64 - 1. */

@@ -118,9 +118,10 @@ static bool parse_dtype(struct js *j, const struct jstr *s, size_t at, enum st_d
 static bool parse_entry(struct js *j, struct st_tensor *t, uint64_t *begin, uint64_t *end)
 {
 	struct jstr key = {0}, val = {0};
-	bool have_dtype = false, have_shape = false, have_offsets = false, ok = false;
+	bool have_dtype = false, have_shape = false, have_offsets = false, ok = false, first = true;
 	char nb[96];
 	size_t at;
+	int r;
 
 	if (!js_expect(j, '{', "'{' opening the tensor's entry"))
 		goto out;
@@ -128,11 +129,7 @@ static bool parse_entry(struct js *j, struct st_tensor *t, uint64_t *begin, uint
 		js_fail(j, j->i, "tensor '%s': no dtype, shape or data_offsets", shown(nb, sizeof nb, t->name));
 		goto out;
 	}
-	for (;;) {
-		js_ws(j);
-		at = j->i;
-		if (!js_string(j, &key) || !js_expect(j, ':', "':'"))
-			goto out;
+	while ((r = js_member(j, &first, &key, &at, "',' or '}' in the tensor's entry")) > 0) {
 		js_ws(j);
 		if (strcmp(key.s, "dtype") == 0 && key.len == 5) {
 			if (have_dtype) {
@@ -152,26 +149,19 @@ static bool parse_entry(struct js *j, struct st_tensor *t, uint64_t *begin, uint
 			if (!js_expect(j, '[', "'[' opening the shape"))
 				goto out;
 			t->n_dims = 0;
-			if (js_peek(j, ']'))
-				j->i++;
-			else
-				for (;;) {
-					js_ws(j);
-					if (t->n_dims == ST_MAX_DIMS) {
-						js_fail(j, j->i, "tensor '%s': more than %d dimensions", shown(nb, sizeof nb, t->name),
-							ST_MAX_DIMS);
-						goto out;
-					}
-					if (!js_uint(j, &t->shape[t->n_dims++], "a dimension"))
-						goto out;
-					if (js_peek(j, ',')) {
-						j->i++;
-						continue;
-					}
-					if (!js_expect(j, ']', "',' or ']' in the shape"))
-						goto out;
-					break;
+			bool first_dim = true;
+			while ((r = js_next(j, &first_dim, ']', "',' or ']' in the shape")) > 0) {
+				js_ws(j);
+				if (t->n_dims == ST_MAX_DIMS) {
+					js_fail(j, j->i, "tensor '%s': more than %d dimensions", shown(nb, sizeof nb, t->name),
+						ST_MAX_DIMS);
+					goto out;
 				}
+				if (!js_uint(j, &t->shape[t->n_dims++], "a dimension"))
+					goto out;
+			}
+			if (r < 0)
+				goto out;
 		} else if (strcmp(key.s, "data_offsets") == 0 && key.len == 12) {
 			if (have_offsets) {
 				js_fail(j, at, "tensor '%s': data_offsets given twice", shown(nb, sizeof nb, t->name));
@@ -187,14 +177,9 @@ static bool parse_entry(struct js *j, struct st_tensor *t, uint64_t *begin, uint
 				shown((char[96]){0}, 96, key.s));
 			goto out;
 		}
-		if (js_peek(j, ',')) {
-			j->i++;
-			continue;
-		}
-		if (!js_expect(j, '}', "',' or '}' in the tensor's entry"))
-			goto out;
-		break;
 	}
+	if (r < 0)
+		goto out;
 	if (!have_dtype || !have_shape || !have_offsets) {
 		js_fail(j, j->i - 1, "tensor '%s': no %s", shown(nb, sizeof nb, t->name),
 			!have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
@@ -212,7 +197,9 @@ static bool parse_meta(struct js *j, struct st_shard *sh)
 {
 	struct jstr k = {0}, v = {0};
 	uint32_t cap = 0;
-	bool ok = false;
+	bool ok = false, first = true;
+	size_t at;
+	int r;
 
 	js_ws(j);
 	if (j->n - j->i >= 4 && memcmp(j->p + j->i, "null", 4) == 0) {
@@ -221,13 +208,7 @@ static bool parse_meta(struct js *j, struct st_shard *sh)
 	}
 	if (!js_expect(j, '{', "'{' opening __metadata__ (a map of strings)"))
 		return false;
-	if (js_peek(j, '}')) {
-		j->i++;
-		return true;
-	}
-	for (;;) {
-		if (!js_string(j, &k) || !js_expect(j, ':', "':'"))
-			goto out;
+	while ((r = js_member(j, &first, &k, &at, "',' or '}' in __metadata__")) > 0) {
 		js_ws(j);
 		if (j->i < j->n && j->p[j->i] != '"') {
 			js_fail(j, j->i, "__metadata__ value of '%s' is not a string", shown((char[96]){0}, 96, k.s));
@@ -246,15 +227,8 @@ static bool parse_meta(struct js *j, struct st_shard *sh)
 		}
 		sh->meta[sh->n_meta].key = xstrdup(k.s);
 		sh->meta[sh->n_meta++].value = xstrdup(v.s);
-		if (js_peek(j, ',')) {
-			j->i++;
-			continue;
-		}
-		if (!js_expect(j, '}', "',' or '}' in __metadata__"))
-			goto out;
-		break;
 	}
-	ok = true;
+	ok = r == 0;
 out:
 	free(k.s);
 	free(v.s);
@@ -281,8 +255,10 @@ static bool parse_file(struct build *b, uint32_t si, struct lmu_err *e)
 	const char *name = sh->path;
 	uint64_t size = sh->size, hlen = 0, first = b->st->n_tensors;
 	struct jstr key = {0};
-	bool ok = false, have_meta = false;
+	bool ok = false, have_meta = false, first_key = true;
 	char nb[96];
+	size_t at;
+	int r;
 
 	if (size == 0) {
 		err_set(e, "%s: empty file", name);
@@ -318,87 +294,74 @@ static bool parse_file(struct build *b, uint32_t si, struct lmu_err *e)
 		return false;
 	}
 	j.i = 1;
-	if (js_peek(&j, '}'))
-		j.i++;
-	else
-		for (;;) {
-			size_t at;
-			js_ws(&j);
-			at = j.i;
-			if (!js_string(&j, &key) || !js_expect(&j, ':', "':'"))
+	while ((r = js_member(&j, &first_key, &key, &at, "',' or '}' after a header entry")) > 0) {
+		if (key.len == 12 && strcmp(key.s, "__metadata__") == 0) {
+			if (have_meta) {
+				js_fail(&j, at, "__metadata__ given twice");
 				goto out;
-			if (key.len == 12 && strcmp(key.s, "__metadata__") == 0) {
-				if (have_meta) {
-					js_fail(&j, at, "__metadata__ given twice");
-					goto out;
-				}
-				have_meta = true;
-				if (!parse_meta(&j, sh))
-					goto out;
-			} else {
-				uint64_t begin, end, bits;
-				struct st_tensor *t = new_tensor(b);
-				t->name = xstrdup(key.s);
-				t->shard = si;
-				if (key.len == 0) {
-					js_fail(&j, at, "empty tensor name");
-					goto out;
-				}
-				if (key.nul) {
-					js_fail(&j, at, "tensor name contains U+0000");
-					goto out;
-				}
-				if (key.len > ST_MAX_NAME) {
-					js_fail(&j, at, "tensor name of %zu bytes is over the %d-byte limit", key.len, ST_MAX_NAME);
-					goto out;
-				}
-				if (!parse_entry(&j, t, &begin, &end))
-					goto out;
-				t->n_elem = 1;
-				for (uint32_t d = 0; d < t->n_dims; d++)
-					if (!mul_ok(t->n_elem, t->shape[d], &t->n_elem)) {
-						js_fail(&j, at, "tensor '%s': the shape's element count overflows 2^64",
-							shown(nb, sizeof nb, t->name));
-						goto out;
-					}
-				bits = st_dtype_bits(t->dtype);
-				if (!mul_ok(t->n_elem, bits, &t->nbytes)) {
-					js_fail(&j, at, "tensor '%s': the byte size overflows 2^64", shown(nb, sizeof nb, t->name));
-					goto out;
-				}
-				if (t->nbytes % 8) {
-					js_fail(&j, at, "tensor '%s': %llu elements of %s (%llu bits each) are not a whole number of bytes",
-						shown(nb, sizeof nb, t->name), (unsigned long long)t->n_elem,
-						st_dtype_name(t->dtype), (unsigned long long)bits);
-					goto out;
-				}
-				t->nbytes /= 8;
-				if (end < begin) {
-					js_fail(&j, at, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
-						shown(nb, sizeof nb, t->name), (unsigned long long)begin, (unsigned long long)end);
-					goto out;
-				}
-				if (end - begin != t->nbytes) {
-					char shape[160] = "";
-					for (uint32_t d = 0, o = 0; d < t->n_dims && o < sizeof shape - 24; d++)
-						o += (uint32_t)snprintf(shape + o, sizeof shape - o, "%s%llu", d ? ", " : "",
-									(unsigned long long)t->shape[d]);
-					js_fail(&j, at, "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %s [%s] needs %llu",
-						shown(nb, sizeof nb, t->name), (unsigned long long)begin, (unsigned long long)end,
-						(unsigned long long)(end - begin), st_dtype_name(t->dtype), shape,
-						(unsigned long long)t->nbytes);
-					goto out;
-				}
-				t->offset = begin;  /* relative for now */
 			}
-			if (js_peek(&j, ',')) {
-				j.i++;
-				continue;
-			}
-			if (!js_expect(&j, '}', "',' or '}' after a header entry"))
+			have_meta = true;
+			if (!parse_meta(&j, sh))
 				goto out;
-			break;
+		} else {
+			uint64_t begin, end, bits;
+			struct st_tensor *t = new_tensor(b);
+			t->name = xstrdup(key.s);
+			t->shard = si;
+			if (key.len == 0) {
+				js_fail(&j, at, "empty tensor name");
+				goto out;
+			}
+			if (key.nul) {
+				js_fail(&j, at, "tensor name contains U+0000");
+				goto out;
+			}
+			if (key.len > ST_MAX_NAME) {
+				js_fail(&j, at, "tensor name of %zu bytes is over the %d-byte limit", key.len, ST_MAX_NAME);
+				goto out;
+			}
+			if (!parse_entry(&j, t, &begin, &end))
+				goto out;
+			t->n_elem = 1;
+			for (uint32_t d = 0; d < t->n_dims; d++)
+				if (!mul_ok(t->n_elem, t->shape[d], &t->n_elem)) {
+					js_fail(&j, at, "tensor '%s': the shape's element count overflows 2^64",
+						shown(nb, sizeof nb, t->name));
+					goto out;
+				}
+			bits = st_dtype_bits(t->dtype);
+			if (!mul_ok(t->n_elem, bits, &t->nbytes)) {
+				js_fail(&j, at, "tensor '%s': the byte size overflows 2^64", shown(nb, sizeof nb, t->name));
+				goto out;
+			}
+			if (t->nbytes % 8) {
+				js_fail(&j, at, "tensor '%s': %llu elements of %s (%llu bits each) are not a whole number of bytes",
+					shown(nb, sizeof nb, t->name), (unsigned long long)t->n_elem,
+					st_dtype_name(t->dtype), (unsigned long long)bits);
+				goto out;
+			}
+			t->nbytes /= 8;
+			if (end < begin) {
+				js_fail(&j, at, "tensor '%s': data_offsets [%llu, %llu] end before they begin",
+					shown(nb, sizeof nb, t->name), (unsigned long long)begin, (unsigned long long)end);
+				goto out;
+			}
+			if (end - begin != t->nbytes) {
+				char shape[160] = "";
+				for (uint32_t d = 0, o = 0; d < t->n_dims && o < sizeof shape - 24; d++)
+					o += (uint32_t)snprintf(shape + o, sizeof shape - o, "%s%llu", d ? ", " : "",
+								(unsigned long long)t->shape[d]);
+				js_fail(&j, at, "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %s [%s] needs %llu",
+					shown(nb, sizeof nb, t->name), (unsigned long long)begin, (unsigned long long)end,
+					(unsigned long long)(end - begin), st_dtype_name(t->dtype), shape,
+					(unsigned long long)t->nbytes);
+				goto out;
+			}
+			t->offset = begin;  /* relative for now */
 		}
+	}
+	if (r < 0)
+		goto out;
 	if (!js_end(&j))
 		goto out;
 
@@ -589,9 +552,11 @@ bool st_index_parse(const void *buf, size_t size, const char *name, struct st_in
 {
 	struct js j = {.p = buf, .n = size, .name = name, .part = "byte", .e = e};
 	struct jstr key = {0}, val = {0};
-	bool have_map = false, ok = false;
+	bool have_map = false, ok = false, first = true, first_entry = true;
 	uint64_t cap = 0;
 	char nb[96];
+	size_t at;
+	int r;
 
 	memset(ix, 0, sizeof *ix);
 	if (size == 0) {
@@ -600,74 +565,49 @@ bool st_index_parse(const void *buf, size_t size, const char *name, struct st_in
 	}
 	if (!js_expect(&j, '{', "'{' opening the index"))
 		goto out;
-	if (js_peek(&j, '}'))
-		j.i++;
-	else
-		for (;;) {
-			size_t at;
-			js_ws(&j);
-			at = j.i;
-			if (!js_string(&j, &key) || !js_expect(&j, ':', "':'"))
+	while ((r = js_member(&j, &first, &key, &at, "',' or '}' in the index")) > 0) {
+		if (key.len == 10 && strcmp(key.s, "weight_map") == 0) {
+			if (have_map) {
+				js_fail(&j, at, "weight_map given twice");
 				goto out;
-			if (key.len == 10 && strcmp(key.s, "weight_map") == 0) {
-				if (have_map) {
-					js_fail(&j, at, "weight_map given twice");
+			}
+			have_map = true;
+			if (!js_expect(&j, '{', "'{' opening weight_map"))
+				goto out;
+			while ((r = js_member(&j, &first_entry, &key, &at, "',' or '}' in weight_map")) > 0) {
+				if (key.len == 0 || key.nul || key.len > ST_MAX_NAME) {
+					js_fail(&j, at, key.len ? "tensor name too long or holding U+0000" : "empty tensor name");
 					goto out;
 				}
-				have_map = true;
-				if (!js_expect(&j, '{', "'{' opening weight_map"))
+				js_ws(&j);
+				size_t vat = j.i;
+				if (j.i < j.n && j.p[j.i] != '"') {
+					js_fail(&j, vat, "tensor '%s': the shard is not a string", shown(nb, sizeof nb, key.s));
 					goto out;
-				if (js_peek(&j, '}'))
-					j.i++;
-				else
-					for (;;) {
-						js_ws(&j);
-						at = j.i;
-						if (!js_string(&j, &key) || !js_expect(&j, ':', "':'"))
-							goto out;
-						if (key.len == 0 || key.nul || key.len > ST_MAX_NAME) {
-							js_fail(&j, at, key.len ? "tensor name too long or holding U+0000" : "empty tensor name");
-							goto out;
-						}
-						js_ws(&j);
-						size_t vat = j.i;
-						if (j.i < j.n && j.p[j.i] != '"') {
-							js_fail(&j, vat, "tensor '%s': the shard is not a string", shown(nb, sizeof nb, key.s));
-							goto out;
-						}
-						if (!js_string(&j, &val))
-							goto out;
-						if (val.nul || !hf_safe_relpath(val.s)) {
-							js_fail(&j, vat, "tensor '%s': shard name '%s' is not a plain relative path inside the directory",
-								shown(nb, sizeof nb, key.s), shown((char[96]){0}, 96, val.s));
-							goto out;
-						}
-						if (ix->n == cap) {
-							cap = cap ? 2 * cap : 256;
-							ix->tensor = xreallocarray(ix->tensor, (size_t)cap, sizeof *ix->tensor);
-							ix->shard = xreallocarray(ix->shard, (size_t)cap, sizeof *ix->shard);
-						}
-						ix->tensor[ix->n] = xstrdup(key.s);
-						ix->shard[ix->n++] = xstrdup(val.s);
-						if (js_peek(&j, ',')) {
-							j.i++;
-							continue;
-						}
-						if (!js_expect(&j, '}', "',' or '}' in weight_map"))
-							goto out;
-						break;
-					}
-			} else if (!js_skip(&j, 1)) {
-				goto out;
+				}
+				if (!js_string(&j, &val))
+					goto out;
+				if (val.nul || !hf_safe_relpath(val.s)) {
+					js_fail(&j, vat, "tensor '%s': shard name '%s' is not a plain relative path inside the directory",
+						shown(nb, sizeof nb, key.s), shown((char[96]){0}, 96, val.s));
+					goto out;
+				}
+				if (ix->n == cap) {
+					cap = cap ? 2 * cap : 256;
+					ix->tensor = xreallocarray(ix->tensor, (size_t)cap, sizeof *ix->tensor);
+					ix->shard = xreallocarray(ix->shard, (size_t)cap, sizeof *ix->shard);
+				}
+				ix->tensor[ix->n] = xstrdup(key.s);
+				ix->shard[ix->n++] = xstrdup(val.s);
 			}
-			if (js_peek(&j, ',')) {
-				j.i++;
-				continue;
-			}
-			if (!js_expect(&j, '}', "',' or '}' in the index"))
+			if (r < 0)
 				goto out;
-			break;
+		} else if (!js_skip(&j, 1)) {
+			goto out;
 		}
+	}
+	if (r < 0)
+		goto out;
 	if (!js_end(&j))
 		goto out;
 	if (!have_map) {
