@@ -53,6 +53,21 @@ static bool in_list(const char *s, const char *const *list)
 
 static bool starts(const char *s, const char *prefix) { return !strncmp(s, prefix, strlen(prefix)); }
 
+/* The descriptor below 10 that s names in digits ("5", "05"), else -1:
+ * "&55555555555" is a descriptor too, and atoi() of it overflows. */
+static int small_fd(const char *s)
+{
+	int v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s) || v >= 10)
+			return -1;
+		v = 10 * v + (*s - '0');
+	}
+	return v < 10 ? v : -1;
+}
+
 /* ---- verdicts ---- */
 
 static enum risk_level reason_level(const char *reason)
@@ -2850,8 +2865,8 @@ static void judge_cmd(struct judge *j, const struct sh_script *s, int ci)
 			}
 		} else if ((r->op == SH_R_DUP_OUT || r->op == SH_R_DUP_IN) && fd < 10) {
 			/* 0>&1, 0<&5: the descriptor now shares the target's connection */
-			int target = atoi(r->target.text);
-			if (isdigit((unsigned char)r->target.text[0]) && target < 10)
+			int target = small_fd(r->target.text);
+			if (target >= 0)
 				net_fd[fd] = net_fd[target];
 		}
 	}
