@@ -14,13 +14,17 @@ base=$top/models/smollm2-135m-instruct-q4_1.gguf  # SmolLM2 as shipped
 variant=native
 
 # -r REPS (reps), -k avx2|avx512 (variant, and LMU_KERNELS for lm-step:
-# llama.cpp's build of the same family); bench_shift: the arguments taken.
+# llama.cpp's build of the same family), -a (lmact: lm-step --quant-act,
+# 8-bit activations as llama.cpp's, instead of the exact default);
+# bench_shift: the arguments taken.
+lmact=
 bench_options() { # name args...
 	local name=$1
 	shift
 	bench_shift=0
 	while [ $# -gt 0 ]; do
 		case $1 in
+		-a) lmact=--quant-act; shift; bench_shift=$((bench_shift + 1)); continue ;;
 		-r) reps=$2 ;;
 		-k) case $2 in avx2 | avx512) ;; *) echo "$name: -k avx2 or -k avx512" >&2; exit 2 ;; esac
 		    [ "$2" = avx2 ] || grep -qw avx512f /proc/cpuinfo ||

@@ -6,12 +6,13 @@
 # OpenMP threads collapse at 2 threads when a core is taken away).  Not
 # part of make test.
 #
-#   tests/bench/cpu-bench.sh [-r REPS] [-k avx2|avx512] [MODEL...]
+#   tests/bench/cpu-bench.sh [-r REPS] [-k avx2|avx512] [-a] [MODEL...]
 #
 # -k avx2: lm-step with LMU_KERNELS=avx2 against llama.cpp built with
 # AVX-512 off (build-llama-cpp.sh avx2): what an AVX2-only CPU gets.
 # -k avx512: LMU_KERNELS=avx512 against llama.cpp's AVX-512 build without
 # AMX (build-llama-cpp.sh avx512), for CPUs whose native build crashes.
+# -a: lm-step --quant-act, as in lm-bench.sh.
 # Models: as lm-bench.sh (the default list, absent or unsupported ones
 # reported as skipped).
 #
@@ -49,14 +50,14 @@ cpu() { # command... -> user + system seconds
 	/usr/bin/time -f "%U %S" -o "$tmp/cpu.out" "$@" > /dev/null 2>&1 || { echo "cpu-bench: failed: $*" >&2; exit 1; }
 	awk '{ print $1 + $2 }' "$tmp/cpu.out"
 }
-lm() { cpu "$lmstep" -m "$1" -t 1 < "$2"; }
+lm() { cpu "$lmstep" $lmact -m "$1" -t 1 < "$2"; }
 lb() { cpu "$lmbin/llama-bench" -m "$1" -t 1 -r 1 "${@:2}"; }
 best() { sort -g | head -n 1; }
 
 printf '# machine: %s, %s CPUs, load average %s; lm-step kernels: %s; llama.cpp build: %s; 1 thread, best of %s\n\n' \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" \
 	"$(cut -d' ' -f1-3 /proc/loadavg)" \
-	"$("$lmstep" -m "$top/models/smollm2-135m-instruct-q4_1.gguf" -v < /dev/null 2>&1 >/dev/null |
+	"$("$lmstep" $lmact -m "$top/models/smollm2-135m-instruct-q4_1.gguf" -v < /dev/null 2>&1 >/dev/null |
 		sed -n 's/.*kernels //p')" "$variant" "$reps"
 printf '| model | test | lm-step t/cpu-s | llama.cpp t/cpu-s | ratio |\n| --- | --- | ---: | ---: | ---: |\n'
 skipped=

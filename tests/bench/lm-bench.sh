@@ -2,7 +2,7 @@
 # lm-bench.sh - lm-step against llama.cpp's llama-bench, side by side, in one
 # run on this machine (issue 6).  Not part of `make test`.
 #
-#   tests/bench/lm-bench.sh [-r REPS] [-k avx2|avx512] [MODEL...]
+#   tests/bench/lm-bench.sh [-r REPS] [-k avx2|avx512] [-a] [MODEL...]
 #
 # -k avx2: lm-step built for a CPU with AVX2 and no AVX-512 (make AVX2=1,
 # -march=x86-64-v3: no AVX-512 anywhere in the forward pass) with
@@ -10,6 +10,8 @@
 # (build-llama-cpp.sh avx2): what an AVX2-only CPU gets.
 # -k avx512: LMU_KERNELS=avx512 against llama.cpp's AVX-512 build without
 # AMX (build-llama-cpp.sh avx512), for CPUs whose native build crashes.
+# -a: lm-step --quant-act (8-bit activations, what llama.cpp multiplies
+# with) instead of the exact default; the table's first line says which.
 #
 # For each model (default: SmolLM2-135M-Instruct as shipped in Q4_1, plus
 # Q8_0 and F16 made from it with llama.cpp's quantize tool, and Q4_K_M made
@@ -50,7 +52,7 @@ PY
 
 # seconds and peak KiB of one lm-step run on the given input file
 run_once() { # threads input model
-	/usr/bin/time -f "%e %M" -o "$cache/time.out" "$lmstep" -m "$3" -t "$1" < "$2" > /dev/null
+	/usr/bin/time -f "%e %M" -o "$cache/time.out" "$lmstep" $lmact -m "$3" -t "$1" < "$2" > /dev/null
 	cat "$cache/time.out"
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -59,7 +61,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 time_run() { # threads input model -> seconds
 	local t0 t1
 	t0=$EPOCHREALTIME
-	"$lmstep" -m "$3" -t "$1" < "$2" > /dev/null
+	"$lmstep" $lmact -m "$3" -t "$1" < "$2" > /dev/null
 	t1=$EPOCHREALTIME
 	echo "$t1 - $t0" | bc -l
 }
@@ -67,7 +69,7 @@ time_run() { # threads input model -> seconds
 : > "$cache/empty.txt"
 printf '# machine: %s, %s CPUs; lm-step: %s, kernels %s; llama.cpp build: %s\n' \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "${lmstep#"$top"/}" \
-	"$("$lmstep" -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')" "$variant"
+	"$("$lmstep" $lmact -m "$base" -v < /dev/null 2>&1 >/dev/null | sed -n 's/.*kernels //p')" "$variant"
 for t in 1 2; do bw[$t]=$("$cache/bwprobe" "$t" 1024 2> "$cache/bwprobe-$t.txt"); done
 printf '# read bandwidth (bwprobe, the fastest way): 1 thread %s GB/s, 2 threads %s GB/s; %s repetitions\n\n' "${bw[1]}" "${bw[2]}" "$reps"
 
