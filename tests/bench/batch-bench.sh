@@ -4,7 +4,7 @@
 # llama-batched-bench built from the same source as lm-bench.sh, side by
 # side in one run.  Not part of `make test`.
 #
-#   tests/bench/batch-bench.sh [-r REPS] [-p PP] [-n TG] [-t "1 2"] [-b "1 4 8 16"] [MODEL...]
+#   tests/bench/batch-bench.sh [-r REPS] [-p PP] [-n TG] [-t "1 2"] [-b "1 4 8 16"] [-a] [MODEL...]
 #
 # For each model (default: SmolLM2-135M-Instruct Q4_1 and, when lm-step
 # runs it, Qwen2.5-Coder-0.5B-Instruct Q4_K_M), each number of threads of
@@ -16,6 +16,8 @@
 # alternating), their ratio, lm-step's decode tokens per CPU-second (all
 # threads; on a machine shared with other work it moves less than the wall
 # clock), and how much more than one sequence the largest number gives.
+# -a: lm-step's engine with 8-bit activations (lm-step --quant-act, what
+# llama.cpp multiplies with) instead of the exact default.
 #
 # llama.cpp's threads wait for work by spinning (OpenMP's active policy):
 # on a machine busy with other work that costs it far more than it costs
@@ -23,7 +25,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-reps=3 pp=128 tg=128 threads="1 2" seqs="1 4 8 16"
+reps=3 pp=128 tg=128 threads="1 2" seqs="1 4 8 16" act=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r) reps=$2; shift 2 ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
 	-b) seqs=$2; shift 2 ;;
 	-p) pp=$2; shift 2 ;;
 	-n) tg=$2; shift 2 ;;
+	-a) act=-a; shift ;;
 	*) break ;;
 	esac
 done
@@ -64,7 +67,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # S_TG of one run of each, for B sequences; lm-step's line also has its
 # decode tokens per CPU-second (B * TG / CPU_TG)
 ours() { # model threads B
-	"$b/bench/batch-bench" -m "$1" -t "$2" -p "$pp" -n "$tg" -b "$3" | awk 'NR == 2 { print $7, $3 * $2 / $8 }'
+	"$b/bench/batch-bench" -m "$1" -t "$2" -p "$pp" -n "$tg" -b "$3" $act | awk 'NR == 2 { print $7, $3 * $2 / $8 }'
 }
 theirs() { # model threads B
 	"$lmbin/llama-batched-bench" -m "$1" -t "$2" -tb "$2" -c $(( $3 * (pp + tg) )) -b 2048 -ub 512 \
@@ -72,6 +75,7 @@ theirs() { # model threads B
 		awk -F'|' '$2 ~ /^ *[0-9]+ *$/ { gsub(/ /, "", $9); print $9 }'
 }
 
+if [ -n "$act" ]; then echo "# lm-step: 8-bit activations (-a: --quant-act)"; else echo "# lm-step: exact activations"; fi
 printf '%-36s %3s %3s %12s %12s %7s %14s\n' model t B "lm-step t/s" "llama t/s" ratio "lm-step t/cpu-s"
 for m in "$@"; do
 	name=$(basename "$m" .gguf)
