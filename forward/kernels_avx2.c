@@ -60,8 +60,34 @@ INLINE __m256i fifth_bits(uint32_t qh)
 	return _mm256_and_si256(v, _mm256_set1_epi8(16));
 }
 
-INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
-			float *Y, int ldy, const int R, const int C)
+/* The 32 quants of legacy block w in element order: signed (Q4_0, Q5_0,
+ * Q8_0) or unsigned with m_w in *mw (Q4_1, Q5_1). */
+INLINE __m256i legacy_q8(const enum ggml_type t, const uint8_t *w, float *mw)
+{
+	switch (t) {
+	case GGML_Q4_0:
+		return _mm256_sub_epi8(nibbles(((const struct blk_q4_0 *)w)->qs), _mm256_set1_epi8(8));
+	case GGML_Q4_1:
+		*mw = _cvtsh_ss(((const struct blk_q4_1 *)w)->m);
+		return nibbles(((const struct blk_q4_1 *)w)->qs);
+	case GGML_Q5_0: {
+		const struct blk_q5_0 *b = (const void *)w;
+		return _mm256_sub_epi8(_mm256_or_si256(nibbles(b->qs), fifth_bits(load32(b->qh))), _mm256_set1_epi8(16));
+	}
+	case GGML_Q5_1: {
+		const struct blk_q5_1 *b = (const void *)w;
+		*mw = _cvtsh_ss(b->m);
+		return _mm256_or_si256(nibbles(b->qs), fifth_bits(load32(b->qh)));
+	}
+	default:  /* Q8_0 */
+		return _mm256_loadu_si256((const void *)((const struct blk_q8_0 *)w)->qs);
+	}
+}
+
+/* R rows from W (row i at W + i * rs; each fetching pf bytes ahead of its
+ * own, if pf is not 0) against C activations, into Y[c * ldy + i * ys]. */
+INLINE void legacy_tile(const enum ggml_type t, const uint8_t *W, size_t rs, size_t pf, int n, const uint8_t *X,
+			size_t xs, float *Y, int ldy, size_t ys, const int R, const int C)
 {
 	const size_t wsz = blk_bytes(t);
 	const int with_sum = t == GGML_Q4_1 || t == GGML_Q5_1;
@@ -90,34 +116,11 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 		}
 		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
-			const uint8_t *w = W + r * rb + (size_t)i * wsz;
-			__m256i q;
+			const uint8_t *w = W + r * rs + (size_t)i * wsz;
 			float dw = _cvtsh_ss(*(const uint16_t *)w), mw = 0;
-			_mm_prefetch((const char *)(w + R * rb), _MM_HINT_T0);
-			switch (t) {
-			case GGML_Q4_0:
-				q = _mm256_sub_epi8(nibbles(((const struct blk_q4_0 *)w)->qs), _mm256_set1_epi8(8));
-				break;
-			case GGML_Q4_1:
-				q = nibbles(((const struct blk_q4_1 *)w)->qs);
-				mw = _cvtsh_ss(((const struct blk_q4_1 *)w)->m);
-				break;
-			case GGML_Q5_0: {
-				const struct blk_q5_0 *b = (const void *)w;
-				q = _mm256_or_si256(nibbles(b->qs), fifth_bits(load32(b->qh)));
-				q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-				break;
-			}
-			case GGML_Q5_1: {
-				const struct blk_q5_1 *b = (const void *)w;
-				q = _mm256_or_si256(nibbles(b->qs), fifth_bits(load32(b->qh)));
-				mw = _cvtsh_ss(b->m);
-				break;
-			}
-			default:  /* Q8_0 */
-				q = _mm256_loadu_si256((const void *)((const struct blk_q8_0 *)w)->qs);
-				break;
-			}
+			if (pf)
+				_mm_prefetch((const char *)(w + pf), _MM_HINT_T0);
+			__m256i q = legacy_q8(t, w, &mw);
 			__m256i qa = with_sum ? q : _mm256_sign_epi8(q, q);
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < C; c++) {
@@ -133,8 +136,209 @@ INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int
 	for (int r = 0; r < R; r++)
 		_Pragma("GCC unroll 4")
 		for (int c = 0; c < C; c++)
-			Y[(size_t)c * ldy + r] = hsum(acc[r][c]) + msum[r][c];
+			Y[(size_t)c * ldy + r * ys] = hsum(acc[r][c]) + msum[r][c];
 }
+
+/* The tiles of quant_tile_drive(): neighbouring rows, fetching the next
+ * tile's. */
+INLINE void tile_legacy(const enum ggml_type t, const uint8_t *W, size_t rb, int n, const uint8_t *X, size_t xs,
+			float *Y, int ldy, const int R, const int C)
+{
+	legacy_tile(t, W, rb, R * rb, n, X, xs, Y, ldy, 1, R, C);
+}
+
+/* ---- 8-bit activations, legacy types, rows unpacked once ----
+ *
+ * From Q8U_MIN activations (a prompt, a step of several sequences)
+ * tile_legacy() unpacked every row again for each MAXC activations and
+ * prefetched per block.  Here a panel of Q8U_ROWS rows is unpacked once
+ * into L1 (per block the 32 quants as VPMADDUBSW's unsigned operand, and
+ * for the signed types the quants again for VPSIGNB; d_w and m_w as
+ * floats), and each row, its block in registers, meets Q8U_ACTS
+ * activations read where quant_act_row() put them.  d_a and s_a of a group
+ * of activations are taken out once per call as floats, 8 to a vector per
+ * block.  Every output gets tile_legacy()'s float operations in its order:
+ * per block the 8 int32 lane sums converted and multiplied-added with
+ * d_w * d_a (VMULPS of the broadcasts: the same float), then the
+ * horizontal sum plus the chain of m_w * s_a over the blocks (here summed
+ * 8 activations to a vector), so a row has the same bits in any batch
+ * (test-batch).  lm-step --quant-act, 512-token prompt, 1 thread (Zen 3,
+ * CPU time, loaded machine): SmolLM2 Q4_1 3.0 s before, 1.7 s (exact
+ * products 1.8 s); Qwen2.5-Coder 0.5B (Q5_0 mostly) 10.5-12.1 s, 6.0-6.4 s
+ * (exact 5.4-6.4).  batch-bench SmolLM2 prefill at 16 sequences of 128:
+ * the activations' quants read in place (a 32-byte load of a 36-byte
+ * block often split across lines) 260-280 tokens/s; copied once per call
+ * to aligned vectors 315-330; d_w * d_a then made 8 activations a VMULPS
+ * per slice rather than one per activation 345 (exact 335-370). */
+#ifndef Q8U_MIN
+#define Q8U_MIN 4
+#endif
+#ifndef Q8U_ROWS
+#define Q8U_ROWS 8
+#endif
+#ifndef Q8U_ACTS
+#define Q8U_ACTS 8
+#endif
+#ifndef Q8U_L1
+#define Q8U_L1 (20 * 1024)  /* bytes of a slice of the panel and the group's activations */
+#endif
+/* Signed quants: a panel row holds two vectors per block, the unsigned
+ * operand and the quants for the signs. */
+#define Q8U_SIGNED(t) ((t) != GGML_Q4_1 && (t) != GGML_Q5_1)
+#define Q8U_PF 4            /* rows fetched ahead while unpacking */
+/* blocks in a slice (at most: the unsigned types' panel rows are half) */
+#define Q8U_KS(t) (Q8U_L1 / ((Q8U_ROWS * (Q8U_SIGNED(t) ? 2 : 1) + Q8U_ACTS) * sizeof(__m256i)))
+#define Q8U_KS_MAX (Q8U_L1 / ((Q8U_ROWS + Q8U_ACTS) * sizeof(__m256i)))
+_Static_assert(Q8U_ACTS <= 8, "q8u_matmul() keeps 8 activations' scales to a vector");
+
+
+/* Blocks [k0, k1) of the unpacked row P (d_w in Dw) against C activations
+ * of a group (quants of activation c and block k at A[Q8U_ACTS k + c],
+ * d_a at G[16 k + c]), continuing acc[c], or starting it at zero when k0
+ * is 0. */
+INLINE void q8u_tile(const enum ggml_type t, const __m256i *P, const float *Dw, const __m256i *A,
+		     const float *G, int k0, int k1, __m256 *acc, const int C)
+{
+	const int sgn = Q8U_SIGNED(t), pv = sgn ? 2 : 1;
+	const __m256i ones16 = _mm256_set1_epi16(1);
+	__m256 s8[Q8U_ACTS];
+
+	_Pragma("GCC unroll 8")
+	for (int c = 0; c < C; c++)
+		s8[c] = k0 ? acc[c] : _mm256_setzero_ps();
+	/* d_w * d_a of the slice's blocks, 8 activations a VMULPS */
+	_Alignas(32) float da[Q8U_KS_MAX][8];
+	for (int k = k0; k < k1; k++)
+		_mm256_store_ps(da[k - k0], _mm256_mul_ps(_mm256_broadcast_ss(Dw + k), _mm256_load_ps(G + 16 * (size_t)k)));
+	for (int k = k0; k < k1; k++) {
+		const __m256i qa = _mm256_load_si256(P + (size_t)pv * k);
+		const __m256i q = sgn ? _mm256_load_si256(P + (size_t)pv * k + 1) : qa;
+		const __m256i *x = A + (size_t)Q8U_ACTS * k;
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < C; c++) {
+			__m256i a = _mm256_load_si256(x + c);
+			if (sgn)
+				a = _mm256_sign_epi8(a, q);
+			__m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(qa, a), ones16);
+			s8[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(&da[k - k0][c]), s8[c]);
+		}
+	}
+	_Pragma("GCC unroll 8")
+	for (int c = 0; c < C; c++)
+		acc[c] = s8[c];
+}
+
+INLINE void q8u_matmul(const enum ggml_type t, const void *W, size_t rb, int n, const void *xq, size_t xs, int nb,
+		       float *Y, int ldy, int r0, int r1)
+{
+	const int sgn = Q8U_SIGNED(t), pv = sgn ? 2 : 1, nblk = n / QK, ng = (nb + Q8U_ACTS - 1) / Q8U_ACTS;
+	const size_t wsz = blk_bytes(t), asz = sgn ? sizeof(struct blk_q8_0) : sizeof(struct blk_q8_1), qoff = sgn ? 2 : 4;
+	const size_t pb = ((size_t)Q8U_ROWS * pv + (size_t)ng * Q8U_ACTS) * nblk * sizeof(__m256i);
+	const size_t fb = ((size_t)Q8U_ROWS * nblk * 2 + (size_t)ng * nblk * 16) * sizeof(float);
+	int ks = (int)Q8U_KS(t);
+	/* the panel, the activations' quants (per group and block those of
+	 * Q8U_ACTS activations: aligned, none split across lines), d_w and m_w
+	 * of the panel's rows, then per group and block d_a of 8 activations
+	 * and s_a of 8 */
+	__m256i *P = aligned_alloc(32, pb + fb);
+	if (!P)
+		die("quant: out of memory (%zu bytes)", pb + fb);
+	__m256i *A = P + (size_t)Q8U_ROWS * pv * nblk;
+	float *Dw = (float *)((uint8_t *)P + pb), *Mw = Dw + (size_t)Q8U_ROWS * nblk, *G = Mw + (size_t)Q8U_ROWS * nblk;
+	__m256 acc[Q8U_ROWS][Q8U_ACTS];
+
+	if (ks < 1)
+		ks = 1;
+	memset(Dw, 0, fb);  /* (a last group's missing activations, a short panel's missing rows) */
+	for (int b = 0; b < nb; b++)
+		for (int k = 0; k < nblk; k++) {
+			const struct blk_q8_1 *a = (const void *)((const uint8_t *)xq + (size_t)b * xs + (size_t)k * asz);
+			float *g = G + ((size_t)(b / Q8U_ACTS) * nblk + k) * 16 + b % Q8U_ACTS;
+			g[0] = _cvtsh_ss(a->d);
+			g[8] = sgn ? 0 : _cvtsh_ss(a->s);
+			_mm256_store_si256(A + ((size_t)(b / Q8U_ACTS) * nblk + k) * Q8U_ACTS + b % Q8U_ACTS,
+					   _mm256_loadu_si256((const void *)((const uint8_t *)a + qoff)));
+		}
+	for (int r = r0; r < r1; r += Q8U_ROWS) {
+		const int R = r1 - r < Q8U_ROWS ? r1 - r : Q8U_ROWS;
+		for (int i = 0; i < R; i++) {
+			const uint8_t *w = (const uint8_t *)W + (size_t)(r + i) * rb;
+			__m256i *Pi = P + (size_t)i * nblk * pv;
+			for (size_t o = 0; o < rb; o += 64)  /* the row Q8U_PF rows ahead */
+				_mm_prefetch((const char *)(w + Q8U_PF * rb + o), _MM_HINT_T0);
+			for (int k = 0; k < nblk; k++) {
+				const uint8_t *b = w + (size_t)k * wsz;
+				float mw = 0;
+				__m256i q = legacy_q8(t, b, &mw);
+				Dw[(size_t)i * nblk + k] = _cvtsh_ss(*(const uint16_t *)b);
+				Mw[(size_t)i * nblk + k] = mw;
+				_mm256_store_si256(Pi + (size_t)pv * k, sgn ? _mm256_sign_epi8(q, q) : q);
+				if (sgn)
+					_mm256_store_si256(Pi + (size_t)pv * k + 1, q);
+			}
+		}
+		for (int b0 = 0; b0 < nb; b0 += Q8U_ACTS) {
+			const int C = nb - b0 < Q8U_ACTS ? nb - b0 : Q8U_ACTS;
+			const __m256i *Ag = A + (size_t)(b0 / Q8U_ACTS) * nblk * Q8U_ACTS;
+			const float *Gg = G + (size_t)(b0 / Q8U_ACTS) * nblk * 16;
+			for (int k0 = 0; k0 < nblk; k0 += ks) {
+				const int k1 = nblk - k0 < ks ? nblk : k0 + ks;
+				for (int i = 0; i < R; i++) {
+					const __m256i *Pi = P + (size_t)i * nblk * pv;
+					const float *Dwi = Dw + (size_t)i * nblk;
+					switch (C) {
+#define Q8U_C(j) case j: if (j <= Q8U_ACTS) q8u_tile(t, Pi, Dwi, Ag, Gg, k0, k1, acc[i], j); break;
+					Q8U_C(1) Q8U_C(2) Q8U_C(3) Q8U_C(4) Q8U_C(5) Q8U_C(6) Q8U_C(7) Q8U_C(8)
+#undef Q8U_C
+					}
+				}
+			}
+			/* the chains msum += m_w * s_a of tile_legacy(), 8
+			 * activations a vector, the rows' chains side by side */
+			float m[Q8U_ROWS][8];
+			__m256 sm[Q8U_ROWS];
+			for (int i = 0; i < Q8U_ROWS; i++)
+				sm[i] = _mm256_setzero_ps();
+			if (!sgn)
+				for (int k = 0; k < nblk; k++) {
+					const __m256 sa = _mm256_load_ps(Gg + 16 * (size_t)k + 8);
+					for (int i = 0; i < Q8U_ROWS; i++)
+						sm[i] = _mm256_add_ps(sm[i], _mm256_mul_ps(_mm256_broadcast_ss(Mw + (size_t)i * nblk + k), sa));
+				}
+			for (int i = 0; i < R; i++) {
+				_mm256_storeu_ps(m[i], sm[i]);
+				for (int c = 0; c < C; c++)
+					Y[(size_t)(b0 + c) * ldy + r + i] = hsum(acc[i][c]) + m[i][c];
+			}
+		}
+	}
+	free(P);
+}
+
+/* The legacy types' 8-bit entries: a decode as row_streams() (below), a
+ * few activations over quant_tile_drive()'s tiles, more against rows
+ * unpacked once. */
+#define Q8_KERNEL(name, type) \
+	KERNEL(name##_drive, tile_legacy, type, MAXR, MAXC) \
+	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *xq, float *Y, int r0, int r1) \
+	{ \
+		row_streams(legacy_tile, type, W, rb, n, xq, Y, r0, r1); \
+	} \
+	TARGET static void name##_unpacked(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, \
+					   float *Y, int ldy, int r0, int r1) \
+	{ \
+		q8u_matmul(type, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	} \
+	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
+			 int r0, int r1) \
+	{ \
+		if (nb == 1) \
+			name##_streams(W, rb, n, xq, Y, r0, r1); \
+		else if (nb >= Q8U_MIN) \
+			name##_unpacked(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+		else \
+			name##_drive(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+	}
 
 /* The 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K/Q5_K
  * super-block (formats.md 2.2), four at a time, in a register (built in
@@ -340,7 +544,7 @@ INLINE void tile_float(const enum ggml_type t, const uint8_t *W, size_t rb, int 
  * apart, a tile taking one row of each, so that the thread reads MAXR
  * streams (see kl_streams() below; adjacent rows in one stream left F16
  * decode at 41-62 % of the roofline); the rows past MAXR * len one at a
- * time.  tile is float_tile() or a16_tile(), a constant the inlining
+ * time.  tile is float_tile(), a16_tile() or legacy_tile(), a constant the inlining
  * resolves; a row's float operations are those of any other tile.  No
  * software prefetch (pf 0: the tiles leave it out), as in kl_streams():
  * fetching each stream 2 rows ahead, lm-step decoded in 1.07x the CPU
@@ -384,11 +588,11 @@ INLINE void row_streams(row_tile_fn *tile, const enum ggml_type t, const void *W
 KERNEL(mm_f32, tile_float, GGML_F32, 4, 2)
 FLOAT16_KERNEL(mm_f16, GGML_F16)
 FLOAT16_KERNEL(mm_bf16, GGML_BF16)
-KERNEL(mm_q4_0, tile_legacy, GGML_Q4_0, 4, 2)
-KERNEL(mm_q4_1, tile_legacy, GGML_Q4_1, 4, 2)
-KERNEL(mm_q5_0, tile_legacy, GGML_Q5_0, 4, 2)
-KERNEL(mm_q5_1, tile_legacy, GGML_Q5_1, 4, 2)
-KERNEL(mm_q8_0, tile_legacy, GGML_Q8_0, 4, 2)
+Q8_KERNEL(mm_q4_0, GGML_Q4_0)
+Q8_KERNEL(mm_q4_1, GGML_Q4_1)
+Q8_KERNEL(mm_q5_0, GGML_Q5_0)
+Q8_KERNEL(mm_q5_1, GGML_Q5_1)
+Q8_KERNEL(mm_q8_0, GGML_Q8_0)
 KERNEL(mm_q4_k, tile_kquant, GGML_Q4_K, 4, 2)
 KERNEL(mm_q5_k, tile_kquant, GGML_Q5_K, 4, 2)
 KERNEL(mm_q6_k, tile_kquant, GGML_Q6_K, 4, 2)

@@ -188,6 +188,17 @@ static void test_products(const char *family)
 		   quant_float_batch(t), T);
 		ok(batch_invariant(M_Q8, t, n, 13, 1) < 0 || t == GGML_F32 || t == GGML_F16 || t == GGML_BF16,
 		   "%s %s: 8-bit activations, a row in a batch of 13 = alone", family, tn);
+		/* AVX2's legacy 8-bit products from 4 activations: rows
+		 * unpacked 8 at a time (37: a short panel of 5), tiles of 8
+		 * activations (4, 7, 9, 13: a last tile of 4, 7, 1, 5), the
+		 * blocks in slices (rows of 4352: several) */
+		static const int n8s[] = {544, 576, 1088, 4352}, nb8s[] = {4, 7, 9, 13, 16};
+		if (ggml_block_size(t) == 32)
+			for (size_t j = 0; j < sizeof n8s / sizeof *n8s; j++)
+				for (size_t l = 0; l < sizeof nb8s / sizeof *nb8s; l++)
+					ok(batch_invariant(M_Q8, t, n8s[j], nb8s[l], 1) < 0,
+					   "%s %s: 8-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
+					   n8s[j], nb8s[l]);
 		if (T) {
 			ok(batch_invariant(M_FLOAT, t, nf, T - 1, 1) < 0, "%s %s: float activations, a row in a batch of %d = alone",
 			   family, tn, T - 1);
