@@ -199,6 +199,13 @@ static void test_products(const char *family)
 					ok(batch_invariant(M_Q8, t, n8s[j], nb8s[l], 1) < 0,
 					   "%s %s: 8-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
 					   n8s[j], nb8s[l]);
+		/* and the K-quants' tiles of 8 activations (9, 13, 16: a last
+		 * one of 1, 5 and none) over 17 super-blocks */
+		if (ggml_block_size(t) == QK_K)
+			for (size_t l = 2; l < sizeof nb8s / sizeof *nb8s; l++)
+				ok(batch_invariant(M_Q8, t, 17 * n, nb8s[l], 1) < 0,
+				   "%s %s: 8-bit activations, rows of %d, a row in a batch of %d = alone", family, tn,
+				   17 * n, nb8s[l]);
 		if (T) {
 			ok(batch_invariant(M_FLOAT, t, nf, T - 1, 1) < 0, "%s %s: float activations, a row in a batch of %d = alone",
 			   family, tn, T - 1);
