@@ -315,30 +315,33 @@ INLINE void q8u_matmul(const enum ggml_type t, const void *W, size_t rb, int n, 
 	free(P);
 }
 
-/* The legacy types' 8-bit entries: a decode as row_streams() (below), a
- * few activations over quant_tile_drive()'s tiles, more against rows
- * unpacked once. */
-#define Q8_KERNEL(name, type) \
-	KERNEL(name##_drive, tile_legacy, type, MAXR, MAXC) \
+/* The legacy types' entries, 8-bit (tile_legacy(), legacy_tile(),
+ * q8u_matmul(), from Q8U_MIN) and 16-bit activations (tile_a16(),
+ * a16_tile(), a16u_matmul(), from A16U_MIN): a decode as row_streams()
+ * of the stream tile, a few activations over quant_tile_drive()'s tiles,
+ * more against rows unpacked once by the unpacked product. */
+#define LEGACY_KERNEL(name, type, tile, stile, unpacked, min) \
+	KERNEL(name##_drive, tile, type, MAXR, MAXC) \
 	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *xq, float *Y, int r0, int r1) \
 	{ \
-		row_streams(legacy_tile, type, W, rb, n, xq, Y, r0, r1); \
+		row_streams(stile, type, W, rb, n, xq, Y, r0, r1); \
 	} \
 	TARGET static void name##_unpacked(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, \
 					   float *Y, int ldy, int r0, int r1) \
 	{ \
-		q8u_matmul(type, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
+		unpacked(type, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 	} \
 	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
 			 int r0, int r1) \
 	{ \
 		if (nb == 1) \
 			name##_streams(W, rb, n, xq, Y, r0, r1); \
-		else if (nb >= Q8U_MIN) \
+		else if (nb >= (min)) \
 			name##_unpacked(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 		else \
 			name##_drive(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
 	}
+#define Q8_KERNEL(name, type) LEGACY_KERNEL(name, type, tile_legacy, legacy_tile, q8u_matmul, Q8U_MIN)
 
 /* The 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a Q4_K/Q5_K
  * super-block (formats.md 2.2), four at a time, in a register (built in
@@ -986,30 +989,7 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 	free(A);
 }
 
-/* The legacy types' 16-bit-activation entries: a decode as streams, a
- * few activations over quant_tile_drive()'s tiles, more against rows
- * unpacked once. */
-#define A16_KERNEL(name, type) \
-	KERNEL(name##_drive, tile_a16, type, MAXR, MAXC) \
-	TARGET static void name##_streams(const void *W, size_t rb, int n, const void *xq, float *Y, int r0, int r1) \
-	{ \
-		row_streams(a16_tile, type, W, rb, n, xq, Y, r0, r1); \
-	} \
-	TARGET static void name##_unpacked(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, \
-					   float *Y, int ldy, int r0, int r1) \
-	{ \
-		a16u_matmul(type, W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
-	} \
-	static void name(const void *W, size_t rb, int n, const void *xq, size_t xs, int nb, float *Y, int ldy, \
-			 int r0, int r1) \
-	{ \
-		if (nb == 1) \
-			name##_streams(W, rb, n, xq, Y, r0, r1); \
-		else if (nb >= A16U_MIN) \
-			name##_unpacked(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
-		else \
-			name##_drive(W, rb, n, xq, xs, nb, Y, ldy, r0, r1); \
-	}
+#define A16_KERNEL(name, type) LEGACY_KERNEL(name, type, tile_a16, a16_tile, a16u_matmul, A16U_MIN)
 
 /* ---- 16-bit activations, K-quants in lanes (Q4_K, Q5_K, Q6_K) ----
  *

@@ -69,7 +69,7 @@ static void usage(FILE *f)
 		   "  --text[=K]        text frames with the K best scores (default %d) instead of binary\n"
 		   "  --top K           binary frames of the K best scores and the log-sum-exp of the rest\n"
 		   "  --all-logits      a frame for every position, not only each batch's last\n"
-		   "  --quant-act       quantize activations for integer dot products (faster, less exact)\n"
+		   "  --quant-act       8-bit activations as llama.cpp's: less exact, faster only where lm-step(1) says\n"
 		   "  --batch-wait MS   wait up to MS for the answers to a step's frames (default %d)\n"
 		   "  --info            describe the model and exit (-v: every metadata key)\n"
 		   "  -v                with --info, every metadata key; else statistics on stderr at the end\n",
