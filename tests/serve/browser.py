@@ -90,7 +90,10 @@ except OSError:
     shutil.copyfile(SMOLLM2, os.path.join(mdir, "second-model.gguf"))
 MODEL = os.path.basename(SMOLLM2)[:-5]
 
-with Server(["--models", mdir, "--parallel", "2"], home=home) as s:
+# Every step 50 ms longer (lm-serve(1), LMU_SERVE_STEP_DELAY): replies take
+# seconds, not a fraction of one, so the Stop button is still there when the
+# test clicks it (on a quiet machine a short reply ended in between).
+with Server(["--models", mdir, "--parallel", "2"], home=home, env={"LMU_SERVE_STEP_DELAY": "0.05"}) as s:
     url = "http://%s:%d/" % (s.host, s.port)
     d = browser()
     try:
