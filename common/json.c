@@ -73,7 +73,8 @@ int js_member(struct js *j, bool *first, struct jstr *key, size_t *at, const cha
 	if (r <= 0)
 		return r;
 	js_ws(j);
-	*at = j->i;
+	if (at)
+		*at = j->i;
 	return js_string(j, key) && js_expect(j, ':', "':'") ? 1 : -1;
 }
 

@@ -49,8 +49,8 @@ bool js_expect(struct js *j, char c, const char *what);
  *	if (r < 0) ... */
 int js_next(struct js *j, bool *first, char close, const char *what);
 /* js_next() for an object, then the member's key into *key, where it
- * starts into *at, and the ':' after it: the value is next when it
- * returns 1. */
+ * starts into *at (unless at is NULL), and the ':' after it: the value is
+ * next when it returns 1. */
 int js_member(struct js *j, bool *first, struct jstr *key, size_t *at, const char *what);
 /* A string into *s (reset first), or only checked when s is NULL. */
 bool js_string(struct js *j, struct jstr *s);

@@ -198,7 +198,6 @@ static bool parse_meta(struct js *j, struct st_shard *sh)
 	struct jstr k = {0}, v = {0};
 	uint32_t cap = 0;
 	bool ok = false, first = true;
-	size_t at;
 	int r;
 
 	js_ws(j);
@@ -208,7 +207,7 @@ static bool parse_meta(struct js *j, struct st_shard *sh)
 	}
 	if (!js_expect(j, '{', "'{' opening __metadata__ (a map of strings)"))
 		return false;
-	while ((r = js_member(j, &first, &k, &at, "',' or '}' in __metadata__")) > 0) {
+	while ((r = js_member(j, &first, &k, NULL, "',' or '}' in __metadata__")) > 0) {
 		js_ws(j);
 		if (j->i < j->n && j->p[j->i] != '"') {
 			js_fail(j, j->i, "__metadata__ value of '%s' is not a string", shown((char[96]){0}, 96, k.s));
