@@ -630,13 +630,22 @@ struct a16w {
 	__m128 dm;
 };
 
-/* 16 in the int16 lanes e where bit e of h is set. */
-INLINE __m256i fifth16(uint32_t h)
+/* 16 in int16 lane e of *lo where bit e of the Q5 high-bit word at qh is
+ * set, and in lane e of *hi where bit 16 + e is: one broadcast load, then
+ * per vector a byte shuffle (lane e's low byte: byte e / 8 of the word),
+ * a mask (bit e % 8) and VPSIGNW, which turns the masked bit (0 or a
+ * small positive word) into 0 or 16.  Was (per 16 lanes) the word moved
+ * from a general register and broadcast, a mask, a compare and an AND:
+ * 2 more vector operations a vector, and the moves. */
+INLINE void fifth16(const uint8_t *qh, __m256i *lo, __m256i *hi)
 {
-	const __m256i bit = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192,
-					      16384, (short)0x8000);
-	__m256i v = _mm256_and_si256(_mm256_set1_epi16((short)h), bit);
-	return _mm256_and_si256(_mm256_cmpeq_epi16(v, bit), _mm256_set1_epi16(16));
+	const __m256i x = _mm256_set1_epi32((int)load32(qh));
+	const __m256i bit = _mm256_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+	const __m256i sixteen = _mm256_set1_epi16(16);
+	const __m256i b01 = _mm256_setr_epi64x(0, 0, 0x0101010101010101ll, 0x0101010101010101ll);
+	const __m256i b23 = _mm256_add_epi8(b01, _mm256_set1_epi8(2));
+	*lo = _mm256_sign_epi16(sixteen, _mm256_and_si256(_mm256_shuffle_epi8(x, b01), bit));
+	*hi = _mm256_sign_epi16(sixteen, _mm256_and_si256(_mm256_shuffle_epi8(x, b23), bit));
 }
 
 INLINE __m256i u8x16(const uint8_t *p)
@@ -666,9 +675,10 @@ INLINE void a16_legacy(const enum ggml_type t, const uint8_t *w0, const int two,
 		w->q[b] = _mm256_and_si256(x, _mm256_set1_epi16(15));
 		w->q[b + 2] = _mm256_srli_epi16(x, 4);
 		if (t == GGML_Q5_0 || t == GGML_Q5_1) {
-			uint32_t h = load32(p + (t == GGML_Q5_0 ? 2 : 4));
-			w->q[b] = _mm256_or_si256(w->q[b], fifth16(h));
-			w->q[b + 2] = _mm256_or_si256(w->q[b + 2], fifth16(h >> 16));
+			__m256i lo, hi;
+			fifth16(p + (t == GGML_Q5_0 ? 2 : 4), &lo, &hi);
+			w->q[b] = _mm256_or_si256(w->q[b], lo);
+			w->q[b + 2] = _mm256_or_si256(w->q[b + 2], hi);
 		}
 	}
 	if (with_min) {
