@@ -31,9 +31,18 @@
 # 2 MiB or 4 KiB pages as the page cache holds it).  Each way's figure:
 # tests/bench/cache/bwprobe-THREADS.txt.
 #
-# lm-step timings are medians over REPS runs of whole processes: prefill =
-# t(prompt) - t(load), decode = t(128 single-token batches) - t(load), where
-# t(load) is a run on empty input.  llama-bench reports its own means (avg_ts).
+# Each cell is REPS rounds, a round lm-step then llama-bench (-r 1, after
+# its own warm-up run) back to back, so that both programs run within
+# seconds of each other: this host's speed drifts by 10-25 % over minutes
+# (other virtual machines), and with all of lm-step's runs before all of
+# llama.cpp's a drift between them decided cells within 10 % of 1.0x (in
+# the 2026-12-07 14:15 and 14:50 tables each cell behind in one run was
+# 1.10-1.48x in the other).  A round's lm-step figures come from whole
+# processes: prefill = t(prompt) - t(load), decode = t(128 single-token
+# batches) - t(load), where t(load) is a run on empty input; llama-bench's
+# are its own (avg_ts of its one run).  The table gives the median of
+# each program's rounds and, as the ratio, the median of the rounds'
+# ratios (so the ratio column need not be the quotient of the other two).
 set -eu
 . "$(dirname "$0")/benchlib.sh"
 reps=5
@@ -81,18 +90,15 @@ for m in "$@"; do
 	bench_skip "$m" "$lmstep" && continue
 	wbytes=$("$lmstep" -m "$m" --info | awk '$1 == "total" { print $4 }')
 	for t in 1 2; do
-		load=$(for i in $(seq "$reps"); do time_run "$t" "$cache/empty.txt" "$m"; done | median)
-		pp=$(for i in $(seq "$reps"); do time_run "$t" "$cache/prompt512.txt" "$m"; done | median)
-		tg=$(for i in $(seq "$reps"); do time_run "$t" "$cache/decode128.txt" "$m"; done | median)
-		rss1=$(run_once "$t" "$cache/prompt512.txt" "$m" | awk '{ print $2 }')
-		rss2=$(run_once "$t" "$cache/decode128.txt" "$m" | awk '{ print $2 }')
-		rss=$(( rss1 > rss2 ? rss1 : rss2 ))
-		pp_ts=$(echo "512 / ($pp - $load)" | bc -l)
-		tg_ts=$(echo "128 / ($tg - $load)" | bc -l)
-		/usr/bin/time -f "%M" -o "$cache/time.out" "$lmbin/llama-bench" -m "$m" -t "$t" -p 512 -n 128 \
-			-r "$reps" -o csv > "$cache/llama-bench.csv" 2>/dev/null
-		lrss=$(cat "$cache/time.out")
-		read -r lpp ltg < <(python3 - "$cache/llama-bench.csv" <<'PY'
+		: > "$cache/rounds.txt"
+		: > "$cache/lrss.txt"
+		for i in $(seq "$reps"); do
+			load=$(time_run "$t" "$cache/empty.txt" "$m")
+			pp=$(time_run "$t" "$cache/prompt512.txt" "$m")
+			tg=$(time_run "$t" "$cache/decode128.txt" "$m")
+			/usr/bin/time -f "%M" -a -o "$cache/lrss.txt" "$lmbin/llama-bench" -m "$m" -t "$t" -p 512 -n 128 -r 1 \
+				-o csv > "$cache/llama-bench.csv" 2>/dev/null
+			read -r lpp ltg < <(python3 - "$cache/llama-bench.csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 pp = [r for r in rows if int(r["n_prompt"]) > 0][0]["avg_ts"]
@@ -100,11 +106,21 @@ tg = [r for r in rows if int(r["n_gen"]) > 0][0]["avg_ts"]
 print(pp, tg)
 PY
 )
+			echo "$(echo "512 / ($pp - $load)" | bc -l) $(echo "128 / ($tg - $load)" | bc -l) $lpp $ltg" >> "$cache/rounds.txt"
+		done
+		col() { awk -v c="$1" '{ print $c }' "$cache/rounds.txt" | median; }
+		pp_ts=$(col 1) tg_ts=$(col 2) lpp=$(col 3) ltg=$(col 4)
+		pp_ratio=$(awk '{ print $1 / $3 }' "$cache/rounds.txt" | median)
+		tg_ratio=$(awk '{ print $2 / $4 }' "$cache/rounds.txt" | median)
+		rss1=$(run_once "$t" "$cache/prompt512.txt" "$m" | awk '{ print $2 }')
+		rss2=$(run_once "$t" "$cache/decode128.txt" "$m" | awk '{ print $2 }')
+		rss=$(( rss1 > rss2 ? rss1 : rss2 ))
+		lrss=$(sort -g "$cache/lrss.txt" | tail -1)
 		roof=$(echo "${bw[$t]} * 1000000000 / $wbytes" | bc -l)
 		printf '| %s | %d | pp512 | %.1f | %.1f | %.2f | %.0f | %.0f | |\n' "$name" "$t" "$pp_ts" "$lpp" \
-			"$(echo "$pp_ts / $lpp" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$lrss / 1024" | bc -l)"
+			"$pp_ratio" "$(echo "$rss / 1024" | bc -l)" "$(echo "$lrss / 1024" | bc -l)"
 		printf '| %s | %d | tg128 | %.1f | %.1f | %.2f | | | %.0f%% (roof %.0f t/s) |\n' "$name" "$t" "$tg_ts" "$ltg" \
-			"$(echo "$tg_ts / $ltg" | bc -l)" "$(echo "100 * $tg_ts / $roof" | bc -l)" "$roof"
+			"$tg_ratio" "$(echo "100 * $tg_ts / $roof" | bc -l)" "$roof"
 	done
 done
 bench_skipped
