@@ -65,6 +65,7 @@ run_once() { # threads input model
 	cat "$cache/time.out"
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+col() { awk -v c="$1" '{ print $c }' "$cache/rounds.txt" | median; }  # column of this cell's rounds
 
 # wall time with sub-ms resolution: use bash's EPOCHREALTIME
 time_run() { # threads input model -> seconds
@@ -108,7 +109,6 @@ PY
 )
 			echo "$(echo "512 / ($pp - $load)" | bc -l) $(echo "128 / ($tg - $load)" | bc -l) $lpp $ltg" >> "$cache/rounds.txt"
 		done
-		col() { awk -v c="$1" '{ print $c }' "$cache/rounds.txt" | median; }
 		pp_ts=$(col 1) tg_ts=$(col 2) lpp=$(col 3) ltg=$(col 4)
 		pp_ratio=$(awk '{ print $1 / $3 }' "$cache/rounds.txt" | median)
 		tg_ratio=$(awk '{ print $2 / $4 }' "$cache/rounds.txt" | median)
