@@ -1314,7 +1314,17 @@ INLINE void kl_tile(const enum ggml_type t, const uint8_t *w, size_t rs, size_t 
 
 /* A decode's super-block: row super-block b against one activation's
  * rearranged super-block a, added to acc: kl_tile()'s operations for
- * C = 1, in its order. */
+ * C = 1, in its order.  Tried for Q4_K, not kept: each activation as a
+ * signed high and an unsigned low byte (a = 256 ah + al), the nibbles as
+ * bytes against both with VPMADDUBSW, the four r's summed in int16 (at
+ * most 15360 and 30600), then one VPMADDWD each by 256 and 1 (high
+ * nibbles 4096 and 16): the same int32 sums, so the same floats.  Fewer
+ * vector operations on paper, but compiled to 100-106 instructions a
+ * super-block against 94 (the low bytes, VPMADDUBSW's unsigned operand,
+ * take a register each; spills), llvm-mca (znver3) 25.5-28.6 cycles
+ * against 27.8, and 1.04-1.20x the time on the Zen 3 host (kernels-bench
+ * a16 1 avx2, Q4_K 8960 x 1536 and 1536 x 1536, best of 3 alternating
+ * runs; three arrangements of the loop). */
 INLINE __m256 kl_dsb(const enum ggml_type t, const uint8_t *b, const uint8_t *a, __m256 acc)
 {
 	const float *f = (const float *)(a + 512);
