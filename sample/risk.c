@@ -130,6 +130,7 @@ struct judge {
 	char *content[MAX_DOWNLOADS];    /* ... and that text */
 	bool decoded[MAX_DOWNLOADS];     /* ... which a decoder made from hidden text */
 	int n_written;
+	bool xargs_child;                /* judging a command that xargs runs (its input: /dev/null) */
 };
 
 static void judge_text(struct judge *j, const char *text, size_t len);
@@ -1580,24 +1581,30 @@ static size_t peel_xargs(struct call *c)
 	static struct sh_word echo = {.text = "echo", .sub_begin = -1, .sub_end = -1};
 	const struct sh_word *w = c->w;
 	size_t n = c->n, i = skip_opts(w, n, 1, val);
-	if (i >= n) {
+	if (i >= n) {  /* no command: xargs runs echo */
 		w = &echo;
 		n = 1;
+		i = 0;
 	}
 	/* the arguments come from standard input: fixed words when an echo
-	 * feeds it directly, otherwise unknown here */
+	 * feeds it directly, otherwise unknown here.  The command's own input
+	 * is /dev/null (GNU xargs), so an xargs that it runs gets no words:
+	 * without this, `printf xargs | xargs` fed "xargs" to itself for ever. */
+	const bool child = c->j->xargs_child;
 	struct sh_word sub[80];
 	size_t m = 0;
 	for (size_t k = i; k < n && m < 64; k++)
 		sub[m++] = w[k];
 	bool decoder = false;
-	char *input = fed_text(c->s, c->ci, &decoder);
+	char *input = child ? NULL : fed_text(c->s, c->ci, &decoder);
 	for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
 		sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
-	if (!input)
+	if (!input && !child)
 		sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1,
 					    .sub_end = -1};
+	c->j->xargs_child = true;
 	judge_argv(c->j, c->s, c->ci, sub, m);
+	c->j->xargs_child = child;
 	free(input);
 	return 0;
 }
@@ -2968,6 +2975,8 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 	j->depth++;
 	struct sh_script *s = sh_parse(text, len);
 	int saved = j->n_downloads, saved_written = j->n_written;
+	const bool xargs_child = j->xargs_child;  /* a new script: its pipes feed its own xargs */
+	j->xargs_child = false;
 	if (s->error[0])
 		add(j, M, "syntax", "the shell would read it differently or reject it: %s", s->error);
 	note_downloads(j, s);
@@ -2981,6 +2990,7 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 		free(j->content[d]);
 	}
 	j->n_written = saved_written;
+	j->xargs_child = xargs_child;
 	sh_script_free(s);
 	j->depth--;
 }
