@@ -31,6 +31,7 @@
 #define C RISK_CRITICAL
 
 #define MAX_TEXT_DEPTH 8   /* sh -c "sh -c '...'" nesting we follow */
+#define MAX_TEXTS 256      /* scripts judged in all: each level may hold several */
 #define MAX_DOWNLOADS 32
 
 static const char *const level_names[] = {"safe", "moderate", "high", "critical"};
@@ -130,6 +131,7 @@ struct judge {
 	char *content[MAX_DOWNLOADS];    /* ... and that text */
 	bool decoded[MAX_DOWNLOADS];     /* ... which a decoder made from hidden text */
 	int n_written;
+	int texts;                       /* scripts judged so far (MAX_TEXTS) */
 	bool xargs_child;                /* judging a command that xargs runs (its input: /dev/null) */
 };
 
@@ -2972,6 +2974,14 @@ static void judge_text(struct judge *j, const char *text, size_t len)
 		add(j, H, "obfuscation", "commands nested more than %d levels deep", MAX_TEXT_DEPTH);
 		return;
 	}
+	/* Nesting alone is bounded, but a script that holds several nested
+	 * ones at every level multiplies them: a fuzzed line of 213 bytes
+	 * (here-documents fed to shells within each other) took 4 s. */
+	if (j->texts >= MAX_TEXTS) {
+		add(j, H, "obfuscation", "more than %d nested scripts to judge", MAX_TEXTS);
+		return;
+	}
+	j->texts++;
 	j->depth++;
 	struct sh_script *s = sh_parse(text, len);
 	int saved = j->n_downloads, saved_written = j->n_written;
