@@ -863,11 +863,14 @@ static char *pipeline_output(const struct sh_cmd *const *up, int n, bool *decode
  * or here-string, what the stages before it in its pipeline write when
  * that is known (echo, printf, yes, decoders of fixed text), or what the
  * echo and printf commands of a ( ) or { } group before it write; NULL
- * when it is not known.  *decoder tells whether a decoder was on the way. */
-static char *fed_text(const struct sh_script *s, int ci, bool *decoder)
+ * when it is not known.  *decoder tells whether a decoder was on the way.
+ * A command that xargs runs reads /dev/null (GNU xargs): empty text. */
+static char *fed_text(const struct judge *j, const struct sh_script *s, int ci, bool *decoder)
 {
 	const struct sh_cmd *c = &s->cmd[ci], *up[64];
 	int n_up = 0;
+	if (j->xargs_child)
+		return xstrdup("");
 	for (size_t i = 0; i < c->n_redir; i++)
 		if (c->redir[i].op == SH_R_HEREDOC || c->redir[i].op == SH_R_HERESTR)
 			return xstrdup(c->redir[i].target.text);
@@ -1589,19 +1592,20 @@ static size_t peel_xargs(struct call *c)
 		i = 0;
 	}
 	/* the arguments come from standard input: fixed words when an echo
-	 * feeds it directly, otherwise unknown here.  The command's own input
-	 * is /dev/null (GNU xargs), so an xargs that it runs gets no words:
-	 * without this, `printf xargs | xargs` fed "xargs" to itself for ever. */
+	 * feeds it directly, otherwise unknown here.  The command judged runs
+	 * with xargs_child set, so an xargs that it runs reads nothing (see
+	 * fed_text()): `printf xargs | xargs` once fed "xargs" to itself for
+	 * ever. */
 	const bool child = c->j->xargs_child;
 	struct sh_word sub[80];
 	size_t m = 0;
 	for (size_t k = i; k < n && m < 64; k++)
 		sub[m++] = w[k];
 	bool decoder = false;
-	char *input = child ? NULL : fed_text(c->s, c->ci, &decoder);
+	char *input = fed_text(c->j, c->s, c->ci, &decoder);
 	for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
 		sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
-	if (!input && !child)
+	if (!input)
 		sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1,
 					    .sub_end = -1};
 	c->j->xargs_child = true;
@@ -2517,7 +2521,7 @@ static char *job_text(struct call *c, const char *file)
 {
 	bool decoder = false;
 	if (!file || !strcmp(file, "-"))
-		return fed_text(c->s, c->ci, &decoder);
+		return fed_text(c->j, c->s, c->ci, &decoder);
 	for (int d = 0; d < c->j->n_written; d++)
 		if (!strcmp(sh_basename(file), c->j->written[d]))
 			return xstrdup(c->j->content[d]);
@@ -2665,7 +2669,7 @@ static bool rule_ssh_keygen(struct call *c)
 	classify_path(file->text, file->dynamic, file->lead_dynamic, &p);
 	const char *r = home_rest(&p);
 	bool key = (r && starts(r, ".ssh/")) || starts(p.norm, "/etc/ssh/");
-	char *answer = key ? fed_text(c->s, c->ci, &decoder) : NULL;
+	char *answer = key ? fed_text(c->j, c->s, c->ci, &decoder) : NULL;
 	if (answer && (answer[0] == 'y' || answer[0] == 'Y'))
 		add(c->j, H, "ssh-keys", "%s answers yes to overwriting the ssh key %s: the old key is lost", c->shown,
 		    p.norm);
