@@ -37,7 +37,7 @@ ok "the table holds at least 150 commands" test "$total" -ge 150
 # --- a line whose nested scripts multiply at every level: a fuzzed maze
 # of here-documents fed to shells took 4 s to judge before judge_text()
 # counted the scripts it had judged
-timeout 60 cmd-extract -c "$(cat "$top/tests/fixtures/cmd-nested-scripts")" > /dev/null 2>"$tmp/nested"
+timeout 60 cmd-extract -c "$(cat "$top/tests/fuzz/regress/cmd-extract/nested-scripts-multiply")" > /dev/null 2>"$tmp/nested"
 is "nested scripts: judged high" "$?" 4
 ok "nested scripts: the reason names the budget" grep -q "more than 256 nested scripts to judge" "$tmp/nested"
 
