@@ -26,6 +26,16 @@
 /* Prefetch distance in tiles (as in the AVX-512 family). */
 #define PF_TILES 16
 
+/* A buffer that 32-byte vector loads read, never across a cache line
+ * (malloc() aligns to 16); dies when memory is out, as xmalloc(). */
+static void *xalloc32(size_t n)
+{
+	void *p = aligned_alloc(32, ((n ? n : 1) + 31) & ~(size_t)31);
+	if (!p)
+		die("quant: out of memory (%zu bytes)", n);
+	return p;
+}
+
 INLINE float hsum(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -240,9 +250,7 @@ INLINE void q8u_matmul(const enum ggml_type t, const void *W, size_t rb, int n, 
 	 * Q8U_ACTS activations: aligned, none split across lines), d_w and m_w
 	 * of the panel's rows, then per group and block d_a of 8 activations
 	 * and s_a of 8 */
-	__m256i *P = aligned_alloc(32, pb + fb);
-	if (!P)
-		die("quant: out of memory (%zu bytes)", pb + fb);
+	__m256i *P = xalloc32(pb + fb);
 	__m256i *A = P + (size_t)Q8U_ROWS * pv * nblk;
 	float *Dw = (float *)((uint8_t *)P + pb), *Mw = Dw + (size_t)Q8U_ROWS * nblk, *G = Mw + (size_t)Q8U_ROWS * nblk;
 	__m256 acc[Q8U_ROWS][Q8U_ACTS];
@@ -946,9 +954,7 @@ INLINE void a16u_matmul(const enum ggml_type t, const void *W, size_t rb, int n,
 	const size_t mb = ((size_t)A16U_ROWS * npair * 2 * sizeof(float) + 31) & ~(size_t)31;
 	int ks = (int)(A16U_L1 / ((A16U_ROWS + A16U_ACTS) * A16U_PAIR));
 	/* the activations, the rows after them, the activations' s_a, the rows' m_w */
-	__m256i *A = aligned_alloc(32, ab * (size_t)(nb + A16U_ROWS) + sb + mb);
-	if (!A)
-		die("quant: out of memory (%zu bytes)", ab * (size_t)(nb + A16U_ROWS) + sb + mb);
+	__m256i *A = xalloc32(ab * (size_t)(nb + A16U_ROWS) + sb + mb);
 	__m256i *P = A + (size_t)nb * ld;
 	float *S = (float *)(P + (size_t)A16U_ROWS * ld), *M = S + sb / sizeof(float);
 	__m256 acc[A16U_ROWS][A16U_ACTS];
@@ -1531,10 +1537,8 @@ INLINE void kl_panels(const enum ggml_type t, const void *W, size_t rb, int n, c
 		rows = 64;
 	if (ks < 1)
 		ks = 1;
-	uint8_t *T = aligned_alloc(32, ab * (size_t)chunk + 32);
-	__m256i *P = aligned_alloc(32, prow * (size_t)rows + 32);
-	if (!T || !P)
-		die("quant: out of memory (%zu bytes)", ab * (size_t)chunk + prow * (size_t)rows);
+	uint8_t *T = xalloc32(ab * (size_t)chunk + 32);
+	__m256i *P = xalloc32(prow * (size_t)rows + 32);
 	for (int b0 = 0; b0 < nb; b0 += chunk) {
 		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
 		for (int c = 0; c < cn; c++)
@@ -1583,13 +1587,10 @@ INLINE void kl_matmul(const enum ggml_type t, const void *W, size_t rb, int n, c
 		group = KL_ACTS;
 	if (group > nb)
 		group = nb;
-	/* 32-byte aligned: a vector load 16 bytes off crosses a cache line
-	 * every other time.  kl_dtile() with 4 rows of 6 super-blocks in L1
-	 * took 1.02-1.16x the time with T 16 bytes off (15 paired runs, Zen
-	 * 3); malloc()'s 16-byte alignment gave either, by chance. */
-	uint8_t *T = aligned_alloc(32, ab * (size_t)group + 32);
-	if (!T)
-		die("quant: out of memory (%zu bytes)", ab * (size_t)group + 32);
+	/* aligned: kl_dtile() with 4 rows of 6 super-blocks in L1 took
+	 * 1.02-1.16x the time with T 16 bytes off (15 paired runs, Zen 3),
+	 * which malloc() gave by chance */
+	uint8_t *T = xalloc32(ab * (size_t)group);
 	for (int b0 = 0; b0 < nb; b0 += group) {
 		const int cn = nb - b0 < group ? nb - b0 : group;
 		for (int c = 0; c < cn; c++)
