@@ -916,9 +916,10 @@ INLINE void a16u_act(const uint8_t *x, int npair, __m256i *A, float *S, int c)
  * zeros are made here: zeroing acc[][] in the caller became a REP STOS per
  * row, 15 % of a 16-activation product on Zen 3.)  On Zen 3 VPMADDWD and
  * the float multiply and multiply-add share two pipes (8 independent
- * chains: 0.51-0.56 cycles an instruction each alone, 0.60-0.70 mixed
- * 1:1), and a pair and activation takes six of them: at best 3 cycles per
- * 64 products, which this loop reaches in L1 (2.8-3.2 cycles). */
+ * chains: VPMADDWD alone 0.51-0.56 cycles an instruction, FMA alone
+ * 0.56-0.63, the two mixed 1:1 0.60-0.70), and a pair and activation
+ * takes six of them: at best 3 cycles per 64 products, which this loop
+ * reaches in L1 (2.8-3.2 cycles). */
 INLINE void a16u_tile(const __m256i *P, const __m256i *A, size_t ld, int p0, int p1, __m256 *acc, const int C)
 {
 	__m256 s4[A16U_ACTS];
