@@ -919,6 +919,8 @@ static void judge_elsewhere(struct judge *j, const char *text, const char *prefi
 static void judge_stdin_code(struct judge *j, const struct sh_script *s, int ci, const char *name, bool shell)
 {
 	const struct sh_cmd *c = &s->cmd[ci];
+	if (j->xargs_child)  /* /dev/null, as fed_text() says; the pipe and redirections are xargs's */
+		return;
 	for (size_t i = 0; i < c->n_redir; i++) {
 		const struct sh_redir *r = &c->redir[i];
 		if (r->op == SH_R_HEREDOC || r->op == SH_R_HERESTR) {
@@ -1605,9 +1607,16 @@ static size_t peel_xargs(struct call *c)
 	char *input = fed_text(c->j, c->s, c->ci, &decoder);
 	for (char *tok = input ? strtok(input, " \t\n") : NULL; tok && m < 79; tok = strtok(NULL, " \t\n"))
 		sub[m++] = (struct sh_word){.text = tok, .sub_begin = -1, .sub_end = -1};
-	if (!input)
-		sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true, .sub_begin = -1,
-					    .sub_end = -1};
+	if (!input) {  /* the output of the stages before xargs, as a substitution's: a fetcher there is seen */
+		int first = c->ci;
+		for (int q = 0; q < c->ci; q++)
+			if (c->s->cmd[q].pipeline == c->cmd->pipeline && c->s->cmd[q].pipe_pos < c->cmd->pipe_pos) {
+				first = q;
+				break;
+			}
+		sub[m++] = (struct sh_word){.text = "$INPUT", .dynamic = true, .lead_dynamic = true,
+					    .sub_begin = first < c->ci ? first : -1, .sub_end = c->ci};
+	}
 	c->j->xargs_child = true;
 	judge_argv(c->j, c->s, c->ci, sub, m);
 	c->j->xargs_child = child;
