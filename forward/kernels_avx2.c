@@ -1542,8 +1542,8 @@ INLINE void kl_panels(const enum ggml_type t, const void *W, size_t rb, int n, c
 		rows = 64;
 	if (ks < 1)
 		ks = 1;
-	uint8_t *T = xalloc32(ab * (size_t)chunk + 32);
-	__m256i *P = xalloc32(prow * (size_t)rows + 32);
+	uint8_t *T = xalloc32(ab * (size_t)chunk);
+	__m256i *P = xalloc32(prow * (size_t)rows);
 	for (int b0 = 0; b0 < nb; b0 += chunk) {
 		const int cn = nb - b0 < chunk ? nb - b0 : chunk;
 		for (int c = 0; c < cn; c++)
